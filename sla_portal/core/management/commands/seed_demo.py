@@ -1,0 +1,20 @@
+from django.conf import settings
+from django.core.management.base import BaseCommand, CommandError
+
+from sla_portal.core.demo import DEMO_PASSWORD, DEMO_USERS, seed_demo_accounts
+
+
+class Command(BaseCommand):
+    help = "Load demo organisations, users of every role and sample agreements (demo mode only)."
+
+    def handle(self, *args, **options) -> None:
+        if not settings.DEMO_MODE:
+            raise CommandError(
+                "Demo data publishes its passwords: run with DEBUG=1 or SLA_DEMO=1 only."
+            )
+        seed_demo_accounts()
+        self.stdout.write(
+            self.style.SUCCESS(f"Demo data loaded. Logins (password {DEMO_PASSWORD}):")
+        )
+        for username, org, role, *_ in DEMO_USERS:
+            self.stdout.write(f"  {username:<16} {role.label} ({org})")

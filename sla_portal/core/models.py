@@ -1,0 +1,143 @@
+"""Organisations, users and their roles.
+
+One provider organisation runs the portal; any number of customer organisations have
+agreements with it. A user belongs to exactly one organisation and has one role.
+"""
+
+from __future__ import annotations
+
+from django.contrib.auth.models import AbstractUser, UserManager
+from django.core.exceptions import ValidationError
+from django.db import models
+from django.db.models import Q
+
+from .scoping import ScopedManager, ScopedQuerySet
+
+
+class Organisation(models.Model):
+    class Kind(models.TextChoices):
+        PROVIDER = "provider", "Service provider"
+        CUSTOMER = "customer", "Customer"
+
+    name = models.CharField(max_length=200, unique=True)
+    kind = models.CharField(max_length=16, choices=Kind.choices, default=Kind.CUSTOMER)
+    slug = models.SlugField(max_length=80, unique=True)
+    contact_email = models.EmailField(blank=True)
+    created_at = models.DateTimeField(auto_now_add=True)
+
+    scope_paths = ("pk",)
+    objects = ScopedManager()
+
+    class Meta:
+        ordering = ["name"]
+        constraints = [
+            # The portal is run by one provider; everyone else is a customer.
+            models.UniqueConstraint(
+                fields=["kind"], condition=Q(kind="provider"), name="org_single_provider"
+            ),
+        ]
+
+    def __str__(self) -> str:
+        return self.name
+
+    @property
+    def is_provider(self) -> bool:
+        return self.kind == self.Kind.PROVIDER
+
+
+class Role(models.TextChoices):
+    PROVIDER_ADMIN = "provider_admin", "Provider admin"
+    SERVICE_MANAGER = "service_manager", "Service manager"
+    PROVIDER_TEAM = "provider_team", "Provider team member"
+    CUSTOMER_VIEWER = "customer_viewer", "Customer viewer"
+    CUSTOMER_APPROVER = "customer_approver", "Customer approver"
+
+
+PROVIDER_ROLES = frozenset({Role.PROVIDER_ADMIN, Role.SERVICE_MANAGER, Role.PROVIDER_TEAM})
+CUSTOMER_ROLES = frozenset({Role.CUSTOMER_VIEWER, Role.CUSTOMER_APPROVER})
+
+
+class ScopedUserManager(UserManager.from_queryset(ScopedQuerySet)):
+    pass
+
+
+class User(AbstractUser):
+    organisation = models.ForeignKey(
+        Organisation, on_delete=models.PROTECT, related_name="users", null=True, blank=True
+    )
+    role = models.CharField(max_length=32, choices=Role.choices, default=Role.CUSTOMER_VIEWER)
+    job_title = models.CharField(max_length=120, blank=True)
+    # Immediate emails, or warnings gathered into one daily digest (breaches are always sent).
+    alert_digest = models.BooleanField(
+        default=False, help_text="Gather warning alerts into a daily digest email."
+    )
+
+    scope_paths = ("organisation",)
+    objects = ScopedUserManager()
+
+    class Meta:
+        ordering = ["username"]
+        constraints = [
+            models.CheckConstraint(
+                condition=Q(role__in=[r.value for r in Role]), name="user_role_valid"
+            ),
+        ]
+
+    def clean(self) -> None:
+        super().clean()
+        if self.organisation_id is None:
+            if not self.is_superuser:
+                raise ValidationError({"organisation": "Every user belongs to an organisation."})
+            return
+        org = self.organisation
+        if org.is_provider and self.role not in PROVIDER_ROLES:
+            raise ValidationError(
+                {"role": f"Users of the provider need a provider role, not '{self.role}'."}
+            )
+        if not org.is_provider and self.role not in CUSTOMER_ROLES:
+            raise ValidationError(
+                {"role": f"Users of a customer need a customer role, not '{self.role}'."}
+            )
+
+    def save(self, *args, **kwargs) -> None:
+        # Provider admins run the Django admin; nobody else gets into it.
+        if self.role == Role.PROVIDER_ADMIN:
+            self.is_staff = True
+            self.is_superuser = True
+        elif not self.is_superuser:
+            self.is_staff = False
+        super().save(*args, **kwargs)
+
+    @property
+    def is_provider(self) -> bool:
+        """Provider staff see every organisation's data; customers only their own."""
+        if self.is_superuser:
+            return True
+        return self.organisation is not None and self.organisation.is_provider
+
+    @property
+    def is_customer(self) -> bool:
+        return not self.is_provider
+
+    @property
+    def can_draft_agreements(self) -> bool:
+        return self.is_superuser or self.role in {Role.PROVIDER_ADMIN, Role.SERVICE_MANAGER}
+
+    @property
+    def can_approve_agreements(self) -> bool:
+        return self.role == Role.CUSTOMER_APPROVER
+
+    @property
+    def display_name(self) -> str:
+        return self.get_full_name() or self.username
+
+
+class WorkerHeartbeat(models.Model):
+    """The last time a Celery worker ran the heartbeat task, read by /healthz."""
+
+    name = models.CharField(max_length=64, unique=True)
+    beat_at = models.DateTimeField()
+    hostname = models.CharField(max_length=255, blank=True)
+
+    def __str__(self) -> str:
+        return f"{self.name} at {self.beat_at:%Y-%m-%d %H:%M:%S}"

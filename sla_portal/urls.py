@@ -1,0 +1,21 @@
+from django.contrib import admin
+from django.urls import include, path
+from drf_spectacular.views import SpectacularAPIView, SpectacularSwaggerView
+
+from sla_portal.api_router import router
+from sla_portal.core import api as core_api
+from sla_portal.core import views as core_views
+
+admin.site.site_header = "SLA Portal administration"
+admin.site.site_title = "SLA Portal admin"
+
+urlpatterns = [
+    path("", include("sla_portal.core.urls")),
+    path("accounts/", include("django.contrib.auth.urls")),
+    path("admin/", admin.site.urls),
+    path("healthz", core_views.healthz, name="healthz"),
+    path("api/me/", core_api.me, name="api-me"),
+    path("api/", include(router.urls)),
+    path("api/schema/", SpectacularAPIView.as_view(), name="api-schema"),
+    path("api/docs/", SpectacularSwaggerView.as_view(url_name="api-schema"), name="api-docs"),
+]

@@ -1,0 +1,37 @@
+"""Shared fixtures: named actors, the real Celery worker and the real browser.
+
+With ``SLA_REQUIRE_SERVICES=1`` (set by ``.ci/run``) the run fails at once unless the tests
+talk to PostgreSQL and Redis: CI must never pass by quietly falling back to SQLite or the
+filesystem broker.
+"""
+
+from __future__ import annotations
+
+import os
+
+import pytest
+from django.conf import settings
+
+from tests.support.actors import *  # noqa: F403  (fixtures)
+from tests.support.browser import *  # noqa: F403  (fixtures)
+from tests.support.worker import *  # noqa: F403  (fixtures)
+
+
+def pytest_configure(config: pytest.Config) -> None:
+    if os.environ.get("SLA_REQUIRE_SERVICES") != "1":
+        return
+    from tests.support.services import require_real_services
+
+    problems = require_real_services()
+    if problems:
+        raise pytest.UsageError(
+            "Real services required (SLA_REQUIRE_SERVICES=1) but:\n  - " + "\n  - ".join(problems)
+        )
+
+
+def pytest_report_header(config: pytest.Config) -> list[str]:
+    db = settings.DATABASES["default"]
+    return [
+        f"sla-portal: database {db['ENGINE'].rsplit('.', 1)[-1]} {db.get('HOST') or db['NAME']}, "
+        f"broker {settings.CELERY_BROKER_URL.split('://', 1)[0]}"
+    ]

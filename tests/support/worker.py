@@ -1,0 +1,133 @@
+"""A real Celery worker in its own process, on the test database and the configured broker."""
+
+from __future__ import annotations
+
+import os
+import subprocess
+import sys
+import time
+import uuid
+from collections.abc import Iterator
+from pathlib import Path
+
+import pytest
+from django.conf import settings
+from django.db import connection
+
+ROOT = Path(__file__).resolve().parents[2]
+
+
+def test_database_url() -> str:
+    """The URL of the database the tests run on (pytest-django's test database)."""
+    db = connection.settings_dict
+    if db["ENGINE"] == "django.db.backends.sqlite3":
+        return f"sqlite:///{db['NAME']}"
+    user = db.get("USER") or ""
+    password = f":{db['PASSWORD']}" if db.get("PASSWORD") else ""
+    auth = f"{user}{password}@" if user else ""
+    host = db.get("HOST") or "127.0.0.1"
+    port = f":{db['PORT']}" if db.get("PORT") else ""
+    return f"postgres://{auth}{host}{port}/{db['NAME']}"
+
+
+class WorkerProcess:
+    def __init__(self, queue: str, log_path: Path) -> None:
+        self.queue = queue
+        self.log_path = log_path
+        self.process: subprocess.Popen | None = None
+
+    def env(self) -> dict[str, str]:
+        env = dict(os.environ)
+        env.update(
+            {
+                "DATABASE_URL": test_database_url(),
+                "CELERY_BROKER_URL": settings.CELERY_BROKER_URL,
+                "CELERY_QUEUE": self.queue,
+                "DB_CONN_MAX_AGE": "0",
+                "DEBUG": "1",
+            }
+        )
+        if settings.EMAIL_BACKEND.endswith("smtp.EmailBackend"):
+            env["EMAIL_HOST"] = settings.EMAIL_HOST
+            env["EMAIL_PORT"] = str(settings.EMAIL_PORT)
+        return env
+
+    def start(self) -> None:
+        log = open(self.log_path, "ab")  # noqa: SIM115  (kept open for the process's life)
+        self.process = subprocess.Popen(
+            [
+                sys.executable,
+                "-m",
+                "celery",
+                "-A",
+                "sla_portal",
+                "worker",
+                "--pool",
+                "solo",
+                "-l",
+                "info",
+                "-Q",
+                self.queue,
+                "-n",
+                f"test-{self.queue}@%h",
+                "--without-gossip",
+                "--without-mingle",
+            ],
+            cwd=ROOT,
+            env=self.env(),
+            stdout=log,
+            stderr=subprocess.STDOUT,
+        )
+        self.wait_ready()
+
+    def wait_ready(self, timeout: float = 60) -> None:
+        deadline = time.monotonic() + timeout
+        while time.monotonic() < deadline:
+            if self.process.poll() is not None:
+                raise RuntimeError(f"worker exited: {self.log_path.read_text()[-3000:]}")
+            if b"ready." in self.log_path.read_bytes():
+                return
+            time.sleep(0.2)
+        raise RuntimeError(f"worker not ready in {timeout}s: {self.log_path.read_text()[-3000:]}")
+
+    def stop(self, kill: bool = False) -> None:
+        if self.process is None or self.process.poll() is not None:
+            return
+        if kill:
+            self.process.kill()
+        else:
+            self.process.terminate()
+        try:
+            self.process.wait(timeout=20)
+        except subprocess.TimeoutExpired:
+            self.process.kill()
+            self.process.wait()
+
+    def restart(self) -> None:
+        self.stop()
+        self.start()
+
+
+@pytest.fixture(scope="session")
+def celery_queue() -> str:
+    """A queue of this test run's own, so parallel runs on one Redis never share tasks."""
+    return f"sla-test-{uuid.uuid4().hex[:8]}"
+
+
+@pytest.fixture(scope="session")
+def celery_worker_process(
+    django_db_setup, django_db_blocker, celery_queue, tmp_path_factory
+) -> Iterator[WorkerProcess]:
+    """A real worker process; the tests' tasks are routed to its queue."""
+    from sla_portal.celery import app
+
+    app.conf.task_default_queue = celery_queue
+    worker = WorkerProcess(celery_queue, tmp_path_factory.mktemp("worker") / "worker.log")
+    worker.start()
+    try:
+        yield worker
+    finally:
+        worker.stop()
+
+
+__all__ = ["WorkerProcess", "celery_queue", "celery_worker_process", "test_database_url"]
