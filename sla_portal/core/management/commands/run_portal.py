@@ -91,7 +91,8 @@ class Command(BaseCommand):
             self.stdout.write("Stopping web server, worker and scheduler...")
             for process in processes.values():
                 if process.poll() is None:
-                    os.killpg(process.pid, signal.SIGTERM)
+                    # The main process only: Celery then stops its own pool children warmly.
+                    process.terminate()
             deadline = time.monotonic() + 15
             for process in processes.values():
                 remaining = max(0.1, deadline - time.monotonic())
