@@ -12,7 +12,10 @@ class Command(BaseCommand):
             raise CommandError(
                 "Demo data publishes its passwords: run with DEBUG=1 or SLA_DEMO=1 only."
             )
-        seed_demo_accounts()
+        from agreements.demo import seed_demo_agreements
+
+        organisations = seed_demo_accounts()
+        seed_demo_agreements(organisations)
         self.stdout.write(
             self.style.SUCCESS(f"Demo data loaded. Logins (password {DEMO_PASSWORD}):")
         )

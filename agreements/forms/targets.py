@@ -1,0 +1,198 @@
+"""The targets table: one row per SMART target, for agreements and tier templates alike."""
+
+from __future__ import annotations
+
+from django import forms
+from django.forms import BaseInlineFormSet, inlineformset_factory
+
+from ..models import Agreement, Calendar, Target, Tier, TierTarget
+from ..smart import (
+    ALLOWED_SOURCES,
+    DEFAULT_SOURCE,
+    DEFAULT_UNIT,
+    FIXED_DIRECTION,
+    TICKET_METRICS,
+    smart_errors,
+)
+
+# A tuple: inline formsets append their foreign key to a list of fields, in place.
+ROW_FIELDS = (
+    "metric",
+    "name",
+    "priority",
+    "error_category",
+    "target_value",
+    "threshold_value",
+    "unit",
+    "direction",
+    "period",
+    "calendar",
+    "compliance_target",
+    "compliance_threshold",
+    "warning_percent",
+    "data_source",
+)
+SMALL = {"class": "form-control form-control-sm"}
+DECIMAL_FIELDS = (
+    "target_value",
+    "threshold_value",
+    "compliance_target",
+    "compliance_threshold",
+    "warning_percent",
+)
+
+
+def plain_decimal(value) -> str:
+    """A decimal without trailing zeros or exponent: 15.000 -> '15', 99.900 -> '99.9'."""
+    text = format(value, "f")
+    return text.rstrip("0").rstrip(".") if "." in text else text
+
+
+SMALL_SELECT = {"class": "form-select form-select-sm"}
+
+
+class TargetRowForm(forms.ModelForm):
+    """One target row. Unit, direction and data source default from the metric when left
+    empty; every SMART rule that fails is shown on its own field."""
+
+    class Meta:
+        model = Target
+        fields = ROW_FIELDS
+        widgets = {
+            "name": forms.TextInput(attrs={**SMALL, "placeholder": "label"}),
+            "error_category": forms.TextInput(attrs={**SMALL, "placeholder": "category"}),
+            "target_value": forms.NumberInput(attrs={**SMALL, "step": "any"}),
+            "threshold_value": forms.NumberInput(attrs={**SMALL, "step": "any"}),
+            "compliance_target": forms.NumberInput(attrs={**SMALL, "step": "any"}),
+            "compliance_threshold": forms.NumberInput(attrs={**SMALL, "step": "any"}),
+            "warning_percent": forms.NumberInput(attrs={**SMALL, "step": "any"}),
+        }
+
+    def __init__(self, *args, **kwargs) -> None:
+        super().__init__(*args, **kwargs)
+        # Show 15, not 15.000.
+        for name in DECIMAL_FIELDS:
+            value = self.initial.get(name)
+            if value is not None:
+                self.initial[name] = plain_decimal(value)
+        for name in ("unit", "direction", "data_source"):
+            self.fields[name].required = False
+        self.fields["calendar"].queryset = Calendar.objects.order_by("name")
+        self.fields["calendar"].empty_label = "24x7"
+        for field in self.fields.values():
+            if isinstance(field.widget, forms.Select):
+                field.widget.attrs.update(SMALL_SELECT)
+            elif isinstance(field.widget, forms.CheckboxInput):
+                field.widget.attrs["class"] = "form-check-input"
+            field.widget.attrs.setdefault("aria-label", field.label)
+
+    def clean(self) -> dict:
+        data = super().clean()
+        metric = data.get("metric")
+        if metric:
+            data["unit"] = data.get("unit") or DEFAULT_UNIT.get(metric, "")
+            data["direction"] = data.get("direction") or FIXED_DIRECTION.get(metric, "")
+            if not data["direction"]:
+                # Throughput goes up, latency down: only the manager knows which is better.
+                self.add_error("direction", "Measurable: say whether lower or higher is better.")
+            data["data_source"] = data.get("data_source") or DEFAULT_SOURCE.get(metric, "")
+            for name in ("unit", "direction", "data_source"):
+                setattr(self.instance, name, data[name])
+        return data
+
+    def full_clean(self) -> None:
+        super().full_clean()
+        # Mark the inputs in error; the messages are listed under the row.
+        for name in getattr(self, "_errors", None) or {}:
+            if name in self.fields:
+                css = self.fields[name].widget.attrs.get("class", "")
+                self.fields[name].widget.attrs["class"] = f"{css} is-invalid".strip()
+
+    def _post_clean(self) -> None:
+        super()._post_clean()
+        # Model.clean has run the SMART rules; show each on its own field, once.
+        if self.cleaned_data.get("DELETE"):
+            return
+        errors = smart_errors(self.instance.spec()) if self.instance.metric else {}
+        for field, messages in errors.items():
+            target = field if field in self.fields else None
+            for message in messages:
+                already = target and message in self.errors.get(target, [])
+                if not already and message not in self.non_field_errors():
+                    self.add_error(target, message)
+
+
+class TierTargetRowForm(TargetRowForm):
+    class Meta(TargetRowForm.Meta):
+        model = TierTarget
+
+
+class OrderedFormSet(BaseInlineFormSet):
+    """New rows go after the existing ones, so the table keeps its order."""
+
+    def save(self, commit: bool = True):
+        top = max((f.instance.position for f in self.forms if f.instance.pk), default=0)
+        for form in self.forms:
+            if not form.instance.pk and form.has_changed():
+                top += 1
+                form.instance.position = top
+        return super().save(commit=commit)
+
+
+def table_columns(metrics: tuple[str, ...]) -> dict[str, bool]:
+    """Which columns the targets table of a section needs; the rest post hidden values."""
+    return {
+        "metric": len(metrics) > 1,
+        "priority": bool(set(metrics) & {"response_time", "resolution_time"}),
+        "error_category": "error_count" in metrics,
+        "direction": any(m not in FIXED_DIRECTION for m in metrics),
+        "data_source": any(len(ALLOWED_SOURCES[m]) > 1 for m in metrics),
+        "compliance": bool(set(metrics) & TICKET_METRICS),
+    }
+
+
+def agreement_targets_formset(metrics: tuple[str, ...]):
+    """Formset class for the agreement's targets of the given metrics (one section)."""
+    formset = inlineformset_factory(
+        Agreement,
+        Target,
+        form=TargetRowForm,
+        formset=OrderedFormSet,
+        fields=ROW_FIELDS,
+        extra=1,
+        can_delete=True,
+    )
+    form_class = formset.form
+
+    class SectionTargetForm(form_class):
+        def __init__(self, *args, **kwargs) -> None:
+            super().__init__(*args, **kwargs)
+            choices = [(v, label) for v, label in self.fields["metric"].choices if v in metrics]
+            if len(metrics) == 1:
+                self.fields["metric"].initial = metrics[0]
+            else:
+                # A blank first option, so an untouched new row stays empty and unsaved.
+                choices = [("", "Choose…"), *choices]
+            self.fields["metric"].choices = choices
+
+    formset.form = SectionTargetForm
+    return formset
+
+
+TierTargetFormSet = inlineformset_factory(
+    Tier,
+    TierTarget,
+    form=TierTargetRowForm,
+    formset=OrderedFormSet,
+    fields=ROW_FIELDS,
+    extra=1,
+    can_delete=True,
+)
+
+
+def share_choices(formset: BaseInlineFormSet, name: str) -> None:
+    """Every row offers the same options: read them once, not once per row when rendered.
+    (Submitted values are still checked against the field's queryset.)"""
+    choices = list(formset.empty_form.fields[name].choices)
+    for form in formset.forms:
+        form.fields[name].choices = choices

@@ -1,0 +1,30 @@
+from django.urls import path
+
+from .views import agreements, catalogue, document, editor
+
+app_name = "agreements"
+
+urlpatterns = [
+    # Agreements
+    path("agreements/", agreements.agreement_list, name="list"),
+    path("agreements/new/", agreements.agreement_create, name="create"),
+    path("agreements/<int:pk>/", document.agreement_detail, name="detail"),
+    path("agreements/<int:pk>/pdf/", document.agreement_pdf, name="pdf"),
+    path("agreements/<int:pk>/edit/", editor.agreement_edit, name="edit"),
+    path("agreements/<int:pk>/edit/<slug:section>/", editor.section_edit, name="edit-section"),
+    # Service catalogue
+    path("services/", catalogue.service_list, name="service-list"),
+    path("services/new/", catalogue.service_create, name="service-create"),
+    path("services/<int:pk>/", catalogue.service_detail, name="service-detail"),
+    path("services/<int:pk>/edit/", catalogue.service_edit, name="service-edit"),
+    # Calendars (service hours)
+    path("calendars/", catalogue.calendar_list, name="calendar-list"),
+    path("calendars/new/", catalogue.calendar_create, name="calendar-create"),
+    path("calendars/<int:pk>/", catalogue.calendar_detail, name="calendar-detail"),
+    path("calendars/<int:pk>/edit/", catalogue.calendar_edit, name="calendar-edit"),
+    # Tier templates
+    path("tiers/", catalogue.tier_list, name="tier-list"),
+    path("tiers/new/", catalogue.tier_create, name="tier-create"),
+    path("tiers/<slug:slug>/", catalogue.tier_detail, name="tier-detail"),
+    path("tiers/<slug:slug>/edit/", catalogue.tier_edit, name="tier-edit"),
+]
