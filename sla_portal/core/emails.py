@@ -1,0 +1,117 @@
+"""The portal's emails: render a template triplet, send it through Django's mail backend.
+
+Every email is three templates under one prefix (house style point 16)::
+
+    templates/<prefix>/subject.txt   one line once rendered
+    templates/<prefix>/body.txt      the plain-text part
+    templates/<prefix>/body.html     the HTML part, extending ``emails/base.html``
+
+rendered from one context. Sending goes through ``django.core.mail``, so the same code works
+with the file backend (development), locmem (unit tests) and SMTP (production and the tests
+that run a real SMTP server).
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass
+from typing import Any
+
+from django.conf import settings
+from django.core.mail import EmailMultiAlternatives, get_connection
+from django.template import Context
+from django.template.loader import get_template, render_to_string
+
+# RFC 3834: out-of-office and other auto-responders must not answer automated mail, so an
+# alert to a whole service desk does not come back as a dozen replies.
+DEFAULT_HEADERS = {"Auto-Submitted": "auto-generated"}
+
+
+class EmailNotSent(Exception):
+    """The mail backend accepted fewer messages than it was given."""
+
+
+@dataclass(frozen=True)
+class RenderedEmail:
+    """One email ready to send: a single-line subject, a text body and an HTML body."""
+
+    subject: str
+    text: str
+    html: str
+
+
+def render_email(template_prefix: str, context: Mapping[str, Any]) -> RenderedEmail:
+    """Render ``<template_prefix>/subject.txt``, ``body.txt`` and ``body.html`` from one context.
+
+    ``site_url`` (``settings.SITE_URL``, no trailing slash) is added to the context so every
+    template can link back to the portal; a ``site_url`` given by the caller wins.
+    """
+    context = {"site_url": settings.SITE_URL, **context}
+    subject = _render_plain(f"{template_prefix}/subject.txt", context)
+    return RenderedEmail(
+        # Template line breaks and indentation must not reach the header: a newline in a
+        # subject is a header injection, and Django refuses to send it.
+        subject=" ".join(subject.split()),
+        text=_render_plain(f"{template_prefix}/body.txt", context),
+        html=render_to_string(f"{template_prefix}/body.html", context),
+    )
+
+
+def _render_plain(template_name: str, context: dict[str, Any]) -> str:
+    # Plain text is not HTML: autoescaping would show a customer "Smith &amp; Sons". The HTML
+    # part stays escaped as usual. (``.template`` is the DjangoTemplates engine the portal uses.)
+    template = get_template(template_name)
+    return template.template.render(Context(context, autoescape=False))
+
+
+class EmailTransport:
+    """Sends rendered emails through Django's configured mail backend.
+
+    One message per recipient, so a customer never sees the provider's addresses (nor the
+    reverse), and each message matches one ``Notification`` row. Failures raise: the caller
+    owns the retry, and its ``Notification`` row is what makes the retry send exactly once.
+    """
+
+    def __init__(self, from_email: str | None = None) -> None:
+        self.from_email = from_email or settings.DEFAULT_FROM_EMAIL
+
+    def notify(
+        self,
+        recipients: Sequence[str],
+        rendered: RenderedEmail,
+        headers: Mapping[str, str] | None = None,
+    ) -> None:
+        """Send ``rendered`` to each recipient; raise if any message is not accepted."""
+        if not recipients:
+            return
+        # The connection is looked up per call, not per transport, so a changed backend
+        # (settings in tests, a long-lived worker) is always honoured.
+        connection = get_connection(fail_silently=False)
+        messages = []
+        for recipient in recipients:
+            message = EmailMultiAlternatives(
+                subject=rendered.subject,
+                body=rendered.text,
+                from_email=self.from_email,
+                to=[recipient],
+                headers={**DEFAULT_HEADERS, **(headers or {})},
+                connection=connection,
+            )
+            message.attach_alternative(rendered.html, "text/html")
+            messages.append(message)
+        # One connection for the batch: a single SMTP session rather than one per recipient.
+        sent = connection.send_messages(messages)
+        if sent != len(messages):
+            raise EmailNotSent(f"{sent} of {len(messages)} messages were accepted")
+
+
+def send_templated(
+    template_prefix: str, context: Mapping[str, Any], recipients: Sequence[str]
+) -> RenderedEmail:
+    """Render the triplet under ``template_prefix`` and send it to each recipient.
+
+    Returns what was sent, for callers that record it alongside the notification.
+    """
+    rendered = render_email(template_prefix, context)
+    EmailTransport().notify(recipients, rendered)
+    return rendered
