@@ -43,8 +43,8 @@ format: install-dev
 	$(VENV)/bin/ruff format .
 
 check: install-dev
-	$(PY) manage.py makemigrations --check --dry-run
-	$(PY) manage.py check
+	DJANGO_SETTINGS_MODULE=tests.settings $(PY) manage.py makemigrations --check --dry-run
+	DJANGO_SETTINGS_MODULE=tests.settings $(PY) manage.py check
 
 clean:
 	rm -rf var/ staticfiles/ .pytest_cache
