@@ -12,7 +12,7 @@ from django.db.models import Max
 
 from sla_portal.core.models import Organisation, Role, User
 
-from .models import (
+from ..models import (
     Agreement,
     CreditBand,
     PriorityDefinition,
@@ -22,7 +22,7 @@ from .models import (
     Tier,
     TierTarget,
 )
-from .sections import SECTIONS
+from ..sections import SECTIONS
 
 # Fields an agreement takes from its tier; the agreement may override each one.
 TIER_FIELDS = (
@@ -220,7 +220,7 @@ def tier_differences(agreement: Agreement) -> list[TierDifference]:
 
 
 def _bands_text(bands: set) -> str:
-    from .presentation import format_number
+    from ..presentation import format_number
 
     ordered = sorted(bands, key=lambda b: -b[1])
     return (
@@ -232,7 +232,7 @@ def _bands_text(bands: set) -> str:
 def _target_differences(
     ours: Iterable[Target], theirs: Iterable[TierTarget]
 ) -> list[TierDifference]:
-    from .sections import section_for_metric
+    from ..sections import section_for_metric
 
     ours_by_key = {t.scope_key: t for t in ours}
     theirs_by_key = {t.scope_key: t for t in theirs}

@@ -1,0 +1,32 @@
+"""Writes to agreements: drafting (services/drafting.py), the lifecycle (services/lifecycle.py)
+and the audit trail (services/audit.py)."""
+
+from .drafting import (
+    DEFAULT_PRIORITIES,
+    TARGET_COMPARE_FIELDS,
+    TARGET_COPY_FIELDS,
+    TIER_FIELDS,
+    AgreementError,
+    TierDifference,
+    agreement_create_from_tier,
+    differing_target_ids,
+    missing_sections,
+    next_reference,
+    next_target_position,
+    tier_differences,
+)
+
+__all__ = [
+    "DEFAULT_PRIORITIES",
+    "TARGET_COMPARE_FIELDS",
+    "TARGET_COPY_FIELDS",
+    "TIER_FIELDS",
+    "AgreementError",
+    "TierDifference",
+    "agreement_create_from_tier",
+    "differing_target_ids",
+    "missing_sections",
+    "next_reference",
+    "next_target_position",
+    "tier_differences",
+]
