@@ -130,13 +130,16 @@ def _conflict(*examples: OpenApiExample) -> OpenApiResponse:
     )
 
 
+NOT_EDITABLE = (
+    "SLA-2026-0007 is active: an agreement can only be changed while it is drafted or negotiated."
+)
 LOCKED = OpenApiExample(
-    "Agreement is no longer a draft",
-    value={"status": ["SLA-2026-0007 is active: only a draft agreement can be changed."]},
+    "Agreement can no longer be changed",
+    value={"status": [NOT_EDITABLE]},
 )
 TARGET_LOCKED = OpenApiExample(
-    "Agreement is no longer a draft",
-    value={"agreement": ["SLA-2026-0007 is active: only a draft agreement can be changed."]},
+    "Agreement can no longer be changed",
+    value={"agreement": [NOT_EDITABLE]},
 )
 IN_USE = OpenApiExample(
     "Still in use",
@@ -676,12 +679,8 @@ class AgreementViewSet(ScopedViewSetMixin, viewsets.ModelViewSet):
             400: _bad_request(
                 SMART_ERROR,
                 OpenApiExample(
-                    "Agreement not a draft",
-                    value={
-                        "agreement": [
-                            "SLA-2026-0007 is active: only a draft agreement can be changed."
-                        ]
-                    },
+                    "Agreement can no longer be changed",
+                    value={"agreement": [NOT_EDITABLE]},
                 ),
             ),
             403: FORBIDDEN,

@@ -4,3 +4,8 @@ from django.apps import AppConfig
 class AgreementsConfig(AppConfig):
     name = "agreements"
     verbose_name = "Agreements"
+
+    def ready(self) -> None:
+        from .services import audit
+
+        audit.connect()

@@ -332,7 +332,9 @@ def seed_demo_agreements(organisations: dict[str, Organisation]) -> None:
         ("SLA-DEMO-0003", "Patient Records Platform – Silver", "silver", "globex", ["records"]),
     ]
     for reference, title, tier, customer, service_keys in plans:
-        Agreement.objects.filter(reference=reference).delete()
+        if Agreement.objects.filter(reference=reference).exists():
+            # Agreements with history are never deleted: the demo keeps what people did.
+            continue
         agreement = agreement_create_from_tier(
             tier=tiers[tier],
             customer=organisations[customer],

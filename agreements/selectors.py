@@ -20,7 +20,10 @@ def agreement_document(user: User, pk: int) -> Agreement:
     Raises ``Agreement.DoesNotExist`` when the user may not see it."""
     return (
         agreements_visible_to(user)
-        .select_related("support_calendar", "created_by", "tier__service_calendar")
+        .select_related(
+            "support_calendar", "created_by", "tier__service_calendar", "in_force_version"
+        )
+        .defer("in_force_version__snapshot")
         .prefetch_related(
             "services",
             "service_calendars__hours",

@@ -62,20 +62,17 @@ class Conflict(APIException):
 
 
 def not_editable_reason(agreement: Agreement) -> str:
-    return (
-        f"{agreement.reference} is {agreement.get_status_display().lower()}: only a draft "
-        "agreement can be changed."
-    )
+    return agreement.not_editable_reason
 
 
 def ensure_editable(agreement: Agreement, field: str = "status") -> None:
-    """Refuse with 409 unless the agreement is still a draft."""
+    """Refuse with 409 unless the agreement is still drafted or negotiated."""
     if not agreement.is_editable:
         raise Conflict({field: [not_editable_reason(agreement)]})
 
 
 def lock_editable(user: User, agreement: Agreement, field: str = "status") -> None:
-    """Lock the agreement row for the running transaction and check it is still a draft.
+    """Lock the agreement row for the running transaction and check it is still editable.
 
     The early check in the view gives the clear 409; this one closes the gap between that check
     and the write, should the lifecycle move the agreement on in between."""

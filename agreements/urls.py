@@ -1,6 +1,6 @@
 from django.urls import path
 
-from .views import agreements, catalogue, document, editor
+from .views import agreements, catalogue, document, editor, lifecycle
 
 app_name = "agreements"
 
@@ -12,6 +12,18 @@ urlpatterns = [
     path("agreements/<int:pk>/pdf/", document.agreement_pdf, name="pdf"),
     path("agreements/<int:pk>/edit/", editor.agreement_edit, name="edit"),
     path("agreements/<int:pk>/edit/<slug:section>/", editor.section_edit, name="edit-section"),
+    # Lifecycle: negotiate, finalize, monitor, report, review
+    path("agreements/<int:pk>/lifecycle/", lifecycle.lifecycle_page, name="lifecycle"),
+    path(
+        "agreements/<int:pk>/lifecycle/<slug:action>/",
+        lifecycle.lifecycle_action,
+        name="transition",
+    ),
+    path("agreements/<int:pk>/comments/", lifecycle.comment_create, name="comment"),
+    path("agreements/<int:pk>/versions/compare/", lifecycle.version_compare, name="compare"),
+    path("agreements/<int:pk>/history/", lifecycle.history, name="history"),
+    path("agreements/<int:pk>/reviews/<int:review_id>/", lifecycle.review_detail, name="review"),
+    path("agreements/<int:pk>/supporting/", lifecycle.supporting_create, name="supporting-create"),
     # Service catalogue
     path("services/", catalogue.service_list, name="service-list"),
     path("services/new/", catalogue.service_create, name="service-create"),

@@ -9,7 +9,18 @@ from agreements.api import (
     TargetViewSet,
     TierViewSet,
 )
+from agreements.api_lifecycle import (
+    AgreementCommentViewSet,
+    AgreementHistoryViewSet,
+    AgreementLifecycleViewSet,
+    AgreementReviewViewSet,
+    AgreementTransitionViewSet,
+    AgreementVersionViewSet,
+)
 from sla_portal.core.api import OrganisationViewSet, UserViewSet
+
+# The lifecycle hangs under one agreement: /api/agreements/<id>/versions/ and so on.
+AGREEMENT = r"agreements/(?P<agreement_pk>\d+)"
 
 router = DefaultRouter()
 router.register("organisations", OrganisationViewSet, basename="organisation")
@@ -18,4 +29,12 @@ router.register("services", ServiceViewSet, basename="service")
 router.register("calendars", CalendarViewSet, basename="calendar")
 router.register("tiers", TierViewSet, basename="tier")
 router.register("agreements", AgreementViewSet, basename="agreement")
+router.register(f"{AGREEMENT}/lifecycle", AgreementLifecycleViewSet, basename="agreement-lifecycle")
+router.register(
+    f"{AGREEMENT}/transitions", AgreementTransitionViewSet, basename="agreement-transition"
+)
+router.register(f"{AGREEMENT}/versions", AgreementVersionViewSet, basename="agreement-version")
+router.register(f"{AGREEMENT}/comments", AgreementCommentViewSet, basename="agreement-comment")
+router.register(f"{AGREEMENT}/history", AgreementHistoryViewSet, basename="agreement-history")
+router.register(f"{AGREEMENT}/reviews", AgreementReviewViewSet, basename="agreement-review")
 router.register("targets", TargetViewSet, basename="target")

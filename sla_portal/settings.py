@@ -74,6 +74,7 @@ MIDDLEWARE = [
     "django.middleware.common.CommonMiddleware",
     "django.middleware.csrf.CsrfViewMiddleware",
     "django.contrib.auth.middleware.AuthenticationMiddleware",
+    "sla_portal.core.actor.ActorMiddleware",
     "django.contrib.messages.middleware.MessageMiddleware",
     "django.middleware.clickjacking.XFrameOptionsMiddleware",
 ]
@@ -160,6 +161,11 @@ else:
     EMAIL_BACKEND = "django.core.mail.backends.filebased.EmailBackend"
     EMAIL_FILE_PATH = VAR_DIR / "mail"
 
+# Notifications (core.notifications): a failed email is retried with a growing back-off
+# (30 s, 1 min, 2 min … at most an hour apart); after this many attempts it is marked failed
+# and shown as a delivery problem instead. Eight attempts span a little over an hour.
+NOTIFY_MAX_ATTEMPTS = int(os.environ.get("NOTIFY_MAX_ATTEMPTS", "8"))
+
 # --- Celery ---------------------------------------------------------------------------------
 REDIS_URL = os.environ.get("REDIS_URL", "")
 CELERY_BROKER_URL = os.environ.get("CELERY_BROKER_URL", "") or REDIS_URL or "filesystem://"
@@ -189,7 +195,22 @@ CELERY_BEAT_SCHEDULER = "django_celery_beat.schedulers:DatabaseScheduler"
 CELERY_BEAT_SCHEDULE = {
     # Proves to /healthz that a worker is consuming and the scheduler is ticking.
     "worker-heartbeat": {"task": "core.heartbeat", "schedule": 15.0},
+    # The notification sweep. Each notify() also queues a delivery on commit, but emails are
+    # rows in the database first: when the broker was down at that moment, a worker died
+    # mid-task or a retry's back-off has passed, this picks the due rows up. Nothing is lost.
+    "deliver-notifications": {"task": "core.deliver_notifications", "schedule": 30.0},
+    # Signed agreements go into force on their effective date (idempotent; a late run
+    # still activates them with the right date in the trail).
+    "activate-agreements": {"task": "agreements.activate_due", "schedule": 600.0},
+    # Reviews open on their due date.
+    "start-due-reviews": {"task": "agreements.start_due_reviews", "schedule": 3600.0},
+    # Review reminders ahead of the due date; each goes out once per review and recipient.
+    "review-reminders": {"task": "agreements.send_review_reminders", "schedule": 3600.0},
+    # Agreements past their end date expire.
+    "expire-agreements": {"task": "agreements.expire_ended", "schedule": 3600.0},
 }
+# Days before a review that the managers and customer approvers are reminded.
+REVIEW_REMINDER_DAYS = int(os.environ.get("REVIEW_REMINDER_DAYS", "14"))
 # A worker is healthy when its last heartbeat is younger than this.
 WORKER_HEARTBEAT_MAX_AGE_SECONDS = int(os.environ.get("WORKER_HEARTBEAT_MAX_AGE", "90"))
 

@@ -374,7 +374,7 @@ def test_targets_change_only_while_the_agreement_is_a_draft(alice_manager, acme_
     delete = client.delete(f"/api/targets/{target.pk}/")
 
     assert create.status_code == 400
-    assert "only a draft agreement can be changed" in create.json()["agreement"][0]
+    assert "can only be changed while it is drafted or negotiated" in create.json()["agreement"][0]
     assert (patch.status_code, delete.status_code) == (409, 409)
     assert "is active" in delete.json()["agreement"][0]
     assert Target.objects.filter(pk=target.pk).exists()
@@ -447,9 +447,12 @@ def test_patch_works_on_an_agreement_without_a_drafter(alice_manager, acme_agree
 
 
 @pytest.mark.parametrize(
-    "status", [s for s in Agreement.Status.values if s != Agreement.Status.DRAFT]
+    "status",
+    [s for s in Agreement.Status.values if s not in {"draft", "in_negotiation", "renegotiating"}],
 )
-def test_patch_is_refused_unless_the_agreement_is_a_draft(alice_manager, acme_agreement, status):
+def test_patch_is_refused_unless_the_agreement_is_drafted_or_negotiated(
+    alice_manager, acme_agreement, status
+):
     set_status(acme_agreement, status)
 
     response = api(alice_manager).patch(
@@ -459,7 +462,7 @@ def test_patch_is_refused_unless_the_agreement_is_a_draft(alice_manager, acme_ag
     )
 
     assert response.status_code == 409
-    assert "only a draft agreement can be changed" in response.json()["status"][0]
+    assert "can only be changed while it is drafted or negotiated" in response.json()["status"][0]
     assert Agreement.objects.get(pk=acme_agreement.pk).fee_amount == Decimal("12000.00")
 
 

@@ -58,6 +58,15 @@ class Agreement(models.Model):
     )
     created_at = models.DateTimeField(auto_now_add=True)
     updated_at = models.DateTimeField(auto_now=True)
+    in_force_version = models.ForeignKey(
+        "agreements.AgreementVersion",
+        on_delete=models.PROTECT,
+        null=True,
+        blank=True,
+        related_name="+",
+        help_text="The signed version monitoring and reports measure against.",
+    )
+    activated_at = models.DateTimeField(null=True, blank=True)
 
     # --- 1. Service description
     service_description = models.TextField(
@@ -165,7 +174,24 @@ class Agreement(models.Model):
 
     @property
     def is_editable(self) -> bool:
-        return self.status == self.Status.DRAFT
+        """The provider may change the working copy while negotiating (a counter-proposal
+        is an edit followed by a new proposal); never once agreed or in force."""
+        from ..lifecycle import EDITABLE_STATES
+
+        return self.status in EDITABLE_STATES
+
+    @property
+    def not_editable_reason(self) -> str:
+        return (
+            f"{self.reference} is {self.get_status_display().lower()}: an agreement can only be "
+            "changed while it is drafted or negotiated."
+        )
+
+    @property
+    def stage(self) -> str:
+        from ..lifecycle import STAGE_OF_STATE
+
+        return STAGE_OF_STATE[self.status]
 
 
 class Signatory(models.Model):

@@ -44,11 +44,7 @@ def section_edit(request: HttpRequest, pk: int, section: str) -> HttpResponse:
     else:
         raise Http404("No such section.")
     if not agreement.is_editable:
-        messages.error(
-            request,
-            f"{agreement.reference} is {agreement.get_status_display().lower()}; "
-            "only drafts can be edited.",
-        )
+        messages.error(request, agreement.not_editable_reason)
         return redirect(agreement)
 
     data = request.POST if request.method == "POST" else None
@@ -76,7 +72,14 @@ def section_edit(request: HttpRequest, pk: int, section: str) -> HttpResponse:
             with transaction.atomic():
                 for part in parts:
                     part.save()
-            messages.success(request, f"{current.title} saved. The agreement is still a draft.")
+            if agreement.status == agreement.Status.DRAFT:
+                messages.success(request, f"{current.title} saved. The agreement is still a draft.")
+            else:
+                # Negotiating: the edit becomes a counter-proposal once it is sent.
+                messages.success(
+                    request,
+                    f"{current.title} saved. Send a new proposal when your changes are ready.",
+                )
             return redirect(_after_save(request, agreement.pk, current))
         messages.error(request, "Nothing was saved: please correct the marked fields.")
 

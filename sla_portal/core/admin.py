@@ -1,7 +1,7 @@
 from django.contrib import admin
 from django.contrib.auth.admin import UserAdmin as BaseUserAdmin
 
-from .models import Organisation, User, WorkerHeartbeat
+from .models import Notification, Organisation, User, WorkerHeartbeat
 
 
 @admin.register(Organisation)
@@ -32,3 +32,36 @@ class UserAdmin(BaseUserAdmin):
 @admin.register(WorkerHeartbeat)
 class WorkerHeartbeatAdmin(admin.ModelAdmin):
     list_display = ["name", "beat_at", "hostname"]
+
+
+@admin.register(Notification)
+class NotificationAdmin(admin.ModelAdmin):
+    """Delivery status of every email, for reading only.
+
+    Nothing is added, changed or deleted here: a row is the record that an email was (or is
+    being) sent, and deleting it would let the same event send its email again.
+    """
+
+    list_display = [
+        "created_at",
+        "kind",
+        "key",
+        "recipient",
+        "status",
+        "attempts",
+        "next_attempt_at",
+        "sent_at",
+    ]
+    list_filter = ["status", "kind"]
+    search_fields = ["recipient", "key", "subject"]
+    date_hierarchy = "created_at"
+    ordering = ["-created_at", "-id"]
+
+    def has_add_permission(self, request) -> bool:
+        return False
+
+    def has_change_permission(self, request, obj=None) -> bool:
+        return False
+
+    def has_delete_permission(self, request, obj=None) -> bool:
+        return False

@@ -10,6 +10,7 @@ from django.contrib.auth.models import AbstractUser, UserManager
 from django.core.exceptions import ValidationError
 from django.db import models
 from django.db.models import Q
+from django.utils import timezone
 
 from .scoping import ScopedManager, ScopedQuerySet
 
@@ -141,3 +142,93 @@ class WorkerHeartbeat(models.Model):
 
     def __str__(self) -> str:
         return f"{self.name} at {self.beat_at:%Y-%m-%d %H:%M:%S}"
+
+
+class NotificationStatus(models.TextChoices):
+    """Where a notification is on its way out (module level so ``Meta`` can name it)."""
+
+    PENDING = "pending", "Pending"
+    SENDING = "sending", "Sending"
+    SENT = "sent", "Sent"
+    FAILED = "failed", "Failed"
+
+
+class Notification(models.Model):
+    """One email to one recipient about one event, stored before it is sent.
+
+    The unique (kind, key, recipient) constraint is what makes "exactly once per event and
+    recipient" a database fact: announcing the same event again inserts nothing. The email is
+    rendered when the row is created, so every retry sends the very same message. Delivery
+    state lives here, not in the broker: ``next_attempt_at`` is the row's deadline, claimed by
+    a conditional UPDATE (see ``core.notifications``).
+    """
+
+    Status = NotificationStatus
+
+    kind = models.CharField(
+        max_length=64, help_text='What happened, e.g. "agreement.proposal_sent".'
+    )
+    key = models.CharField(max_length=200, help_text='Which event, e.g. "version:42".')
+    # Lowercased on the way in, so the unique constraint means one email per mailbox.
+    recipient = models.EmailField()
+    user = models.ForeignKey(
+        User,
+        on_delete=models.SET_NULL,
+        null=True,
+        blank=True,
+        related_name="notifications",
+    )
+    subject = models.TextField()
+    body_text = models.TextField()
+    body_html = models.TextField()
+    status = models.CharField(max_length=16, choices=Status.choices, default=Status.PENDING)
+    attempts = models.PositiveSmallIntegerField(default=0)
+    last_error = models.TextField(blank=True)
+    created_at = models.DateTimeField(default=timezone.now)
+    next_attempt_at = models.DateTimeField(default=timezone.now)
+    claimed_at = models.DateTimeField(null=True, blank=True)
+    sent_at = models.DateTimeField(null=True, blank=True)
+    # A plain id rather than a foreign key: core stays below the agreements app, and an
+    # agreement's email history still lists with one indexed query.
+    agreement_id = models.BigIntegerField(null=True, blank=True)
+
+    class Meta:
+        ordering = ["-created_at", "-id"]
+        constraints = [
+            models.UniqueConstraint(
+                fields=["kind", "key", "recipient"], name="notification_once_per_event_recipient"
+            ),
+            models.CheckConstraint(
+                condition=Q(status__in=NotificationStatus.values),
+                name="notification_status_valid",
+            ),
+            models.CheckConstraint(
+                condition=~Q(status="sent") | Q(sent_at__isnull=False),
+                name="notification_sent_has_sent_at",
+            ),
+        ]
+        indexes = [
+            # The delivery loop's question, "what is due now?", asked again and again: only
+            # pending rows are ever due, so the index stays as small as the backlog.
+            models.Index(
+                fields=["next_attempt_at"],
+                condition=Q(status="pending"),
+                name="notification_due_idx",
+            ),
+            # Rows a dead worker left in "sending", found without scanning the history.
+            models.Index(
+                fields=["claimed_at"],
+                condition=Q(status="sending"),
+                name="notification_sending_idx",
+            ),
+            # Delivery problems for the status pages: failed or waiting for a retry.
+            models.Index(
+                fields=["-created_at"],
+                condition=Q(status="failed") | Q(status="pending", attempts__gt=0),
+                name="notification_problem_idx",
+            ),
+            models.Index(fields=["agreement_id"], name="notification_agreement_idx"),
+        ]
+
+    def __str__(self) -> str:
+        return f"{self.kind} {self.key} to {self.recipient} ({self.status})"

@@ -11,3 +11,18 @@ def heartbeat() -> None:
     from .health import record_heartbeat
 
     record_heartbeat(hostname=socket.gethostname())
+
+
+@shared_task(
+    name="core.deliver_notifications",
+    ignore_result=True,
+    # Redelivered if the worker is lost mid-run; harmless, because every row is claimed
+    # before it is sent and a second run finds nothing left to claim.
+    acks_late=True,
+    reject_on_worker_lost=True,
+)
+def deliver_notifications() -> int:
+    """Send the notifications that are due: queued by ``notify()`` on commit, and by beat."""
+    from .notifications import deliver_due
+
+    return deliver_due()

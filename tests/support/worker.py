@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import contextlib
 import os
 import subprocess
 import sys
@@ -53,6 +54,7 @@ class WorkerProcess:
         return env
 
     def start(self) -> None:
+        self._log_offset = self.log_path.stat().st_size if self.log_path.exists() else 0
         log = open(self.log_path, "ab")  # noqa: SIM115  (kept open for the process's life)
         self.process = subprocess.Popen(
             [
@@ -85,7 +87,8 @@ class WorkerProcess:
         while time.monotonic() < deadline:
             if self.process.poll() is not None:
                 raise RuntimeError(f"worker exited: {self.log_path.read_text()[-3000:]}")
-            if b"ready." in self.log_path.read_bytes():
+            # Only this start's output counts: a restart appends to the same log.
+            if b"ready." in self.log_path.read_bytes()[self._log_offset :]:
                 return
             time.sleep(0.2)
         raise RuntimeError(f"worker not ready in {timeout}s: {self.log_path.read_text()[-3000:]}")
@@ -130,4 +133,38 @@ def celery_worker_process(
         worker.stop()
 
 
-__all__ = ["WorkerProcess", "celery_queue", "celery_worker_process", "test_database_url"]
+@pytest.fixture
+def celery_worker(request, django_db_setup, tmp_path) -> Iterator[WorkerProcess]:
+    """A fresh worker process for one test, on a queue of its own, stopped after the test.
+
+    When the test also uses ``smtp_server``, that starts first, so the worker is handed the
+    server's port. The queue of its own keeps the session's ``celery_worker_process`` (which
+    knows no SMTP server) from taking this test's tasks.
+    """
+    from sla_portal.celery import app
+
+    if "smtp_server" in request.fixturenames:
+        request.getfixturevalue("smtp_server")
+    queue = f"sla-test-{uuid.uuid4().hex[:8]}"
+    previous_queue = app.conf.task_default_queue
+    app.conf.task_default_queue = queue
+    worker = WorkerProcess(queue, tmp_path / f"worker-{queue}.log")
+    try:
+        worker.start()
+        yield worker
+    finally:
+        worker.stop()
+        app.conf.task_default_queue = previous_queue
+        # Whatever the test left queued would otherwise stay on the broker for good: no
+        # worker ever listens to this queue again.
+        with contextlib.suppress(Exception), app.connection_for_write() as conn:
+            conn.default_channel.queue_purge(queue)
+
+
+__all__ = [
+    "WorkerProcess",
+    "celery_queue",
+    "celery_worker",
+    "celery_worker_process",
+    "test_database_url",
+]

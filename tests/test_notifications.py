@@ -1,0 +1,528 @@
+"""Exactly-once email notifications: a row per event and recipient, sent once, retried, swept."""
+
+from __future__ import annotations
+
+import re
+import threading
+import time
+from collections.abc import Callable, Iterator
+from datetime import timedelta
+from pathlib import Path
+from typing import Any
+
+import pytest
+from django.conf import settings as django_settings
+from django.db import connections, transaction
+from django.db.models import F
+from django.utils import timezone
+
+from sla_portal.celery import app
+from sla_portal.core.models import Notification
+from sla_portal.core.notifications import (
+    deliver_due,
+    notifications_for_agreement,
+    notify,
+    pending_problems,
+    retry_delay,
+)
+from sla_portal.core.tasks import deliver_notifications
+from tests.support.smtp import free_port
+from tests.support.worker import WorkerProcess
+
+Status = Notification.Status
+
+SUBJECT = "Agreement {{ reference }} is waiting for {{ recipient.first_name|default:'you' }}"
+BODY_TXT = """Hello {{ recipient.first_name|default:"there" }},
+
+{{ reference }} was proposed to {{ recipient_email }}.
+Review it at {{ site_url }}/agreements/{{ reference }}/
+"""
+BODY_HTML = """<p>Hello {{ recipient.first_name|default:"there" }},</p>
+<p><a href="{{ site_url }}/agreements/{{ reference }}/">{{ reference }}</a> was proposed.</p>
+"""
+CONTEXT = {"reference": "SLA-2026-0007"}
+
+only_on_postgresql = pytest.mark.skipif(
+    django_settings.DATABASES["default"]["ENGINE"] == "django.db.backends.sqlite3",
+    reason="SQLite admits one writer at a time, so transactions cannot race there: PostgreSQL only",
+)
+
+
+@pytest.fixture
+def email_templates(settings, tmp_path: Path) -> str:
+    """The triplet ``test_notifications/proposed`` in a temporary template directory."""
+    folder = tmp_path / "templates" / "test_notifications" / "proposed"
+    folder.mkdir(parents=True)
+    (folder / "subject.txt").write_text(SUBJECT)
+    (folder / "body.txt").write_text(BODY_TXT)
+    (folder / "body.html").write_text(BODY_HTML)
+    engine = {**django_settings.TEMPLATES[0]}
+    engine["DIRS"] = [tmp_path / "templates", *engine["DIRS"]]
+    settings.TEMPLATES = [engine]
+    settings.SITE_URL = "https://sla.example.test"
+    return "test_notifications/proposed"
+
+
+@pytest.fixture
+def tasks_run_here() -> Iterator[None]:
+    """Queued tasks run at once in this process; the worker tests use the broker instead."""
+    previous = app.conf.task_always_eager
+    app.conf.task_always_eager = True
+    try:
+        yield
+    finally:
+        app.conf.task_always_eager = previous
+
+
+def notify_proposal(
+    template: str, recipients: list, key: str = "version:42", **extra
+) -> list[Notification]:
+    return notify("agreement.proposal_sent", key, recipients, template, CONTEXT, **extra)
+
+
+def advance_past_backoff() -> None:
+    """Let the clock run past every retry's back-off, as if the wait had passed."""
+    Notification.objects.filter(status=Status.PENDING).update(
+        next_attempt_at=F("next_attempt_at") - timedelta(hours=2)
+    )
+
+
+def waits_after_failure(row: Notification) -> int:
+    """The back-off in whole seconds, from the attempt's start (the send itself takes a moment)."""
+    return int((row.next_attempt_at - row.claimed_at).total_seconds())
+
+
+def wait_until(predicate: Callable[[], Any], timeout: float = 30.0) -> Any:
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        result = predicate()
+        if result:
+            return result
+        time.sleep(0.2)
+    raise AssertionError(f"condition not met within {timeout}s")
+
+
+# --- notify(): one row per event and recipient ------------------------------------------------
+
+
+def test_notifying_the_same_event_twice_stores_one_row_and_sends_one_email(
+    email_templates, smtp_server, carol_customer
+):
+    first = notify_proposal(email_templates, [carol_customer])
+    second = notify_proposal(email_templates, [carol_customer])
+
+    assert [row.pk for row in first] == [row.pk for row in second]
+    assert Notification.objects.count() == 1
+    assert deliver_due() == 1
+    assert deliver_due() == 0
+    assert len(smtp_server.messages) == 1
+
+
+def test_a_new_event_of_the_same_kind_is_a_new_notification(email_templates, carol_customer):
+    notify_proposal(email_templates, [carol_customer], key="version:42")
+    notify_proposal(email_templates, [carol_customer], key="version:43")
+
+    assert Notification.objects.count() == 2
+
+
+def test_notify_renders_the_email_once_per_recipient_with_the_user_in_context(
+    email_templates, carol_customer
+):
+    carol_row, plain_row = notify_proposal(email_templates, [carol_customer, "desk@acme.example"])
+
+    assert carol_row.user == carol_customer
+    assert carol_row.recipient == "carol_customer@acme.example"
+    assert carol_row.subject == "Agreement SLA-2026-0007 is waiting for Carol"
+    assert "Hello Carol," in carol_row.body_text
+    assert "proposed to carol_customer@acme.example" in carol_row.body_text
+    assert "https://sla.example.test/agreements/SLA-2026-0007/" in carol_row.body_html
+    assert plain_row.user is None
+    assert plain_row.subject == "Agreement SLA-2026-0007 is waiting for you"
+    assert "Hello there," in plain_row.body_text
+    assert carol_row.status == plain_row.status == Status.PENDING
+
+
+def test_notify_skips_inactive_users_and_blank_addresses_and_names_each_mailbox_once(
+    email_templates, carol_customer, victor_viewer, tom_team
+):
+    victor_viewer.is_active = False
+    victor_viewer.save()
+    tom_team.email = ""
+    tom_team.save()
+
+    rows = notify_proposal(
+        email_templates,
+        ["CAROL_customer@Acme.example ", victor_viewer, tom_team, "  ", carol_customer],
+    )
+
+    assert [(row.recipient, row.user) for row in rows] == [
+        ("carol_customer@acme.example", carol_customer)
+    ]
+
+
+def test_delivery_sends_what_was_rendered_at_notify_time_without_templates(
+    email_templates, smtp_server, carol_customer, settings
+):
+    notify_proposal(email_templates, [carol_customer])
+    # Like a worker process, which has none of these templates: delivery must not render.
+    settings.TEMPLATES = [{**settings.TEMPLATES[0], "DIRS": []}]
+
+    assert deliver_due() == 1
+    assert str(smtp_server.messages[0]["Subject"]) == "Agreement SLA-2026-0007 is waiting for Carol"
+
+
+# --- notify(): only committed events are sent -------------------------------------------------
+
+
+def test_a_rolled_back_event_leaves_no_row_and_sends_nothing(
+    email_templates, smtp_server, carol_customer, django_capture_on_commit_callbacks
+):
+    with (
+        django_capture_on_commit_callbacks() as queued,
+        pytest.raises(RuntimeError),
+        transaction.atomic(),
+    ):
+        notify_proposal(email_templates, [carol_customer])
+        raise RuntimeError("the agreement could not be proposed")
+
+    assert queued == []
+    assert not Notification.objects.exists()
+    assert deliver_due() == 0
+    assert smtp_server.messages == []
+
+
+def test_a_committed_event_queues_delivery_which_sends_the_email(
+    email_templates, smtp_server, carol_customer, django_capture_on_commit_callbacks, tasks_run_here
+):
+    with django_capture_on_commit_callbacks(execute=True) as queued:
+        notify_proposal(email_templates, [carol_customer])
+        assert smtp_server.messages == []  # nothing before the commit
+
+    assert len(queued) == 1
+    assert len(smtp_server.messages) == 1
+    assert Notification.objects.get().status == Status.SENT
+
+
+def test_notifying_nobody_queues_nothing(
+    email_templates, carol_customer, django_capture_on_commit_callbacks
+):
+    notify_proposal(email_templates, [carol_customer])
+    with django_capture_on_commit_callbacks() as queued:
+        notify_proposal(email_templates, [carol_customer])
+        notify_proposal(email_templates, [""])
+
+    assert queued == []
+
+
+# --- deliver_due(): retries, back-off, giving up ----------------------------------------------
+
+
+def test_back_off_doubles_from_thirty_seconds_up_to_an_hour():
+    delays = [retry_delay(attempts) for attempts in range(1, 10)]
+
+    assert [delay.total_seconds() for delay in delays] == [
+        30,
+        60,
+        120,
+        240,
+        480,
+        960,
+        1920,
+        3600,
+        3600,
+    ]
+    assert retry_delay(500) == timedelta(hours=1)
+
+
+def test_a_refused_email_is_retried_with_back_off_then_sent_once_accepted(
+    email_templates, smtp_server, carol_customer
+):
+    smtp_server.refuse(carol_customer.email)
+    (row,) = notify_proposal(email_templates, [carol_customer])
+
+    assert deliver_due() == 0
+    row.refresh_from_db()
+    assert row.status == Status.PENDING
+    assert row.attempts == 1
+    assert "550" in row.last_error
+    assert waits_after_failure(row) == 30
+    assert list(pending_problems()) == [row]
+
+    assert deliver_due() == 0  # not due yet: the back-off holds
+    row.refresh_from_db()
+    assert row.attempts == 1
+
+    advance_past_backoff()
+    deliver_due()
+    row.refresh_from_db()
+    assert row.attempts == 2
+    assert waits_after_failure(row) == 60
+
+    smtp_server.refused.clear()  # the mailbox is back
+    advance_past_backoff()
+    assert deliver_due() == 1
+
+    row.refresh_from_db()
+    assert row.status == Status.SENT
+    assert row.attempts == 3
+    assert row.sent_at is not None
+    assert list(pending_problems()) == []
+    (message,) = smtp_server.to(carol_customer.email)
+    assert str(message["Subject"]) == row.subject
+    assert re.fullmatch(
+        rf"<notification\.{row.pk}\.\d{{14}}@sla\.example\.test>", message["Message-ID"]
+    )
+
+
+def test_an_email_that_keeps_failing_is_marked_failed_after_the_last_attempt(
+    email_templates, carol_customer, settings
+):
+    settings.EMAIL_BACKEND = "django.core.mail.backends.smtp.EmailBackend"
+    settings.EMAIL_HOST = "127.0.0.1"
+    settings.EMAIL_PORT = free_port()  # nothing listens there
+    settings.EMAIL_TIMEOUT = 5
+    settings.NOTIFY_MAX_ATTEMPTS = 3
+    (row,) = notify_proposal(email_templates, [carol_customer])
+
+    for _ in range(5):
+        assert deliver_due() == 0
+        advance_past_backoff()
+
+    row.refresh_from_db()
+    assert row.status == Status.FAILED
+    assert row.attempts == 3
+    assert "ConnectionRefusedError" in row.last_error
+    assert list(pending_problems()) == [row]
+
+
+# --- deliver_due(): claims -------------------------------------------------------------------
+
+
+def test_a_row_another_worker_is_sending_is_left_alone(
+    email_templates, smtp_server, carol_customer
+):
+    (row,) = notify_proposal(email_templates, [carol_customer])
+    Notification.objects.filter(pk=row.pk).update(
+        status=Status.SENDING, claimed_at=timezone.now(), attempts=1
+    )
+
+    assert deliver_due() == 0
+    assert smtp_server.messages == []
+
+
+def test_a_row_left_sending_by_a_dead_worker_is_sent_after_ten_minutes(
+    email_templates, smtp_server, carol_customer
+):
+    (row,) = notify_proposal(email_templates, [carol_customer])
+    Notification.objects.filter(pk=row.pk).update(
+        status=Status.SENDING, claimed_at=timezone.now() - timedelta(minutes=11), attempts=1
+    )
+
+    assert deliver_due() == 1
+
+    row.refresh_from_db()
+    assert row.status == Status.SENT
+    assert row.attempts == 2
+    assert "stopped before it finished" in row.last_error
+    assert len(smtp_server.messages) == 1
+
+
+def test_a_row_that_stalls_at_the_last_attempt_fails_instead_of_going_round_again(
+    email_templates, smtp_server, carol_customer, settings
+):
+    settings.NOTIFY_MAX_ATTEMPTS = 2
+    (row,) = notify_proposal(email_templates, [carol_customer])
+    Notification.objects.filter(pk=row.pk).update(
+        status=Status.SENDING, claimed_at=timezone.now() - timedelta(minutes=11), attempts=2
+    )
+
+    assert deliver_due() == 0
+
+    row.refresh_from_db()
+    assert row.status == Status.FAILED
+    assert smtp_server.messages == []
+
+
+@only_on_postgresql
+@pytest.mark.django_db(transaction=True)
+def test_two_workers_delivering_at_once_send_each_email_once(smtp_server):
+    addresses = [f"customer{number}@acme.example" for number in range(30)]
+    # Rows as notify() leaves them, but without its delivery task: a worker listening on the
+    # broker would take them before the two below could race for them.
+    Notification.objects.bulk_create(
+        Notification(
+            kind="agreement.proposal_sent",
+            key="version:42",
+            recipient=address,
+            subject="Agreement SLA-2026-0007 proposed",
+            body_text="Review it.",
+            body_html="<p>Review it.</p>",
+        )
+        for address in addresses
+    )
+    start = threading.Barrier(2)
+    sent_by_worker: list[int] = []
+
+    def worker() -> None:
+        try:
+            start.wait()
+            sent_by_worker.append(deliver_due())
+        finally:
+            connections.close_all()
+
+    threads = [threading.Thread(target=worker) for _ in range(2)]
+    for thread in threads:
+        thread.start()
+    for thread in threads:
+        thread.join(timeout=60)
+
+    assert sum(sent_by_worker) == 30
+    assert all(sent_by_worker), "one worker sent everything: the two did not really race"
+    assert sorted(r.recipients[0] for r in smtp_server.received) == sorted(addresses)
+    assert set(Notification.objects.values_list("status", "attempts")) == {(Status.SENT, 1)}
+
+
+@only_on_postgresql
+@pytest.mark.django_db(transaction=True)
+def test_two_transactions_announcing_the_same_event_store_one_row(
+    email_templates, carol_customer, tasks_run_here
+):
+    # (tasks_run_here: the delivery queued on commit runs in-process, not on a broker queue
+    # that no worker of this test listens to.)
+    first_inserted = threading.Event()
+    errors: list[BaseException] = []
+
+    def announce(wait_for: threading.Event | None, then_signal: threading.Event | None) -> None:
+        try:
+            if wait_for is not None:
+                wait_for.wait(timeout=10)
+            with transaction.atomic():
+                notify_proposal(email_templates, [carol_customer])
+                if then_signal is not None:
+                    then_signal.set()
+                    # Still uncommitted while the other transaction looks and inserts.
+                    time.sleep(0.5)
+        except BaseException as exc:  # reported by the main thread
+            errors.append(exc)
+        finally:
+            connections.close_all()
+
+    threads = [
+        threading.Thread(target=announce, args=(None, first_inserted)),
+        threading.Thread(target=announce, args=(first_inserted, None)),
+    ]
+    for thread in threads:
+        thread.start()
+    for thread in threads:
+        thread.join(timeout=30)
+
+    assert errors == []
+    assert Notification.objects.count() == 1
+
+
+# --- Reads and admin --------------------------------------------------------------------------
+
+
+def test_an_agreements_notifications_list_its_emails_only(email_templates, carol_customer):
+    notify_proposal(email_templates, [carol_customer], key="version:42", agreement_id=7)
+    notify_proposal(email_templates, [carol_customer], key="version:43", agreement_id=8)
+    notify_proposal(email_templates, ["desk@acme.example"], key="version:44", agreement_id=7)
+
+    assert [row.key for row in notifications_for_agreement(7)] == ["version:44", "version:42"]
+
+
+def test_delivery_problems_are_failed_and_retrying_rows_only(db, email_templates):
+    statuses = {
+        "fresh@acme.example": (Status.PENDING, 0),
+        "retrying@acme.example": (Status.PENDING, 2),
+        "failed@acme.example": (Status.FAILED, 8),
+        "sent@acme.example": (Status.SENT, 1),
+    }
+    notify_proposal(email_templates, list(statuses))
+    for address, (status, attempts) in statuses.items():
+        Notification.objects.filter(recipient=address).update(
+            status=status, attempts=attempts, sent_at=timezone.now()
+        )
+
+    assert {row.recipient for row in pending_problems()} == {
+        "retrying@acme.example",
+        "failed@acme.example",
+    }
+
+
+def test_admin_lists_notifications_by_status_and_kind_read_only(
+    client, ada_admin, email_templates, carol_customer
+):
+    (row,) = notify_proposal(email_templates, [carol_customer])
+    client.force_login(ada_admin)
+
+    listing = client.get("/admin/core/notification/?status__exact=pending")
+    detail = client.get(f"/admin/core/notification/{row.pk}/change/")
+
+    assert listing.status_code == 200
+    assert "carol_customer@acme.example" in listing.text
+    assert "agreement.proposal_sent" in listing.text
+    assert detail.status_code == 200
+    assert 'name="_save"' not in detail.text
+    assert client.get("/admin/core/notification/add/").status_code == 403
+    assert client.post(f"/admin/core/notification/{row.pk}/delete/").status_code == 403
+
+
+# --- End to end: a real worker and a real SMTP server -----------------------------------------
+
+
+def notify_and_commit(template: str, recipients: list) -> Notification:
+    with transaction.atomic():
+        (row,) = notify_proposal(template, recipients)
+    return row
+
+
+def tasks_succeeded(worker: WorkerProcess) -> int:
+    """How many delivery tasks the worker has finished, from its log."""
+    log = worker.log_path.read_text()
+    return len(re.findall(r"Task core\.deliver_notifications\[[^\]]+\] succeeded", log))
+
+
+@pytest.mark.worker
+@pytest.mark.django_db(transaction=True)
+def test_worker_sends_a_committed_notification_as_text_and_html(
+    email_templates, smtp_server, celery_worker, carol_customer
+):
+    row = notify_and_commit(email_templates, [carol_customer])
+
+    (message,) = smtp_server.wait_for(1, timeout=30)
+
+    assert message["To"] == "carol_customer@acme.example"
+    assert str(message["Subject"]) == "Agreement SLA-2026-0007 is waiting for Carol"
+    assert message.get_content_type() == "multipart/alternative"
+    assert "Hello Carol," in message.get_body(("plain",)).get_content()
+    assert "<p>Hello Carol,</p>" in message.get_body(("html",)).get_content()
+    row = wait_until(lambda: Notification.objects.filter(pk=row.pk, status=Status.SENT).first())
+    assert row.attempts == 1
+
+
+@pytest.mark.worker
+@pytest.mark.django_db(transaction=True)
+def test_a_killed_worker_loses_nothing_and_sends_nothing_twice(
+    email_templates, smtp_server, celery_worker, carol_customer, tmp_path
+):
+    celery_worker.stop(kill=True)
+    row = notify_and_commit(email_templates, [carol_customer])
+    time.sleep(1)
+    assert smtp_server.messages == []
+    row.refresh_from_db()
+    assert row.status == Status.PENDING  # waiting in the database, not lost
+
+    replacement = WorkerProcess(celery_worker.queue, tmp_path / "replacement.log")
+    replacement.start()
+    try:
+        deliver_notifications.delay()  # the beat sweep, without waiting for beat
+        smtp_server.wait_for(1, timeout=30)
+        # Both the task queued on commit and the sweep have run before we count.
+        wait_until(lambda: tasks_succeeded(replacement) >= 2)
+    finally:
+        replacement.stop()
+
+    assert len(smtp_server.messages) == 1
+    row.refresh_from_db()
+    assert (row.status, row.attempts) == (Status.SENT, 1)
