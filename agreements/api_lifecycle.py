@@ -365,23 +365,6 @@ def lifecycle_state(agreement: Agreement, user: User) -> dict[str, Any]:
     take now: those the state machine allows for the user's roles, less those the facts
     already rule out (a side that has accepted, a signatory who has signed)."""
     latest = services.latest_version(agreement)
-    to_sign = services.version_to_sign(agreement)
-    roles = services.roles_of(user, agreement, to_sign)
-    side = "provider" if machine.MANAGER in roles else "customer"
-
-    def possible(step: machine.Action) -> bool:
-        if step.name == "accept":
-            return (
-                latest is not None
-                and not latest.is_final
-                and not latest.acceptances.filter(side=side).exists()
-            )
-        if step.name == "request_changes":
-            return latest is not None
-        if step.name == "sign":
-            return to_sign is not None and not to_sign.signatures.filter(user=user).exists()
-        return True
-
     in_force = agreement.in_force_version
     return {
         "status": agreement.status,
@@ -390,8 +373,7 @@ def lifecycle_state(agreement: Agreement, user: User) -> dict[str, Any]:
         "in_force_version": in_force.number if in_force else None,
         "available_actions": [
             {"action": step.name, "label": step.label}
-            for step in machine.available(agreement.status, roles)
-            if possible(step)
+            for step in services.actions_for(user, agreement, latest=latest)
         ],
     }
 

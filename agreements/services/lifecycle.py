@@ -122,6 +122,35 @@ def accepted_by_both(version: AgreementVersion) -> bool:
     return {a.side for a in version.acceptances.all()} == {"provider", "customer"}
 
 
+def actions_for(
+    user: User,
+    agreement: Agreement,
+    latest: AgreementVersion | None = None,
+    to_sign: AgreementVersion | None = None,
+) -> list[machine.Action]:
+    """The steps this user may take now: what the state machine allows for the user's roles,
+    less what the facts already rule out (a side that has accepted, a signatory who has
+    signed, nothing new on the table), so a button or API hint never leads to a refusal it
+    could foresee. Pass ``latest``/``to_sign`` when already loaded (with their acceptances and
+    signatures prefetched)."""
+    latest = latest if latest is not None else latest_version(agreement)
+    to_sign = to_sign if to_sign is not None else version_to_sign(agreement)
+    roles = roles_of(user, agreement, to_sign)
+    side = "provider" if machine.MANAGER in roles else "customer"
+    steps = []
+    for step in machine.available(agreement.status, roles):
+        if step.name == "sign" and (
+            to_sign is None or any(s.user_id == user.pk for s in to_sign.signatures.all())
+        ):
+            continue
+        if step.name in {"accept", "request_changes"} and (latest is None or latest.is_final):
+            continue
+        if step.name == "accept" and any(a.side == side for a in latest.acceptances.all()):
+            continue
+        steps.append(step)
+    return steps
+
+
 # --- Negotiate -----------------------------------------------------------------------------
 
 

@@ -184,28 +184,12 @@ def _versions(agreement: Agreement) -> list[AgreementVersion]:
 def _available_actions(
     user: User,
     agreement: Agreement,
-    roles: set[str],
     latest: AgreementVersion | None,
     to_sign: AgreementVersion | None,
 ) -> list[machine.Action]:
-    """The buttons to show: what the state machine allows this person, narrowed to what the
-    services would accept now, so a button never leads to a refusal it could foresee."""
-    side = "provider" if machine.MANAGER in roles else "customer"
-    shown = []
-    for action in machine.available(agreement.status, roles):
-        if action.name == "sign" and (
-            to_sign is None or any(s.user_id == user.pk for s in to_sign.signatures.all())
-        ):
-            continue
-        if action.name in {"accept", "request_changes"} and (latest is None or latest.is_final):
-            # Nothing new is on the table (e.g. renegotiating before the first new proposal).
-            continue
-        if action.name == "accept" and any(a.side == side for a in latest.acceptances.all()):
-            continue
-        if action.name in Review.Decision.values:
-            continue  # decided on the review page, with its findings
-        shown.append(action)
-    return shown
+    """The buttons to show; review decisions are made on the review page, with findings."""
+    steps = services.actions_for(user, agreement, latest=latest, to_sign=to_sign)
+    return [step for step in steps if step.name not in Review.Decision.values]
 
 
 def _awaiting_signatures(version: AgreementVersion | None, snapshot: dict | None) -> list[dict]:
@@ -292,8 +276,7 @@ def lifecycle_page(request: HttpRequest, pk: int) -> HttpResponse:
     # the prefetched signatures.
     pending = services.version_to_sign(agreement)
     to_sign = next((v for v in versions if pending and v.pk == pending.pk), None)
-    roles = services.roles_of(user, agreement, pending)
-    actions = _available_actions(user, agreement, roles, latest, to_sign)
+    actions = _available_actions(user, agreement, latest, to_sign)
     status_class, status_icon = STATUS_STYLE.get(
         agreement.status, ("text-bg-secondary", "bi-circle")
     )
