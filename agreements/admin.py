@@ -27,24 +27,9 @@ from .models import (
     TierCreditBand,
     TierTarget,
 )
+from .models.targets import TARGET_SPEC_FIELDS
 
-TARGET_FIELDS = [
-    "metric",
-    "name",
-    "priority",
-    "error_category",
-    "target_value",
-    "threshold_value",
-    "unit",
-    "direction",
-    "period",
-    "calendar",
-    "compliance_target",
-    "compliance_threshold",
-    "warning_percent",
-    "data_source",
-    "position",
-]
+TARGET_FIELDS = [*TARGET_SPEC_FIELDS, "position"]
 
 
 # --- Catalogue

@@ -40,6 +40,7 @@ from .models import (
     TierCreditBand,
     TierTarget,
 )
+from .models.targets import TARGET_SPEC_FIELDS
 from .sections import SECTIONS, Section, section_for_metric
 from .selectors import (
     agreements_visible_to,
@@ -324,23 +325,7 @@ class CalendarSerializer(StrictFieldsMixin, serializers.ModelSerializer):
 
 # --- Targets -------------------------------------------------------------------------------
 
-TARGET_FIELDS = [
-    "metric",
-    "name",
-    "priority",
-    "error_category",
-    "target_value",
-    "threshold_value",
-    "unit",
-    "direction",
-    "period",
-    "calendar",
-    "compliance_target",
-    "compliance_threshold",
-    "warning_percent",
-    "data_source",
-    "position",
-]
+TARGET_FIELDS = [*TARGET_SPEC_FIELDS, "position"]
 
 
 class TierTargetSerializer(serializers.ModelSerializer):

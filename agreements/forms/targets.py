@@ -6,6 +6,7 @@ from django import forms
 from django.forms import BaseInlineFormSet, inlineformset_factory
 
 from ..models import Agreement, Calendar, Target, Tier, TierTarget
+from ..models.targets import TARGET_SPEC_FIELDS
 from ..smart import (
     ALLOWED_SOURCES,
     DEFAULT_SOURCE,
@@ -16,22 +17,7 @@ from ..smart import (
 )
 
 # A tuple: inline formsets append their foreign key to a list of fields, in place.
-ROW_FIELDS = (
-    "metric",
-    "name",
-    "priority",
-    "error_category",
-    "target_value",
-    "threshold_value",
-    "unit",
-    "direction",
-    "period",
-    "calendar",
-    "compliance_target",
-    "compliance_threshold",
-    "warning_percent",
-    "data_source",
-)
+ROW_FIELDS = TARGET_SPEC_FIELDS
 SMALL = {"class": "form-control form-control-sm"}
 DECIMAL_FIELDS = (
     "target_value",

@@ -13,6 +13,25 @@ from sla_portal.core.scoping import ScopedManager
 from ..choices import DataSource, Direction, Metric, Period, Priority, Unit
 from ..smart import TargetSpec, smart_errors
 
+# The fields that say what a target is (tier defaults and agreement targets alike), in the
+# order forms, the admin and the API show them.
+TARGET_SPEC_FIELDS = (
+    "metric",
+    "name",
+    "priority",
+    "error_category",
+    "target_value",
+    "threshold_value",
+    "unit",
+    "direction",
+    "period",
+    "calendar",
+    "compliance_target",
+    "compliance_threshold",
+    "warning_percent",
+    "data_source",
+)
+
 
 def target_constraints() -> list[models.BaseConstraint]:
     """The SMART invariants the database itself guards (names per concrete model)."""
