@@ -14,6 +14,8 @@ from django.http import HttpRequest
 
 from .models import (
     Agreement,
+    AgreementVersion,
+    AuditEvent,
     Calendar,
     CalendarHours,
     ClosureDate,
@@ -189,8 +191,20 @@ class AgreementAdmin(admin.ModelAdmin):
     list_select_related = ["customer", "tier"]
     search_fields = ["reference", "title", "customer__name"]
     date_hierarchy = "effective_from"
-    readonly_fields = ["created_by", "created_at", "updated_at"]
+    readonly_fields = ["status", "created_by", "created_at", "updated_at"]
     filter_horizontal = ["services", "service_calendars"]
+
+    def get_readonly_fields(self, request, obj=None) -> list[str]:
+        # The status moves only through the lifecycle; a signed agreement does not change.
+        if obj is not None and not obj.is_editable:
+            return [f.name for f in obj._meta.concrete_fields] + ["services", "service_calendars"]
+        return self.readonly_fields
+
+    def get_inlines(self, request, obj):
+        if obj is not None and not obj.is_editable:
+            return []
+        return self.inlines
+
     autocomplete_fields = ["tier", "support_calendar"]
     inlines = [
         TargetInline,
@@ -285,3 +299,39 @@ class TargetAdmin(admin.ModelAdmin):
     search_fields = ["name", "error_category", "agreement__reference", "agreement__title"]
     autocomplete_fields = ["agreement", "calendar", "service"]
     fields = ["agreement", "service", *TARGET_FIELDS]
+
+
+@admin.register(AgreementVersion)
+class AgreementVersionAdmin(admin.ModelAdmin):
+    """Versions are facts: shown, never changed here."""
+
+    list_display = ["agreement", "number", "proposed_by", "proposed_at", "finalized_at"]
+    list_select_related = ["agreement", "proposed_by"]
+    search_fields = ["agreement__reference", "content_hash"]
+
+    def has_add_permission(self, request) -> bool:
+        return False
+
+    def has_change_permission(self, request, obj=None) -> bool:
+        return False
+
+    def has_delete_permission(self, request, obj=None) -> bool:
+        return False
+
+
+@admin.register(AuditEvent)
+class AuditEventAdmin(admin.ModelAdmin):
+    """The append-only audit trail, read-only."""
+
+    list_display = ["at", "actor_name", "action", "object_type", "object_repr", "agreement"]
+    list_filter = ["action", "object_type"]
+    search_fields = ["object_repr", "message", "actor_name"]
+
+    def has_add_permission(self, request) -> bool:
+        return False
+
+    def has_change_permission(self, request, obj=None) -> bool:
+        return False
+
+    def has_delete_permission(self, request, obj=None) -> bool:
+        return False

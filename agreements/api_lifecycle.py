@@ -647,7 +647,11 @@ class AgreementCommentViewSet(
     filterset_fields = ["section", "requests_change"]
 
     def rows(self, agreement: Agreement) -> QuerySet[Comment]:
-        return agreement.comments.select_related("author", "version").order_by("created_at", "id")
+        return (
+            agreement.comments.select_related("author", "version")
+            .defer("version__snapshot")
+            .order_by("created_at", "id")
+        )
 
     def create(self, request: Request, agreement_pk: str) -> Response:
         agreement = self.get_agreement()

@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import dataclasses
 from collections.abc import Callable, Mapping
+from datetime import time
 from decimal import Decimal
 from typing import Any, ClassVar
 
@@ -48,7 +49,12 @@ from .selectors import (
     services_visible_to,
     tiers_visible_to,
 )
-from .services import AgreementError, agreement_create_from_tier, next_target_position
+from .services import (
+    AgreementError,
+    agreement_create_from_tier,
+    calendar_frozen_reason,
+    next_target_position,
+)
 from .smart import DEFAULT_SOURCE, DEFAULT_UNIT, FIXED_DIRECTION, TargetSpec, smart_errors
 
 # --- Shared pieces -------------------------------------------------------------------------
@@ -226,9 +232,18 @@ class CalendarHoursSerializer(serializers.ModelSerializer):
         fields = ["weekday", "start", "end"]
 
     def validate(self, attrs: dict) -> dict:
-        if attrs["start"] == attrs["end"]:
+        missing = [f for f in ("weekday", "start", "end") if f not in attrs]
+        if missing:
+            # A PATCH replaces the whole list, so every row must be complete.
+            raise serializers.ValidationError({f: ["This field is required."] for f in missing})
+        if attrs["start"] == attrs["end"] and attrs["start"] != time(0):
             raise serializers.ValidationError(
-                {"end": [f"An interval needs a length: it starts and ends at {attrs['end']}."]}
+                {
+                    "end": [
+                        f"An interval needs a length: it starts and ends at {attrs['end']} "
+                        "(00:00 to 00:00 is the whole day)."
+                    ]
+                }
             )
         return attrs
 
@@ -239,6 +254,11 @@ class ClosureDateSerializer(serializers.ModelSerializer):
     class Meta:
         model = ClosureDate
         fields = ["date", "reason"]
+
+    def validate(self, attrs: dict) -> dict:
+        if "date" not in attrs:
+            raise serializers.ValidationError({"date": ["This field is required."]})
+        return attrs
 
 
 class CalendarSerializer(StrictFieldsMixin, serializers.ModelSerializer):
@@ -305,6 +325,10 @@ class CalendarSerializer(StrictFieldsMixin, serializers.ModelSerializer):
 
     @transaction.atomic
     def update(self, calendar: Calendar, validated_data: dict) -> Calendar:
+        calendar = Calendar.objects.select_for_update().get(pk=calendar.pk)
+        reason = calendar_frozen_reason(calendar)
+        if reason:
+            raise Conflict({"calendar": [reason]})
         hours = validated_data.pop("hours", None)
         closures = validated_data.pop("closures", None)
         for field, value in validated_data.items():
@@ -315,12 +339,15 @@ class CalendarSerializer(StrictFieldsMixin, serializers.ModelSerializer):
 
     @staticmethod
     def _replace_lists(calendar: Calendar, hours: list | None, closures: list | None) -> None:
+        # Row by row (the lists are short) so each new row reaches the audit trail.
         if hours is not None:
             calendar.hours.all().delete()
-            CalendarHours.objects.bulk_create(CalendarHours(calendar=calendar, **h) for h in hours)
+            for row in hours:
+                CalendarHours.objects.create(calendar=calendar, **row)
         if closures is not None:
             calendar.closures.all().delete()
-            ClosureDate.objects.bulk_create(ClosureDate(calendar=calendar, **c) for c in closures)
+            for row in closures:
+                ClosureDate.objects.create(calendar=calendar, **row)
 
 
 # --- Targets -------------------------------------------------------------------------------

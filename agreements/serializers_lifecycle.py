@@ -13,8 +13,6 @@ from typing import Any
 from drf_spectacular.utils import extend_schema_field, extend_schema_serializer
 from rest_framework import serializers
 
-from sla_portal.core.selectors import users_visible_to
-
 from . import lifecycle as machine
 from .models import (
     Acceptance,
@@ -27,7 +25,7 @@ from .models import (
     Signature,
 )
 from .sections import SECTIONS
-from .serializers import ScopedSlugRelatedField, StrictFieldsMixin
+from .serializers import ScopedSlugRelatedField, StrictFieldsMixin, _provider_users_visible_to
 
 # --- Transitions ---------------------------------------------------------------------------
 
@@ -62,7 +60,8 @@ class ReviewActionInputSerializer(StrictFieldsMixin, serializers.ModelSerializer
     """A follow-up action agreed in a review."""
 
     owner = ScopedSlugRelatedField(
-        selector=users_visible_to,
+        # Actions are carried out by the provider's people, never another customer's.
+        selector=_provider_users_visible_to,
         slug_field="username",
         required=False,
         allow_null=True,

@@ -16,7 +16,7 @@ from .sections import SECTIONS
 
 SCHEMA = 1
 RELATED_FIELDS = {
-    "signatories": ("side", "name", "role", "organisation_name", "email", "username"),
+    "signatories": ("side", "name", "role", "organisation_name", "email", "username", "user_id"),
     "support_channels": ("kind", "contact", "hours"),
     "priority_definitions": ("priority", "name", "meaning"),
     "credit_bands": ("metric", "achieved_below", "credit_percent"),
@@ -88,6 +88,8 @@ def build_snapshot(agreement: Agreement) -> dict:
                 for field in RELATED_FIELDS[name]:
                     if field == "username":
                         row[field] = item.user.username if item.user_id else None
+                    elif field == "user_id":
+                        row[field] = str(item.user_id) if item.user_id else None
                     else:
                         row[field] = _text(getattr(item, field))
                 rows.append(row)

@@ -238,8 +238,7 @@ def test_manager_gets_edit_links_only_while_draft(client, alice_manager, demo):
     assert f'href="{reverse("agreements:edit", args=[gold.pk])}"' in html
     for section in SECTIONS:
         assert reverse("agreements:edit-section", args=[gold.pk, section.key]) in html
-    gold.status = Agreement.Status.ACTIVE
-    gold.save()
+    Agreement.objects.filter(pk=gold.pk).update(status=Agreement.Status.ACTIVE)
     html = page(client, alice_manager, gold)
     assert reverse("agreements:edit", args=[gold.pk]) not in html
 

@@ -447,6 +447,8 @@ class TierForm(forms.ModelForm):
         value = self.cleaned_data["review_interval_months"]
         if value is not None and value < 1:
             raise forms.ValidationError("Review at least once: 1 month or more.")
+        if value is not None and value > 60:
+            raise forms.ValidationError("Review at least every 5 years: 60 months or fewer.")
         return value
 
     def clean(self) -> dict[str, Any]:

@@ -14,6 +14,9 @@ from sla_portal.core.scoping import ScopedManager
 
 from ..choices import Period
 
+# Written only by the lifecycle services (see Agreement.save).
+LIFECYCLE_FIELDS = frozenset({"status", "in_force_version", "activated_at"})
+
 
 class Agreement(models.Model):
     class Status(models.TextChoices):
@@ -159,6 +162,18 @@ class Agreement(models.Model):
 
     def __str__(self) -> str:
         return f"{self.reference} {self.title}"
+
+    def save(self, *args, **kwargs) -> None:
+        # The lifecycle fields move only through the lifecycle services, which name them in
+        # update_fields; any other save of an existing row (an editor form, the admin, a
+        # script holding an older copy) leaves them as they are in the database.
+        if self.pk is not None and not self._state.adding and kwargs.get("update_fields") is None:
+            kwargs["update_fields"] = [
+                f.name
+                for f in self._meta.concrete_fields
+                if not f.primary_key and f.name not in LIFECYCLE_FIELDS
+            ]
+        super().save(*args, **kwargs)
 
     def get_absolute_url(self) -> str:
         return reverse("agreements:detail", args=[self.pk])

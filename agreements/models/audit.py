@@ -10,7 +10,7 @@ from sla_portal.core.scoping import ScopedManager
 
 class AuditEvent(models.Model):
     """One change or transition. Rows are only ever inserted (a database trigger refuses
-    updates and deletes; see migration ``0002_lifecycle_guards``)."""
+    updates and deletes; see migration ``0003_lifecycle_guards``)."""
 
     agreement = models.ForeignKey(
         "agreements.Agreement",

@@ -1,9 +1,9 @@
 """Negotiation, sign-off and review: versions, acceptances, signatures, comments, reviews.
 
 Versions, acceptances and signatures are facts: rows written once and never changed. A
-version's snapshot and content hash are guarded by the database itself (see migration
-``0002_lifecycle_guards``), so a finalized agreement cannot be altered by the UI, the API or
-the ORM.
+version's snapshot and content hash are guarded by the database itself (see migrations
+``0003_lifecycle_guards`` and ``0004_stricter_guards``), so a finalized agreement cannot be
+altered by the UI, the API or the ORM.
 """
 
 from __future__ import annotations
@@ -57,12 +57,24 @@ class AgreementVersion(models.Model):
             stored = (
                 type(self)
                 .objects.filter(pk=self.pk)
-                .values("snapshot", "content_hash", "number", "agreement_id", "finalized_at")
+                .values(
+                    "snapshot",
+                    "content_hash",
+                    "number",
+                    "agreement_id",
+                    "finalized_at",
+                    "note",
+                    "proposed_by_id",
+                    "proposed_at",
+                )
                 .first()
             )
             if stored is not None and (
                 stored["snapshot"] != self.snapshot
                 or stored["content_hash"] != self.content_hash
+                or stored["note"] != self.note
+                or stored["proposed_by_id"] != self.proposed_by_id
+                or stored["proposed_at"] != self.proposed_at
                 or stored["number"] != self.number
                 or stored["agreement_id"] != self.agreement_id
                 or (
@@ -160,6 +172,11 @@ class Comment(models.Model):
     def __str__(self) -> str:
         return f"{self.author} on {self.section}"
 
+    def save(self, *args, **kwargs) -> None:
+        if self.pk is not None:
+            raise ValueError("Comments are part of the negotiation record: append-only.")
+        super().save(*args, **kwargs)
+
 
 class SupportingAgreement(models.Model):
     """An OLA or underpinning contract the agreement relies on."""
@@ -234,6 +251,13 @@ class Review(models.Model):
 
     def __str__(self) -> str:
         return f"Review of {self.agreement.reference} due {self.due_date}"
+
+    def save(self, *args, **kwargs) -> None:
+        if self.pk is not None and (
+            type(self).objects.filter(pk=self.pk, status=self.Status.DECIDED).exists()
+        ):
+            raise ValueError("A decided review is part of the record and cannot change.")
+        super().save(*args, **kwargs)
 
 
 class ReviewAction(models.Model):

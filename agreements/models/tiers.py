@@ -45,7 +45,8 @@ class Tier(models.Model):
                 name="tier_credit_cap_range",
             ),
             models.CheckConstraint(
-                condition=Q(review_interval_months__gte=1), name="tier_review_interval_min"
+                condition=Q(review_interval_months__gte=1, review_interval_months__lte=60),
+                name="tier_review_interval_range",
             ),
         ]
 

@@ -59,6 +59,24 @@ def record(
     )
 
 
+def record_created(rows: list[models.Model]) -> None:
+    """Audit rows written with bulk_create (which sends no signals), in one insert."""
+    actor = current_actor()
+    AuditEvent.objects.bulk_create(
+        AuditEvent(
+            agreement_id=_agreement_of(row),
+            actor=actor,
+            actor_name=(actor.display_name if actor is not None else "system")[:150],
+            action="created",
+            object_type=row._meta.model_name,
+            object_id=str(row.pk),
+            object_repr=str(row)[:200],
+            after=field_values(row),
+        )
+        for row in rows
+    )
+
+
 def field_values(obj: models.Model) -> dict[str, str | None]:
     """The concrete field values of a row, as canonical strings."""
     values = {}

@@ -8,12 +8,13 @@ from datetime import date
 from typing import Any
 
 from django.db import transaction
-from django.db.models import Max
+from django.db.models import Max, Q
 
 from sla_portal.core.models import Organisation, Role, User
 
 from ..models import (
     Agreement,
+    Calendar,
     CreditBand,
     PriorityDefinition,
     Service,
@@ -136,6 +137,17 @@ def agreement_create_from_tier(
     for approver in customer.users.filter(role=Role.CUSTOMER_APPROVER, is_active=True):
         signatories.append(_signatory_for(agreement, approver, Signatory.Side.CUSTOMER))
     Signatory.objects.bulk_create(signatories)
+    # bulk_create sends no signals: put the copied rows in the audit trail explicitly.
+    from .audit import record_created
+
+    record_created(
+        [
+            *agreement.targets.all(),
+            *agreement.credit_bands.all(),
+            *agreement.priority_definitions.all(),
+            *agreement.signatories.all(),
+        ]
+    )
     return agreement
 
 
@@ -148,6 +160,30 @@ def _signatory_for(agreement: Agreement, user: User, side: str) -> Signatory:
         organisation_name=user.organisation.name,
         email=user.email,
         user=user,
+    )
+
+
+# Once an agreement is agreed, its calendars are part of what was signed.
+FROZEN_STATES = ("agreed", "active", "under_review", "renegotiating", "terminated", "expired")
+
+
+def calendar_frozen_reason(calendar: Calendar) -> str:
+    """Why the calendar may not change any more ('' when it may): signed agreements use it."""
+    references = sorted(
+        Agreement.objects.filter(status__in=FROZEN_STATES)
+        .filter(
+            Q(service_calendars=calendar)
+            | Q(support_calendar=calendar)
+            | Q(targets__calendar=calendar)
+        )
+        .values_list("reference", flat=True)
+        .distinct()
+    )
+    if not references:
+        return ""
+    return (
+        f"Signed agreements use this calendar ({', '.join(references)}): their service hours "
+        "cannot change. Create a new calendar and use it in a new version instead."
     )
 
 

@@ -59,11 +59,15 @@ def roles_of(
     return roles
 
 
+def _signatory_rows(version: AgreementVersion) -> list[dict]:
+    return version.snapshot["sections"]["description"]["related"].get("signatories", [])
+
+
 def signatory_row(version: AgreementVersion, user: User) -> dict | None:
-    """The signatory entry of the version that names this user, if any."""
-    rows = version.snapshot["sections"]["description"]["related"].get("signatories", [])
-    for row in rows:
-        if row.get("username") == user.username:
+    """The signatory entry of the version naming this user, by account and email, if any."""
+    email = (user.email or "").lower()
+    for row in _signatory_rows(version):
+        if row.get("user_id") == str(user.pk) and (row.get("email") or "").lower() == email:
             return row
     return None
 
@@ -93,12 +97,8 @@ def approvers_of(agreement: Agreement) -> list[User]:
 
 
 def signatory_users(version: AgreementVersion) -> list[User]:
-    usernames = [
-        row["username"]
-        for row in version.snapshot["sections"]["description"]["related"].get("signatories", [])
-        if row.get("username")
-    ]
-    return list(User.objects.filter(username__in=usernames))
+    ids = [int(row["user_id"]) for row in _signatory_rows(version) if row.get("user_id")]
+    return list(User.objects.filter(pk__in=ids))
 
 
 def _email(
@@ -155,12 +155,24 @@ def actions_for(
 
 
 def _link_signatories(agreement: Agreement) -> None:
-    """Each signatory must be a portal user of the right side, found by email."""
+    """Each signatory must be a portal user of the right side, found by email; the link is
+    checked again at every proposal, so an edited name, email or side never signs as someone
+    else."""
     problems = []
-    for signatory in agreement.signatories.all():
-        if signatory.user_id:
-            continue
+    for signatory in agreement.signatories.select_related("user"):
         kind = "provider" if signatory.side == "provider" else "customer"
+        linked = signatory.user
+        if (
+            linked is not None
+            and linked.is_active
+            and (linked.email or "").lower() == (signatory.email or "").lower()
+            and (
+                linked.organisation_id == agreement.customer_id
+                if kind == "customer"
+                else linked.is_provider
+            )
+        ):
+            continue
         users = User.objects.filter(email__iexact=signatory.email, is_active=True)
         if kind == "customer":
             users = users.filter(organisation_id=agreement.customer_id)
@@ -263,6 +275,11 @@ def request_changes(
     version = latest_version(agreement)
     if version is None or version.is_final:
         raise TransitionError("There is no proposal to answer yet.")
+    if version.acceptances.filter(side="customer").exists():
+        raise TransitionError(
+            f"The customer has accepted version {version.number}; comment instead, or ask the "
+            "provider for a new proposal."
+        )
     comment = Comment.objects.create(
         agreement=agreement,
         version=version,
@@ -306,6 +323,12 @@ def accept(agreement: Agreement, user: User, version_number: int) -> Acceptance:
         raise TransitionError(
             f"Version {version.number} is already signed and in force; "
             "a new proposal is needed first."
+        )
+    if content_hash(build_snapshot(agreement)) != version.content_hash:
+        # What is signed must be what is shown and monitored: no unsent edits on top.
+        raise TransitionError(
+            f"The agreement has changes not in version {version.number}: send them as a new "
+            "proposal (or undo them) before accepting."
         )
     side = "provider" if machine.MANAGER in roles else "customer"
     if version.acceptances.filter(side=side).exists():
@@ -400,8 +423,10 @@ def sign(agreement: Agreement, user: User, today: date | None = None) -> Signatu
         signature=signature,
         actor=user,
     )
-    signed = set(version.signatures.values_list("user_id", flat=True))
-    if {u.pk for u in everyone} <= signed:
+    # Final only when every named signatory of the version has signed.
+    named = {row["user_id"] for row in _signatory_rows(version)}
+    signed = {str(pk) for pk in version.signatures.values_list("user_id", flat=True)}
+    if named and named <= signed:
         _finalize(agreement, version, user, today or timezone.localdate())
     return signature
 
@@ -563,7 +588,8 @@ def review_decide(
         actor=user,
     )
     if decision == Review.Decision.CONTINUE:
-        schedule_next_review(agreement, after=today)
+        # Never before the due date of this review: that date is taken by the decided one.
+        schedule_next_review(agreement, after=max(today, review.due_date))
     return review
 
 

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from django.contrib import messages
 from django.contrib.auth.decorators import login_required
+from django.core.exceptions import ValidationError
 from django.core.paginator import Paginator
 from django.db.models import Count
 from django.http import HttpRequest, HttpResponse
@@ -52,6 +53,10 @@ def agreement_create(request: HttpRequest) -> HttpResponse:
             agreement = agreement_create_from_tier(created_by=request.user, **form.cleaned_data)
         except AgreementError as exc:
             form.add_error(None, str(exc))
+        except ValidationError as exc:
+            # A rule of the agreement model (e.g. a tier default out of range): say which.
+            for message in exc.messages:
+                form.add_error(None, message)
         else:
             messages.success(
                 request,

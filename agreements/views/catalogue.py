@@ -44,6 +44,7 @@ from ..selectors import (
     services_visible_to,
     tiers_visible_to,
 )
+from ..services import calendar_frozen_reason
 
 # Ranges of times and days take a typographic en dash, as in print.
 DASH = "\N{EN DASH}"
@@ -269,6 +270,10 @@ def calendar_create(request: HttpRequest) -> HttpResponse:
 def calendar_edit(request: HttpRequest, pk: int) -> HttpResponse:
     """Change a calendar, its weekly hours and closures together or not at all."""
     calendar = get_object_or_404(calendars_visible_to(request.user), pk=pk)
+    frozen = calendar_frozen_reason(calendar)
+    if frozen:
+        messages.error(request, frozen)
+        return redirect("agreements:calendar-detail", pk=calendar.pk)
     title = f"Edit {calendar}"  # before the form copies the submitted name onto it
     editor = calendar_editor(request.POST or None, calendar)
     if "row" in request.GET:

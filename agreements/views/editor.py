@@ -12,6 +12,7 @@ from sla_portal.core.permissions import require_drafter
 
 from ..forms.agreement import related_formsets, section_form_class, terms_form_class
 from ..forms.targets import agreement_targets_formset, share_choices, table_columns
+from ..models import Agreement
 from ..sections import SECTIONS, SECTIONS_BY_KEY, Section
 from ..selectors import agreements_visible_to
 from ..services import differing_target_ids, missing_sections
@@ -70,6 +71,11 @@ def section_edit(request: HttpRequest, pk: int, section: str) -> HttpResponse:
             parts.append(targets)
         if all(part.is_valid() for part in parts):
             with transaction.atomic():
+                # Lock and look again: a proposal or acceptance may have come in meanwhile.
+                locked = Agreement.objects.select_for_update().get(pk=agreement.pk)
+                if not locked.is_editable:
+                    messages.error(request, locked.not_editable_reason)
+                    return redirect(locked)
                 for part in parts:
                     part.save()
             if agreement.status == agreement.Status.DRAFT:

@@ -122,11 +122,14 @@ class User(AbstractUser):
 
     @property
     def can_draft_agreements(self) -> bool:
-        return self.is_superuser or self.role in {Role.PROVIDER_ADMIN, Role.SERVICE_MANAGER}
+        # The organisation counts too: a role alone never makes someone the provider.
+        if self.is_superuser:
+            return True
+        return self.is_provider and self.role in {Role.PROVIDER_ADMIN, Role.SERVICE_MANAGER}
 
     @property
     def can_approve_agreements(self) -> bool:
-        return self.role == Role.CUSTOMER_APPROVER
+        return not self.is_provider and self.role == Role.CUSTOMER_APPROVER
 
     @property
     def display_name(self) -> str:
