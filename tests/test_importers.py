@@ -1,9 +1,11 @@
-"""Importers over the real exports in /work/shared/data and over small hand-made slices."""
+"""Importers over the real exports in shared/data (beside the repository) and over small
+hand-made slices."""
 
 from __future__ import annotations
 
 import io
 import itertools
+import os
 import time
 from datetime import UTC, datetime
 from pathlib import Path
@@ -14,7 +16,10 @@ from monitoring.importers import healthcheck, statuspage, upptime, uptime_kuma
 from monitoring.importers.common import ImportOptionError, ParseError
 from monitoring.importers.servicenow import parse_incident_log
 
-DATA = Path("/work/shared/data")
+# shared/ sits beside the repository, on developer machines and in CI alike.
+DATA = Path(
+    os.environ.get("SLA_SHARED_DATA", Path(__file__).resolve().parents[2] / "shared" / "data")
+)
 UCI = DATA / "uci-incident-log/incident_event_log.csv.zip"
 UPTIME = DATA / "uptime"
 
