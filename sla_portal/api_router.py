@@ -17,6 +17,7 @@ from agreements.api_lifecycle import (
     AgreementTransitionViewSet,
     AgreementVersionViewSet,
 )
+from monitoring.api import SourceViewSet, TicketViewSet
 from sla_portal.core.api import OrganisationViewSet, UserViewSet
 
 # The lifecycle hangs under one agreement: /api/agreements/<id>/versions/ and so on.
@@ -38,3 +39,5 @@ router.register(f"{AGREEMENT}/comments", AgreementCommentViewSet, basename="agre
 router.register(f"{AGREEMENT}/history", AgreementHistoryViewSet, basename="agreement-history")
 router.register(f"{AGREEMENT}/reviews", AgreementReviewViewSet, basename="agreement-review")
 router.register("targets", TargetViewSet, basename="target")
+router.register("sources", SourceViewSet, basename="source")
+router.register("tickets", TicketViewSet, basename="ticket")

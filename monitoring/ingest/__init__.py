@@ -1,0 +1,69 @@
+"""Set-based ingest of monitoring data: tickets, uptime checks and maintenance windows.
+
+The public contract used by the REST API and by the export importers
+(``monitoring.importers``)::
+
+    from monitoring.ingest import IngestError, IngestResult, RowError
+    from monitoring.ingest.tickets import tickets_ingest
+    from monitoring.ingest.uptime import checks_ingest, maintenance_ingest
+
+Every ingest function validates the whole batch first and raises :class:`IngestError` with one
+:class:`RowError` per problem when any row is invalid; then nothing of the batch is written.
+A valid batch is written in one transaction with bulk statements (never one save per row) and
+re-sending it changes nothing.
+"""
+
+from __future__ import annotations
+
+import logging
+from collections.abc import Iterable
+from dataclasses import asdict, dataclass
+
+logger = logging.getLogger(__name__)
+
+__all__ = ["MAX_BATCH", "IngestError", "IngestResult", "RowError", "notify_changed"]
+
+# Larger exports are split by the caller; one transaction of this size stays well under a
+# minute and a few hundred MB of memory.
+MAX_BATCH = 50_000
+
+
+@dataclass(frozen=True, slots=True)
+class RowError:
+    """What is wrong with one row. ``index`` is the row's position in the batch (from 0), or
+    -1 for a problem of the whole batch; ``field`` names the key ("" when none applies)."""
+
+    index: int
+    field: str
+    reason: str
+
+    def as_dict(self) -> dict[str, int | str]:
+        return asdict(self)
+
+
+@dataclass(frozen=True, slots=True)
+class IngestResult:
+    """How many rows of a batch were created, updated, or already stored exactly so."""
+
+    created: int = 0
+    updated: int = 0
+    unchanged: int = 0
+
+
+class IngestError(Exception):
+    """The batch was refused: ``errors`` lists every row error found. Nothing was written."""
+
+    def __init__(self, errors: list[RowError]) -> None:
+        self.errors = errors
+        super().__init__(f"{len(errors)} invalid row(s); first: {errors[0] if errors else '-'}")
+
+
+def notify_changed(kind: str, ids: Iterable[int]) -> None:
+    """Called once per committed batch with the ids of the rows it created or changed.
+
+    ``kind`` is ``"tickets"``, ``"checks"`` (outages of a service; ids are service ids) or
+    ``"maintenance"``. This is the hook the evaluation engine plugs into: it will enqueue one
+    coalesced ``evaluate_changed`` task here. Until that exists the changed rows stay marked
+    (``Ticket.evaluated_at`` is NULL) so the engine's sweep finds them anyway."""
+    ids = list(ids)
+    logger.debug("ingest changed %d %s: %s", len(ids), kind, ids[:20])

@@ -1,0 +1,38 @@
+from django.core.management.base import BaseCommand, CommandError
+
+from ...importers.statuspage import parse_maintenances
+from ...imports import import_maintenance
+from ._importing import add_source_arguments, get_source, run
+
+
+class Command(BaseCommand):
+    help = "Import scheduled maintenance windows of a status page."
+
+    def add_arguments(self, parser) -> None:
+        add_source_arguments(parser)
+        parser.add_argument(
+            "--map",
+            action="append",
+            default=[],
+            metavar="COMPONENT=SERVICE",
+            help="Which portal service a status-page component is (repeat per component).",
+        )
+        parser.add_argument("--default-component", help="Component of maintenances that list none.")
+
+    def handle(self, *args, **options) -> None:
+        mapping = {}
+        for item in options["map"]:
+            key, sep, name = item.partition("=")
+            if not sep:
+                raise CommandError(f"--map takes COMPONENT=SERVICE, not {item!r}.")
+            mapping[key] = name
+        with open(options["path"], "rb") as stream:
+            parsed = parse_maintenances(stream, default_service=options["default_component"])
+        self.stdout.write(f"Read {len(parsed.rows)} maintenance windows.")
+        source = get_source(options, "statuspage", "UTC")
+        run(
+            self,
+            lambda: import_maintenance(
+                source, parsed, mapping, skip_invalid=options["skip_invalid_rows"]
+            ),
+        )

@@ -1,0 +1,34 @@
+from django.core.management.base import BaseCommand
+
+from ...importers.servicenow import parse_incident_log
+from ...imports import import_tickets
+from ._importing import add_source_arguments, get_source, run
+
+
+class Command(BaseCommand):
+    help = "Import a ServiceNow incident event log (one row per state change) as tickets."
+
+    def add_arguments(self, parser) -> None:
+        add_source_arguments(parser)
+        parser.add_argument(
+            "--timezone", required=True, help="IANA zone of the export's naive timestamps."
+        )
+        parser.add_argument("--month-first", action="store_true", help="Dates are M/D/Y.")
+        parser.add_argument("--agreement", default="", help="Reference of the agreement.")
+
+    def handle(self, *args, **options) -> None:
+        source = get_source(options, "servicenow", options["timezone"])
+        with open(options["path"], "rb") as stream:
+            parsed = parse_incident_log(
+                stream, timezone=options["timezone"], dayfirst=not options["month_first"]
+            )
+        self.stdout.write(
+            f"Read {len(parsed.rows)} tickets, {len(parsed.errors)} unreadable row(s)."
+        )
+        run(
+            self,
+            lambda: import_tickets(
+                source, parsed, agreement=options["agreement"],
+                skip_invalid=options["skip_invalid_rows"],
+            ),
+        )  # fmt: skip

@@ -1,0 +1,60 @@
+"""Where monitoring data comes from: one row per feed of a customer."""
+
+from __future__ import annotations
+
+import secrets
+
+from django.db import models
+
+from sla_portal.core.scoping import ScopedManager
+
+
+def new_secret() -> str:
+    return secrets.token_urlsafe(32)
+
+
+class Source(models.Model):
+    """A feed of tickets, checks or events: a service desk export, an uptime monitor, a
+    webhook sender or the portal's own probe. External ids are unique per source."""
+
+    class Kind(models.TextChoices):
+        API = "api", "REST API"
+        CSV = "csv", "CSV upload"
+        SERVICENOW = "servicenow", "ServiceNow export"
+        JIRA = "jira", "Jira export"
+        ZAMMAD = "zammad", "Zammad export"
+        UPTIME_KUMA = "uptime_kuma", "Uptime Kuma"
+        UPPTIME = "upptime", "Upptime"
+        HEALTHCHECK = "healthcheck", "Health-check history"
+        STATUSPAGE = "statuspage", "Status page"
+        ALERTMANAGER = "alertmanager", "Prometheus Alertmanager"
+        WEBHOOK = "webhook", "Generic webhook"
+        PROBE = "probe", "Built-in HTTP probe"
+
+    customer = models.ForeignKey(
+        "core.Organisation",
+        on_delete=models.PROTECT,
+        related_name="sources",
+        limit_choices_to={"kind": "customer"},
+    )
+    name = models.CharField(max_length=120)
+    kind = models.CharField(max_length=16, choices=Kind.choices, default=Kind.API)
+    timezone = models.CharField(
+        max_length=64,
+        blank=True,
+        help_text="Zone of timestamps that carry none; empty: such timestamps are refused.",
+    )
+    signing_secret = models.CharField(max_length=64, default=new_secret)
+    created_at = models.DateTimeField(auto_now_add=True)
+
+    scope_paths = ("customer",)
+    objects = ScopedManager()
+
+    class Meta:
+        ordering = ["customer", "name"]
+        constraints = [
+            models.UniqueConstraint(fields=["customer", "name"], name="source_unique_name")
+        ]
+
+    def __str__(self) -> str:
+        return f"{self.name} ({self.get_kind_display()})"

@@ -1,0 +1,100 @@
+"""Uptime: check results, the outages derived from them, and planned maintenance."""
+
+from __future__ import annotations
+
+from django.db import models
+from django.db.models import F, Q
+
+from sla_portal.core.scoping import ScopedManager
+
+# Services are shared catalogue rows; a customer sees the data of its own agreements' services.
+SERVICE_SCOPE = ("service__agreements__customer",)
+
+
+class UptimeCheck(models.Model):
+    """One check of a service at one time: up, down, or in maintenance."""
+
+    class Status(models.TextChoices):
+        UP = "up", "Up"
+        DOWN = "down", "Down"
+        MAINTENANCE = "maintenance", "Maintenance"
+
+    service = models.ForeignKey("agreements.Service", on_delete=models.PROTECT, related_name="+")
+    source = models.ForeignKey(
+        "monitoring.Source", on_delete=models.PROTECT, related_name="+", null=True
+    )
+    checked_at = models.DateTimeField()
+    status = models.CharField(max_length=12, choices=Status.choices)
+    response_ms = models.PositiveIntegerField(null=True, blank=True)
+
+    scope_paths = SERVICE_SCOPE
+    objects = ScopedManager()
+
+    class Meta:
+        ordering = ["service", "-checked_at"]
+        constraints = [
+            models.UniqueConstraint(fields=["service", "checked_at"], name="check_unique_time")
+        ]
+
+    def __str__(self) -> str:
+        return f"{self.service} {self.status} at {self.checked_at:%Y-%m-%d %H:%M}"
+
+
+class Outage(models.Model):
+    """A period a service was down: from the first failed check to the first success after it
+    (open while no success has come yet)."""
+
+    service = models.ForeignKey("agreements.Service", on_delete=models.PROTECT, related_name="+")
+    started_at = models.DateTimeField()
+    ended_at = models.DateTimeField(null=True, blank=True)
+    source = models.ForeignKey(
+        "monitoring.Source", on_delete=models.PROTECT, related_name="+", null=True
+    )
+    cause = models.CharField(max_length=200, blank=True)
+
+    scope_paths = SERVICE_SCOPE
+    objects = ScopedManager()
+
+    class Meta:
+        ordering = ["service", "-started_at"]
+        constraints = [
+            models.UniqueConstraint(fields=["service", "started_at"], name="outage_unique_start"),
+            models.CheckConstraint(
+                condition=Q(ended_at__isnull=True) | Q(ended_at__gt=F("started_at")),
+                name="outage_ordered",
+            ),
+        ]
+
+    def __str__(self) -> str:
+        return f"{self.service} down from {self.started_at:%Y-%m-%d %H:%M}"
+
+
+class MaintenanceWindow(models.Model):
+    """Planned maintenance of a service, with when it was announced."""
+
+    service = models.ForeignKey("agreements.Service", on_delete=models.PROTECT, related_name="+")
+    source = models.ForeignKey(
+        "monitoring.Source", on_delete=models.PROTECT, related_name="+", null=True
+    )
+    external_id = models.CharField(max_length=120)
+    title = models.CharField(max_length=300, blank=True)
+    starts_at = models.DateTimeField()
+    ends_at = models.DateTimeField()
+    announced_at = models.DateTimeField(null=True, blank=True)
+
+    scope_paths = SERVICE_SCOPE
+    objects = ScopedManager()
+
+    class Meta:
+        ordering = ["service", "-starts_at"]
+        constraints = [
+            models.UniqueConstraint(
+                fields=["source", "service", "external_id"], name="maintenance_unique_external"
+            ),
+            models.CheckConstraint(
+                condition=Q(ends_at__gt=F("starts_at")), name="maintenance_ordered"
+            ),
+        ]
+
+    def __str__(self) -> str:
+        return f"{self.service} maintenance {self.starts_at:%Y-%m-%d %H:%M}"

@@ -1,0 +1,163 @@
+"""Explicit serializers of the monitoring API.
+
+The ``*RowSerializer`` classes only describe bulk rows in the OpenAPI schema: rows are
+validated by ``monitoring.ingest``, which the export importers share, so there is one set of
+rules and one wording of errors.
+"""
+
+from __future__ import annotations
+
+from drf_spectacular.utils import extend_schema_field
+from rest_framework import serializers
+
+from sla_portal.core.models import Organisation
+
+from .models import Source, Ticket, TicketPause, TicketStatusChange
+
+
+class SourceSerializer(serializers.ModelSerializer):
+    """A source as the provider sees it, with the secret webhooks are signed with."""
+
+    customer = serializers.SlugRelatedField(
+        slug_field="slug", queryset=Organisation.objects.filter(kind="customer")
+    )
+    signing_secret = serializers.CharField(read_only=True)
+
+    class Meta:
+        model = Source
+        fields = ["id", "customer", "name", "kind", "timezone", "signing_secret", "created_at"]
+        read_only_fields = ["created_at"]
+
+    def validate_timezone(self, value: str) -> str:
+        from monitoring.ingest.fields import source_zone
+
+        if value and source_zone(value) is None:
+            raise serializers.ValidationError(f"Unknown time zone {value!r}.")
+        return value
+
+
+class CustomerSourceSerializer(serializers.ModelSerializer):
+    """A source as a customer sees it: never the signing secret."""
+
+    customer = serializers.SlugRelatedField(slug_field="slug", read_only=True)
+
+    class Meta:
+        model = Source
+        fields = ["id", "customer", "name", "kind", "timezone", "created_at"]
+        read_only_fields = fields
+
+
+class TicketPauseSerializer(serializers.ModelSerializer):
+    class Meta:
+        model = TicketPause
+        fields = ["start", "end", "reason"]
+
+
+class TicketStatusChangeSerializer(serializers.ModelSerializer):
+    class Meta:
+        model = TicketStatusChange
+        fields = ["at", "status", "pauses_clock", "resolves"]
+
+
+class TicketSerializer(serializers.ModelSerializer):
+    source = serializers.PrimaryKeyRelatedField(read_only=True)
+    customer = serializers.SlugRelatedField(slug_field="slug", read_only=True)
+    agreement_reference = serializers.CharField(
+        source="agreement.reference", read_only=True, allow_null=True, default=None
+    )
+    service_name = serializers.CharField(
+        source="service.name", read_only=True, allow_null=True, default=None
+    )
+
+    class Meta:
+        model = Ticket
+        fields = [
+            "id",
+            "source",
+            "external_id",
+            "customer",
+            "agreement",
+            "agreement_reference",
+            "service",
+            "service_name",
+            "priority",
+            "category",
+            "state",
+            "opened_at",
+            "first_response_at",
+            "resolved_at",
+            "closed_at",
+            "reopen_count",
+            "csat",
+            "changed_at",
+        ]
+        read_only_fields = fields
+
+
+class TicketDetailSerializer(TicketSerializer):
+    pauses = TicketPauseSerializer(many=True, read_only=True)
+    status_history = TicketStatusChangeSerializer(
+        source="status_changes", many=True, read_only=True
+    )
+
+    class Meta(TicketSerializer.Meta):
+        fields = [*TicketSerializer.Meta.fields, "pauses", "status_history"]
+        read_only_fields = fields
+
+
+# --- Bulk bodies (schema only) -------------------------------------------------------------
+
+
+class StatusEntryRowSerializer(serializers.Serializer):
+    at = serializers.DateTimeField()
+    status = serializers.CharField(max_length=60)
+    pauses_clock = serializers.BooleanField(required=False)
+    resolves = serializers.BooleanField(required=False)
+
+
+class TicketRowSerializer(serializers.Serializer):
+    external_id = serializers.CharField(max_length=120)
+    agreement = serializers.CharField(required=False, help_text="Agreement reference.")
+    service = serializers.CharField(required=False, help_text="Service name.")
+    priority = serializers.ChoiceField(choices=["P1", "P2", "P3", "P4", ""], required=False)
+    category = serializers.CharField(required=False)
+    opened_at = serializers.DateTimeField()
+    first_response_at = serializers.DateTimeField(required=False, allow_null=True)
+    resolved_at = serializers.DateTimeField(required=False, allow_null=True)
+    closed_at = serializers.DateTimeField(required=False, allow_null=True)
+    reopen_count = serializers.IntegerField(required=False, min_value=0)
+    csat = serializers.IntegerField(required=False, allow_null=True, min_value=1, max_value=5)
+    status_history = StatusEntryRowSerializer(many=True, required=False)
+
+
+@extend_schema_field(
+    {
+        "type": "string",
+        "pattern": "^(up|down|maintenance)$",
+        "description": "`up`, `down` or `maintenance`.",
+    }
+)
+class CheckStatusField(serializers.CharField):
+    """A pattern, not an enum: drf-spectacular names enums after the field, and a second
+    ``status`` enum would rename the agreement's ``StatusEnum`` in the published schema."""
+
+
+class CheckRowSerializer(serializers.Serializer):
+    checked_at = serializers.DateTimeField()
+    status = CheckStatusField()
+    response_ms = serializers.IntegerField(required=False, allow_null=True, min_value=0)
+
+
+class MaintenanceRowSerializer(serializers.Serializer):
+    external_id = serializers.CharField(max_length=120)
+    service = serializers.CharField(help_text="Service name.")
+    title = serializers.CharField(required=False)
+    starts_at = serializers.DateTimeField()
+    ends_at = serializers.DateTimeField()
+    announced_at = serializers.DateTimeField(required=False, allow_null=True)
+
+
+class IngestResultSerializer(serializers.Serializer):
+    created = serializers.IntegerField()
+    updated = serializers.IntegerField()
+    unchanged = serializers.IntegerField()

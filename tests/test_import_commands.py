@@ -1,0 +1,114 @@
+"""The import commands on the real exports in shared/data: whole files or nothing, re-imports
+change nothing, and every unreadable row is named."""
+
+import os
+from datetime import UTC, datetime
+from io import StringIO
+from pathlib import Path
+
+import pytest
+from django.core.management import call_command
+from django.core.management.base import CommandError
+
+from monitoring.models import Outage, Ticket, TicketPause, UptimeCheck
+
+pytestmark = pytest.mark.django_db
+
+DATA = Path(
+    os.environ.get("SLA_SHARED_DATA", Path(__file__).resolve().parents[2] / "shared" / "data")
+)
+UCI = DATA / "uci-incident-log" / "incident_event_log.csv.zip"
+KUMA = DATA / "uptime" / "uptime-kuma-export"
+
+
+def run(*args) -> str:
+    out = StringIO()
+    call_command(*args, stdout=out, stderr=out)
+    return out.getvalue()
+
+
+def test_the_full_servicenow_log_imports_once_and_only_when_told_to_skip_unreadable_rows(
+    acme_agreement,
+):
+    common = [
+        "import_servicenow",
+        str(UCI),
+        "--customer",
+        "acme",
+        "--source",
+        "ServiceNow",
+        "--timezone",
+        "UTC",
+        "--agreement",
+        acme_agreement.reference,
+    ]
+    with pytest.raises(CommandError, match="Nothing was imported"):
+        run(*common)
+    assert Ticket.objects.count() == 0
+
+    output = run(*common, "--skip-invalid-rows")
+    assert "24918 created" in output
+    assert "skipped line 124509: incident_state" in output  # each unreadable row is named
+    assert Ticket.objects.filter(agreement=acme_agreement).count() == 24_918
+
+    ticket = Ticket.objects.get(external_id="INC0000045")
+    assert ticket.opened_at == datetime(2016, 2, 29, 1, 16, tzinfo=UTC)
+    assert ticket.resolved_at == datetime(2016, 2, 29, 11, 29, tzinfo=UTC)
+    assert ticket.closed_at == datetime(2016, 3, 5, 12, 0, tzinfo=UTC)
+    assert ticket.priority == "P3"
+    assert [c.status for c in ticket.status_changes.all()] == ["New", "Resolved", "Closed"]
+    assert TicketPause.objects.filter(ticket__source__name="ServiceNow").count() > 5_000
+
+    again = run(*common, "--skip-invalid-rows")
+    assert "0 created, 0 updated, 24918 unchanged" in again
+
+
+def test_uptime_kuma_checks_become_outages_and_unmapped_monitors_are_refused(
+    acme_agreement, services
+):
+    base = [
+        "import_checks",
+        str(KUMA / "heartbeat.csv"),
+        "--monitors",
+        str(KUMA / "monitor.csv"),
+        "--format",
+        "uptime_kuma",
+        "--customer",
+        "acme",
+        "--source",
+        "Uptime Kuma",
+    ]
+    with pytest.raises(CommandError, match="Nothing was imported"):
+        run(*base, "--map", "Domain=Customer Portal")
+    assert UptimeCheck.objects.count() == 0
+
+    acme_agreement.services.add(services["erp"], services["email"])
+    output = run(
+        *base,
+        "--map",
+        "Domain=Customer Portal",
+        "--map",
+        "Database=ERP Hosting",
+        "--map",
+        "LavaLink=Managed Email",
+        "--map",
+        "MySQL=ERP Hosting",
+    )
+    assert "created" in output
+    portal = services["portal"]
+    assert UptimeCheck.objects.filter(service=portal).exists()
+    assert Outage.objects.filter(service=portal).exists()
+
+
+def test_unknown_customer_is_a_clear_error(db):
+    with pytest.raises(CommandError, match="No customer organisation with the slug 'nobody'"):
+        run(
+            "import_servicenow",
+            str(UCI),
+            "--customer",
+            "nobody",
+            "--source",
+            "x",
+            "--timezone",
+            "UTC",
+        )
