@@ -4,7 +4,15 @@ from __future__ import annotations
 
 from django.contrib import admin
 
-from .models import MaintenanceWindow, Outage, Source, Ticket, TicketPause, TicketStatusChange
+from .models import (
+    MaintenanceWindow,
+    Outage,
+    ProbeState,
+    Source,
+    Ticket,
+    TicketPause,
+    TicketStatusChange,
+)
 
 
 @admin.register(Source)
@@ -46,3 +54,29 @@ class OutageAdmin(admin.ModelAdmin):
 class MaintenanceWindowAdmin(admin.ModelAdmin):
     list_display = ["service", "title", "starts_at", "ends_at", "announced_at"]
     list_filter = ["service"]
+
+
+@admin.register(ProbeState)
+class ProbeStateAdmin(admin.ModelAdmin):
+    """Probe settings per service (timeout, expected statuses, retries) and its last result."""
+
+    list_display = [
+        "service",
+        "enabled",
+        "expected_status",
+        "retries_before_down",
+        "last_checked_at",
+        "last_status_code",
+        "consecutive_failures",
+    ]
+    list_filter = ["enabled"]
+    list_select_related = ["service"]
+    readonly_fields = [
+        "next_probe_at",
+        "consecutive_failures",
+        "failing_since",
+        "last_status_code",
+        "last_response_ms",
+        "last_error",
+        "last_checked_at",
+    ]

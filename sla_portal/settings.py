@@ -210,7 +210,14 @@ CELERY_BEAT_SCHEDULE = {
     "review-reminders": {"task": "agreements.send_review_reminders", "schedule": 3600.0},
     # Agreements past their end date expire.
     "expire-agreements": {"task": "agreements.expire_ended", "schedule": 3600.0},
+    # The built-in HTTP probe. Each service's next probe time is a row in PostgreSQL, claimed
+    # with a conditional UPDATE; this tick only looks for due rows, so a short period keeps
+    # probes close to their interval and a missed tick (or a restart) loses nothing.
+    "run-due-probes": {"task": "monitoring.run_due_probes", "schedule": 5.0},
 }
+# The probe loop: at most this many probes per tick, with this many HTTP calls at once.
+PROBE_BATCH_SIZE = int(os.environ.get("PROBE_BATCH_SIZE", "200"))
+PROBE_CONCURRENCY = int(os.environ.get("PROBE_CONCURRENCY", "8"))
 # Days before a review that the managers and customer approvers are reminded.
 REVIEW_REMINDER_DAYS = int(os.environ.get("REVIEW_REMINDER_DAYS", "14"))
 # A worker is healthy when its last heartbeat is younger than this.

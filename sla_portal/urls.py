@@ -12,6 +12,7 @@ admin.site.site_title = "SLA Portal admin"
 urlpatterns = [
     path("", include("sla_portal.core.urls")),
     path("", include("agreements.urls")),
+    path("", include("monitoring.urls")),
     path("accounts/", include("django.contrib.auth.urls")),
     path("admin/", admin.site.urls),
     path("healthz", core_views.healthz, name="healthz"),

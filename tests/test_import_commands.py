@@ -1,22 +1,19 @@
 """The import commands on the real exports in shared/data: whole files or nothing, re-imports
 change nothing, and every unreadable row is named."""
 
-import os
 from datetime import UTC, datetime
 from io import StringIO
-from pathlib import Path
 
 import pytest
 from django.core.management import call_command
 from django.core.management.base import CommandError
 
 from monitoring.models import Outage, Ticket, TicketPause, UptimeCheck
+from tests.support.data import SHARED_DATA
 
 pytestmark = pytest.mark.django_db
 
-DATA = Path(
-    os.environ.get("SLA_SHARED_DATA", Path(__file__).resolve().parents[2] / "shared" / "data")
-)
+DATA = SHARED_DATA
 UCI = DATA / "uci-incident-log" / "incident_event_log.csv.zip"
 KUMA = DATA / "uptime" / "uptime-kuma-export"
 

@@ -5,21 +5,17 @@ from __future__ import annotations
 
 import io
 import itertools
-import os
 import time
 from datetime import UTC, datetime
-from pathlib import Path
 
 import pytest
 
 from monitoring.importers import healthcheck, statuspage, upptime, uptime_kuma
 from monitoring.importers.common import ImportOptionError, ParseError
 from monitoring.importers.servicenow import parse_incident_log
+from tests.support.data import SHARED_DATA
 
-# shared/ sits beside the repository, on developer machines and in CI alike.
-DATA = Path(
-    os.environ.get("SLA_SHARED_DATA", Path(__file__).resolve().parents[2] / "shared" / "data")
-)
+DATA = SHARED_DATA
 UCI = DATA / "uci-incident-log/incident_event_log.csv.zip"
 UPTIME = DATA / "uptime"
 

@@ -1,4 +1,5 @@
 from .events import ContinuityIncident, ErrorEvent, Measurement
+from .probe import ProbeState
 from .sources import Source
 from .tickets import Ticket, TicketPause, TicketStatusChange
 from .uptime import MaintenanceWindow, Outage, UptimeCheck
@@ -9,6 +10,7 @@ __all__ = [
     "MaintenanceWindow",
     "Measurement",
     "Outage",
+    "ProbeState",
     "Source",
     "Ticket",
     "TicketPause",

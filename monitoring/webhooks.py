@@ -1,0 +1,259 @@
+"""Webhooks: monitors and alert managers push checks and tickets to a source.
+
+``/hooks/<source_id>/generic/`` takes the bulk API's row shapes, ``…/uptime-kuma/`` and
+``…/alertmanager/`` take those tools' own notifications. There is no user here: the source's
+``signing_secret`` is the credential, proven by an HMAC signature (:mod:`monitoring.signing`)
+or, for the two tools that cannot compute one, by ``Authorization: Bearer <secret>``. Writes go
+through the same ingest core as the REST API, so the rules (all or nothing, idempotent,
+coverage by the source customer's agreements) are the same. See ``docs/ingest.md``.
+"""
+
+from __future__ import annotations
+
+import json
+import time
+from collections.abc import Callable, Mapping
+from datetime import UTC
+from typing import Any
+
+from django.conf import settings
+from django.db import transaction
+from django.http import HttpRequest, HttpResponse, JsonResponse
+from django.views.decorators.csrf import csrf_exempt
+
+from agreements.models import Service
+from monitoring import signing
+from monitoring.adapters import AdapterError, alertmanager_rows, uptime_kuma_rows
+from monitoring.ingest import IngestError, IngestResult, RowError
+from monitoring.ingest.fields import source_zone
+from monitoring.ingest.tickets import tickets_ingest
+from monitoring.ingest.uptime import checks_ingest
+from monitoring.models import Source
+
+__all__ = ["alertmanager", "generic", "uptime_kuma"]
+
+# Notifications are small; a megabyte is thousands of checks. Larger batches belong on the
+# bulk API, which streams and allows 50 MB.
+DEFAULT_MAX_BODY_BYTES = 1024 * 1024
+# Same cap as the bulk API: a sender fixing a broken feed needs the first problems.
+MAX_REPORTED_ERRORS = 1000
+NOT_COVERED = "no agreement of the source's customer covers this service"
+
+
+class Refused(Exception):
+    """Ends a webhook request early with a JSON answer."""
+
+    def __init__(self, status: int, body: dict[str, Any]) -> None:
+        self.status = status
+        self.body = body
+        super().__init__(body)
+
+
+def _error(status: int, message: str) -> Refused:
+    return Refused(status, {"error": message})
+
+
+def _rows_error(errors: list[RowError], batch: str = "") -> Refused:
+    listed = [
+        error.as_dict() | ({"batch": batch} if batch else {})
+        for error in errors[:MAX_REPORTED_ERRORS]
+    ]
+    return Refused(400, {"errors": listed, "error_count": len(errors)})
+
+
+def _counts(result: IngestResult) -> dict[str, int]:
+    return {"created": result.created, "updated": result.updated, "unchanged": result.unchanged}
+
+
+# --- The common part: method, source, size, authentication, JSON ---------------------------
+
+
+def _max_body_bytes() -> int:
+    return getattr(settings, "WEBHOOK_MAX_BODY_BYTES", DEFAULT_MAX_BODY_BYTES)
+
+
+def _source(source_id: int) -> Source:
+    # No acting user to scope by: the secret checked next is the credential, and the answer
+    # is the same bare 404 for any id that is not a source.
+    source = Source.objects.filter(pk=source_id).first()
+    if source is None:
+        raise _error(404, "not found")
+    return source
+
+
+def _body(request: HttpRequest) -> bytes:
+    """The raw body (the signature covers its exact bytes), refused above the limit without
+    reading it when the length is declared."""
+    limit = _max_body_bytes()
+    too_large = _error(413, f"the body is larger than {limit} bytes")
+    try:
+        declared = int(request.META.get("CONTENT_LENGTH") or 0)
+    except ValueError:
+        declared = 0
+    if declared > limit:
+        raise too_large
+    body = request.read(limit + 1)
+    if len(body) > limit:
+        raise too_large
+    return body
+
+
+def _authenticate(request: HttpRequest, source: Source, body: bytes, bearer: bool) -> None:
+    signature = request.headers.get(signing.SIGNATURE_HEADER)
+    if bearer and signature is None and "Authorization" in request.headers:
+        if signing.bearer_matches(source.signing_secret, request.headers["Authorization"]):
+            return
+        raise _error(401, "bearer token does not match the source's signing secret")
+    reason = signing.verify(
+        source.signing_secret,
+        request.headers.get(signing.TIMESTAMP_HEADER),
+        signature,
+        body,
+        now=time.time(),
+    )
+    if reason is not None:
+        raise _error(401, reason)
+
+
+def _json_object(body: bytes) -> Mapping[str, Any]:
+    try:
+        payload = json.loads(body.decode("utf-8-sig"))
+    except UnicodeDecodeError:
+        raise _error(400, "the body is not UTF-8 text") from None
+    except json.JSONDecodeError as exc:
+        raise _error(400, f"the body is not valid JSON: {exc}") from None
+    if not isinstance(payload, dict):
+        raise _error(400, "expected a JSON object")
+    return payload
+
+
+def _webhook(
+    handle: Callable[[HttpRequest, Source, Mapping[str, Any]], dict[str, Any]],
+    *,
+    bearer: bool,
+) -> Callable[..., HttpResponse]:
+    """A view running the shared steps in the order that leaks least and works least for a
+    refused request: method, source, size, authentication, then parsing."""
+
+    @csrf_exempt
+    def view(request: HttpRequest, source_id: int) -> HttpResponse:
+        try:
+            if request.method != "POST":
+                response = JsonResponse({"error": "only POST is allowed"}, status=405)
+                response["Allow"] = "POST"
+                return response
+            source = _source(source_id)
+            body = _body(request)
+            _authenticate(request, source, body, bearer)
+            return JsonResponse(handle(request, source, _json_object(body)))
+        except Refused as refused:
+            return JsonResponse(refused.body, status=refused.status)
+
+    view.__name__ = handle.__name__.lstrip("_")
+    view.__doc__ = handle.__doc__
+    return view
+
+
+def _covered_services(source: Source, names: set[str]) -> dict[str, Service]:
+    """The named services covered by the source customer's agreements. An uncovered name and
+    an unknown one are refused alike, so a feed cannot probe another customer's catalogue."""
+    services = Service.objects.filter(
+        name__in=names, agreements__customer_id=source.customer_id
+    ).distinct()
+    found = {service.name: service for service in services}
+    missing = sorted(names - found.keys())
+    if missing:
+        raise _rows_error([RowError(-1, "service", f"{name}: {NOT_COVERED}") for name in missing])
+    return found
+
+
+def _ingest_checks(source: Source, rows: list[tuple[str, dict[str, Any]]]) -> dict[str, Any]:
+    """Ingest adapter rows of possibly several services as one all-or-nothing batch."""
+    by_service: dict[str, list[dict[str, Any]]] = {}
+    for name, row in rows:
+        by_service.setdefault(name, []).append(row)
+    services = _covered_services(source, set(by_service))
+    counts = {"created": 0, "updated": 0, "unchanged": 0}
+    # One transaction round the services: a notification is one event, so a failure in one
+    # service must not leave the others half written for Alertmanager's retry to meet.
+    with transaction.atomic():
+        for name, service_rows in by_service.items():
+            try:
+                result = checks_ingest(source, services[name], service_rows)
+            except IngestError as exc:
+                raise _rows_error(exc.errors, batch=name) from None
+            for key, value in _counts(result).items():
+                counts[key] += value
+    return counts
+
+
+# --- The three endpoints -------------------------------------------------------------------
+
+
+def _generic(request: HttpRequest, source: Source, payload: Mapping[str, Any]) -> dict[str, Any]:
+    """``{"service": name, "checks": [...]}`` and/or ``{"tickets": [...]}``, rows as in the
+    bulk API; both parts are written in one transaction or not at all."""
+    checks, tickets = payload.get("checks"), payload.get("tickets")
+    if checks is None and tickets is None:
+        raise _error(400, 'expected "checks" (with "service") and/or "tickets"')
+    for key, value in (("checks", checks), ("tickets", tickets)):
+        if value is not None and not isinstance(value, list):
+            raise _rows_error([RowError(-1, key, "expected a list of row objects")])
+    service = None
+    if checks is not None:
+        name = payload.get("service")
+        if not isinstance(name, str) or not name.strip():
+            raise _rows_error([RowError(-1, "service", "required with checks")])
+        service = _covered_services(source, {name.strip()})[name.strip()]
+    answer: dict[str, Any] = {}
+    with transaction.atomic():
+        if service is not None:
+            try:
+                answer["checks"] = _counts(checks_ingest(source, service, checks))
+            except IngestError as exc:
+                raise _rows_error(exc.errors, batch="checks") from None
+        if tickets is not None:
+            try:
+                answer["tickets"] = _counts(tickets_ingest(source, tickets))
+            except IngestError as exc:
+                raise _rows_error(exc.errors, batch="tickets") from None
+    return answer
+
+
+def _uptime_kuma(
+    request: HttpRequest, source: Source, payload: Mapping[str, Any]
+) -> dict[str, Any]:
+    """An Uptime Kuma webhook notification: one check of the monitor's service."""
+    # Uptime Kuma writes its server's local time without a zone; the source says which.
+    zone = source_zone(source.timezone) or UTC
+    try:
+        rows = uptime_kuma_rows(payload, zone)
+    except AdapterError as exc:
+        raise _rows_error([RowError(-1, exc.field, exc.reason)]) from None
+    if not rows:
+        note = {"reason": "no heartbeat: a test message"}
+        return {"checks": _counts(IngestResult()), "ignored": [note]}
+    override = request.GET.get("service", "").strip()
+    if override:
+        rows = [(override, row) for _, row in rows]
+    return {"checks": _ingest_checks(source, rows)}
+
+
+def _alertmanager(
+    request: HttpRequest, source: Source, payload: Mapping[str, Any]
+) -> dict[str, Any]:
+    """A Prometheus Alertmanager notification: firing alerts are down checks at their start,
+    resolved ones add the up check at their end."""
+    try:
+        converted = alertmanager_rows(payload, request.GET.get("service", "").strip() or None)
+    except AdapterError as exc:
+        raise _rows_error([RowError(-1, exc.field, exc.reason)]) from None
+    answer: dict[str, Any] = {"checks": _ingest_checks(source, converted.rows)}
+    if converted.ignored:
+        answer["ignored"] = converted.ignored
+    return answer
+
+
+generic = _webhook(_generic, bearer=False)
+uptime_kuma = _webhook(_uptime_kuma, bearer=True)
+alertmanager = _webhook(_alertmanager, bearer=True)
