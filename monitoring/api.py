@@ -40,15 +40,19 @@ from sla_portal.core.models import User
 from sla_portal.core.permissions import DrafterOrReadOnly
 
 from .ingest import IngestError, IngestResult, RowError
+from .ingest.events import errors_ingest, incidents_ingest, measurements_ingest
 from .ingest.tickets import tickets_ingest
 from .ingest.uptime import checks_ingest, maintenance_ingest
 from .models import Source, Ticket
 from .selectors import sources_visible_to, ticket_with_history, tickets_visible_to
 from .serializers import (
     CheckRowSerializer,
+    ContinuityIncidentRowSerializer,
     CustomerSourceSerializer,
+    ErrorEventRowSerializer,
     IngestResultSerializer,
     MaintenanceRowSerializer,
+    MeasurementRowSerializer,
     SourceSerializer,
     TicketDetailSerializer,
     TicketRowSerializer,
@@ -337,8 +341,8 @@ def _source_examples(*request: dict) -> list[OpenApiExample]:
 )
 class SourceViewSet(CatalogueDestroyMixin, ScopedViewSetMixin, viewsets.ModelViewSet):
     """Feeds of monitoring data per customer. Customers see their own sources (without the
-    signing secret); service managers create them and send batches of tickets, uptime checks
-    and maintenance windows into them."""
+    signing secret); service managers create them and send batches of tickets, uptime checks,
+    maintenance windows, error events, measurements and continuity incidents into them."""
 
     permission_classes = [DrafterOrReadOnly]
     filterset_class = SourceFilter
@@ -436,6 +440,84 @@ class SourceViewSet(CatalogueDestroyMixin, ScopedViewSetMixin, viewsets.ModelVie
     def maintenance_bulk(self, request: Request, pk: str) -> Response:
         """Upsert planned maintenance windows by service and `external_id`."""
         return self._ingest(request, maintenance_ingest)
+
+    @_bulk_schema(
+        "error events",
+        ErrorEventRowSerializer,
+        [
+            {
+                "external_id": "ERR-77812",
+                "service": "Customer Portal",
+                "category": "Payment failed",
+                "occurred_at": "2026-03-02T09:14:07+01:00",
+            }
+        ],
+        "external_id,service,category,occurred_at\n"
+        "ERR-77812,Customer Portal,Payment failed,2026-03-02T08:14:07Z\n",
+    )
+    @action(
+        detail=True,
+        methods=["post"],
+        url_path="errors/bulk",
+        parser_classes=BULK_PARSERS,
+        filterset_class=None,
+    )
+    def errors_bulk(self, request: Request, pk: str) -> Response:
+        """Upsert error events by `external_id`, counted against functionality targets."""
+        return self._ingest(request, errors_ingest)
+
+    @_bulk_schema(
+        "measurements",
+        MeasurementRowSerializer,
+        [
+            {
+                "service": "Customer Portal",
+                "name": "p95 page load ms",
+                "measured_at": "2026-03-02T09:00:00+01:00",
+                "value": 812.5,
+            }
+        ],
+        "service,name,measured_at,value\n"
+        "Customer Portal,p95 page load ms,2026-03-02T08:00:00Z,812.5\n",
+    )
+    @action(
+        detail=True,
+        methods=["post"],
+        url_path="measurements/bulk",
+        parser_classes=BULK_PARSERS,
+        filterset_class=None,
+    )
+    def measurements_bulk(self, request: Request, pk: str) -> Response:
+        """Upsert measured values by service, `name` and `measured_at`; `value` must be a
+        finite number."""
+        return self._ingest(request, measurements_ingest)
+
+    @_bulk_schema(
+        "continuity incidents",
+        ContinuityIncidentRowSerializer,
+        [
+            {
+                "external_id": "DR-2026-01",
+                "service": "Customer Portal",
+                "started_at": "2026-03-02T03:10:00+01:00",
+                "recovered_at": "2026-03-02T05:40:00+01:00",
+                "description": "Primary data centre lost power; failed over to the standby.",
+            }
+        ],
+        "external_id,service,started_at,recovered_at,description\n"
+        "DR-2026-01,Customer Portal,2026-03-02T02:10:00Z,2026-03-02T04:40:00Z,Power loss\n",
+    )
+    @action(
+        detail=True,
+        methods=["post"],
+        url_path="incidents/bulk",
+        parser_classes=BULK_PARSERS,
+        filterset_class=None,
+    )
+    def incidents_bulk(self, request: Request, pk: str) -> Response:
+        """Upsert continuity (disaster-recovery) incidents by `external_id`; `recovered_at`
+        is optional and not before `started_at`."""
+        return self._ingest(request, incidents_ingest)
 
 
 class TicketFilter(django_filters.FilterSet):

@@ -18,7 +18,7 @@ from django.db.models.functions import Coalesce, Now
 from agreements.models import Service
 from sla_portal.core.models import User
 
-from .models import MaintenanceWindow, Outage, Source, Ticket, TicketPause, UptimeCheck
+from .models import ImportJob, MaintenanceWindow, Outage, Source, Ticket, TicketPause, UptimeCheck
 
 
 def sources_visible_to(user: User) -> QuerySet[Source]:
@@ -104,3 +104,8 @@ def outages_visible_to(user: User) -> QuerySet[Outage]:
 def maintenance_visible_to(user: User) -> QuerySet[MaintenanceWindow]:
     """Maintenance windows of the services the user may see, newest first."""
     return MaintenanceWindow.objects.visible_to(user).order_by("-starts_at", "-id")
+
+
+def import_jobs_visible_to(user: User) -> QuerySet[ImportJob]:
+    """Import jobs of the sources the user may see, newest first."""
+    return ImportJob.objects.visible_to(user).select_related("source__customer", "created_by")

@@ -157,6 +157,30 @@ class MaintenanceRowSerializer(serializers.Serializer):
     announced_at = serializers.DateTimeField(required=False, allow_null=True)
 
 
+class ErrorEventRowSerializer(serializers.Serializer):
+    external_id = serializers.CharField(max_length=120)
+    service = serializers.CharField(help_text="Service name.")
+    category = serializers.CharField(max_length=80)
+    occurred_at = serializers.DateTimeField()
+
+
+class MeasurementRowSerializer(serializers.Serializer):
+    service = serializers.CharField(help_text="Service name.")
+    name = serializers.CharField(max_length=160, help_text="What was measured.")
+    measured_at = serializers.DateTimeField()
+    value = serializers.FloatField(help_text="A finite number.")
+
+
+class ContinuityIncidentRowSerializer(serializers.Serializer):
+    external_id = serializers.CharField(max_length=120)
+    service = serializers.CharField(help_text="Service name.")
+    started_at = serializers.DateTimeField()
+    recovered_at = serializers.DateTimeField(
+        required=False, allow_null=True, help_text="Not before `started_at`."
+    )
+    description = serializers.CharField(required=False, max_length=10_000)
+
+
 class IngestResultSerializer(serializers.Serializer):
     created = serializers.IntegerField()
     updated = serializers.IntegerField()

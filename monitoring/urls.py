@@ -1,6 +1,6 @@
 from django.urls import path
 
-from . import views, webhooks
+from . import upload_views, views, webhooks
 
 app_name = "monitoring"
 
@@ -9,6 +9,11 @@ urlpatterns = [
     path("tickets/", views.ticket_list, name="ticket-list"),
     path("tickets/<int:pk>/", views.ticket_detail, name="ticket-detail"),
     path("services/<int:pk>/checks/", views.service_checks, name="service-checks"),
+    # Imports of export files, run as background jobs
+    path("imports/", upload_views.import_list, name="import-list"),
+    path("imports/new/", upload_views.import_new, name="import-new"),
+    path("imports/<int:pk>/", upload_views.import_detail, name="import-detail"),
+    path("imports/<int:pk>/progress/", upload_views.import_progress, name="import-progress"),
     # Webhooks: signed pushes from monitors and alert managers
     path("hooks/<int:source_id>/generic/", webhooks.generic, name="hook-generic"),
     path("hooks/<int:source_id>/uptime-kuma/", webhooks.uptime_kuma, name="hook-uptime-kuma"),

@@ -1,4 +1,5 @@
 from .events import ContinuityIncident, ErrorEvent, Measurement
+from .imports import ImportJob
 from .probe import ProbeState
 from .sources import Source
 from .tickets import Ticket, TicketPause, TicketStatusChange
@@ -7,6 +8,7 @@ from .uptime import MaintenanceWindow, Outage, UptimeCheck
 __all__ = [
     "ContinuityIncident",
     "ErrorEvent",
+    "ImportJob",
     "MaintenanceWindow",
     "Measurement",
     "Outage",

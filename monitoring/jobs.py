@@ -1,0 +1,196 @@
+"""Running an import job: claim it, parse its file, ingest, and record the outcome on the row.
+
+The parsers (``monitoring.importers``) and the all-or-nothing ingest (``monitoring.imports``)
+are the same ones the management commands use; this module adds only the job's bookkeeping.
+Progress is written at stage boundaries, outside the ingest transaction, so the page polling
+the row sees it while the ingest itself stays one atomic write.
+"""
+
+from __future__ import annotations
+
+import logging
+from contextlib import ExitStack
+from typing import Any
+
+from django.core.files import File
+from django.db import transaction
+from django.utils import timezone
+
+from agreements.models import Service
+from sla_portal.core.models import User
+
+from .importers import (
+    ChecksResult,
+    ImportOptionError,
+    ParseResult,
+    healthcheck,
+    servicenow,
+    statuspage,
+    upptime,
+    uptime_kuma,
+)
+from .imports import ImportRefused, ImportReport, import_checks, import_maintenance, import_tickets
+from .models import ImportJob, Source
+
+logger = logging.getLogger(__name__)
+# Skipped rows are listed on the job page; beyond this many the list says "and n more".
+MAX_PROBLEMS = 500
+
+
+def import_job_submit(
+    *,
+    source: Source,
+    format: str,
+    file: File,
+    monitors_file: File | None,
+    options: dict[str, Any],
+    created_by: User,
+) -> ImportJob:
+    """Store the upload as a queued job and run it in the background once the row is committed.
+
+    On commit, because a worker picking the task up before the commit would find no job.
+    """
+    job = ImportJob.objects.create(
+        source=source,
+        format=format,
+        file=file,
+        monitors_file=monitors_file or "",
+        options=options,
+        created_by=created_by,
+    )
+    from .tasks import run_import_job
+
+    transaction.on_commit(lambda: run_import_job.delay(job.pk))
+    return job
+
+
+def import_job_claim(job_id: int) -> bool:
+    """Move a queued job to running; False when it was already claimed (or is gone).
+
+    A conditional UPDATE rather than read-then-write, so a redelivered task (acks_late) or a
+    second worker finds nothing to do instead of importing the file twice.
+    """
+    claimed = ImportJob.objects.filter(pk=job_id, status=ImportJob.Status.QUEUED).update(
+        status=ImportJob.Status.RUNNING, started_at=timezone.now(), stage="Reading the file"
+    )
+    return claimed == 1
+
+
+def _progress(job: ImportJob, stage: str, **fields) -> None:
+    job.stage = stage
+    for name, value in fields.items():
+        setattr(job, name, value)
+    job.save(update_fields=["stage", *fields])
+
+
+def _parse(job: ImportJob) -> ParseResult | ChecksResult:
+    options = job.options
+    with ExitStack() as stack:
+        stream = stack.enter_context(job.file.open("rb"))
+        if job.format == ImportJob.Format.SERVICENOW:
+            kwargs = {}
+            if options.get("pausing_states") is not None:
+                kwargs["pausing_states"] = options["pausing_states"]
+            if options.get("resolving_states") is not None:
+                kwargs["resolving_states"] = options["resolving_states"]
+            return servicenow.parse_incident_log(
+                stream,
+                timezone=options.get("timezone") or None,
+                dayfirst=options.get("dayfirst", True),
+                **kwargs,
+            )
+        if job.format == ImportJob.Format.UPTIME_KUMA:
+            if not job.monitors_file:
+                raise ImportOptionError("Uptime Kuma needs its monitor.csv beside heartbeat.csv.")
+            monitors = stack.enter_context(job.monitors_file.open("rb"))
+            return uptime_kuma.parse_heartbeats(
+                stream, monitors, timezone=options.get("timezone") or "UTC"
+            )
+        if job.format == ImportJob.Format.HEALTHCHECK:
+            return healthcheck.parse_checks(stream)
+        if job.format == ImportJob.Format.UPPTIME:
+            return upptime.parse_status_changes(stream)
+        return statuspage.parse_maintenances(stream)
+
+
+def _row_count(parsed: ParseResult | ChecksResult) -> int:
+    return parsed.count if isinstance(parsed, ChecksResult) else len(parsed.rows)
+
+
+def _ingest(job: ImportJob, parsed: ParseResult | ChecksResult) -> ImportReport:
+    skip = bool(job.options.get("skip_invalid"))
+    mapping: dict[str, str] = job.options.get("map") or {}
+    if job.format == ImportJob.Format.SERVICENOW:
+        return import_tickets(
+            job.source, parsed, agreement=job.options.get("agreement", ""), skip_invalid=skip
+        )
+    if job.format == ImportJob.Format.STATUSPAGE:
+        return import_maintenance(job.source, parsed, mapping, skip_invalid=skip)
+    services = {
+        service.name: service for service in Service.objects.filter(name__in=mapping.values())
+    }
+    unknown = sorted({name for name in mapping.values() if name not in services})
+    if unknown:
+        raise ImportRefused([f"no service named {name!r}" for name in unknown])
+    by_key = {key: services[name] for key, name in mapping.items()}
+    return import_checks(job.source, parsed, by_key, skip_invalid=skip)
+
+
+def _finish(job: ImportJob, status: str, stage: str, **fields) -> None:
+    job.status = status
+    job.finished_at = timezone.now()
+    _progress(job, stage, status=status, finished_at=job.finished_at, **fields)
+
+
+def import_job_run(job_id: int) -> bool:
+    """Run the queued job ``job_id`` to an outcome; False when there was nothing to run.
+
+    The outcome is always written to the row: refused (with every row-level problem; nothing
+    was imported), failed (with the error's message) or succeeded (with the counts).
+    """
+    if not import_job_claim(job_id):
+        return False
+    job = ImportJob.objects.select_related("source").get(pk=job_id)
+    try:
+        parsed = _parse(job)
+        rows = _row_count(parsed)
+        _progress(
+            job,
+            f"Parsed {rows} rows ({len(parsed.errors)} unreadable); importing",
+            total=rows,
+            processed=0,
+        )
+        report = _ingest(job, parsed)
+    except ImportRefused as refused:
+        _finish(
+            job,
+            ImportJob.Status.REFUSED,
+            f"Refused: {len(refused.problems)} problem(s); nothing was imported",
+            processed=0,
+            problems=refused.problems[:MAX_PROBLEMS],
+        )
+        return True
+    except ImportOptionError as exc:
+        _finish(job, ImportJob.Status.REFUSED, "Refused: nothing was imported", problems=[str(exc)])
+        return True
+    except Exception as exc:  # the job row must never lose why it failed
+        logger.exception("Import job %s failed", job_id)
+        _finish(
+            job,
+            ImportJob.Status.FAILED,
+            "Failed: nothing was imported",
+            error=f"{type(exc).__name__}: {exc}",
+        )
+        return True
+    _finish(
+        job,
+        ImportJob.Status.SUCCEEDED,
+        "Done",
+        processed=job.total or 0,
+        created=report.created,
+        updated=report.updated,
+        unchanged=report.unchanged,
+        skipped=len(report.skipped),
+        problems=[f"skipped {error}" for error in report.skipped[:MAX_PROBLEMS]],
+    )
+    return True

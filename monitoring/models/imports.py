@@ -1,0 +1,92 @@
+"""Browser uploads of export files, imported by a background job that reports its progress."""
+
+from __future__ import annotations
+
+from django.conf import settings
+from django.db import models
+
+from sla_portal.core.scoping import ScopedManager
+
+
+class ImportJob(models.Model):
+    """One uploaded export file and the state of its import.
+
+    The row is the job's whole memory: the task re-reads it, claims it with a conditional
+    update (queued → running) and writes progress and the outcome back, so a redelivered task
+    or a page reload never depends on the broker.
+    """
+
+    class Format(models.TextChoices):
+        SERVICENOW = "servicenow", "ServiceNow incident event log"
+        UPTIME_KUMA = "uptime_kuma", "Uptime Kuma heartbeats"
+        HEALTHCHECK = "healthcheck", "Health-check log"
+        UPPTIME = "upptime", "Upptime status history"
+        STATUSPAGE = "statuspage", "Status page maintenances"
+
+    class Status(models.TextChoices):
+        QUEUED = "queued", "Queued"
+        RUNNING = "running", "Running"
+        SUCCEEDED = "succeeded", "Succeeded"
+        REFUSED = "refused", "Refused"
+        FAILED = "failed", "Failed"
+
+    FINISHED = (Status.SUCCEEDED, Status.REFUSED, Status.FAILED)
+
+    source = models.ForeignKey("monitoring.Source", on_delete=models.PROTECT, related_name="+")
+    format = models.CharField(max_length=16, choices=Format.choices)
+    file = models.FileField(upload_to="imports/")
+    monitors_file = models.FileField(
+        upload_to="imports/", blank=True, help_text="Uptime Kuma only: its monitor.csv."
+    )
+    options = models.JSONField(
+        default=dict,
+        blank=True,
+        help_text="Parser and import options: timezone, dayfirst, states, agreement, map.",
+    )
+    status = models.CharField(max_length=10, choices=Status.choices, default=Status.QUEUED)
+    stage = models.CharField(max_length=200, blank=True)
+    processed = models.PositiveIntegerField(default=0)
+    total = models.PositiveIntegerField(null=True, blank=True)
+    created = models.PositiveIntegerField(default=0)
+    updated = models.PositiveIntegerField(default=0)
+    unchanged = models.PositiveIntegerField(default=0)
+    skipped = models.PositiveIntegerField(default=0, help_text="Unreadable rows left out.")
+    problems = models.JSONField(
+        default=list, blank=True, help_text="Row-level problems (refused) or skipped rows."
+    )
+    error = models.TextField(blank=True, help_text="Why a failed job failed.")
+    created_by = models.ForeignKey(
+        settings.AUTH_USER_MODEL, on_delete=models.SET_NULL, null=True, related_name="+"
+    )
+    created_at = models.DateTimeField(auto_now_add=True)
+    started_at = models.DateTimeField(null=True, blank=True)
+    finished_at = models.DateTimeField(null=True, blank=True)
+
+    scope_paths = ("source__customer",)
+    objects = ScopedManager()
+
+    class Meta:
+        ordering = ["-created_at", "-id"]
+        indexes = [models.Index(fields=["status"], name="importjob_status_idx")]
+        constraints = [
+            models.CheckConstraint(
+                condition=models.Q(total__isnull=True) | models.Q(processed__lte=models.F("total")),
+                name="importjob_processed_within_total",
+            )
+        ]
+
+    def __str__(self) -> str:
+        return f"Import #{self.pk} ({self.get_format_display()}, {self.get_status_display()})"
+
+    @property
+    def finished(self) -> bool:
+        return self.status in self.FINISHED
+
+    @property
+    def percent(self) -> int:
+        """Progress for the bar; a finished job is full whatever its outcome."""
+        if self.finished:
+            return 100
+        if not self.total:
+            return 5 if self.status == self.Status.RUNNING else 0
+        return min(100, round(self.processed / self.total * 100))
