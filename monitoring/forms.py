@@ -40,7 +40,10 @@ class ImportUploadForm(forms.Form):
     """
 
     source = forms.ModelChoiceField(queryset=None, help_text="Which feed these rows belong to.")
-    format = forms.ChoiceField(choices=ImportJob.Format.choices)
+    # Generic CSV files go through the column-mapping pages instead.
+    format = forms.ChoiceField(
+        choices=[c for c in ImportJob.Format.choices if c[0] != ImportJob.Format.GENERIC_CSV]
+    )
     file = forms.FileField(help_text="The export: CSV or JSON, plain, .zip or .gz.")
     monitors_file = forms.FileField(
         required=False, label="monitor.csv", help_text="Uptime Kuma only: its monitor list."

@@ -23,6 +23,7 @@ from .importers import (
     ChecksResult,
     ImportOptionError,
     ParseResult,
+    generic_csv,
     healthcheck,
     servicenow,
     statuspage,
@@ -41,12 +42,15 @@ def import_job_submit(
     *,
     source: Source,
     format: str,
-    file: File,
+    file: File | str,
     monitors_file: File | None,
     options: dict[str, Any],
     created_by: User,
 ) -> ImportJob:
     """Store the upload as a queued job and run it in the background once the row is committed.
+
+    ``file`` is an upload, or the storage name of a file already stored (the generic CSV flow
+    stores the file at its first step and must not copy it again).
 
     On commit, because a worker picking the task up before the commit would find no job.
     """
@@ -106,6 +110,15 @@ def _parse(job: ImportJob) -> ParseResult | ChecksResult:
             return uptime_kuma.parse_heartbeats(
                 stream, monitors, timezone=options.get("timezone") or "UTC"
             )
+        if job.format == ImportJob.Format.GENERIC_CSV:
+            # The mapping page resolved "auto" before submitting; re-detecting here would only
+            # repeat that answer, or refuse a file the user already decided about.
+            return generic_csv.parse_tickets(
+                stream,
+                options.get("mapping") or {},
+                date_format=options.get("date_format", generic_csv.AUTO),
+                timezone=options.get("timezone") or None,
+            )
         if job.format == ImportJob.Format.HEALTHCHECK:
             return healthcheck.parse_checks(stream)
         if job.format == ImportJob.Format.UPPTIME:
@@ -120,7 +133,7 @@ def _row_count(parsed: ParseResult | ChecksResult) -> int:
 def _ingest(job: ImportJob, parsed: ParseResult | ChecksResult) -> ImportReport:
     skip = bool(job.options.get("skip_invalid"))
     mapping: dict[str, str] = job.options.get("map") or {}
-    if job.format == ImportJob.Format.SERVICENOW:
+    if job.format in (ImportJob.Format.SERVICENOW, ImportJob.Format.GENERIC_CSV):
         return import_tickets(
             job.source, parsed, agreement=job.options.get("agreement", ""), skip_invalid=skip
         )

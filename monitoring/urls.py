@@ -1,6 +1,6 @@
 from django.urls import path
 
-from . import upload_views, views, webhooks
+from . import mapping_views, upload_views, views, webhooks
 
 app_name = "monitoring"
 
@@ -12,6 +12,8 @@ urlpatterns = [
     # Imports of export files, run as background jobs
     path("imports/", upload_views.import_list, name="import-list"),
     path("imports/new/", upload_views.import_new, name="import-new"),
+    path("imports/csv/", mapping_views.csv_upload, name="csv-upload"),
+    path("imports/csv/<str:token>/", mapping_views.csv_mapping, name="csv-mapping"),
     path("imports/<int:pk>/", upload_views.import_detail, name="import-detail"),
     path("imports/<int:pk>/progress/", upload_views.import_progress, name="import-progress"),
     # Webhooks: signed pushes from monitors and alert managers

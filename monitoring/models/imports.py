@@ -22,6 +22,7 @@ class ImportJob(models.Model):
         HEALTHCHECK = "healthcheck", "Health-check log"
         UPPTIME = "upptime", "Upptime status history"
         STATUSPAGE = "statuspage", "Status page maintenances"
+        GENERIC_CSV = "generic_csv", "CSV tickets (column mapping)"
 
     class Status(models.TextChoices):
         QUEUED = "queued", "Queued"
@@ -90,3 +91,46 @@ class ImportJob(models.Model):
         if not self.total:
             return 5 if self.status == self.Status.RUNNING else 0
         return min(100, round(self.processed / self.total * 100))
+
+
+class ColumnMapping(models.Model):
+    """A saved answer to "which CSV column holds which ticket field" for one source's exports.
+
+    ``mapping`` is ``{ticket field: column name}`` as ``monitoring.importers.generic_csv``
+    reads it; the date format and time zone travel with it because they belong to the same
+    exporting system.
+    """
+
+    class DateFormat(models.TextChoices):
+        AUTO = "auto", "Detect from the values"
+        DAYFIRST = "dayfirst", "Day first (31/12/2024)"
+        MONTHFIRST = "monthfirst", "Month first (12/31/2024)"
+        ISO = "iso", "ISO 8601 (2024-12-31 14:30)"
+
+    source = models.ForeignKey(
+        "monitoring.Source", on_delete=models.CASCADE, related_name="column_mappings"
+    )
+    name = models.CharField(max_length=80)
+    mapping = models.JSONField(default=dict, help_text="{ticket field: CSV column}.")
+    date_format = models.CharField(
+        max_length=10, choices=DateFormat.choices, default=DateFormat.AUTO
+    )
+    timezone = models.CharField(
+        max_length=64, blank=True, help_text="Zone of timestamps written without an offset."
+    )
+    created_by = models.ForeignKey(
+        settings.AUTH_USER_MODEL, on_delete=models.SET_NULL, null=True, related_name="+"
+    )
+    updated_at = models.DateTimeField(auto_now=True)
+
+    scope_paths = ("source__customer",)
+    objects = ScopedManager()
+
+    class Meta:
+        ordering = ["source", "name"]
+        constraints = [
+            models.UniqueConstraint(fields=["source", "name"], name="columnmapping_unique_name")
+        ]
+
+    def __str__(self) -> str:
+        return f"{self.name} ({self.source.name})"
