@@ -97,7 +97,7 @@ class MappingForm(forms.Form):
         choices = [("", "—"), *((column, column) for column in header)]
         columns = {
             f"map_{name}": forms.ChoiceField(
-                label=f"{FIELD_LABELS[name]}{' *' if name in gc.REQUIRED_FIELDS else ''}",
+                label=FIELD_LABELS[name],  # crispy marks required fields itself
                 choices=choices,
                 required=name in gc.REQUIRED_FIELDS,
             )
