@@ -26,16 +26,6 @@ def api(user) -> APIClient:
     return client
 
 
-@pytest.fixture
-def acme_desk(acme) -> Source:
-    return Source.objects.create(customer=acme, name="Acme desk", timezone="Europe/Berlin")
-
-
-@pytest.fixture
-def zoneless_desk(acme) -> Source:
-    return Source.objects.create(customer=acme, name="Acme zoneless desk")
-
-
 def ticket(external_id: str = "INC1", **values) -> dict:
     return {"external_id": external_id, "opened_at": "2026-03-02T09:00:00Z", **values}
 

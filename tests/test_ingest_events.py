@@ -16,7 +16,7 @@ from rest_framework.test import APIClient
 
 from monitoring.ingest import MAX_BATCH, IngestError, IngestResult, RowError
 from monitoring.ingest.events import errors_ingest, incidents_ingest, measurements_ingest
-from monitoring.models import ContinuityIncident, ErrorEvent, Measurement, Source
+from monitoring.models import ContinuityIncident, ErrorEvent, Measurement
 
 pytestmark = pytest.mark.django_db
 
@@ -27,16 +27,6 @@ def api(user) -> APIClient:
     client = APIClient()
     client.force_authenticate(user)
     return client
-
-
-@pytest.fixture
-def acme_desk(acme) -> Source:
-    return Source.objects.create(customer=acme, name="Acme desk", timezone="Europe/Berlin")
-
-
-@pytest.fixture
-def zoneless_desk(acme) -> Source:
-    return Source.objects.create(customer=acme, name="Acme zoneless desk")
 
 
 @pytest.fixture
