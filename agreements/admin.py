@@ -12,6 +12,8 @@ from django.db import models
 from django.db.models import Count, QuerySet
 from django.http import HttpRequest
 
+from sla_portal.core.admin import ReadOnlyAdmin
+
 from .models import (
     Agreement,
     AgreementVersion,
@@ -302,36 +304,18 @@ class TargetAdmin(admin.ModelAdmin):
 
 
 @admin.register(AgreementVersion)
-class AgreementVersionAdmin(admin.ModelAdmin):
+class AgreementVersionAdmin(ReadOnlyAdmin):
     """Versions are facts: shown, never changed here."""
 
     list_display = ["agreement", "number", "proposed_by", "proposed_at", "finalized_at"]
     list_select_related = ["agreement", "proposed_by"]
     search_fields = ["agreement__reference", "content_hash"]
 
-    def has_add_permission(self, request) -> bool:
-        return False
-
-    def has_change_permission(self, request, obj=None) -> bool:
-        return False
-
-    def has_delete_permission(self, request, obj=None) -> bool:
-        return False
-
 
 @admin.register(AuditEvent)
-class AuditEventAdmin(admin.ModelAdmin):
+class AuditEventAdmin(ReadOnlyAdmin):
     """The append-only audit trail, read-only."""
 
     list_display = ["at", "actor_name", "action", "object_type", "object_repr", "agreement"]
     list_filter = ["action", "object_type"]
     search_fields = ["object_repr", "message", "actor_name"]
-
-    def has_add_permission(self, request) -> bool:
-        return False
-
-    def has_change_permission(self, request, obj=None) -> bool:
-        return False
-
-    def has_delete_permission(self, request, obj=None) -> bool:
-        return False

@@ -23,6 +23,7 @@ from ..models import (
     Tier,
     TierTarget,
 )
+from ..models.targets import TARGET_SPEC_FIELDS
 from ..sections import SECTIONS
 
 # Fields an agreement takes from its tier; the agreement may override each one.
@@ -36,21 +37,9 @@ TIER_FIELDS = (
     "maintenance_notice_days",
     "maintenance_excluded",
 )
+# The target's spec fields (the calendar by id) plus its place in the table.
 TARGET_COPY_FIELDS = (
-    "metric",
-    "name",
-    "priority",
-    "error_category",
-    "target_value",
-    "threshold_value",
-    "unit",
-    "direction",
-    "period",
-    "calendar_id",
-    "compliance_target",
-    "compliance_threshold",
-    "warning_percent",
-    "data_source",
+    *(f"{f}_id" if f == "calendar" else f for f in TARGET_SPEC_FIELDS),
     "position",
 )
 TARGET_COMPARE_FIELDS = tuple(f for f in TARGET_COPY_FIELDS if f != "position")
