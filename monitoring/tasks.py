@@ -31,3 +31,64 @@ def run_import_job(job_id: int) -> bool:
     from .jobs import import_job_run
 
     return import_job_run(job_id)
+
+
+@shared_task(
+    name="monitoring.evaluate_changed",
+    ignore_result=True,
+    # Idempotent (evaluation recomputes from the data and raises each alert once), so a
+    # redelivery after a lost worker only repeats work.
+    acks_late=True,
+    reject_on_worker_lost=True,
+)
+def evaluate_changed(kind: str, ids: list[int]) -> int:
+    """Evaluate what one ingest batch changed: marked tickets, then the affected periods."""
+    from django.utils import timezone
+
+    from .evaluation.periods import evaluate_periods
+    from .evaluation.tickets import evaluate_pending_tickets
+    from .evaluation.trigger import agreements_affected
+
+    if kind == "tickets":
+        evaluate_pending_tickets(timezone.now())
+    agreement_ids = agreements_affected(kind, ids)
+    return evaluate_periods(timezone.now(), agreement_ids)
+
+
+@shared_task(name="monitoring.tick", ignore_result=True)
+def tick() -> int:
+    """The deadline loop (every second): claim due timers, evaluate marked tickets, record
+    the emails of new alerts. Missing a tick loses nothing; the next one finds the rows."""
+    from django.db import transaction
+    from django.utils import timezone
+
+    from .evaluation.alerts import deliver_new_alerts
+    from .evaluation.deadlines import claim_due_timers
+    from .evaluation.tickets import evaluate_pending_tickets
+
+    claimed = claim_due_timers(timezone.now())
+    evaluate_pending_tickets(timezone.now(), max_batches=4)
+    with transaction.atomic():
+        deliver_new_alerts(timezone.now())
+    return claimed
+
+
+@shared_task(name="monitoring.evaluate_periods", ignore_result=True)
+def evaluate_periods() -> int:
+    """Recompute every open period and close the ended ones (time passing changes them:
+    an outage still going on, a period end)."""
+    from django.utils import timezone
+
+    from .evaluation.periods import evaluate_periods as run
+
+    return run(timezone.now())
+
+
+@shared_task(name="monitoring.send_alert_digests", ignore_result=True)
+def send_alert_digests() -> int:
+    """The daily digest of warnings for people who chose it."""
+    from django.utils import timezone
+
+    from .evaluation.alerts import send_digests
+
+    return send_digests(timezone.now())

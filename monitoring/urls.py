@@ -1,6 +1,6 @@
 from django.urls import path
 
-from . import mapping_views, upload_views, views, webhooks
+from . import evaluation_views, mapping_views, upload_views, views, webhooks
 
 app_name = "monitoring"
 
@@ -9,11 +9,24 @@ urlpatterns = [
     path("tickets/", views.ticket_list, name="ticket-list"),
     path("tickets/<int:pk>/", views.ticket_detail, name="ticket-detail"),
     path("services/<int:pk>/checks/", views.service_checks, name="service-checks"),
+    # What the evaluation engine concluded
+    path("alerts/", evaluation_views.alert_list, name="alert-list"),
+    path("alerts/<int:pk>/acknowledge/", evaluation_views.alert_acknowledge, name="alert-ack"),
+    path("breaches/<int:pk>/", evaluation_views.breach_detail, name="breach-detail"),
+    path("agreements/<int:pk>/compliance/", evaluation_views.compliance, name="compliance"),
+    path("agreements/<int:pk>/escalation/", evaluation_views.escalation, name="escalation"),
     # Imports of export files, run as background jobs
     path("imports/", upload_views.import_list, name="import-list"),
     path("imports/new/", upload_views.import_new, name="import-new"),
     path("imports/csv/", mapping_views.csv_upload, name="csv-upload"),
     path("imports/csv/<str:token>/", mapping_views.csv_mapping, name="csv-mapping"),
+    path("imports/events/", mapping_views.event_log_upload, name="event-log-upload"),
+    path("imports/events/<str:token>/", mapping_views.event_log_columns, name="event-log-columns"),
+    path(
+        "imports/events/<str:token>/states/",
+        mapping_views.event_log_states,
+        name="event-log-states",
+    ),
     path("imports/<int:pk>/", upload_views.import_detail, name="import-detail"),
     path("imports/<int:pk>/progress/", upload_views.import_progress, name="import-progress"),
     # Webhooks: signed pushes from monitors and alert managers

@@ -10,6 +10,7 @@ import os
 from pathlib import Path
 
 import dj_database_url
+from celery.schedules import crontab
 from django.core.exceptions import ImproperlyConfigured
 
 BASE_DIR = Path(__file__).resolve().parent.parent
@@ -214,7 +215,27 @@ CELERY_BEAT_SCHEDULE = {
     # with a conditional UPDATE; this tick only looks for due rows, so a short period keeps
     # probes close to their interval and a missed tick (or a restart) loses nothing.
     "run-due-probes": {"task": "monitoring.run_due_probes", "schedule": 5.0},
+    # The deadline loop. Running timers carry their next deadline in an indexed column; each
+    # tick claims the due ones with a conditional UPDATE and evaluates marked tickets, so a
+    # warning or breach alert leaves within seconds of its moment. A tick that waited in the
+    # queue longer than its period is dropped (expires): the next one does the same work.
+    "evaluation-tick": {"task": "monitoring.tick", "schedule": 1.0, "options": {"expires": 5}},
+    # Periods change as time passes (an outage still going on, a period that ends), not only
+    # when data arrives; this recomputes open periods and closes the ended ones.
+    "evaluate-periods": {
+        "task": "monitoring.evaluate_periods",
+        "schedule": 60.0,
+        "options": {"expires": 120},
+    },
+    # Warnings gathered for people who chose a daily digest instead of immediate emails.
+    "alert-digests": {
+        "task": "monitoring.send_alert_digests",
+        "schedule": crontab(hour=7, minute=0),
+    },
 }
+# Alerts whose moment lies further back than this (history imported late) are recorded on
+# the alerts page but not emailed: nobody should be woken for last year's breaches.
+SLA_ALERT_MAX_AGE_MINUTES = int(os.environ.get("SLA_ALERT_MAX_AGE_MINUTES", "1440"))
 # The probe loop: at most this many probes per tick, with this many HTTP calls at once.
 PROBE_BATCH_SIZE = int(os.environ.get("PROBE_BATCH_SIZE", "200"))
 PROBE_CONCURRENCY = int(os.environ.get("PROBE_CONCURRENCY", "8"))

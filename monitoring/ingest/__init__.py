@@ -62,9 +62,12 @@ def notify_changed(kind: str, ids: Iterable[int]) -> None:
     """Called once per committed batch with the ids of the rows it created or changed.
 
     ``kind`` is ``"tickets"``, ``"checks"`` (outages of a service; ids are service ids),
-    ``"maintenance"``, ``"errors"``, ``"measurements"`` or ``"incidents"``. This is the hook
-    the evaluation engine plugs into: it will enqueue one coalesced ``evaluate_changed`` task
-    here. Until that exists the changed rows stay marked
-    (``Ticket.evaluated_at`` is NULL) so the engine's sweep finds them anyway."""
+    ``"maintenance"``, ``"errors"``, ``"measurements"`` or ``"incidents"``. It queues one
+    coalesced evaluation of the batch (``monitoring.evaluation.trigger``). Changed tickets
+    were also marked in the batch's own transaction (``Ticket.evaluated_at`` is NULL), so the
+    engine's sweep finds them even when the queueing fails."""
+    from ..evaluation.trigger import request_evaluation
+
     ids = list(ids)
     logger.debug("ingest changed %d %s: %s", len(ids), kind, ids[:20])
+    request_evaluation(kind, ids)

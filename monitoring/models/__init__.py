@@ -1,3 +1,13 @@
+from .evaluation import (
+    Alert,
+    Breach,
+    DigestItem,
+    EscalationContact,
+    Level,
+    PeriodResult,
+    Status,
+    TicketTimer,
+)
 from .events import ContinuityIncident, ErrorEvent, Measurement
 from .imports import ImportJob
 from .probe import ProbeState
@@ -6,16 +16,24 @@ from .tickets import Ticket, TicketPause, TicketStatusChange
 from .uptime import MaintenanceWindow, Outage, UptimeCheck
 
 __all__ = [
+    "Alert",
+    "Breach",
     "ContinuityIncident",
+    "DigestItem",
     "ErrorEvent",
+    "EscalationContact",
     "ImportJob",
+    "Level",
     "MaintenanceWindow",
     "Measurement",
     "Outage",
+    "PeriodResult",
     "ProbeState",
     "Source",
+    "Status",
     "Ticket",
     "TicketPause",
     "TicketStatusChange",
+    "TicketTimer",
     "UptimeCheck",
 ]

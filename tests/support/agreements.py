@@ -40,6 +40,25 @@ def acme_agreement(tiers, services, acme, alice_manager, carol_customer):
 
 
 @pytest.fixture
+def active_acme_agreement(acme_agreement, alice_manager, carol_customer):
+    """The Gold agreement for Acme, proposed, accepted and signed by both sides: in force
+    since 2026-01-01 and measured against its version 1."""
+    from agreements.services import lifecycle
+
+    acme_agreement.service_description = "Operation of the customer portal."
+    acme_agreement.change_policy = "Normal changes go through the CAB."
+    acme_agreement.save()
+    version = lifecycle.propose(acme_agreement, alice_manager)
+    lifecycle.accept(acme_agreement, carol_customer, version.number)
+    lifecycle.accept(acme_agreement, alice_manager, version.number)
+    lifecycle.sign(acme_agreement, alice_manager)
+    lifecycle.sign(acme_agreement, carol_customer)
+    acme_agreement.refresh_from_db()
+    assert acme_agreement.status == "active"
+    return acme_agreement
+
+
+@pytest.fixture
 def globex_agreement(tiers, services, globex, alice_manager):
     return agreement_create_from_tier(
         tier=tiers["silver"],
@@ -51,4 +70,11 @@ def globex_agreement(tiers, services, globex, alice_manager):
     )
 
 
-__all__ = ["acme_agreement", "calendars", "globex_agreement", "services", "tiers"]
+__all__ = [
+    "acme_agreement",
+    "active_acme_agreement",
+    "calendars",
+    "globex_agreement",
+    "services",
+    "tiers",
+]

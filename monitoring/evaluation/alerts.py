@@ -1,0 +1,269 @@
+"""Alerts: raised once per subject and level, sent to the escalation matrix, exactly once.
+
+An evaluation proposes the levels a ticket target or period has reached; ``raise_alerts``
+inserts the ones not raised before under the database's unique constraints, so two workers
+evaluating the same ticket raise one alert. ``deliver_new_alerts`` then turns each new alert
+into ``core.Notification`` rows (unique per alert and recipient) or, for warnings to people
+who chose a daily digest, into ``DigestItem`` rows; the notification loop sends them.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterable
+from dataclasses import dataclass
+from datetime import datetime, timedelta
+from zoneinfo import ZoneInfo
+
+from django.conf import settings
+from django.db import transaction
+from django.urls import reverse
+
+from agreements.models import Agreement
+from sla_portal.core.models import Role, User
+from sla_portal.core.notifications import notify
+
+from ..models import Alert, Breach, DigestItem, EscalationContact, Level
+
+RANK = {Level.WARNING: 1, Level.MISSED_TARGET: 2, Level.BREACHED: 3}
+
+
+@dataclass(frozen=True)
+class Candidate:
+    """A level a subject has reached, with the moment and what to tell people about it."""
+
+    level: str
+    reached_at: datetime
+    due_at: datetime | None
+    value_text: str
+
+
+def max_age() -> timedelta:
+    return timedelta(minutes=settings.SLA_ALERT_MAX_AGE_MINUTES)
+
+
+def raise_alerts(
+    *,
+    agreement: Agreement,
+    target_key: str,
+    target_label: str,
+    candidates: Iterable[Candidate],
+    now: datetime,
+    zone: str,
+    ticket_id: int | None = None,
+    period_result_id: int | None = None,
+    breach: Breach | None = None,
+) -> int:
+    """Insert the alerts this subject has not had yet; return how many were new.
+
+    Levels escalate: a level at or below one already raised is not raised again, and when
+    several are reached at once (data that arrived late) only the highest is raised, so a
+    person is not woken three times for one event. ``closed`` is raised once, when a breach
+    closes. Moments older than ``SLA_ALERT_MAX_AGE_MINUTES`` are recorded quietly.
+    """
+    subject = (
+        {"ticket_id": ticket_id, "target_key": target_key}
+        if ticket_id is not None
+        else {"period_result_id": period_result_id}
+    )
+    existing = set(Alert.objects.filter(**subject).values_list("level", flat=True))
+    top = max((RANK.get(level, 0) for level in existing), default=0)
+    candidates = list(candidates)
+    escalations = [c for c in candidates if RANK.get(c.level, 0) > top]
+    chosen = [max(escalations, key=lambda c: RANK[c.level])] if escalations else []
+    chosen += [c for c in candidates if c.level == Level.CLOSED and Level.CLOSED not in existing]
+    if not chosen:
+        return 0
+    oldest = now - max_age()
+    rows = [
+        Alert(
+            agreement=agreement,
+            customer_id=agreement.customer_id,
+            target_key=target_key,
+            target_label=target_label,
+            ticket_id=ticket_id,
+            period_result_id=period_result_id,
+            breach=breach if candidate.level != Level.WARNING else None,
+            level=candidate.level,
+            reached_at=candidate.reached_at,
+            raised_at=now,
+            due_at=candidate.due_at,
+            zone=zone,
+            value_text=candidate.value_text[:300],
+            emailed=candidate.reached_at >= oldest,
+            quiet_reason=""
+            if candidate.reached_at >= oldest
+            else "Reached long before it was evaluated (data that arrived late): recorded only.",
+        )
+        for candidate in chosen
+    ]
+    created = Alert.objects.bulk_create(rows, ignore_conflicts=True)
+    return len(created)
+
+
+# --- Who hears about it -----------------------------------------------------------------------
+
+
+def team_members(agreement: Agreement) -> list[User]:
+    """The owners of the agreement's services; every provider team member when none has one."""
+    owners = list(
+        User.objects.filter(owned_services__in=agreement.services.all(), is_active=True).distinct()
+    )
+    if owners:
+        return owners
+    return list(User.objects.filter(role=Role.PROVIDER_TEAM, is_active=True))
+
+
+def service_manager(agreement: Agreement) -> list[User]:
+    """Who drafted the agreement, or every service manager when that person is gone."""
+    creator = agreement.created_by
+    if creator is not None and creator.is_active and creator.can_draft_agreements:
+        return [creator]
+    return list(User.objects.filter(role=Role.SERVICE_MANAGER, is_active=True))
+
+
+def signatories(agreement: Agreement, side: str) -> list[User | str]:
+    found: list[User | str] = []
+    for signatory in agreement.signatories.filter(side=side).select_related("user"):
+        if signatory.user_id:
+            found.append(signatory.user)
+        elif signatory.email:
+            found.append(signatory.email)
+    return found
+
+
+def default_recipients(agreement: Agreement, level: str) -> list[User | str]:
+    """The default escalation matrix: the team hears of warnings; the team and the service
+    manager of a missed target; for a threshold breach also the provider's signatories and
+    the customer's named contacts (its signatories)."""
+    people: list[User | str] = list(team_members(agreement))
+    if level in (Level.MISSED_TARGET, Level.BREACHED):
+        people += service_manager(agreement)
+    if level == Level.BREACHED:
+        people += signatories(agreement, "provider") + signatories(agreement, "customer")
+    return people
+
+
+def recipients(agreement: Agreement, level: str) -> list[User | str]:
+    """The agreement's escalation contacts for ``level``, or the default matrix."""
+    contacts = list(
+        EscalationContact.objects.filter(agreement=agreement, level=level).select_related("user")
+    )
+    if contacts:
+        return [c.user if c.user_id else c.email for c in contacts]
+    return default_recipients(agreement, level)
+
+
+# --- Sending ----------------------------------------------------------------------------------
+
+
+def alert_url(alert: Alert) -> str:
+    """The page of the alert's subject, as an absolute link for emails."""
+    if alert.ticket_id:
+        path = reverse("monitoring:ticket-detail", args=[alert.ticket_id])
+    else:
+        path = reverse("monitoring:compliance", args=[alert.agreement_id])
+    return settings.SITE_URL + path
+
+
+def alert_context(alert: Alert) -> dict:
+    zone = ZoneInfo(alert.zone or "UTC")
+    due = alert.due_at.astimezone(zone) if alert.due_at else None
+    reached = alert.reached_at.astimezone(zone)
+    return {
+        "alert": alert,
+        "agreement": alert.agreement,
+        "level": alert.get_level_display(),
+        "subject": alert.subject,
+        "due_text": f"{due:%Y-%m-%d %H:%M} ({alert.zone})" if due else "",
+        "reached_text": f"{reached:%Y-%m-%d %H:%M} ({alert.zone})",
+        "url": alert_url(alert),
+        "alerts_url": settings.SITE_URL + reverse("monitoring:alert-list"),
+    }
+
+
+def deliver_new_alerts(now: datetime, limit: int = 500) -> int:
+    """Record the emails (or digest entries) of alerts raised but not yet notified.
+
+    Runs inside the caller's transaction: the alert rows are claimed with ``SKIP LOCKED``,
+    their Notification rows are inserted (unique per alert and recipient) and the alerts are
+    marked notified in the same commit, so a crash in between leaves them unnotified for the
+    next run, never half-notified.
+    """
+    alerts = list(
+        Alert.objects.select_for_update(skip_locked=True, of=("self",))
+        .filter(notified_at__isnull=True)
+        .select_related("agreement", "ticket", "period_result", "breach")
+        .order_by("raised_at", "id")[:limit]
+    )
+    for alert in alerts:
+        if alert.emailed:
+            _notify(alert, now)
+    Alert.objects.filter(pk__in=[a.pk for a in alerts]).update(notified_at=now)
+    return len(alerts)
+
+
+def _notify(alert: Alert, now: datetime) -> None:
+    level = alert.level
+    if level == Level.CLOSED:
+        level = alert.breach.level if alert.breach_id else Level.WARNING
+    people = recipients(alert.agreement, level)
+    immediate: list[User | str] = []
+    digest: list[User] = []
+    for person in people:
+        if alert.level == Level.WARNING and isinstance(person, User) and person.alert_digest:
+            digest.append(person)
+        else:
+            immediate.append(person)
+    if digest:
+        DigestItem.objects.bulk_create(
+            [DigestItem(alert=alert, user=user, created_at=now) for user in digest],
+            ignore_conflicts=True,
+        )
+    if immediate:
+        notify(
+            f"alert.{alert.level}",
+            alert.notification_key,
+            immediate,
+            "emails/alert",
+            alert_context(alert),
+            agreement_id=alert.agreement_id,
+        )
+
+
+def send_digests(now: datetime) -> int:
+    """One email per user with the warnings held for their digest; returns emails recorded.
+
+    Each digest is a Notification keyed by the user and the items' last id, inserted in the
+    same transaction that marks the items digested, so a digest is never sent twice or lost.
+    """
+    sent = 0
+    users = (
+        DigestItem.objects.filter(digested_at__isnull=True)
+        .values_list("user_id", flat=True)
+        .distinct()
+    )
+    for user_id in list(users):
+        with transaction.atomic():
+            items = list(
+                DigestItem.objects.select_for_update(skip_locked=True, of=("self",))
+                .filter(user_id=user_id, digested_at__isnull=True)
+                .select_related("alert", "alert__agreement", "alert__ticket", "user")
+                .order_by("created_at", "id")
+            )
+            if not items:
+                continue
+            user = items[0].user
+            notify(
+                "alert.digest",
+                f"digest:{user.pk}:{items[-1].pk}",
+                [user],
+                "emails/alert_digest",
+                {
+                    "items": [(i.alert, alert_url(i.alert)) for i in items],
+                    "alerts_url": settings.SITE_URL + reverse("monitoring:alert-list"),
+                    "day": now.date(),
+                },
+            )
+            DigestItem.objects.filter(pk__in=[i.pk for i in items]).update(digested_at=now)
+            sent += 1
+    return sent

@@ -1,0 +1,339 @@
+"""Per-period results of every measured target, closed and frozen when the period ends.
+
+For each agreement in force and each target of its version in force, every measurement
+period from the agreement's effective date up to now has one ``PeriodResult``. Open periods
+are recomputed on each evaluation; a period whose end has passed is computed one last time
+and closed (a database trigger then refuses any change), so reports rest on what was known
+at period close. The arithmetic is in ``monitoring.compliance``; this module only feeds it.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterable
+from datetime import datetime, time, timedelta
+from zoneinfo import ZoneInfo
+
+from django.db import transaction
+from django.db.models import Count, F, Max, Q
+
+from agreements.models import Agreement, Service
+from agreements.terms import MONITORED_STATES, MeasuredTarget, MeasuredTerms, measured_terms
+
+from ..compliance import (
+    AT_RISK,
+    BREACHED,
+    MISSED_TARGET,
+    NO_DATA,
+    Goal,
+    Verdict,
+    availability_verdict,
+    count_verdict,
+    periods_between,
+    recovery_verdict,
+    ticket_share_verdict,
+    value_verdict,
+)
+from ..models import (
+    Breach,
+    ContinuityIncident,
+    ErrorEvent,
+    Level,
+    MaintenanceWindow,
+    Measurement,
+    Outage,
+    PeriodResult,
+    TicketTimer,
+    UptimeCheck,
+)
+from . import alerts
+from .format import percent
+
+# A first evaluation of an agreement that took effect long ago fills in at most this many
+# periods per target (ten years of months); older ones are out of any report's reach.
+MAX_BACKFILL_PERIODS = 120
+MONTHS_IN = {"month": 1, "quarter": 3, "year": 12}
+
+
+def evaluate_periods(now: datetime, agreement_ids: Iterable[int] | None = None) -> int:
+    """Evaluate the periods of every monitored agreement (or of the given ones)."""
+    agreements = Agreement.objects.filter(
+        status__in=MONITORED_STATES, in_force_version__isnull=False
+    ).select_related("in_force_version", "created_by")
+    if agreement_ids is not None:
+        agreements = agreements.filter(pk__in=list(agreement_ids))
+    count = 0
+    for agreement in agreements:
+        count += evaluate_agreement_periods(agreement, now)
+    return count
+
+
+def evaluate_agreement_periods(agreement: Agreement, now: datetime) -> int:
+    """Recompute the open periods of one agreement and close those that have ended."""
+    terms = measured_terms(agreement)
+    if terms is None:
+        return 0
+    with transaction.atomic():
+        # One evaluation of an agreement at a time: a second worker waits, then recomputes
+        # from what the first committed, so both arrive at one result and one alert.
+        Agreement.objects.select_for_update().filter(pk=agreement.pk).values_list("pk").first()
+        services = dict(Service.objects.filter(name__in=terms.services).values_list("name", "pk"))
+        last_closed = dict(
+            PeriodResult.objects.filter(agreement=agreement, closed_at__isnull=False)
+            .values("target_key")
+            .annotate(end=Max("period_end"))
+            .values_list("target_key", "end")
+        )
+        count = 0
+        for target in terms.targets:
+            count += _evaluate_target(
+                agreement, terms, target, services, last_closed.get(target.key), now
+            )
+        alerts.deliver_new_alerts(now)
+    return count
+
+
+def _term_bounds(terms: MeasuredTerms, zone: str) -> tuple[datetime, datetime | None]:
+    tz = ZoneInfo(zone)
+    start = datetime.combine(terms.effective_from, time(0), tzinfo=tz)
+    end = None
+    if terms.effective_to is not None:
+        end = datetime.combine(terms.effective_to + timedelta(days=1), time(0), tzinfo=tz)
+    return start, end
+
+
+def _evaluate_target(
+    agreement: Agreement,
+    terms: MeasuredTerms,
+    target: MeasuredTarget,
+    services: dict[str, int],
+    closed_until: datetime | None,
+    now: datetime,
+) -> int:
+    term_start, term_end = _term_bounds(terms, target.zone)
+    first = max(term_start, closed_until) if closed_until else term_start
+    last = min(now, term_end - timedelta(microseconds=1)) if term_end else now
+    if first > last:
+        return 0
+    periods = periods_between(target.period, first, last, target.zone)[-MAX_BACKFILL_PERIODS:]
+    service_ids = (
+        [services[target.service]] if target.service in services else list(services.values())
+    )
+    for start, end in periods:
+        window = (max(start, term_start), min(end, term_end) if term_end else end)
+        closed = now >= window[1]
+        verdict, unit, goal = measure(agreement, terms, target, service_ids, window, now, closed)
+        row = _store(agreement, terms, target, (start, end), verdict, unit, goal, closed, now)
+        _record_outcome(agreement, target, row, verdict, unit, goal, now)
+    return len(periods)
+
+
+def _goal(target: MeasuredTarget) -> Goal:
+    return Goal(
+        float(target.target_value),
+        float(target.threshold_value),
+        target.higher_is_better,
+        float(target.warning_percent),
+    )
+
+
+def measure(
+    agreement: Agreement,
+    terms: MeasuredTerms,
+    target: MeasuredTarget,
+    service_ids: list[int],
+    window: tuple[datetime, datetime],
+    now: datetime,
+    closed: bool,
+) -> tuple[Verdict, str, Goal]:
+    """The verdict of one target over ``window``, with the unit of its value and its goal."""
+    start, end = window
+    if target.is_ticket_timer:
+        goal_target = float(target.compliance_target or 100)
+        goal = Goal(
+            goal_target,
+            float(target.compliance_threshold or goal_target),
+            True,
+            float(target.warning_percent),
+        )
+        timers = TicketTimer.objects.filter(agreement=agreement, target_key=target.key)
+        decided = timers.filter(decided_at__gte=start, decided_at__lt=end).aggregate(
+            met=Count("pk", filter=Q(state="met")),
+            missed=Count("pk", filter=Q(state__in=[MISSED_TARGET, BREACHED])),
+        )
+        pending = {"open": 0, "at_risk": 0}
+        if not closed:
+            pending = timers.filter(decided_at__isnull=True, stopped_at__isnull=True).aggregate(
+                open=Count("pk"), at_risk=Count("pk", filter=Q(state=AT_RISK))
+            )
+        verdict = ticket_share_verdict(
+            decided["met"], decided["missed"], pending["open"], pending["at_risk"], goal, closed
+        )
+        return verdict, "percent", goal
+
+    goal = _goal(target)
+    if target.metric == "availability" and target.data_source == "uptime":
+        outages = Outage.objects.filter(
+            Q(ended_at__isnull=True) | Q(ended_at__gt=start),
+            service_id__in=service_ids,
+            started_at__lt=end,
+        ).values_list("started_at", "ended_at")
+        maintenance = []
+        cap = None
+        if terms.maintenance_excluded:
+            maintenance = MaintenanceWindow.objects.filter(
+                service_id__in=service_ids,
+                starts_at__lt=end,
+                ends_at__gt=start,
+                announced_at__isnull=False,
+                announced_at__lte=F("starts_at") - timedelta(days=terms.maintenance_notice_days),
+            ).values_list("starts_at", "ends_at")
+            cap = terms.maintenance_max_minutes * 60 * MONTHS_IN.get(target.period, 1)
+        outages = list(outages)
+        if not outages and not _has_checks(service_ids, window):
+            reason = "No uptime checks or outages were recorded for this period."
+            return Verdict(None, NO_DATA, closed, {"reason": reason}), "percent", goal
+        verdict = availability_verdict(
+            target.calendar, window, now, outages, list(maintenance), cap, goal
+        )
+        return verdict, "percent", goal
+    if target.data_source == "errors":
+        events = ErrorEvent.objects.filter(
+            service_id__in=service_ids, occurred_at__gte=start, occurred_at__lt=end
+        )
+        if target.error_category:
+            events = events.filter(category=target.error_category)
+        return count_verdict(events.count(), goal, closed), "count", goal
+    if target.data_source == "measurements":
+        values = Measurement.objects.filter(
+            service_id__in=service_ids, measured_at__gte=start, measured_at__lt=end
+        )
+        if target.name:
+            values = values.filter(name=target.name)
+        samples = list(values.order_by("measured_at").values_list("value", flat=True))
+        return value_verdict(samples, goal, closed), target.unit, goal
+    if target.data_source == "incidents":
+        minutes = Goal(
+            target.seconds(target.target_value) / 60,
+            target.seconds(target.threshold_value) / 60,
+            False,
+            float(target.warning_percent),
+        )
+        incidents = ContinuityIncident.objects.filter(
+            service_id__in=service_ids, started_at__gte=start, started_at__lt=end
+        ).values_list("started_at", "recovered_at")
+        return recovery_verdict(list(incidents), min(now, end), minutes, closed), "minutes", minutes
+    reason = f"The portal has no data feed for {target.data_source or target.metric} targets yet."
+    return Verdict(None, NO_DATA, closed, {"reason": reason}), target.unit, goal
+
+
+def _has_checks(service_ids: list[int], window: tuple[datetime, datetime]) -> bool:
+    """Whether any uptime check covers the window: without one, 100 % would be a guess."""
+    return UptimeCheck.objects.filter(
+        service_id__in=service_ids, checked_at__gte=window[0], checked_at__lt=window[1]
+    ).exists()
+
+
+def _store(
+    agreement: Agreement,
+    terms: MeasuredTerms,
+    target: MeasuredTarget,
+    period: tuple[datetime, datetime],
+    verdict: Verdict,
+    unit: str,
+    goal: Goal,
+    closed: bool,
+    now: datetime,
+) -> PeriodResult:
+    row, _ = PeriodResult.objects.update_or_create(
+        agreement=agreement,
+        target_key=target.key,
+        period_start=period[0],
+        defaults={
+            "customer_id": agreement.customer_id,
+            "version_id": terms.version_id,
+            "target_label": target.label[:200],
+            "metric": target.metric,
+            "unit": target.unit,
+            "direction": target.direction,
+            "target_value": target.target_value,
+            "threshold_value": target.threshold_value,
+            "compliance_target": target.compliance_target,
+            "compliance_threshold": target.compliance_threshold,
+            "period": target.period,
+            "period_end": period[1],
+            "value_unit": unit,
+            "goal_target": goal.target,
+            "goal_threshold": goal.threshold,
+            "value": verdict.value,
+            "status": verdict.status,
+            "final": verdict.final,
+            "details": verdict.details,
+            "evaluated_at": now,
+            "closed_at": now if closed else None,
+        },
+    )
+    return row
+
+
+def value_text(value: float | None, unit: str, goal: Goal) -> str:
+    """ "99.12 % against target 99.50 % (threshold 99.00 %)", in the value's unit."""
+
+    def show(number: float | None) -> str:
+        if number is None:
+            return "no data"
+        if unit == "percent":
+            return percent(number)
+        return f"{number:g} {unit}"
+
+    return f"{show(value)} against target {show(goal.target)} (threshold {show(goal.threshold)})"
+
+
+def _record_outcome(
+    agreement: Agreement,
+    target: MeasuredTarget,
+    row: PeriodResult,
+    verdict: Verdict,
+    unit: str,
+    goal: Goal,
+    now: datetime,
+) -> None:
+    """Warn about a period at risk; open a breach and alert when a miss is final."""
+    text = value_text(verdict.value, unit, goal)
+    if target.is_ticket_timer:
+        text = f"{text} of tickets within the time target"
+    reached_at = min(now, row.period_end)
+    candidates = []
+    breach = None
+    missed = verdict.status in (MISSED_TARGET, BREACHED)
+    if not row.is_closed and (verdict.status == AT_RISK or (missed and not verdict.final)):
+        candidates.append(alerts.Candidate(Level.WARNING, reached_at, row.period_end, text))
+    if missed and verdict.final:
+        breach = Breach.objects.filter(period_result=row).first()
+        if breach is None:
+            breach = Breach.objects.create(
+                agreement=agreement,
+                customer_id=agreement.customer_id,
+                target_key=target.key,
+                target_label=target.label[:200],
+                period_result=row,
+                level=verdict.status,
+                opened_at=reached_at,
+                closed_at=row.closed_at,
+                value_text=text[:300],
+            )
+        else:
+            Breach.objects.filter(pk=breach.pk).update(
+                level=verdict.status, closed_at=row.closed_at, value_text=text[:300]
+            )
+        candidates.append(alerts.Candidate(verdict.status, reached_at, row.period_end, text))
+    if candidates:
+        alerts.raise_alerts(
+            agreement=agreement,
+            target_key=target.key,
+            target_label=target.label[:200],
+            candidates=candidates,
+            now=now,
+            zone=target.zone,
+            period_result_id=row.pk,
+            breach=breach,
+        )

@@ -1,0 +1,291 @@
+"""Per-ticket timers: every response and resolution target that applies to a ticket.
+
+A ticket is evaluated when it is marked (``evaluated_at`` is NULL): ingest marks what it
+changed in its own transaction, and the deadline loop marks tickets whose next deadline has
+come. ``evaluate_pending_tickets`` takes marked tickets in batches with ``FOR UPDATE SKIP
+LOCKED``, so any number of workers can run it at once without evaluating a ticket twice, and
+a batch whose worker dies is simply taken again (its tickets are still marked).
+
+Rules (``docs/evaluation.md``):
+
+* The clock starts when the ticket is opened and runs in the target's calendar.
+* Response stops at the first response; a ticket resolved without one counts as responded
+  at its resolution. Resolution stops when the ticket is resolved (or closed).
+* Pauses (waiting on the customer or a vendor) stop the clock. A reopened ticket's clock
+  continues from where it stood: the time it spent resolved counts as a pause, and the clock
+  stops at the final resolution.
+* Tickets are measured against the agreement's version in force, from its effective date.
+"""
+
+from __future__ import annotations
+
+import logging
+from collections import defaultdict
+from collections.abc import Iterable
+from datetime import datetime, time, timedelta
+
+from django.db import transaction
+from django.utils import timezone
+
+from agreements.models import Agreement
+from agreements.terms import MONITORED_STATES, MeasuredTarget, MeasuredTerms, measured_terms
+
+from ..compliance import MISSED_TARGET, TimerInput, TimerResult, ticket_timer
+from ..models import Breach, Level, Ticket, TicketPause, TicketStatusChange, TicketTimer
+from . import alerts
+from .format import duration
+
+logger = logging.getLogger(__name__)
+
+BATCH_SIZE = 500
+TIMER_FIELDS = (
+    "agreement",
+    "customer",
+    "version",
+    "target_label",
+    "metric",
+    "calendar_name",
+    "target_seconds",
+    "threshold_seconds",
+    "started_at",
+    "stopped_at",
+    "warning_at",
+    "due_at",
+    "threshold_due_at",
+    "decided_at",
+    "used_seconds",
+    "state",
+    "next_due",
+    "evaluated_at",
+)
+
+
+def evaluate_pending_tickets(now: datetime | None = None, max_batches: int | None = None) -> int:
+    """Evaluate every ticket marked for evaluation, batch by batch; return how many."""
+    total, batches = 0, 0
+    while max_batches is None or batches < max_batches:
+        done = evaluate_batch(now or timezone.now())
+        total += done
+        batches += 1
+        if done < BATCH_SIZE:
+            break
+    return total
+
+
+def evaluate_batch(now: datetime) -> int:
+    """Claim up to ``BATCH_SIZE`` marked tickets, compute their timers, raise their alerts."""
+    with transaction.atomic():
+        tickets = list(
+            Ticket.objects.select_for_update(skip_locked=True, of=("self",))
+            .filter(evaluated_at__isnull=True)
+            .select_related("service", "agreement", "agreement__in_force_version")
+            .order_by("changed_at")[:BATCH_SIZE]
+        )
+        if not tickets:
+            return 0
+        evaluate_tickets(tickets, now)
+        Ticket.objects.filter(pk__in=[t.pk for t in tickets]).update(evaluated_at=now)
+        alerts.deliver_new_alerts(now)
+    return len(tickets)
+
+
+def evaluate_tickets(tickets: list[Ticket], now: datetime) -> None:
+    """Recompute the timers of ``tickets`` (rows locked by the caller) and raise alerts."""
+    ids = [t.pk for t in tickets]
+    pauses: dict[int, list] = defaultdict(list)
+    for pause in TicketPause.objects.filter(ticket_id__in=ids).order_by("start"):
+        pauses[pause.ticket_id].append((pause.start, pause.end))
+    resolved_gaps = _resolved_gaps(ids)
+    terms_of: dict[int, MeasuredTerms | None] = {}
+    rows: list[TicketTimer] = []
+    outcomes = []
+    for ticket in tickets:
+        agreement = ticket.agreement
+        if agreement is None or agreement.status not in MONITORED_STATES:
+            continue
+        if agreement.pk not in terms_of:
+            terms_of[agreement.pk] = measured_terms(agreement)
+        terms = terms_of[agreement.pk]
+        if terms is None or not _in_term(ticket, terms):
+            continue
+        service = ticket.service.name if ticket.service_id else ""
+        for target in terms.targets:
+            if not target.is_ticket_timer or not target.applies_to_ticket(ticket.priority, service):
+                continue
+            spec = _timer_input(ticket, target, pauses[ticket.pk], resolved_gaps[ticket.pk])
+            try:
+                result = ticket_timer(target.calendar, spec, now)
+            except ValueError as exc:  # a calendar without business hours
+                logger.warning("ticket %s, %s: %s", ticket.pk, target.key, exc)
+                continue
+            rows.append(_timer_row(ticket, agreement, terms, target, result, now))
+            outcomes.append((ticket, agreement, target, result))
+    _store_timers(ids, rows)
+    for ticket, agreement, target, result in outcomes:
+        _record_outcome(ticket, agreement, target, result, now)
+
+
+def _in_term(ticket: Ticket, terms: MeasuredTerms) -> bool:
+    opened = ticket.opened_at
+    start = datetime.combine(terms.effective_from, time(0), tzinfo=opened.tzinfo)
+    if opened < start:
+        return False
+    if terms.effective_to is not None:
+        end = datetime.combine(terms.effective_to, time(0), tzinfo=opened.tzinfo)
+        return opened < end + timedelta(days=1)
+    return True
+
+
+def _resolved_gaps(ticket_ids: list[int]) -> dict[int, list]:
+    """Per ticket, the periods between a resolution and a later reopening."""
+    gaps: dict[int, list] = defaultdict(list)
+    since: dict[int, datetime] = {}
+    changes = (
+        TicketStatusChange.objects.filter(ticket_id__in=ticket_ids)
+        .order_by("ticket_id", "at", "id")
+        .values_list("ticket_id", "at", "resolves")
+    )
+    for ticket_id, at, resolves in changes:
+        if resolves and ticket_id not in since:
+            since[ticket_id] = at
+        elif not resolves and ticket_id in since:
+            gaps[ticket_id].append((since.pop(ticket_id), at))
+    return gaps
+
+
+def _timer_input(
+    ticket: Ticket, target: MeasuredTarget, pauses: list, resolved_gaps: list
+) -> TimerInput:
+    resolved = None
+    if ticket.state != Ticket.State.OPEN:
+        resolved = ticket.resolved_at or ticket.closed_at
+    if target.metric == "response_time":
+        stop = ticket.first_response_at or resolved
+        ticket_pauses = pauses
+    else:
+        stop = resolved
+        ticket_pauses = pauses + [gap for gap in resolved_gaps if stop is None or gap[1] <= stop]
+    return TimerInput(
+        start=ticket.opened_at,
+        stop=stop,
+        pauses=ticket_pauses,
+        target_seconds=target.seconds(target.target_value),
+        threshold_seconds=target.seconds(target.threshold_value),
+        warning_percent=float(target.warning_percent),
+    )
+
+
+def _timer_row(
+    ticket: Ticket,
+    agreement: Agreement,
+    terms: MeasuredTerms,
+    target: MeasuredTarget,
+    result: TimerResult,
+    now: datetime,
+) -> TicketTimer:
+    return TicketTimer(
+        ticket=ticket,
+        agreement=agreement,
+        customer_id=agreement.customer_id,
+        version_id=terms.version_id,
+        target_key=target.key,
+        target_label=target.label[:200],
+        metric=target.metric,
+        calendar_name=target.calendar_name,
+        target_seconds=target.seconds(target.target_value),
+        threshold_seconds=target.seconds(target.threshold_value),
+        started_at=ticket.opened_at,
+        stopped_at=result.stopped_at,
+        warning_at=result.warning_at,
+        due_at=result.due_at,
+        threshold_due_at=result.threshold_due_at,
+        decided_at=result.decided_at,
+        used_seconds=result.used_seconds,
+        state=result.state,
+        next_due=result.next_due,
+        evaluated_at=now,
+    )
+
+
+def _store_timers(ticket_ids: list[int], rows: list[TicketTimer]) -> None:
+    """Upsert the computed timers and drop those of targets that no longer apply (a ticket
+    whose priority changed, or an agreement whose new version dropped a target)."""
+    keep = {(row.ticket_id, row.target_key) for row in rows}
+    stale = [
+        pk
+        for pk, ticket_id, key in TicketTimer.objects.filter(ticket_id__in=ticket_ids).values_list(
+            "pk", "ticket_id", "target_key"
+        )
+        if (ticket_id, key) not in keep
+    ]
+    if stale:
+        TicketTimer.objects.filter(pk__in=stale).delete()
+    TicketTimer.objects.bulk_create(
+        rows,
+        batch_size=1000,
+        update_conflicts=True,
+        unique_fields=["ticket", "target_key"],
+        update_fields=[f for f in TIMER_FIELDS if f not in ("agreement", "customer")],
+    )
+
+
+def _value_text(target: MeasuredTarget, result: TimerResult) -> str:
+    return (
+        f"{duration(result.used_seconds)} of business time used; target "
+        f"{duration(target.seconds(target.target_value))}, threshold "
+        f"{duration(target.seconds(target.threshold_value))}"
+    )
+
+
+def _record_outcome(
+    ticket: Ticket, agreement: Agreement, target: MeasuredTarget, result: TimerResult, now
+) -> None:
+    """Open or update the breach of a missed ticket target and raise the alerts it earned."""
+    text = _value_text(target, result)
+    breach = None
+    if result.state in (MISSED_TARGET, Level.BREACHED):
+        breach, _ = Breach.objects.update_or_create(
+            ticket=ticket,
+            target_key=target.key,
+            defaults={
+                "agreement": agreement,
+                "customer_id": agreement.customer_id,
+                "target_label": target.label[:200],
+                "level": result.state,
+                "opened_at": result.due_at,
+                "closed_at": result.stopped_at,
+                "value_text": text[:300],
+            },
+        )
+    candidates = [
+        alerts.Candidate(level, moment, _due_for(level, result), text)
+        for level, moment in result.reached
+        # A warning about a ticket that is already answered or resolved helps nobody.
+        if not (level == Level.WARNING and result.stopped_at is not None)
+    ]
+    if breach is not None and result.stopped_at is not None:
+        candidates.append(alerts.Candidate(Level.CLOSED, result.stopped_at, None, text))
+    if candidates:
+        alerts.raise_alerts(
+            agreement=agreement,
+            target_key=target.key,
+            target_label=target.label[:200],
+            candidates=candidates,
+            now=now,
+            zone=target.zone,
+            ticket_id=ticket.pk,
+            breach=breach,
+        )
+
+
+def _due_for(level: str, result: TimerResult) -> datetime | None:
+    return {
+        Level.WARNING: result.due_at,
+        Level.MISSED_TARGET: result.due_at,
+        Level.BREACHED: result.threshold_due_at,
+    }.get(level)
+
+
+def mark_for_evaluation(ticket_ids: Iterable[int]) -> int:
+    """Mark tickets for evaluation again (the deadline loop and re-evaluation requests)."""
+    return Ticket.objects.filter(pk__in=list(ticket_ids)).update(evaluated_at=None)
