@@ -23,6 +23,7 @@ from .importers import (
     ChecksResult,
     ImportOptionError,
     ParseResult,
+    event_log,
     generic_csv,
     healthcheck,
     servicenow,
@@ -110,6 +111,14 @@ def _parse(job: ImportJob) -> ParseResult | ChecksResult:
             return uptime_kuma.parse_heartbeats(
                 stream, monitors, timezone=options.get("timezone") or "UTC"
             )
+        if job.format == ImportJob.Format.GENERIC_CSV and options.get("layout") == "event_log":
+            return event_log.parse_event_log(
+                stream,
+                options.get("mapping") or {},
+                options.get("states") or {},
+                date_format=options.get("date_format", generic_csv.AUTO),
+                timezone=options.get("timezone") or None,
+            )
         if job.format == ImportJob.Format.GENERIC_CSV:
             # The mapping page resolved "auto" before submitting; re-detecting here would only
             # repeat that answer, or refuse a file the user already decided about.
@@ -167,12 +176,14 @@ def import_job_run(job_id: int) -> bool:
     try:
         parsed = _parse(job)
         rows = _row_count(parsed)
-        _progress(
-            job,
-            f"Parsed {rows} rows ({len(parsed.errors)} unreadable); importing",
-            total=rows,
-            processed=0,
-        )
+        if isinstance(parsed, event_log.EventLogResult):
+            stage = (
+                f"Folded {parsed.records} events into {rows} tickets "
+                f"({parsed.problem_tickets} with problem rows); importing"
+            )
+        else:
+            stage = f"Parsed {rows} rows ({len(parsed.errors)} unreadable); importing"
+        _progress(job, stage, total=rows, processed=0)
         report = _ingest(job, parsed)
     except ImportRefused as refused:
         _finish(

@@ -139,7 +139,8 @@ class MappedResult(ParseResult):
         return any(error.reason.endswith(NO_ZONE) for error in self.errors)
 
 
-def _normalise(name: str) -> str:
+def normalise_name(name: str) -> str:
+    """A header name lower-cased without punctuation, as ``GUESSES`` spells them."""
     return re.sub(r"[^a-z0-9]", "", name.lower())
 
 
@@ -153,7 +154,7 @@ def read_header(source: Source) -> list[str]:
 
 def guess_mapping(header: list[str]) -> dict[str, str]:
     """A first mapping from header names: each field gets the best-named unused column."""
-    by_name = {_normalise(column): column for column in reversed(header)}
+    by_name = {normalise_name(column): column for column in reversed(header)}
     mapping: dict[str, str] = {}
     used: set[str] = set()
     for ticket_field, names in GUESSES.items():
@@ -249,7 +250,8 @@ def normalise_priority(value: str) -> str:
     return word
 
 
-def _whole_number(value: str, low: int, high: int | None = None) -> int:
+def whole_number(value: str, low: int, high: int | None = None) -> int:
+    """``value`` as an int within ``low``..``high``; ValueError says why it is not."""
     try:
         number = int(value.strip())
     except ValueError:
@@ -274,7 +276,8 @@ def check_mapping(mapping: Mapping[str, str], header: list[str]) -> dict[str, st
     return clean
 
 
-def _records(source: Source) -> tuple[list[str], list[tuple[int, dict[str, str]]]]:
+def read_records(source: Source) -> tuple[list[str], list[tuple[int, dict[str, str]]]]:
+    """The header and every non-empty record as ``(line, {column: cell})``."""
     reader = csv.reader(open_text(source))
     header = [name.strip() for name in next(reader, None) or []]
     if not header:
@@ -302,9 +305,9 @@ def _map_record(
             elif ticket_field == "priority":
                 row[ticket_field] = normalise_priority(value)
             elif ticket_field == "reopen_count":
-                row[ticket_field] = 0 if blank(value) else _whole_number(value, 0)
+                row[ticket_field] = 0 if blank(value) else whole_number(value, 0)
             elif ticket_field == "csat":
-                row[ticket_field] = None if blank(value) else _whole_number(value, 1, 5)
+                row[ticket_field] = None if blank(value) else whole_number(value, 1, 5)
             else:
                 row[ticket_field] = "" if blank(value) else value.strip()
         except ValueError as exc:
@@ -337,7 +340,7 @@ def parse_tickets(
     """
     if date_format not in DATE_FORMATS:
         raise ImportOptionError(f"Unknown date format {date_format!r}.")
-    header, records = _records(source)
+    header, records = read_records(source)
     columns = check_mapping(mapping, header)
     zone = resolve_timezone(timezone) if timezone else None
     if date_format == AUTO:

@@ -28,6 +28,7 @@ from monitoring.importers.common import (
     localize,
     resolve_timezone,
 )
+from monitoring.importers.folding import StateEvent, first_response_at, status_history
 
 KNOWN_STATES = frozenset(
     {
@@ -179,7 +180,7 @@ def _fold(
         priority = ""
 
     reopen_count = 0
-    events: list[tuple[datetime, int, int, str]] = []
+    events: list[StateEvent] = []
     for line, record in rows:
         try:
             reopen_count = max(reopen_count, int(record["reopen_count"]))
@@ -209,26 +210,15 @@ def _fold(
             mod_count = int(record["sys_mod_count"])
         except ValueError:
             mod_count = 0
-        events.append((at, mod_count, line, state))
+        events.append(StateEvent(at, state, line, mod_count))
 
     # sys_mod_count alone is not monotonic in the real export (a few incidents restart it),
     # so the timestamp leads and the counter only breaks ties within a minute.
-    events.sort(key=lambda e: (e[0], e[1], e[2]))
-    history: list[dict[str, Any]] = []
-    for at, _mod, _line, state in events:
-        if history and history[-1]["status"] == state:
-            result.notes["servicenow: repeated state collapsed"] += 1
-            continue
-        history.append(
-            {
-                "at": at,
-                "status": state,
-                "pauses_clock": state in pausing,
-                "resolves": state in resolving,
-            }
-        )
+    history, collapsed = status_history(events, pausing, resolving)
+    if collapsed:
+        result.notes["servicenow: repeated state collapsed"] += collapsed
 
-    first_response_at = next((h["at"] for h in history if h["status"] != NEW_STATE), None)
+    first_response = first_response_at(history, frozenset({NEW_STATE}))
     resolved_at = _optional_date(number, last, "resolved_at", last_line, dates, result)
     if resolved_at is None:
         resolved_at = next((h["at"] for h in history if h["resolves"]), None)
@@ -248,7 +238,7 @@ def _fold(
         "priority": priority,
         "category": "" if blank(category) else category,
         "opened_at": opened_at,
-        "first_response_at": first_response_at,
+        "first_response_at": first_response,
         "resolved_at": resolved_at,
         "closed_at": closed_at,
         "reopen_count": reopen_count,
