@@ -18,6 +18,12 @@ from agreements.api_lifecycle import (
     AgreementVersionViewSet,
 )
 from monitoring.api import SourceViewSet, TicketViewSet
+from monitoring.evaluation_api import (
+    AlertViewSet,
+    BreachViewSet,
+    PeriodResultViewSet,
+    TicketTimerViewSet,
+)
 from sla_portal.core.api import OrganisationViewSet, UserViewSet
 
 # The lifecycle hangs under one agreement: /api/agreements/<id>/versions/ and so on.
@@ -41,3 +47,7 @@ router.register(f"{AGREEMENT}/reviews", AgreementReviewViewSet, basename="agreem
 router.register("targets", TargetViewSet, basename="target")
 router.register("sources", SourceViewSet, basename="source")
 router.register("tickets", TicketViewSet, basename="ticket")
+router.register("timers", TicketTimerViewSet, basename="timer")
+router.register("compliance", PeriodResultViewSet, basename="period-result")
+router.register("breaches", BreachViewSet, basename="breach")
+router.register("alerts", AlertViewSet, basename="alert")
