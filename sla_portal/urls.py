@@ -13,6 +13,7 @@ urlpatterns = [
     path("", include("sla_portal.core.urls")),
     path("", include("agreements.urls")),
     path("", include("monitoring.urls")),
+    path("", include("reporting.urls")),
     path("accounts/", include("django.contrib.auth.urls")),
     path("admin/", admin.site.urls),
     path("healthz", core_views.healthz, name="healthz"),
