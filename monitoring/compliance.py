@@ -55,6 +55,9 @@ LEVELS = (("warning", "warning_at"), (MISSED_TARGET, "due_at"), (BREACHED, "thre
 
 Interval = tuple[datetime, datetime]
 
+# Absolute slack when a computed value is compared with a limit (see Goal.status).
+TOLERANCE = 1e-9
+
 
 # --- Ticket timers ----------------------------------------------------------------------------
 
@@ -103,6 +106,15 @@ def ticket_timer(calendar: BusinessCalendar, spec: TimerInput, now: datetime) ->
     clock stops at ``spec.stop`` (an event at or before a deadline meets it). While a pause is
     still going on, deadlines that would fall after its start are unknown (``None``): nobody
     can say when the clock will run again.
+
+    A level is reached when the clock runs past its moment (``docs/clock.md``, "Meeting and
+    breaching a target"): a stopped clock reached it iff the business time up to the stop
+    exceeds the level's seconds; an open clock reaches it at the first instant at or after
+    the moment at which the clock runs again (the moment itself when the clock is running
+    then, the next opening when the moment is a closing time, the end of a pause that starts
+    right there). So a ticket due at Friday 17:00 and answered on Saturday or at Monday 09:00
+    meets its target, and its alert fires on Monday at 09:00, not on Friday evening.
+    ``reached`` and ``decided_at`` hold those instants; ``next_due`` is the next of them.
     """
     stopped = spec.stop is not None and spec.stop <= now
     end = spec.stop if stopped else now
@@ -120,11 +132,29 @@ def ticket_timer(calendar: BusinessCalendar, spec: TimerInput, now: datetime) ->
     used_pauses = known + ([(open_since, end)] if open_since is not None else [])
     used = calendar.business_seconds(spec.start, end, used_pauses)
 
+    merged_known = merge_intervals(known)
+
     def moment(seconds: float) -> datetime | None:
         instant = calendar.deadline(spec.start, seconds, known)
         if open_since is not None and instant > open_since:
             return None
         return instant
+
+    def runs_past(instant: datetime | None) -> datetime | None:
+        """The first instant at or after ``instant`` at which the clock runs (None: unknown,
+        because a pause still going on holds it)."""
+        if instant is None:
+            return None
+        cursor = instant
+        while True:
+            cursor = calendar.next_business_start(cursor)
+            inside = next((b for a, b in merged_known if a <= cursor < b), None)
+            if inside is None:
+                break
+            cursor = inside
+        if open_since is not None and cursor >= open_since:
+            return None
+        return cursor
 
     warning_seconds = spec.target_seconds * spec.warning_percent / 100
     moments = {
@@ -132,14 +162,15 @@ def ticket_timer(calendar: BusinessCalendar, spec: TimerInput, now: datetime) ->
         "due_at": moment(spec.target_seconds),
         "threshold_due_at": moment(spec.threshold_seconds),
     }
+    checks = {name: runs_past(instant) for name, instant in moments.items()}
 
-    def reached_by(instant: datetime | None) -> bool:
-        if instant is None:
+    def reached_by(check: datetime | None) -> bool:
+        if check is None:
             return False
         # An event exactly at the deadline meets it; an open clock has missed it at that moment.
-        return instant < end if stopped else instant <= end
+        return check < end if stopped else check <= end
 
-    reached = tuple((level, moments[name]) for level, name in LEVELS if reached_by(moments[name]))
+    reached = tuple((level, checks[name]) for level, name in LEVELS if reached_by(checks[name]))
     reached_levels = {level for level, _ in reached}
     if BREACHED in reached_levels:
         state = BREACHED
@@ -155,14 +186,14 @@ def ticket_timer(calendar: BusinessCalendar, spec: TimerInput, now: datetime) ->
         state = RUNNING
 
     if MISSED_TARGET in reached_levels:
-        decided_at = moments["due_at"]
+        decided_at = checks["due_at"]
     elif stopped:
         decided_at = spec.stop
     else:
         decided_at = None
     next_due = None
     if not stopped and open_since is None:
-        upcoming = [m for m in moments.values() if m is not None and m > now]
+        upcoming = [m for m in checks.values() if m is not None and m > now]
         next_due = min(upcoming) if upcoming else None
     return TimerResult(
         state=state,
@@ -222,13 +253,16 @@ class Goal:
     warning_percent: float = 75.0
 
     def status(self, value: float) -> str:
+        # Values are computed in floating point: (counted - down) / counted * 100 for a
+        # downtime exactly at the budget can come out as 99.89999999999999 for a 99.9 target.
+        # A value within TOLERANCE of a limit is at that limit, so it meets it.
         if self.higher_is_better:
-            if value >= self.target:
+            if value >= self.target - TOLERANCE:
                 return MET
-            return MISSED_TARGET if value >= self.threshold else BREACHED
-        if value <= self.target:
+            return MISSED_TARGET if value >= self.threshold - TOLERANCE else BREACHED
+        if value <= self.target + TOLERANCE:
             return MET
-        return MISSED_TARGET if value <= self.threshold else BREACHED
+        return MISSED_TARGET if value <= self.threshold + TOLERANCE else BREACHED
 
 
 @dataclass(frozen=True)
@@ -264,12 +298,14 @@ def ticket_share_verdict(
         "pending_at_risk": pending_at_risk,
     }
     if decided == 0:
-        status = AT_RISK if pending_at_risk and not closed else (MET if pending else NO_DATA)
+        # Tickets still open when a period closes are decided in a later period: a closed
+        # period without a decided ticket has no value, whatever was pending.
+        status = NO_DATA if closed or not pending else AT_RISK if pending_at_risk else MET
         return Verdict(None, status, closed, details)
     value = met / decided * 100
     status = goal.status(value)
     at_risk_share = met / (decided + pending_at_risk) * 100
-    if status == MET and not closed and pending_at_risk and at_risk_share < goal.target:
+    if status == MET and not closed and pending_at_risk and goal.status(at_risk_share) != MET:
         status = AT_RISK
     return Verdict(value, status, closed, details)
 

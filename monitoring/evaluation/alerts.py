@@ -239,6 +239,9 @@ def send_digests(now: datetime) -> int:
     sent = 0
     users = (
         DigestItem.objects.filter(digested_at__isnull=True)
+        # Without clearing the model's ordering (user, created_at), DISTINCT would run over
+        # both columns and list a user once per item.
+        .order_by("user_id")
         .values_list("user_id", flat=True)
         .distinct()
     )

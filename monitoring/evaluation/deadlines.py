@@ -27,6 +27,18 @@ def claim_due_timers(now: datetime, limit: int = 1000) -> int:
     claimed = 0
     for pk, ticket_id, seen in due:
         with transaction.atomic():
+            # Lock the ticket before the timer, in the order an evaluation does (its batch
+            # locks the tickets, then upserts their timers). Claiming the timer first and then
+            # waiting for a ticket that an evaluation holds deadlocked both as soon as that
+            # evaluation wrote the timer. A ticket being evaluated right now is skipped: the
+            # evaluation writes its timer's next deadline, and the next tick claims it if due.
+            locked = (
+                Ticket.objects.select_for_update(skip_locked=True)
+                .filter(pk=ticket_id)
+                .values_list("pk", flat=True)
+            )
+            if not list(locked):
+                continue
             if TicketTimer.objects.filter(pk=pk, next_due=seen).update(next_due=None):
                 Ticket.objects.filter(pk=ticket_id).update(evaluated_at=None)
                 claimed += 1

@@ -283,6 +283,8 @@ def value_text(value: float | None, unit: str, goal: Goal) -> str:
             return "no data"
         if unit == "percent":
             return percent(number)
+        if unit == "count":  # "3 against target 2", not "3 count against target 2 count"
+            return f"{number:g}"
         return f"{number:g} {unit}"
 
     return f"{show(value)} against target {show(goal.target)} (threshold {show(goal.threshold)})"
@@ -326,6 +328,12 @@ def _record_outcome(
                 level=verdict.status, closed_at=row.closed_at, value_text=text[:300]
             )
         candidates.append(alerts.Candidate(verdict.status, reached_at, row.period_end, text))
+    elif not missed:
+        # Data corrected since a final miss was recorded (checks re-sent without the outage):
+        # the period meets its target after all, so its breach must not stay open for ever.
+        Breach.objects.filter(period_result=row, closed_at__isnull=True).update(
+            closed_at=now, value_text=text[:300]
+        )
     if candidates:
         alerts.raise_alerts(
             agreement=agreement,

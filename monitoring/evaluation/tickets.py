@@ -23,6 +23,7 @@ import logging
 from collections import defaultdict
 from collections.abc import Iterable
 from datetime import datetime, time, timedelta
+from zoneinfo import ZoneInfo
 
 from django.db import transaction
 from django.utils import timezone
@@ -95,7 +96,7 @@ def evaluate_tickets(tickets: list[Ticket], now: datetime) -> None:
     pauses: dict[int, list] = defaultdict(list)
     for pause in TicketPause.objects.filter(ticket_id__in=ids).order_by("start"):
         pauses[pause.ticket_id].append((pause.start, pause.end))
-    resolved_gaps = _resolved_gaps(ids)
+    resolved_gaps, first_resolved = _resolution_history(ids)
     terms_of: dict[int, MeasuredTerms | None] = {}
     rows: list[TicketTimer] = []
     outcomes = []
@@ -106,13 +107,21 @@ def evaluate_tickets(tickets: list[Ticket], now: datetime) -> None:
         if agreement.pk not in terms_of:
             terms_of[agreement.pk] = measured_terms(agreement)
         terms = terms_of[agreement.pk]
-        if terms is None or not _in_term(ticket, terms):
+        if terms is None:
             continue
         service = ticket.service.name if ticket.service_id else ""
         for target in terms.targets:
             if not target.is_ticket_timer or not target.applies_to_ticket(ticket.priority, service):
                 continue
-            spec = _timer_input(ticket, target, pauses[ticket.pk], resolved_gaps[ticket.pk])
+            if not _in_term(ticket, terms, target.zone):
+                continue
+            spec = _timer_input(
+                ticket,
+                target,
+                pauses[ticket.pk],
+                resolved_gaps[ticket.pk],
+                first_resolved.get(ticket.pk),
+            )
             try:
                 result = ticket_timer(target.calendar, spec, now)
             except ValueError as exc:  # a calendar without business hours
@@ -125,20 +134,25 @@ def evaluate_tickets(tickets: list[Ticket], now: datetime) -> None:
         _record_outcome(ticket, agreement, target, result, now)
 
 
-def _in_term(ticket: Ticket, terms: MeasuredTerms) -> bool:
+def _in_term(ticket: Ticket, terms: MeasuredTerms, zone: str) -> bool:
+    """Whether the ticket was opened within the version's effective dates, read as local
+    dates in the target calendar's zone (like the measurement periods: a ticket opened on
+    1 January at 00:30 in Berlin is in a term that starts on 1 January)."""
+    tz = ZoneInfo(zone)
     opened = ticket.opened_at
-    start = datetime.combine(terms.effective_from, time(0), tzinfo=opened.tzinfo)
-    if opened < start:
+    if opened < datetime.combine(terms.effective_from, time(0), tzinfo=tz):
         return False
     if terms.effective_to is not None:
-        end = datetime.combine(terms.effective_to, time(0), tzinfo=opened.tzinfo)
-        return opened < end + timedelta(days=1)
+        end = datetime.combine(terms.effective_to + timedelta(days=1), time(0), tzinfo=tz)
+        return opened < end
     return True
 
 
-def _resolved_gaps(ticket_ids: list[int]) -> dict[int, list]:
-    """Per ticket, the periods between a resolution and a later reopening."""
+def _resolution_history(ticket_ids: list[int]) -> tuple[dict[int, list], dict[int, datetime]]:
+    """Per ticket, the periods between a resolution and a later reopening, and the first
+    resolution (a reopened ticket resolved without a response was responded to then)."""
     gaps: dict[int, list] = defaultdict(list)
+    first: dict[int, datetime] = {}
     since: dict[int, datetime] = {}
     changes = (
         TicketStatusChange.objects.filter(ticket_id__in=ticket_ids)
@@ -146,21 +160,30 @@ def _resolved_gaps(ticket_ids: list[int]) -> dict[int, list]:
         .values_list("ticket_id", "at", "resolves")
     )
     for ticket_id, at, resolves in changes:
+        if resolves:
+            first.setdefault(ticket_id, at)
         if resolves and ticket_id not in since:
             since[ticket_id] = at
         elif not resolves and ticket_id in since:
             gaps[ticket_id].append((since.pop(ticket_id), at))
-    return gaps
+    return gaps, first
 
 
 def _timer_input(
-    ticket: Ticket, target: MeasuredTarget, pauses: list, resolved_gaps: list
+    ticket: Ticket,
+    target: MeasuredTarget,
+    pauses: list,
+    resolved_gaps: list,
+    first_resolved: datetime | None = None,
 ) -> TimerInput:
     resolved = None
     if ticket.state != Ticket.State.OPEN:
         resolved = ticket.resolved_at or ticket.closed_at
     if target.metric == "response_time":
-        stop = ticket.first_response_at or resolved
+        # Resolved without a response: responded at the (first) resolution, even when the
+        # ticket was reopened since.
+        answered = [t for t in (first_resolved, resolved) if t is not None]
+        stop = ticket.first_response_at or (min(answered) if answered else None)
         ticket_pauses = pauses
     else:
         stop = resolved
@@ -252,11 +275,24 @@ def _record_outcome(
                 "customer_id": agreement.customer_id,
                 "target_label": target.label[:200],
                 "level": result.state,
-                "opened_at": result.due_at,
+                # When the target was missed: the due time, or the next opening when the
+                # due time is a closing time (the clock had not moved past it before).
+                "opened_at": result.decided_at,
                 "closed_at": result.stopped_at,
                 "value_text": text[:300],
             },
         )
+    elif result.stopped_at is not None:
+        # Data that arrived late (a response sent before the deadline but ingested after the
+        # breach was opened) can turn a miss into a met target: close that breach rather than
+        # leave it open for ever; its people hear that it is over.
+        breach = Breach.objects.filter(
+            ticket=ticket, target_key=target.key, closed_at__isnull=True
+        ).first()
+        if breach is not None:
+            breach.closed_at = result.stopped_at
+            breach.value_text = text[:300]
+            breach.save(update_fields=["closed_at", "value_text"])
     candidates = [
         alerts.Candidate(level, moment, _due_for(level, result), text)
         for level, moment in result.reached

@@ -1,0 +1,229 @@
+"""Alerts of the evaluation engine: who hears of what, exactly once, and what the email says."""
+
+from __future__ import annotations
+
+from datetime import timedelta
+
+import pytest
+from django.conf import settings
+from django.urls import reverse
+
+from monitoring.evaluation.alerts import default_recipients, deliver_new_alerts, send_digests
+from monitoring.evaluation.tickets import evaluate_pending_tickets, mark_for_evaluation
+from monitoring.models import Alert, Breach, DigestItem, EscalationContact, Ticket
+from sla_portal.core.models import Notification
+from tests.test_evaluation import NOW, ingest, target_key
+
+pytestmark = pytest.mark.django_db
+
+
+@pytest.fixture
+def agreement(active_acme_agreement, services, tom_team):
+    """The active Gold agreement, whose service Tom's team runs."""
+    services["portal"].owner = tom_team
+    services["portal"].save()
+    return active_acme_agreement
+
+
+def alert_mails():
+    """The alert emails (the agreement's lifecycle sent others before)."""
+    return Notification.objects.filter(kind__startswith="alert.")
+
+
+def recipients_of(alert: Alert) -> set[str]:
+    return set(Notification.objects.filter(key=alert.notification_key).values_list("recipient"))
+
+
+def emails(*users) -> set[tuple[str]]:
+    return {(user.email,) for user in users}
+
+
+def open_ticket(source, agreement, external_id: str, minutes_ago: float, **extra) -> Ticket:
+    ingest(
+        source,
+        agreement,
+        {"external_id": external_id, "opened_at": NOW - timedelta(minutes=minutes_ago), **extra},
+    )
+    evaluate_pending_tickets(NOW)
+    return Ticket.objects.get(external_id=external_id)
+
+
+# --- The escalation matrix --------------------------------------------------------------------
+
+
+def test_default_matrix(agreement, tom_team, alice_manager, carol_customer):
+    assert default_recipients(agreement, "warning") == [tom_team]
+    assert default_recipients(agreement, "missed_target") == [tom_team, alice_manager]
+    breached = default_recipients(agreement, "breached")
+    assert set(breached) == {tom_team, alice_manager, carol_customer}
+
+
+def test_each_level_reaches_its_people(
+    agreement, acme_desk, tom_team, alice_manager, carol_customer
+):
+    # P1 response: warning after 11.25 min, target 15, threshold 30.
+    open_ticket(acme_desk, agreement, "warn", 12)
+    open_ticket(acme_desk, agreement, "miss", 20)
+    open_ticket(acme_desk, agreement, "breach", 40)
+    levels = {a.ticket.external_id: a for a in Alert.objects.select_related("ticket")}
+    assert {k: a.level for k, a in levels.items()} == {
+        "warn": "warning",
+        "miss": "missed_target",
+        "breach": "breached",
+    }
+    assert recipients_of(levels["warn"]) == emails(tom_team)
+    assert recipients_of(levels["miss"]) == emails(tom_team, alice_manager)
+    assert recipients_of(levels["breach"]) == emails(tom_team, alice_manager, carol_customer)
+    kinds = set(alert_mails().values_list("kind", flat=True))
+    assert kinds == {"alert.warning", "alert.missed_target", "alert.breached"}
+
+
+def test_escalation_contacts_override_one_level(agreement, acme_desk, tom_team, victor_viewer):
+    EscalationContact.objects.create(agreement=agreement, level="warning", user=victor_viewer)
+    EscalationContact.objects.create(agreement=agreement, level="warning", email="ops@acme.example")
+    open_ticket(acme_desk, agreement, "warn", 12)
+    open_ticket(acme_desk, agreement, "miss", 20)
+    warning = Alert.objects.get(level="warning")
+    assert recipients_of(warning) == {(victor_viewer.email,), ("ops@acme.example",)}
+    # Levels without contacts keep the default matrix.
+    assert (tom_team.email,) in recipients_of(Alert.objects.get(level="missed_target"))
+
+
+# --- Exactly once -----------------------------------------------------------------------------
+
+
+def test_one_notification_per_alert_and_recipient_when_everything_runs_twice(agreement, acme_desk):
+    ticket = open_ticket(acme_desk, agreement, "twice", 40)
+    first = sorted(alert_mails().values_list("kind", "key", "recipient"))
+    assert len(first) == 3
+    mark_for_evaluation([ticket.pk])
+    assert evaluate_pending_tickets(NOW + timedelta(seconds=5)) == 1
+    deliver_new_alerts(NOW + timedelta(seconds=5))
+    # A worker that died after recording the emails but before marking the alert notified.
+    Alert.objects.update(notified_at=None)
+    assert deliver_new_alerts(NOW + timedelta(seconds=10)) == 1
+    assert sorted(alert_mails().values_list("kind", "key", "recipient")) == first
+    assert Alert.objects.count() == 1
+
+
+def test_only_the_highest_of_several_levels_reached_at_once_is_raised(agreement, acme_desk):
+    ticket = open_ticket(acme_desk, agreement, "late", 40)
+    assert list(Alert.objects.values_list("level", flat=True)) == ["breached"]
+    # Later evaluations do not go back to lower levels.
+    mark_for_evaluation([ticket.pk])
+    evaluate_pending_tickets(NOW + timedelta(minutes=1))
+    assert list(Alert.objects.values_list("level", flat=True)) == ["breached"]
+
+
+def test_moments_older_than_the_max_age_are_recorded_quietly(agreement, acme_desk):
+    # P4: response target 480 min, threshold 960; breached one minute too long ago.
+    minutes = 960 + settings.SLA_ALERT_MAX_AGE_MINUTES + 1
+    open_ticket(acme_desk, agreement, "history", minutes, priority="P4")
+    alert = Alert.objects.get()
+    assert alert.level == "breached"
+    assert alert.target_key == target_key(agreement, "response_time", "P4")
+    assert alert.emailed is False
+    assert alert.quiet_reason
+    assert alert.notified_at is not None
+    assert not alert_mails().exists()
+    assert Breach.objects.get().level == "breached"
+
+
+def test_a_moment_just_within_the_max_age_is_emailed(agreement, acme_desk):
+    minutes = 960 + settings.SLA_ALERT_MAX_AGE_MINUTES - 1
+    open_ticket(acme_desk, agreement, "recent", minutes, priority="P4")
+    alert = Alert.objects.get()
+    assert alert.emailed is True
+    assert Notification.objects.filter(key=alert.notification_key).count() == 3
+
+
+# --- Digests ----------------------------------------------------------------------------------
+
+
+def test_digest_users_get_warnings_in_the_digest_and_breaches_at_once(
+    agreement, acme_desk, tom_team
+):
+    tom_team.alert_digest = True
+    tom_team.save()
+    open_ticket(acme_desk, agreement, "warn-1", 12)
+    open_ticket(acme_desk, agreement, "warn-2", 12, priority="P1")
+    open_ticket(acme_desk, agreement, "breach", 40)
+    assert not Notification.objects.filter(kind="alert.warning").exists()
+    assert DigestItem.objects.filter(user=tom_team, digested_at__isnull=True).count() == 2
+    breach = Alert.objects.get(level="breached")
+    assert (tom_team.email,) in recipients_of(breach)
+
+    assert send_digests(NOW) == 1
+    digest = Notification.objects.get(kind="alert.digest")
+    assert digest.recipient == tom_team.email
+    assert "warn-1" in digest.body_text and "warn-2" in digest.body_text
+    assert not DigestItem.objects.filter(digested_at__isnull=True).exists()
+    assert send_digests(NOW + timedelta(minutes=1)) == 0
+    assert Notification.objects.filter(kind="alert.digest").count() == 1
+
+
+# --- Closing ----------------------------------------------------------------------------------
+
+
+def test_resolving_a_breached_ticket_closes_its_breach_and_says_so(
+    agreement, acme_desk, tom_team, alice_manager, carol_customer
+):
+    opened = NOW - timedelta(hours=9)
+    ingest(acme_desk, agreement, {"external_id": "long", "opened_at": opened})
+    evaluate_pending_tickets(NOW)
+    resolution_key = target_key(agreement, "resolution_time", "P1")
+    breach = Breach.objects.get(target_key=resolution_key)
+    assert breach.level == "breached"
+    assert breach.closed_at is None
+
+    later = NOW + timedelta(minutes=10)
+    ingest(
+        acme_desk,
+        agreement,
+        {
+            "external_id": "long",
+            "opened_at": opened,
+            "first_response_at": opened + timedelta(minutes=5),
+            "resolved_at": later,
+        },
+    )
+    evaluate_pending_tickets(later)
+    breach.refresh_from_db()
+    assert breach.closed_at == later
+    # The response was sent in time after all (it arrived late): its breach is closed too.
+    response_key = target_key(agreement, "response_time", "P1")
+    response_breach = Breach.objects.get(target_key=response_key)
+    assert response_breach.closed_at == opened + timedelta(minutes=5)
+    assert Alert.objects.filter(target_key=response_key, level="closed").count() == 1
+    closed = Alert.objects.get(target_key=resolution_key, level="closed")
+    assert closed.breach_id == breach.pk
+    assert closed.reached_at == later
+    # The people who heard of the breach hear that it is over.
+    assert recipients_of(closed) == emails(tom_team, alice_manager, carol_customer)
+    # Resolving again changes nothing.
+    mark_for_evaluation(Ticket.objects.values_list("pk", flat=True))
+    evaluate_pending_tickets(later + timedelta(minutes=1))
+    assert Alert.objects.filter(target_key=resolution_key, level="closed").count() == 1
+
+
+# --- What the email says ----------------------------------------------------------------------
+
+
+def test_alert_email_names_agreement_target_ticket_values_due_time_and_link(
+    agreement, acme_desk, carol_customer
+):
+    ticket = open_ticket(acme_desk, agreement, "INC-42", 40)
+    alert = Alert.objects.get()
+    mail = Notification.objects.get(key=alert.notification_key, recipient=carol_customer.email)
+    due = (NOW - timedelta(minutes=10)).strftime("%Y-%m-%d %H:%M")  # opened + 30 min
+    link = settings.SITE_URL + reverse("monitoring:ticket-detail", args=[ticket.pk])
+    assert agreement.reference in mail.subject
+    for body in (mail.body_text, mail.body_html):
+        assert agreement.reference in body
+        assert alert.target_label in body
+        assert "INC-42" in body
+        assert "40 min of business time used" in body
+        assert "target 15 min" in body and "threshold 30 min" in body
+        assert f"{due} (UTC)" in body
+        assert link in body
+    assert "Threshold breached" in mail.body_html
