@@ -115,6 +115,26 @@ def test_only_the_highest_of_several_levels_reached_at_once_is_raised(agreement,
     assert list(Alert.objects.values_list("level", flat=True)) == ["breached"]
 
 
+def test_levels_passed_over_at_once_still_reach_their_people(
+    agreement, acme_desk, tom_team, victor_viewer
+):
+    # A matrix naming different people per level: whoever hears of a missed target must
+    # hear of the breach that passed over it (a worker down across both deadlines).
+    EscalationContact.objects.create(agreement=agreement, level="warning", user=tom_team)
+    EscalationContact.objects.create(agreement=agreement, level="missed_target", user=victor_viewer)
+    EscalationContact.objects.create(
+        agreement=agreement, level="breached", email="oncall@acme.example"
+    )
+    open_ticket(acme_desk, agreement, "late", 40)
+    alert = Alert.objects.get()
+    assert alert.level == "breached"
+    assert recipients_of(alert) == {
+        (tom_team.email,),
+        (victor_viewer.email,),
+        ("oncall@acme.example",),
+    }
+
+
 def test_moments_older_than_the_max_age_are_recorded_quietly(agreement, acme_desk):
     # P4: response target 480 min, threshold 960; breached one minute too long ago.
     minutes = 960 + settings.SLA_ALERT_MAX_AGE_MINUTES + 1

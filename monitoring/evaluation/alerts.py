@@ -56,9 +56,11 @@ def raise_alerts(
     """Insert the alerts this subject has not had yet; return how many were new.
 
     Levels escalate: a level at or below one already raised is not raised again, and when
-    several are reached at once (data that arrived late) only the highest is raised, so a
-    person is not woken three times for one event. ``closed`` is raised once, when a breach
-    closes. Moments older than ``SLA_ALERT_MAX_AGE_MINUTES`` are recorded quietly.
+    several are reached at once (data that arrived late, or a worker that was down across
+    two deadlines) only the highest is raised, so a person is not woken three times for one
+    event; its email also goes to the recipients of the levels it passed over (see
+    ``_notify``), so nobody on the matrix is left out. ``closed`` is raised once, when a
+    breach closes. Moments older than ``SLA_ALERT_MAX_AGE_MINUTES`` are recorded quietly.
     """
     subject = (
         {"ticket_id": ticket_id, "target_key": target_key}
@@ -202,11 +204,29 @@ def deliver_new_alerts(now: datetime, limit: int = 500) -> int:
     return len(alerts)
 
 
-def _notify(alert: Alert, now: datetime) -> None:
+def _levels_covered(alert: Alert) -> list[str]:
+    """The levels whose recipients hear about ``alert``: its own, plus lower levels that were
+    never raised for its subject because it passed them at once (their people must not be
+    left out when the escalation matrix names different people per level)."""
     level = alert.level
     if level == Level.CLOSED:
-        level = alert.breach.level if alert.breach_id else Level.WARNING
-    people = recipients(alert.agreement, level)
+        return [alert.breach.level if alert.breach_id else Level.WARNING]
+    subject = (
+        {"ticket_id": alert.ticket_id, "target_key": alert.target_key}
+        if alert.ticket_id
+        else {"period_result_id": alert.period_result_id}
+    )
+    raised = set(
+        Alert.objects.filter(**subject).exclude(pk=alert.pk).values_list("level", flat=True)
+    )
+    passed = [lower for lower, rank in RANK.items() if rank < RANK[level] and lower not in raised]
+    return [level, *passed]
+
+
+def _notify(alert: Alert, now: datetime) -> None:
+    people: list[User | str] = []
+    for level in _levels_covered(alert):
+        people += recipients(alert.agreement, level)
     immediate: list[User | str] = []
     digest: list[User] = []
     for person in people:

@@ -32,6 +32,10 @@ def test_database_url() -> str:
 
 
 class WorkerProcess:
+    """``celery worker`` (solo pool) consuming one queue, logging to ``log_path``."""
+
+    name = "worker"
+
     def __init__(self, queue: str, log_path: Path) -> None:
         self.queue = queue
         self.log_path = log_path
@@ -53,45 +57,58 @@ class WorkerProcess:
             env["EMAIL_PORT"] = str(settings.EMAIL_PORT)
         return env
 
+    # What the process logs once it is up (only output after the latest start counts).
+    ready_marker = b"ready."
+
+    def command(self) -> list[str]:
+        return [
+            sys.executable,
+            "-m",
+            "celery",
+            "-A",
+            "sla_portal",
+            "worker",
+            "--pool",
+            "solo",
+            "-l",
+            "info",
+            "-Q",
+            self.queue,
+            "-n",
+            f"test-{self.queue}@%h",
+            "--without-gossip",
+            "--without-mingle",
+        ]
+
     def start(self) -> None:
+        self.launch()
+        self.wait_ready()
+
+    def launch(self) -> None:
+        """Start the process without waiting for it (``wait_ready`` does): processes launched
+        together boot in parallel, and booting the app takes seconds."""
         self._log_offset = self.log_path.stat().st_size if self.log_path.exists() else 0
         log = open(self.log_path, "ab")  # noqa: SIM115  (kept open for the process's life)
         self.process = subprocess.Popen(
-            [
-                sys.executable,
-                "-m",
-                "celery",
-                "-A",
-                "sla_portal",
-                "worker",
-                "--pool",
-                "solo",
-                "-l",
-                "info",
-                "-Q",
-                self.queue,
-                "-n",
-                f"test-{self.queue}@%h",
-                "--without-gossip",
-                "--without-mingle",
-            ],
+            self.command(),
             cwd=ROOT,
             env=self.env(),
             stdout=log,
             stderr=subprocess.STDOUT,
         )
-        self.wait_ready()
 
     def wait_ready(self, timeout: float = 60) -> None:
         deadline = time.monotonic() + timeout
         while time.monotonic() < deadline:
             if self.process.poll() is not None:
-                raise RuntimeError(f"worker exited: {self.log_path.read_text()[-3000:]}")
+                raise RuntimeError(f"{self.name} exited: {self.log_path.read_text()[-3000:]}")
             # Only this start's output counts: a restart appends to the same log.
-            if b"ready." in self.log_path.read_bytes()[self._log_offset :]:
+            if self.ready_marker in self.log_path.read_bytes()[self._log_offset :]:
                 return
             time.sleep(0.2)
-        raise RuntimeError(f"worker not ready in {timeout}s: {self.log_path.read_text()[-3000:]}")
+        raise RuntimeError(
+            f"{self.name} not ready in {timeout}s: {self.log_path.read_text()[-3000:]}"
+        )
 
     def stop(self, kill: bool = False) -> None:
         if self.process is None or self.process.poll() is not None:
@@ -109,6 +126,34 @@ class WorkerProcess:
     def restart(self) -> None:
         self.stop()
         self.start()
+
+
+class BeatProcess(WorkerProcess):
+    """``celery beat`` with the production scheduler (django-celery-beat's DatabaseScheduler,
+    on the test database), sending every periodic task to ``queue``.
+
+    The schedule is ``CELERY_BEAT_SCHEDULE``, copied into the test database's tables when beat
+    starts. Beat sends to the default queue, which ``CELERY_QUEUE`` sets in the settings, so a
+    worker on the same queue runs the ticks and no other run's worker sees them.
+    """
+
+    name = "beat"
+    # Beat is up once it has sent its first periodic task.
+    ready_marker = b"Scheduler: Sending due task"
+
+    def command(self) -> list[str]:
+        return [
+            sys.executable,
+            "-m",
+            "celery",
+            "-A",
+            "sla_portal",
+            "beat",
+            "-l",
+            "info",
+            "--scheduler",
+            "django_celery_beat.schedulers:DatabaseScheduler",
+        ]
 
 
 @pytest.fixture(scope="session")
@@ -133,6 +178,24 @@ def celery_worker_process(
         worker.stop()
 
 
+@contextlib.contextmanager
+def own_queue() -> Iterator[str]:
+    """A fresh queue that this process's tasks go to until the block ends; purged after."""
+    from sla_portal.celery import app
+
+    queue = f"sla-test-{uuid.uuid4().hex[:8]}"
+    previous_queue = app.conf.task_default_queue
+    app.conf.task_default_queue = queue
+    try:
+        yield queue
+    finally:
+        app.conf.task_default_queue = previous_queue
+        # Whatever the test left queued would otherwise stay on the broker for good: no
+        # worker ever listens to this queue again.
+        with contextlib.suppress(Exception), app.connection_for_write() as conn:
+            conn.default_channel.queue_purge(queue)
+
+
 @pytest.fixture
 def celery_worker(request, django_db_setup, tmp_path) -> Iterator[WorkerProcess]:
     """A fresh worker process for one test, on a queue of its own, stopped after the test.
@@ -141,30 +204,70 @@ def celery_worker(request, django_db_setup, tmp_path) -> Iterator[WorkerProcess]
     server's port. The queue of its own keeps the session's ``celery_worker_process`` (which
     knows no SMTP server) from taking this test's tasks.
     """
-    from sla_portal.celery import app
-
     if "smtp_server" in request.fixturenames:
         request.getfixturevalue("smtp_server")
-    queue = f"sla-test-{uuid.uuid4().hex[:8]}"
-    previous_queue = app.conf.task_default_queue
-    app.conf.task_default_queue = queue
-    worker = WorkerProcess(queue, tmp_path / f"worker-{queue}.log")
-    try:
-        worker.start()
-        yield worker
-    finally:
-        worker.stop()
-        app.conf.task_default_queue = previous_queue
-        # Whatever the test left queued would otherwise stay on the broker for good: no
-        # worker ever listens to this queue again.
-        with contextlib.suppress(Exception), app.connection_for_write() as conn:
-            conn.default_channel.queue_purge(queue)
+    with own_queue() as queue:
+        worker = WorkerProcess(queue, tmp_path / f"worker-{queue}.log")
+        try:
+            worker.start()
+            yield worker
+        finally:
+            worker.stop()
+
+
+class WorkerAndBeat:
+    """A worker and a beat on one queue: the periodic jobs run as in production."""
+
+    def __init__(self, queue: str, log_dir: Path) -> None:
+        self.queue = queue
+        self.worker = WorkerProcess(queue, log_dir / f"worker-{queue}.log")
+        self.beat = BeatProcess(queue, log_dir / f"beat-{queue}.log")
+        # How long the last start took: booting the app takes seconds, more on a busy machine.
+        self.boot_seconds = 0.0
+
+    def start(self) -> None:
+        """Start both, booting in parallel; return once the worker consumes and beat sends."""
+        started = time.monotonic()
+        self.worker.launch()
+        self.beat.launch()
+        self.worker.wait_ready()
+        self.beat.wait_ready()
+        self.boot_seconds = time.monotonic() - started
+
+    def stop(self, kill: bool = False) -> None:
+        """Stop beat first (nothing new is scheduled), then the worker; ``kill``: SIGKILL."""
+        self.beat.stop(kill=kill)
+        self.worker.stop(kill=kill)
+
+
+@pytest.fixture
+def celery_worker_and_beat(request, django_db_setup, tmp_path) -> Iterator[WorkerAndBeat]:
+    """A worker and ``celery beat`` (DatabaseScheduler) of one test, on a queue of its own.
+
+    Beat reads ``CELERY_BEAT_SCHEDULE`` into the test database and sends every periodic task
+    (the one-second evaluation tick, the notification sweep …) to this test's queue. Needs
+    ``django_db(transaction=True)``: both processes read what the test commits. As with
+    ``celery_worker``, a requested ``smtp_server`` starts first.
+    """
+    if "smtp_server" in request.fixturenames:
+        request.getfixturevalue("smtp_server")
+    with own_queue() as queue:
+        processes = WorkerAndBeat(queue, tmp_path)
+        try:
+            processes.start()
+            yield processes
+        finally:
+            processes.stop()
 
 
 __all__ = [
+    "BeatProcess",
+    "WorkerAndBeat",
     "WorkerProcess",
     "celery_queue",
     "celery_worker",
+    "celery_worker_and_beat",
     "celery_worker_process",
+    "own_queue",
     "test_database_url",
 ]
