@@ -19,6 +19,7 @@ from agreements.models import Service
 from monitoring.models import ContinuityIncident, ErrorEvent, Measurement, Source
 
 from . import MAX_BATCH, IngestError, IngestResult, RowError, notify_changed
+from .bulk import bulk_update_rows
 from .fields import (
     FieldError,
     is_blank,
@@ -147,9 +148,7 @@ def _write(kind: _Kind, source: Source, cleaned: dict[Key, Values]) -> IngestRes
                 instance.pk = stored[0]
                 to_update.append(instance)
         kind.model.objects.bulk_create(to_create, batch_size=BATCH_SIZE)
-        kind.model.objects.bulk_update(
-            to_update, list(kind.value_fields), batch_size=BATCH_SIZE // 4
-        )
+        bulk_update_rows(kind.model, to_update, kind.value_fields)
         changed = [row.pk for row in (*to_create, *to_update) if row.pk is not None]
         if changed:
             transaction.on_commit(lambda: notify_changed(kind.notify, changed))

@@ -17,6 +17,7 @@ from agreements.models import Agreement, Service
 from monitoring.models import Source, Ticket, TicketPause, TicketStatusChange
 
 from . import MAX_BATCH, IngestError, IngestResult, RowError, notify_changed
+from .bulk import bulk_update_rows
 from .fields import (
     FieldError,
     boolean,
@@ -33,7 +34,7 @@ from .history import StatusEntry, pauses_from_history
 __all__ = ["tickets_ingest"]
 
 PRIORITIES = frozenset({"", "P1", "P2", "P3", "P4"})
-# Written by bulk_update for a changed ticket; changed_at is set by hand because bulk_update
+# Written by bulk_update_rows for a changed ticket; changed_at is set by hand because that
 # does not run auto_now.
 UPDATE_FIELDS = [
     "agreement",
@@ -266,9 +267,12 @@ def tickets_ingest(source: Source, rows: Sequence[Mapping]) -> IngestResult:
         for start in range(0, len(ids), LOOKUP_CHUNK):
             existing.update(
                 (external_id, (pk, digest))
+                # order_by(): the model's default ordering would sort every chunk for nothing.
                 for external_id, pk, digest in Ticket.objects.filter(
                     source=source, external_id__in=ids[start : start + LOOKUP_CHUNK]
-                ).values_list("external_id", "pk", "ingest_digest")
+                )
+                .order_by()
+                .values_list("external_id", "pk", "ingest_digest")
             )
         now = timezone.now()
         to_create: list[Ticket] = []
@@ -297,7 +301,7 @@ def tickets_ingest(source: Source, rows: Sequence[Mapping]) -> IngestResult:
         if any(row.pk is None for row in to_create):
             # Backends that cannot return ids from a bulk insert: read them back.
             _read_back_ids(source, to_create)
-        Ticket.objects.bulk_update(to_update, UPDATE_FIELDS, batch_size=BATCH_SIZE // 4)
+        bulk_update_rows(Ticket, to_update, UPDATE_FIELDS)
         by_external = {row.external_id: row.pk for row in (*to_create, *to_update)}
         _replace_history(
             {
@@ -318,9 +322,9 @@ def _read_back_ids(source: Source, created: list[Ticket]) -> None:
     found: dict[str, int] = {}
     for start in range(0, len(ids), LOOKUP_CHUNK):
         found.update(
-            Ticket.objects.filter(
-                source=source, external_id__in=ids[start : start + LOOKUP_CHUNK]
-            ).values_list("external_id", "pk")
+            Ticket.objects.filter(source=source, external_id__in=ids[start : start + LOOKUP_CHUNK])
+            .order_by()
+            .values_list("external_id", "pk")
         )
     for row in created:
         row.pk = found[row.external_id]

@@ -14,6 +14,7 @@ from monitoring.models import MaintenanceWindow, Outage, Source, UptimeCheck
 from monitoring.outages import outages_from_checks
 
 from . import MAX_BATCH, IngestError, IngestResult, RowError, notify_changed
+from .bulk import bulk_update_rows
 from .fields import (
     FieldError,
     integer,
@@ -128,9 +129,7 @@ def checks_ingest(source: Source, service: Service, rows: Sequence[Mapping]) -> 
                 check.pk = stored[0]
                 to_update.append(check)
         UptimeCheck.objects.bulk_create(to_create, batch_size=BATCH_SIZE)
-        UptimeCheck.objects.bulk_update(
-            to_update, ["status", "response_ms", "source"], batch_size=BATCH_SIZE // 4
-        )
+        bulk_update_rows(UptimeCheck, to_update, ["status", "response_ms", "source"])
         if to_create or to_update:
             _recompute_outages(source, service, low, high)
             transaction.on_commit(lambda: notify_changed("checks", [service.pk]))
@@ -256,9 +255,7 @@ def maintenance_ingest(source: Source, rows: Sequence[Mapping]) -> IngestResult:
                 window.pk = stored[0]
                 to_update.append(window)
         MaintenanceWindow.objects.bulk_create(to_create, batch_size=BATCH_SIZE)
-        MaintenanceWindow.objects.bulk_update(
-            to_update, list(MAINTENANCE_FIELDS), batch_size=BATCH_SIZE // 4
-        )
+        bulk_update_rows(MaintenanceWindow, to_update, MAINTENANCE_FIELDS)
         changed = [window.pk for window in (*to_create, *to_update) if window.pk is not None]
         if changed:
             transaction.on_commit(lambda: notify_changed("maintenance", changed))

@@ -16,18 +16,24 @@ class Ticket(models.Model):
         RESOLVED = "resolved", "Resolved"
         CLOSED = "closed", "Closed"
 
+    # Foreign keys whose lookups a composite index below already serves carry no index of
+    # their own: at ten million rows each would cost write time and disk, and lure the
+    # planner into scanning a whole source (docs/benchmarks.md).
     source = models.ForeignKey(
-        "monitoring.Source", on_delete=models.PROTECT, related_name="tickets"
+        "monitoring.Source", on_delete=models.PROTECT, related_name="tickets", db_index=False
     )
     external_id = models.CharField(max_length=120)
     # Denormalised from the source so scoping and per-customer queries need no join.
-    customer = models.ForeignKey("core.Organisation", on_delete=models.PROTECT, related_name="+")
+    customer = models.ForeignKey(
+        "core.Organisation", on_delete=models.PROTECT, related_name="+", db_index=False
+    )
     agreement = models.ForeignKey(
         "agreements.Agreement",
         on_delete=models.PROTECT,
         null=True,
         blank=True,
         related_name="tickets",
+        db_index=False,
     )
     service = models.ForeignKey(
         "agreements.Service",
@@ -83,6 +89,12 @@ class Ticket(models.Model):
                 name="ticket_unevaluated",
                 condition=Q(evaluated_at__isnull=True),
             ),
+            # Open tickets per agreement (dashboards, the provider's overview).
+            models.Index(
+                fields=["agreement", "opened_at"],
+                name="ticket_open_agreement",
+                condition=Q(state="open"),
+            ),
         ]
 
     def __str__(self) -> str:
@@ -92,7 +104,10 @@ class Ticket(models.Model):
 class TicketStatusChange(models.Model):
     """One state change from the service desk's event log (the raw status as exported)."""
 
-    ticket = models.ForeignKey(Ticket, on_delete=models.CASCADE, related_name="status_changes")
+    # Served by the unique (ticket, at, status) index.
+    ticket = models.ForeignKey(
+        Ticket, on_delete=models.CASCADE, related_name="status_changes", db_index=False
+    )
     at = models.DateTimeField()
     status = models.CharField(max_length=60)
     pauses_clock = models.BooleanField(default=False)
@@ -111,7 +126,10 @@ class TicketStatusChange(models.Model):
 class TicketPause(models.Model):
     """A period the SLA clock stood still (waiting on the customer or a vendor)."""
 
-    ticket = models.ForeignKey(Ticket, on_delete=models.CASCADE, related_name="pauses")
+    # Served by the unique (ticket, start) index.
+    ticket = models.ForeignKey(
+        Ticket, on_delete=models.CASCADE, related_name="pauses", db_index=False
+    )
     start = models.DateTimeField()
     end = models.DateTimeField(null=True, blank=True, help_text="Empty: still paused.")
     reason = models.CharField(max_length=60, blank=True)
