@@ -1,7 +1,8 @@
 """Per-period results of every measured target, closed and frozen when the period ends.
 
 For each agreement in force and each target of its version in force, every measurement
-period from the agreement's effective date up to now has one ``PeriodResult``. Open periods
+period from the agreement's effective date up to now (at most the last
+``MAX_BACKFILL_PERIODS``) has one ``PeriodResult``. Open periods
 are recomputed on each evaluation; a period whose end has passed is computed one last time
 and closed (a database trigger then refuses any change), so reports rest on what was known
 at period close. The arithmetic is in ``monitoring.compliance``; this module only feeds it.
@@ -202,7 +203,12 @@ def measure(
         )
         if target.error_category:
             events = events.filter(category=target.error_category)
-        return count_verdict(events.count(), goal, closed), "count", goal
+        count = events.count()
+        if not count and not ErrorEvent.objects.filter(service_id__in=service_ids).exists():
+            # Zero errors from a feed that never sent any is not a measurement.
+            reason = "No error events have ever been received for these services."
+            return Verdict(None, NO_DATA, closed, {"reason": reason}), "count", goal
+        return count_verdict(count, goal, closed), "count", goal
     if target.data_source == "measurements":
         values = Measurement.objects.filter(
             service_id__in=service_ids, measured_at__gte=start, measured_at__lt=end
