@@ -15,6 +15,11 @@ urlpatterns = [
     path("breaches/<int:pk>/", evaluation_views.breach_detail, name="breach-detail"),
     path("agreements/<int:pk>/compliance/", evaluation_views.compliance, name="compliance"),
     path("agreements/<int:pk>/escalation/", evaluation_views.escalation, name="escalation"),
+    path(
+        "agreements/<int:pk>/escalation/<int:contact_pk>/remove/",
+        evaluation_views.escalation_remove,
+        name="escalation-remove",
+    ),
     # Imports of export files, run as background jobs
     path("imports/", upload_views.import_list, name="import-list"),
     path("imports/new/", upload_views.import_new, name="import-new"),

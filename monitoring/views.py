@@ -20,6 +20,8 @@ from django.utils import timezone
 
 from agreements.calendars import business_calendar
 
+from .evaluation.selectors import ticket_timers
+from .evaluation_views import timer_rows
 from .filters import CheckHistoryFilter, TicketListFilter
 from .models import MaintenanceWindow, Outage, Ticket
 from .selectors import (
@@ -255,8 +257,9 @@ def ticket_list(request: HttpRequest) -> HttpResponse:
 
 @login_required
 def ticket_detail(request: HttpRequest, pk: int) -> HttpResponse:
-    """A ticket's facts, its timeline of status changes, its pauses and, with a support
-    calendar on its agreement, the business time elapsed to resolution."""
+    """A ticket's facts, its timers (the time targets measured on it), its timeline of status
+    changes, its pauses and, with a support calendar on its agreement, the business time
+    elapsed to resolution."""
     ticket = get_object_or_404(ticket_timeline(request.user), pk=pk)
     now = timezone.now()
     pauses = [
@@ -277,6 +280,7 @@ def ticket_detail(request: HttpRequest, pk: int) -> HttpResponse:
         )
         business = {"calendar": calendar, "text": humane_duration(seconds), "seconds": seconds}
     state_class, state_icon = TICKET_STATE_STYLE[ticket.state]
+    timers = timer_rows(list(ticket_timers(request.user, ticket)))
     return render(
         request,
         "monitoring/ticket_detail.html",
@@ -291,6 +295,7 @@ def ticket_detail(request: HttpRequest, pk: int) -> HttpResponse:
             ),
             "elapsed": humane_duration(end - ticket.opened_at),
             "business": business,
+            "timers": timers,
         },
     )
 
