@@ -227,6 +227,14 @@ CELERY_BEAT_SCHEDULE = {
         "schedule": 60.0,
         "options": {"expires": 120},
     },
+    # Periodic reports: a month is reported once all its period results are closed (periods
+    # close within a minute of their end); idempotent, so a late or repeated run issues nothing
+    # twice.
+    "issue-reports": {
+        "task": "reporting.issue_due_reports",
+        "schedule": 300.0,
+        "options": {"expires": 600},
+    },
     # Warnings gathered for people who chose a daily digest instead of immediate emails.
     "alert-digests": {
         "task": "monitoring.send_alert_digests",

@@ -450,7 +450,7 @@ def test_start_review_then_renegotiate_keeps_the_signed_version_in_force(
     assert refreshed(in_force).status == machine.UNDER_REVIEW
     html = response.content.decode()
     assert "Record the review" in html
-    assert "Periodic reports of this period appear here once reporting is set up" in html
+    assert "No monthly report of this period has been issued yet." in html
 
     response = client.post(
         reverse("agreements:review", args=[in_force.pk, review.pk]),

@@ -564,9 +564,12 @@ def history(request: HttpRequest, pk: int) -> HttpResponse:
 
 
 def _period_reports(review: Review) -> list:
-    """Periodic reports of the review period. The reporting app has no reports yet; when it
-    does, its selector is asked here and the page lists what it returns."""
-    return []
+    """The monthly reports of the review period (current revisions, oldest first), with each
+    target's trend over them (``.targets``) and the credits of the period (``.credit_total``).
+    The agreement was scoped to the user already, and its reports share its customer."""
+    from reporting.services import review_reports
+
+    return review_reports(review.agreement, review.period_start, review.period_end)
 
 
 def _review_actions(form: forms.BaseFormSet) -> list[dict[str, Any]]:
