@@ -10,7 +10,7 @@ The helpers at the top turn stored figures into words; they take plain values.
 from __future__ import annotations
 
 from dataclasses import dataclass
-from datetime import datetime, timedelta
+from datetime import datetime
 
 from django.contrib import messages
 from django.contrib.auth.decorators import login_required
@@ -26,7 +26,7 @@ from django.views.decorators.http import require_POST
 from agreements.models import Agreement
 
 from .evaluation import actions
-from .evaluation.format import duration, percent
+from .evaluation.format import duration, number, percent, period_label
 from .evaluation.selectors import (
     Delivery,
     TargetCompliance,
@@ -86,22 +86,6 @@ def level_badge(level: str) -> Badge:
 
 
 # Time units of targets, in seconds, so "480 minutes" reads "8 h".
-TIME_UNITS = {"seconds": 1, "minutes": 60, "hours": 3600}
-
-
-def number(value: float | None, unit: str) -> str:
-    """A figure in its unit as people read it: '99.95 %', '12 min', '8 h', '3', '250 ms'."""
-    if value is None:
-        return "no data"
-    if unit == "percent":
-        return percent(value)
-    if unit in TIME_UNITS:
-        return duration(float(value) * TIME_UNITS[unit])
-    if unit == "count":
-        return f"{value:g}"
-    return f"{float(value):g} {unit}"
-
-
 def period_value(row: PeriodResult) -> str:
     """The period's value; without one, why (nothing to measure is not missing data)."""
     if row.value is not None:
@@ -120,19 +104,6 @@ def minutes(seconds: float | None) -> str:
         return "–"
     places = 0 if abs(seconds) >= 600 else 1
     return f"{seconds / 60:,.{places}f}\u00a0min"
-
-
-def period_label(row: PeriodResult) -> str:
-    """'Nov 2026', 'Q4 2026' or '2026'. Periods begin at midnight in the target's zone, which
-    may be the evening before in UTC, so the label is taken from the period's middle."""
-    middle = row.period_start + (row.period_end - row.period_start) / 2
-    if row.period == "month":
-        return f"{middle:%b %Y}"
-    if row.period == "quarter":
-        return f"Q{(middle.month - 1) // 3 + 1} {middle.year}"
-    if row.period == "year":
-        return f"{middle.year}"
-    return f"{row.period_start:%d %b %Y}\u2013{row.period_end - timedelta(seconds=1):%d %b %Y}"
 
 
 def goal_text(row: PeriodResult) -> str:

@@ -7,6 +7,8 @@ from django.http import Http404, HttpRequest, HttpResponse
 from django.shortcuts import render
 from django.utils.http import content_disposition_header
 
+from reporting.selectors import agreement_overview
+
 from ..models import Agreement
 from ..pdf import render_agreement_pdf
 from ..presentation import document_context
@@ -29,6 +31,7 @@ def agreement_detail(request: HttpRequest, pk: int) -> HttpResponse:
     agreement = _visible_agreement(request, pk)
     context = document_context(agreement, review=request.user.is_provider)
     context["can_edit"] = request.user.can_draft_agreements and agreement.is_editable
+    context["overview"] = agreement_overview(agreement, request.user)
     return render(request, "agreements/document.html", context)
 
 

@@ -1,0 +1,714 @@
+"""Reads behind the dashboards: live compliance per agreement, the provider's overview and the
+agreement-status panel.
+
+Everything here reads the evaluation engine's rollups (``PeriodResult``, ``TicketTimer``,
+``Breach``) and a few small derived rows (``Outage``, ``MaintenanceWindow``, ``Review``), never
+raw tickets or uptime checks, so a dashboard costs the same handful of queries at ten tickets
+as at ten million. Every query goes through ``visible_to(user)``: a customer user only ever
+loads rows of their own organisation. The figures are turned into words here too (house
+style: the template shows, it does not compute), with the wording helpers of the compliance
+pages so a value reads the same on every page.
+"""
+
+from __future__ import annotations
+
+from collections import Counter, defaultdict
+from dataclasses import dataclass, field
+from datetime import date, datetime, timedelta
+
+from django.db.models import Count, F, Q, QuerySet, Window
+from django.db.models.functions import RowNumber
+from django.utils import timezone
+
+from agreements.lifecycle import STAGE_OF_STATE, STAGES, STATE_LABELS
+from agreements.models import Agreement, Review
+from agreements.terms import MONITORED_STATES
+from monitoring.evaluation.format import duration, number, percent, period_label
+from monitoring.models import Breach, MaintenanceWindow, Outage, PeriodResult, Status, TicketTimer
+from sla_portal.core.models import Notification, User
+from sla_portal.core.notifications import pending_problems
+
+TREND_PERIODS = 12
+BREACH_HISTORY = 10
+TICKETS_AT_RISK = 20
+OPEN_BREACHES = 25
+DELIVERY_PROBLEMS = 10
+EXPIRY_DAYS = 90
+REVIEW_DAYS = 90
+
+
+# --- States as they are shown -----------------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class State:
+    """A state as shown: a red/amber/green/grey class, an icon and a word (never colour alone)."""
+
+    rag: str  # green, amber, red, grey: the CSS modifier (static/css/dashboard.css)
+    icon: str
+    text: str
+
+    @property
+    def css(self) -> str:
+        """The portal-wide text class of the state (static/css/portal.css), for pages that
+        do not load the dashboard styles."""
+        return PORTAL_CSS[self.rag]
+
+
+PORTAL_CSS = {
+    "green": "state-ok",
+    "amber": "state-warn",
+    "red": "state-bad",
+    "grey": "text-body-secondary",
+}
+
+
+# The provider's traffic light: a missed target is amber (the period may still count against
+# the threshold only), a breached threshold red, met green, nothing to measure grey.
+RAG = {
+    Status.MET: ("green", "bi-check-circle-fill"),
+    Status.RUNNING: ("green", "bi-play-circle"),
+    Status.PAUSED: ("grey", "bi-pause-circle"),
+    Status.AT_RISK: ("amber", "bi-exclamation-triangle-fill"),
+    Status.MISSED_TARGET: ("amber", "bi-x-circle"),
+    Status.BREACHED: ("red", "bi-x-octagon-fill"),
+    Status.NO_DATA: ("grey", "bi-dash-circle"),
+}
+
+
+def state_of(status: str) -> State:
+    """The red/amber/green state of a period or timer status."""
+    rag, icon = RAG.get(status, ("grey", "bi-question-circle"))
+    text = Status(status).label if status in Status.values else status
+    return State(rag, icon, text)
+
+
+# --- The gauge ---------------------------------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class Gauge:
+    """A horizontal bar on a 0–100 scale with the value, the target and the threshold placed
+    on it. The scale is zoomed so the target and threshold are far enough apart to see: 99.5 and
+    99.9 on a 0–100 % bar would be one pixel apart."""
+
+    value: float | None  # position 0–100, None: no value
+    target: float
+    threshold: float
+    low: str  # the scale's ends, in words
+    high: str
+    clipped: bool  # the value lies outside the drawn scale (it is drawn at the edge)
+
+
+def higher_is_better(row: PeriodResult) -> bool:
+    """Whether more is better for the period's value. Not ``row.direction``: that is the
+    direction of the target itself, and for ticket time targets (lower is better) the period's
+    value is the share of tickets within it (higher is better). A threshold is never better
+    than its target, so the two goals say it, and the direction only breaks a tie."""
+    if row.goal_target != row.goal_threshold:
+        return row.goal_target > row.goal_threshold
+    return row.direction == "higher"
+
+
+def gauge_for(row: PeriodResult) -> Gauge:
+    """Where the value, target and threshold of a period sit on its gauge."""
+    target, threshold, value = row.goal_target, row.goal_threshold, row.value
+    gap = abs(target - threshold) or max(abs(target) * 0.1, 1.0)
+    # The scale always holds the value too: a value far below the threshold widens it.
+    if higher_is_better(row):
+        top = 100.0 if row.value_unit == "percent" else max(target + gap, value or 0)
+        bottom = min(threshold - 2 * gap, value - gap / 2 if value is not None else threshold)
+        if row.value_unit == "percent":
+            bottom = max(bottom, 0.0)
+    else:
+        bottom = 0.0
+        top = max(threshold + gap, value + gap / 2 if value is not None else threshold)
+    span = (top - bottom) or 1.0
+
+    def at(x: float) -> float:
+        return round(min(max((x - bottom) / span * 100, 0.0), 100.0), 2)
+
+    clipped = value is not None and not (bottom <= value <= top)
+    return Gauge(
+        value=None if value is None else at(value),
+        target=at(target),
+        threshold=at(threshold),
+        low=number(bottom, row.value_unit),
+        high=number(top, row.value_unit),
+        clipped=clipped,
+    )
+
+
+# --- One target of one agreement -------------------------------------------------------------
+
+
+@dataclass
+class TargetPanel:
+    """One target's current period: value against goal, the state, what is left, the trend."""
+
+    key: str
+    label: str
+    metric: str
+    current: PeriodResult
+    state: State
+    period: str
+    value_text: str
+    target_text: str
+    threshold_text: str
+    sentence: str  # "99.84 % against target 99.90 %, threshold 99.50 %"
+    gauge: Gauge
+    remaining: str  # error budget left, or tickets still able to meet the goal
+    trend: dict  # for json_script: labels, values, target, threshold, unit
+    trend_rows: list[tuple[str, str]]  # the same, as text for the table under the chart
+
+
+def _remaining(row: PeriodResult) -> str:
+    d = row.details or {}
+    if "budget_left_seconds" in d:
+        left = d["budget_left_seconds"]
+        allowed = duration(d["budget_seconds"])
+        if left >= 0:
+            return f"Error budget left: {duration(left)} of {allowed} downtime"
+        return f"Error budget spent: {duration(-left)} over the {allowed} allowed"
+    if "met" in d:
+        decided = d["met"] + d["missed"]
+        pending = d["pending"]
+        total = decided + pending
+        if not total:
+            return "No tickets in this period yet"
+        share = (d["met"] + pending) / total * 100
+        at_risk = d.get("pending_at_risk", 0)
+        risk = f", {at_risk} of them past the warning point" if at_risk else ""
+        return (
+            f"{d['met']} met, {d['missed']} missed, {pending} open{risk}: at best "
+            f"{percent(share, 1)} of tickets can still meet the goal"
+        )
+    if "count" in d:
+        left = row.goal_target - d["count"]
+        return f"{max(left, 0):g} more before the target is missed"
+    if "reason" in d:
+        return d["reason"]
+    return ""
+
+
+def _panel(current: PeriodResult, history: list[PeriodResult]) -> TargetPanel:
+    unit = current.value_unit
+    value_text = number(current.value, unit) if current.value is not None else "no value yet"
+    target_text = number(current.goal_target, unit)
+    threshold_text = number(current.goal_threshold, unit)
+    sentence = f"{value_text} against target {target_text}, threshold {threshold_text}"
+    trend_rows = sorted(history, key=lambda r: r.period_start)[-TREND_PERIODS:]
+    return TargetPanel(
+        key=current.target_key,
+        label=current.target_label,
+        metric=current.metric,
+        current=current,
+        state=state_of(current.status),
+        period=period_label(current),
+        value_text=value_text,
+        target_text=target_text,
+        threshold_text=threshold_text,
+        sentence=sentence,
+        gauge=gauge_for(current),
+        remaining=_remaining(current),
+        trend={
+            "label": current.target_label,
+            "labels": [period_label(r) for r in trend_rows],
+            "values": [None if r.value is None else round(r.value, 3) for r in trend_rows],
+            "target": current.goal_target,
+            "threshold": current.goal_threshold,
+            "unit": "%" if unit == "percent" else unit,
+            "higher": higher_is_better(current),
+        },
+        trend_rows=[
+            (period_label(r), number(r.value, unit) if r.value is not None else "–")
+            for r in reversed(trend_rows)
+        ],
+    )
+
+
+def _current(rows: list[PeriodResult], now: datetime) -> PeriodResult:
+    """The period ``now`` falls in, else the latest (rows are newest first)."""
+    return next((r for r in rows if r.period_start <= now < r.period_end), rows[0])
+
+
+def _recent_results(user: User, agreement_ids: list[int]) -> QuerySet[PeriodResult]:
+    """The latest ``TREND_PERIODS`` results of every target of the agreements, in one query
+    (a window numbers each target's periods newest first)."""
+    return (
+        PeriodResult.objects.visible_to(user)
+        .filter(agreement_id__in=agreement_ids)
+        .annotate(
+            recency=Window(
+                RowNumber(),
+                partition_by=[F("agreement_id"), F("target_key")],
+                order_by=F("period_start").desc(),
+            )
+        )
+        .filter(recency__lte=TREND_PERIODS)
+        .order_by("agreement_id", "target_key", "-period_start")
+    )
+
+
+def _panels_by_agreement(
+    user: User, agreements: list[Agreement], now: datetime
+) -> dict[int, list[TargetPanel]]:
+    grouped: dict[int, dict[str, list[PeriodResult]]] = defaultdict(lambda: defaultdict(list))
+    for row in _recent_results(user, [a.pk for a in agreements]):
+        grouped[row.agreement_id][row.target_key].append(row)
+    panels: dict[int, list[TargetPanel]] = {}
+    for agreement in agreements:
+        targets = grouped.get(agreement.pk, {})
+        found = [_panel(_current(rows, now), rows) for rows in targets.values()]
+        panels[agreement.pk] = sorted(found, key=_target_order)
+    return panels
+
+
+# Availability first, then tickets, then the rest: the order people ask about them.
+METRIC_ORDER = ["availability", "response_time", "resolution_time"]
+
+
+def _target_order(panel: TargetPanel) -> tuple:
+    rank = METRIC_ORDER.index(panel.metric) if panel.metric in METRIC_ORDER else len(METRIC_ORDER)
+    return (rank, panel.label)
+
+
+# --- The availability timeline -----------------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class Span:
+    """An outage or maintenance window on the timeline, placed in percent of the period."""
+
+    kind: str  # outage, maintenance
+    service: str
+    start: datetime
+    end: datetime | None  # None: still going on
+    left: float
+    width: float
+    text: str
+
+
+@dataclass
+class Timeline:
+    """The current availability period of one agreement, one row per service."""
+
+    period: str
+    start: datetime
+    end: datetime
+    now: float  # where "now" is, in percent of the period
+    rest: float  # the part of the period still to come, in percent
+    rows: list[tuple[str, list[Span]]]
+    spans: list[Span]  # every span, in time order (the table under the drawing)
+    summary: str
+
+
+def _timelines(
+    user: User, agreements: list[Agreement], panels: dict[int, list[TargetPanel]], now: datetime
+) -> dict[int, Timeline]:
+    periods = {}
+    for agreement in agreements:
+        availability = next(
+            (p.current for p in panels.get(agreement.pk, []) if p.metric == "availability"), None
+        )
+        if availability is not None:
+            periods[agreement.pk] = (
+                availability.period_start,
+                availability.period_end,
+                availability,
+            )
+    if not periods:
+        return {}
+    earliest = min(start for start, _, _ in periods.values())
+    latest = max(end for _, end, _ in periods.values())
+    service_ids = {s.pk for a in agreements if a.pk in periods for s in a.services.all()}
+    outages = list(
+        Outage.objects.visible_to(user)
+        .filter(service_id__in=service_ids, started_at__lt=latest)
+        .filter(Q(ended_at__isnull=True) | Q(ended_at__gt=earliest))
+        .select_related("service")
+        .order_by("started_at")
+    )
+    windows = list(
+        MaintenanceWindow.objects.visible_to(user)
+        .filter(service_id__in=service_ids, starts_at__lt=latest, ends_at__gt=earliest)
+        .select_related("service")
+        .order_by("starts_at")
+    )
+    found = {}
+    for agreement in agreements:
+        if agreement.pk in periods:
+            found[agreement.pk] = _timeline(agreement, periods[agreement.pk], outages, windows, now)
+    return found
+
+
+def _timeline(
+    agreement: Agreement,
+    period: tuple[datetime, datetime, PeriodResult],
+    outages: list[Outage],
+    windows: list[MaintenanceWindow],
+    now: datetime,
+) -> Timeline:
+    start, end, row = period
+    length = (end - start).total_seconds()
+
+    def at(moment: datetime) -> float:
+        return min(max((moment - start).total_seconds() / length * 100, 0.0), 100.0)
+
+    def place(kind: str, service: str, a: datetime, b: datetime | None, text: str) -> Span:
+        left, right = at(a), at(min(b or now, end))
+        # A one-minute outage in a month is 0.002 % wide: drawn at least a sliver wide.
+        width = max(right - left, 0.25)
+        return Span(kind, service, a, b, round(left, 3), round(width, 3), text)
+
+    rows, spans = [], []
+    for service in sorted(agreement.services.all(), key=lambda s: s.name):
+        mine = []
+        for outage in outages:
+            if outage.service_id != service.pk:
+                continue
+            if not _overlaps(outage.started_at, outage.ended_at or now, start, end):
+                continue
+            took = ((outage.ended_at or now) - outage.started_at).total_seconds()
+            ongoing = " (ongoing)" if outage.ended_at is None else ""
+            text = f"Outage, {duration(took)}{ongoing}"
+            mine.append(place("outage", service.name, outage.started_at, outage.ended_at, text))
+        for window in windows:
+            if window.service_id != service.pk:
+                continue
+            if not _overlaps(window.starts_at, window.ends_at, start, end):
+                continue
+            took = (window.ends_at - window.starts_at).total_seconds()
+            title = f": {window.title}" if window.title else ""
+            text = f"Maintenance, {duration(took)}{title}"
+            mine.append(place("maintenance", service.name, window.starts_at, window.ends_at, text))
+        mine.sort(key=lambda s: s.start)
+        rows.append((service.name, mine))
+        spans.extend(mine)
+    spans.sort(key=lambda s: (s.start, s.service))
+    outage_count = sum(1 for s in spans if s.kind == "outage")
+    maintenance_count = len(spans) - outage_count
+    summary = (
+        f"{outage_count} outage{'s' if outage_count != 1 else ''} and {maintenance_count} "
+        f"maintenance window{'s' if maintenance_count != 1 else ''} in {period_label(row)}"
+    )
+    d = row.details or {}
+    if "down_seconds" in d:
+        summary += f"; {duration(d['down_seconds'])} of downtime counted"
+    now_at = round(at(now), 3)
+    return Timeline(
+        period=period_label(row),
+        start=start,
+        end=end,
+        now=now_at,
+        rest=round(100 - now_at, 3),
+        rows=rows,
+        spans=spans,
+        summary=summary,
+    )
+
+
+def _overlaps(a: datetime, b: datetime, start: datetime, end: datetime) -> bool:
+    return a < end and b > start
+
+
+# --- Tickets and breaches ------------------------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class TicketRow:
+    """An open ticket target with the time left before its threshold (negative: past it)."""
+
+    timer: TicketTimer
+    state: State
+    deadline: datetime | None
+    left_seconds: float | None
+    left_text: str
+    due_text: str
+
+
+def _ticket_row(timer: TicketTimer, now: datetime) -> TicketRow:
+    deadline = timer.threshold_due_at
+    left = (deadline - now).total_seconds() if deadline else None
+    if left is None:
+        left_text = "clock paused"
+    elif left >= 0:
+        left_text = f"{duration(left)} left"
+    else:
+        left_text = f"breached {duration(-left)} ago"
+    if timer.due_at is None:
+        due_text = "–"
+    elif timer.due_at >= now:
+        due_text = f"target in {duration((timer.due_at - now).total_seconds())}"
+    else:
+        due_text = f"target missed {duration((now - timer.due_at).total_seconds())} ago"
+    return TicketRow(timer, state_of(timer.state), deadline, left, left_text, due_text)
+
+
+def open_timers(user: User) -> QuerySet[TicketTimer]:
+    """Open ticket targets the user may see, the nearest threshold first (paused last)."""
+    return (
+        TicketTimer.objects.visible_to(user)
+        .filter(stopped_at__isnull=True)
+        .select_related("ticket", "agreement")
+        .order_by(F("threshold_due_at").asc(nulls_last=True), "id")
+    )
+
+
+# --- The customer dashboard ---------------------------------------------------------------------
+
+
+@dataclass
+class AgreementPanel:
+    """Everything the customer dashboard shows for one agreement."""
+
+    agreement: Agreement
+    targets: list[TargetPanel]
+    timeline: Timeline | None
+    tickets: list[TicketRow]
+    breaches: list[Breach]
+    counts: Counter = field(default_factory=Counter)
+
+
+def monitored_agreements(user: User) -> QuerySet[Agreement]:
+    """The agreements in force and measured that the user may see, by reference."""
+    return (
+        Agreement.objects.visible_to(user)
+        .filter(status__in=MONITORED_STATES, in_force_version__isnull=False)
+        .select_related("customer")
+        .order_by("reference")
+    )
+
+
+def customer_dashboard(user: User, now: datetime | None = None) -> list[AgreementPanel]:
+    """Per monitored agreement the user may see: each target's current period (value, gauge,
+    what is left, trend), the availability timeline, open tickets by time left and the latest
+    breaches. A constant number of queries, whatever the number of agreements or tickets."""
+    now = now or timezone.now()
+    agreements = list(monitored_agreements(user).prefetch_related("services"))
+    if not agreements:
+        return []
+    ids = [a.pk for a in agreements]
+    panels = _panels_by_agreement(user, agreements, now)
+    timelines = _timelines(user, agreements, panels, now)
+    tickets: dict[int, list[TicketRow]] = defaultdict(list)
+    for timer in open_timers(user).filter(agreement_id__in=ids):
+        tickets[timer.agreement_id].append(_ticket_row(timer, now))
+    breaches: dict[int, list[Breach]] = defaultdict(list)
+    recent = (
+        Breach.objects.visible_to(user)
+        .filter(agreement_id__in=ids)
+        .select_related("ticket", "period_result")
+        .annotate(
+            recency=Window(
+                RowNumber(), partition_by=[F("agreement_id")], order_by=F("opened_at").desc()
+            )
+        )
+        .filter(recency__lte=BREACH_HISTORY)
+        .order_by("-opened_at", "-id")
+    )
+    for breach in recent:
+        breaches[breach.agreement_id].append(breach)
+    found = []
+    for agreement in agreements:
+        targets = panels.get(agreement.pk, [])
+        found.append(
+            AgreementPanel(
+                agreement=agreement,
+                targets=targets,
+                timeline=timelines.get(agreement.pk),
+                tickets=tickets.get(agreement.pk, []),
+                breaches=breaches.get(agreement.pk, []),
+                counts=Counter(t.state.rag for t in targets),
+            )
+        )
+    return found
+
+
+# --- The provider dashboard -----------------------------------------------------------------------
+
+
+@dataclass
+class AgreementLight:
+    """One agreement's row of traffic lights: each target's current state."""
+
+    agreement: Agreement
+    targets: list[TargetPanel]
+    worst: State
+
+
+@dataclass
+class Deadline:
+    agreement: Agreement
+    on: date
+    what: str
+    days: int
+    review: Review | None = None
+
+    @property
+    def overdue(self) -> int:
+        return -self.days
+
+
+@dataclass
+class ProviderDashboard:
+    """The provider's overview of every monitored agreement."""
+
+    agreements: list[AgreementLight]
+    open_breaches: list[Breach]
+    open_breach_count: int
+    tickets_at_risk: list[TicketRow]
+    stages: list[tuple[str, int, list[tuple[str, int]]]]
+    reviews: list[Deadline]
+    expiries: list[Deadline]
+    delivery_problems: list[Notification]
+    rag_counts: Counter
+
+
+RAG_RANK = {"red": 0, "amber": 1, "grey": 2, "green": 3}
+
+
+def provider_dashboard(user: User, now: datetime | None = None) -> ProviderDashboard:
+    """Every monitored agreement with a red/amber/green state per target, open breaches, open
+    tickets by time to breach, agreements per lifecycle stage, reviews and expiries due within
+    90 days, and emails that could not be delivered. A constant number of queries."""
+    now = now or timezone.now()
+    today = timezone.localdate(now)
+    agreements = list(monitored_agreements(user))
+    current = (
+        PeriodResult.objects.visible_to(user)
+        .filter(agreement_id__in=[a.pk for a in agreements])
+        .filter(period_start__lte=now, period_end__gt=now)
+        .only(
+            "agreement_id",
+            "target_key",
+            "target_label",
+            "metric",
+            "value_unit",
+            "direction",
+            "goal_target",
+            "goal_threshold",
+            "value",
+            "status",
+            "details",
+            "period",
+            "period_start",
+            "period_end",
+        )
+    )
+    by_agreement: dict[int, list[TargetPanel]] = defaultdict(list)
+    for row in current:
+        by_agreement[row.agreement_id].append(_panel(row, [row]))
+    lights = []
+    for agreement in agreements:
+        targets = sorted(by_agreement.get(agreement.pk, []), key=_target_order)
+        worst = min(
+            (t.state for t in targets), key=lambda s: RAG_RANK[s.rag], default=state_of("no_data")
+        )
+        lights.append(AgreementLight(agreement, targets, worst))
+    # The agreements that need attention first.
+    lights.sort(key=lambda light: (RAG_RANK[light.worst.rag], light.agreement.reference))
+
+    breaches = Breach.objects.visible_to(user).filter(closed_at__isnull=True)
+    open_breach_list = list(
+        breaches.select_related("agreement", "ticket", "period_result").order_by("-opened_at")[
+            :OPEN_BREACHES
+        ]
+    )
+    at_risk = [
+        _ticket_row(timer, now)
+        for timer in open_timers(user).exclude(state=Status.BREACHED)[:TICKETS_AT_RISK]
+    ]
+
+    per_state = dict(
+        Agreement.objects.visible_to(user).values_list("status").annotate(n=Count("pk"))
+    )
+    stages = []
+    for stage in STAGES:
+        states = [
+            (STATE_LABELS[s], n) for s, n in per_state.items() if STAGE_OF_STATE.get(s) == stage
+        ]
+        stages.append((stage, sum(n for _, n in states), sorted(states)))
+
+    horizon = today + timedelta(days=REVIEW_DAYS)
+    reviews = [
+        Deadline(
+            r.agreement,
+            r.due_date,
+            f"Review ({r.get_status_display().lower()})",
+            (r.due_date - today).days,
+            r,
+        )
+        for r in Review.objects.visible_to(user)
+        .exclude(status=Review.Status.DECIDED)
+        .filter(due_date__lte=horizon)
+        .select_related("agreement")
+        .order_by("due_date")[:20]
+    ]
+    expiries = [
+        Deadline(a, a.effective_to, "Expires", (a.effective_to - today).days)
+        for a in Agreement.objects.visible_to(user)
+        .filter(
+            status__in=MONITORED_STATES,
+            effective_to__gte=today,
+            effective_to__lte=today + timedelta(days=EXPIRY_DAYS),
+        )
+        .order_by("effective_to")[:20]
+    ]
+    problems = list(pending_problems()[:DELIVERY_PROBLEMS]) if user.is_provider else []
+    return ProviderDashboard(
+        agreements=lights,
+        open_breaches=open_breach_list,
+        open_breach_count=breaches.count(),
+        tickets_at_risk=at_risk,
+        stages=stages,
+        reviews=reviews,
+        expiries=expiries,
+        delivery_problems=problems,
+        rag_counts=Counter(t.state.rag for light in lights for t in light.targets),
+    )
+
+
+# --- The agreement-status panel -------------------------------------------------------------------
+
+
+@dataclass
+class AgreementOverview:
+    """The lifecycle stage and current compliance of one agreement (the agreement page's panel)."""
+
+    agreement: Agreement
+    monitored: bool
+    targets: list[TargetPanel]
+    open_breaches: int
+    latest_review: Review | None
+
+
+def agreement_overview(
+    agreement: Agreement, user: User, now: datetime | None = None
+) -> AgreementOverview:
+    """Stage, current compliance per target and open breaches of one agreement, as ``user``
+    may see them (a customer of another organisation gets nothing)."""
+    now = now or timezone.now()
+    rows = PeriodResult.objects.visible_to(user).filter(
+        agreement_id=agreement.pk, period_start__lte=now, period_end__gt=now
+    )
+    targets = sorted((_panel(row, [row]) for row in rows), key=_target_order)
+    open_breaches = (
+        Breach.objects.visible_to(user)
+        .filter(agreement_id=agreement.pk, closed_at__isnull=True)
+        .count()
+    )
+    latest_review = (
+        Review.objects.visible_to(user)
+        .filter(agreement_id=agreement.pk)
+        .order_by("-due_date")
+        .first()
+    )
+    monitored = agreement.status in MONITORED_STATES and agreement.in_force_version_id is not None
+    return AgreementOverview(
+        agreement=agreement,
+        monitored=monitored,
+        targets=targets,
+        open_breaches=open_breaches,
+        latest_review=latest_review,
+    )
