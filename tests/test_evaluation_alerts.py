@@ -9,10 +9,12 @@ from django.conf import settings
 from django.urls import reverse
 
 from monitoring.evaluation.alerts import default_recipients, deliver_new_alerts, send_digests
+from monitoring.evaluation.periods import evaluate_periods
 from monitoring.evaluation.tickets import evaluate_pending_tickets, mark_for_evaluation
+from monitoring.ingest.uptime import checks_ingest
 from monitoring.models import Alert, Breach, DigestItem, EscalationContact, Ticket
 from sla_portal.core.models import Notification
-from tests.test_evaluation import NOW, ingest, target_key
+from tests.test_evaluation import NOW, checks, ingest, target_key, utc
 
 pytestmark = pytest.mark.django_db
 
@@ -224,6 +226,66 @@ def test_resolving_a_breached_ticket_closes_its_breach_and_says_so(
     mark_for_evaluation(Ticket.objects.values_list("pk", flat=True))
     evaluate_pending_tickets(later + timedelta(minutes=1))
     assert Alert.objects.filter(target_key=resolution_key, level="closed").count() == 1
+
+
+def test_a_period_breach_closes_with_its_period_and_says_so_once(
+    agreement, acme_desk, services, tom_team, alice_manager, carol_customer
+):
+    # Four hours down on 5 March: more than the month's 0.5 % threshold budget (223 min), so
+    # the breach is final on 10 March, long before the month ends.
+    checks_ingest(
+        acme_desk,
+        services["portal"],
+        checks((utc(2026, 3, 1), "up"), (utc(2026, 3, 5, 8), "down"), (utc(2026, 3, 5, 12), "up")),
+    )
+    evaluate_periods(NOW)
+    key = target_key(agreement, "availability")
+    breach = Breach.objects.get(target_key=key)
+    assert (breach.level, breach.closed_at) == ("breached", None)
+    assert list(Alert.objects.filter(target_key=key).values_list("level", flat=True)) == [
+        "breached"
+    ]
+
+    # The worker evaluates a few minutes after the month ends: the period is frozen, the
+    # breach closes with it, and the people who heard of it get the final figure.
+    after_close = utc(2026, 4, 1, 0, 5)
+    evaluate_periods(after_close)
+    breach.refresh_from_db()
+    assert breach.closed_at == after_close
+    closed = Alert.objects.get(target_key=key, level="closed")
+    assert (closed.breach_id, closed.reached_at, closed.emailed) == (
+        breach.pk,
+        utc(2026, 4, 1),
+        True,
+    )
+    assert "99.46 %" in closed.value_text  # (44,640 - 240) / 44,640 minutes
+    assert recipients_of(closed) == emails(tom_team, alice_manager, carol_customer)
+    evaluate_periods(after_close + timedelta(minutes=5))
+    assert Alert.objects.filter(target_key=key, level="closed").count() == 1
+
+
+def test_a_period_breach_undone_by_corrected_data_closes_and_says_so(
+    agreement, acme_desk, services, tom_team, alice_manager, carol_customer
+):
+    portal = services["portal"]
+    checks_ingest(
+        acme_desk,
+        portal,
+        checks((utc(2026, 3, 1), "up"), (utc(2026, 3, 5, 8), "down"), (utc(2026, 3, 5, 12), "up")),
+    )
+    evaluate_periods(NOW)
+    key = target_key(agreement, "availability")
+    assert Breach.objects.get(target_key=key).closed_at is None
+
+    # The monitor re-sends 5 March: the "down" was a false alarm, the service was up.
+    checks_ingest(acme_desk, portal, checks((utc(2026, 3, 5, 8), "up")))
+    corrected = NOW + timedelta(hours=1)
+    evaluate_periods(corrected)
+    breach = Breach.objects.get(target_key=key)
+    assert breach.closed_at == corrected
+    closed = Alert.objects.get(target_key=key, level="closed")
+    assert closed.breach_id == breach.pk
+    assert recipients_of(closed) == emails(tom_team, alice_manager, carol_customer)
 
 
 # --- What the email says ----------------------------------------------------------------------

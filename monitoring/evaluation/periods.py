@@ -317,6 +317,10 @@ def _record_outcome(
         candidates.append(alerts.Candidate(Level.WARNING, reached_at, row.period_end, text))
     if missed and verdict.final:
         breach = Breach.objects.filter(period_result=row).first()
+        if breach is not None and breach.closed_at is None and row.is_closed:
+            # A miss that became final during the period (the outage budget ran out) closes
+            # with the period: its people hear the final figure once.
+            candidates.append(alerts.Candidate(Level.CLOSED, row.period_end, None, text))
         if breach is None:
             breach = Breach.objects.create(
                 agreement=agreement,
@@ -336,10 +340,14 @@ def _record_outcome(
         candidates.append(alerts.Candidate(verdict.status, reached_at, row.period_end, text))
     elif not missed:
         # Data corrected since a final miss was recorded (checks re-sent without the outage):
-        # the period meets its target after all, so its breach must not stay open for ever.
-        Breach.objects.filter(period_result=row, closed_at__isnull=True).update(
-            closed_at=now, value_text=text[:300]
-        )
+        # the period meets its target after all, so its breach must not stay open for ever,
+        # and the people who heard of it hear that it is over.
+        breach = Breach.objects.filter(period_result=row, closed_at__isnull=True).first()
+        if breach is not None:
+            breach.closed_at = now
+            breach.value_text = text[:300]
+            breach.save(update_fields=["closed_at", "value_text"])
+            candidates.append(alerts.Candidate(Level.CLOSED, reached_at, None, text))
     if candidates:
         alerts.raise_alerts(
             agreement=agreement,
