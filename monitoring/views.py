@@ -21,9 +21,9 @@ from django.utils import timezone
 from agreements.calendars import business_calendar
 
 from .evaluation.selectors import ticket_timers
-from .evaluation_views import timer_rows
 from .filters import CheckHistoryFilter, TicketListFilter
 from .models import MaintenanceWindow, Outage, Ticket
+from .presentation import timer_rows
 from .selectors import (
     maintenance_visible_to,
     outages_visible_to,

@@ -27,7 +27,7 @@ from django.utils.http import content_disposition_header
 from django.views.decorators.http import require_POST, require_safe
 
 from agreements.pdf import StaticFilesFetcher
-from monitoring.evaluation_views import level_badge, status_badge
+from monitoring.presentation import level_badge, status_badge
 from sla_portal.core.permissions import require_drafter
 
 from . import services

@@ -41,8 +41,8 @@ from django.urls import reverse
 from agreements.models import Agreement, AgreementVersion
 from agreements.terms import terms_from_snapshot
 from monitoring.evaluation.alerts import service_manager, signatories
-from monitoring.evaluation_views import number, period_value
 from monitoring.models import Breach, Level, PeriodResult, Status
+from monitoring.presentation import number, period_value
 from sla_portal.core.models import Role, User
 from sla_portal.core.notifications import notify
 

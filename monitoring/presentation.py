@@ -1,0 +1,166 @@
+"""How evaluation results are shown: badges, figures in words, rows for tables.
+
+Pages of monitoring and reporting (and the report PDF) share these, so a state or a value
+reads the same everywhere. They take stored rows and plain values and return text or small
+dicts for templates; no request, no queries beyond the delivery counts of ``alert_rows``.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+from .evaluation.format import duration, number, percent
+from .evaluation.selectors import Delivery, alert_deliveries
+from .models import Alert, Level, PeriodResult, Status, TicketTimer
+
+
+@dataclass(frozen=True)
+class Badge:
+    """A state as it is shown: never colour alone, always an icon and the word."""
+
+    css: str
+    icon: str
+    text: str
+
+
+STATUS_STYLE = {
+    Status.RUNNING: ("text-body-secondary", "bi-play-circle"),
+    Status.PAUSED: ("text-body-secondary", "bi-pause-circle"),
+    Status.MET: ("state-ok", "bi-check-circle-fill"),
+    Status.AT_RISK: ("state-warn", "bi-exclamation-triangle-fill"),
+    Status.MISSED_TARGET: ("state-bad", "bi-x-circle"),
+    Status.BREACHED: ("state-bad", "bi-x-octagon-fill"),
+    Status.NO_DATA: ("text-body-secondary", "bi-dash-circle"),
+}
+LEVEL_STYLE = {
+    Level.WARNING: ("state-warn", "bi-exclamation-triangle-fill"),
+    Level.MISSED_TARGET: ("state-bad", "bi-x-circle"),
+    Level.BREACHED: ("state-bad", "bi-x-octagon-fill"),
+    Level.CLOSED: ("state-ok", "bi-check-circle"),
+}
+
+
+def status_badge(status: str) -> Badge:
+    css, icon = STATUS_STYLE.get(status, ("text-body-secondary", "bi-question-circle"))
+    return Badge(css, icon, Status(status).label if status in Status.values else status)
+
+
+def level_badge(level: str) -> Badge:
+    css, icon = LEVEL_STYLE.get(level, ("text-body-secondary", "bi-bell"))
+    return Badge(css, icon, Level(level).label if level in Level.values else level)
+
+
+def period_value(row: PeriodResult) -> str:
+    """The period's value; without one, why (nothing to measure is not missing data)."""
+    if row.value is not None:
+        return number(row.value, row.value_unit)
+    details = row.details or {}
+    if details.get("incidents") == 0:
+        return "no incidents"
+    if "met" in details and row.status != Status.NO_DATA:
+        return "none decided yet"
+    return "no data"
+
+
+def minutes(seconds: float | None) -> str:
+    """Seconds as whole minutes with thousands separators: '44,640 min'."""
+    if seconds is None:
+        return "–"
+    places = 0 if abs(seconds) >= 600 else 1
+    return f"{seconds / 60:,.{places}f}\u00a0min"
+
+
+def goal_text(row: PeriodResult) -> str:
+    """What the period's value is held against, in words."""
+    unit = row.value_unit
+    if row.metric in ("response_time", "resolution_time"):
+        within = number(float(row.target_value), row.unit)
+        return (
+            f"{number(row.goal_target, unit)} of tickets within {within} "
+            f"(threshold {number(row.goal_threshold, unit)})"
+        )
+    word = "at least" if row.direction == "higher" else "at most"
+    return f"{word} {number(row.goal_target, unit)} (threshold {number(row.goal_threshold, unit)})"
+
+
+def period_facts(row: PeriodResult) -> str:
+    """The period's supporting figures in one line (ticket counts, downtime, events)."""
+    d = row.details or {}
+    if "met" in d:
+        return f"{d['met']} met · {d['missed']} missed · {d['pending']} pending"
+    if "counted_seconds" in d:
+        return f"down {minutes(d['down_seconds'])} of {minutes(d['counted_seconds'])} counted"
+    if "count" in d:
+        return f"{d['count']} event{'s' if d['count'] != 1 else ''}"
+    if "incidents" in d:
+        return f"{d['incidents']} incident{'s' if d['incidents'] != 1 else ''}"
+    if "samples" in d:
+        return f"{d['samples']} sample{'s' if d['samples'] != 1 else ''}"
+    return d.get("reason", "")
+
+
+def availability_figures(row: PeriodResult) -> dict | None:
+    """The availability formula's terms for one period, formatted (None for other targets)."""
+    d = row.details or {}
+    if "counted_seconds" not in d:
+        return None
+    budget_left = d["budget_left_seconds"]
+    return {
+        "service": minutes(d["service_seconds"]),
+        "excluded": minutes(d["excluded_seconds"]),
+        "counted": minutes(d["counted_seconds"]),
+        "down": minutes(d["down_seconds"]),
+        "elapsed": minutes(d["elapsed_seconds"]),
+        "budget": minutes(d["budget_seconds"]),
+        "budget_left": minutes(abs(budget_left)),
+        "budget_spent": budget_left < 0,
+        "threshold_budget": minutes(d["threshold_budget_seconds"]),
+        "so_far": percent(d["so_far"]) if d.get("so_far") is not None else "–",
+        "value": number(row.value, "percent"),
+        "target": percent(row.goal_target),
+    }
+
+
+def delivery_text(alert: Alert, delivery: Delivery) -> str:
+    """One line on where the alert's emails are, for the list and screen readers."""
+    if not alert.emailed:
+        return "Recorded only"
+    if alert.notified_at is None:
+        return "Waiting to be sent"
+    parts = []
+    if delivery.sent:
+        parts.append(f"{delivery.sent} sent")
+    if delivery.pending:
+        parts.append(f"{delivery.pending} pending")
+    if delivery.failed:
+        parts.append(f"{delivery.failed} failed")
+    if delivery.digest:
+        parts.append(f"{delivery.digest} in daily digest")
+    return ", ".join(parts) or "No recipients"
+
+
+def alert_rows(alerts: list[Alert]) -> list[dict]:
+    deliveries = alert_deliveries(alerts)
+    return [
+        {
+            "alert": alert,
+            "level": level_badge(alert.level),
+            "delivery": deliveries[alert.pk],
+            "delivery_text": delivery_text(alert, deliveries[alert.pk]),
+        }
+        for alert in alerts
+    ]
+
+
+def timer_rows(timers: list[TicketTimer]) -> list[dict]:
+    """A ticket's timers for its page: state, deadlines and business time used vs allowed."""
+    return [
+        {
+            "timer": timer,
+            "state": status_badge(timer.state),
+            "used": duration(timer.used_seconds),
+            "allowed": duration(timer.target_seconds),
+            "threshold": duration(timer.threshold_seconds),
+        }
+        for timer in timers
+    ]
