@@ -159,6 +159,9 @@ def _pending(
     if pending is None or pending.get("kind", TICKETS) != kind:
         raise Http404("No such upload in this session.")
     source = get_object_or_404(sources_visible_to(request.user), pk=pending["source"])
+    if not default_storage.exists(pending["file"]):
+        # Left unfinished for longer than a day: monitoring.retention deleted the file.
+        raise Http404("This upload has expired: upload the file again.")
     return pending, source
 
 

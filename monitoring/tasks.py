@@ -92,3 +92,14 @@ def send_alert_digests() -> int:
     from .evaluation.alerts import send_digests
 
     return send_digests(timezone.now())
+
+
+@shared_task(name="monitoring.purge_import_files", ignore_result=True)
+def purge_import_files() -> int:
+    """Delete uploaded export files past their retention (see ``monitoring.retention``)."""
+    from django.utils import timezone
+
+    from .retention import purge_import_files as purge
+
+    report = purge(timezone.now())
+    return report.files + report.abandoned

@@ -6,6 +6,7 @@ the sources), so another organisation's job answers 404 like one that does not e
 
 from __future__ import annotations
 
+from django.conf import settings
 from django.contrib.auth.decorators import login_required
 from django.core.paginator import Paginator
 from django.http import HttpRequest, HttpResponse
@@ -31,7 +32,13 @@ JOB_STATUS_STYLE = {
 
 def _job_context(job: ImportJob) -> dict:
     text_class, icon, bar_class = JOB_STATUS_STYLE[job.status]
-    return {"job": job, "status_class": text_class, "status_icon": icon, "bar_class": bar_class}
+    return {
+        "job": job,
+        "status_class": text_class,
+        "status_icon": icon,
+        "bar_class": bar_class,
+        "retention_days": settings.SLA_IMPORT_FILE_RETENTION_DAYS,
+    }
 
 
 @login_required

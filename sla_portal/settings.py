@@ -235,6 +235,11 @@ CELERY_BEAT_SCHEDULE = {
         "schedule": 300.0,
         "options": {"expires": 600},
     },
+    # Uploaded export files past their retention; the imported rows stay.
+    "purge-import-files": {
+        "task": "monitoring.purge_import_files",
+        "schedule": crontab(hour=3, minute=30),
+    },
     # Warnings gathered for people who chose a daily digest instead of immediate emails.
     "alert-digests": {
         "task": "monitoring.send_alert_digests",
@@ -244,6 +249,8 @@ CELERY_BEAT_SCHEDULE = {
 # Alerts whose moment lies further back than this (history imported late) are recorded on
 # the alerts page but not emailed: nobody should be woken for last year's breaches.
 SLA_ALERT_MAX_AGE_MINUTES = int(os.environ.get("SLA_ALERT_MAX_AGE_MINUTES", "1440"))
+# Days a finished import job keeps its uploaded file (the imported rows stay for good).
+SLA_IMPORT_FILE_RETENTION_DAYS = int(os.environ.get("SLA_IMPORT_FILE_RETENTION_DAYS", "30"))
 # The probe loop: at most this many probes per tick, with this many HTTP calls at once.
 PROBE_BATCH_SIZE = int(os.environ.get("PROBE_BATCH_SIZE", "200"))
 PROBE_CONCURRENCY = int(os.environ.get("PROBE_CONCURRENCY", "8"))

@@ -400,6 +400,9 @@ def test_upload_map_columns_mark_states_preview_save_and_import(
     assert job.status == ImportJob.Status.SUCCEEDED, job.error or job.problems
     assert (job.created, job.skipped, job.total, job.percent) == (4, 0, 4, 100)
     assert job.stage == "Done"
+    page = client.get(reverse("monitoring:import-detail", args=[job.pk])).content.decode()
+    assert "CSV event log (column mapping)" in page
+    assert "CSV tickets" not in page
 
     sup101 = Ticket.objects.get(source=jira_source, external_id="SUP-101")
     assert sup101.state == Ticket.State.CLOSED and sup101.agreement == acme_agreement

@@ -62,6 +62,11 @@ class ImportJob(models.Model):
     created_at = models.DateTimeField(auto_now_add=True)
     started_at = models.DateTimeField(null=True, blank=True)
     finished_at = models.DateTimeField(null=True, blank=True)
+    files_removed_at = models.DateTimeField(
+        null=True,
+        blank=True,
+        help_text="When the uploaded files were deleted (see monitoring.retention).",
+    )
 
     scope_paths = ("source__customer",)
     objects = ScopedManager()
@@ -77,7 +82,15 @@ class ImportJob(models.Model):
         ]
 
     def __str__(self) -> str:
-        return f"Import #{self.pk} ({self.get_format_display()}, {self.get_status_display()})"
+        return f"Import #{self.pk} ({self.kind_label}, {self.get_status_display()})"
+
+    @property
+    def kind_label(self) -> str:
+        """What was imported, as the lists show it: event logs share the column-mapping
+        format but are one row per state change, not one per ticket."""
+        if self.format == self.Format.GENERIC_CSV and self.options.get("layout") == "event_log":
+            return "CSV event log (column mapping)"
+        return self.get_format_display()
 
     @property
     def finished(self) -> bool:
