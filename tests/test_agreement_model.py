@@ -1,11 +1,12 @@
 """Agreements from tiers, the database's own guards, tier differences and completeness."""
 
+import threading
 from datetime import date
 from decimal import Decimal as D
 
 import pytest
 from django.core.exceptions import ValidationError
-from django.db import IntegrityError, transaction
+from django.db import IntegrityError, connection, transaction
 
 from agreements.models import Agreement, Target
 from agreements.services import (
@@ -31,6 +32,43 @@ def test_new_agreement_from_tier_copies_targets_hours_and_charges(acme_agreement
     sides = set(acme_agreement.signatories.values_list("side", "name"))
     assert sides == {("provider", "Alice Manager"), ("customer", "Carol Customer")}
     assert tier_differences(acme_agreement) == []
+
+
+@pytest.mark.django_db(transaction=True)
+def test_agreements_created_at_the_same_moment_get_different_references(
+    tiers, services, acme, alice_manager
+):
+    """Two managers press "Create" at once: each agreement gets its own number instead of
+    one of them failing on the unique reference."""
+    barrier = threading.Barrier(4)
+    made: list[str] = []
+    errors: list[BaseException] = []
+
+    def create(i: int) -> None:
+        try:
+            barrier.wait()
+            agreement = agreement_create_from_tier(
+                tier=tiers["gold"],
+                customer=acme,
+                title=f"Concurrent {i}",
+                services=[services["portal"]],
+                effective_from=date(2026, 1, 1),
+                created_by=alice_manager,
+            )
+            made.append(agreement.reference)
+        except BaseException as exc:  # reported by the main thread
+            errors.append(exc)
+        finally:
+            connection.close()
+
+    threads = [threading.Thread(target=create, args=(i,)) for i in range(4)]
+    for thread in threads:
+        thread.start()
+    for thread in threads:
+        thread.join()
+    assert errors == []
+    year = date.today().year
+    assert sorted(made) == [f"SLA-{year}-{n:04d}" for n in range(1, 5)]
 
 
 def test_references_are_numbered_per_year(acme_agreement):

@@ -10,6 +10,7 @@ from typing import Any
 from django.db import transaction
 from django.db.models import Max, Q
 
+from sla_portal.core.locks import hold_transaction_lock
 from sla_portal.core.models import Organisation, Role, User
 
 from ..models import (
@@ -84,6 +85,10 @@ def agreement_create_from_tier(
     proposed from the drafting manager and the customer's approvers."""
     if customer.is_provider:
         raise AgreementError("An agreement is with a customer organisation, not the provider.")
+    if not reference:
+        # Until this transaction commits, another one numbering an agreement waits here
+        # rather than computing the same next reference.
+        hold_transaction_lock("agreement-reference")
     agreement = Agreement(
         customer=customer,
         tier=tier,
