@@ -16,6 +16,7 @@ from django.db import connection
 from django.test.utils import CaptureQueriesContext
 from django.urls import reverse
 from django.utils import timezone
+from django.utils.html import escape
 from playwright.sync_api import expect
 
 from agreements import lifecycle as machine
@@ -571,6 +572,25 @@ def test_history_lists_changes_with_before_and_after(
     assert "Changed: closure date" in html and "Christmas Eve maintenance" in html
     assert "05:45" not in html
     assert "Proposed: version" in html and "Version 1 proposed: First proposal" in html
+    # Foreign keys read as the row's current name with its id, not as a bare number.
+    assert escape(f"{used} (#{used.pk})") in html
+
+
+def test_history_names_rows_by_id_when_they_are_gone(client, alice_manager, negotiating):
+    from agreements.history import history_rows
+    from agreements.models import AuditEvent
+
+    client.force_login(alice_manager)
+    event = AuditEvent.objects.create(
+        agreement=negotiating,
+        action="changed",
+        object_type="creditband",
+        object_id="999",
+        before={"agreement": str(negotiating.pk)},
+        after={"agreement": "999999"},
+    )
+    (row,) = history_rows([event])
+    assert row.changes == [("agreement", f"{negotiating} (#{negotiating.pk})", "#999999")]
 
 
 def test_timeline_shows_lifecycle_events_and_emails_newest_first(

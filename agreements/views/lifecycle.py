@@ -8,7 +8,6 @@ comes back as that service's sentence in an error message, never as a server err
 
 from __future__ import annotations
 
-import json
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from datetime import datetime
@@ -44,6 +43,7 @@ from ..forms.lifecycle import (
     SupportingAgreementForm,
     review_actions_formset,
 )
+from ..history import action_label, history_rows
 from ..models import (
     Acceptance,
     Agreement,
@@ -98,17 +98,6 @@ EVENT_ICONS = {
     "review_renegotiate": "bi-arrow-repeat",
     "review_terminate": "bi-x-circle",
 }
-# How the trail names the things it records (AuditEvent.object_type is the model name).
-OBJECT_LABELS = {
-    "agreement": "agreement",
-    "agreementversion": "version",
-    "calendarhours": "calendar hours",
-    "closuredate": "closure date",
-    "creditband": "credit band",
-    "prioritydefinition": "priority definition",
-    "supportchannel": "support channel",
-    "supportingagreement": "supporting agreement",
-}
 
 
 # --- Shared --------------------------------------------------------------------------------
@@ -139,13 +128,6 @@ def _form_problems(form: forms.BaseForm) -> str:
         else:
             parts.append(" ".join(errors))
     return " ".join(parts)
-
-
-def action_label(name: str) -> str:
-    """An audit action as a reader says it: ``changes_requested`` → ``Changes requested``."""
-    if name.startswith("review_") and name != "review_started":
-        return f"Review decided: {name.removeprefix('review_')}"
-    return name.replace("_", " ").capitalize()
 
 
 # --- The lifecycle page --------------------------------------------------------------------
@@ -483,13 +465,6 @@ def version_compare(request: HttpRequest, pk: int) -> HttpResponse:
 # --- History -------------------------------------------------------------------------------
 
 
-@dataclass(frozen=True)
-class HistoryRow:
-    event: AuditEvent
-    what: str
-    changes: list[tuple[str, str, str]]
-
-
 def _calendar_events(agreement: Agreement) -> Q:
     """Events of the calendars the agreement uses: the calendars themselves, and their hours
     and closures (found by the calendar named in the recorded values, or, for an edit that
@@ -517,33 +492,6 @@ def _calendar_events(agreement: Agreement) -> Q:
     )
 
 
-def _shown(name: str, value: Any) -> str:
-    if value is None or value == "":
-        return "—"
-    if name == "status" and value in machine.STATE_LABELS:
-        return machine.STATE_LABELS[value]
-    if isinstance(value, list):
-        return ", ".join(str(item) for item in value) or "—"
-    if isinstance(value, dict):
-        return json.dumps(value, ensure_ascii=False, sort_keys=True)
-    return str(value)
-
-
-def _history_row(event: AuditEvent) -> HistoryRow:
-    before, after = event.before or {}, event.after or {}
-    label = OBJECT_LABELS.get(event.object_type, event.object_type)
-    changes = []
-    for key in dict.fromkeys([*after, *before]):
-        old, new = _shown(key, before.get(key)), _shown(key, after.get(key))
-        if old != new:  # a new row lists its empty fields too; they say nothing
-            changes.append((key.replace("_", " "), old, new))
-    return HistoryRow(
-        event=event,
-        what=f"{action_label(event.action)}: {label} {event.object_repr}".strip(),
-        changes=changes,
-    )
-
-
 @login_required
 @require_safe
 def history(request: HttpRequest, pk: int) -> HttpResponse:
@@ -556,7 +504,7 @@ def history(request: HttpRequest, pk: int) -> HttpResponse:
     return render(
         request,
         "agreements/lifecycle/history.html",
-        {"agreement": agreement, "page": page, "rows": [_history_row(e) for e in page]},
+        {"agreement": agreement, "page": page, "rows": history_rows(list(page))},
     )
 
 
