@@ -41,6 +41,26 @@ def max_age() -> timedelta:
     return timedelta(minutes=settings.SLA_ALERT_MAX_AGE_MINUTES)
 
 
+@dataclass(frozen=True)
+class AlertRequest:
+    """The levels one subject (a ticket's target, or a period result) has reached."""
+
+    agreement: Agreement
+    target_key: str
+    target_label: str
+    candidates: list[Candidate]
+    zone: str
+    ticket_id: int | None = None
+    period_result_id: int | None = None
+    breach: Breach | None = None
+
+    @property
+    def subject(self) -> tuple:
+        if self.ticket_id is not None:
+            return ("ticket", self.ticket_id, self.target_key)
+        return ("period", self.period_result_id)
+
+
 def raise_alerts(
     *,
     agreement: Agreement,
@@ -53,52 +73,91 @@ def raise_alerts(
     period_result_id: int | None = None,
     breach: Breach | None = None,
 ) -> int:
-    """Insert the alerts this subject has not had yet; return how many were new.
+    """Insert the alerts this subject has not had yet; return how many were new (see
+    ``raise_alerts_for``)."""
+    request = AlertRequest(
+        agreement=agreement,
+        target_key=target_key,
+        target_label=target_label,
+        candidates=list(candidates),
+        zone=zone,
+        ticket_id=ticket_id,
+        period_result_id=period_result_id,
+        breach=breach,
+    )
+    return raise_alerts_for([request], now)
+
+
+def choose(existing: set[str], candidates: list[Candidate]) -> list[Candidate]:
+    """The candidates to raise for a subject that already has the levels ``existing``.
 
     Levels escalate: a level at or below one already raised is not raised again, and when
     several are reached at once (data that arrived late, or a worker that was down across
     two deadlines) only the highest is raised, so a person is not woken three times for one
     event; its email also goes to the recipients of the levels it passed over (see
     ``_notify``), so nobody on the matrix is left out. ``closed`` is raised once, when a
-    breach closes. Moments older than ``SLA_ALERT_MAX_AGE_MINUTES`` are recorded quietly.
+    breach closes.
     """
-    subject = (
-        {"ticket_id": ticket_id, "target_key": target_key}
-        if ticket_id is not None
-        else {"period_result_id": period_result_id}
-    )
-    existing = set(Alert.objects.filter(**subject).values_list("level", flat=True))
     top = max((RANK.get(level, 0) for level in existing), default=0)
-    candidates = list(candidates)
     escalations = [c for c in candidates if RANK.get(c.level, 0) > top]
     chosen = [max(escalations, key=lambda c: RANK[c.level])] if escalations else []
     chosen += [c for c in candidates if c.level == Level.CLOSED and Level.CLOSED not in existing]
-    if not chosen:
-        return 0
+    return chosen
+
+
+def _existing_levels(requests: list[AlertRequest]) -> dict[tuple, set[str]]:
+    """The levels already raised for each subject, in one query per kind of subject."""
+    found: dict[tuple, set[str]] = {request.subject: set() for request in requests}
+    tickets = {r.ticket_id for r in requests if r.ticket_id is not None}
+    periods = {r.period_result_id for r in requests if r.ticket_id is None}
+    if tickets:
+        rows = Alert.objects.filter(ticket_id__in=tickets).values_list(
+            "ticket_id", "target_key", "level"
+        )
+        for ticket_id, key, level in rows:
+            found.setdefault(("ticket", ticket_id, key), set()).add(level)
+    if periods:
+        rows = Alert.objects.filter(period_result_id__in=periods).values_list(
+            "period_result_id", "level"
+        )
+        for period_id, level in rows:
+            found.setdefault(("period", period_id), set()).add(level)
+    return found
+
+
+def raise_alerts_for(requests: list[AlertRequest], now: datetime) -> int:
+    """Insert the alerts these subjects have not had yet (``choose``), in one statement;
+    return how many were new. The database's unique constraints (subject + level) make a
+    concurrent or repeated run insert nothing more. Moments older than
+    ``SLA_ALERT_MAX_AGE_MINUTES`` are recorded quietly."""
+    existing = _existing_levels(requests)
     oldest = now - max_age()
     rows = [
         Alert(
-            agreement=agreement,
-            customer_id=agreement.customer_id,
-            target_key=target_key,
-            target_label=target_label,
-            ticket_id=ticket_id,
-            period_result_id=period_result_id,
-            breach=breach if candidate.level != Level.WARNING else None,
+            agreement=request.agreement,
+            customer_id=request.agreement.customer_id,
+            target_key=request.target_key,
+            target_label=request.target_label,
+            ticket_id=request.ticket_id,
+            period_result_id=request.period_result_id,
+            breach=request.breach if candidate.level != Level.WARNING else None,
             level=candidate.level,
             reached_at=candidate.reached_at,
             raised_at=now,
             due_at=candidate.due_at,
-            zone=zone,
+            zone=request.zone,
             value_text=candidate.value_text[:300],
             emailed=candidate.reached_at >= oldest,
             quiet_reason=""
             if candidate.reached_at >= oldest
             else "Reached long before it was evaluated (data that arrived late): recorded only.",
         )
-        for candidate in chosen
+        for request in requests
+        for candidate in choose(existing[request.subject], request.candidates)
     ]
-    created = Alert.objects.bulk_create(rows, ignore_conflicts=True)
+    if not rows:
+        return 0
+    created = Alert.objects.bulk_create(rows, batch_size=1000, ignore_conflicts=True)
     return len(created)
 
 

@@ -130,8 +130,7 @@ def evaluate_tickets(tickets: list[Ticket], now: datetime) -> None:
             rows.append(_timer_row(ticket, agreement, terms, target, result, now))
             outcomes.append((ticket, agreement, target, result))
     _store_timers(ids, rows)
-    for ticket, agreement, target, result in outcomes:
-        _record_outcome(ticket, agreement, target, result, now)
+    _record_outcomes(outcomes, now)
 
 
 def _in_term(ticket: Ticket, terms: MeasuredTerms, zone: str) -> bool:
@@ -260,58 +259,110 @@ def _value_text(target: MeasuredTarget, result: TimerResult) -> str:
     )
 
 
-def _record_outcome(
-    ticket: Ticket, agreement: Agreement, target: MeasuredTarget, result: TimerResult, now
-) -> None:
-    """Open or update the breach of a missed ticket target and raise the alerts it earned."""
-    text = _value_text(target, result)
-    breach = None
-    if result.state in (MISSED_TARGET, Level.BREACHED):
-        breach, _ = Breach.objects.update_or_create(
+# What an evaluation may change on a ticket's breach; the root-cause note is the reviewers'.
+BREACH_FIELDS = [
+    "agreement",
+    "customer",
+    "target_label",
+    "level",
+    "opened_at",
+    "closed_at",
+    "value_text",
+]
+
+
+def _record_outcomes(outcomes: list[tuple], now: datetime) -> None:
+    """Open or update the breaches of missed ticket targets and raise the alerts they earned,
+    in a few statements per batch however many tickets it holds."""
+    texts = {
+        (ticket.pk, target.key): _value_text(target, result)
+        for ticket, _agreement, target, result in outcomes
+    }
+    breaches = _upsert_breaches(outcomes, texts)
+    breaches.update(_close_recovered_breaches(outcomes, texts))
+    requests = []
+    for ticket, agreement, target, result in outcomes:
+        key = (ticket.pk, target.key)
+        text, breach = texts[key], breaches.get(key)
+        candidates = [
+            alerts.Candidate(level, moment, _due_for(level, result), text)
+            for level, moment in result.reached
+            # A warning about a ticket that is already answered or resolved helps nobody.
+            if not (level == Level.WARNING and result.stopped_at is not None)
+        ]
+        if breach is not None and result.stopped_at is not None:
+            candidates.append(alerts.Candidate(Level.CLOSED, result.stopped_at, None, text))
+        if candidates:
+            requests.append(
+                alerts.AlertRequest(
+                    agreement=agreement,
+                    target_key=target.key,
+                    target_label=target.label[:200],
+                    candidates=candidates,
+                    zone=target.zone,
+                    ticket_id=ticket.pk,
+                    breach=breach,
+                )
+            )
+    if requests:
+        alerts.raise_alerts_for(requests, now)
+
+
+def _upsert_breaches(outcomes: list[tuple], texts: dict) -> dict[tuple, Breach]:
+    """One breach per missed ticket target, inserted or brought up to date in one upsert."""
+    rows = [
+        Breach(
             ticket=ticket,
             target_key=target.key,
-            defaults={
-                "agreement": agreement,
-                "customer_id": agreement.customer_id,
-                "target_label": target.label[:200],
-                "level": result.state,
-                # When the target was missed: the due time, or the next opening when the
-                # due time is a closing time (the clock had not moved past it before).
-                "opened_at": result.decided_at,
-                "closed_at": result.stopped_at,
-                "value_text": text[:300],
-            },
-        )
-    elif result.stopped_at is not None:
-        # Data that arrived late (a response sent before the deadline but ingested after the
-        # breach was opened) can turn a miss into a met target: close that breach rather than
-        # leave it open for ever; its people hear that it is over.
-        breach = Breach.objects.filter(
-            ticket=ticket, target_key=target.key, closed_at__isnull=True
-        ).first()
-        if breach is not None:
-            breach.closed_at = result.stopped_at
-            breach.value_text = text[:300]
-            breach.save(update_fields=["closed_at", "value_text"])
-    candidates = [
-        alerts.Candidate(level, moment, _due_for(level, result), text)
-        for level, moment in result.reached
-        # A warning about a ticket that is already answered or resolved helps nobody.
-        if not (level == Level.WARNING and result.stopped_at is not None)
-    ]
-    if breach is not None and result.stopped_at is not None:
-        candidates.append(alerts.Candidate(Level.CLOSED, result.stopped_at, None, text))
-    if candidates:
-        alerts.raise_alerts(
             agreement=agreement,
-            target_key=target.key,
+            customer_id=agreement.customer_id,
             target_label=target.label[:200],
-            candidates=candidates,
-            now=now,
-            zone=target.zone,
-            ticket_id=ticket.pk,
-            breach=breach,
+            level=result.state,
+            # When the target was missed: the due time, or the next opening when the due
+            # time is a closing time (the clock had not moved past it before).
+            opened_at=result.decided_at,
+            closed_at=result.stopped_at,
+            value_text=texts[(ticket.pk, target.key)][:300],
         )
+        for ticket, agreement, target, result in outcomes
+        if result.state in (MISSED_TARGET, Level.BREACHED)
+    ]
+    if not rows:
+        return {}
+    Breach.objects.bulk_create(
+        rows,
+        batch_size=1000,
+        update_conflicts=True,
+        unique_fields=["ticket", "target_key"],
+        update_fields=BREACH_FIELDS,
+    )
+    return {(row.ticket_id, row.target_key): row for row in rows}
+
+
+def _close_recovered_breaches(outcomes: list[tuple], texts: dict) -> dict[tuple, Breach]:
+    """Data that arrived late (a response sent before the deadline but ingested after the
+    breach was opened) can turn a miss into a met target: close that breach rather than leave
+    it open for ever; its people hear that it is over."""
+    stopped = {
+        (ticket.pk, target.key): result.stopped_at
+        for ticket, _agreement, target, result in outcomes
+        if result.state not in (MISSED_TARGET, Level.BREACHED) and result.stopped_at is not None
+    }
+    if not stopped:
+        return {}
+    closed = {}
+    candidates = Breach.objects.filter(
+        ticket_id__in={ticket_id for ticket_id, _key in stopped}, closed_at__isnull=True
+    )
+    for breach in candidates:
+        key = (breach.ticket_id, breach.target_key)
+        if key in stopped:
+            breach.closed_at = stopped[key]
+            breach.value_text = texts[key][:300]
+            closed[key] = breach
+    if closed:
+        Breach.objects.bulk_update(list(closed.values()), ["closed_at", "value_text"])
+    return closed
 
 
 def _due_for(level: str, result: TimerResult) -> datetime | None:
