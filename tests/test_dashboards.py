@@ -188,7 +188,7 @@ def test_status_maps_to_red_amber_green_with_icon_and_word(status, rag, word):
 
 
 def test_availability_gauge_turns_amber_then_red_with_downtime(
-    client, active_acme_agreement, acme_desk, services, carol_customer
+    mid_month, client, active_acme_agreement, acme_desk, services, carol_customer
 ):
     """Downtime beyond the error budget misses the target (amber); beyond what the threshold
     allows it breaches (red). The page says so in words, not only in colour."""

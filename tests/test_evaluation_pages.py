@@ -34,7 +34,7 @@ def iso(moment: datetime) -> str:
 
 
 @pytest.fixture
-def evaluated(active_acme_agreement, acme_desk, services):
+def evaluated(mid_month, active_acme_agreement, acme_desk, services):
     """Acme's Gold agreement with three tickets and an outage, evaluated at ``now``:
 
     * INC-1 (P1) opened 40 min ago, never answered: response threshold (30 min) breached;

@@ -91,6 +91,8 @@ def test_abandoned_mapping_uploads_are_deleted_after_a_day(
     (stored,) = default_storage.listdir("imports")[1]
     job = make_job(servicenow_source, b"referenced by a job")
     fresh = default_storage.save("imports/fresh.csv", ContentFile(b"a,b\n"))
+    an_hour_ago = (timezone.now() - timedelta(hours=1)).timestamp()
+    os.utime(default_storage.path(fresh), (an_hour_ago, an_hour_ago))
     two_days_ago = (timezone.now() - timedelta(days=2)).timestamp()
     for name in (f"imports/{stored}", job.file.name):
         os.utime(default_storage.path(name), (two_days_ago, two_days_ago))
