@@ -25,6 +25,7 @@ from agreements.models import Agreement, Review
 from agreements.terms import MONITORED_STATES
 from monitoring.evaluation.format import duration, number, percent, period_label
 from monitoring.models import Breach, MaintenanceWindow, Outage, PeriodResult, Status, TicketTimer
+from monitoring.presentation import status_badge
 from sla_portal.core.models import Notification, User
 from sla_portal.core.notifications import pending_problems
 
@@ -64,23 +65,23 @@ PORTAL_CSS = {
 
 
 # The provider's traffic light: a missed target is amber (the period may still count against
-# the threshold only), a breached threshold red, met green, nothing to measure grey.
+# the threshold only), a breached threshold red, met green, nothing to measure grey. Icons
+# and words are the ones every other page shows for the status (``status_badge``).
 RAG = {
-    Status.MET: ("green", "bi-check-circle-fill"),
-    Status.RUNNING: ("green", "bi-play-circle"),
-    Status.PAUSED: ("grey", "bi-pause-circle"),
-    Status.AT_RISK: ("amber", "bi-exclamation-triangle-fill"),
-    Status.MISSED_TARGET: ("amber", "bi-x-circle"),
-    Status.BREACHED: ("red", "bi-x-octagon-fill"),
-    Status.NO_DATA: ("grey", "bi-dash-circle"),
+    Status.MET: "green",
+    Status.RUNNING: "green",
+    Status.PAUSED: "grey",
+    Status.AT_RISK: "amber",
+    Status.MISSED_TARGET: "amber",
+    Status.BREACHED: "red",
+    Status.NO_DATA: "grey",
 }
 
 
 def state_of(status: str) -> State:
     """The red/amber/green state of a period or timer status."""
-    rag, icon = RAG.get(status, ("grey", "bi-question-circle"))
-    text = Status(status).label if status in Status.values else status
-    return State(rag, icon, text)
+    badge = status_badge(status)
+    return State(RAG.get(status, "grey"), badge.icon, badge.text)
 
 
 # --- The gauge ---------------------------------------------------------------------------------
