@@ -6,7 +6,6 @@ the sources), so another organisation's job answers 404 like one that does not e
 
 from __future__ import annotations
 
-from django.conf import settings
 from django.contrib.auth.decorators import login_required
 from django.core.paginator import Paginator
 from django.http import HttpRequest, HttpResponse
@@ -37,7 +36,6 @@ def _job_context(job: ImportJob) -> dict:
         "status_class": text_class,
         "status_icon": icon,
         "bar_class": bar_class,
-        "retention_days": settings.SLA_IMPORT_FILE_RETENTION_DAYS,
     }
 
 

@@ -72,7 +72,7 @@ def test_finished_jobs_lose_their_files_after_the_retention_and_keep_their_data(
 
     client.force_login(alice_manager)
     page = client.get(reverse("monitoring:import-detail", args=[old.pk])).content.decode()
-    assert "file deleted on" in page and "30 days after the import" in page
+    assert "file deleted on" in page and "the imported data stays" in page
     page = client.get(reverse("monitoring:import-detail", args=[recent.pk])).content.decode()
     assert "file deleted on" not in page
 
