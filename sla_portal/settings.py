@@ -80,7 +80,15 @@ MIDDLEWARE = [
     "sla_portal.core.actor.ActorMiddleware",
     "django.contrib.messages.middleware.MessageMiddleware",
     "django.middleware.clickjacking.XFrameOptionsMiddleware",
+    # Last, inside CommonMiddleware (a missing slash still redirects) and the others.
+    "sla_portal.core.errors.DebugErrorPagesMiddleware",
 ]
+
+# Error pages are the portal's styled ones in every mode (sla_portal/core/errors.py), JSON
+# under /api/. With DEBUG on, DEBUG_ERROR_PAGES=1 brings back Django's technical pages (the
+# URL list on a 404, the traceback on a 500); tracebacks are logged to the terminal anyway.
+DEBUG_ERROR_PAGES = env_bool("DEBUG_ERROR_PAGES")
+CSRF_FAILURE_VIEW = "sla_portal.core.errors.csrf_failure"
 
 ROOT_URLCONF = "sla_portal.urls"
 WSGI_APPLICATION = "sla_portal.wsgi.application"

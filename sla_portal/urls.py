@@ -22,3 +22,9 @@ urlpatterns = [
     path("api/schema/", SpectacularAPIView.as_view(), name="api-schema"),
     path("api/docs/", SpectacularSwaggerView.as_view(url_name="api-schema"), name="api-docs"),
 ]
+
+# Styled pages for people, JSON under /api/ (with DEBUG on too: core.errors).
+handler400 = "sla_portal.core.errors.bad_request"
+handler403 = "sla_portal.core.errors.permission_denied"
+handler404 = "sla_portal.core.errors.page_not_found"
+handler500 = "sla_portal.core.errors.server_error"
