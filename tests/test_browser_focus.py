@@ -12,6 +12,7 @@ import re
 import pytest
 
 from tests.support.actors import PASSWORD
+from tests.support.axe import assert_no_axe_violations
 from tests.support.browser import login, screenshot
 
 pytestmark = [pytest.mark.browser, pytest.mark.django_db(transaction=True)]
@@ -89,6 +90,7 @@ def test_focus_ring_is_visible_on_every_navigation_stop(new_page, alice_manager)
     page.goto("/")
     tab_through(page, 4)
     screenshot(page, "navbar-focus-ring")
+    assert_no_axe_violations(page, "home, focus on the navigation")
 
 
 def test_focus_ring_is_visible_on_the_phone_menu_button(new_page, alice_manager):
@@ -100,6 +102,7 @@ def test_focus_ring_is_visible_on_the_phone_menu_button(new_page, alice_manager)
     assert "navbar-toggler" in stops[2]["classes"], stops
     assert_visible_ring(stops[2], bar)
     screenshot(page, "navbar-focus-ring-phone")
+    assert_no_axe_violations(page, "home on a phone, focus on the menu button")
 
 
 def test_a_mouse_click_leaves_no_ring(new_page, alice_manager):
