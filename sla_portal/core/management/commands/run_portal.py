@@ -21,6 +21,7 @@ import subprocess
 import sys
 import time
 from collections.abc import Callable
+from datetime import datetime
 
 from django.conf import settings
 from django.core.management.base import BaseCommand
@@ -133,7 +134,7 @@ class Command(BaseCommand):
         self,
         host: str,
         port: str,
-        started,
+        started: datetime,
         processes: dict[str, subprocess.Popen],
         stopping: Callable[[], bool],
         verbose: bool,
@@ -204,7 +205,7 @@ def _accepts_connections(host: str, port: str) -> bool:
         return False
 
 
-def _worker_ran_since(started) -> bool:
+def _worker_ran_since(started: datetime) -> bool:
     from sla_portal.core.health import HEARTBEAT_NAME
     from sla_portal.core.models import WorkerHeartbeat
 
@@ -214,7 +215,7 @@ def _worker_ran_since(started) -> bool:
         return False
 
 
-def _schedule_loaded_since(started) -> bool:
+def _schedule_loaded_since(started: datetime) -> bool:
     """The scheduler writes every periodic task into its tables when it starts."""
     from django_celery_beat.models import PeriodicTasks
 
