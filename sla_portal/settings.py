@@ -194,6 +194,9 @@ CELERY_BROKER_URL = (
     os.environ.get("CELERY_BROKER_URL", "") or REDIS_URL or "filesystem://localhost//"
 )
 if CELERY_BROKER_URL.startswith("filesystem://"):
+    # kombu's own filesystem transport lets a worker read a message before it is written,
+    # which stops the worker for good; this one renames whole messages into place.
+    CELERY_BROKER_TRANSPORT = "sla_portal.core.broker:Transport"
     # A broker that needs no server: messages are files under var/celery/.
     _celery_dir = VAR_DIR / "celery"
     for _folder in ("queue", "control"):
