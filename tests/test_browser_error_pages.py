@@ -39,7 +39,7 @@ def test_403_names_the_role_and_the_way_out(new_page, carol_customer, debug_on):
     with page.expect_response("**/agreements/new/") as refused:
         page.evaluate("location.assign('/agreements/new/')")
     assert refused.value.status == 403
-    page.wait_for_load_state()
+    page.wait_for_url("**/agreements/new/")
     assert page.get_by_role("heading", name="You cannot do this here").is_visible()
     assert page.get_by_text("customer approver at Acme").is_visible()
     back = page.get_by_role("link", name="Back to the previous page")
