@@ -19,7 +19,7 @@ MESSAGES = 1500
 def race(folder: Path, transport: str) -> tuple[list[int], list[str]]:
     """A producer and a consumer on one folder at once, as beat and the worker are."""
     options = {"data_folder_in": str(folder), "data_folder_out": str(folder)}
-    options["store_processed"] = False
+    options.update(store_processed=False, control_folder=str(folder / "control"))
     received: list[int] = []
     errors: list[str] = []
 
