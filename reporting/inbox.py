@@ -255,7 +255,7 @@ def _negotiation_items(user: User) -> list[InboxItem]:
                         f"{_name(agreement)}",
                         reason=f"{last.author.display_name} ({agreement.customer.name}) asked "
                         f"for changes{f' ({asked} requests)' if asked > 1 else ''}: "
-                        f"“{_excerpt(last.body)}”. Answer with a new proposal.",
+                        f"“{_excerpt(last.body)}”",
                         url=url,
                         action="Answer the change request",
                         since=version.change_requests[0].created_at,

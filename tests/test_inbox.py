@@ -263,3 +263,11 @@ def test_no_link_of_home_or_the_navigation_opens_the_raw_api(
 def test_the_inbox_needs_a_login(client):
     assert client.get("/inbox/").status_code == 302
     assert client.get("/inbox/badge/").status_code == 302
+
+
+def test_items_say_how_long_they_waited_in_words():
+    from sla_portal.core.templatetags.portal import waiting
+
+    now = timezone.now()
+    assert waiting(now) == "just now"
+    assert waiting(now - timedelta(days=3, hours=2)) == "for 3\xa0days, 2\xa0hours"
