@@ -48,8 +48,12 @@ def inbox_page(request: HttpRequest) -> HttpResponse:
 
 
 @never_cache
-@login_required
 @require_safe
 def inbox_badge(request: HttpRequest) -> HttpResponse:
-    """The navigation's count, fetched by htmx after the page loaded."""
+    """The navigation's count, fetched by htmx after the page loaded.
+
+    Logged out meanwhile (another tab), the answer is 204 No Content, which htmx leaves
+    alone: a redirect to the login page would put that whole page into the navigation."""
+    if not request.user.is_authenticated:
+        return HttpResponse(status=204)
     return render(request, "includes/inbox_badge.html", {"inbox": inbox_for(request.user)})
