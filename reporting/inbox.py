@@ -95,10 +95,12 @@ class InboxGroup:
 @dataclass
 class Inbox:
     items: list[InboxItem] = field(default_factory=list)
+    # Items of a kind counted but not loaded (kinds that can pile up: alerts, imports).
+    not_loaded: dict[str, int] = field(default_factory=dict)
 
     @property
     def count(self) -> int:
-        return len(self.items)
+        return len(self.items) + sum(self.not_loaded.values())
 
     @property
     def label(self) -> str:
@@ -115,8 +117,9 @@ class Inbox:
         groups = []
         for kind in KINDS:
             items = sorted(by_kind.get(kind.key, []), key=lambda i: (not i.overdue, i.since))
-            if items:
-                groups.append(InboxGroup(kind, items[:limit], len(items)))
+            total = len(items) + self.not_loaded.get(kind.key, 0)
+            if total:
+                groups.append(InboxGroup(kind, items[:limit], total))
         return groups
 
 
@@ -125,14 +128,20 @@ def inbox_for(user: User, now: datetime | None = None) -> Inbox:
     if user is None or not user.is_authenticated or not user.is_active:
         return Inbox()
     now = now or timezone.now()
-    items: list[InboxItem] = []
-    items += _negotiation_items(user)
-    items += _review_items(user, now)
+    inbox = Inbox()
+    inbox.items += _negotiation_items(user)
+    inbox.items += _review_items(user, now)
     if user.is_provider:
-        items += _alert_items(user)
+        _add_bounded(inbox, ALERT, *_alert_items(user))
     if user.can_draft_agreements:
-        items += _import_items(user, now)
-    return Inbox(items)
+        _add_bounded(inbox, IMPORT, *_import_items(user, now))
+    return inbox
+
+
+def _add_bounded(inbox: Inbox, kind: Kind, items: list[InboxItem], total: int) -> None:
+    inbox.items += items
+    if total > len(items):
+        inbox.not_loaded[kind.key] = total - len(items)
 
 
 # --- Who acts for an agreement (the lifecycle services' own rules) --------------------------
@@ -335,8 +344,9 @@ def _start_of(day: date) -> datetime:
 # --- Alerts -----------------------------------------------------------------------------------
 
 
-def _alert_items(user: User) -> list[InboxItem]:
-    """Unacknowledged alerts sent to this person (by email or in their digest); one query.
+def _alert_items(user: User) -> tuple[list[InboxItem], int]:
+    """Unacknowledged alerts sent to this person (by email or in their digest), the oldest
+    ``SHOWN_PER_KIND`` of them and how many there are; two queries.
 
     Only provider staff acknowledge alerts (``monitoring.evaluation.actions``). Alerts recorded
     without email (history imported late) woke nobody and wait for nobody."""
@@ -355,8 +365,9 @@ def _alert_items(user: User) -> list[InboxItem]:
         .order_by("raised_at")
     )
     list_url = reverse("monitoring:alert-list")
+    total = alerts.count()
     items = []
-    for alert in alerts:
+    for alert in alerts[:SHOWN_PER_KIND] if total else []:
         items.append(
             InboxItem(
                 kind=ALERT,
@@ -368,15 +379,16 @@ def _alert_items(user: User) -> list[InboxItem]:
                 since=alert.raised_at,
             )
         )
-    return items
+    return items, total
 
 
 # --- Imports ----------------------------------------------------------------------------------
 
 
-def _import_items(user: User, now: datetime) -> list[InboxItem]:
+def _import_items(user: User, now: datetime) -> tuple[list[InboxItem], int]:
     """Refused or failed imports of the last ``IMPORT_DAYS`` days that no later successful
-    import of the same source made good; one query."""
+    import of the same source made good: the oldest ``SHOWN_PER_KIND`` and how many there
+    are; two queries."""
     succeeded_later = ImportJob.objects.filter(
         source=OuterRef("source"),
         status=ImportJob.Status.SUCCEEDED,
@@ -392,8 +404,9 @@ def _import_items(user: User, now: datetime) -> list[InboxItem]:
         .select_related("source")
         .order_by("created_at")
     )
+    total = jobs.count()
     items = []
-    for job in jobs:
+    for job in jobs[:SHOWN_PER_KIND] if total else []:
         if job.status == ImportJob.Status.REFUSED:
             reason = (
                 f"The file for {job.source.name} was refused: {len(job.problems)} row "
@@ -412,7 +425,7 @@ def _import_items(user: User, now: datetime) -> list[InboxItem]:
                 since=job.finished_at or job.created_at,
             )
         )
-    return items
+    return items, total
 
 
 __all__ = ["KINDS", "Inbox", "InboxGroup", "InboxItem", "inbox_for"]

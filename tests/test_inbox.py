@@ -272,3 +272,15 @@ def test_items_say_how_long_they_waited_in_words():
     now = timezone.now()
     assert waiting(now) == "just now"
     assert waiting(now - timedelta(days=3, hours=2)) == "for 3\xa0days, 2\xa0hours"
+
+
+def test_piles_of_failed_imports_are_counted_but_not_all_loaded(acme_desk, alice_manager):
+    from reporting import inbox as inbox_module
+
+    for n in range(inbox_module.SHOWN_PER_KIND + 3):
+        _job(acme_desk, ImportJob.Status.FAILED, alice_manager, error=f"Boom {n}")
+    inbox = inbox_for(alice_manager)
+    assert inbox.count == inbox_module.SHOWN_PER_KIND + 3
+    [group] = inbox.groups(limit=3)
+    assert (len(group.items), group.total, group.more) == (3, inbox.count, inbox.count - 3)
+    assert inbox.label == f"{inbox.count} items waiting for you"

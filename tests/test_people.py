@@ -318,3 +318,12 @@ def test_organisation_page_costs_a_fixed_number_of_queries(
     client.get("/organisations/acme/")
     with django_assert_max_num_queries(10):
         assert client.get("/organisations/acme/").status_code == 200
+
+
+def test_an_account_without_an_organisation_is_not_managed_here(client, ada_admin):
+    root = User.objects.create_superuser("root", "root@example.com", "x-pass-1234567")
+    client.force_login(ada_admin)
+    assert client.post(f"/people/{root.pk}/deactivate/").status_code == 404
+    assert client.post(f"/people/{root.pk}/role/", {"role": "provider_team"}).status_code == 404
+    root.refresh_from_db()
+    assert root.is_active

@@ -19,7 +19,8 @@ class InviteForm(forms.Form):
     first_name = forms.CharField(max_length=150)
     last_name = forms.CharField(max_length=150, required=False)
     email = forms.EmailField(
-        help_text="The invitation with a set-password link goes here; it is also the username."
+        max_length=150,  # it becomes the username, which holds 150 characters
+        help_text="The invitation with a set-password link goes here; it is also the username.",
     )
     role = forms.ChoiceField()
     job_title = forms.CharField(max_length=120, required=False)

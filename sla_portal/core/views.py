@@ -104,7 +104,10 @@ def user_invite(request: HttpRequest, slug: str) -> HttpResponse:
 
 def _person(request: HttpRequest, pk: int) -> User:
     _require_people_manager(request)
-    return get_object_or_404(people_visible_to(request.user), pk=pk)
+    # Accounts without an organisation (a superuser made with createsuperuser) are managed
+    # in the Django admin: these pages, their events and their redirects need one.
+    members = people_visible_to(request.user).filter(organisation__isnull=False)
+    return get_object_or_404(members, pk=pk)
 
 
 @login_required
