@@ -91,6 +91,15 @@ class InboxGroup:
     def more(self) -> int:
         return self.total - len(self.items)
 
+    @property
+    def list_url(self) -> str:
+        """The page listing every item of the kind, for those the inbox does not load."""
+        if self.kind is ALERT:
+            return reverse("monitoring:alert-list") + "?acknowledged=no"
+        if self.kind is IMPORT:
+            return reverse("monitoring:import-list")
+        return ""
+
 
 @dataclass
 class Inbox:

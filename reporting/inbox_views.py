@@ -44,7 +44,11 @@ def home(request: HttpRequest) -> HttpResponse:
 @require_safe
 def inbox_page(request: HttpRequest) -> HttpResponse:
     inbox = inbox_for(request.user)
-    return render(request, "reporting/inbox.html", {"inbox": inbox, "inbox_groups": inbox.groups()})
+    return render(
+        request,
+        "reporting/inbox.html",
+        {"inbox": inbox, "inbox_groups": inbox.groups(), "full_list": True},
+    )
 
 
 @never_cache

@@ -286,3 +286,16 @@ def test_piles_of_failed_imports_are_counted_but_not_all_loaded(acme_desk, alice
     [group] = inbox.groups(limit=3)
     assert (len(group.items), group.total, group.more) == (3, inbox.count, inbox.count - 3)
     assert inbox.label == f"{inbox.count} items waiting for you"
+
+
+def test_more_items_than_shown_link_to_their_own_list(client, acme_desk, alice_manager):
+    from reporting import inbox as inbox_module
+
+    for n in range(inbox_module.SHOWN_PER_KIND + 2):
+        _job(acme_desk, ImportJob.Status.FAILED, alice_manager, error=f"Boom {n}")
+    client.force_login(alice_manager)
+    home = client.get("/").content.decode()
+    more = inbox_module.SHOWN_PER_KIND + 2 - 3
+    assert f'href="/inbox/#inbox-import">{more} more imports that failed</a>' in home
+    page = client.get("/inbox/").content.decode()
+    assert 'href="/imports/">2 more imports that failed</a>' in page
