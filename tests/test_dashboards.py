@@ -278,7 +278,9 @@ def test_tickets_at_risk_are_sorted_by_time_to_breach(
     assert first.state.text == "At risk" and first.left_text.endswith("left")
     # A breached ticket is an open breach, listed there, not a ticket at risk.
     assert all(row.timer.state != Status.BREACHED for row in rows)
-    assert "GONE-P1" in {b.ticket.external_id for b in board.open_breaches if b.ticket_id}
+    assert "GONE-P1" in {
+        r.breach.ticket.external_id for r in board.open_breaches if r.breach.ticket_id
+    }
 
     client.force_login(alice_manager)
     html = client.get(DASHBOARD).content.decode()
