@@ -268,17 +268,22 @@ class TimerAccount:
 
     @property
     def text(self) -> str:
-        """ "15 min used of 18 min elapsed: 3 min paused (Waiting on customer); 0 s outside
-        the hours of “24x7”" (every part named, even when it is nothing)."""
+        """"15 min used of 18 min elapsed: 3 min paused (Waiting on customer); 0 min outside
+        the hours of “Office hours”": every part is named, even when it is nothing, so
+        the reader sees the sum."""
         a = self.account
         why = f" ({', '.join(self.pause_reasons)})" if self.pause_reasons else ""
         return (
-            f"{duration(a.counted.total_seconds())} used of "
-            f"{duration(a.elapsed.total_seconds())} elapsed: "
-            f"{duration(a.paused.total_seconds())} paused{why}; "
-            f"{duration(a.outside_hours.total_seconds())} outside the hours of "
-            f"\u201c{self.calendar_name}\u201d"
+            f"{_minutes(a.counted)} used of {_minutes(a.elapsed)} elapsed: "
+            f"{_minutes(a.paused)} paused{why}; {_minutes(a.outside_hours)} outside the hours "
+            f"of \u201c{self.calendar_name}\u201d"
         )
+
+
+def _minutes(span: timedelta) -> str:
+    seconds = span.total_seconds()
+    # "0 min", not "0 s": the parts are compared with each other, in the same unit.
+    return "0 min" if round(seconds) == 0 else duration(seconds)
 
 
 def timer_accounts(ticket: Ticket, timers: list[TicketTimer]) -> dict[str, TimerAccount]:
