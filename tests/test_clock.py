@@ -908,6 +908,7 @@ class TestLongSpans:
 
 # -- where the time went: time_account ------------------------------------------------------
 
+
 class TestTimeAccount:
     def test_a_friday_ticket_splits_into_counted_paused_and_out_of_hours(self, office):
         # Opened Friday 16:00, looked at on Monday 10:00: 66 h elapsed. Business time is

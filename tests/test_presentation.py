@@ -20,7 +20,15 @@ from monitoring.presentation import level_badge, status_badge
 
 @pytest.mark.parametrize(
     ("figure", "places"),
-    [(99.996, 3), (99.9, 1), (100, 0), (95.0, 0), (Decimal("99.950"), 2), ("99.9995", 4), (None, 0)],
+    [
+        (99.996, 3),
+        (99.9, 1),
+        (100, 0),
+        (95.0, 0),
+        (Decimal("99.950"), 2),
+        ("99.9995", 4),
+        (None, 0),
+    ],
 )
 def test_decimals_of_a_goal(figure, places):
     assert decimals_of(figure) == places

@@ -268,7 +268,7 @@ class TimerAccount:
 
     @property
     def text(self) -> str:
-        """"15 min used of 18 min elapsed: 3 min paused (Waiting on customer); 0 min outside
+        """ "15 min used of 18 min elapsed: 3 min paused (Waiting on customer); 0 min outside
         the hours of “Office hours”": every part is named, even when it is nothing, so
         the reader sees the sum."""
         a = self.account
