@@ -247,14 +247,21 @@
 
   document.body.addEventListener("htmx:afterSwap", function () {
     var live = document.getElementById(LIVE_ID);
-    if (!live || !saved) { return; }
+    if (!live || !saved || saved.swapped) { return; }
+    saved.swapped = true;
     reopen(live, saved.open);
     refocus(live, saved.focus, saved.scrollY);
     announce(saved.states, states(live));
-    saved = null;
   });
 
+  // htmx "settles" elements that keep their id: they get the old attributes for a moment,
+  // then the new ones, which would close a section opened by hand. So reopen once more.
   document.body.addEventListener("htmx:afterSettle", function () {
-    drawAll(document.getElementById(LIVE_ID) || document);
+    var live = document.getElementById(LIVE_ID);
+    if (live && saved && saved.swapped) {
+      reopen(live, saved.open);
+      saved = null;
+    }
+    drawAll(live || document);
   });
 }());
