@@ -24,6 +24,10 @@ class Badge:
     text: str
 
 
+# Choices for forms, filters and the API schema, in the words of the pages.
+STATUS_CHOICES = [(status.value, state_word(status.value)) for status in Status]
+LEVEL_CHOICES = [(level.value, state_word(level.value)) for level in Level]
+
 STATUS_STYLE = {
     Status.RUNNING: ("text-body-secondary", "bi-play-circle"),
     Status.PAUSED: ("text-body-secondary", "bi-pause-circle"),
