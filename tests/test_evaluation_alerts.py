@@ -428,3 +428,25 @@ def test_an_expired_ack_link_says_so(agreement, acme_desk, tom_team, client):
     assert page.status_code == 410 and "expired" in page.content.decode()
     alert.refresh_from_db()
     assert alert.acknowledged_at is None
+
+
+def test_alert_email_names_the_ticket_title_and_assignee_when_the_feed_sends_them(
+    agreement, acme_desk, tom_team
+):
+    open_ticket(
+        acme_desk,
+        agreement,
+        "INC-7",
+        40,
+        title="Checkout fails for EU cards",
+        assignee="Tom Team",
+    )
+    open_ticket(acme_desk, agreement, "INC-8", 40)
+    known = Alert.objects.get(ticket__external_id="INC-7")
+    mail = Notification.objects.get(key=known.notification_key, recipient=tom_team.email)
+    for body in (mail.body_text, mail.body_html):
+        assert "INC-7: Checkout fails for EU cards" in body
+        assert "Tom Team" in body
+    unknown = Alert.objects.get(ticket__external_id="INC-8")
+    mail = Notification.objects.get(key=unknown.notification_key, recipient=tom_team.email)
+    assert "Assignee:  not known" in mail.body_text
