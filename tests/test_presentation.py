@@ -61,3 +61,56 @@ def test_an_alert_level_reads_like_the_state_it_announces():
     assert state_word("warning") == "At risk"
     assert "Warning" not in LEVEL_WORDS.values()
     assert set(LEVEL_WORDS) == set(Level.values)
+
+
+def test_every_place_a_period_is_shown_uses_the_targets_decimals():
+    """Dashboards, compliance page, reports and alert emails (value_text) all read a 99.996 %
+    availability target with three decimals, not as "100.00 %"."""
+    from datetime import UTC, datetime
+
+    from monitoring.evaluation.periods import value_text
+    from monitoring.models import PeriodResult
+    from monitoring.presentation import availability_figures, goal_text, period_value
+    from reporting.selectors import _panel
+    from reporting.services import _value_text
+
+    row = PeriodResult(
+        target_label="Availability",
+        metric="availability",
+        unit="percent",
+        value_unit="percent",
+        direction="higher",
+        goal_target=99.996,
+        goal_threshold=99.99,
+        value=99.9953,
+        status=Status.AT_RISK,
+        period="month",
+        period_start=datetime(2026, 11, 1, tzinfo=UTC),
+        period_end=datetime(2026, 12, 1, tzinfo=UTC),
+        details={
+            "service_seconds": 2_592_000,
+            "excluded_seconds": 0,
+            "counted_seconds": 2_592_000,
+            "down_seconds": 12,
+            "elapsed_seconds": 2_592_000,
+            "budget_seconds": 103.68,
+            "budget_left_seconds": 91.68,
+            "threshold_budget_seconds": 259.2,
+            "so_far": 99.9995,
+        },
+    )
+    assert period_value(row) == "99.995 %"
+    assert goal_text(row) == "at least 99.996 % (threshold 99.990 %)"
+    assert availability_figures(row)["target"] == "99.996 %"
+    panel = _panel(row, [row])
+    assert panel.sentence == "99.995 % against target 99.996 %, threshold 99.990 %"
+    assert _value_text(row.value, "percent", row.status, row.details, (99.996, 99.99)) == (
+        "99.995 %"
+    )
+
+    class Goal:
+        target, threshold = 99.996, 99.99
+
+    assert value_text(99.9953, "percent", Goal()) == (
+        "99.995 % against target 99.996 % (threshold 99.990 %)"
+    )
