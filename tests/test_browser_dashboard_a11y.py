@@ -4,13 +4,22 @@ announces what changed, and can be paused."""
 
 from __future__ import annotations
 
+import shutil
+from datetime import timedelta
+from pathlib import Path
+
 import pytest
+from django.conf import settings
 from django.core.management import call_command
 from django.utils import timezone
 
+from monitoring.demo import DEMO_AGREEMENT
 from monitoring.evaluation.periods import evaluate_periods
 from monitoring.evaluation.tickets import evaluate_pending_tickets
+from monitoring.ingest.tickets import tickets_ingest
+from monitoring.models import Alert, Source, Ticket
 from sla_portal.core.demo import DEMO_PASSWORD
+from sla_portal.core.models import Notification
 from tests.support.axe import assert_no_axe_violations
 from tests.support.browser import login, screenshot
 
@@ -53,12 +62,6 @@ def test_customer_dashboard_on_a_phone_is_summary_first_and_short(new_page, demo
 
 def _ticket_now(external_id: str, minutes_ago: float = 12) -> None:
     """A new P1 ticket on the demo agreement, evaluated: the live part changes."""
-    from datetime import timedelta
-
-    from monitoring.demo import DEMO_AGREEMENT
-    from monitoring.ingest.tickets import tickets_ingest
-    from monitoring.models import Source
-
     desk = Source.objects.get(name="Acme service desk")
     opened = timezone.now() - timedelta(minutes=minutes_ago)
     tickets_ingest(
@@ -168,3 +171,109 @@ def test_auto_refresh_can_be_paused_and_resumed(new_page, demo):
     _wait_for_swap(page)
     assert page.get_by_role("button", name="Pause auto-refresh").is_visible()
     assert page.get_by_text("PAUSED-2").count() > 0
+
+
+SCREENSHOTS = Path(__file__).resolve().parents[1] / "docs" / "screenshots"
+
+
+def _keep(path: Path, name: str) -> None:
+    if SCREENSHOTS.is_dir():
+        shutil.copy(path, SCREENSHOTS / f"{name}.png")
+
+
+def _ticket_waiting_on_the_customer() -> Ticket:
+    """A P1 ticket opened 40 minutes ago that waited 6 minutes on the customer: its
+    response threshold (30 min of business time) is breached, and its alert emailed."""
+    desk = Source.objects.get(name="Acme service desk")
+    opened = timezone.now().replace(microsecond=0) - timedelta(minutes=40)
+    tickets_ingest(
+        desk,
+        [
+            {
+                "external_id": "INC-4711",
+                "agreement": DEMO_AGREEMENT,
+                "priority": "P1",
+                "title": "Checkout fails for EU cards",
+                "assignee": "Tom Team",
+                "opened_at": opened.isoformat(),
+                "status_history": [
+                    {"at": opened.isoformat(), "status": "New"},
+                    {
+                        "at": (opened + timedelta(minutes=4)).isoformat(),
+                        "status": "Waiting on customer",
+                        "pauses_clock": True,
+                    },
+                    {
+                        "at": (opened + timedelta(minutes=10)).isoformat(),
+                        "status": "In progress",
+                    },
+                ],
+            }
+        ],
+    )
+    now = timezone.now()
+    evaluate_pending_tickets(now)
+    evaluate_periods(now)
+    return Ticket.objects.get(external_id="INC-4711")
+
+
+def test_alert_email_ack_page_and_ticket_reason_in_the_browser(new_page, demo):
+    ticket = _ticket_waiting_on_the_customer()
+    alert = Alert.objects.get(ticket=ticket, level="breached")
+    mail = Notification.objects.get(key=alert.notification_key, recipient="manager@northwind.example")
+
+    # The email as a mail client shows it.
+    page = new_page(viewport={"width": 700, "height": 900})
+    page.set_content(mail.body_html)
+    assert page.get_by_text("INC-4711: Checkout fails for EU cards").is_visible()
+    assert page.get_by_text("Threshold passed").is_visible()
+    ack = page.get_by_role("link", name="Acknowledge")
+    link = ack.get_attribute("href")
+    _keep(screenshot(page, "alert-email"), "alert-email")
+
+    # The link, opened without a session: a confirm page, nothing recorded yet.
+    visitor = new_page(viewport=DESKTOP)
+    visitor.goto(link.removeprefix(settings.SITE_URL))
+    assert visitor.get_by_role("heading", name="Acknowledge this alert?").is_visible()
+    alert.refresh_from_db()
+    assert alert.acknowledged_at is None
+    assert_no_axe_violations(visitor, "acknowledge confirm page")
+    _keep(screenshot(visitor, "alert-ack-confirm"), "alert-ack-confirm")
+    visitor.get_by_role("button", name="Acknowledge as Alice Manager").click()
+    assert visitor.get_by_role("heading", name="Acknowledged").is_visible()
+    alert.refresh_from_db()
+    assert alert.acknowledged_by.username == "manager"
+    assert_no_axe_violations(visitor, "acknowledge done page")
+    visitor.goto("/alerts/ack/not-a-token/")
+    assert visitor.get_by_role("heading", name="This acknowledge link is not valid").is_visible()
+
+    # The ticket page says where the 40 minutes went.
+    reader = new_page(viewport=DESKTOP)
+    login(reader, "acme-approver", DEMO_PASSWORD)
+    reader.goto(f"/tickets/{ticket.pk}/")
+    account = reader.locator("[data-timer-account]").first
+    assert "6 min paused (Waiting on customer)" in account.inner_text()
+    assert "34 min used of 40 min elapsed" in account.inner_text()
+    assert_no_axe_violations(reader, "ticket page with the timer accounts")
+    _keep(screenshot(reader, "evaluation-ticket-timers"), "evaluation-ticket-timers")
+
+
+def test_dashboard_screenshots(new_page, demo):
+    _ticket_waiting_on_the_customer()
+    page = new_page(viewport=DESKTOP)
+    login(page, "acme-approver", DEMO_PASSWORD)
+    page.goto("/dashboard/")
+    _keep(screenshot(page, "dashboard-customer"), "dashboard-customer")
+    phone = new_page(viewport=PHONE)
+    login(phone, "acme-approver", DEMO_PASSWORD)
+    phone.goto("/dashboard/")
+    _keep(screenshot(phone, "dashboard-customer-phone"), "dashboard-customer-phone")
+    provider = new_page(viewport=DESKTOP)
+    login(provider, "manager", DEMO_PASSWORD)
+    provider.goto("/dashboard/")
+    assert provider.get_by_text("Open breaches (ticket or period not closed yet)").is_visible()
+    assert_no_axe_violations(provider, "provider dashboard")
+    _keep(screenshot(provider, "dashboard-provider"), "dashboard-provider")
+    provider.goto("/alerts/")
+    assert_no_axe_violations(provider, "alerts page")
+    _keep(screenshot(provider, "evaluation-alerts"), "evaluation-alerts")
