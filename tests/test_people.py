@@ -8,6 +8,8 @@ import re
 import pytest
 from django.contrib.auth import authenticate
 from django.core.exceptions import PermissionDenied, ValidationError
+from hypothesis import HealthCheck, given, settings
+from hypothesis import strategies as st
 
 from monitoring.models import EscalationContact
 from sla_portal.core import services
@@ -327,3 +329,38 @@ def test_an_account_without_an_organisation_is_not_managed_here(client, ada_admi
     assert client.post(f"/people/{root.pk}/role/", {"role": "provider_team"}).status_code == 404
     root.refresh_from_db()
     assert root.is_active
+
+
+# --- No input answers 500 -------------------------------------------------------------------------
+
+ABSURD = st.one_of(
+    st.just(""),
+    st.text(max_size=400),
+    st.sampled_from(["provider_admin", "customer_viewer", "emperor", "a@b", "@", "x" * 300]),
+    st.emails(),
+)
+
+
+@settings(
+    max_examples=40,
+    deadline=None,
+    suppress_health_check=[HealthCheck.function_scoped_fixture, HealthCheck.too_slow],
+)
+@given(
+    invite_data=st.dictionaries(
+        st.sampled_from(["first_name", "last_name", "email", "role", "job_title"]), ABSURD
+    ),
+    org_data=st.dictionaries(st.sampled_from(["name", "contact_email"]), ABSURD),
+    role=ABSURD,
+)
+def test_people_forms_answer_any_input_without_a_500(
+    client, ada_admin, acme, victor_viewer, invite_data, org_data, role
+):
+    client.force_login(ada_admin)
+    for url, data in (
+        ("/organisations/acme/invite/", invite_data),
+        ("/organisations/new/", org_data),
+        (f"/people/{victor_viewer.pk}/role/", {"role": role}),
+    ):
+        response = client.post(url, data)
+        assert response.status_code in (200, 302), (url, data, response.status_code)
