@@ -364,3 +364,25 @@ def test_people_forms_answer_any_input_without_a_500(
     ):
         response = client.post(url, data)
         assert response.status_code in (200, 302), (url, data, response.status_code)
+
+
+def test_a_new_invitation_link_can_be_sent_until_the_password_is_set(
+    client, ada_admin, acme, smtp_server
+):
+    nina = services.user_invite(
+        actor=ada_admin, organisation=acme, email="nina@acme.example", role="customer_viewer"
+    )
+    client.force_login(ada_admin)
+    page = client.get("/organisations/acme/").content.decode()
+    assert "Resend invitation" in page and "Invited, no password yet" in page
+    response = client.post(f"/people/{nina.pk}/invitation/", follow=True)
+    assert "A new invitation link was sent to nina@acme.example" in response.content.decode()
+    assert Notification.objects.filter(user=nina, kind="account.invitation").count() == 2
+    assert deliver_due() == 2
+    nina.set_password("chosen-Pass-2026")
+    nina.save()
+    refused = client.post(f"/people/{nina.pk}/invitation/", follow=True).content.decode()
+    assert "has already set a password" in refused
+    assert Notification.objects.filter(user=nina, kind="account.invitation").count() == 2
+    assert "AccountEvent" not in refused  # no model names in messages
+    assert client.get("/admin/core/accountevent/").status_code == 200
