@@ -220,7 +220,9 @@ def _ticket_waiting_on_the_customer() -> Ticket:
 def test_alert_email_ack_page_and_ticket_reason_in_the_browser(new_page, demo):
     ticket = _ticket_waiting_on_the_customer()
     alert = Alert.objects.get(ticket=ticket, level="breached")
-    mail = Notification.objects.get(key=alert.notification_key, recipient="manager@northwind.example")
+    mail = Notification.objects.get(
+        key=alert.notification_key, recipient="manager@northwind.example"
+    )
 
     # The email as a mail client shows it.
     page = new_page(viewport={"width": 700, "height": 900})

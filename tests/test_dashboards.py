@@ -10,6 +10,8 @@ import pytest
 from django.template.loader import render_to_string
 from django.urls import reverse
 from django.utils import timezone
+from hypothesis import assume, given, settings
+from hypothesis import strategies as st
 
 from agreements.services import agreement_create_from_tier, lifecycle
 from monitoring.evaluation.format import duration
@@ -22,6 +24,7 @@ from reporting.selectors import (
     agreement_overview,
     customer_dashboard,
     gauge_for,
+    gauge_scale,
     provider_dashboard,
     state_of,
 )
@@ -529,3 +532,28 @@ def test_provider_counts_say_what_they_count(client, two_customers, alice_manage
     assert "Targets with threshold breached this period" in html
     assert "Open breaches (ticket or period not closed yet)" in html
     assert ">Breached<" not in html and "> Breached</span>" not in html
+
+
+@settings(max_examples=200, deadline=None)
+@given(
+    threshold=st.floats(min_value=0, max_value=99.99),
+    gap=st.floats(min_value=0.001, max_value=50),
+    value=st.one_of(st.none(), st.floats(min_value=0, max_value=100)),
+)
+def test_a_share_gauge_is_honest_or_says_where_it_starts(threshold, gap, value):
+    """Any share: the axis ends at 100 %, starts at 0 % unless target and threshold would be
+    indistinguishable (then it starts at a round number and says so), holds the value, and
+    puts the target right of the threshold."""
+    target = min(threshold + gap, 100.0)
+    assume(target > threshold)
+    bottom, top, broken = gauge_scale(value, target, threshold, "percent", True)
+    assert top == 100.0
+    assert broken == (bottom > 0)
+    if not broken:
+        assert bottom == 0.0
+    assert bottom <= threshold and (value is None or bottom <= value)
+    row = _period(goal_target=target, goal_threshold=threshold, value=value)
+    gauge = gauge_for(row)
+    assert not gauge.clipped
+    assert gauge.threshold <= gauge.target
+    assert (gauge.note != "") == gauge.broken

@@ -392,7 +392,18 @@ def test_ack_link_confirms_on_get_and_acknowledges_on_post_without_login(
 
 @pytest.mark.parametrize(
     "token",
-    ["garbage", "eyJhIjoxLCJ1IjoxfQ:1tX:forged", "a" * 500, "%00", "x:y:z", "W10:1tX:abc"],
+    [
+        "garbage",
+        "eyJhIjoxLCJ1IjoxfQ:1tX:forged",
+        "a" * 500,
+        "%00",
+        "x:y:z",
+        "W10:1tX:abc",
+        "\u00e9t\u00e9:\u2603",
+        signing.dumps([1, 2], salt=SALT),
+        signing.dumps({"a": "1", "u": "2"}, salt=SALT),
+        signing.dumps({"a": 1}, salt="another-purpose"),
+    ],
 )
 def test_a_forged_or_damaged_ack_link_gets_a_clear_page(agreement, acme_desk, client, token):
     open_ticket(acme_desk, agreement, "soon", 12)

@@ -483,3 +483,36 @@ def test_ticket_page_says_why_less_time_was_used_than_elapsed(
     assert text.startswith("15 min used of 18 min elapsed: 3 min paused (Waiting on customer)")
     assert "0 min outside the hours of" in text
     assert "15 min used of 18 min elapsed: 3 min paused (Waiting on customer); 0 min" in page
+
+
+def test_ticket_list_and_alerts_show_the_ticket_title(
+    client, active_acme_agreement, acme_desk, tom_team
+):
+    now = datetime.now(UTC).replace(microsecond=0)
+    tickets_ingest(
+        acme_desk,
+        [
+            {
+                "external_id": "INC-T",
+                "agreement": active_acme_agreement.reference,
+                "priority": "P1",
+                "title": "Checkout fails for EU cards",
+                "assignee": "Tom Team",
+                "opened_at": iso(now - timedelta(minutes=40)),
+            }
+        ],
+    )
+    evaluate_pending_tickets(now)
+    login(client, tom_team)
+    assert (
+        "Checkout fails for EU cards"
+        in client.get(reverse("monitoring:ticket-list")).content.decode()
+    )
+    assert (
+        "Checkout fails for EU cards"
+        in client.get(reverse("monitoring:alert-list")).content.decode()
+    )
+    page = client.get(
+        reverse("monitoring:ticket-detail", args=[Ticket.objects.get(external_id="INC-T").pk])
+    )
+    assert "Tom Team" in page.content.decode()
