@@ -81,7 +81,8 @@ def test_a_refused_csv_import_is_corrected_and_retried_without_uploading_again(
     page = client.get(mapping_url).content.decode()
     assert '<option value="Summary" selected>' in page  # the wrong choice, to correct
     assert 'value="Europe/Lisbon"' in page
-    assert f'Correcting <a href="{reverse("monitoring:import-detail", args=[first.pk])}"' in page
+    first_url = reverse("monitoring:import-detail", args=[first.pk])
+    assert f'Correcting <a class="alert-link" href="{first_url}"' in page
 
     # Corrected mapping: a new job linked to the first, on its own copy of the file.
     response = client.post(mapping_url, mapping_post(action="import"))
