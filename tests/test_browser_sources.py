@@ -116,6 +116,8 @@ def test_a_refused_csv_import_is_corrected_and_retried_in_the_browser(
     expect(page.locator("#import-problems")).to_contain_text("priority")
     assert Ticket.objects.count() == 0
     assert_no_axe_violations(page, "refused import")
+    expect(page.get_by_role("link", name="Correct and retry")).to_be_visible()
+    keep(page, "import-refused-correct-and-retry")
 
     page.get_by_role("link", name="Correct and retry").click()
     expect(page.locator("#retry-note")).to_contain_text(f"import #{first.pk}")
