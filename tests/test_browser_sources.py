@@ -141,3 +141,49 @@ def test_a_refused_csv_import_is_corrected_and_retried_in_the_browser(
     page.get_by_role("link", name=f"Import #{first.pk}").click()
     expect(page.locator("#retries")).to_contain_text(f"Import #{second.pk}")
     expect(page.locator("#import-problems")).to_contain_text("priority")  # what it said stays
+
+
+def test_manager_creates_edits_and_disables_a_probe_source(
+    new_page, alice_manager, acme, acme_agreement, services, carol_customer
+):
+    page = new_page(DESKTOP)
+    login(page, "alice_manager", PASSWORD)
+    page.goto("/sources/new/")
+    page.get_by_role("link", name="Choose built-in http probe").click()
+    page.get_by_label("Customer").select_option(label="Acme Logistics")
+    page.get_by_label("Name").fill("Portal health")
+    page.get_by_label("Service").select_option(label="Customer Portal")
+    page.get_by_label("URL").fill("portal.acme.example/health")  # no scheme: https
+    page.get_by_label("Interval (seconds)").fill("5")
+    page.get_by_label("Expected status").fill("200-299,999")
+    page.get_by_role("button", name="Create source").click()
+    expect(page.locator("#id_probe_interval_seconds_error")).to_contain_text("10")
+    expect(page.locator("#id_expected_status_error")).to_contain_text("100 to 599")
+    assert_no_axe_violations(page, "new probe with errors")
+    page.get_by_label("Interval (seconds)").fill("30")
+    page.get_by_label("Expected status").fill("200-299")
+    page.get_by_role("button", name="Create source").click()
+
+    expect(page.get_by_role("heading", level=1)).to_have_text("Portal health")
+    expect(page.locator("main")).to_contain_text("https://portal.acme.example/health")
+    expect(page.locator("main")).to_contain_text("every 30 s")
+    assert_no_axe_violations(page, "probe source")
+
+    page.get_by_role("link", name="Edit").click()
+    page.get_by_label("Interval (seconds)").fill("60")
+    assert_no_axe_violations(page, "edit probe source")
+    page.get_by_role("button", name="Save").click()
+    expect(page.locator("main")).to_contain_text("every 60 s")
+    page.get_by_role("button", name="Disable").click()
+    expect(page.get_by_role("button", name="Enable again")).to_be_visible()
+    assert_no_axe_violations(page, "disabled probe source")
+    assert not Source.objects.get(name="Portal health").enabled
+
+    # The customer sees the source read-only: no edit, no disable, no secret.
+    customer = new_page(DESKTOP)
+    login(customer, "carol_customer", PASSWORD)
+    customer.get_by_role("link", name="Sources", exact=True).click()
+    customer.get_by_role("link", name="Portal health").click()
+    expect(customer.get_by_role("link", name="Edit")).to_have_count(0)
+    expect(customer.get_by_role("button", name="Enable again")).to_have_count(0)
+    assert_no_axe_violations(customer, "customer's read-only source")

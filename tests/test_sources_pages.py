@@ -430,3 +430,22 @@ def test_no_source_form_input_answers_500(client, alice_manager, acme_desk, grou
     assert created.status_code in (200, 302)
     edited = client.post(reverse("monitoring:source-edit", args=[acme_desk.pk]), data)
     assert edited.status_code in (200, 302)
+
+
+def test_the_migration_starts_last_received_from_the_stored_data(acme_desk, acme_agreement):
+    import importlib
+
+    from django.apps import apps
+
+    from monitoring.models import Ticket
+
+    migration = importlib.import_module(
+        "monitoring.migrations.0009_source_pages_and_import_retries"
+    )
+    tickets_ingest(acme_desk, [{"external_id": "T-1", "opened_at": "2026-03-02T09:00:00Z"}])
+    changed = Ticket.objects.get().changed_at
+    idle = Source.objects.create(customer=acme_desk.customer, name="Idle")
+    migration.backfill_last_received(apps, None)
+    acme_desk.refresh_from_db()
+    idle.refresh_from_db()
+    assert acme_desk.last_received_at == changed and idle.last_received_at is None
