@@ -5,11 +5,14 @@ meets WCAG 2.2 AA (axe-core), and the import previews are reachable by keyboard.
 from __future__ import annotations
 
 import shutil
+from datetime import timedelta
 from pathlib import Path
 
 import pytest
+from django.utils import timezone
 from playwright.sync_api import expect
 
+from monitoring.ingest.tickets import tickets_ingest
 from monitoring.models import ImportJob, Source, Ticket
 from monitoring.tasks import run_import_job
 from tests.support.actors import PASSWORD
@@ -39,9 +42,15 @@ def media(settings, tmp_path) -> Path:
 def test_admin_creates_a_webhook_source_and_sees_its_secret_once(
     new_page, ada_admin, acme, acme_desk, acme_agreement
 ):
+    # The desk last sent data three hours ago (stamped by the ingest; dated back here).
+    tickets_ingest(acme_desk, [{"external_id": "T-1", "opened_at": "2026-03-02T09:00:00Z"}])
+    Source.objects.filter(pk=acme_desk.pk).update(
+        last_received_at=timezone.now() - timedelta(hours=3, minutes=5)
+    )
     page = new_page(DESKTOP)
     login(page, "ada_admin", PASSWORD)
     page.get_by_role("link", name="Sources", exact=True).click()
+    expect(page.locator(f'tr[data-source="{acme_desk.pk}"]')).to_contain_text("3 hours")
     expect(page.get_by_role("heading", level=1)).to_have_text("Sources")
     expect(page.locator("#sources")).to_contain_text("Acme desk")
     assert_no_axe_violations(page, "sources list")
