@@ -397,6 +397,11 @@ class ImportRetryForm(ImportUploadForm):
         self.cleaned_data.setdefault("monitors_file", self.job.monitors_file or None)
         return super().clean()
 
+    def add_error(self, field: str | None, error: Any) -> None:
+        # No file fields here: a missing file is a problem of the format chosen for the
+        # stored upload (e.g. Uptime Kuma without its monitor.csv).
+        super().add_error("format" if field in ("file", "monitors_file") else field, error)
+
     @staticmethod
     def initial_for(job: ImportJob, user: User) -> dict[str, Any]:
         """The first attempt's choices, as the form shows them."""

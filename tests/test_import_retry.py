@@ -251,3 +251,27 @@ def test_preview_tables_are_keyboard_reachable_regions(client, media, alice_mana
     assert "css/monitoring.css" in page
     listing = client.get(reverse("monitoring:import-list")).content.decode()
     assert 'tabindex="0" role="region" aria-label="Import jobs (scrollable)"' in listing
+
+
+@pytest.mark.django_db
+@pytest.mark.parametrize(
+    "data",
+    [
+        {},
+        {"source": "x", "format": "nope", "timezone": "Mars/Olympus", "agreement": "1e9"},
+        {"source": "999999", "format": "uptime_kuma", "service_map": "no equals sign"},
+        {"format": "servicenow", "timezone": "UTC", "dayfirst": "2", "pausing_states": "a" * 5000},
+        {"format": "healthcheck", "service_map": "key=No such service", "skip_invalid": "maybe"},
+    ],
+)
+def test_junk_on_the_retry_form_is_a_form_error_not_a_500(
+    client, media, alice_manager, servicenow_source, data
+):
+    job = make_job(servicenow_source, b"number\n")
+    ImportJob.objects.filter(pk=job.pk).update(status=ImportJob.Status.REFUSED)
+    client.force_login(alice_manager)
+    response = client.post(reverse("monitoring:import-retry", args=[job.pk]), data)
+    assert response.status_code == 200
+    if data:  # an empty POST just shows the form again
+        assert "is-invalid" in response.content.decode()
+    assert ImportJob.objects.count() == 1
