@@ -440,7 +440,7 @@ def test_the_migration_starts_last_received_from_the_stored_data(acme_desk, acme
     from monitoring.models import Ticket
 
     migration = importlib.import_module(
-        "monitoring.migrations.0009_source_pages_and_import_retries"
+        "monitoring.migrations.0010_source_pages_and_import_retries"
     )
     tickets_ingest(acme_desk, [{"external_id": "T-1", "opened_at": "2026-03-02T09:00:00Z"}])
     changed = Ticket.objects.get().changed_at

@@ -34,7 +34,7 @@ class Migration(migrations.Migration):
     dependencies = [
         ('agreements', '0005_tier_review_interval_range'),
         ('core', '0002_notification'),
-        ('monitoring', '0008_import_files_removed'),
+        ('monitoring', '0009_ticket_title_assignee'),
     ]
 
     operations = [
