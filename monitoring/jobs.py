@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import logging
 from contextlib import ExitStack
+from pathlib import Path
 from typing import Any
 
 from django.core.files import File
@@ -47,11 +48,14 @@ def import_job_submit(
     monitors_file: File | None,
     options: dict[str, Any],
     created_by: User,
+    retry_of: ImportJob | None = None,
 ) -> ImportJob:
     """Store the upload as a queued job and run it in the background once the row is committed.
 
     ``file`` is an upload, or the storage name of a file already stored (the generic CSV flow
     stores the file at its first step and must not copy it again).
+
+    ``retry_of`` is the refused or failed job this one corrects; that job stays as it was.
 
     On commit, because a worker picking the task up before the commit would find no job.
     """
@@ -62,6 +66,7 @@ def import_job_submit(
         monitors_file=monitors_file or "",
         options=options,
         created_by=created_by,
+        retry_of=retry_of,
     )
     from .tasks import run_import_job
 
@@ -218,3 +223,24 @@ def import_job_run(job_id: int) -> bool:
         problems=[f"skipped {error}" for error in report.skipped[:MAX_PROBLEMS]],
     )
     return True
+
+
+RETRYABLE = (ImportJob.Status.REFUSED, ImportJob.Status.FAILED)
+
+
+def import_job_file_kept(job: ImportJob) -> bool:
+    """Whether the job's uploaded file(s) are still stored, so it can be corrected and retried
+    without uploading again (``monitoring.retention`` deletes them after the retention)."""
+    if job.files_removed_at is not None or not job.file.name:
+        return False
+    names = [job.file.name] + ([job.monitors_file.name] if job.monitors_file.name else [])
+    return all(job.file.storage.exists(name) for name in names)
+
+
+def import_job_copy_file(field: Any) -> str:
+    """Store a copy of a job's file and return its storage name.
+
+    A retry reads its own copy: each job then owns its file, and the retention deleting the
+    first attempt's file never takes the file of a later attempt with it."""
+    with field.open("rb") as stream:
+        return field.storage.save(f"imports/{Path(field.name).name}", File(stream))

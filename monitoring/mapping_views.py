@@ -37,10 +37,10 @@ from .importers import ImportOptionError
 from .importers import event_log as el
 from .importers import generic_csv as gc
 from .importers.folding import ROLES
-from .jobs import import_job_submit
+from .jobs import import_job_copy_file, import_job_submit
 from .models import ImportJob, Source
 from .models.imports import ColumnMapping
-from .selectors import sources_visible_to
+from .selectors import import_jobs_visible_to, sources_accepting_data, sources_visible_to
 
 SESSION_KEY = "csv_uploads"
 PREVIEW_ROWS = 20
@@ -84,7 +84,7 @@ class CsvUploadForm(forms.Form):
 
     def __init__(self, *args: Any, user: User, kind: str = TICKETS, **kwargs: Any) -> None:
         super().__init__(*args, **kwargs)
-        self.fields["source"].queryset = sources_visible_to(user)
+        self.fields["source"].queryset = sources_accepting_data(user)
         self.fields["mapping"].queryset = mappings_visible_to(user, kind)
         self.fields["mapping"].label_from_instance = lambda m: f"{m.source.name}: {m.name}"
 
@@ -201,6 +201,59 @@ def _store_upload(request: HttpRequest, form: CsvUploadForm, kind: str) -> str |
     return token
 
 
+def start_retry(request: HttpRequest, job: ImportJob) -> HttpResponse:
+    """Reopen a refused column-mapping job at its mapping step, on a copy of its stored file,
+    with the choices of the first attempt filled in. The new job will point back at ``job``.
+
+    The caller has checked that the file is still kept and the job is the user's to retry."""
+    options = job.options
+    event_log = options.get("layout") == EVENT_LOG
+    name = import_job_copy_file(job.file)
+    try:
+        with default_storage.open(name, "rb") as stream:
+            header = gc.read_header(stream)
+    except (ImportOptionError, UnicodeDecodeError) as exc:
+        default_storage.delete(name)
+        messages.error(request, f"The stored file cannot be read any more: {exc}")
+        return redirect("monitoring:import-detail", pk=job.pk)
+    token = secrets.token_urlsafe(12)
+    pending: dict[str, Any] = {
+        "kind": EVENT_LOG if event_log else TICKETS,
+        "file": name,
+        "name": name.rsplit("/", 1)[-1],
+        "header": header,
+        "source": job.source_id,
+        "mapping": None,
+        "retry_of": job.pk,
+    }
+    if event_log:
+        pending["columns"] = {
+            "mapping": options.get("mapping") or {},
+            "date_format": options.get("date_format", gc.AUTO),
+            "timezone": options.get("timezone", ""),
+        }
+        pending["roles"] = options.get("states") or {}
+    else:
+        pending["preset"] = {
+            "mapping": options.get("mapping") or {},
+            "date_format": options.get("date_format", gc.AUTO),
+            "timezone": options.get("timezone", ""),
+            "skip_invalid": bool(options.get("skip_invalid")),
+        }
+    uploads = request.session.get(SESSION_KEY, {})
+    uploads[token] = pending
+    request.session[SESSION_KEY] = uploads
+    step = "monitoring:event-log-columns" if event_log else "monitoring:csv-mapping"
+    return redirect(step, token=token)
+
+
+def _retried_job(request: HttpRequest, pending: dict[str, Any]) -> ImportJob | None:
+    """The earlier attempt a pending upload corrects, as the user may see it."""
+    if not pending.get("retry_of"):
+        return None
+    return import_jobs_visible_to(request.user).filter(pk=pending["retry_of"]).first()
+
+
 @require_drafter
 def csv_upload(request: HttpRequest) -> HttpResponse:
     """Step 1: store the CSV and go on to map its columns."""
@@ -217,8 +270,15 @@ def csv_mapping(request: HttpRequest, token: str) -> HttpResponse:
     """Step 2: map the columns, preview the result, save the mapping or import the file."""
     pending, source = _pending(request, token)
     saved = _saved_mapping(request, pending, source, TICKETS)
+    preset = pending.get("preset")
     if saved is not None:
         initial = MappingForm.initial_for(saved.mapping, saved.date_format, saved.timezone)
+    elif preset is not None:
+        # A retry: start from what the refused attempt chose.
+        initial = MappingForm.initial_for(
+            preset["mapping"], preset["date_format"], preset["timezone"]
+        )
+        initial["skip_invalid"] = preset["skip_invalid"]
     else:
         initial = MappingForm.initial_for(
             gc.guess_mapping(pending["header"]), ColumnMapping.DateFormat.AUTO, source.timezone
@@ -255,6 +315,7 @@ def csv_mapping(request: HttpRequest, token: str) -> HttpResponse:
             "fields": gc.TICKET_FIELDS,
             "map_fields": [form[f"map_{name}"] for name in gc.TICKET_FIELDS],
             "time_zones": time_zone_names(),
+            "retry_of": _retried_job(request, pending),
         },
     )
 
@@ -325,6 +386,7 @@ def _submit(
             "skip_invalid": form.cleaned_data["skip_invalid"],
         },
         created_by=request.user,
+        retry_of=_retried_job(request, pending),
     )
     uploads = request.session[SESSION_KEY]
     uploads.pop(token, None)
@@ -499,6 +561,7 @@ def event_log_columns(request: HttpRequest, token: str) -> HttpResponse:
             "saved": saved,
             "map_fields": [form[f"map_{name}"] for name in el.EVENT_FIELDS],
             "time_zones": time_zone_names(),
+            "retry_of": _retried_job(request, pending),
         },
     )
 
@@ -554,6 +617,7 @@ def event_log_states(request: HttpRequest, token: str) -> HttpResponse:
             "saved": saved,
             "result": result,
             "roles": [(role, ROLE_LABELS[role]) for role in ROLES],
+            "retry_of": _retried_job(request, pending),
             "problems": result.errors[:MAX_LISTED_PROBLEMS] if result else [],
             "more_problems": max(0, len(result.errors) - MAX_LISTED_PROBLEMS) if result else 0,
         },
@@ -615,6 +679,7 @@ def _submit_event_log(
             "skip_invalid": form.cleaned_data["skip_invalid"],
         },
         created_by=request.user,
+        retry_of=_retried_job(request, pending),
     )
     uploads = request.session[SESSION_KEY]
     uploads.pop(token, None)

@@ -299,8 +299,12 @@ def probe_source_for(service: Service) -> Source | None:
 
     That of the covering customer with the lowest id, created on first use; ``None`` when no
     agreement covers the service. The choice is stable, so a service's checks and outages
-    keep one source while its customers stay the same.
+    keep one source while its customers stay the same. A probe source created on the Sources
+    page for this service (``Source.service``) takes precedence: its checks are its own.
     """
+    dedicated = Source.objects.filter(kind=Source.Kind.PROBE, service=service).first()
+    if dedicated is not None:
+        return dedicated
     customer_id = (
         Agreement.objects.filter(services=service)
         .order_by("customer_id")

@@ -26,6 +26,21 @@ def sources_visible_to(user: User) -> QuerySet[Source]:
     return Source.objects.visible_to(user).select_related("customer")
 
 
+def sources_accepting_data(user: User) -> QuerySet[Source]:
+    """Sources the user may see that are not disabled: the choices of the upload forms."""
+    return sources_visible_to(user).filter(disabled_at__isnull=True)
+
+
+def source_rows(user: User) -> QuerySet[Source]:
+    """Sources for the Sources page: enabled first, then by customer and name, with the
+    probed service loaded (one query for the whole page)."""
+    return (
+        sources_visible_to(user)
+        .select_related("service")
+        .order_by(F("disabled_at").asc(nulls_first=True), "customer__name", "name")
+    )
+
+
 def tickets_visible_to(user: User) -> QuerySet[Ticket]:
     """Tickets of the customers the user may see, newest first."""
     return (

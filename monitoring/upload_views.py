@@ -6,15 +6,18 @@ the sources), so another organisation's job answers 404 like one that does not e
 
 from __future__ import annotations
 
+from django.contrib import messages
 from django.contrib.auth.decorators import login_required
 from django.core.paginator import Paginator
 from django.http import HttpRequest, HttpResponse
 from django.shortcuts import get_object_or_404, redirect, render
+from django.urls import reverse
 
 from sla_portal.core.permissions import require_drafter
 
-from .forms import ImportUploadForm, time_zone_names
-from .jobs import import_job_submit
+from .forms import ImportRetryForm, ImportUploadForm, time_zone_names
+from .jobs import RETRYABLE, import_job_copy_file, import_job_file_kept, import_job_submit
+from .mapping_views import start_retry
 from .models import ImportJob
 from .selectors import import_jobs_visible_to
 
@@ -68,15 +71,82 @@ def import_new(request: HttpRequest) -> HttpResponse:
     )
 
 
+def _attempts_context(request: HttpRequest, job: ImportJob) -> dict:
+    """What the job page says about retries: whether this one can be corrected and run again
+    (and if not, why), which attempt it corrects and which attempts corrected it."""
+    jobs = import_jobs_visible_to(request.user)
+    retryable = job.status in RETRYABLE and request.user.can_draft_agreements
+    return {
+        "can_retry": retryable,
+        "file_kept": import_job_file_kept(job) if retryable else False,
+        "upload_url": _upload_url(job),
+        "retry_of": jobs.filter(pk=job.retry_of_id).first() if job.retry_of_id else None,
+        "retries": list(jobs.filter(retry_of=job).order_by("created_at", "id")),
+    }
+
+
+def _upload_url(job: ImportJob) -> str:
+    if job.format != ImportJob.Format.GENERIC_CSV:
+        return reverse("monitoring:import-new")
+    if job.options.get("layout") == "event_log":
+        return reverse("monitoring:event-log-upload")
+    return reverse("monitoring:csv-upload")
+
+
 @login_required
 def import_detail(request: HttpRequest, pk: int) -> HttpResponse:
     """One job: its status, a progress bar kept fresh by htmx, and its outcome."""
     job = get_object_or_404(import_jobs_visible_to(request.user), pk=pk)
-    return render(request, "monitoring/import_detail.html", _job_context(job))
+    context = _job_context(job) | _attempts_context(request, job)
+    return render(request, "monitoring/import_detail.html", context)
 
 
 @login_required
 def import_progress(request: HttpRequest, pk: int) -> HttpResponse:
     """The status partial that the job page polls while the job is queued or running."""
     job = get_object_or_404(import_jobs_visible_to(request.user), pk=pk)
-    return render(request, "monitoring/import_progress.html", _job_context(job))
+    context = _job_context(job) | _attempts_context(request, job)
+    return render(request, "monitoring/import_progress.html", context)
+
+
+@require_drafter
+def import_retry(request: HttpRequest, pk: int) -> HttpResponse:
+    """Correct a refused (or failed) import and run it again on the file already stored.
+
+    Column-mapping jobs go back to their mapping step; the others to their options. Either way
+    the result is a new job linked to this one, which keeps what it said. When the retention
+    has deleted the file, the job page says so and offers a new upload instead."""
+    job = get_object_or_404(import_jobs_visible_to(request.user), pk=pk)
+    if job.status not in RETRYABLE:
+        messages.info(request, f"Import #{job.pk} was not refused: there is nothing to correct.")
+        return redirect("monitoring:import-detail", pk=job.pk)
+    if not import_job_file_kept(job):
+        messages.error(
+            request,
+            f"The file of import #{job.pk} was deleted at the end of its retention period: "
+            "upload it again.",
+        )
+        return redirect("monitoring:import-detail", pk=job.pk)
+    if not job.source.enabled:
+        messages.error(request, f"The source “{job.source.name}” is disabled: enable it first.")
+        return redirect("monitoring:import-detail", pk=job.pk)
+    if job.format == ImportJob.Format.GENERIC_CSV:
+        return start_retry(request, job)
+    initial = ImportRetryForm.initial_for(job, request.user)
+    form = ImportRetryForm(request.POST or None, user=request.user, job=job, initial=initial)
+    if request.method == "POST" and form.is_valid():
+        retry = import_job_submit(
+            source=form.cleaned_data["source"],
+            format=form.cleaned_data["format"],
+            file=import_job_copy_file(job.file),
+            monitors_file=import_job_copy_file(job.monitors_file) if job.monitors_file else None,
+            options=form.job_options(),
+            created_by=request.user,
+            retry_of=job,
+        )
+        return redirect("monitoring:import-detail", pk=retry.pk)
+    return render(
+        request,
+        "monitoring/import_retry.html",
+        {"form": form, "job": job, "time_zones": time_zone_names()},
+    )

@@ -1,6 +1,6 @@
 from django.urls import path
 
-from . import evaluation_views, mapping_views, upload_views, views, webhooks
+from . import evaluation_views, mapping_views, source_views, upload_views, views, webhooks
 
 app_name = "monitoring"
 
@@ -36,6 +36,14 @@ urlpatterns = [
     ),
     path("imports/<int:pk>/", upload_views.import_detail, name="import-detail"),
     path("imports/<int:pk>/progress/", upload_views.import_progress, name="import-progress"),
+    path("imports/<int:pk>/retry/", upload_views.import_retry, name="import-retry"),
+    # Sources: feeds, webhooks and probes, managed in the browser
+    path("sources/", source_views.source_list, name="source-list"),
+    path("sources/new/", source_views.source_new, name="source-new"),
+    path("sources/new/<str:group>/", source_views.source_create_view, name="source-create"),
+    path("sources/<int:pk>/", source_views.source_detail, name="source-detail"),
+    path("sources/<int:pk>/edit/", source_views.source_edit, name="source-edit"),
+    path("sources/<int:pk>/status/", source_views.source_toggle, name="source-toggle"),
     # Webhooks: signed pushes from monitors and alert managers
     path("hooks/<int:source_id>/generic/", webhooks.generic, name="hook-generic"),
     path("hooks/<int:source_id>/uptime-kuma/", webhooks.uptime_kuma, name="hook-uptime-kuma"),

@@ -145,6 +145,9 @@ def _webhook(
             source = _source(source_id)
             body = _body(request)
             _authenticate(request, source, body, bearer)
+            if not source.enabled:
+                # After authentication, so only the sender holding the secret learns it.
+                raise _error(403, "this source is disabled; its data is kept, new data refused")
             return JsonResponse(handle(request, source, _json_object(body)))
         except Refused as refused:
             return JsonResponse(refused.body, status=refused.status)

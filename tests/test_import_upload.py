@@ -174,7 +174,7 @@ def test_a_refused_import_lists_its_problems_and_imports_nothing(
     client.force_login(alice_manager)
     page = client.get(reverse("monitoring:import-detail", args=[job.pk])).content.decode()
     assert "Nothing was imported" in page and "line 5: incident_state" in page
-    assert "hx-trigger" not in page  # finished: no more polling
+    assert 'hx-trigger="every 1s"' not in page  # finished: no more polling (the job status)
 
 
 @pytest.mark.django_db

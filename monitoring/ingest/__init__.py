@@ -18,10 +18,22 @@ from __future__ import annotations
 import logging
 from collections.abc import Iterable
 from dataclasses import asdict, dataclass
+from typing import TYPE_CHECKING
+
+if TYPE_CHECKING:
+    from ..models import Source
 
 logger = logging.getLogger(__name__)
 
-__all__ = ["MAX_BATCH", "IngestError", "IngestResult", "RowError", "notify_changed"]
+__all__ = [
+    "MAX_BATCH",
+    "IngestError",
+    "IngestResult",
+    "RowError",
+    "mark_received",
+    "notify_changed",
+    "source_accepts",
+]
 
 # Larger exports are split by the caller; one transaction of this size stays well under a
 # minute and a few hundred MB of memory.
@@ -71,3 +83,30 @@ def notify_changed(kind: str, ids: Iterable[int]) -> None:
     ids = list(ids)
     logger.debug("ingest changed %d %s: %s", len(ids), kind, ids[:20])
     request_evaluation(kind, ids)
+
+
+SOURCE_DISABLED = "this source is disabled: its data is kept, new data is refused"
+
+
+def source_accepts(source: Source) -> None:
+    """Refuse any batch for a disabled source (API, webhooks, imports and the probe alike)."""
+    if source.disabled_at is not None:
+        raise IngestError([RowError(-1, "source", SOURCE_DISABLED)])
+
+
+def mark_received(source: Source) -> None:
+    """Stamp the source's ``last_received_at`` once the current batch commits.
+
+    After the commit and as a one-row UPDATE of its own, so concurrent batches of one source
+    do not queue behind a lock on the source row for the length of their transactions."""
+    from django.db import transaction
+    from django.utils import timezone
+
+    from ..models import Source
+
+    source_id = source.pk
+
+    def stamp() -> None:
+        Source.objects.filter(pk=source_id).update(last_received_at=timezone.now())
+
+    transaction.on_commit(stamp)

@@ -18,7 +18,15 @@ from django.db import models, transaction
 from agreements.models import Service
 from monitoring.models import ContinuityIncident, ErrorEvent, Measurement, Source
 
-from . import MAX_BATCH, IngestError, IngestResult, RowError, notify_changed
+from . import (
+    MAX_BATCH,
+    IngestError,
+    IngestResult,
+    RowError,
+    mark_received,
+    notify_changed,
+    source_accepts,
+)
 from .bulk import bulk_update_rows
 from .fields import (
     FieldError,
@@ -94,6 +102,7 @@ def _customer_services(source: Source) -> dict[str, int]:
 
 
 def _ingest(kind: _Kind, source: Source, rows: Sequence[Mapping]) -> IngestResult:
+    source_accepts(source)
     if len(rows) > MAX_BATCH:
         raise IngestError(
             [RowError(-1, "", f"{len(rows)} rows; send at most {MAX_BATCH} per batch")]
@@ -125,6 +134,7 @@ def _ingest(kind: _Kind, source: Source, rows: Sequence[Mapping]) -> IngestResul
 def _write(kind: _Kind, source: Source, cleaned: dict[Key, Values]) -> IngestResult:
     width = len(kind.key_fields)
     with transaction.atomic():
+        mark_received(source)
         keys = list(cleaned)
         existing: dict[Key, tuple[int, tuple]] = {}
         for start in range(0, len(keys), LOOKUP_CHUNK):

@@ -16,7 +16,15 @@ from django.utils import timezone
 from agreements.models import Agreement, Service
 from monitoring.models import Source, Ticket, TicketPause, TicketStatusChange
 
-from . import MAX_BATCH, IngestError, IngestResult, RowError, notify_changed
+from . import (
+    MAX_BATCH,
+    IngestError,
+    IngestResult,
+    RowError,
+    mark_received,
+    notify_changed,
+    source_accepts,
+)
 from .bulk import bulk_update_rows
 from .fields import (
     FieldError,
@@ -264,8 +272,10 @@ def tickets_ingest(source: Source, rows: Sequence[Mapping]) -> IngestResult:
     Raises :class:`IngestError` listing every invalid row; then nothing is written. Otherwise
     writes in one transaction with bulk statements, marks created and changed tickets for
     evaluation and calls :func:`notify_changed` after commit."""
+    source_accepts(source)
     cleaned = _validate(source, rows)
     with transaction.atomic():
+        mark_received(source)
         existing: dict[str, tuple[int, str]] = {}
         ids = [ticket.external_id for ticket in cleaned]
         for start in range(0, len(ids), LOOKUP_CHUNK):

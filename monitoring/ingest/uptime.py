@@ -13,7 +13,15 @@ from agreements.models import Agreement, Service
 from monitoring.models import MaintenanceWindow, Outage, Source, UptimeCheck
 from monitoring.outages import outages_from_checks
 
-from . import MAX_BATCH, IngestError, IngestResult, RowError, notify_changed
+from . import (
+    MAX_BATCH,
+    IngestError,
+    IngestResult,
+    RowError,
+    mark_received,
+    notify_changed,
+    source_accepts,
+)
 from .bulk import bulk_update_rows
 from .fields import (
     FieldError,
@@ -75,6 +83,7 @@ def checks_ingest(source: Source, service: Service, rows: Sequence[Mapping]) -> 
 
     Row keys: ``checked_at`` (required), ``status`` (``up``, ``down`` or ``maintenance``),
     ``response_ms``. Raises :class:`IngestError` listing every invalid row (nothing written)."""
+    source_accepts(source)
     _limit(rows)
     if not _covered(source, service):
         raise IngestError(
@@ -103,6 +112,7 @@ def checks_ingest(source: Source, service: Service, rows: Sequence[Mapping]) -> 
 
     low, high = min(cleaned), max(cleaned)
     with transaction.atomic():
+        mark_received(source)
         # One range query: a batch is a stretch of one service's timeline.
         existing = {
             checked_at: (pk, status, response_ms, source_id)
@@ -207,6 +217,7 @@ def maintenance_ingest(source: Source, rows: Sequence[Mapping]) -> IngestResult:
     Row keys: ``external_id``, ``service`` (name of a service of the customer's agreements),
     ``starts_at``, ``ends_at`` (after the start), ``title`` and ``announced_at``. Raises
     :class:`IngestError` listing every invalid row (nothing written)."""
+    source_accepts(source)
     _limit(rows)
     zone = source_zone(source.timezone)
     services = dict(
@@ -233,6 +244,7 @@ def maintenance_ingest(source: Source, rows: Sequence[Mapping]) -> IngestResult:
         raise IngestError(errors)
 
     with transaction.atomic():
+        mark_received(source)
         external_ids = sorted({external_id for _, external_id in cleaned})
         existing: dict[tuple[int, str], tuple[int, tuple]] = {}
         for start in range(0, len(external_ids), LOOKUP_CHUNK):

@@ -67,6 +67,16 @@ class ImportJob(models.Model):
         blank=True,
         help_text="When the uploaded files were deleted (see monitoring.retention).",
     )
+    # A refused or failed job corrected and run again is a new job pointing back at it: each
+    # attempt keeps its own options and what it said, so the history of a file stays readable.
+    retry_of = models.ForeignKey(
+        "self",
+        on_delete=models.SET_NULL,
+        null=True,
+        blank=True,
+        related_name="retries",
+        help_text="The earlier attempt this job corrects.",
+    )
 
     scope_paths = ("source__customer",)
     objects = ScopedManager()

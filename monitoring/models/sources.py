@@ -44,8 +44,26 @@ class Source(models.Model):
         blank=True,
         help_text="Zone of timestamps that carry none; empty: such timestamps are refused.",
     )
+    description = models.CharField(
+        max_length=300, blank=True, help_text="What sends this data, in a sentence."
+    )
+    # The built-in probe checks one service per probe source; empty for every other kind (and
+    # for the per-customer "Built-in probe" the loop creates for catalogue probe URLs).
+    service = models.ForeignKey(
+        "agreements.Service",
+        on_delete=models.PROTECT,
+        null=True,
+        blank=True,
+        related_name="+",
+        help_text="Probes only: the service whose URL is checked.",
+    )
     signing_secret = models.CharField(max_length=64, default=new_secret)
     created_at = models.DateTimeField(auto_now_add=True)
+    # Cached from the ingest (stamped after each accepted batch): deriving it from the data
+    # would scan millions of tickets and checks per source on every list page.
+    last_received_at = models.DateTimeField(null=True, blank=True, editable=False)
+    # Disabled sources keep their data; new data sent to them is refused.
+    disabled_at = models.DateTimeField(null=True, blank=True, editable=False)
 
     scope_paths = ("customer",)
     objects = ScopedManager()
@@ -53,8 +71,26 @@ class Source(models.Model):
     class Meta:
         ordering = ["customer", "name"]
         constraints = [
-            models.UniqueConstraint(fields=["customer", "name"], name="source_unique_name")
+            models.UniqueConstraint(fields=["customer", "name"], name="source_unique_name"),
+            # One probe source per service: the probe runs once per service and interval.
+            models.UniqueConstraint(
+                fields=["service"],
+                condition=models.Q(service__isnull=False),
+                name="source_one_probe_per_service",
+            ),
         ]
 
     def __str__(self) -> str:
         return f"{self.name} ({self.get_kind_display()})"
+
+    @property
+    def enabled(self) -> bool:
+        return self.disabled_at is None
+
+    @property
+    def receives_webhooks(self) -> bool:
+        """Whether this kind is set up by pointing a sender at a webhook URL with the secret."""
+        return self.kind in WEBHOOK_KINDS
+
+
+WEBHOOK_KINDS = frozenset({Source.Kind.WEBHOOK, Source.Kind.UPTIME_KUMA, Source.Kind.ALERTMANAGER})

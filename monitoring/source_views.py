@@ -1,0 +1,205 @@
+"""The Sources pages: what feeds the portal, per customer, and how to set each feed up.
+
+Who sees what (least privilege):
+
+* provider admins and service managers list, create, edit, disable and enable sources; the
+  signing secret of a new source is shown to its creator once, on the page right after
+  creation, and never again (rotation is a separate action, issue #16);
+* provider team members see the list and each source read-only, without secrets and without
+  the set-up instructions (they cannot change a sender's configuration anyway);
+* customers see their own organisation's sources read-only (what feeds their figures and when
+  data last arrived), without secrets or set-up details; other organisations' sources answer
+  404 like sources that do not exist.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+from django.contrib import messages
+from django.contrib.auth.decorators import login_required
+from django.http import Http404, HttpRequest, HttpResponse
+from django.shortcuts import get_object_or_404, redirect, render
+from django.urls import reverse
+from django.views.decorators.http import require_POST
+
+from sla_portal.core.permissions import require_drafter
+
+from .forms import SOURCE_GROUPS, SourceForm, time_zone_names
+from .models import ProbeState, Source
+from .selectors import import_jobs_visible_to, source_rows, sources_visible_to
+from .sources import source_create, source_disable, source_enable, source_update
+
+# The secret travels from the creating POST to the next page in the creator's session and is
+# removed as it is shown, so a reload, the back button or another person never sees it again.
+SECRET_SESSION_KEY = "source_secret_once"
+RECENT_IMPORTS = 5
+
+# What each kind of source delivers, as the list says it.
+FEEDS = {
+    Source.Kind.API: "Tickets, checks, maintenance and events (REST API)",
+    Source.Kind.CSV: "Tickets (CSV upload)",
+    Source.Kind.SERVICENOW: "Tickets (ServiceNow export)",
+    Source.Kind.JIRA: "Tickets (Jira export)",
+    Source.Kind.ZAMMAD: "Tickets (Zammad export)",
+    Source.Kind.UPTIME_KUMA: "Uptime checks",
+    Source.Kind.UPPTIME: "Uptime checks (Upptime history)",
+    Source.Kind.HEALTHCHECK: "Uptime checks (health-check history)",
+    Source.Kind.STATUSPAGE: "Maintenance windows",
+    Source.Kind.ALERTMANAGER: "Uptime checks from firing and resolved alerts",
+    Source.Kind.WEBHOOK: "Uptime checks and tickets",
+    Source.Kind.PROBE: "Uptime checks",
+}
+# Kinds whose data never comes as an uploaded export file.
+NO_FILE_KINDS = frozenset({Source.Kind.WEBHOOK, Source.Kind.ALERTMANAGER, Source.Kind.PROBE})
+HOOK_URL_NAMES = {
+    Source.Kind.WEBHOOK: "monitoring:hook-generic",
+    Source.Kind.UPTIME_KUMA: "monitoring:hook-uptime-kuma",
+    Source.Kind.ALERTMANAGER: "monitoring:hook-alertmanager",
+}
+
+
+def reveal_secret_once(request: HttpRequest, source: Source, secret: str) -> None:
+    """Keep ``secret`` for the next page of this session only (creation; later rotation)."""
+    request.session[SECRET_SESSION_KEY] = {"source": source.pk, "secret": secret}
+
+
+def _take_secret(request: HttpRequest, source: Source) -> str | None:
+    kept = request.session.get(SECRET_SESSION_KEY)
+    if not kept or kept.get("source") != source.pk:
+        return None
+    del request.session[SECRET_SESSION_KEY]
+    return kept["secret"]
+
+
+def feeds(source: Source) -> str:
+    """What the source delivers, naming the probed service for a probe."""
+    text = FEEDS.get(source.kind, "Monitoring data")
+    if source.service_id:
+        return f"{text} of {source.service.name}"
+    return text
+
+
+def _hook_url(request: HttpRequest, source: Source) -> str:
+    kind = source.kind if source.kind in HOOK_URL_NAMES else Source.Kind.WEBHOOK
+    return request.build_absolute_uri(reverse(HOOK_URL_NAMES[kind], args=[source.pk]))
+
+
+@login_required
+def source_list(request: HttpRequest) -> HttpResponse:
+    """Every source the user may see, with its customer, kind, data and last delivery."""
+    rows = [{"source": source, "feeds": feeds(source)} for source in source_rows(request.user)]
+    return render(request, "monitoring/source_list.html", {"rows": rows})
+
+
+@require_drafter
+def source_new(request: HttpRequest) -> HttpResponse:
+    """Step 1 of creating a source: choose how its data arrives."""
+    groups = [(key, label, text) for key, (label, text, _kinds) in SOURCE_GROUPS.items()]
+    return render(request, "monitoring/source_new.html", {"groups": groups})
+
+
+@require_drafter
+def source_create_view(request: HttpRequest, group: str) -> HttpResponse:
+    """Step 2: the form for that kind of source; on success the secret is shown once."""
+    if group not in SOURCE_GROUPS:
+        raise Http404("No such kind of source.")
+    form = SourceForm(request.POST or None, user=request.user, group=group)
+    if request.method == "POST" and form.is_valid():
+        data = form.cleaned_data
+        source, secret = source_create(
+            customer=data["customer"],
+            name=data["name"],
+            kind=form.chosen_kind(),
+            description=data["description"],
+            timezone_name=data.get("timezone", ""),
+            service=data.get("service"),
+            probe=form.probe_settings(),
+        )
+        if source.receives_webhooks:
+            reveal_secret_once(request, source, secret)
+        messages.success(request, f"Created the source “{source.name}”.")
+        return redirect("monitoring:source-detail", pk=source.pk)
+    return render(
+        request,
+        "monitoring/source_form.html",
+        {
+            "form": form,
+            "group_label": SOURCE_GROUPS[group][0],
+            "group": group,
+            "time_zones": time_zone_names(),
+        },
+    )
+
+
+@login_required
+def source_detail(request: HttpRequest, pk: int) -> HttpResponse:
+    """One source: what it is and feeds; for managers, how to set the sender up."""
+    source = get_object_or_404(sources_visible_to(request.user).select_related("service"), pk=pk)
+    manager = request.user.can_draft_agreements
+    context: dict[str, Any] = {
+        "source": source,
+        "feeds": feeds(source),
+        "manager": manager,
+        # Only its creator's next page carries the secret; everyone else gets None.
+        "secret": _take_secret(request, source) if manager else None,
+        "recent_imports": import_jobs_visible_to(request.user).filter(source=source)[
+            :RECENT_IMPORTS
+        ],
+        "probe_state": (
+            ProbeState.objects.filter(service_id=source.service_id).first()
+            if source.service_id
+            else None
+        ),
+        "takes_files": source.kind not in NO_FILE_KINDS,
+    }
+    if manager and source.receives_webhooks:
+        context["hook_url"] = _hook_url(request, source)
+    return render(request, "monitoring/source_detail.html", context)
+
+
+@require_drafter
+def source_edit(request: HttpRequest, pk: int) -> HttpResponse:
+    """Change a source's name, description, time zone or probe settings (never its secret)."""
+    source = get_object_or_404(sources_visible_to(request.user).select_related("service"), pk=pk)
+    group = "probe" if source.kind == Source.Kind.PROBE and source.service_id else "feed"
+    form = SourceForm(
+        request.POST or None,
+        user=request.user,
+        group=group,
+        source=source,
+        initial=SourceForm.initial_for(source),
+    )
+    if request.method == "POST" and form.is_valid():
+        data = form.cleaned_data
+        source_update(
+            source,
+            name=data["name"],
+            description=data["description"],
+            timezone_name=data.get("timezone", source.timezone),
+            probe=form.probe_settings(),
+        )
+        messages.success(request, f"Saved the source “{source.name}”.")
+        return redirect("monitoring:source-detail", pk=source.pk)
+    return render(
+        request,
+        "monitoring/source_form.html",
+        {"form": form, "source": source, "group": group, "time_zones": time_zone_names()},
+    )
+
+
+@require_drafter
+@require_POST
+def source_toggle(request: HttpRequest, pk: int) -> HttpResponse:
+    """Disable a source (new data refused, data kept) or enable it again."""
+    source = get_object_or_404(sources_visible_to(request.user).select_related("service"), pk=pk)
+    if request.POST.get("action") == "enable":
+        source_enable(source)
+        messages.success(request, f"“{source.name}” accepts data again.")
+    else:
+        source_disable(source)
+        messages.success(
+            request,
+            f"Disabled “{source.name}”: new data sent to it is refused; its data is kept.",
+        )
+    return redirect("monitoring:source-detail", pk=source.pk)

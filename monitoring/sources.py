@@ -1,0 +1,135 @@
+"""Writes of sources (feeds, webhooks, probes) as the Sources pages make them.
+
+A source's signing secret is returned by :func:`source_create` so the page can show it once;
+nothing here ever returns it again. Rotation (issue #16) will be one more function of this
+module returning a new secret the same way, and the page shows it through the same
+"shown once" step (``monitoring.source_views.reveal_secret_once``).
+
+A probe source owns the probe settings of one service: the URL and interval live on the
+catalogue's ``Service`` (the probe loop reads them there, ``monitoring.probe``) and the
+expected status, timeout and retries on its ``ProbeState``. Disabling the source pauses that
+probe; every source, once disabled, refuses new data (``monitoring.ingest.source_accepts``)
+and keeps what it already sent.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+from django.db import transaction
+from django.utils import timezone
+
+from agreements.models import Service
+from sla_portal.core.models import Organisation
+
+from .models import ProbeState, Source
+
+__all__ = [
+    "ProbeSettings",
+    "source_create",
+    "source_disable",
+    "source_enable",
+    "source_update",
+]
+
+
+@dataclass(frozen=True, slots=True)
+class ProbeSettings:
+    """What the built-in probe needs to check one service."""
+
+    url: str
+    interval_seconds: int
+    expected_status: str
+    timeout_seconds: int
+    retries_before_down: int
+
+
+def _apply_probe(service: Service, probe: ProbeSettings, enabled: bool = True) -> None:
+    Service.objects.filter(pk=service.pk).update(
+        probe_url=probe.url, probe_interval_seconds=probe.interval_seconds
+    )
+    ProbeState.objects.update_or_create(
+        service=service,
+        defaults={
+            "expected_status": probe.expected_status,
+            "timeout_seconds": probe.timeout_seconds,
+            "retries_before_down": probe.retries_before_down,
+            "enabled": enabled,
+            # Probe the new settings at the next tick rather than after the old interval.
+            "next_probe_at": timezone.now(),
+        },
+    )
+
+
+@transaction.atomic
+def source_create(
+    *,
+    customer: Organisation,
+    name: str,
+    kind: str,
+    description: str = "",
+    timezone_name: str = "",
+    service: Service | None = None,
+    probe: ProbeSettings | None = None,
+) -> tuple[Source, str]:
+    """Create a source and return it with its signing secret, to be shown once.
+
+    A probe source (``kind`` probe) needs ``service`` and ``probe``; it takes over the probe
+    settings of that service. The caller has validated the choices (the form does)."""
+    is_probe = kind == Source.Kind.PROBE
+    if is_probe and (service is None or probe is None):
+        raise ValueError("a probe source needs the service it checks and its settings")
+    source = Source.objects.create(
+        customer=customer,
+        name=name,
+        kind=kind,
+        description=description,
+        timezone=timezone_name,
+        service=service if is_probe else None,
+    )
+    if is_probe:
+        _apply_probe(service, probe)
+    return source, source.signing_secret
+
+
+@transaction.atomic
+def source_update(
+    source: Source,
+    *,
+    name: str,
+    description: str,
+    timezone_name: str,
+    probe: ProbeSettings | None = None,
+) -> Source:
+    """Change what may change after creation: the name, description, time zone and, for a
+    probe, its settings. Customer, kind and probed service stay (data was sent under them)."""
+    source.name = name
+    source.description = description
+    source.timezone = timezone_name
+    source.save(update_fields=["name", "description", "timezone"])
+    if source.kind == Source.Kind.PROBE and source.service_id and probe is not None:
+        _apply_probe(source.service, probe, enabled=source.enabled)
+    return source
+
+
+@transaction.atomic
+def source_disable(source: Source) -> Source:
+    """Refuse new data from the source from now on (and pause its probe); keep its data."""
+    if source.disabled_at is None:
+        source.disabled_at = timezone.now()
+        source.save(update_fields=["disabled_at"])
+    if source.service_id:
+        ProbeState.objects.filter(service_id=source.service_id).update(enabled=False)
+    return source
+
+
+@transaction.atomic
+def source_enable(source: Source) -> Source:
+    """Accept data from the source again (and resume its probe at the next tick)."""
+    source.disabled_at = None
+    source.save(update_fields=["disabled_at"])
+    if source.service_id:
+        ProbeState.objects.filter(service_id=source.service_id).update(
+            enabled=True, next_probe_at=timezone.now()
+        )
+    return source
