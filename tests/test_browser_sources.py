@@ -27,6 +27,12 @@ DESKTOP = {"width": 1440, "height": 900}
 PHONE = {"width": 390, "height": 844}
 
 
+def open_sources_from_the_navigation(page) -> None:
+    nav = page.get_by_role("navigation", name="Main navigation")
+    nav.get_by_role("button", name="Monitoring").click()
+    nav.get_by_role("link", name="Sources", exact=True).click()
+
+
 def keep(page, name: str) -> None:
     path = screenshot(page, name)
     if SCREENSHOTS.is_dir():
@@ -49,7 +55,7 @@ def test_admin_creates_a_webhook_source_and_sees_its_secret_once(
     )
     page = new_page(DESKTOP)
     login(page, "ada_admin", PASSWORD)
-    page.get_by_role("link", name="Sources", exact=True).click()
+    open_sources_from_the_navigation(page)
     expect(page.locator(f'tr[data-source="{acme_desk.pk}"]')).to_contain_text("3 hours")
     expect(page.get_by_role("heading", level=1)).to_have_text("Sources")
     expect(page.locator("#sources")).to_contain_text("Acme desk")
@@ -83,7 +89,7 @@ def test_admin_creates_a_webhook_source_and_sees_its_secret_once(
     expect(page.locator("#secret-once")).to_have_count(0)
     assert source.signing_secret not in page.content()
 
-    page.get_by_role("link", name="Sources").first.click()
+    page.get_by_label("breadcrumb").get_by_role("link", name="Sources").click()
     expect(page.locator("#sources")).to_contain_text("Acme Alertmanager")
     keep(page, "sources-list")
     phone = new_page(PHONE)
@@ -191,7 +197,7 @@ def test_manager_creates_edits_and_disables_a_probe_source(
     # The customer sees the source read-only: no edit, no disable, no secret.
     customer = new_page(DESKTOP)
     login(customer, "carol_customer", PASSWORD)
-    customer.get_by_role("link", name="Sources", exact=True).click()
+    open_sources_from_the_navigation(customer)
     customer.get_by_role("link", name="Portal health").click()
     expect(customer.get_by_role("link", name="Edit")).to_have_count(0)
     expect(customer.get_by_role("button", name="Enable again")).to_have_count(0)
