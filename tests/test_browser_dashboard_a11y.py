@@ -21,7 +21,7 @@ from monitoring.models import Alert, Source, Ticket
 from sla_portal.core.demo import DEMO_PASSWORD
 from sla_portal.core.models import Notification
 from tests.support.axe import assert_no_axe_violations
-from tests.support.browser import login, screenshot
+from tests.support.browser import DOCS_SCREENSHOTS, login, screenshot
 
 pytestmark = [pytest.mark.browser, pytest.mark.django_db(transaction=True)]
 
@@ -173,7 +173,7 @@ def test_auto_refresh_can_be_paused_and_resumed(new_page, demo):
     assert page.get_by_text("PAUSED-2").count() > 0
 
 
-SCREENSHOTS = Path(__file__).resolve().parents[1] / "docs" / "screenshots"
+SCREENSHOTS = DOCS_SCREENSHOTS
 
 
 def _keep(path: Path, name: str) -> None:

@@ -18,11 +18,11 @@ from reporting.models import Report
 from reporting.services import issue_due_reports
 from tests.support.actors import PASSWORD
 from tests.support.axe import assert_no_axe_violations
-from tests.support.browser import login, screenshot
+from tests.support.browser import DOCS_SCREENSHOTS, login, screenshot
 
 pytestmark = [pytest.mark.browser, pytest.mark.django_db(transaction=True)]
 
-SCREENSHOTS = Path(__file__).resolve().parents[1] / "docs" / "screenshots"
+SCREENSHOTS = DOCS_SCREENSHOTS
 NOW = datetime(2026, 11, 3, 9, 0, tzinfo=UTC)
 # October 2026, 24x7 in UTC: 44,640 minutes of service time, 10 h (600 min) down.
 # Availability (44,640 - 600) / 44,640 = 98.656 %: below the Gold bands 99.9 (5 %), 99.5

@@ -17,12 +17,12 @@ from monitoring.models import ImportJob, Source, Ticket
 from monitoring.tasks import run_import_job
 from tests.support.actors import PASSWORD
 from tests.support.axe import assert_no_axe_violations
-from tests.support.browser import login, screenshot
+from tests.support.browser import DOCS_SCREENSHOTS, login, screenshot
 from tests.test_import_mapping import JIRA
 
 pytestmark = [pytest.mark.browser, pytest.mark.django_db(transaction=True)]
 
-SCREENSHOTS = Path(__file__).resolve().parents[1] / "docs" / "screenshots"
+SCREENSHOTS = DOCS_SCREENSHOTS
 DESKTOP = {"width": 1440, "height": 900}
 PHONE = {"width": 390, "height": 844}
 

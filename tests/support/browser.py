@@ -22,6 +22,13 @@ CHROMIUM_ARGS = [
     "--disable-dev-shm-usage",
 ]
 ARTIFACTS = Path(__file__).resolve().parents[2] / "test-artifacts"
+# Tests that make the documentation's screenshots copy them there only when asked
+# (SLA_DOCS_SCREENSHOTS=1 make test): a plain run leaves the work tree as it was.
+DOCS_SCREENSHOTS = (
+    Path(__file__).resolve().parents[2] / "docs" / "screenshots"
+    if os.environ.get("SLA_DOCS_SCREENSHOTS") == "1"
+    else ARTIFACTS / "not-kept"
+)
 
 
 @pytest.fixture(scope="session")
@@ -74,4 +81,4 @@ def screenshot(page, name: str) -> Path:
     return path
 
 
-__all__ = ["browser", "login", "new_page", "screenshot"]
+__all__ = ["DOCS_SCREENSHOTS", "browser", "login", "new_page", "screenshot"]
