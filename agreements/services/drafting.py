@@ -8,7 +8,7 @@ from datetime import date
 from typing import Any
 
 from django.db import transaction
-from django.db.models import Max, Q
+from django.db.models import Count, Max, Q
 
 from sla_portal.core.locks import hold_transaction_lock
 from sla_portal.core.models import Organisation, Role, User
@@ -402,21 +402,36 @@ def agreement_facts(agreement: Agreement) -> AgreementFacts:
     names -= {"service_calendars"}
     fields = {name: getattr(agreement, name) for name in names if name != "support_calendar"}
     fields["support_calendar"] = agreement.support_calendar_id
-    # len(...all()) rather than count(): the document's selector prefetches these lists.
-    sides = [s.side for s in agreement.signatories.all()]
-    counts = {
-        "signatories_provider": sides.count("provider"),
-        "signatories_customer": sides.count("customer"),
-        "support_channels": len(agreement.support_channels.all()),
-        "priority_definitions": len(agreement.priority_definitions.all()),
-        "credit_bands": len(agreement.credit_bands.all()),
-        "service_calendars": len(agreement.service_calendars.all()),
-    }
+    counts = _related_counts(agreement)
     targets = tuple(
         TargetFacts(t.metric, t.label, t.target_value, t.threshold_value)
         for t in agreement.targets.all()
     )
     return AgreementFacts(fields=fields, counts=counts, targets=targets)
+
+
+RELATED_LISTS = ("support_channels", "priority_definitions", "credit_bands", "service_calendars")
+
+
+def _related_counts(agreement: Agreement) -> dict[str, int]:
+    prefetched = getattr(agreement, "_prefetched_objects_cache", {})
+    if all(name in prefetched for name in (*RELATED_LISTS, "signatories")):
+        # The document's selector prefetched the lists: count them without a query.
+        sides = [s.side for s in agreement.signatories.all()]
+        counts = {name: len(getattr(agreement, name).all()) for name in RELATED_LISTS}
+        counts["signatories_provider"] = sides.count("provider")
+        counts["signatories_customer"] = sides.count("customer")
+        return counts
+    # One query for every count.
+    return Agreement.objects.filter(pk=agreement.pk).aggregate(
+        **{name: Count(name, distinct=True) for name in RELATED_LISTS},
+        signatories_provider=Count(
+            "signatories", filter=Q(signatories__side="provider"), distinct=True
+        ),
+        signatories_customer=Count(
+            "signatories", filter=Q(signatories__side="customer"), distinct=True
+        ),
+    )
 
 
 def agreement_completeness(agreement: Agreement) -> Completeness:
