@@ -12,7 +12,7 @@ from sla_portal.core.permissions import require_drafter
 
 from ..forms.agreement import related_formsets, section_form_class, terms_form_class
 from ..forms.targets import agreement_targets_formset, share_choices, table_columns
-from ..models import Agreement
+from ..models import Agreement, Target
 from ..sections import CALENDAR_SECTIONS, SECTIONS, SECTIONS_BY_KEY, Section, calendar_section_for
 from ..selectors import agreements_visible_to
 from ..services import (
@@ -164,8 +164,9 @@ def error_summary(form, related, targets) -> list[dict]:
         for number, row in enumerate(formset.forms, start=1):
             if not row.errors:
                 continue
-            what = row.instance.label if getattr(row.instance, "metric", "") else ""
-            if not what:
+            if isinstance(row.instance, Target) and row.instance.metric:
+                what = row.instance.label
+            else:
                 what = str(row.instance) if row.instance.pk else "new row"
             where = f"{title}, row {number} ({what})"
             for name in row.errors:
