@@ -183,8 +183,12 @@ def test_the_editor_shows_each_targets_calendar_and_warns_when_it_differs(
     assert "Differs from section 4\u2019s Berlin office hours." in body
     assert body.count("Differs from section 4") == 1
 
-    hours = client.get(edit_url(acme_agreement, "support")).content.decode()
-    assert "Targets measured in this section\u2019s calendar" in hours
+    support = body
+    assert "13 targets measured in this section\u2019s calendar" in support
+    assert "1 names another calendar" in support
+    hours = client.get(edit_url(acme_agreement, "hours")).content.decode()
+    assert "1 target measured in this section\u2019s calendar" in hours
+    assert "Availability — <strong>24x7</strong> (from section 2, Service hours)" in hours
 
 
 def test_choosing_a_desk_calendar_in_the_editor_reaches_the_targets(

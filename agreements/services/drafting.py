@@ -360,6 +360,14 @@ class TargetCalendar:
         )
 
     @property
+    def short_source(self) -> str:
+        if self.own:
+            return "own calendar"
+        if self.section is not None:
+            return f"section {self.section.number}"
+        return "none chosen in sections 2 or 4"
+
+    @property
     def source(self) -> str:
         if self.own:
             return "own calendar"
@@ -381,11 +389,12 @@ def tier_chosen_calendars(tier: Tier) -> dict[str, Calendar | None]:
 
 
 def target_calendar(
-    target: Target | TierTarget, chosen: dict[str, Calendar | None]
+    target: Target | TierTarget, chosen: dict[str, Calendar | None], metric: str = ""
 ) -> TargetCalendar:
     """The effective calendar of ``target``: its own, else its section's (see
-    :func:`agreements.sections.calendar_section_for`), else 24x7."""
-    key = calendar_section_for(target.metric, chosen) if target.metric else None
+    :func:`agreements.sections.calendar_section_for`), else 24x7. ``metric`` stands in for a
+    new row's metric that is not chosen yet."""
+    key = calendar_section_for(metric or target.metric, chosen) if metric or target.metric else None
     section = SECTIONS_BY_KEY[key] if key else None
     inherited = chosen.get(key) if key else None
     if target.calendar_id:

@@ -96,6 +96,7 @@ def section_edit(request: HttpRequest, pk: int, section: str) -> HttpResponse:
                 )
             return redirect(_after_save(request, agreement.pk, current))
     report = agreement_completeness(agreement)
+    notes = _calendar_notes(agreement, current, chosen)
     return render(
         request,
         "agreements/editor/section.html",
@@ -110,11 +111,15 @@ def section_edit(request: HttpRequest, pk: int, section: str) -> HttpResponse:
             "essential": {gap.what for gap in report.blocking},
             "error_summary": error_summary(form, related, targets),
             "target_rows": (
-                [(row, target_calendar(row.instance, chosen)) for row in targets.forms]
+                [
+                    (row, target_calendar(row.instance, chosen, current.target_metrics[0]))
+                    for row in targets.forms
+                ]
                 if targets is not None
                 else []
             ),
-            "calendar_notes": _calendar_notes(agreement, current, chosen),
+            "calendar_notes": notes,
+            "calendar_conflicts": sum(1 for note in notes if note["calendar"].disagrees),
             "differing_targets": differing_target_ids(agreement) if targets is not None else set(),
             "next_section": _next(current),
             "columns": table_columns(current.target_metrics) if targets is not None else {},
