@@ -8,7 +8,7 @@ import re
 import pytest
 
 from agreements.models import Target
-from tests.test_agreement_editor import edit_url, field_values
+from tests.test_agreement_editor import SECTION_KEYS, edit_url, field_values
 
 pytestmark = pytest.mark.django_db
 
@@ -98,7 +98,7 @@ def test_remove_checkboxes_have_labels_and_no_dangling_describedby(
     client, alice_manager, acme_agreement
 ):
     client.force_login(alice_manager)
-    for section in ("description", "support", "charges", "performance"):
+    for section in SECTION_KEYS:
         body = client.get(edit_url(acme_agreement, section)).content.decode()
         ids = set(re.findall(r'\sid="([^"]+)"', body))
         for described in re.findall(r'aria-describedby="([^"]+)"', body):
