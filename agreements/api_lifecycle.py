@@ -59,6 +59,7 @@ from .serializers_lifecycle import (
     VersionSerializer,
 )
 from .services import lifecycle as services
+from .services.lifecycle import IncompleteProposal
 
 NO_AGREEMENT = "No Agreement matches the given query."
 
@@ -449,6 +450,9 @@ class AgreementTransitionViewSet(AgreementRowsMixin, viewsets.GenericViewSet):
         serializer.is_valid(raise_exception=True)
         try:
             _take_step(agreement, request.user, serializer.validated_data)
+        except IncompleteProposal as exc:
+            # What the agreement lacks is a fault of the request, not of the state: 400.
+            raise ValidationError({exc.field: [str(exc)]}) from exc
         except TransitionError as exc:
             raise Conflict({"action": [str(exc)]}) from exc
         # Read back: the services locked and changed their own copy of the row.

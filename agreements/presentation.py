@@ -17,7 +17,14 @@ from typing import Any
 from django.utils.html import format_html
 
 from .sections import SECTIONS, Section, section_for_metric
-from .services import TIER_FIELDS, differing_target_ids, missing_sections, tier_differences
+from .services import (
+    TIER_FIELDS,
+    chosen_calendars,
+    differing_target_ids,
+    missing_sections,
+    target_calendar,
+    tier_differences,
+)
 
 UNIT_SUFFIX = {
     "minutes": "min",
@@ -343,6 +350,14 @@ def _tier_target_text(template: Any, target: Any, calendar_names: Mapping[int, s
     return ", ".join(parts) or "other measurement terms"
 
 
+def _target_calendar_text(target: Any, calendar: Any) -> str:
+    if calendar is None:
+        return target.calendar.name if target.calendar_id else "24x7"
+    if calendar.own or calendar.section is None:
+        return calendar.name
+    return f"{calendar.name} (section {calendar.section.number})"
+
+
 def target_row(
     target: Any,
     *,
@@ -350,8 +365,10 @@ def target_row(
     differs: bool = False,
     tier_name: str = "",
     calendar_names: Mapping[int, str] | None = None,
+    calendar: Any = None,
 ) -> TargetRow:
-    """One line of a targets table; ``template`` is the tier's target of the same scope."""
+    """One line of a targets table; ``template`` is the tier's target of the same scope;
+    ``calendar`` the target's effective calendar (``services.target_calendar``), when known."""
     mark = None
     if differs and tier_name:
         text = (
@@ -369,8 +386,10 @@ def target_row(
         threshold=format_value(target.threshold_value, target.unit),
         compliance=compliance_text(target.compliance_target, target.compliance_threshold, noun),
         period=target.get_period_display(),
-        calendar_name=target.calendar.name if target.calendar_id else "24x7",
-        calendar_pk=target.calendar_id,
+        calendar_name=_target_calendar_text(target, calendar),
+        calendar_pk=(
+            calendar.calendar.pk if calendar and calendar.calendar else target.calendar_id
+        ),
         warning=format_percent(target.warning_percent),
         mark=mark,
     )
@@ -521,10 +540,12 @@ def document_context(agreement: Any, *, review: bool = False) -> dict[str, Any]:
     sections = {
         section.key: SectionView(section, gaps=gaps.get(section.key, [])) for section in SECTIONS
     }
+    chosen = chosen_calendars(agreement)
     for target in targets:
         sections[section_for_metric(target.metric).key].targets.append(
             target_row(
                 target,
+                calendar=target_calendar(target, chosen),
                 template=templates.get(target.scope_key),
                 differs=target.pk in differing,
                 tier_name=tier.name if tier else "",

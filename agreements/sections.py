@@ -149,3 +149,22 @@ def section_for_metric(metric: str) -> Section:
         if metric in section.target_metrics:
             return section
     raise KeyError(metric)
+
+
+# Sections that choose a calendar, and the agreement (or tier) field each chooses it in.
+CALENDAR_SECTIONS = {"hours": "service_calendars", "support": "support_calendar"}
+
+
+def calendar_section_for(metric: str, chosen: dict[str, object | None]) -> str | None:
+    """The section whose calendar a target of ``metric`` inherits: the nearest section at or
+    before the target's own section (in the ITIL order) that chose one; None when none did.
+
+    ``chosen`` maps the keys of :data:`CALENDAR_SECTIONS` to the calendar chosen there (or
+    None). So the service-hours calendar (section 2) covers availability (3), and the
+    service-desk calendar (section 4), once chosen, covers the support targets (4) and every
+    section after it; without it, those targets keep the service-hours calendar."""
+    number = section_for_metric(metric).number
+    for section in reversed(SECTIONS):
+        if section.number <= number and chosen.get(section.key) is not None:
+            return section.key
+    return None

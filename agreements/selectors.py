@@ -21,7 +21,11 @@ def agreement_document(user: User, pk: int) -> Agreement:
     return (
         agreements_visible_to(user)
         .select_related(
-            "support_calendar", "created_by", "tier__service_calendar", "in_force_version"
+            "support_calendar",
+            "created_by",
+            "tier__service_calendar",
+            "tier__support_calendar",
+            "in_force_version",
         )
         .defer("in_force_version__snapshot")
         .prefetch_related(

@@ -43,7 +43,7 @@ REVIEW_DECISIONS = frozenset(Review.Decision.values)
 # Which body fields each action reads; any other field sent with it is an error rather than
 # silently ignored.
 FIELDS_OF_ACTION: dict[str, tuple[str, ...]] = {
-    "propose": ("note",),
+    "propose": ("note", "confirm_incomplete"),
     "request_changes": ("body", "section"),
     "accept": ("version",),
     "sign": (),
@@ -78,7 +78,8 @@ class TransitionSerializer(StrictFieldsMixin, serializers.Serializer):
     """One step of the agreement's lifecycle. `action` names the step; the other fields belong
     to particular actions and are refused with any other:
 
-    * `propose`: `note` (what this version changes);
+    * `propose`: `note` (what this version changes) and `confirm_incomplete` (true to send
+      it with incomplete sections);
     * `request_changes`: `body` (required) and `section` (a section key, default `general`);
     * `accept`: `version` (required: the number of the version you accept, which must be the
       latest);
@@ -96,6 +97,11 @@ class TransitionSerializer(StrictFieldsMixin, serializers.Serializer):
         },
     )
     note = serializers.CharField(required=False, allow_blank=True)
+    confirm_incomplete = serializers.BooleanField(
+        required=False,
+        help_text="propose: true sends an agreement whose sections are not all complete; "
+        "without it such a proposal answers 400 listing what is missing.",
+    )
     version = serializers.IntegerField(required=False, min_value=1)
     body = serializers.CharField(required=False, help_text="The changes you need.")
     section = serializers.ChoiceField(choices=SECTION_CHOICES, required=False)

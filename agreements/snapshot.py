@@ -97,13 +97,21 @@ def build_snapshot(agreement: Agreement) -> dict:
         sections[section.key] = {"fields": fields, "related": related}
 
     from .sections import section_for_metric
+    from .services.drafting import chosen_calendars, target_calendar
 
+    # Each target is recorded with the calendar it is measured in: its own, or the one it
+    # inherits from section 2 or 4 (docs/agreements.md), so monitoring, which reads the
+    # signed snapshot, runs every clock in the calendar the parties saw.
+    chosen = chosen_calendars(agreement)
+    effective = {}
     targets = []
     for target in agreement.targets.all():
+        effective[target.pk] = target_calendar(target, chosen).calendar
         row = {field: _text(getattr(target, field)) or "" for field in TARGET_FIELDS}
         for optional in ("compliance_target", "compliance_threshold"):
             row[optional] = _text(getattr(target, optional))
-        row["calendar"] = target.calendar.name if target.calendar_id else "24x7"
+        calendar = effective[target.pk]
+        row["calendar"] = calendar.name if calendar is not None else "24x7"
         row["service"] = target.service.name if target.service_id else ""
         row["key"] = "|".join((target.metric, target.priority, target.error_category, target.name))
         row["section"] = section_for_metric(target.metric).key
@@ -114,9 +122,9 @@ def build_snapshot(agreement: Agreement) -> dict:
     calendars = {c.pk: c for c in agreement.service_calendars.all()}
     if agreement.support_calendar_id:
         calendars[agreement.support_calendar_id] = agreement.support_calendar
-    for target in agreement.targets.all():
-        if target.calendar_id:
-            calendars[target.calendar_id] = target.calendar
+    for calendar in effective.values():
+        if calendar is not None:
+            calendars[calendar.pk] = calendar
 
     return {
         "schema": SCHEMA,

@@ -157,13 +157,27 @@ def test_model_validation_explains_smart_failures(acme_agreement):
 
 
 def test_missing_sections_lists_what_a_proposal_needs(acme_agreement):
+    # Issue 13: a section is complete only with its essentials (docs/agreements.md), so
+    # continuity needs RTO, RPO and the DR plan, support a desk channel, security its text.
     missing = missing_sections(acme_agreement)
     assert "description" in missing  # no service description yet
     assert "changes" in missing
-    assert "support" not in missing  # Gold's desk hours and ticket targets were copied
+    assert missing["continuity"] == [
+        "RTO (recovery time objective)",
+        "RPO (recovery point objective)",
+        "disaster-recovery plan reference",
+    ]
+    assert missing["support"] == ["a service-desk channel (phone, email or portal)"]
+    assert missing["security"] == ["security procedures"]
+    assert "availability" not in missing  # Gold's availability target was copied
     acme_agreement.service_description = "Hosting and support of the portal."
     acme_agreement.change_policy = "Changes go through the CAB."
+    acme_agreement.rto_minutes = 240
+    acme_agreement.rpo_minutes = 60
+    acme_agreement.dr_plan_reference = "DR-PLAN-7"
+    acme_agreement.security_procedures = "ISO 27001 controls."
     acme_agreement.save()
+    acme_agreement.support_channels.create(kind="email", contact="desk@example.com")
     assert missing_sections(acme_agreement) == {}
 
 

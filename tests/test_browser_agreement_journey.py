@@ -67,7 +67,7 @@ def test_manager_drafts_from_tier_and_only_the_customer_sees_it(
     explained = re.compile(r"threshold \(5\) cannot be better than the target")
     expect(page.get_by_text(explained)).to_be_visible()
     screenshot(page, "editor-smart-error")
-    row = page.locator("tr.table-danger").first
+    row = page.locator("tr.target-row.has-errors").first
     row.locator("input[name$='-threshold_value']").fill("25")
     page.get_by_role("button", name="Save draft").click()
     expect(page.get_by_text("Support levels saved")).to_be_visible()

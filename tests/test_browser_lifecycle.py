@@ -12,6 +12,7 @@ from rest_framework.test import APIClient
 from agreements.models import Agreement, AgreementVersion
 from agreements.snapshot import content_hash
 from tests.support.actors import PASSWORD
+from tests.support.agreements import complete_for_proposal
 from tests.support.browser import login, screenshot
 
 pytestmark = [pytest.mark.browser, pytest.mark.worker, pytest.mark.django_db(transaction=True)]
@@ -27,7 +28,7 @@ def test_the_whole_lifecycle_with_emails(
     agreement = acme_agreement
     agreement.service_description = "Operation of the customer portal."
     agreement.change_policy = "Normal changes go through the change advisory board."
-    agreement.save()
+    complete_for_proposal(agreement)  # every section complete: no gaps to confirm
     lifecycle_url = f"/agreements/{agreement.pk}/lifecycle/"
 
     manager = new_page()

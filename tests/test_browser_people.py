@@ -15,6 +15,7 @@ from agreements.services import lifecycle
 from monitoring.models import EscalationContact, ImportJob
 from sla_portal.core.notifications import deliver_due
 from tests.support.actors import PASSWORD
+from tests.support.agreements import complete_for_proposal
 from tests.support.axe import assert_no_axe_violations
 from tests.support.browser import login, screenshot
 
@@ -132,7 +133,7 @@ def test_home_shows_each_role_what_is_waiting_and_the_navigation_counts_it(
     agreement = acme_agreement
     agreement.service_description = "Operation of the customer portal."
     agreement.change_policy = "Normal changes go through the change advisory board."
-    agreement.save()
+    complete_for_proposal(agreement)
     lifecycle.propose(agreement, alice_manager, note="First proposal from the Gold tier.")
 
     approver = new_page({"width": 1440, "height": 900})

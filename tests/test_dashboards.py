@@ -30,6 +30,7 @@ from reporting.selectors import (
 )
 from sla_portal.core.models import Role
 from tests.support.actors import make_user
+from tests.support.agreements import complete_for_proposal
 
 pytestmark = pytest.mark.django_db
 
@@ -53,7 +54,7 @@ def activate_globex_agreement(tiers, services, globex, alice_manager):
     )
     agreement.service_description = "Operation of the patient records platform."
     agreement.change_policy = "Normal changes go through the CAB."
-    agreement.save()
+    complete_for_proposal(agreement)
     version = lifecycle.propose(agreement, alice_manager)
     lifecycle.accept(agreement, gina, version.number)
     lifecycle.accept(agreement, alice_manager, version.number)

@@ -28,6 +28,7 @@ from monitoring.ingest.uptime import checks_ingest, maintenance_ingest
 from monitoring.models import Alert, Breach, PeriodResult, Ticket, TicketTimer
 from monitoring.tasks import evaluate_changed
 from sla_portal.core.models import Notification
+from tests.support.agreements import complete_for_proposal
 
 pytestmark = pytest.mark.django_db
 
@@ -592,6 +593,7 @@ def test_evaluate_changed_reevaluates_only_the_affected_agreements(
         organisation_name="Globex Health",
         email=other_org_viewer.email,
     )
+    complete_for_proposal(globex_agreement)
     version = lifecycle.propose(globex_agreement, alice_manager)
     Agreement.objects.filter(pk=globex_agreement.pk).update(
         status="active", in_force_version=version

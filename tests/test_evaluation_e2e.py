@@ -30,6 +30,7 @@ from monitoring.ingest.tickets import tickets_ingest
 from monitoring.models import Alert, EscalationContact, Source, TicketTimer
 from sla_portal.celery import app
 from sla_portal.core.models import Notification, User
+from tests.support.agreements import complete_for_proposal
 from tests.support.smtp import SMTPServer
 from tests.support.worker import WorkerAndBeat
 
@@ -75,7 +76,7 @@ def sign_with_fast_p1_response(
     agreement.effective_from = timezone.localdate()
     agreement.service_description = "Operation of the customer portal."
     agreement.change_policy = "Normal changes go through the CAB."
-    agreement.save()
+    complete_for_proposal(agreement)
     version = lifecycle.propose(agreement, alice)
     lifecycle.accept(agreement, carol, version.number)
     lifecycle.accept(agreement, alice, version.number)

@@ -16,6 +16,7 @@ from monitoring.evaluation.actions import alert_acknowledge
 from monitoring.models import Alert, ImportJob
 from reporting.inbox import inbox_for
 from tests.support.actors import make_user
+from tests.support.agreements import complete_for_proposal
 from tests.test_evaluation_alerts import open_ticket
 
 pytestmark = pytest.mark.django_db
@@ -25,8 +26,7 @@ pytestmark = pytest.mark.django_db
 def proposable(acme_agreement):
     acme_agreement.service_description = "Operation of the customer portal."
     acme_agreement.change_policy = "Normal changes go through the CAB."
-    acme_agreement.save()
-    return acme_agreement
+    return complete_for_proposal(acme_agreement)
 
 
 @pytest.fixture

@@ -9,6 +9,7 @@ from rest_framework.test import APIClient
 from agreements.models import Acceptance, Agreement, AgreementVersion, Comment, Signature
 from agreements.services import lifecycle
 from agreements.snapshot import content_hash
+from tests.support.agreements import complete_for_proposal
 
 pytestmark = pytest.mark.django_db
 
@@ -55,10 +56,18 @@ def proposable(alice_manager, acme_agreement) -> Agreement:
         {
             "description": {"service_description": DESCRIPTION},
             "changes": {"change_policy": CHANGE_POLICY},
+            "continuity": {
+                "rto_minutes": 240,
+                "rpo_minutes": 60,
+                "dr_plan_reference": "DR plan v3",
+            },
+            "security": {"security_procedures": "Least privilege; quarterly access reviews."},
         },
     )
     assert response.status_code == 200, response.content
-    return acme_agreement
+    # The service-desk channel, a related row, completes section 4.
+    acme_agreement.refresh_from_db()
+    return complete_for_proposal(acme_agreement)
 
 
 @pytest.fixture
@@ -300,8 +309,9 @@ def test_a_step_out_of_order_says_when_it_is_possible(carol_customer, proposed):
 def test_a_proposal_with_gaps_names_them(alice_manager, acme_agreement):
     response = step(alice_manager, acme_agreement, "propose")
 
-    assert response.status_code == 409
-    message = response.json()["action"][0]
+    # Issue 13: what the agreement lacks is a 400 naming the field that would allow it.
+    assert response.status_code == 400
+    message = response.json()["confirm_incomplete"][0]
     assert message.startswith("Before proposing, complete Service description:")
     assert "Changes:" in message
     assert Agreement.objects.get(pk=acme_agreement.pk).status == Agreement.Status.DRAFT
@@ -344,7 +354,7 @@ def test_a_customer_cannot_decide_a_review(carol_customer, alice_manager, active
         ),
         (
             {"action": "propose", "version": 1},
-            {"version": ["Not used by propose; it takes note."]},
+            {"version": ["Not used by propose; it takes note, confirm_incomplete."]},
         ),
         ({"action": "propose", "colour": "red"}, {"colour": None}),
         ({"action": "request_changes", "body": "x", "section": "pricing"}, {"section": None}),

@@ -12,6 +12,7 @@ from agreements.models import AgreementVersion, AuditEvent, Comment, Review
 from agreements.services import lifecycle
 from sla_portal.core.models import Role
 from tests.support.actors import make_user
+from tests.support.agreements import complete_for_proposal
 
 pytestmark = pytest.mark.django_db
 
@@ -20,8 +21,7 @@ pytestmark = pytest.mark.django_db
 def proposable(acme_agreement):
     acme_agreement.service_description = "Operation of the customer portal."
     acme_agreement.change_policy = "Normal changes go through the CAB."
-    acme_agreement.save()
-    return acme_agreement
+    return complete_for_proposal(acme_agreement)
 
 
 def agree(agreement, manager, approver) -> AgreementVersion:

@@ -19,6 +19,7 @@ from ..models import (
     Tier,
 )
 from ..sections import MARKDOWN_FIELDS, Section
+from .targets import mark_invalid
 
 DATE = forms.DateInput(attrs={"type": "date"}, format="%Y-%m-%d")
 TERMS_FIELDS = (
@@ -100,19 +101,49 @@ def terms_form_class() -> type[forms.ModelForm]:
     return section_form_class(TERMS_FIELDS)
 
 
+class RowForm(forms.ModelForm):
+    """One row of a related list: small inputs labelled by their column, help texts left to
+    the column headers (so no input points at a help text that is not there), and each input
+    in error tied to its message."""
+
+    def __init__(self, *args, **kwargs) -> None:
+        super().__init__(*args, **kwargs)
+        for field in self.fields.values():
+            if isinstance(field.widget, forms.CheckboxInput):
+                css = "form-check-input"
+            elif isinstance(field.widget, forms.Select):
+                css = "form-select form-select-sm"
+            else:
+                css = "form-control form-control-sm"
+            field.widget.attrs.setdefault("class", css)
+            field.widget.attrs.setdefault("aria-label", field.label)
+            field.help_text = ""
+
+    def full_clean(self) -> None:
+        super().full_clean()
+        mark_invalid(self)
+
+
 SignatoryFormSet = inlineformset_factory(
     Agreement,
     Signatory,
+    form=RowForm,
     fields=["side", "name", "role", "organisation_name", "email"],
     extra=1,
     can_delete=True,
 )
 SupportChannelFormSet = inlineformset_factory(
-    Agreement, SupportChannel, fields=["kind", "contact", "hours"], extra=1, can_delete=True
+    Agreement,
+    SupportChannel,
+    form=RowForm,
+    fields=["kind", "contact", "hours"],
+    extra=1,
+    can_delete=True,
 )
 PriorityDefinitionFormSet = inlineformset_factory(
     Agreement,
     PriorityDefinition,
+    form=RowForm,
     fields=["priority", "name", "meaning"],
     extra=0,
     can_delete=True,
@@ -121,6 +152,7 @@ PriorityDefinitionFormSet = inlineformset_factory(
 CreditBandFormSet = inlineformset_factory(
     Agreement,
     CreditBand,
+    form=RowForm,
     fields=["metric", "achieved_below", "credit_percent"],
     extra=1,
     can_delete=True,
@@ -141,16 +173,5 @@ def related_formsets(
     result = []
     for name in section.related:
         formset_class, title = RELATED_FORMSETS[name]
-        formset = formset_class(data, instance=agreement, prefix=name)
-        for form in formset.forms:
-            for field in form.fields.values():
-                if isinstance(field.widget, forms.CheckboxInput):
-                    css = "form-check-input"
-                elif isinstance(field.widget, forms.Select):
-                    css = "form-select form-select-sm"
-                else:
-                    css = "form-control form-control-sm"
-                field.widget.attrs.setdefault("class", css)
-                field.widget.attrs.setdefault("aria-label", field.label)
-        result.append((name, title, formset))
+        result.append((name, title, formset_class(data, instance=agreement, prefix=name)))
     return result

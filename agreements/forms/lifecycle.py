@@ -31,7 +31,9 @@ def _text_area(rows: int, **attrs: str) -> forms.Textarea:
 
 
 class ProposeForm(forms.Form):
-    """Send the working copy as the next version, with a note for the other side."""
+    """Send the working copy as the next version, with a note for the other side. With an
+    ``agreement``, the form knows what is still missing (``gaps``: section title and what,
+    ``blocking``: what stops the proposal); the service decides either way."""
 
     note = forms.CharField(
         required=False,
@@ -39,6 +41,28 @@ class ProposeForm(forms.Form):
         label="Note for the customer",
         help_text="Optional: what this version changes.",
     )
+    confirm_incomplete = forms.BooleanField(
+        required=False,
+        label="I know these sections are incomplete and propose the agreement as it is.",
+    )
+
+    def __init__(self, *args, agreement=None, **kwargs) -> None:
+        super().__init__(*args, **kwargs)
+        self.gaps: list[tuple[str, list[str]]] = []
+        self.blocking: list[str] = []
+        if agreement is not None:
+            from ..services import agreement_completeness
+
+            report = agreement_completeness(agreement)
+            titles = {s.key: f"{s.number}. {s.title}" for s in SECTIONS}
+            grouped: dict[str, list[str]] = {}
+            for gap in report.expected:
+                grouped.setdefault(titles[gap.section], []).append(gap.what)
+            self.gaps = list(grouped.items())
+            self.blocking = [gap.what for gap in report.blocking]
+        if not self.gaps:
+            # Nothing to confirm: the box is not shown (and not needed).
+            self.fields["confirm_incomplete"].widget = forms.HiddenInput()
 
 
 class SectionField(forms.ChoiceField):

@@ -37,6 +37,17 @@ def plain_decimal(value) -> str:
 SMALL_SELECT = {"class": "form-select form-select-sm"}
 
 
+def mark_invalid(form: forms.BaseForm) -> None:
+    """Mark the inputs in error and tie each to its message, shown right under it with the
+    id ``<input id>_error`` (templates/agreements/editor/cell.html)."""
+    for name in getattr(form, "_errors", None) or {}:
+        if name in form.fields:
+            attrs = form.fields[name].widget.attrs
+            attrs["class"] = f"{attrs.get('class', '')} is-invalid".strip()
+            attrs["aria-invalid"] = "true"
+            attrs["aria-describedby"] = f"{form[name].auto_id}_error"
+
+
 class TargetRowForm(forms.ModelForm):
     """One target row. Unit, direction and data source default from the metric when left
     empty; every SMART rule that fails is shown on its own field."""
@@ -64,8 +75,13 @@ class TargetRowForm(forms.ModelForm):
         for name in ("unit", "direction", "data_source"):
             self.fields[name].required = False
         self.fields["calendar"].queryset = Calendar.objects.order_by("name")
-        self.fields["calendar"].empty_label = "24x7"
+        # Empty: the calendar of the target's section (docs/agreements.md), not "24x7",
+        # which is a calendar of its own in the list.
+        self.fields["calendar"].empty_label = "As its section"
         for field in self.fields.values():
+            # The table shows no help texts (its headers and note explain the columns), so
+            # no input may point at one with aria-describedby.
+            field.help_text = ""
             if isinstance(field.widget, forms.Select):
                 field.widget.attrs.update(SMALL_SELECT)
             elif isinstance(field.widget, forms.CheckboxInput):
@@ -76,23 +92,29 @@ class TargetRowForm(forms.ModelForm):
         data = super().clean()
         metric = data.get("metric")
         if metric:
-            data["unit"] = data.get("unit") or DEFAULT_UNIT.get(metric, "")
-            data["direction"] = data.get("direction") or FIXED_DIRECTION.get(metric, "")
-            if not data["direction"]:
-                # Throughput goes up, latency down: only the manager knows which is better.
-                self.add_error("direction", "Measurable: say whether lower or higher is better.")
-            data["data_source"] = data.get("data_source") or DEFAULT_SOURCE.get(metric, "")
-            for name in ("unit", "direction", "data_source"):
+            defaults = {
+                "unit": DEFAULT_UNIT.get(metric, ""),
+                "direction": FIXED_DIRECTION.get(metric, ""),
+                "data_source": DEFAULT_SOURCE.get(metric, ""),
+            }
+            for name, default in defaults.items():
+                if name in self.errors:
+                    # An invalid choice: its own message is shown, the value stays unset.
+                    continue
+                data[name] = data.get(name) or default
                 setattr(self.instance, name, data[name])
+            if "direction" not in self.errors and not data["direction"]:
+                # Throughput goes up, latency down: only the manager knows which is better.
+                # (add_error drops the field from cleaned_data: read nothing from it after.)
+                self.add_error(
+                    "direction",
+                    "Measurable: say whether lower or higher is better for this value.",
+                )
         return data
 
     def full_clean(self) -> None:
         super().full_clean()
-        # Mark the inputs in error; the messages are listed under the row.
-        for name in getattr(self, "_errors", None) or {}:
-            if name in self.fields:
-                css = self.fields[name].widget.attrs.get("class", "")
-                self.fields[name].widget.attrs["class"] = f"{css} is-invalid".strip()
+        mark_invalid(self)
 
     def _post_clean(self) -> None:
         super()._post_clean()
@@ -137,8 +159,9 @@ def table_columns(metrics: tuple[str, ...]) -> dict[str, bool]:
     }
 
 
-def agreement_targets_formset(metrics: tuple[str, ...]):
-    """Formset class for the agreement's targets of the given metrics (one section)."""
+def agreement_targets_formset(metrics: tuple[str, ...], inherited: str = "As its section"):
+    """Formset class for the agreement's targets of the given metrics (one section);
+    ``inherited`` names the empty calendar choice (the calendar the section gives)."""
     formset = inlineformset_factory(
         Agreement,
         Target,
@@ -160,6 +183,7 @@ def agreement_targets_formset(metrics: tuple[str, ...]):
                 # A blank first option, so an untouched new row stays empty and unsaved.
                 choices = [("", "Choose…"), *choices]
             self.fields["metric"].choices = choices
+            self.fields["calendar"].empty_label = inherited
 
     formset.form = SectionTargetForm
     return formset

@@ -8,11 +8,12 @@ from datetime import date
 from typing import Any
 
 from django.db import transaction
-from django.db.models import Max, Q
+from django.db.models import Count, Max, Q
 
 from sla_portal.core.locks import hold_transaction_lock
 from sla_portal.core.models import Organisation, Role, User
 
+from ..completeness import AgreementFacts, Completeness, TargetFacts, completeness
 from ..models import (
     Agreement,
     Calendar,
@@ -25,7 +26,7 @@ from ..models import (
     TierTarget,
 )
 from ..models.targets import TARGET_SPEC_FIELDS
-from ..sections import SECTIONS
+from ..sections import SECTIONS, SECTIONS_BY_KEY, Section, calendar_section_for
 
 # Fields an agreement takes from its tier; the agreement may override each one.
 TIER_FIELDS = (
@@ -108,10 +109,17 @@ def agreement_create_from_tier(
     if tier is not None:
         if tier.service_calendar_id:
             agreement.service_calendars.add(tier.service_calendar_id)
-        Target.objects.bulk_create(
-            Target(agreement=agreement, **{f: getattr(t, f) for f in TARGET_COPY_FIELDS})
-            for t in tier.targets.all()
-        )
+        # A tier target whose calendar is its section's stores none: it inherits, so a
+        # calendar chosen later for section 2 or 4 reaches it (see docs/agreements.md).
+        chosen = tier_chosen_calendars(tier)
+        copies = []
+        for t in tier.targets.all():
+            values = {f: getattr(t, f) for f in TARGET_COPY_FIELDS}
+            inherited = chosen.get(calendar_section_for(t.metric, chosen) or "")
+            if inherited is not None and t.calendar_id == inherited.pk:
+                values["calendar_id"] = None
+            copies.append(Target(agreement=agreement, **values))
+        Target.objects.bulk_create(copies)
         CreditBand.objects.bulk_create(
             CreditBand(
                 agreement=agreement,
@@ -232,7 +240,7 @@ def tier_differences(agreement: Agreement) -> list[TierDifference]:
                 ", ".join(str(c) for c in agreement.service_calendars.all()) or "none",
             )
         )
-    diffs += _target_differences(agreement.targets.all(), tier.targets.all())
+    diffs += _target_differences(agreement.targets.all(), tier.targets.all(), agreement)
     ours_bands = {
         (b.metric, b.achieved_below, b.credit_percent) for b in agreement.credit_bands.all()
     }
@@ -260,12 +268,13 @@ def _bands_text(bands: set) -> str:
 
 
 def _target_differences(
-    ours: Iterable[Target], theirs: Iterable[TierTarget]
+    ours: Iterable[Target], theirs: Iterable[TierTarget], agreement: Agreement | None = None
 ) -> list[TierDifference]:
     from ..sections import section_for_metric
 
     ours_by_key = {t.scope_key: t for t in ours}
     theirs_by_key = {t.scope_key: t for t in theirs}
+    calendars = _effective_calendar_ids(agreement) if agreement is not None else None
     diffs = []
     for key, target in ours_by_key.items():
         section = section_for_metric(target.metric).title
@@ -275,6 +284,8 @@ def _target_differences(
             continue
         for field in TARGET_COMPARE_FIELDS:
             a, b = getattr(template, field), getattr(target, field)
+            if field == "calendar_id" and calendars is not None:
+                a, b = calendars(template), calendars(target)
             if a != b:
                 name = field.removesuffix("_id").replace("_", " ")
                 diffs.append(TierDifference(section, f"{target.label}: {name}", a, b))
@@ -285,48 +296,158 @@ def _target_differences(
     return diffs
 
 
+def _effective_calendar_ids(agreement: Agreement):
+    """A function giving the calendar id a tier target or agreement target is measured in,
+    each under its own section calendars (so an inherited calendar equals a named one)."""
+    ours = chosen_calendars(agreement)
+    theirs = tier_chosen_calendars(agreement.tier) if agreement.tier_id else {}
+
+    def effective(target: Target | TierTarget) -> int | None:
+        # Ids only: comparing must not load each target's calendar.
+        if target.calendar_id:
+            return target.calendar_id
+        chosen = ours if isinstance(target, Target) else theirs
+        key = calendar_section_for(target.metric, chosen)
+        inherited = chosen.get(key) if key else None
+        return inherited.pk if inherited is not None else None
+
+    return effective
+
+
 def differing_target_ids(agreement: Agreement) -> set[int]:
     """Targets whose values are not the tier's (new targets included)."""
     if agreement.tier is None:
         return set()
     theirs = {t.scope_key: t for t in agreement.tier.targets.all()}
+    calendars = _effective_calendar_ids(agreement)
     result = set()
     for target in agreement.targets.all():
         template = theirs.get(target.scope_key)
         if template is None or any(
-            getattr(template, f) != getattr(target, f) for f in TARGET_COMPARE_FIELDS
+            (calendars(template) != calendars(target))
+            if f == "calendar_id"
+            else getattr(template, f) != getattr(target, f)
+            for f in TARGET_COMPARE_FIELDS
         ):
             result.add(target.pk)
     return result
 
 
+# --- Calendars of targets ------------------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class TargetCalendar:
+    """The calendar a target is measured in, and where it comes from."""
+
+    calendar: Calendar | None  # None: no calendar anywhere, the clock runs 24x7
+    own: bool  # the target names its own calendar
+    section: Section | None  # the section whose calendar the target would inherit
+    section_calendar: Calendar | None
+
+    @property
+    def name(self) -> str:
+        return self.calendar.name if self.calendar is not None else "24x7"
+
+    @property
+    def disagrees(self) -> bool:
+        """The target names a calendar other than the one its section gives."""
+        return (
+            self.own
+            and self.section_calendar is not None
+            and self.calendar is not None
+            and self.calendar.pk != self.section_calendar.pk
+        )
+
+    @property
+    def short_source(self) -> str:
+        if self.own:
+            return "own calendar"
+        if self.section is not None:
+            return f"section {self.section.number}"
+        return "none chosen in sections 2 or 4"
+
+    @property
+    def source(self) -> str:
+        if self.own:
+            return "own calendar"
+        if self.section is not None:
+            return f"from section {self.section.number}, {self.section.title}"
+        return "no calendar chosen in sections 2 or 4"
+
+
+def chosen_calendars(agreement: Agreement) -> dict[str, Calendar | None]:
+    """The calendar each calendar section chose. With several service-hours calendars the
+    targets inherit the first by name (a target names its own to use another)."""
+    # Sorted here, not in SQL, so prefetched calendars cost no query.
+    service = sorted(agreement.service_calendars.all(), key=lambda c: (c.name, c.pk))
+    return {"hours": service[0] if service else None, "support": agreement.support_calendar}
+
+
+def tier_chosen_calendars(tier: Tier) -> dict[str, Calendar | None]:
+    return {"hours": tier.service_calendar, "support": tier.support_calendar}
+
+
+def target_calendar(
+    target: Target | TierTarget, chosen: dict[str, Calendar | None], metric: str = ""
+) -> TargetCalendar:
+    """The effective calendar of ``target``: its own, else its section's (see
+    :func:`agreements.sections.calendar_section_for`), else 24x7. ``metric`` stands in for a
+    new row's metric that is not chosen yet."""
+    key = calendar_section_for(metric or target.metric, chosen) if metric or target.metric else None
+    section = SECTIONS_BY_KEY[key] if key else None
+    inherited = chosen.get(key) if key else None
+    if target.calendar_id:
+        return TargetCalendar(target.calendar, True, section, inherited)
+    return TargetCalendar(inherited, False, section, inherited)
+
+
 # --- Completeness --------------------------------------------------------------------------
 
 
+def agreement_facts(agreement: Agreement) -> AgreementFacts:
+    """The plain values :mod:`agreements.completeness` judges."""
+    names = {name for section in SECTIONS for name in section.fields}
+    names -= {"service_calendars"}
+    fields = {name: getattr(agreement, name) for name in names if name != "support_calendar"}
+    fields["support_calendar"] = agreement.support_calendar_id
+    counts = _related_counts(agreement)
+    targets = tuple(
+        TargetFacts(t.metric, t.label, t.target_value, t.threshold_value)
+        for t in agreement.targets.all()
+    )
+    return AgreementFacts(fields=fields, counts=counts, targets=targets)
+
+
+RELATED_LISTS = ("support_channels", "priority_definitions", "credit_bands", "service_calendars")
+
+
+def _related_counts(agreement: Agreement) -> dict[str, int]:
+    prefetched = getattr(agreement, "_prefetched_objects_cache", {})
+    if all(name in prefetched for name in (*RELATED_LISTS, "signatories")):
+        # The document's selector prefetched the lists: count them without a query.
+        sides = [s.side for s in agreement.signatories.all()]
+        counts = {name: len(getattr(agreement, name).all()) for name in RELATED_LISTS}
+        counts["signatories_provider"] = sides.count("provider")
+        counts["signatories_customer"] = sides.count("customer")
+        return counts
+    # One query for every count.
+    return Agreement.objects.filter(pk=agreement.pk).aggregate(
+        **{name: Count(name, distinct=True) for name in RELATED_LISTS},
+        signatories_provider=Count(
+            "signatories", filter=Q(signatories__side="provider"), distinct=True
+        ),
+        signatories_customer=Count(
+            "signatories", filter=Q(signatories__side="customer"), distinct=True
+        ),
+    )
+
+
+def agreement_completeness(agreement: Agreement) -> Completeness:
+    """Which sections are complete, what each still misses, and which gaps stop a proposal."""
+    return completeness(agreement_facts(agreement))
+
+
 def missing_sections(agreement: Agreement) -> dict[str, list[str]]:
-    """Per section key, what still needs content before the agreement can be proposed."""
-    missing: dict[str, list[str]] = {}
-    targets = list(agreement.targets.all())
-    for section in SECTIONS:
-        gaps = []
-        for field in section.required:
-            value = getattr(agreement, field)
-            if hasattr(value, "exists"):
-                empty = not value.exists()
-            else:
-                empty = value in (None, "") or (isinstance(value, str) and not value.strip())
-            if empty:
-                gaps.append(Agreement._meta.get_field(field).verbose_name)
-        if section.key == "availability" and not any(t.metric == "availability" for t in targets):
-            gaps.append("an availability target")
-        if section.key == "support" and not any(
-            t.metric in section.target_metrics for t in targets
-        ):
-            gaps.append("response or resolution targets")
-        if section.key == "description":
-            sides = set(agreement.signatories.values_list("side", flat=True))
-            if sides != {"provider", "customer"}:
-                gaps.append("signatories of both sides")
-        if gaps:
-            missing[section.key] = [str(g) for g in gaps]
-    return missing
+    """Per section key, what is still missing (a section without an entry is complete)."""
+    return agreement_completeness(agreement).missing

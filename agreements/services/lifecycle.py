@@ -35,9 +35,26 @@ from ..models import (
 from ..sections import SECTIONS_BY_KEY
 from ..snapshot import build_snapshot, content_hash
 from . import audit
-from .drafting import missing_sections
+from .drafting import agreement_completeness
 
-__all__ = ["TransitionError"]
+__all__ = ["IncompleteProposal", "TransitionError"]
+
+
+class IncompleteProposal(TransitionError):
+    """The proposal is refused for what the agreement lacks (not for its state or the
+    person): ``field`` names what the caller must supply, ``confirm_incomplete`` when the
+    gaps may be confirmed, ``targets`` when the SLA could not be measured at all."""
+
+    def __init__(self, message: str, field: str) -> None:
+        super().__init__(message)
+        self.field = field
+
+
+def _gap_text(gaps) -> str:
+    by_section: dict[str, list[str]] = {}
+    for gap in gaps:
+        by_section.setdefault(gap.section, []).append(gap.what)
+    return "; ".join(f"{SECTIONS_BY_KEY[k].title}: {', '.join(v)}" for k, v in by_section.items())
 
 
 # --- Who is acting -------------------------------------------------------------------------
@@ -191,14 +208,32 @@ def _link_signatories(agreement: Agreement) -> None:
 
 
 @transaction.atomic
-def propose(agreement: Agreement, user: User, note: str = "") -> AgreementVersion:
-    """Send the working copy as the next version (a counter-proposal after the first)."""
+def propose(
+    agreement: Agreement, user: User, note: str = "", *, confirm_incomplete: bool = False
+) -> AgreementVersion:
+    """Send the working copy as the next version (a counter-proposal after the first).
+
+    Refused while the SLA could not be measured or signed (no target, a target without its
+    values, no signatory of a side). Sections that are not complete (``agreements.
+    completeness``) are listed and refused unless ``confirm_incomplete`` says the manager
+    sends it incomplete on purpose."""
     agreement = _locked(agreement)
     target = machine.check("propose", agreement.status, roles_of(user, agreement))
-    gaps = missing_sections(agreement)
-    if gaps:
-        parts = [f"{SECTIONS_BY_KEY[k].title}: {', '.join(v)}" for k, v in gaps.items()]
-        raise TransitionError("Before proposing, complete " + "; ".join(parts) + ".")
+    report = agreement_completeness(agreement)
+    if report.blocking:
+        raise IncompleteProposal(
+            "This agreement cannot be proposed yet: it could not be measured or signed. "
+            f"Add {_gap_text(report.blocking)}.",
+            field="targets"
+            if any(g.section != "description" for g in report.blocking)
+            else "signatories",
+        )
+    if report.expected and not confirm_incomplete:
+        raise IncompleteProposal(
+            f"Before proposing, complete {_gap_text(report.expected)}. Or confirm that you "
+            "propose it with these sections incomplete.",
+            field="confirm_incomplete",
+        )
     _link_signatories(agreement)
     snapshot = build_snapshot(agreement)
     digest = content_hash(snapshot)

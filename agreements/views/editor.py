@@ -12,10 +12,15 @@ from sla_portal.core.permissions import require_drafter
 
 from ..forms.agreement import related_formsets, section_form_class, terms_form_class
 from ..forms.targets import agreement_targets_formset, share_choices, table_columns
-from ..models import Agreement
-from ..sections import SECTIONS, SECTIONS_BY_KEY, Section
+from ..models import Agreement, Target
+from ..sections import CALENDAR_SECTIONS, SECTIONS, SECTIONS_BY_KEY, Section, calendar_section_for
 from ..selectors import agreements_visible_to
-from ..services import differing_target_ids, missing_sections
+from ..services import (
+    agreement_completeness,
+    chosen_calendars,
+    differing_target_ids,
+    target_calendar,
+)
 
 TERMS = Section(
     "terms",
@@ -53,8 +58,11 @@ def section_edit(request: HttpRequest, pk: int, section: str) -> HttpResponse:
     form = form_class(data, instance=agreement, prefix="section")
     related = related_formsets(current, agreement, data) if current.related else []
     targets = None
+    chosen = chosen_calendars(agreement)
     if current.target_metrics:
-        formset_class = agreement_targets_formset(current.target_metrics)
+        formset_class = agreement_targets_formset(
+            current.target_metrics, _inherited_label(current, chosen)
+        )
         targets = formset_class(
             data,
             instance=agreement,
@@ -87,8 +95,8 @@ def section_edit(request: HttpRequest, pk: int, section: str) -> HttpResponse:
                     f"{current.title} saved. Send a new proposal when your changes are ready.",
                 )
             return redirect(_after_save(request, agreement.pk, current))
-        messages.error(request, "Nothing was saved: please correct the marked fields.")
-
+    report = agreement_completeness(agreement)
+    notes = _calendar_notes(agreement, current, chosen)
     return render(
         request,
         "agreements/editor/section.html",
@@ -99,13 +107,80 @@ def section_edit(request: HttpRequest, pk: int, section: str) -> HttpResponse:
             "form": form,
             "related": related,
             "targets": targets,
-            "missing": missing_sections(agreement),
+            "missing": report.missing,
+            "essential": {gap.what for gap in report.blocking},
+            "error_summary": error_summary(form, related, targets),
+            "target_rows": (
+                [
+                    (row, target_calendar(row.instance, chosen, current.target_metrics[0]))
+                    for row in targets.forms
+                ]
+                if targets is not None
+                else []
+            ),
+            "calendar_notes": notes,
+            "calendar_conflicts": sum(1 for note in notes if note["calendar"].disagrees),
             "differing_targets": differing_target_ids(agreement) if targets is not None else set(),
             "next_section": _next(current),
             "columns": table_columns(current.target_metrics) if targets is not None else {},
         },
         status=400 if request.method == "POST" else 200,
     )
+
+
+def _inherited_label(current: Section, chosen: dict) -> str:
+    """The empty calendar choice of a targets table: the calendar the section gives."""
+    key = calendar_section_for(current.target_metrics[0], chosen)
+    if key is None:
+        return "24x7 (no calendar chosen in sections 2 or 4)"
+    source = SECTIONS_BY_KEY[key]
+    return f"As section {source.number}: {chosen[key].name}"
+
+
+def _calendar_notes(agreement: Agreement, current: Section, chosen: dict) -> list[dict]:
+    """On the calendar sections (2 and 4): the targets this section's calendar reaches, and
+    those that name another calendar of their own."""
+    if current.key not in CALENDAR_SECTIONS:
+        return []
+    notes = []
+    for target in agreement.targets.select_related("calendar"):
+        effective = target_calendar(target, chosen)
+        if effective.section is None or effective.section.key != current.key:
+            continue
+        notes.append({"target": target, "calendar": effective})
+    return notes
+
+
+def error_summary(form, related, targets) -> list[dict]:
+    """Where the problems are, each a link to its field; the messages themselves are shown
+    once, beside their fields."""
+    found = []
+    for name, errors in form.errors.items():
+        if name == "__all__":
+            found.append({"href": "#editor-form", "text": f"The section: {errors[0]}"})
+        else:
+            found.append({"href": f"#{form[name].auto_id}", "text": form.fields[name].label})
+    formsets = [(title, formset) for _n, title, formset in related]
+    if targets is not None:
+        formsets.append(("Targets", targets))
+    for title, formset in formsets:
+        for error in formset.non_form_errors():
+            found.append({"href": f"#{formset.prefix}-table", "text": f"{title}: {error}"})
+        for number, row in enumerate(formset.forms, start=1):
+            if not row.errors:
+                continue
+            if isinstance(row.instance, Target) and row.instance.metric:
+                what = row.instance.label
+            else:
+                what = str(row.instance) if row.instance.pk else "new row"
+            where = f"{title}, row {number} ({what})"
+            for name in row.errors:
+                if name == "__all__":
+                    found.append({"href": f"#{row.prefix}-errors", "text": where})
+                elif name in row.fields:
+                    label = row.fields[name].label
+                    found.append({"href": f"#{row[name].auto_id}", "text": f"{where}: {label}"})
+    return found
 
 
 def _next(current: Section) -> Section | None:

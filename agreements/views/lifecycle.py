@@ -276,7 +276,11 @@ def lifecycle_page(request: HttpRequest, pk: int) -> HttpResponse:
             {"name": a.name, "label": a.label, "icon": ACTION_ICONS.get(a.name, "bi-play")}
             for a in actions
         ],
-        "propose_form": ProposeForm(prefix="propose"),
+        # What is missing is worked out only for someone who may propose.
+        "propose_form": ProposeForm(
+            prefix="propose",
+            agreement=agreement if any(a.name == "propose" for a in actions) else None,
+        ),
         "changes_form": RequestChangesForm(prefix="changes"),
         "accept_form": AcceptForm(initial={"version": latest.number} if latest else None),
         "signatures": [s for v in versions for s in v.signatures.all()],
@@ -309,7 +313,12 @@ class Handler:
 
 
 def _propose(agreement: Agreement, user: User, data: dict[str, Any]) -> Outcome:
-    version = services.propose(agreement, user, note=data["note"].strip())
+    version = services.propose(
+        agreement,
+        user,
+        note=data["note"].strip(),
+        confirm_incomplete=data.get("confirm_incomplete", False),
+    )
     return Outcome(f"Version {version.number} sent to {agreement.customer.name}.")
 
 

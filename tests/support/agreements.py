@@ -10,6 +10,26 @@ from agreements.demo import seed_calendars, seed_services, seed_tiers
 from agreements.services import agreement_create_from_tier
 
 
+def complete_for_proposal(agreement):
+    """Fill what a tier cannot fill in for the customer, so that every section is complete
+    (agreements/completeness.py) and the agreement can be proposed without confirming gaps.
+    Saves ``agreement`` (with any change made to it in memory)."""
+    agreement.service_description = agreement.service_description or (
+        "Operation of the customer portal."
+    )
+    agreement.change_policy = agreement.change_policy or "Normal changes go through the CAB."
+    agreement.rto_minutes = agreement.rto_minutes or 240
+    agreement.rpo_minutes = agreement.rpo_minutes or 60
+    agreement.dr_plan_reference = agreement.dr_plan_reference or "DR plan v3 (Confluence DR-3)"
+    agreement.security_procedures = agreement.security_procedures or (
+        "Least privilege; quarterly access reviews."
+    )
+    agreement.save()
+    if not agreement.support_channels.exists():
+        agreement.support_channels.create(kind="email", contact="desk@provider.example")
+    return agreement
+
+
 @pytest.fixture
 def calendars(db) -> dict:
     return seed_calendars()
@@ -47,7 +67,7 @@ def active_acme_agreement(acme_agreement, alice_manager, carol_customer):
 
     acme_agreement.service_description = "Operation of the customer portal."
     acme_agreement.change_policy = "Normal changes go through the CAB."
-    acme_agreement.save()
+    complete_for_proposal(acme_agreement)
     version = lifecycle.propose(acme_agreement, alice_manager)
     lifecycle.accept(acme_agreement, carol_customer, version.number)
     lifecycle.accept(acme_agreement, alice_manager, version.number)
@@ -74,6 +94,7 @@ __all__ = [
     "acme_agreement",
     "active_acme_agreement",
     "calendars",
+    "complete_for_proposal",
     "globex_agreement",
     "services",
     "tiers",
