@@ -24,7 +24,7 @@ from drf_spectacular.utils import (
 )
 from rest_framework import mixins, status, viewsets
 from rest_framework.decorators import action
-from rest_framework.exceptions import NotFound, ValidationError
+from rest_framework.exceptions import NotFound, PermissionDenied, ValidationError
 from rest_framework.request import Request
 from rest_framework.response import Response
 from rest_framework.serializers import BaseSerializer
@@ -43,6 +43,7 @@ from .models import (
     Review,
     ReviewAction,
 )
+from .presentation import status_of
 from .sections import MARKDOWN_FIELDS, SECTIONS_BY_KEY
 from .selectors import agreements_visible_to
 from .serializers import Conflict
@@ -94,6 +95,9 @@ def _refusal(action_name: str, state: str, roles: set[str]) -> str:
 
 STATE_EXAMPLE = {
     "status": "in_negotiation",
+    "status_label": "In negotiation",
+    "signed": False,
+    "takes_effect_on": None,
     "stage": "negotiate",
     "latest_version": 2,
     "in_force_version": None,
@@ -126,14 +130,29 @@ TRANSITION_REQUESTS = {
         ],
     },
 }
-TRANSITION_REFUSED = OpenApiResponse(
+TRANSITION_FORBIDDEN = OpenApiResponse(
     OpenApiTypes.OBJECT,
-    description="The step is not allowed now or not for you; the reason says why.",
+    description="The step is not yours to take (your role or side); the reason says why.",
     examples=[
         OpenApiExample(
             "Not a customer approver",
             value={"action": [_refusal("accept", machine.IN_NEGOTIATION, set())]},
         ),
+        OpenApiExample(
+            "The provider's own proposal",
+            value={
+                "action": [
+                    "Version 2 is the provider's own proposal: sending it was the provider's "
+                    "acceptance. The customer accepts it or asks for changes."
+                ]
+            },
+        ),
+    ],
+)
+TRANSITION_REFUSED = OpenApiResponse(
+    OpenApiTypes.OBJECT,
+    description="The step is not allowed now; the reason says why.",
+    examples=[
         OpenApiExample(
             "Wrong state",
             value={"action": [_refusal("sign", machine.IN_NEGOTIATION, {machine.SIGNATORY})]},
@@ -366,8 +385,12 @@ def lifecycle_state(agreement: Agreement, user: User) -> dict[str, Any]:
     already rule out (a side that has accepted, a signatory who has signed)."""
     latest = services.latest_version(agreement)
     in_force = agreement.in_force_version
+    status = status_of(agreement)
     return {
         "status": agreement.status,
+        "status_label": status.label,
+        "signed": status.key == machine.SIGNED or in_force is not None,
+        "takes_effect_on": agreement.effective_from if status.key == machine.SIGNED else None,
         "stage": agreement.stage,
         "latest_version": latest.number if latest else None,
         "in_force_version": in_force.number if in_force else None,
@@ -413,9 +436,11 @@ class AgreementLifecycleViewSet(AgreementRowsMixin, viewsets.GenericViewSet):
             "Propose the working copy as the next version, request changes, accept the latest "
             "version, sign it, start a review or decide one (`continue`, `renegotiate`, "
             "`terminate`). Who may do what follows the agreement's state machine: service "
-            "managers propose and decide reviews, customer approvers request changes, both "
-            "sides accept, the named signatories sign. A refused step answers 409 with the "
-            "reason under `action`; a malformed body answers 400. On success the answer is the "
+            "managers propose (proposing is the provider's acceptance) and decide reviews, "
+            "customer approvers request changes or accept, the named signatories sign. A step "
+            "that is not yours (role or side) answers 403, a step not possible now 409, both "
+            "with the reason under `action`; a malformed body answers 400. On success the "
+            "answer is the "
             "agreement's new lifecycle state."
         ),
         parameters=[AGREEMENT_PK],
@@ -423,6 +448,7 @@ class AgreementLifecycleViewSet(AgreementRowsMixin, viewsets.GenericViewSet):
         responses={
             200: LifecycleStateSerializer,
             400: TRANSITION_INVALID,
+            403: TRANSITION_FORBIDDEN,
             404: NOT_FOUND,
             409: TRANSITION_REFUSED,
         },
@@ -449,6 +475,8 @@ class AgreementTransitionViewSet(AgreementRowsMixin, viewsets.GenericViewSet):
         serializer.is_valid(raise_exception=True)
         try:
             _take_step(agreement, request.user, serializer.validated_data)
+        except machine.NotYourStep as exc:
+            raise PermissionDenied({"action": [str(exc)]}) from exc
         except TransitionError as exc:
             raise Conflict({"action": [str(exc)]}) from exc
         # Read back: the services locked and changed their own copy of the row.

@@ -2,22 +2,90 @@
 
 from __future__ import annotations
 
-from django.db.models import Count, Prefetch, QuerySet
+from datetime import date, time
+from typing import Any
+
+from django.db import models
+from django.db.models import Count, Exists, OuterRef, Prefetch, QuerySet
 
 from sla_portal.core.models import User
 
-from .models import Agreement, Calendar, Service, Target, Tier
+from . import lifecycle as machine
+from .models import (
+    Agreement,
+    AgreementVersion,
+    Calendar,
+    CalendarHours,
+    ClosureDate,
+    Comment,
+    CreditBand,
+    PriorityDefinition,
+    Service,
+    Signatory,
+    SupportChannel,
+    Target,
+    Tier,
+)
+from .sections import SECTIONS
+
+
+def _proposed() -> Exists:
+    return Exists(AgreementVersion.objects.filter(agreement=OuterRef("pk")))
+
+
+def _signed() -> Exists:
+    return Exists(
+        AgreementVersion.objects.filter(agreement=OuterRef("pk"), finalized_at__isnull=False)
+    )
 
 
 def agreements_visible_to(user: User) -> QuerySet[Agreement]:
-    """Agreements the user may see: all for the provider, its own organisation's for a customer."""
-    return Agreement.objects.visible_to(user).select_related("customer", "tier")
+    """Agreements the user may see: all for the provider; for a customer, its own
+    organisation's once proposed to it. A draft is the provider's until it is proposed, so an
+    agreement without a version does not exist for a customer (404 on every route).
+
+    Each row carries ``has_final_version`` (a version signed by everyone), so the status can
+    say "signed, takes effect on …" without a query per row (see ``presentation.status_of``)."""
+    agreements = (
+        Agreement.objects.visible_to(user)
+        .select_related("customer", "tier")
+        .annotate(has_final_version=_signed())
+    )
+    if user is not None and user.is_authenticated and user.is_customer:
+        agreements = agreements.filter(_proposed())
+    return agreements
+
+
+def versions_visible_to(user: User, agreement: Agreement) -> QuerySet[AgreementVersion]:
+    """The versions of an agreement (already found through ``agreements_visible_to``). Every
+    version is a proposal, so both sides see them all; the working copy between proposals is
+    the provider's and is never a version."""
+    return AgreementVersion.objects.filter(agreement=agreement)
+
+
+def comments_visible_to(user: User, agreement: Agreement) -> QuerySet[Comment]:
+    """Comments on an agreement the user may see (found through ``agreements_visible_to``),
+    scoped again by the comment's own organisation rule."""
+    return Comment.objects.visible_to(user).filter(agreement=agreement)
 
 
 def agreement_document(user: User, pk: int) -> Agreement:
     """One agreement with everything the document shows, loaded in a fixed number of queries.
 
+    A customer reads what was proposed to it: while the agreement is negotiated (or
+    renegotiated), the provider's working copy may hold edits not yet sent, so the customer
+    gets the latest version as proposed (see ``agreement_as_proposed``), never the draft.
+
     Raises ``Agreement.DoesNotExist`` when the user may not see it."""
+    agreement = _agreement_with_parts(user, pk)
+    if user.is_customer and agreement.status in machine.EDITABLE_STATES:
+        version = agreement.versions.order_by("-number").first()
+        if version is not None:
+            return agreement_as_proposed(agreement, version, user)
+    return agreement
+
+
+def _agreement_with_parts(user: User, pk: int) -> Agreement:
     return (
         agreements_visible_to(user)
         .select_related(
@@ -61,3 +129,147 @@ def calendars_visible_to(user: User) -> QuerySet[Calendar]:
 def tiers_visible_to(user: User) -> QuerySet[Tier]:
     """Tier templates carry pricing: provider users only."""
     return Tier.objects.visible_to(user).prefetch_related("targets", "credit_bands")
+
+
+# --- The agreement as a version proposed it ------------------------------------------------
+
+
+class _Rows(list):
+    """A list standing in for a related manager's prefetched rows (``.all()`` and len)."""
+
+    def all(self) -> _Rows:
+        return self
+
+
+def _value(model: type[models.Model], name: str, text: Any) -> Any:
+    """A snapshot's text (``snapshot._text``) as the field's Python value."""
+    field = model._meta.get_field(name)
+    if text is None:
+        return None if field.null else field.get_default()
+    if isinstance(field, models.BooleanField):
+        return text == "true"
+    return field.to_python(text)
+
+
+def _unsaved(model: type[models.Model], row: dict, names: tuple[str, ...]) -> Any:
+    return model(**{name: _value(model, name, row.get(name)) for name in names if name in row})
+
+
+def _clock(text: str) -> time:
+    return time.fromisoformat(text)
+
+
+def _snapshot_calendars(snapshot: dict, user: User) -> dict[str, Calendar]:
+    """The calendars of the snapshot as they were proposed (hours, zone, holidays), each with
+    the id of today's calendar of that name, so the document can link to it."""
+    rows = snapshot.get("calendars", [])
+    ids = dict(
+        Calendar.objects.visible_to(user)
+        .filter(name__in=[row["name"] for row in rows])
+        .values_list("name", "pk")
+    )
+    calendars = {}
+    for row in rows:
+        calendar = Calendar(
+            pk=ids.get(row["name"]),
+            name=row["name"],
+            timezone=row.get("timezone") or "UTC",
+            is_24x7=row.get("is_24x7") == "true",
+            holiday_country=row.get("holiday_country") or "",
+            holiday_subdivision=row.get("holiday_subdivision") or "",
+        )
+        calendar._prefetched_objects_cache = {
+            "hours": _Rows(
+                CalendarHours(weekday=int(day), start=_clock(start), end=_clock(end))
+                for day, start, end in row.get("hours", [])
+            ),
+            "closures": _Rows(
+                ClosureDate(date=date.fromisoformat(day), reason=reason)
+                for day, reason in row.get("closures", [])
+            ),
+        }
+        calendars[calendar.name] = calendar
+    return calendars
+
+
+RELATED_MODELS = {
+    "signatories": Signatory,
+    "support_channels": SupportChannel,
+    "priority_definitions": PriorityDefinition,
+    "credit_bands": CreditBand,
+}
+# The snapshot keeps rows in a canonical order for its hash; the document lists them in the
+# order of the models (the order the working copy shows).
+RELATED_ORDER = {
+    "signatories": lambda row: (row.side, row.name),
+    "support_channels": lambda row: row.kind,
+    "priority_definitions": lambda row: row.priority,
+    "credit_bands": lambda row: (row.metric, -row.achieved_below),
+}
+
+
+def agreement_as_proposed(agreement: Agreement, version: AgreementVersion, user: User) -> Agreement:
+    """The agreement as ``version`` proposed it: an unsaved copy of the row whose terms,
+    sections, related lists, targets and calendars come from the version's snapshot, for the
+    document and the PDF. Identity (id, reference, customer, status, versions) stays the
+    agreement's own. Never saved: it exists to be read."""
+    snapshot = version.snapshot
+    copy = Agreement()
+    for field in Agreement._meta.concrete_fields:
+        setattr(copy, field.attname, getattr(agreement, field.attname))
+    copy._state.adding = False
+    copy._state.db = agreement._state.db
+    for relation in ("customer", "tier", "created_by", "in_force_version"):
+        if Agreement._meta.get_field(relation).is_cached(agreement):
+            setattr(copy, relation, getattr(agreement, relation))
+    copy.has_final_version = getattr(agreement, "has_final_version", None)
+    copy.shown_version = version
+
+    terms = snapshot.get("terms", {})
+    copy.title = terms.get("title") or agreement.title
+    for name in ("effective_from", "effective_to", "review_interval_months"):
+        if name in terms:
+            setattr(copy, name, _value(Agreement, name, terms[name]))
+
+    calendars = _snapshot_calendars(snapshot, user)
+    cache: dict[str, Any] = {
+        "services": _Rows(Service(name=name) for name in terms.get("services", [])),
+        "service_calendars": _Rows(),
+    }
+    for section in SECTIONS:
+        stored = snapshot["sections"].get(section.key, {"fields": {}, "related": {}})
+        for name, text in stored["fields"].items():
+            if name == "service_calendars":
+                cache[name] = _Rows(calendars[n] for n in text if n in calendars)
+            elif name == "support_calendar":
+                calendar = calendars.get(text) if text else None
+                copy.support_calendar_id = calendar.pk if calendar else None
+                Agreement._meta.get_field("support_calendar").set_cached_value(copy, calendar)
+            else:
+                setattr(
+                    copy, Agreement._meta.get_field(name).attname, _value(Agreement, name, text)
+                )
+        for name, rows in stored["related"].items():
+            model = RELATED_MODELS[name]
+            fields = tuple(f.name for f in model._meta.concrete_fields if not f.is_relation)
+            cache[name] = _Rows(
+                sorted((_unsaved(model, row, fields) for row in rows), key=RELATED_ORDER[name])
+            )
+    # Targets in the editor's order where the working copy still has them.
+    places = {"|".join(t.scope_key): (t.position, t.pk or 0) for t in agreement.targets.all()}
+    target_fields = tuple(f.name for f in Target._meta.concrete_fields if not f.is_relation)
+    targets = _Rows()
+    for row in snapshot.get("targets", []):
+        target = _unsaved(Target, row, target_fields)
+        calendar = calendars.get(row.get("calendar")) if row.get("calendar") != "24x7" else None
+        target.calendar_id = calendar.pk if calendar else None
+        Target._meta.get_field("calendar").set_cached_value(target, calendar)
+        service = Service(name=row["service"]) if row.get("service") else None
+        Target._meta.get_field("service").set_cached_value(target, service)
+        targets.append(target)
+    targets.sort(
+        key=lambda t: (places.get("|".join(t.scope_key), (10**9, 0)), t.metric, t.priority)
+    )
+    cache["targets"] = targets
+    copy._prefetched_objects_cache = cache
+    return copy

@@ -133,6 +133,17 @@ class LifecycleStateSerializer(serializers.Serializer):
     """Where the agreement stands in its lifecycle, and what the acting user may do next."""
 
     status = serializers.ChoiceField(choices=Agreement.Status.choices)
+    status_label = serializers.CharField(
+        help_text="The status in words, as the portal shows it: 'Signed, takes effect on "
+        "1 Mar 2027' once every signatory signed a version whose effective date is to come."
+    )
+    signed = serializers.BooleanField(
+        help_text="Every signatory signed the agreed (or in-force) version."
+    )
+    takes_effect_on = serializers.DateField(
+        allow_null=True,
+        help_text="The effective date, while the signed agreement waits for it; else null.",
+    )
     stage = serializers.ChoiceField(
         choices=machine.STAGES,
         help_text="Stage of the five shown on every agreement: negotiate, finalize, monitor, "

@@ -174,7 +174,6 @@ def create_agreement(tier_slug: str) -> Any:
     agreement.save()
     version = lifecycle.propose(agreement, manager)
     lifecycle.accept(agreement, approver, version.number)
-    lifecycle.accept(agreement, manager, version.number)
     lifecycle.sign(agreement, manager)
     lifecycle.sign(agreement, approver)
     agreement.refresh_from_db()

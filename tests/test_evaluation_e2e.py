@@ -78,7 +78,6 @@ def sign_with_fast_p1_response(
     agreement.save()
     version = lifecycle.propose(agreement, alice)
     lifecycle.accept(agreement, carol, version.number)
-    lifecycle.accept(agreement, alice, version.number)
     lifecycle.sign(agreement, alice)
     lifecycle.sign(agreement, carol)
     agreement.refresh_from_db()

@@ -27,11 +27,13 @@ from ..models import (
     Acceptance,
     Agreement,
     AgreementVersion,
+    AuditEvent,
     Comment,
     Review,
     ReviewAction,
     Signature,
 )
+from ..models.agreement import LIFECYCLE_FIELDS
 from ..sections import SECTIONS_BY_KEY
 from ..snapshot import build_snapshot, content_hash
 from . import audit
@@ -119,7 +121,37 @@ def latest_version(agreement: Agreement) -> AgreementVersion | None:
 
 
 def accepted_by_both(version: AgreementVersion) -> bool:
-    return {a.side for a in version.acceptances.all()} == {"provider", "customer"}
+    """Both sides agree on the version: the provider by proposing it (every version is the
+    provider's offer), the customer by accepting it."""
+    return any(a.side == "customer" for a in version.acceptances.all())
+
+
+def provider_turn(agreement: Agreement, latest: AgreementVersion | None) -> bool:
+    """Whether the next move of the negotiation is the provider's: nothing proposed yet (or
+    the last version is the signed one being renegotiated), the customer asked for changes to
+    the latest version, or the working copy holds edits not yet sent."""
+    if latest is None or latest.is_final:
+        return True
+    if agreement.comments.filter(version=latest, requests_change=True).exists():
+        return True
+    return has_unsent_edits(agreement, latest)
+
+
+def has_unsent_edits(agreement: Agreement, latest: AgreementVersion) -> bool:
+    """Whether the working copy was edited since ``latest`` was proposed, read from the audit
+    trail in one query (building the snapshot to compare hashes costs dozens). The lifecycle's
+    own writes (status, version in force) are not edits. An edit undone by hand still counts;
+    proposing then says that nothing changed."""
+    events = AuditEvent.objects.filter(
+        agreement_id=agreement.pk,
+        at__gt=latest.proposed_at,
+        action__in=("created", "changed", "deleted"),
+    ).values_list("object_type", "before", "after")
+    for object_type, before, after in events:
+        keys = set(before or {}) | set(after or {})
+        if object_type != "agreement" or not keys <= LIFECYCLE_FIELDS:
+            return True
+    return False
 
 
 def actions_for(
@@ -139,6 +171,8 @@ def actions_for(
     side = "provider" if machine.MANAGER in roles else "customer"
     steps = []
     for step in machine.available(agreement.status, roles):
+        if step.name == "propose" and not provider_turn(agreement, latest):
+            continue  # the customer's turn: the proposal is with them
         if step.name == "sign" and (
             to_sign is None or any(s.user_id == user.pk for s in to_sign.signatures.all())
         ):
@@ -309,9 +343,15 @@ def request_changes(
 
 @transaction.atomic
 def accept(agreement: Agreement, user: User, version_number: int) -> Acceptance:
-    """One side accepts the latest version; when both have, the agreement is agreed."""
+    """The customer accepts the provider's latest proposal (the provider accepted it by
+    sending it), and the agreement is agreed: the version goes to the signatories."""
     agreement = _locked(agreement)
     roles = roles_of(user, agreement)
+    if machine.MANAGER in roles and machine.APPROVER not in roles:
+        raise machine.NotYourStep(
+            f"Version {version_number} is the provider's own proposal: sending it was the "
+            "provider's acceptance. The customer accepts it or asks for changes."
+        )
     machine.check("accept", agreement.status, roles)
     version = latest_version(agreement)
     if version is None or version.number != version_number:
@@ -330,7 +370,7 @@ def accept(agreement: Agreement, user: User, version_number: int) -> Acceptance:
             f"The agreement has changes not in version {version.number}: send them as a new "
             "proposal (or undo them) before accepting."
         )
-    side = "provider" if machine.MANAGER in roles else "customer"
+    side = "customer"
     if version.acceptances.filter(side=side).exists():
         raise TransitionError(f"The {side} has already accepted version {version.number}.")
     acceptance = Acceptance.objects.create(

@@ -54,7 +54,7 @@ from ..models import (
     Review,
     Signature,
 )
-from ..presentation import STATUS_STYLE
+from ..presentation import status_of
 from ..sections import MARKDOWN_FIELDS, SECTIONS_BY_KEY
 from ..selectors import agreements_visible_to
 from ..services import lifecycle as services
@@ -254,24 +254,24 @@ def lifecycle_page(request: HttpRequest, pk: int) -> HttpResponse:
     user = request.user
     versions = _versions(agreement)
     latest = versions[-1] if versions else None
-    # The service decides which version awaits signatures; the listed copy of it carries
-    # the prefetched signatures.
-    pending = services.version_to_sign(agreement)
-    to_sign = next((v for v in versions if pending and v.pk == pending.pk), None)
-    actions = _available_actions(user, agreement, latest, to_sign)
-    status_class, status_icon = STATUS_STYLE.get(
-        agreement.status, ("text-bg-secondary", "bi-circle")
+    # The version awaiting signatures is the latest, once agreed and not yet final (the
+    # service's rule, ``version_to_sign``, read from the versions already loaded).
+    to_sign = (
+        latest
+        if latest is not None and not latest.is_final and services.accepted_by_both(latest)
+        else None
     )
+    actions = _available_actions(user, agreement, latest, to_sign)
+    status = status_of(agreement)
     can_manage = user.can_draft_agreements
     reviews = list(agreement.reviews.order_by("-due_date"))
     context = {
         "agreement": agreement,
-        "status_class": status_class,
-        "status_icon": status_icon,
+        "status": status,
         "versions": list(reversed(versions)),
         "latest": latest,
         "to_sign": to_sign,
-        "awaiting": _awaiting_signatures(to_sign, pending.snapshot if pending else None),
+        "awaiting": _awaiting_signatures(to_sign, to_sign.snapshot if to_sign else None),
         "actions": [
             {"name": a.name, "label": a.label, "icon": ACTION_ICONS.get(a.name, "bi-play")}
             for a in actions
