@@ -109,8 +109,13 @@ def _agreement_with_parts(user: User, pk: int) -> Agreement:
 
 
 def targets_visible_to(user: User) -> QuerySet[Target]:
-    """Targets of the agreements the user may see."""
-    return Target.objects.visible_to(user).select_related("agreement", "calendar", "service")
+    """Targets of the agreements the user may see (for a customer: proposed ones only)."""
+    targets = Target.objects.visible_to(user).select_related("agreement", "calendar", "service")
+    if user is not None and user.is_authenticated and user.is_customer:
+        targets = targets.filter(
+            Exists(AgreementVersion.objects.filter(agreement=OuterRef("agreement")))
+        )
+    return targets
 
 
 def services_visible_to(user: User) -> QuerySet[Service]:
@@ -161,18 +166,22 @@ def _clock(text: str) -> time:
 
 def _snapshot_calendars(snapshot: dict, user: User) -> dict[str, Calendar]:
     """The calendars of the snapshot as they were proposed (hours, zone, holidays), each with
-    the id of today's calendar of that name, so the document can link to it."""
+    the id and description of today's calendar of that name, so the document can link to it
+    (the description is not part of what is agreed)."""
     rows = snapshot.get("calendars", [])
-    ids = dict(
-        Calendar.objects.visible_to(user)
+    current = {
+        name: (pk, description)
+        for name, pk, description in Calendar.objects.visible_to(user)
         .filter(name__in=[row["name"] for row in rows])
-        .values_list("name", "pk")
-    )
+        .values_list("name", "pk", "description")
+    }
     calendars = {}
     for row in rows:
+        pk, description = current.get(row["name"], (None, ""))
         calendar = Calendar(
-            pk=ids.get(row["name"]),
+            pk=pk,
             name=row["name"],
+            description=description,
             timezone=row.get("timezone") or "UTC",
             is_24x7=row.get("is_24x7") == "true",
             holiday_country=row.get("holiday_country") or "",
@@ -261,7 +270,9 @@ def agreement_as_proposed(agreement: Agreement, version: AgreementVersion, user:
     targets = _Rows()
     for row in snapshot.get("targets", []):
         target = _unsaved(Target, row, target_fields)
-        calendar = calendars.get(row.get("calendar")) if row.get("calendar") != "24x7" else None
+        # "24x7" is also how the snapshot spells "no calendar"; a calendar of that name is
+        # among the snapshot's calendars when a target used it.
+        calendar = calendars.get(row.get("calendar") or "")
         target.calendar_id = calendar.pk if calendar else None
         Target._meta.get_field("calendar").set_cached_value(target, calendar)
         service = Service(name=row["service"]) if row.get("service") else None

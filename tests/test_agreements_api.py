@@ -166,9 +166,11 @@ def test_customer_gets_404_for_another_orgs_agreement(
 
 
 def test_customer_sees_only_targets_of_its_own_agreements(
-    carol_customer, acme_agreement, globex_agreement
+    carol_customer, alice_manager, acme_agreement, globex_agreement
 ):
     client = api(carol_customer)
+    assert results(client.get("/api/targets/")) == []  # a draft's targets are the provider's
+    propose_to_customer(acme_agreement, alice_manager)
     listed = {t["agreement"] for t in results(client.get("/api/targets/"))}
     assert listed == {acme_agreement.pk}
     assert results(client.get(f"/api/targets/?agreement={globex_agreement.pk}")) == []
