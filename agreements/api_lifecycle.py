@@ -43,13 +43,14 @@ from .models import (
     Review,
     ReviewAction,
 )
-from .presentation import status_of
+from .presentation import section_heading, status_of
 from .sections import MARKDOWN_FIELDS, SECTIONS_BY_KEY
-from .selectors import agreements_visible_to
+from .selectors import agreements_visible_to, comments_visible_to
 from .serializers import Conflict
 from .serializers_lifecycle import (
     FIELDS_OF_ACTION,
     AuditEventSerializer,
+    CommentReplySerializer,
     CommentSerializer,
     CompareQuerySerializer,
     LifecycleStateSerializer,
@@ -73,6 +74,9 @@ AGREEMENT_PK = OpenApiParameter(
 )
 VERSION_NUMBER = OpenApiParameter(
     "number", OpenApiTypes.INT, OpenApiParameter.PATH, description="Number of the version."
+)
+COMMENT_ID = OpenApiParameter(
+    "id", OpenApiTypes.INT, OpenApiParameter.PATH, description="Id of the comment."
 )
 REVIEW_ID = OpenApiParameter(
     "id", OpenApiTypes.INT, OpenApiParameter.PATH, description="Id of the review."
@@ -259,7 +263,7 @@ COMPARISON_EXAMPLE = {
     "sections": [
         {
             "key": "support",
-            "title": "Support levels",
+            "title": "4. Support levels",
             "changes": [
                 {
                     "kind": "changed",
@@ -287,13 +291,31 @@ COMMENT_EXAMPLE = {
     "id": 12,
     "version": 1,
     "section": "support",
+    "section_title": "4. Support levels",
+    "parent": None,
     "body": "Can the P1 response be 15 minutes at night too?",
     "author": "carol_customer",
     "author_name": "Carol Customer",
     "requests_change": False,
     "created_at": "2026-01-07T15:31:00Z",
+    "resolved_at": None,
+    "resolved_by": None,
 }
 COMMENT_REQUEST = {key: COMMENT_EXAMPLE[key] for key in ("section", "body")}
+REPLY_EXAMPLE = {
+    **COMMENT_EXAMPLE,
+    "id": 13,
+    "parent": 12,
+    "body": "Yes: 15 minutes at night too.",
+    "author": "alice_manager",
+    "author_name": "Alice Manager",
+    "created_at": "2026-01-07T16:02:00Z",
+}
+RESOLVED_EXAMPLE = {
+    **COMMENT_EXAMPLE,
+    "resolved_at": "2026-01-08T09:00:00Z",
+    "resolved_by": "carol_customer",
+}
 AUDIT_EXAMPLE = {
     "id": 311,
     "at": "2026-01-09T16:40:12Z",
@@ -612,8 +634,8 @@ class AgreementVersionViewSet(AgreementRowsMixin, viewsets.ReadOnlyModelViewSet)
 
 
 def _section_title(key: str) -> str:
-    section = SECTIONS_BY_KEY.get(key)
-    return section.title if section else key
+    # As the document and the emails name it: "3. Availability", never the internal key.
+    return section_heading(key) if key in SECTIONS_BY_KEY else "Other"
 
 
 # --- Comments ------------------------------------------------------------------------------
@@ -624,18 +646,27 @@ def _section_title(key: str) -> str:
         summary="Comments on an agreement",
         description=(
             "Remarks by either side on the sections of the versions under discussion, oldest "
-            "first. Requests for changes (made with the `request_changes` step) are listed "
-            "here too, with `requests_change` set. Filter with `?section=`."
+            "first: each thread's remark (`parent` null) and its replies (`parent` set), with "
+            "the thread's resolution on the remark. Requests for changes (made with the "
+            "`request_changes` step) are listed here too, with `requests_change` set. Filter "
+            "with `?section=` or `?parent=`."
         ),
         parameters=[AGREEMENT_PK],
         examples=_response_examples("Comment", COMMENT_EXAMPLE),
         responses={200: CommentSerializer(many=True), 404: NOT_FOUND},
     ),
+    retrieve=extend_schema(
+        summary="One comment",
+        parameters=[AGREEMENT_PK, COMMENT_ID],
+        examples=_response_examples("Reply", REPLY_EXAMPLE),
+        responses={200: CommentSerializer, 404: NOT_FOUND},
+    ),
     create=extend_schema(
         summary="Comment on a section",
         description=(
-            "Adds a remark on one section (or `general`) of the latest version, as you. Either "
-            "side may comment until the agreement has ended (then 409)."
+            "Adds a remark on one section (or `general`) of the latest version, as you; with "
+            "`parent`, a reply in that remark's thread. Either side may comment until the "
+            "agreement has ended (then 409)."
         ),
         parameters=[AGREEMENT_PK],
         examples=[
@@ -666,30 +697,136 @@ def _section_title(key: str) -> str:
     ),
 )
 class AgreementCommentViewSet(
-    AgreementRowsMixin, mixins.ListModelMixin, mixins.CreateModelMixin, viewsets.GenericViewSet
+    AgreementRowsMixin,
+    mixins.ListModelMixin,
+    mixins.RetrieveModelMixin,
+    mixins.CreateModelMixin,
+    viewsets.GenericViewSet,
 ):
-    """Comments on one agreement, by either side."""
+    """Comments on one agreement, by either side: threads of a remark and its replies, each
+    thread open or resolved."""
 
     queryset = Comment.objects.none()
     serializer_class = CommentSerializer
-    filterset_fields = ["section", "requests_change"]
+    filterset_fields = ["section", "requests_change", "parent"]
+    lookup_value_regex = r"\d+"
 
     def rows(self, agreement: Agreement) -> QuerySet[Comment]:
         return (
-            agreement.comments.select_related("author", "version")
+            comments_visible_to(self.request.user, agreement)
+            .select_related("author", "version", "resolved_by")
             .defer("version__snapshot")
             .order_by("created_at", "id")
         )
 
-    def create(self, request: Request, agreement_pk: str) -> Response:
-        agreement = self.get_agreement()
-        serializer = self.get_serializer(data=request.data)
-        serializer.is_valid(raise_exception=True)
+    def get_serializer_class(self) -> type[BaseSerializer]:
+        if self.action == "reply":
+            return CommentReplySerializer
+        return CommentSerializer
+
+    def _parent(self, agreement: Agreement, parent_id: int | None) -> Comment | None:
+        if parent_id is None:
+            return None
+        parent = self.rows(agreement).filter(pk=parent_id).first()
+        if parent is None:
+            raise ValidationError({"parent": [f"No comment {parent_id} on this agreement."]})
+        return parent
+
+    def _run(self, write: Any) -> Comment:
         try:
-            comment = services.comment_add(agreement, request.user, **serializer.validated_data)
+            return write()
+        except machine.NotYourStep as exc:
+            raise PermissionDenied({"status": [str(exc)]}) from exc
         except TransitionError as exc:
             raise Conflict({"status": [str(exc)]}) from exc
-        return Response(self.get_serializer(comment).data, status=status.HTTP_201_CREATED)
+
+    def create(self, request: Request, agreement_pk: str) -> Response:
+        agreement = self.get_agreement()
+        serializer = CommentSerializer(data=request.data, context=self.get_serializer_context())
+        serializer.is_valid(raise_exception=True)
+        data = dict(serializer.validated_data)
+        parent = self._parent(agreement, data.pop("parent_id", None))
+        comment = self._run(
+            lambda: services.comment_add(agreement, request.user, parent=parent, **data)
+        )
+        return Response(CommentSerializer(comment).data, status=status.HTTP_201_CREATED)
+
+    @extend_schema(
+        summary="Reply in a thread",
+        description=(
+            "Adds a reply to the thread of this comment (a reply to a reply joins the thread of "
+            "its first remark), on the same section. A resolved thread takes no replies until "
+            "it is reopened (409)."
+        ),
+        parameters=[AGREEMENT_PK, COMMENT_ID],
+        request=CommentReplySerializer,
+        responses={
+            201: CommentSerializer,
+            400: OpenApiTypes.OBJECT,
+            404: NOT_FOUND,
+            409: OpenApiTypes.OBJECT,
+        },
+        examples=[
+            OpenApiExample(
+                "Reply", value={"body": "Yes: 15 minutes at night too."}, request_only=True
+            ),
+            *_response_examples("Reply", REPLY_EXAMPLE),
+        ],
+    )
+    @action(detail=True, methods=["post"])
+    def reply(self, request: Request, agreement_pk: str, pk: str) -> Response:
+        agreement = self.get_agreement()
+        parent = self.get_object()
+        serializer = CommentReplySerializer(data=request.data)
+        serializer.is_valid(raise_exception=True)
+        comment = self._run(
+            lambda: services.comment_add(
+                agreement, request.user, body=serializer.validated_data["body"], parent=parent
+            )
+        )
+        return Response(CommentSerializer(comment).data, status=status.HTTP_201_CREATED)
+
+    @extend_schema(
+        summary="Resolve a thread",
+        description=(
+            "Marks the thread of this comment resolved (on its first remark). Its author, a "
+            "service manager or a customer approver may (else 403); an already resolved "
+            "thread answers 409."
+        ),
+        parameters=[AGREEMENT_PK, COMMENT_ID],
+        request=None,
+        responses={
+            200: CommentSerializer,
+            403: OpenApiTypes.OBJECT,
+            404: NOT_FOUND,
+            409: OpenApiTypes.OBJECT,
+        },
+        examples=_response_examples("Resolved", RESOLVED_EXAMPLE),
+    )
+    @action(detail=True, methods=["post"])
+    def resolve(self, request: Request, agreement_pk: str, pk: str) -> Response:
+        agreement, comment = self.get_agreement(), self.get_object()
+        thread = self._run(lambda: services.comment_resolve(agreement, request.user, comment))
+        return Response(CommentSerializer(thread).data)
+
+    @extend_schema(
+        summary="Reopen a thread",
+        description="Opens a resolved thread again, for more replies (same people as resolve).",
+        parameters=[AGREEMENT_PK, COMMENT_ID],
+        request=None,
+        responses={
+            200: CommentSerializer,
+            403: OpenApiTypes.OBJECT,
+            404: NOT_FOUND,
+            409: OpenApiTypes.OBJECT,
+        },
+        examples=_response_examples("Reopened", COMMENT_EXAMPLE),
+    )
+    @action(detail=True, methods=["post"])
+    def reopen(self, request: Request, agreement_pk: str, pk: str) -> Response:
+        agreement, comment = self.get_agreement(), self.get_object()
+        thread = self._run(lambda: services.comment_reopen(agreement, request.user, comment))
+        return Response(CommentSerializer(thread).data)
 
 
 # --- History -------------------------------------------------------------------------------

@@ -24,6 +24,7 @@ from .models import (
     ReviewAction,
     Signature,
 )
+from .presentation import section_heading
 from .sections import SECTIONS
 from .serializers import ScopedSlugRelatedField, StrictFieldsMixin, _provider_users_visible_to
 
@@ -261,10 +262,25 @@ class VersionComparisonSerializer(serializers.Serializer):
 
 class CommentSerializer(StrictFieldsMixin, serializers.ModelSerializer):
     """A remark on one section (or `general`) of the version under discussion. The author is
-    the signed-in user."""
+    the signed-in user. Comments form threads one level deep: a remark and its replies
+    (`parent` is the remark's id). A thread is resolved or reopened as a whole, on its
+    remark."""
 
-    section = serializers.ChoiceField(choices=SECTION_CHOICES)
+    section = serializers.ChoiceField(choices=SECTION_CHOICES, required=False, default="general")
+    section_title = serializers.SerializerMethodField(
+        help_text="The section as the document names it: '3. Availability', or 'General'."
+    )
     body = serializers.CharField()
+    parent = serializers.IntegerField(
+        source="parent_id",
+        required=False,
+        allow_null=True,
+        help_text="Id of the remark this replies to (a reply takes the remark's section).",
+    )
+    resolved_at = serializers.DateTimeField(read_only=True, allow_null=True)
+    resolved_by = serializers.SlugRelatedField(
+        slug_field="username", read_only=True, allow_null=True
+    )
     version = serializers.SlugRelatedField(
         slug_field="number",
         read_only=True,
@@ -280,13 +296,26 @@ class CommentSerializer(StrictFieldsMixin, serializers.ModelSerializer):
             "id",
             "version",
             "section",
+            "section_title",
+            "parent",
             "body",
             "author",
             "author_name",
             "requests_change",
             "created_at",
+            "resolved_at",
+            "resolved_by",
         ]
         read_only_fields = ["id", "requests_change", "created_at"]
+
+    def get_section_title(self, comment: Comment) -> str:
+        return section_heading(comment.section)
+
+
+class CommentReplySerializer(StrictFieldsMixin, serializers.Serializer):
+    """A reply in a comment's thread."""
+
+    body = serializers.CharField()
 
 
 # --- History -------------------------------------------------------------------------------

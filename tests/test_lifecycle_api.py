@@ -139,7 +139,7 @@ def test_an_agreement_is_negotiated_signed_and_reviewed_through_the_api(
     comparison = ok(api(carol_customer).get(url(proposable, "versions/compare/?a=1&b=2")))
     assert (comparison["a"], comparison["b"]) == (1, 2)
     assert [(s["key"], s["title"]) for s in comparison["sections"]] == [
-        ("description", "Service description")
+        ("description", "1. Service description")
     ]
     [change] = comparison["sections"][0]["changes"]
     assert (change["kind"], change["path"]) == ("changed", "service description")

@@ -315,3 +315,191 @@ def test_a_viewer_and_a_team_member_get_no_actions_in_the_api(proposed, victor_v
     for person in (victor_viewer, tom_team):
         state = api(person).get(f"/api/agreements/{proposed.pk}/lifecycle/").json()
         assert state["available_actions"] == [], person
+
+
+# --- 4. Comment threads: replies and a resolved state -------------------------------------
+
+
+def test_a_reply_joins_the_thread_of_the_first_remark_on_its_section(
+    proposed, alice_manager, carol_customer
+):
+    remark = lifecycle.comment_add(proposed, carol_customer, "availability", "Why 99.9 %?")
+    reply = lifecycle.comment_add(proposed, alice_manager, body="Cost.", parent=remark)
+    again = lifecycle.comment_add(proposed, carol_customer, body="And 99.95?", parent=reply)
+    assert (reply.parent, reply.section) == (remark, "availability")
+    assert again.parent == remark  # threads are one level deep
+    assert list(remark.replies.order_by("pk")) == [reply, again]
+
+
+def test_resolving_and_reopening_a_thread_is_recorded_and_guarded(
+    proposed, alice_manager, carol_customer, victor_viewer, tom_team
+):
+    remark = lifecycle.comment_add(proposed, tom_team, "support", "Desk hours?")
+    reply = lifecycle.comment_add(proposed, carol_customer, body="Mon-Fri.", parent=remark)
+    with pytest.raises(machine.NotYourStep, match="Only the thread's author"):
+        lifecycle.comment_resolve(proposed, victor_viewer, remark)
+
+    thread = lifecycle.comment_resolve(proposed, carol_customer, reply)  # any comment of it
+    assert thread == remark and thread.resolved_by == carol_customer and thread.is_resolved
+    with pytest.raises(machine.TransitionError, match="already resolved"):
+        lifecycle.comment_resolve(proposed, alice_manager, remark)
+    with pytest.raises(machine.TransitionError, match="reopen it to reply"):
+        lifecycle.comment_add(proposed, alice_manager, body="One more thing", parent=remark)
+
+    lifecycle.comment_reopen(proposed, tom_team, remark)  # the thread's author
+    remark.refresh_from_db()
+    assert remark.resolved_at is None and remark.resolved_by is None
+    events = list(
+        proposed.audit_events.filter(
+            action__in=["commented", "replied", "comment_resolved", "comment_reopened"]
+        )
+        .order_by("at", "id")
+        .values_list("action", "message")
+    )
+    assert [action for action, _ in events] == [
+        "commented",
+        "replied",
+        "comment_resolved",
+        "comment_reopened",
+    ]
+    assert events[0][1] == "On 4. Support levels: Desk hours?"
+    assert events[2][1] == "Thread on 4. Support levels by Tom Team resolved"
+
+
+def test_what_was_said_stays_append_only_while_the_resolution_changes(proposed, carol_customer):
+    remark = lifecycle.comment_add(proposed, carol_customer, "general", "Fine by us")
+    remark.body = "rewritten"
+    with pytest.raises(ValueError, match="append-only"):
+        remark.save()
+    with pytest.raises(ValueError, match="append-only"):
+        remark.save(update_fields=["body", "resolved_at"])
+    from django.db import DatabaseError, transaction
+
+    with pytest.raises(DatabaseError), transaction.atomic():
+        Comment.objects.filter(pk=remark.pk).update(body="rewritten")
+    lifecycle.comment_resolve(proposed, carol_customer, remark)  # the resolution may change
+
+
+def test_threads_through_the_api(proposed, alice_manager, carol_customer, victor_viewer):
+    base = f"/api/agreements/{proposed.pk}/comments/"
+    created = api(carol_customer).post(
+        base, {"section": "availability", "body": "Why 99.9 %?"}, format="json"
+    )
+    assert created.status_code == 201, created.content
+    remark = created.json()
+    assert remark["section_title"] == "3. Availability" and remark["parent"] is None
+
+    reply = api(alice_manager).post(f"{base}{remark['id']}/reply/", {"body": "Cost."})
+    assert reply.status_code == 201, reply.content
+    assert (reply.json()["parent"], reply.json()["section"]) == (remark["id"], "availability")
+    nested = api(carol_customer).post(
+        base, {"body": "And 99.95?", "parent": reply.json()["id"]}, format="json"
+    )
+    assert nested.json()["parent"] == remark["id"]
+
+    assert api(victor_viewer).post(f"{base}{remark['id']}/resolve/").status_code == 403
+    resolved = api(carol_customer).post(f"{base}{remark['id']}/resolve/")
+    assert resolved.status_code == 200
+    assert resolved.json()["resolved_by"] == "carol_customer" and resolved.json()["resolved_at"]
+    assert api(carol_customer).post(f"{base}{remark['id']}/resolve/").status_code == 409
+    refused = api(alice_manager).post(f"{base}{remark['id']}/reply/", {"body": "More"})
+    assert refused.status_code == 409
+    reopened = api(alice_manager).post(f"{base}{remark['id']}/reopen/")
+    assert reopened.status_code == 200 and reopened.json()["resolved_at"] is None
+
+    listed = api(carol_customer).get(f"{base}?parent={remark['id']}").json()["results"]
+    assert [c["body"] for c in listed] == ["Cost.", "And 99.95?"]
+    missing = api(carol_customer).post(base, {"body": "x", "parent": 99999}, format="json")
+    assert missing.status_code == 400 and "parent" in missing.json()
+
+
+def test_comments_of_another_organisation_are_404(
+    proposed, carol_customer, other_org_viewer, globex_agreement, alice_manager
+):
+    remark = lifecycle.comment_add(proposed, carol_customer, "general", "Acme only")
+    propose_to_customer(globex_agreement, alice_manager)
+    theirs = api(other_org_viewer)
+    for action in ("reply/", "resolve/", "reopen/", ""):
+        url = f"/api/agreements/{proposed.pk}/comments/{remark.pk}/{action}"
+        response = theirs.post(url, {"body": "x"}) if action else theirs.get(url)
+        assert response.status_code == 404, url
+    # Through their own agreement, Acme's comment cannot be named as a parent either.
+    response = theirs.post(
+        f"/api/agreements/{globex_agreement.pk}/comments/",
+        {"body": "x", "parent": remark.pk},
+        format="json",
+    )
+    assert response.status_code == 400
+    assert not Comment.objects.filter(agreement=globex_agreement).exists()
+
+
+def test_lifecycle_page_shows_threads_with_reply_and_resolve(
+    client, proposed, alice_manager, carol_customer, victor_viewer
+):
+    open_remark = lifecycle.comment_add(proposed, carol_customer, "support", "Desk hours?")
+    done = lifecycle.comment_add(proposed, carol_customer, "charges", "Fee in EUR?")
+    lifecycle.comment_add(proposed, alice_manager, body="Yes, EUR.", parent=done)
+    lifecycle.comment_resolve(proposed, carol_customer, done)
+
+    client.force_login(alice_manager)
+    page = html_of(client, "lifecycle", proposed.pk)
+    thread = page[page.index(f'id="thread-{open_remark.pk}"') :]
+    thread = thread[: thread.index("</article>")]
+    assert 'name="comment-parent"' in thread and f'value="{open_remark.pk}"' in thread
+    assert reverse("agreements:comment-thread", args=[proposed.pk, open_remark.pk, "resolve"]) in (
+        thread
+    )
+    folded = re.search(
+        rf'<details class="lc-thread lc-thread-resolved" id="thread-{done.pk}"', page
+    )
+    assert folded and " open" not in folded.group(0)
+    assert "Resolved</span> by Carol Customer" in page
+    assert "7. Charges" in page and "4. Support levels" in page
+
+    # The viewer reads and replies, but resolves only threads of their own.
+    client.force_login(victor_viewer)
+    page = html_of(client, "lifecycle", proposed.pk)
+    assert 'name="comment-parent"' in page and "/resolve/" not in page
+
+    # Posting a reply and resolving through the page.
+    client.force_login(carol_customer)
+    url = reverse("agreements:comment", args=[proposed.pk])
+    response = client.post(url, {"comment-body": "9 to 5?", "comment-parent": open_remark.pk})
+    assert response.status_code == 303
+    assert response["Location"].endswith(f"#thread-{open_remark.pk}")
+    assert open_remark.replies.get().body == "9 to 5?"
+    resolve = reverse("agreements:comment-thread", args=[proposed.pk, open_remark.pk, "resolve"])
+    assert client.post(resolve).status_code == 303
+    open_remark.refresh_from_db()
+    assert open_remark.is_resolved
+    bogus = reverse("agreements:comment-thread", args=[proposed.pk, open_remark.pk, "explode"])
+    assert client.post(bogus).status_code == 303  # a message, never a 500
+
+
+# --- 5. Sections by number and title ------------------------------------------------------
+
+
+def test_change_request_email_names_the_section_by_number_and_title(
+    proposed, alice_manager, carol_customer
+):
+    from sla_portal.core.models import Notification
+
+    lifecycle.request_changes(proposed, carol_customer, "99.95 please", section="availability")
+    email = Notification.objects.get(kind="agreement.changes_requested", user=alice_manager)
+    for text in (email.subject, email.body_text, email.body_html):
+        assert "3. Availability" in text
+        assert "“availability”" not in text and '"availability"' not in text
+    event = proposed.audit_events.get(action="changes_requested")
+    assert event.message == "Changes requested on version 1 (3. Availability): 99.95 please"
+
+
+def test_history_and_timeline_name_sections_by_number_and_title(
+    client, proposed, alice_manager, carol_customer
+):
+    lifecycle.comment_add(proposed, carol_customer, "continuity", "RTO 2 h?")
+    client.force_login(alice_manager)
+    history = html_of(client, "history", proposed.pk)
+    assert "Carol Customer on 8. Continuity" in history
+    assert " on continuity" not in history
+    timeline = html_of(client, "lifecycle", proposed.pk)
+    assert "On 8. Continuity: RTO 2 h?" in timeline
