@@ -31,7 +31,12 @@ run: migrate
 	$(PY) manage.py seed_demo
 	PORT=$(PORT) $(PY) manage.py run_portal
 
-test: install-dev
+# axe-core (npm) runs inside the browser tests to check WCAG 2.2 AA.
+node_modules/axe-core/axe.min.js: package.json package-lock.json
+	npm ci --silent --no-audit --no-fund
+	touch $@
+
+test: install-dev node_modules/axe-core/axe.min.js
 	$(PY) -m pytest $(PYTEST_ARGS)
 
 lint: install-dev
