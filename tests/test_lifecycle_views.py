@@ -622,7 +622,6 @@ def test_lifecycle_and_compare_pages_in_the_browser(
     agreement.change_policy = COUNTER_POLICY
     agreement.save()
     services.propose(agreement, alice_manager, note="Longer notice for changes")
-    services.accept(agreement, alice_manager, 2)
 
     page = new_page()
     login(page, "carol_customer", PASSWORD)
