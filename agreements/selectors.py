@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from dataclasses import dataclass
 from datetime import date, time
 from typing import Any
 
@@ -77,11 +78,7 @@ def agreement_document(user: User, pk: int) -> Agreement:
     gets the latest version as proposed (see ``agreement_as_proposed``), never the draft.
 
     Raises ``Agreement.DoesNotExist`` when the user may not see it."""
-    agreement = _agreement_with_parts(user, pk)
-    if user.is_customer and agreement.status in machine.EDITABLE_STATES:
-        version = agreement.versions.order_by("-number").first()
-        if version is not None:
-            return agreement_as_proposed(agreement, version, user)
+    [agreement] = agreements_as_proposed(user, [_agreement_with_parts(user, pk)])
     return agreement
 
 
@@ -109,12 +106,14 @@ def _agreement_with_parts(user: User, pk: int) -> Agreement:
 
 
 def targets_visible_to(user: User) -> QuerySet[Target]:
-    """Targets of the agreements the user may see (for a customer: proposed ones only)."""
+    """Targets of the agreements the user may see. For a customer, targets of agreements
+    agreed at least once: before that they are a proposal, read in the agreement (as
+    proposed) or its versions, never in the provider's working copy."""
     targets = Target.objects.visible_to(user).select_related("agreement", "calendar", "service")
     if user is not None and user.is_authenticated and user.is_customer:
         targets = targets.filter(
             Exists(AgreementVersion.objects.filter(agreement=OuterRef("agreement")))
-        )
+        ).exclude(agreement__status__in=[machine.DRAFT, machine.IN_NEGOTIATION])
     return targets
 
 
@@ -164,20 +163,50 @@ def _clock(text: str) -> time:
     return time.fromisoformat(text)
 
 
-def _snapshot_calendars(snapshot: dict, user: User) -> dict[str, Calendar]:
+@dataclass(frozen=True)
+class _Current:
+    """Today's rows named by snapshots (by their unique names): ids for links and API ids."""
+
+    calendars: dict[str, tuple[int, str]]  # name -> (id, description)
+    services: dict[str, int]
+
+    @classmethod
+    def of(cls, user: User, snapshots: list[dict]) -> _Current:
+        calendar_names = {row["name"] for s in snapshots for row in s.get("calendars", [])}
+        service_names = {name for s in snapshots for name in s.get("terms", {}).get("services", [])}
+        service_names |= {
+            t["service"] for s in snapshots for t in s.get("targets", []) if t.get("service")
+        }
+        calendars = (
+            {
+                name: (pk, description)
+                for name, pk, description in Calendar.objects.visible_to(user)
+                .filter(name__in=calendar_names)
+                .values_list("name", "pk", "description")
+            }
+            if calendar_names
+            else {}
+        )
+        services = (
+            dict(
+                Service.objects.visible_to(user)
+                .filter(name__in=service_names)
+                .values_list("name", "pk")
+            )
+            if service_names
+            else {}
+        )
+        return cls(calendars, services)
+
+
+def _snapshot_calendars(snapshot: dict, current: _Current) -> dict[str, Calendar]:
     """The calendars of the snapshot as they were proposed (hours, zone, holidays), each with
     the id and description of today's calendar of that name, so the document can link to it
     (the description is not part of what is agreed)."""
     rows = snapshot.get("calendars", [])
-    current = {
-        name: (pk, description)
-        for name, pk, description in Calendar.objects.visible_to(user)
-        .filter(name__in=[row["name"] for row in rows])
-        .values_list("name", "pk", "description")
-    }
     calendars = {}
     for row in rows:
-        pk, description = current.get(row["name"], (None, ""))
+        pk, description = current.calendars.get(row["name"], (None, ""))
         calendar = Calendar(
             pk=pk,
             name=row["name"],
@@ -217,12 +246,41 @@ RELATED_ORDER = {
 }
 
 
-def agreement_as_proposed(agreement: Agreement, version: AgreementVersion, user: User) -> Agreement:
+def agreements_as_proposed(user: User, agreements: list[Agreement]) -> list[Agreement]:
+    """What a customer reads of each agreement: while it is negotiated (or renegotiated) the
+    provider's working copy may hold edits not yet sent, so the customer gets the latest
+    version as proposed (``agreement_as_proposed``); otherwise the agreement itself, which
+    equals its agreed version. Three queries for any number of agreements."""
+    editable = [a.pk for a in agreements if a.status in machine.EDITABLE_STATES]
+    if not user.is_customer or not editable:
+        return list(agreements)
+    latest: dict[int, AgreementVersion] = {}
+    for version in AgreementVersion.objects.filter(agreement_id__in=editable).order_by(
+        "agreement_id", "-number"
+    ):
+        latest.setdefault(version.agreement_id, version)
+    current = _Current.of(user, [v.snapshot for v in latest.values()])
+    return [
+        agreement_as_proposed(agreement, latest[agreement.pk], user, current)
+        if agreement.pk in latest
+        else agreement
+        for agreement in agreements
+    ]
+
+
+def agreement_as_proposed(
+    agreement: Agreement,
+    version: AgreementVersion,
+    user: User,
+    current: _Current | None = None,
+) -> Agreement:
     """The agreement as ``version`` proposed it: an unsaved copy of the row whose terms,
     sections, related lists, targets and calendars come from the version's snapshot, for the
-    document and the PDF. Identity (id, reference, customer, status, versions) stays the
-    agreement's own. Never saved: it exists to be read."""
+    document, the PDF and the API. Identity (id, reference, customer, status, versions) stays
+    the agreement's own; services, calendars and targets carry today's ids where rows of
+    those names still exist. Never saved: it exists to be read."""
     snapshot = version.snapshot
+    current = current or _Current.of(user, [snapshot])
     copy = Agreement()
     for field in Agreement._meta.concrete_fields:
         setattr(copy, field.attname, getattr(agreement, field.attname))
@@ -240,9 +298,13 @@ def agreement_as_proposed(agreement: Agreement, version: AgreementVersion, user:
         if name in terms:
             setattr(copy, name, _value(Agreement, name, terms[name]))
 
-    calendars = _snapshot_calendars(snapshot, user)
+    calendars = _snapshot_calendars(snapshot, current)
+
+    def service(name: str) -> Service:
+        return Service(pk=current.services.get(name), name=name)
+
     cache: dict[str, Any] = {
-        "services": _Rows(Service(name=name) for name in terms.get("services", [])),
+        "services": _Rows(service(name) for name in terms.get("services", [])),
         "service_calendars": _Rows(),
     }
     for section in SECTIONS:
@@ -270,13 +332,16 @@ def agreement_as_proposed(agreement: Agreement, version: AgreementVersion, user:
     targets = _Rows()
     for row in snapshot.get("targets", []):
         target = _unsaved(Target, row, target_fields)
+        target.agreement_id = agreement.pk
+        target.position = places.get("|".join(target.scope_key), (None, 0))[0] or 0
         # "24x7" is also how the snapshot spells "no calendar"; a calendar of that name is
         # among the snapshot's calendars when a target used it.
         calendar = calendars.get(row.get("calendar") or "")
         target.calendar_id = calendar.pk if calendar else None
         Target._meta.get_field("calendar").set_cached_value(target, calendar)
-        service = Service(name=row["service"]) if row.get("service") else None
-        Target._meta.get_field("service").set_cached_value(target, service)
+        named = service(row["service"]) if row.get("service") else None
+        target.service_id = named.pk if named else None
+        Target._meta.get_field("service").set_cached_value(target, named)
         targets.append(target)
     targets.sort(
         key=lambda t: (places.get("|".join(t.scope_key), (10**9, 0)), t.metric, t.priority)

@@ -205,6 +205,23 @@ def test_customer_sees_the_last_proposal_not_the_providers_newer_edits(
     pdf = pdf_text(client.get(reverse("agreements:pdf", args=[proposed.pk])).content, tmp_path)
     assert "as proposed." in pdf and "SECRET" not in pdf and "Renamed in the draft" not in pdf
 
+    # The agreement API too: detail and list show version 2 as proposed, not the draft.
+    detail = api(carol_customer).get(f"/api/agreements/{proposed.pk}/").json()
+    assert detail["title"] == "Customer Portal – Gold"
+    description = detail["sections"]["description"]["service_description"]
+    assert description == "Operation of the service, as proposed."
+    p1 = next(
+        t
+        for t in detail["sections"]["support"]["targets"]
+        if (t["metric"], t["priority"]) == ("response_time", "P1")
+    )
+    assert p1["target_value"].startswith("15")
+    assert detail["services"] == list(proposed.services.values_list("pk", flat=True))
+    [listed] = api(carol_customer).get("/api/agreements/").json()["results"]
+    assert listed["sections"] == detail["sections"] and listed["title"] == detail["title"]
+    assert api(carol_customer).get("/api/targets/").json()["results"] == []
+    assert "SECRET" in str(api(alice_manager).get(f"/api/agreements/{proposed.pk}/").json())
+
     versions = api(carol_customer).get(f"/api/agreements/{proposed.pk}/versions/").json()
     assert [v["number"] for v in versions["results"]] == [1, 2]
     latest = api(carol_customer).get(f"/api/agreements/{proposed.pk}/versions/2/").json()
