@@ -68,7 +68,7 @@ def test_negotiation_and_sign_off_both_sides(
     actions = manager.locator("#actions")
     expect(actions.get_by_role("button", name=re.compile("Accept"))).to_have_count(0)
     expect(actions.get_by_text("counter-proposal")).to_have_count(0)
-    expect(actions.get_by_text("Nothing is waiting for you")).to_be_visible()
+    expect(actions.get_by_text("Version 1 is with Acme Logistics")).to_be_visible()
     assert_no_axe_violations(manager, "lifecycle, manager after proposing")
 
     # The approver comments on a section; another provider user replies; the thread is

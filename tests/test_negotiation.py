@@ -99,6 +99,7 @@ def test_signed_future_agreement_says_so_in_header_list_and_document(
         assert expected in listing and "awaiting signatures" not in listing
         document = html_of(client, "detail", signed_future.pk)
         assert expected in document and "awaiting signatures" not in document
+        assert f"compliance is measured from {when.day} {when:%b %Y}" in document
         for tab in ("compare", "history"):
             assert expected in html_of(client, tab, signed_future.pk)
     pdf = client.get(reverse("agreements:pdf", args=[signed_future.pk]))
@@ -282,7 +283,7 @@ def test_after_proposing_the_manager_is_offered_neither_accept_nor_counter_propo
     page = actions(client, proposed.pk)
     assert "Accept version 1" not in page
     assert "Send a counter-proposal" not in page
-    assert "Nothing is waiting for you" in page
+    assert "Version 1 is with Acme Logistics" in page and "Nothing is waiting for you" in page
 
     client.force_login(carol_customer)
     page = actions(client, proposed.pk)

@@ -21,6 +21,12 @@ def status_label(agreement: Any) -> str:
     return status_of(agreement).label
 
 
+@register.filter
+def signed_not_yet_in_force(agreement: Any) -> bool:
+    """Every signatory signed, and the effective date is still to come."""
+    return status_of(agreement).key == "signed"
+
+
 @register.simple_tag
 def status_badge(agreement: Any, extra_class: str = "") -> str:
     status = status_of(agreement)
