@@ -9,7 +9,14 @@ PORT ?= 8000
 run migrate: export DEBUG ?= 1
 run migrate: export SLA_DEMO ?= 1
 
-.PHONY: run test install install-dev lint format check migrate clean
+.PHONY: run test test-deps browser-deps install install-dev lint format check migrate clean
+
+# What the tests need beyond Python: Debian's Chromium for the browser tests, Pango and the
+# DejaVu fonts for the PDFs, poppler-utils to read PDFs back, and (when package.json lists
+# them) the npm test tools such as axe-core. As root with apt-get they are installed; otherwise
+# the one command to run is printed and `make test` stops before running anything.
+CHROMIUM_PATH ?= /usr/bin/chromium
+export CHROMIUM_PATH
 
 $(VENV)/.installed: pyproject.toml
 	test -x $(PY) || $(PYTHON) -m venv $(VENV)
@@ -29,14 +36,43 @@ migrate: install
 
 run: migrate
 	$(PY) manage.py seed_demo
-	PORT=$(PORT) $(PY) manage.py run_portal
+	PORT=$(PORT) $(PY) manage.py run_portal $(RUN_ARGS)
+
+test-deps:
+	@missing=""; \
+	[ -x "$(CHROMIUM_PATH)" ] || missing="$$missing chromium"; \
+	$(PYTHON) -c "import ctypes.util, sys; sys.exit(not ctypes.util.find_library('pango-1.0'))" \
+		|| missing="$$missing libpango-1.0-0 libpangoft2-1.0-0"; \
+	[ -d /usr/share/fonts/truetype/dejavu ] || missing="$$missing fonts-dejavu-core"; \
+	command -v pdftoppm >/dev/null 2>&1 || missing="$$missing poppler-utils"; \
+	if [ -f package.json ] && [ ! -d node_modules/axe-core ] && ! command -v npm >/dev/null 2>&1; \
+		then missing="$$missing npm"; fi; \
+	if [ -n "$$missing" ]; then \
+		if [ "$$(id -u)" = 0 ] && command -v apt-get >/dev/null 2>&1; then \
+			echo "Installing what the tests need:$$missing"; \
+			export DEBIAN_FRONTEND=noninteractive; \
+			apt-get update -qq && apt-get install -y -qq $$missing >/dev/null || exit 1; \
+		else \
+			echo "make test needs system packages that are missing:$$missing" >&2; \
+			echo "Install them with this one command, then run make test again:" >&2; \
+			echo "" >&2; \
+			echo "    sudo apt-get install -y$$missing" >&2; \
+			echo "" >&2; \
+			echo "(Not Debian or Ubuntu? Install the same with your package manager; a Chromium" >&2; \
+			echo "elsewhere than $(CHROMIUM_PATH) is used with CHROMIUM_PATH=/path/to/chromium.)" >&2; \
+			exit 1; \
+		fi; \
+	fi
+
+browser-deps: test-deps
 
 # axe-core (npm) runs inside the browser tests to check WCAG 2.2 AA.
 node_modules/axe-core/axe.min.js: package.json package-lock.json
 	npm ci --silent --no-audit --no-fund
 	touch $@
 
-test: install-dev node_modules/axe-core/axe.min.js
+# test-deps first: it installs npm when it is missing.
+test: install-dev test-deps node_modules/axe-core/axe.min.js
 	$(PY) -m pytest $(PYTEST_ARGS)
 
 lint: install-dev

@@ -34,12 +34,13 @@ import math
 import threading
 from bisect import bisect_left, bisect_right
 from collections.abc import Iterable, Mapping
+from dataclasses import dataclass
 from datetime import UTC, date, datetime, time, timedelta
 from fractions import Fraction
 from numbers import Real
 from zoneinfo import ZoneInfo
 
-__all__ = ["BusinessCalendar"]
+__all__ = ["BusinessCalendar", "TimeAccount", "time_account"]
 
 _EPOCH = datetime(1970, 1, 1, tzinfo=UTC)
 _EPOCH_NAIVE = datetime(1970, 1, 1)
@@ -586,3 +587,42 @@ def _normalize_pauses(pauses: Iterable[tuple[datetime, datetime]]) -> list[tuple
     if len(spans) > 1:
         return _merge(spans)
     return spans
+
+
+@dataclass(frozen=True)
+class TimeAccount:
+    """Where the wall-clock time between two instants went, for one calendar and its pauses.
+
+    ``elapsed == counted + paused + outside_hours`` exactly (they are whole microseconds):
+
+    * ``counted``: business time outside every pause (what a ticket's clock used),
+    * ``paused``: business time the pauses took out (waiting on the customer, say),
+    * ``outside_hours``: time outside the calendar's hours or on its holidays, paused or not.
+    """
+
+    elapsed: timedelta
+    counted: timedelta
+    paused: timedelta
+    outside_hours: timedelta
+
+
+def time_account(
+    calendar: BusinessCalendar,
+    start: datetime,
+    end: datetime,
+    pauses: Iterable[tuple[datetime, datetime]] = (),
+) -> TimeAccount:
+    """Split ``[start, end)`` into counted, paused and out-of-hours time (see ``TimeAccount``).
+
+    Pauses follow :meth:`BusinessCalendar.business_seconds`: they may overlap, be unordered or
+    reach outside ``[start, end)``. ``start > end`` raises :class:`ValueError`."""
+    pauses = list(pauses)
+    business = calendar.business_duration(start, end)
+    counted = calendar.business_duration(start, end, pauses)
+    elapsed = timedelta(microseconds=_to_us(end, "end") - _to_us(start, "start"))
+    return TimeAccount(
+        elapsed=elapsed,
+        counted=counted,
+        paused=business - counted,
+        outside_hours=elapsed - business,
+    )

@@ -10,6 +10,7 @@ from __future__ import annotations
 import django_filters
 from django.db.models import F, QuerySet
 
+from .evaluation.format import state_word
 from .models import Alert, Breach, Level, PeriodResult, Status, TicketTimer
 
 
@@ -98,7 +99,9 @@ class PeriodResultFilter(django_filters.FilterSet):
         ]
 
 
-BREACH_LEVELS = [(level.value, level.label) for level in (Level.MISSED_TARGET, Level.BREACHED)]
+BREACH_LEVELS = [
+    (level.value, state_word(level.value)) for level in (Level.MISSED_TARGET, Level.BREACHED)
+]
 
 
 class BreachFilter(django_filters.FilterSet):

@@ -13,7 +13,9 @@ from agreements.models import Agreement
 from agreements.selectors import agreements_visible_to
 from sla_portal.core.models import Organisation, User
 
+from .evaluation.format import state_word
 from .models import Alert, EscalationContact, Level
+from .presentation import LEVEL_CHOICES
 
 ACKNOWLEDGED_CHOICES = (("no", "Not acknowledged"), ("yes", "Acknowledged"))
 
@@ -28,7 +30,7 @@ class AlertListFilter(django_filters.FilterSet):
     """Filters of the alerts list; needs ``request`` for the agreement choices, so an id of
     another customer's agreement is rejected like one that does not exist."""
 
-    level = django_filters.ChoiceFilter(choices=Level.choices, empty_label="Any level")
+    level = django_filters.ChoiceFilter(choices=LEVEL_CHOICES, empty_label="Any level")
     acknowledged = django_filters.ChoiceFilter(
         choices=ACKNOWLEDGED_CHOICES,
         method="filter_acknowledged",
@@ -61,7 +63,7 @@ class EscalationContactForm(forms.Form):
     the provider or of the agreement's customer) or a plain email address."""
 
     level = forms.ChoiceField(
-        choices=[(level.value, level.label) for level in Level if level != Level.CLOSED]
+        choices=[(value, word) for value, word in LEVEL_CHOICES if value != Level.CLOSED]
     )
     user = forms.ModelChoiceField(
         queryset=User.objects.filter(is_active=True).select_related("organisation"),
@@ -121,7 +123,7 @@ class EscalationContactForm(forms.Form):
         if duplicate.exists():
             who = user.display_name if user is not None else email
             raise forms.ValidationError(
-                f"{who} already hears about “{Level(level).label}” alerts of this agreement."
+                f"{who} already hears about “{state_word(level)}” alerts of this agreement."
             )
         return cleaned
 

@@ -14,7 +14,9 @@ from rest_framework import serializers
 
 from agreements.serializers import StrictFieldsMixin
 
-from .models import Alert, Breach, Level, PeriodResult, Status, TicketTimer
+from .evaluation.format import state_word
+from .models import Alert, Breach, PeriodResult, TicketTimer
+from .presentation import LEVEL_CHOICES, STATUS_CHOICES
 
 
 class NamedChoiceField(serializers.ChoiceField):
@@ -52,13 +54,20 @@ class NamedChoiceFieldExtension(OpenApiSerializerFieldExtension):
 
 def status_field(**kwargs: Any) -> NamedChoiceField:
     return NamedChoiceField(
-        component="EvaluationStatusEnum", choices=Status.choices, read_only=True, **kwargs
+        component="EvaluationStatusEnum", choices=STATUS_CHOICES, read_only=True, **kwargs
+    )
+
+
+def word_field(source: str) -> serializers.SerializerMethodField:
+    """The state in words, as every page and email says it (``format.state_word``)."""
+    return serializers.SerializerMethodField(
+        help_text=f"`{source}` in the words the pages and emails use (e.g. 'At risk')."
     )
 
 
 def level_field(**kwargs: Any) -> NamedChoiceField:
     return NamedChoiceField(
-        component="AlertLevelEnum", choices=Level.choices, read_only=True, **kwargs
+        component="AlertLevelEnum", choices=LEVEL_CHOICES, read_only=True, **kwargs
     )
 
 
@@ -71,6 +80,7 @@ class TicketTimerSerializer(serializers.ModelSerializer):
     ticket_priority = serializers.CharField(source="ticket.priority", read_only=True)
     agreement_reference = serializers.CharField(source="agreement.reference", read_only=True)
     state = status_field()
+    state_text = word_field("state")
     remaining_seconds = serializers.SerializerMethodField(
         help_text="Business seconds left until the target (negative: overdue by that much)."
     )
@@ -92,6 +102,7 @@ class TicketTimerSerializer(serializers.ModelSerializer):
             "metric",
             "calendar_name",
             "state",
+            "state_text",
             "started_at",
             "warning_at",
             "due_at",
@@ -107,6 +118,9 @@ class TicketTimerSerializer(serializers.ModelSerializer):
         ]
         read_only_fields = fields
 
+    def get_state_text(self, timer: TicketTimer) -> str:
+        return state_word(timer.state)
+
     def get_remaining_seconds(self, timer: TicketTimer) -> float:
         return timer.target_seconds - timer.used_seconds
 
@@ -119,6 +133,10 @@ class PeriodResultSerializer(serializers.ModelSerializer):
 
     agreement_reference = serializers.CharField(source="agreement.reference", read_only=True)
     status = status_field()
+    status_text = word_field("status")
+
+    def get_status_text(self, row: PeriodResult) -> str:
+        return state_word(row.status)
 
     class Meta:
         model = PeriodResult
@@ -143,6 +161,7 @@ class PeriodResultSerializer(serializers.ModelSerializer):
             "goal_target",
             "goal_threshold",
             "status",
+            "status_text",
             "final",
             "details",
             "evaluated_at",
@@ -163,6 +182,11 @@ class BreachSerializer(StrictFieldsMixin, serializers.ModelSerializer):
         source="period_result.period_start", read_only=True, allow_null=True, default=None
     )
     level = level_field()
+    level_text = word_field("level")
+
+    def get_level_text(self, row: Alert | Breach) -> str:
+        return state_word(row.level)
+
     root_cause = serializers.CharField(
         allow_blank=True, help_text="What caused the breach, for the review (provider only)."
     )
@@ -183,6 +207,7 @@ class BreachSerializer(StrictFieldsMixin, serializers.ModelSerializer):
             "period_result",
             "period_start",
             "level",
+            "level_text",
             "opened_at",
             "closed_at",
             "value_text",
@@ -220,6 +245,11 @@ class AlertSerializer(serializers.ModelSerializer):
         source="period_result.period_start", read_only=True, allow_null=True, default=None
     )
     level = level_field()
+    level_text = word_field("level")
+
+    def get_level_text(self, row: Alert | Breach) -> str:
+        return state_word(row.level)
+
     acknowledged_by = serializers.SlugRelatedField(
         slug_field="username", read_only=True, allow_null=True
     )
@@ -239,6 +269,7 @@ class AlertSerializer(serializers.ModelSerializer):
             "period_start",
             "breach",
             "level",
+            "level_text",
             "reached_at",
             "raised_at",
             "due_at",

@@ -15,7 +15,7 @@ from django.contrib import messages
 from django.contrib.auth.decorators import login_required
 from django.core.exceptions import PermissionDenied, ValidationError
 from django.core.paginator import Paginator
-from django.http import Http404, HttpRequest, HttpResponse
+from django.http import Http404, HttpRequest, HttpResponse, HttpResponseNotAllowed
 from django.shortcuts import get_object_or_404, redirect, render
 from django.urls import reverse
 from django.utils import timezone
@@ -23,8 +23,9 @@ from django.utils.http import url_has_allowed_host_and_scheme
 from django.views.decorators.http import require_POST
 
 from agreements.models import Agreement
+from sla_portal.core.models import User
 
-from .evaluation import actions
+from .evaluation import ack, actions
 from .evaluation.format import period_label
 from .evaluation.selectors import (
     TargetCompliance,
@@ -38,6 +39,7 @@ from .evaluation.selectors import (
     open_breaches,
 )
 from .evaluation_forms import AlertListFilter, EscalationContactForm, RootCauseForm
+from .models import Alert
 from .presentation import (
     alert_rows,
     availability_figures,
@@ -113,6 +115,49 @@ def alert_acknowledge(request: HttpRequest, pk: int) -> HttpResponse:
     else:
         messages.success(request, f"Acknowledged: {alert.target_label} ({alert.subject}).")
     return redirect(_back(request, reverse("monitoring:alert-list")))
+
+
+def alert_ack_link(request: HttpRequest, token: str) -> HttpResponse:
+    """The acknowledge link of an alert email, usable without logging in.
+
+    GET shows what would be acknowledged and one button; only the POST of that button
+    acknowledges (mail scanners follow every link of an email, and a GET must not record a
+    person's word for them). The token names the alert and the person the email went to; a
+    tampered, expired or already-used link gets a page that says which, never an error."""
+    try:
+        claim = ack.read_ack_token(token)
+    except ack.AckLinkError as error:
+        return _ack_page(request, error.reason, status=400 if error.reason == "invalid" else 410)
+    person = User.objects.filter(pk=claim.user_id, is_active=True).first()
+    alert = (
+        alerts_visible_to(person).filter(pk=claim.alert_id).first()
+        if person is not None and person.is_provider
+        else None
+    )
+    if alert is None:
+        return _ack_page(request, "invalid", status=400)
+    if alert.acknowledged_at is not None:
+        return _ack_page(request, "already", alert=alert, person=person)
+    if request.method == "POST":
+        alert = actions.alert_acknowledge(alert, person)
+        done = alert.acknowledged_by_id == person.pk
+        return _ack_page(request, "done" if done else "already", alert=alert, person=person)
+    if request.method != "GET":
+        return HttpResponseNotAllowed(["GET", "POST"])
+    return _ack_page(request, "confirm", alert=alert, person=person)
+
+
+def _ack_page(
+    request: HttpRequest,
+    outcome: str,
+    alert: Alert | None = None,
+    person: User | None = None,
+    status: int = 200,
+) -> HttpResponse:
+    context = {"outcome": outcome, "alert": alert, "person": person}
+    if alert is not None:
+        context["level"] = level_badge(alert.level)
+    return render(request, "monitoring/alert_ack.html", context, status=status)
 
 
 # --- Breaches ---------------------------------------------------------------------------------

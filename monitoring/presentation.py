@@ -9,8 +9,9 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
-from .evaluation.format import duration, number, percent
+from .evaluation.format import STATE_WORDS, duration, number, percent, state_word
 from .evaluation.selectors import Delivery, alert_deliveries
+from .evaluation.tickets import timer_accounts
 from .models import Alert, Level, PeriodResult, Status, TicketTimer
 
 
@@ -23,6 +24,10 @@ class Badge:
     text: str
 
 
+# Choices for forms, filters and the API schema, in the words of the pages.
+STATUS_CHOICES = [(status.value, state_word(status.value)) for status in Status]
+LEVEL_CHOICES = [(level.value, state_word(level.value)) for level in Level]
+
 STATUS_STYLE = {
     Status.RUNNING: ("text-body-secondary", "bi-play-circle"),
     Status.PAUSED: ("text-body-secondary", "bi-pause-circle"),
@@ -32,28 +37,35 @@ STATUS_STYLE = {
     Status.BREACHED: ("state-bad", "bi-x-octagon-fill"),
     Status.NO_DATA: ("text-body-secondary", "bi-dash-circle"),
 }
+# An alert level looks exactly like the state it announces.
 LEVEL_STYLE = {
-    Level.WARNING: ("state-warn", "bi-exclamation-triangle-fill"),
-    Level.MISSED_TARGET: ("state-bad", "bi-x-circle"),
-    Level.BREACHED: ("state-bad", "bi-x-octagon-fill"),
+    Level.WARNING: STATUS_STYLE[Status.AT_RISK],
+    Level.MISSED_TARGET: STATUS_STYLE[Status.MISSED_TARGET],
+    Level.BREACHED: STATUS_STYLE[Status.BREACHED],
     Level.CLOSED: ("state-ok", "bi-check-circle"),
 }
 
 
 def status_badge(status: str) -> Badge:
     css, icon = STATUS_STYLE.get(status, ("text-body-secondary", "bi-question-circle"))
-    return Badge(css, icon, Status(status).label if status in Status.values else status)
+    return Badge(css, icon, STATE_WORDS.get(status, state_word(status)))
 
 
 def level_badge(level: str) -> Badge:
     css, icon = LEVEL_STYLE.get(level, ("text-body-secondary", "bi-bell"))
-    return Badge(css, icon, Level(level).label if level in Level.values else level)
+    return Badge(css, icon, state_word(level))
+
+
+def goals(row: PeriodResult) -> tuple[float, float]:
+    """The figures a period's value is held against; percentages take their decimals from
+    them (``format.percent``)."""
+    return (row.goal_target, row.goal_threshold)
 
 
 def period_value(row: PeriodResult) -> str:
     """The period's value; without one, why (nothing to measure is not missing data)."""
     if row.value is not None:
-        return number(row.value, row.value_unit)
+        return number(row.value, row.value_unit, goals(row))
     details = row.details or {}
     if details.get("incidents") == 0:
         return "no incidents"
@@ -76,11 +88,12 @@ def goal_text(row: PeriodResult) -> str:
     if row.metric in ("response_time", "resolution_time"):
         within = number(float(row.target_value), row.unit)
         return (
-            f"{number(row.goal_target, unit)} of tickets within {within} "
-            f"(threshold {number(row.goal_threshold, unit)})"
+            f"{number(row.goal_target, unit, goals(row))} of tickets within {within} "
+            f"(threshold {number(row.goal_threshold, unit, goals(row))})"
         )
     word = "at least" if row.direction == "higher" else "at most"
-    return f"{word} {number(row.goal_target, unit)} (threshold {number(row.goal_threshold, unit)})"
+    target = number(row.goal_target, unit, goals(row))
+    return f"{word} {target} (threshold {number(row.goal_threshold, unit, goals(row))})"
 
 
 def period_facts(row: PeriodResult) -> str:
@@ -115,9 +128,9 @@ def availability_figures(row: PeriodResult) -> dict | None:
         "budget_left": minutes(abs(budget_left)),
         "budget_spent": budget_left < 0,
         "threshold_budget": minutes(d["threshold_budget_seconds"]),
-        "so_far": percent(d["so_far"]) if d.get("so_far") is not None else "–",
-        "value": number(row.value, "percent"),
-        "target": percent(row.goal_target),
+        "so_far": percent(d["so_far"], goals=goals(row)) if d.get("so_far") is not None else "–",
+        "value": number(row.value, "percent", goals(row)),
+        "target": percent(row.goal_target, goals=goals(row)),
     }
 
 
@@ -153,9 +166,12 @@ def alert_rows(alerts: list[Alert]) -> list[dict]:
 
 
 def timer_rows(timers: list[TicketTimer]) -> list[dict]:
-    """A ticket's timers for its page: state, deadlines and business time used vs allowed."""
+    """A ticket's timers for its page: state, deadlines, business time used vs allowed, and
+    why the time used is less than the time elapsed (pauses, hours outside the calendar)."""
+    accounts = timer_accounts(timers[0].ticket, timers) if timers else {}
     return [
         {
+            "account": accounts.get(timer.target_key),
             "timer": timer,
             "state": status_badge(timer.state),
             "used": duration(timer.used_seconds),

@@ -82,6 +82,8 @@ class TicketSerializer(serializers.ModelSerializer):
             "service_name",
             "priority",
             "category",
+            "title",
+            "assignee",
             "state",
             "opened_at",
             "first_response_at",
@@ -121,6 +123,10 @@ class TicketRowSerializer(serializers.Serializer):
     service = serializers.CharField(required=False, help_text="Service name.")
     priority = serializers.ChoiceField(choices=["P1", "P2", "P3", "P4", ""], required=False)
     category = serializers.CharField(required=False)
+    title = serializers.CharField(required=False, max_length=300, help_text="The ticket's title.")
+    assignee = serializers.CharField(
+        required=False, max_length=200, help_text="Who works on the ticket (name or login)."
+    )
     opened_at = serializers.DateTimeField()
     first_response_at = serializers.DateTimeField(required=False, allow_null=True)
     resolved_at = serializers.DateTimeField(required=False, allow_null=True)

@@ -12,6 +12,8 @@ urlpatterns = [
     # What the evaluation engine concluded
     path("alerts/", evaluation_views.alert_list, name="alert-list"),
     path("alerts/<int:pk>/acknowledge/", evaluation_views.alert_acknowledge, name="alert-ack"),
+    # The one-click link of alert emails (a signed token, no login)
+    path("alerts/ack/<str:token>/", evaluation_views.alert_ack_link, name="alert-ack-link"),
     path("breaches/<int:pk>/", evaluation_views.breach_detail, name="breach-detail"),
     path("agreements/<int:pk>/compliance/", evaluation_views.compliance, name="compliance"),
     path("agreements/<int:pk>/escalation/", evaluation_views.escalation, name="escalation"),

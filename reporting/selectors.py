@@ -12,6 +12,7 @@ pages so a value reads the same on every page.
 
 from __future__ import annotations
 
+import math
 from collections import Counter, defaultdict
 from dataclasses import dataclass, field
 from datetime import date, datetime, timedelta
@@ -25,7 +26,7 @@ from agreements.models import Agreement, Review
 from agreements.terms import MONITORED_STATES
 from monitoring.evaluation.format import duration, number, percent, period_label
 from monitoring.models import Breach, MaintenanceWindow, Outage, PeriodResult, Status, TicketTimer
-from monitoring.presentation import status_badge
+from monitoring.presentation import goals, level_badge, status_badge
 from sla_portal.core.models import Notification, User
 from sla_portal.core.notifications import pending_problems
 
@@ -84,14 +85,42 @@ def state_of(status: str) -> State:
     return State(RAG.get(status, "grey"), badge.icon, badge.text)
 
 
+# A breach or alert level is coloured like the status it announces.
+LEVEL_RAG = {"warning": "amber", "missed_target": "amber", "breached": "red", "closed": "green"}
+
+
+def level_state(level: str) -> State:
+    """The red/amber/green state of a breach or alert level, in the words of every page."""
+    badge = level_badge(level)
+    return State(LEVEL_RAG.get(level, "grey"), badge.icon, badge.text)
+
+
+@dataclass(frozen=True)
+class BreachRow:
+    """A breach with its level as shown (icon and the one word for it)."""
+
+    breach: Breach
+    state: State
+
+
+def breach_rows(breaches: list[Breach]) -> list[BreachRow]:
+    return [BreachRow(breach, level_state(breach.level)) for breach in breaches]
+
+
 # --- The gauge ---------------------------------------------------------------------------------
 
 
 @dataclass(frozen=True)
 class Gauge:
-    """A horizontal bar on a 0–100 scale with the value, the target and the threshold placed
-    on it. The scale is zoomed so the target and threshold are far enough apart to see: 99.5 and
-    99.9 on a 0–100 % bar would be one pixel apart."""
+    """A horizontal bar with the value, the target and the threshold placed on it (positions
+    in percent of the bar's width).
+
+    The scale is honest: it starts at zero, so the bar's length is the value's share of the
+    whole (a P2 share of 66.67 % fills two thirds of the bar). Only where target and
+    threshold would be closer than ``MIN_VISIBLE_GAP`` of the bar (99.9 % and 99.5 % on
+    0–100 % are one pixel apart) does the axis start higher, and then it says so: ``broken``
+    draws a break symbol at the start of the bar and ``note`` ("axis starts at 98 %") is
+    shown next to it."""
 
     value: float | None  # position 0–100, None: no value
     target: float
@@ -99,6 +128,14 @@ class Gauge:
     low: str  # the scale's ends, in words
     high: str
     clipped: bool  # the value lies outside the drawn scale (it is drawn at the edge)
+    bottom: float = 0.0  # the scale's ends, as figures
+    top: float = 100.0
+    broken: bool = False  # the axis does not start at zero
+    note: str = ""  # "axis starts at 98 %" when broken
+
+
+# Target and threshold closer than this (in percent of the bar) cannot be told apart.
+MIN_VISIBLE_GAP = 3.0
 
 
 def higher_is_better(row: PeriodResult) -> bool:
@@ -111,32 +148,78 @@ def higher_is_better(row: PeriodResult) -> bool:
     return row.direction == "higher"
 
 
+def _round_down(x: float, span: float) -> float:
+    """``x`` rounded down to a round step for an axis covering about ``span``: 98.7 → 98."""
+    step = 10 ** math.floor(math.log10(span)) if span > 0 else 1.0
+    return math.floor(round(x / step, 9)) * step
+
+
+def _round_up(x: float, span: float) -> float:
+    step = 10 ** math.floor(math.log10(span)) if span > 0 else 1.0
+    return math.ceil(round(x / step, 9)) * step
+
+
+def gauge_scale(
+    value: float | None, target: float, threshold: float, unit: str, higher: bool
+) -> tuple[float, float, bool]:
+    """The ends of a gauge's axis and whether it is broken (starts above zero).
+
+    Shares (percent) run 0–100 %, other figures from zero to a little past the largest; the
+    axis starts higher only where target and threshold would otherwise be closer than
+    ``MIN_VISIBLE_GAP`` of the bar, at a round number below the threshold and the value."""
+    figures = [f for f in (value, target, threshold) if f is not None]
+    gap = abs(target - threshold)
+    if unit == "percent":
+        top = 100.0
+        if not higher:
+            # Lower is better (an error rate): the axis still starts at zero and ends at a
+            # round number above the threshold and the value.
+            reach = max(max(figures) + (gap or 1.0) / 2, threshold + (gap or 1.0))
+            top = min(100.0, _round_up(reach, reach))
+    else:
+        spare = gap or max(abs(target) * 0.1, 1.0)
+        top = (
+            max(figures) + spare / 2 if higher else max(threshold + spare, max(figures) + spare / 2)
+        )
+    bottom = min(0.0, *figures)
+    broken = False
+    if gap and gap / (top - bottom) * 100 < MIN_VISIBLE_GAP and higher and bottom == 0.0:
+        lowest = min(threshold - 2 * gap, *(f - gap / 2 for f in figures))
+        start = _round_down(lowest, top - lowest)
+        if start > 0:
+            bottom, broken = start, True
+    return bottom, top, broken
+
+
 def gauge_for(row: PeriodResult) -> Gauge:
     """Where the value, target and threshold of a period sit on its gauge."""
     target, threshold, value = row.goal_target, row.goal_threshold, row.value
-    gap = abs(target - threshold) or max(abs(target) * 0.1, 1.0)
-    # The scale always holds the value too: a value far below the threshold widens it.
-    if higher_is_better(row):
-        top = 100.0 if row.value_unit == "percent" else max(target + gap, value or 0)
-        bottom = min(threshold - 2 * gap, value - gap / 2 if value is not None else threshold)
-        if row.value_unit == "percent":
-            bottom = max(bottom, 0.0)
-    else:
-        bottom = 0.0
-        top = max(threshold + gap, value + gap / 2 if value is not None else threshold)
+    bottom, top, broken = gauge_scale(
+        value, target, threshold, row.value_unit, higher_is_better(row)
+    )
     span = (top - bottom) or 1.0
 
     def at(x: float) -> float:
         return round(min(max((x - bottom) / span * 100, 0.0), 100.0), 2)
+
+    def end(x: float) -> str:
+        # Round ends read as written ("0 %", "98 %"), not "0.00 %".
+        if row.value_unit == "percent" and float(x).is_integer():
+            return f"{x:g} %"
+        return number(x, row.value_unit, goals(row))
 
     clipped = value is not None and not (bottom <= value <= top)
     return Gauge(
         value=None if value is None else at(value),
         target=at(target),
         threshold=at(threshold),
-        low=number(bottom, row.value_unit),
-        high=number(top, row.value_unit),
+        low=end(bottom),
+        high=end(top),
         clipped=clipped,
+        bottom=bottom,
+        top=top,
+        broken=broken,
+        note=f"axis starts at {end(bottom)}" if broken else "",
     )
 
 
@@ -194,9 +277,10 @@ def _remaining(row: PeriodResult) -> str:
 
 def _panel(current: PeriodResult, history: list[PeriodResult]) -> TargetPanel:
     unit = current.value_unit
-    value_text = number(current.value, unit) if current.value is not None else "no value yet"
-    target_text = number(current.goal_target, unit)
-    threshold_text = number(current.goal_threshold, unit)
+    held = goals(current)
+    value_text = number(current.value, unit, held) if current.value is not None else "no value yet"
+    target_text = number(current.goal_target, unit, held)
+    threshold_text = number(current.goal_threshold, unit, held)
     sentence = f"{value_text} against target {target_text}, threshold {threshold_text}"
     trend_rows = sorted(history, key=lambda r: r.period_start)[-TREND_PERIODS:]
     return TargetPanel(
@@ -222,7 +306,7 @@ def _panel(current: PeriodResult, history: list[PeriodResult]) -> TargetPanel:
             "higher": higher_is_better(current),
         },
         trend_rows=[
-            (period_label(r), number(r.value, unit) if r.value is not None else "–")
+            (period_label(r), number(r.value, unit, goals(r)) if r.value is not None else "–")
             for r in reversed(trend_rows)
         ],
     )
@@ -467,7 +551,7 @@ class AgreementPanel:
     targets: list[TargetPanel]
     timeline: Timeline | None
     tickets: list[TicketRow]
-    breaches: list[Breach]
+    breaches: list[BreachRow]
     counts: Counter = field(default_factory=Counter)
 
 
@@ -519,7 +603,7 @@ def customer_dashboard(user: User, now: datetime | None = None) -> list[Agreemen
                 targets=targets,
                 timeline=timelines.get(agreement.pk),
                 tickets=tickets.get(agreement.pk, []),
-                breaches=breaches.get(agreement.pk, []),
+                breaches=breach_rows(breaches.get(agreement.pk, [])),
                 counts=Counter(t.state.rag for t in targets),
             )
         )
@@ -556,7 +640,7 @@ class ProviderDashboard:
     """The provider's overview of every monitored agreement."""
 
     agreements: list[AgreementLight]
-    open_breaches: list[Breach]
+    open_breaches: list[BreachRow]
     open_breach_count: int
     tickets_at_risk: list[TicketRow]
     stages: list[tuple[str, int, list[tuple[str, int]]]]
@@ -659,7 +743,7 @@ def provider_dashboard(user: User, now: datetime | None = None) -> ProviderDashb
     problems = list(pending_problems()[:DELIVERY_PROBLEMS]) if user.is_provider else []
     return ProviderDashboard(
         agreements=lights,
-        open_breaches=open_breach_list,
+        open_breaches=breach_rows(open_breach_list),
         open_breach_count=breaches.count(),
         tickets_at_risk=at_risk,
         stages=stages,

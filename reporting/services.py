@@ -41,8 +41,8 @@ from django.urls import reverse
 from agreements.models import Agreement, AgreementVersion
 from agreements.terms import terms_from_snapshot
 from monitoring.evaluation.alerts import service_manager, signatories
-from monitoring.models import Breach, Level, PeriodResult, Status
-from monitoring.presentation import number, period_value
+from monitoring.models import Breach, PeriodResult, Status
+from monitoring.presentation import goals, level_badge, number, period_value, status_badge
 from sla_portal.core.models import Role, User
 from sla_portal.core.notifications import notify
 
@@ -357,7 +357,9 @@ def _line(result: PeriodResult) -> dict[str, Any]:
             "period_end": _iso(p["period_end"]),
             "month": result_month(p["period_end"]).isoformat(),
             "value": p["value"],
-            "value_text": _value_text(p["value"], p["value_unit"], p["status"], p["details"]),
+            "value_text": _value_text(
+                p["value"], p["value_unit"], p["status"], p["details"], goals(result)
+            ),
             "status": p["status"],
         }
         for p in reversed(list(previous))
@@ -378,19 +380,21 @@ def _line(result: PeriodResult) -> dict[str, Any]:
         "value_text": period_value(result),
         "goal_target": result.goal_target,
         "goal_threshold": result.goal_threshold,
-        "goal_target_text": number(result.goal_target, result.value_unit),
-        "goal_threshold_text": number(result.goal_threshold, result.value_unit),
+        "goal_target_text": number(result.goal_target, result.value_unit, goals(result)),
+        "goal_threshold_text": number(result.goal_threshold, result.value_unit, goals(result)),
         "status": result.status,
-        "status_label": Status(result.status).label,
+        "status_label": status_badge(result.status).text,
         "details": result.details,
         "closed_at": _iso(result.closed_at),
         "comparison": comparison,
     }
 
 
-def _value_text(value: float | None, unit: str, status: str, details: dict) -> str:
+def _value_text(
+    value: float | None, unit: str, status: str, details: dict, held: tuple = ()
+) -> str:
     if value is not None:
-        return number(value, unit)
+        return number(value, unit, held)
     if (details or {}).get("incidents") == 0:
         return "no incidents"
     return "no data"
@@ -424,7 +428,7 @@ def _breaches(
             "target_key": breach.target_key,
             "label": breach.target_label,
             "level": breach.level,
-            "level_label": Level(breach.level).label,
+            "level_label": level_badge(breach.level).text,
             "subject": breach.subject,
             "opened_at": _iso(breach.opened_at),
             "closed_at": _iso(breach.closed_at),

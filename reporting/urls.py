@@ -1,6 +1,6 @@
 from django.urls import path
 
-from . import dashboard_views, report_views
+from . import dashboard_views, inbox_views, report_views
 
 app_name = "reporting"
 
@@ -8,6 +8,9 @@ urlpatterns = [
     # Live compliance: the customer's agreements, and the provider's overview
     path("dashboard/", dashboard_views.dashboard, name="dashboard"),
     path("dashboard/live/", dashboard_views.dashboard_live, name="dashboard-live"),
+    # What is waiting for the person logged in (Home shows it too)
+    path("inbox/", inbox_views.inbox_page, name="inbox"),
+    path("inbox/badge/", inbox_views.inbox_badge, name="inbox-badge"),
     # Periodic reports with service credits
     path("reports/", report_views.report_list, name="report-list"),
     path("reports/<int:pk>/", report_views.report_detail, name="report-detail"),

@@ -80,7 +80,15 @@ MIDDLEWARE = [
     "sla_portal.core.actor.ActorMiddleware",
     "django.contrib.messages.middleware.MessageMiddleware",
     "django.middleware.clickjacking.XFrameOptionsMiddleware",
+    # Last, inside CommonMiddleware (a missing slash still redirects) and the others.
+    "sla_portal.core.errors.DebugErrorPagesMiddleware",
 ]
+
+# Error pages are the portal's styled ones in every mode (sla_portal/core/errors.py), JSON
+# under /api/. With DEBUG on, DEBUG_ERROR_PAGES=1 brings back Django's technical pages (the
+# URL list on a 404, the traceback on a 500); tracebacks are logged to the terminal anyway.
+DEBUG_ERROR_PAGES = env_bool("DEBUG_ERROR_PAGES")
+CSRF_FAILURE_VIEW = "sla_portal.core.errors.csrf_failure"
 
 ROOT_URLCONF = "sla_portal.urls"
 WSGI_APPLICATION = "sla_portal.wsgi.application"
@@ -181,8 +189,11 @@ NOTIFY_MAX_ATTEMPTS = int(os.environ.get("NOTIFY_MAX_ATTEMPTS", "8"))
 
 # --- Celery ---------------------------------------------------------------------------------
 REDIS_URL = os.environ.get("REDIS_URL", "")
-CELERY_BROKER_URL = os.environ.get("CELERY_BROKER_URL", "") or REDIS_URL or "filesystem://"
-if CELERY_BROKER_URL == "filesystem://":
+# "localhost" named, so that kombu does not warn "No hostname was supplied" on each connection.
+CELERY_BROKER_URL = (
+    os.environ.get("CELERY_BROKER_URL", "") or REDIS_URL or "filesystem://localhost//"
+)
+if CELERY_BROKER_URL.startswith("filesystem://"):
     # A broker that needs no server: messages are files under var/celery/.
     _celery_dir = VAR_DIR / "celery"
     for _folder in ("queue", "control"):
@@ -294,6 +305,11 @@ SPECTACULAR_SETTINGS = {
     # Swagger UI served from the vendored sidecar package: the portal needs no CDN.
     "SWAGGER_UI_DIST": "SIDECAR",
     "SWAGGER_UI_FAVICON_HREF": "SIDECAR",
+    # Deep links put a link inside each operation's expand button (nested controls that a
+    # screen reader cannot reach, WCAG 4.1.2); the page reads better without them.
+    # Its template and static/css/api-docs.css fix language, contrast and target sizes.
+    # Syntax colouring of examples is off: its theme's colours fall below 4.5:1.
+    "SWAGGER_UI_SETTINGS": {"deepLinking": False, "syntaxHighlight": {"activated": False}},
     "REDOC_DIST": "SIDECAR",
     # Fee period and target period share one set of choices: name it once.
     "ENUM_NAME_OVERRIDES": {"PeriodEnum": "agreements.choices.Period"},
@@ -309,13 +325,33 @@ if not DEBUG:
     SECURE_PROXY_SSL_HEADER = ("HTTP_X_FORWARDED_PROTO", "https")
     SECURE_CONTENT_TYPE_NOSNIFF = True
 
+LOG_LEVEL = os.environ.get("LOG_LEVEL", "INFO").upper()
+# The request log: the development server's line per request (django.server) and Django's
+# warning per 4xx and error per 5xx (django.request). `run_portal` (`make run`) sets ERROR, so
+# the terminal speaks only when something is wrong.
+REQUEST_LOG_LEVEL = os.environ.get("REQUEST_LOG_LEVEL", LOG_LEVEL).upper()
 LOGGING = {
     "version": 1,
     "disable_existing_loggers": False,
-    "formatters": {"plain": {"format": "%(asctime)s %(levelname)s %(name)s: %(message)s"}},
-    "handlers": {"console": {"class": "logging.StreamHandler", "formatter": "plain"}},
-    "root": {"handlers": ["console"], "level": os.environ.get("LOG_LEVEL", "INFO")},
+    "formatters": {
+        "plain": {"format": "%(asctime)s %(levelname)s %(name)s: %(message)s"},
+        "server": {
+            "()": "django.utils.log.ServerFormatter",
+            "format": "[{server_time}] {message}",
+            "style": "{",
+        },
+    },
+    "handlers": {
+        "console": {"class": "logging.StreamHandler", "formatter": "plain"},
+        "server": {"class": "logging.StreamHandler", "formatter": "server"},
+    },
+    "root": {"handlers": ["console"], "level": LOG_LEVEL},
     "loggers": {
+        # Django's own default sends these to a second console handler with DEBUG on, so
+        # each traceback was printed twice; the root handler above is enough.
+        "django": {"handlers": [], "level": LOG_LEVEL, "propagate": True},
+        "django.server": {"handlers": ["server"], "level": REQUEST_LOG_LEVEL, "propagate": False},
+        "django.request": {"level": REQUEST_LOG_LEVEL},
         "django.db.backends": {"level": "WARNING"},
         # PDF rendering narrates every step at INFO.
         "weasyprint": {"level": "WARNING"},

@@ -2,6 +2,7 @@ from django.contrib import admin
 from django.urls import include, path
 from drf_spectacular.views import SpectacularAPIView, SpectacularSwaggerView
 
+from reporting import inbox_views, people_views
 from sla_portal.api_router import router
 from sla_portal.core import api as core_api
 from sla_portal.core import views as core_views
@@ -10,7 +11,11 @@ admin.site.site_header = "SLA Portal administration"
 admin.site.site_title = "SLA Portal admin"
 
 urlpatterns = [
+    # Home shows the work inbox, which reads every app: its view lives in reporting.
+    path("", inbox_views.home, name="home"),
     path("", include("sla_portal.core.urls")),
+    # The organisation page shows signatories and escalation contacts too: a reporting view.
+    path("organisations/<slug:slug>/", people_views.organisation_detail, name="organisation"),
     path("", include("agreements.urls")),
     path("", include("monitoring.urls")),
     path("", include("reporting.urls")),
@@ -22,3 +27,9 @@ urlpatterns = [
     path("api/schema/", SpectacularAPIView.as_view(), name="api-schema"),
     path("api/docs/", SpectacularSwaggerView.as_view(url_name="api-schema"), name="api-docs"),
 ]
+
+# Styled pages for people, JSON under /api/ (with DEBUG on too: core.errors).
+handler400 = "sla_portal.core.errors.bad_request"
+handler403 = "sla_portal.core.errors.permission_denied"
+handler404 = "sla_portal.core.errors.page_not_found"
+handler500 = "sla_portal.core.errors.server_error"

@@ -17,6 +17,7 @@ from monitoring.models import Breach
 from reporting.models import Report
 from reporting.services import issue_due_reports
 from tests.support.actors import PASSWORD
+from tests.support.axe import assert_no_axe_violations
 from tests.support.browser import login, screenshot
 
 pytestmark = [pytest.mark.browser, pytest.mark.django_db(transaction=True)]
@@ -128,3 +129,16 @@ def test_customer_downloads_the_report_pdf_and_csv_with_the_credit(
     )
     if SCREENSHOTS.is_dir():
         shutil.copy(f"{prefix}.png", SCREENSHOTS / "report-pdf.png")
+    # The comparison table scrolls sideways in its own box: keyboard users reach it with Tab
+    # (a named region), see where they are, and scroll it with the arrow keys.
+    region = phone.get_by_role("region", name="Compared with earlier periods (scrolls sideways)")
+    phone.get_by_role("heading", name="Compared with earlier periods").scroll_into_view_if_needed()
+    phone.locator("#comparison-heading").evaluate("h => { h.tabIndex = -1; h.focus(); }")
+    phone.keyboard.press("Tab")
+    assert phone.evaluate("document.activeElement.id") == "comparison-table"
+    assert region.evaluate("e => e.scrollWidth > e.clientWidth")
+    outline = region.evaluate("e => getComputedStyle(e).outlineStyle")
+    assert outline == "solid"
+    phone.keyboard.press("ArrowRight")
+    phone.wait_for_function("document.getElementById('comparison-table').scrollLeft > 0")
+    assert_no_axe_violations(phone, "report page on a phone, comparison table focused")

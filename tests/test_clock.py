@@ -16,7 +16,7 @@ import pytest
 from hypothesis import HealthCheck, assume, given, settings
 from hypothesis import strategies as st
 
-from monitoring.clock import BusinessCalendar
+from monitoring.clock import BusinessCalendar, time_account
 
 BERLIN = ZoneInfo("Europe/Berlin")
 HOUR = 3600
@@ -904,3 +904,68 @@ class TestLongSpans:
             assert cal.deadline(start, elapsed) == max(
                 b for a, b in reference_union(intervals, start, end)
             )
+
+
+# -- where the time went: time_account ------------------------------------------------------
+
+
+class TestTimeAccount:
+    def test_a_friday_ticket_splits_into_counted_paused_and_out_of_hours(self, office):
+        # Opened Friday 16:00, looked at on Monday 10:00: 66 h elapsed. Business time is
+        # Friday 16–17 and Monday 9–10 (2 h); a pause on Monday 9:00–9:30 (waiting on the
+        # customer) takes 30 min of it out; the other 64 h are outside the office hours.
+        account = time_account(
+            office,
+            berlin(2026, 3, 6, 16),
+            berlin(2026, 3, 9, 10),
+            [(berlin(2026, 3, 9, 9), berlin(2026, 3, 9, 9, 30))],
+        )
+        assert account.elapsed == timedelta(hours=66)
+        assert account.counted == timedelta(hours=1, minutes=30)
+        assert account.paused == timedelta(minutes=30)
+        assert account.outside_hours == timedelta(hours=64)
+
+    def test_around_the_clock_nothing_falls_outside_hours(self):
+        always = BusinessCalendar.always()
+        start = datetime(2026, 3, 2, 10, tzinfo=UTC)
+        account = time_account(
+            always, start, start + timedelta(minutes=18), [(start, start + timedelta(minutes=3))]
+        )
+        assert (account.counted, account.paused, account.outside_hours) == (
+            timedelta(minutes=15),
+            timedelta(minutes=3),
+            timedelta(0),
+        )
+
+    def test_start_after_end_is_refused(self, office):
+        with pytest.raises(ValueError):
+            time_account(office, berlin(2026, 3, 9, 10), berlin(2026, 3, 9, 9))
+
+    @settings(
+        max_examples=150,
+        deadline=None,
+        suppress_health_check=[HealthCheck.too_slow, HealthCheck.function_scoped_fixture],
+    )
+    @given(
+        start=st.datetimes(
+            min_value=datetime(2026, 1, 1), max_value=datetime(2026, 12, 1), timezones=st.just(UTC)
+        ),
+        length=st.integers(min_value=0, max_value=20 * 86_400),
+        pauses=st.lists(
+            st.tuples(
+                st.integers(min_value=-86_400, max_value=21 * 86_400),
+                st.integers(min_value=0, max_value=5 * 86_400),
+            ),
+            max_size=5,
+        ),
+    )
+    def test_the_parts_add_up_to_the_time_elapsed(self, office, start, length, pauses):
+        end = start + timedelta(seconds=length)
+        spans = [
+            (start + timedelta(seconds=a), start + timedelta(seconds=a + b)) for a, b in pauses
+        ]
+        account = time_account(office, start, end, spans)
+        assert account.elapsed == end - start
+        assert account.counted + account.paused + account.outside_hours == account.elapsed
+        assert min(account.counted, account.paused, account.outside_hours) >= timedelta(0)
+        assert account.counted == office.business_duration(start, end, spans)

@@ -277,7 +277,9 @@ def test_tickets_at_risk_are_sorted_by_time_to_breach(
     assert first.state.text == "At risk" and first.left_text.endswith("left")
     # A breached ticket is an open breach, listed there, not a ticket at risk.
     assert all(row.timer.state != Status.BREACHED for row in rows)
-    assert "GONE-P1" in {b.ticket.external_id for b in board.open_breaches if b.ticket_id}
+    assert "GONE-P1" in {
+        r.breach.ticket.external_id for r in board.open_breaches if r.breach.ticket_id
+    }
 
     client.force_login(alice_manager)
     html = client.get(DASHBOARD).content.decode()
@@ -441,3 +443,88 @@ def test_agreement_overview_of_a_draft_is_not_monitored(acme_agreement, alice_ma
     assert not overview.monitored and overview.targets == []
     html = render_to_string("reporting/_agreement_status.html", {"overview": overview})
     assert "Not monitored" in html and 'data-stage="negotiate"' in html
+
+
+# --- An honest gauge ----------------------------------------------------------------------------
+
+
+def _period(**fields) -> PeriodResult:
+    defaults = {
+        "target_label": "Resolution time (P2)",
+        "metric": "resolution_time",
+        "value_unit": "percent",
+        "direction": "lower",
+        "goal_target": 95.0,
+        "goal_threshold": 90.0,
+        "value": 66.67,
+        "status": Status.BREACHED,
+    }
+    return PeriodResult(**(defaults | fields))
+
+
+def test_a_share_of_tickets_is_drawn_on_a_scale_from_zero_to_a_hundred():
+    """The issue: P2 at 66.67 % looked empty on an axis starting at 64.17 %. A share fills
+    its share of the bar: two thirds."""
+    gauge = gauge_for(_period())
+    assert (gauge.bottom, gauge.top, gauge.broken) == (0.0, 100.0, False)
+    assert (gauge.low, gauge.high) == ("0 %", "100 %")
+    assert gauge.value == 66.67 and gauge.threshold == 90.0 and gauge.target == 95.0
+    assert gauge.note == ""
+
+
+def test_availability_targets_too_close_to_tell_apart_get_a_marked_broken_axis():
+    """99.9 % and 99.5 % are 0.4 % of a 0–100 % bar apart: the axis starts at a round
+    number below them and says so."""
+    gauge = gauge_for(
+        _period(
+            metric="availability",
+            direction="higher",
+            goal_target=99.9,
+            goal_threshold=99.5,
+            value=99.95,
+            status=Status.MET,
+        )
+    )
+    assert gauge.broken and gauge.bottom == 98.0 and gauge.top == 100.0
+    assert gauge.note == "axis starts at 98 %"
+    assert gauge.threshold < gauge.target < gauge.value
+    html = render_to_string(
+        "reporting/_dashboard_gauge.html",
+        {"t": {"gauge": gauge, "label": "Availability", "sentence": "", "state": state_of("met")}},
+    )
+    assert "gauge-break" in html and "Axis starts at 98 %" in html
+    assert "axis starts at 98 %" in html  # in the accessible name too
+
+
+def test_a_value_far_below_a_broken_axis_widens_it():
+    gauge = gauge_for(
+        _period(
+            metric="availability",
+            direction="higher",
+            goal_target=99.9,
+            goal_threshold=99.5,
+            value=96.5,
+        )
+    )
+    assert gauge.bottom <= 96.5 and not gauge.clipped and gauge.value > 0
+
+
+def test_a_lower_is_better_figure_starts_at_zero():
+    gauge = gauge_for(
+        _period(metric="error_count", value_unit="count", goal_target=2, goal_threshold=5, value=3)
+    )
+    assert gauge.bottom == 0.0 and not gauge.broken
+    assert gauge.target < gauge.value < gauge.threshold
+
+
+# --- Counts that say what they count ----------------------------------------------------------
+
+
+def test_provider_counts_say_what_they_count(client, two_customers, alice_manager):
+    """The issue: "Breached 2" beside "Open breaches 1". One counts targets this period, the
+    other breaches not closed yet; the labels say so."""
+    client.force_login(alice_manager)
+    html = client.get(DASHBOARD).content.decode()
+    assert "Targets with threshold breached this period" in html
+    assert "Open breaches (ticket or period not closed yet)" in html
+    assert ">Breached<" not in html and "> Breached</span>" not in html

@@ -2,12 +2,17 @@
 
 from __future__ import annotations
 
+import re
 from datetime import timedelta
 
 import pytest
+import time_machine
 from django.conf import settings
+from django.core import signing
 from django.urls import reverse
+from django.utils import timezone
 
+from monitoring.evaluation.ack import MAX_AGE, SALT, ack_token
 from monitoring.evaluation.alerts import default_recipients, deliver_new_alerts, send_digests
 from monitoring.evaluation.periods import evaluate_periods
 from monitoring.evaluation.tickets import evaluate_pending_tickets, mark_for_evaluation
@@ -309,3 +314,139 @@ def test_alert_email_names_agreement_target_ticket_values_due_time_and_link(
         assert f"{due} (UTC)" in body
         assert link in body
     assert "Threshold breached" in mail.body_html
+
+
+def test_alert_email_says_how_long_until_or_since_the_threshold(agreement, acme_desk, tom_team):
+    # P1 response: warning after 11.25 min, target 15, threshold 30.
+    open_ticket(acme_desk, agreement, "soon", 12)
+    open_ticket(acme_desk, agreement, "late", 40)
+    warning = Alert.objects.get(ticket__external_id="soon")
+    breached = Alert.objects.get(ticket__external_id="late")
+    mail = Notification.objects.get(key=warning.notification_key, recipient=tom_team.email)
+    assert "18 min left until the threshold" in mail.body_text
+    assert "18 min left until the threshold" in mail.body_html
+    mail = Notification.objects.get(key=breached.notification_key, recipient=tom_team.email)
+    assert "Threshold passed 10 min ago" in mail.body_text
+
+
+def test_alert_emails_use_the_words_of_the_pages(agreement, acme_desk, tom_team, client):
+    """The issue: one event was "Warning" in one place and "At risk" in another."""
+    open_ticket(acme_desk, agreement, "soon", 12)
+    alert = Alert.objects.get()
+    mail = Notification.objects.get(key=alert.notification_key, recipient=tom_team.email)
+    assert mail.subject.startswith("[At risk]")
+    assert "Warning" not in mail.body_text and "Warning" not in mail.body_html
+    client.force_login(tom_team)
+    page = client.get(reverse("monitoring:alert-list")).content.decode()
+    assert "At risk" in page and "> Warning" not in page
+
+
+# --- The one-click acknowledge link -------------------------------------------------------------
+
+
+def _ack_link(mail) -> str:
+    match = re.search(r"(http\S+/alerts/ack/[^/\s\"]+/)", mail.body_text)
+    assert match, mail.body_text
+    assert match.group(1) in mail.body_html
+    return match.group(1).removeprefix(settings.SITE_URL)
+
+
+def test_provider_recipients_get_a_personal_ack_link_customers_none(
+    agreement, acme_desk, tom_team, alice_manager, carol_customer
+):
+    open_ticket(acme_desk, agreement, "late", 40)
+    alert = Alert.objects.get()
+    mails = {n.recipient: n for n in Notification.objects.filter(key=alert.notification_key)}
+    tom_link, alice_link = _ack_link(mails[tom_team.email]), _ack_link(mails[alice_manager.email])
+    assert tom_link != alice_link
+    assert "/alerts/ack/" not in mails[carol_customer.email].body_text
+
+
+def test_ack_link_confirms_on_get_and_acknowledges_on_post_without_login(
+    agreement, acme_desk, tom_team, client
+):
+    open_ticket(acme_desk, agreement, "soon", 12)
+    alert = Alert.objects.get()
+    link = _ack_link(Notification.objects.get(key=alert.notification_key))
+
+    # A mail scanner (or the person) opening the link changes nothing.
+    page = client.get(link)
+    assert page.status_code == 200
+    assert "Acknowledge this alert?" in page.content.decode()
+    assert tom_team.display_name in page.content.decode()
+    alert.refresh_from_db()
+    assert alert.acknowledged_at is None
+
+    page = client.post(link)
+    assert page.status_code == 200 and "Acknowledged" in page.content.decode()
+    alert.refresh_from_db()
+    assert alert.acknowledged_by == tom_team and alert.acknowledged_at is not None
+
+    # Used again: says who acknowledged, records nothing new.
+    first = alert.acknowledged_at
+    again = client.post(link)
+    assert again.status_code == 200 and "Already acknowledged" in again.content.decode()
+    alert.refresh_from_db()
+    assert alert.acknowledged_at == first
+
+
+@pytest.mark.parametrize(
+    "token",
+    ["garbage", "eyJhIjoxLCJ1IjoxfQ:1tX:forged", "a" * 500, "%00", "x:y:z", "W10:1tX:abc"],
+)
+def test_a_forged_or_damaged_ack_link_gets_a_clear_page(agreement, acme_desk, client, token):
+    open_ticket(acme_desk, agreement, "soon", 12)
+    for method in (client.get, client.post):
+        page = method(f"/alerts/ack/{token}/")
+        assert page.status_code == 400
+        assert "This acknowledge link is not valid" in page.content.decode()
+    assert Alert.objects.get().acknowledged_at is None
+
+
+def test_an_ack_link_for_another_alert_or_person_does_not_work(
+    agreement, acme_desk, tom_team, carol_customer, client
+):
+    open_ticket(acme_desk, agreement, "soon", 12)
+    alert = Alert.objects.get()
+    # Signed correctly, but for a customer (who does not acknowledge) and a missing alert.
+    for token in (
+        ack_token(alert, carol_customer),
+        signing.dumps({"a": 10**6, "u": tom_team.pk}, salt=SALT),
+    ):
+        page = client.post(reverse("monitoring:alert-ack-link", args=[token]))
+        assert page.status_code == 400 and "not valid" in page.content.decode()
+    alert.refresh_from_db()
+    assert alert.acknowledged_at is None
+
+
+def test_an_expired_ack_link_says_so(agreement, acme_desk, tom_team, client):
+    open_ticket(acme_desk, agreement, "soon", 12)
+    alert = Alert.objects.get()
+    with time_machine.travel(timezone.now() - MAX_AGE - timedelta(hours=1)):
+        token = ack_token(alert, tom_team)
+    page = client.post(reverse("monitoring:alert-ack-link", args=[token]))
+    assert page.status_code == 410 and "expired" in page.content.decode()
+    alert.refresh_from_db()
+    assert alert.acknowledged_at is None
+
+
+def test_alert_email_names_the_ticket_title_and_assignee_when_the_feed_sends_them(
+    agreement, acme_desk, tom_team
+):
+    open_ticket(
+        acme_desk,
+        agreement,
+        "INC-7",
+        40,
+        title="Checkout fails for EU cards",
+        assignee="Tom Team",
+    )
+    open_ticket(acme_desk, agreement, "INC-8", 40)
+    known = Alert.objects.get(ticket__external_id="INC-7")
+    mail = Notification.objects.get(key=known.notification_key, recipient=tom_team.email)
+    for body in (mail.body_text, mail.body_html):
+        assert "INC-7: Checkout fails for EU cards" in body
+        assert "Tom Team" in body
+    unknown = Alert.objects.get(ticket__external_id="INC-8")
+    mail = Notification.objects.get(key=unknown.notification_key, recipient=tom_team.email)
+    assert "Assignee:  not known" in mail.body_text

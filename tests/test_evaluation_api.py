@@ -12,6 +12,7 @@ from django.utils import timezone
 from rest_framework.test import APIClient
 
 from monitoring.evaluation.alerts import deliver_new_alerts
+from monitoring.evaluation.format import state_word
 from monitoring.evaluation.periods import evaluate_periods
 from monitoring.evaluation.tickets import evaluate_pending_tickets
 from monitoring.ingest.tickets import tickets_ingest
@@ -496,3 +497,21 @@ def test_schema_validates_without_warnings(tmp_path):
     )
     text = (tmp_path / "api.yaml").read_text()
     assert "/api/alerts/{id}/acknowledge/:" in text and "/api/compliance/:" in text
+
+
+def test_display_fields_use_the_words_of_the_pages(evaluated, alice_manager):
+    """One vocabulary: the API's display fields say what the pages and emails say."""
+    client = api(alice_manager)
+    levels = {row["level"]: row["level_text"] for row in results(client.get("/api/alerts/"))}
+    assert levels.get("breached") == "Threshold breached"
+    if "warning" in levels:
+        assert levels["warning"] == "At risk"
+    for row in results(client.get("/api/timers/")):
+        assert row["state_text"] == state_word(row["state"])
+    for row in results(client.get("/api/compliance/")):
+        assert row["status_text"] == state_word(row["status"])
+    for row in results(client.get("/api/breaches/")):
+        assert row["level_text"] in ("Threshold breached", "Target missed")
+    schema = client.get("/api/schema/?format=json").json()
+    levels_doc = schema["components"]["schemas"]["AlertLevelEnum"]["description"]
+    assert "`warning` - At risk" in levels_doc

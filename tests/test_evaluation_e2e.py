@@ -214,7 +214,7 @@ class Mailbox:
 def assert_one_email_each(mailbox: Mailbox, ticket: str, level: str, recipients: set[str]):
     deliveries = mailbox.of(ticket, level)
     assert Counter(d.recipient for d in deliveries) == Counter(recipients), (ticket, level)
-    label = {WARNING: "[Warning]", MISSED: "[Target missed]", BREACHED: "[Threshold breached]"}
+    label = {WARNING: "[At risk]", MISSED: "[Target missed]", BREACHED: "[Threshold breached]"}
     for delivery in deliveries:
         message = delivery.message
         # Python's compat32 folding (Django's EmailMessage) starts a long encoded subject on a

@@ -441,3 +441,45 @@ def test_ticket_page_shows_its_timers(client, evaluated, carol_customer):
     assert f"{response_timer['used']} of {response_timer['allowed']}" in page
     assert "5 min of 30 min" in page  # P2: answered after 5 of the 30 minutes allowed
     assert "stopped" in page and "running" in page
+
+
+def test_ticket_page_says_why_less_time_was_used_than_elapsed(
+    client, active_acme_agreement, acme_desk, carol_customer
+):
+    """The issue: "15 min used" beside "18 min elapsed" without saying why. The timer says
+    where the other 3 minutes went: a pause while waiting on the customer (24x7 calendar, so
+    nothing fell outside its hours)."""
+    now = datetime.now(UTC).replace(microsecond=0)
+    opened = now - timedelta(minutes=18)
+    tickets_ingest(
+        acme_desk,
+        [
+            {
+                "external_id": "INC-WAIT",
+                "agreement": active_acme_agreement.reference,
+                "priority": "P1",
+                "opened_at": iso(opened),
+                "status_history": [
+                    {"at": iso(opened), "status": "New"},
+                    {
+                        "at": iso(opened + timedelta(minutes=5)),
+                        "status": "Waiting on customer",
+                        "pauses_clock": True,
+                    },
+                    {"at": iso(opened + timedelta(minutes=8)), "status": "In progress"},
+                ],
+            }
+        ],
+    )
+    evaluate_pending_tickets(now)
+    ticket = Ticket.objects.get(external_id="INC-WAIT")
+    login(client, carol_customer)
+    response = client.get(reverse("monitoring:ticket-detail", args=[ticket.pk]))
+    page = response.content.decode()
+    rows = {row["timer"].metric: row for row in response.context["timers"]}
+    account = rows["response_time"]["account"]
+    assert account.account.counted.total_seconds() == rows["response_time"]["timer"].used_seconds
+    text = account.text
+    assert text.startswith("15 min used of 18 min elapsed: 3 min paused (Waiting on customer)")
+    assert "0 min outside the hours of" in text
+    assert "15 min used of 18 min elapsed: 3 min paused (Waiting on customer); 0 min" in page

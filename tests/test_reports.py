@@ -317,3 +317,13 @@ def test_a_period_is_reported_in_the_month_it_ends_whatever_its_zone(zone):
     # A quarter is reported in its last month, a year in December.
     assert result_month(period_bounds("quarter", utc(2026, 8, 1), zone)[1]) == date(2026, 9, 1)
     assert result_month(period_bounds("year", utc(2026, 5, 1), zone)[1]) == date(2026, 12, 1)
+
+
+def test_the_comparison_table_is_a_keyboard_reachable_named_region(client, october, carol_customer):
+    """The issue: scrollable tables could not be reached by keyboard."""
+    client.force_login(carol_customer)
+    html = client.get(october.url).content.decode()
+    start = html.index('id="comparison-table"')
+    tag = html[html.rindex("<div", 0, start) : html.index(">", start)]
+    assert 'tabindex="0"' in tag and 'role="region"' in tag
+    assert 'aria-label="Compared with earlier periods' in tag

@@ -17,12 +17,15 @@ from zoneinfo import ZoneInfo
 from django.conf import settings
 from django.db import transaction
 from django.urls import reverse
+from django.utils import timezone
 
 from agreements.models import Agreement
 from sla_portal.core.models import Role, User
 from sla_portal.core.notifications import notify
 
-from ..models import Alert, Breach, DigestItem, EscalationContact, Level
+from ..models import Alert, Breach, DigestItem, EscalationContact, Level, TicketTimer
+from .ack import ack_url, can_receive_ack_link
+from .format import LEVEL_MEANINGS, duration, state_word
 
 RANK = {Level.WARNING: 1, Level.MISSED_TARGET: 2, Level.BREACHED: 3}
 
@@ -226,19 +229,49 @@ def alert_url(alert: Alert) -> str:
     return settings.SITE_URL + path
 
 
-def alert_context(alert: Alert) -> dict:
+def threshold_text(alert: Alert, now: datetime) -> str:
+    """How long until the ticket's threshold of unacceptable service, or how long past it:
+    "Threshold in 1 h 20 min (2026-03-02 14:05 Europe/Berlin)". Empty for periods and for
+    a recovery; "clock paused" while the ticket waits on someone else."""
+    if not alert.ticket_id or alert.level == Level.CLOSED:
+        return ""
+    timer = (
+        TicketTimer.objects.filter(ticket_id=alert.ticket_id, target_key=alert.target_key)
+        .only("threshold_due_at", "stopped_at")
+        .first()
+    )
+    if timer is None:
+        return ""
+    due = timer.threshold_due_at
+    if due is None:
+        return "clock paused (waiting on the customer or a third party): no threshold time"
+    local = f"{due.astimezone(ZoneInfo(alert.zone or 'UTC')):%Y-%m-%d %H:%M} ({alert.zone})"
+    left = (due - now).total_seconds()
+    if left >= 0:
+        return f"{duration(left)} left until the threshold, at {local}"
+    return f"threshold passed {duration(-left)} ago, at {local}"
+
+
+def alert_context(alert: Alert, now: datetime | None = None) -> dict:
+    """What every recipient's email of ``alert`` says (the ack link is added per person)."""
     zone = ZoneInfo(alert.zone or "UTC")
     due = alert.due_at.astimezone(zone) if alert.due_at else None
     reached = alert.reached_at.astimezone(zone)
+    ticket = alert.ticket if alert.ticket_id else None
     return {
         "alert": alert,
         "agreement": alert.agreement,
-        "level": alert.get_level_display(),
+        "level": state_word(alert.level),
+        "meaning": LEVEL_MEANINGS.get(alert.level, ""),
         "subject": alert.subject,
+        "ticket_title": ticket.title if ticket else "",
+        "ticket_assignee": ticket.assignee if ticket else "",
+        "threshold_text": threshold_text(alert, now or timezone.now()),
         "due_text": f"{due:%Y-%m-%d %H:%M} ({alert.zone})" if due else "",
         "reached_text": f"{reached:%Y-%m-%d %H:%M} ({alert.zone})",
         "url": alert_url(alert),
         "alerts_url": settings.SITE_URL + reverse("monitoring:alert-list"),
+        "ack_url": "",
     }
 
 
@@ -299,12 +332,40 @@ def _notify(alert: Alert, now: datetime) -> None:
             ignore_conflicts=True,
         )
     if immediate:
+        _email(alert, immediate, now)
+
+
+def _email(alert: Alert, people: list[User | str], now: datetime) -> None:
+    """One email per mailbox. Provider accounts get theirs with a personal one-click
+    acknowledge link (a token bound to the alert and to them), so each is rendered alone;
+    everybody else shares one rendering."""
+    context = alert_context(alert, now)
+    personal = [p for p in people if can_receive_ack_link(alert, p)]
+    taken = {p.email.strip().lower() for p in personal}
+    # A mailbox named both as a provider account and as a plain address hears once, as the
+    # account (with its link).
+    shared = [
+        p
+        for p in people
+        if p not in personal and (p if isinstance(p, str) else p.email).strip().lower() not in taken
+    ]
+    kind = f"alert.{alert.level}"
+    for user in personal:
         notify(
-            f"alert.{alert.level}",
+            kind,
             alert.notification_key,
-            immediate,
+            [user],
             "emails/alert",
-            alert_context(alert),
+            {**context, "ack_url": ack_url(alert, user)},
+            agreement_id=alert.agreement_id,
+        )
+    if shared:
+        notify(
+            kind,
+            alert.notification_key,
+            shared,
+            "emails/alert",
+            context,
             agreement_id=alert.agreement_id,
         )
 

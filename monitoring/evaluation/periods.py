@@ -288,7 +288,7 @@ def value_text(value: float | None, unit: str, goal: Goal) -> str:
         if number is None:
             return "no data"
         if unit == "percent":
-            return percent(number)
+            return percent(number, goals=(goal.target, goal.threshold))
         if unit == "count":  # "3 against target 2", not "3 count against target 2 count"
             return f"{number:g}"
         return f"{number:g} {unit}"

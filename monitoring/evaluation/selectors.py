@@ -30,6 +30,7 @@ from ..models import (
     TicketTimer,
 )
 from .alerts import default_recipients
+from .format import state_word
 
 # Past periods listed per target on the compliance page; older ones are in the API and reports.
 PAST_PERIODS = 12
@@ -236,7 +237,7 @@ def escalation_matrix(user: User, agreement: Agreement) -> list[MatrixLevel]:
             ]
         else:
             entries = _unique_entries(default_recipients(agreement, level))
-        matrix.append(MatrixLevel(level, Level(level).label, entries, bool(explicit)))
+        matrix.append(MatrixLevel(level, state_word(level), entries, bool(explicit)))
     return matrix
 
 

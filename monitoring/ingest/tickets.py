@@ -41,6 +41,8 @@ UPDATE_FIELDS = [
     "service",
     "priority",
     "category",
+    "title",
+    "assignee",
     "state",
     "opened_at",
     "first_response_at",
@@ -172,6 +174,8 @@ def _clean(row: Mapping, zone: Any, agreements: _Agreements) -> _CleanTicket:
         raise FieldError("priority", "expected P1, P2, P3, P4 or empty")
     values["priority"] = priority.upper()
     values["category"] = check("category", lambda: text(row, "category", 120))
+    values["title"] = check("title", lambda: text(row, "title", 300))
+    values["assignee"] = check("assignee", lambda: text(row, "assignee", 200))
     reopen = row.get("reopen_count")
     values["reopen_count"] = (
         0 if is_blank(reopen) else check("reopen_count", lambda: integer(reopen))

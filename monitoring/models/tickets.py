@@ -44,6 +44,10 @@ class Ticket(models.Model):
     )
     priority = models.CharField(max_length=2, blank=True)
     category = models.CharField(max_length=120, blank=True)
+    # What the desk calls the ticket and who works on it, when the feed says (alert emails
+    # name them so the person woken knows what it is about without opening the portal).
+    title = models.CharField(max_length=300, blank=True)
+    assignee = models.CharField(max_length=200, blank=True)
     state = models.CharField(max_length=8, choices=State.choices, default=State.OPEN)
     opened_at = models.DateTimeField()
     first_response_at = models.DateTimeField(null=True, blank=True)

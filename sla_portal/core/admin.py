@@ -1,7 +1,7 @@
 from django.contrib import admin
 from django.contrib.auth.admin import UserAdmin as BaseUserAdmin
 
-from .models import Notification, Organisation, User, WorkerHeartbeat
+from .models import AccountEvent, Notification, Organisation, User, WorkerHeartbeat
 
 
 class ReadOnlyAdmin(admin.ModelAdmin):
@@ -69,3 +69,12 @@ class NotificationAdmin(ReadOnlyAdmin):
     search_fields = ["recipient", "key", "subject"]
     date_hierarchy = "created_at"
     ordering = ["-created_at", "-id"]
+
+
+@admin.register(AccountEvent)
+class AccountEventAdmin(ReadOnlyAdmin):
+    """Invitations, role changes and deactivations made on the organisation pages."""
+
+    list_display = ["at", "organisation", "actor_name", "action", "subject_name", "message"]
+    list_filter = ["action", "organisation"]
+    search_fields = ["message", "actor_name", "subject_name"]

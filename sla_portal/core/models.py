@@ -235,3 +235,55 @@ class Notification(models.Model):
 
     def __str__(self) -> str:
         return f"{self.kind} {self.key} to {self.recipient} ({self.status})"
+
+
+class AccountEvent(models.Model):
+    """One change to an organisation or a person's account, by whom and when (append-only).
+
+    The agreements app keeps its own audit trail, but core sits below it, so people
+    management records its facts here: invitations, role changes, deactivations.
+    """
+
+    class Action(models.TextChoices):
+        ORGANISATION_CREATED = "organisation_created", "Organisation created"
+        INVITED = "invited", "Invited"
+        INVITATION_RESENT = "invitation_resent", "Invitation sent again"
+        PASSWORD_SET = "password_set", "Password set from the invitation"
+        ROLE_CHANGED = "role_changed", "Role changed"
+        DEACTIVATED = "deactivated", "Deactivated"
+        REACTIVATED = "reactivated", "Reactivated"
+
+    organisation = models.ForeignKey(
+        Organisation, on_delete=models.PROTECT, related_name="account_events"
+    )
+    at = models.DateTimeField(default=timezone.now)
+    actor = models.ForeignKey(
+        User, on_delete=models.SET_NULL, null=True, blank=True, related_name="+"
+    )
+    actor_name = models.CharField(max_length=150, blank=True)
+    subject = models.ForeignKey(
+        User, on_delete=models.SET_NULL, null=True, blank=True, related_name="account_events"
+    )
+    subject_name = models.CharField(max_length=150, blank=True)
+    action = models.CharField(max_length=24, choices=Action.choices)
+    before = models.CharField(max_length=64, blank=True)
+    after = models.CharField(max_length=64, blank=True)
+    message = models.CharField(max_length=300, blank=True)
+
+    scope_paths = ("organisation",)
+    objects = ScopedManager()
+
+    class Meta:
+        ordering = ["-at", "-id"]
+        indexes = [models.Index(fields=["organisation", "-at"], name="accountevent_org_at")]
+
+    def __str__(self) -> str:
+        return f"{self.at:%Y-%m-%d %H:%M} {self.actor_name or 'system'}: {self.message}"
+
+    def save(self, *args, **kwargs) -> None:
+        if self.pk is not None:
+            raise ValueError("Account events are append-only.")
+        super().save(*args, **kwargs)
+
+    def delete(self, *args, **kwargs):
+        raise ValueError("Account events are append-only.")

@@ -2,8 +2,20 @@ from django.urls import path
 
 from . import views
 
+app_name = "core"
+
+# The organisation page itself is ``organisation`` (sla_portal/urls.py): it reads every app.
 urlpatterns = [
-    path("", views.home, name="home"),
     path("organisations/", views.organisation_list, name="organisation-list"),
-    path("organisations/<slug:slug>/", views.organisation_detail, name="organisation-detail"),
+    path("organisations/new/", views.organisation_create, name="organisation-create"),
+    path("organisations/<slug:slug>/invite/", views.user_invite, name="invite"),
+    path("people/<int:pk>/role/", views.user_role, name="user-role"),
+    path("people/<int:pk>/deactivate/", views.user_deactivate, name="user-deactivate"),
+    path("people/<int:pk>/reactivate/", views.user_reactivate, name="user-reactivate"),
+    path("people/<int:pk>/invitation/", views.invitation_resend, name="invitation-resend"),
+    path(
+        "accounts/invitation/<uidb64>/<token>/",
+        views.InvitationSetPasswordView.as_view(),
+        name="invitation",
+    ),
 ]

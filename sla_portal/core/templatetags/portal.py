@@ -1,5 +1,9 @@
+from datetime import datetime, timedelta
+
 from django import template
+from django.utils import timezone
 from django.utils.safestring import mark_safe
+from django.utils.timesince import timesince
 
 from sla_portal.core.markdown import render_markdown
 
@@ -15,3 +19,13 @@ def markdown_filter(text: str) -> str:
 @register.filter
 def get_item(mapping: dict, key):
     return mapping.get(key) if mapping else None
+
+
+@register.filter
+def waiting(since: datetime | None) -> str:
+    """How long something has waited, in words: "just now", "for 3 days" (never "0 minutes")."""
+    if since is None:
+        return ""
+    if timezone.now() - since < timedelta(minutes=1):
+        return "just now"
+    return f"for {timesince(since)}"

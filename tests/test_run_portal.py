@@ -1,0 +1,186 @@
+"""`make run` (run_portal): quiet while all is well, the address and logins last, errors shown.
+
+The portal runs for real here: run_portal in its own process on a fresh SQLite file and the
+filesystem broker, with its web server, worker and scheduler, on a free port.
+"""
+
+from __future__ import annotations
+
+import os
+import signal
+import socket
+import subprocess
+import sys
+import threading
+import time
+import urllib.error
+import urllib.request
+from collections.abc import Iterator
+from pathlib import Path
+
+import pytest
+
+from sla_portal.core.demo import DEMO_PASSWORD, DEMO_USERS
+
+ROOT = Path(__file__).resolve().parents[1]
+
+pytestmark = pytest.mark.worker
+
+
+def free_port() -> int:
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        return sock.getsockname()[1]
+
+
+def portal_env(var_dir: Path, port: int) -> dict[str, str]:
+    """The environment of `make run` on a clean clone: no services, DEBUG and demo on."""
+    env = {
+        key: value
+        for key, value in os.environ.items()
+        if key
+        not in {
+            "DATABASE_URL",
+            "REDIS_URL",
+            "CELERY_BROKER_URL",
+            "CELERY_QUEUE",
+            "LOG_LEVEL",
+            "REQUEST_LOG_LEVEL",
+            "SECRET_KEY",
+            "SLA_REQUIRE_SERVICES",
+        }
+    }
+    env.update(
+        {
+            "DJANGO_SETTINGS_MODULE": "sla_portal.settings",
+            "SLA_VAR_DIR": str(var_dir),
+            "DEBUG": "1",
+            "SLA_DEMO": "1",
+            "PORT": str(port),
+            "PYTHONUNBUFFERED": "1",
+        }
+    )
+    return env
+
+
+class Output:
+    """Every line a process prints (stdout and stderr), with the moment it arrived."""
+
+    def __init__(self, process: subprocess.Popen) -> None:
+        self.lines: list[tuple[float, str]] = []
+        self._lock = threading.Lock()
+        self._thread = threading.Thread(target=self._read, args=(process,), daemon=True)
+        self._thread.start()
+
+    def _read(self, process: subprocess.Popen) -> None:
+        for raw in process.stdout:
+            with self._lock:
+                self.lines.append((time.monotonic(), raw.rstrip("\n")))
+
+    def text(self) -> list[str]:
+        with self._lock:
+            return [line for _at, line in self.lines]
+
+    def since(self, moment: float) -> list[str]:
+        with self._lock:
+            return [line for at, line in self.lines if at >= moment]
+
+    def wait_for(self, predicate, timeout: float) -> bool:
+        deadline = time.monotonic() + timeout
+        while time.monotonic() < deadline:
+            if any(predicate(line) for line in self.text()):
+                return True
+            time.sleep(0.2)
+        return False
+
+
+@pytest.fixture
+def portal(tmp_path) -> Iterator[tuple[subprocess.Popen, Output, int, dict]]:
+    port = free_port()
+    env = portal_env(tmp_path, port)
+    for command in (["migrate", "--noinput", "-v0"], ["seed_demo"]):
+        subprocess.run(
+            [sys.executable, "manage.py", *command],
+            cwd=ROOT,
+            env=env,
+            check=True,
+            capture_output=True,
+        )
+    process = subprocess.Popen(
+        [sys.executable, "manage.py", "run_portal"],
+        cwd=ROOT,
+        env=env,
+        stdout=subprocess.PIPE,
+        stderr=subprocess.STDOUT,
+        text=True,
+        start_new_session=True,
+    )
+    output = Output(process)
+    try:
+        yield process, output, port, env
+    finally:
+        if process.poll() is None:
+            process.send_signal(signal.SIGINT)
+            try:
+                process.wait(timeout=30)
+            except subprocess.TimeoutExpired:
+                os.killpg(process.pid, signal.SIGKILL)
+                process.wait()
+
+
+def get(url: str) -> int:
+    try:
+        with urllib.request.urlopen(url, timeout=10) as response:
+            return response.status
+    except urllib.error.HTTPError as error:
+        return error.code
+
+
+def test_make_run_prints_the_address_and_logins_last_and_then_stays_quiet(portal):
+    process, output, port, env = portal
+    url = f"http://127.0.0.1:{port}/"
+    running = f"SLA Portal is running on {url}"
+    assert output.wait_for(lambda line: running in line, timeout=120), "\n".join(output.text())
+    # The announcement ends with a rule; give it a moment to arrive in full.
+    time.sleep(1)
+    lines = output.text()
+    tail = lines[-25:]
+    # Everything was up before the address was printed: it answers at once.
+    assert get(url + "accounts/login/") == 200
+    # The address and every demo login are the last thing printed: nothing scrolled them away.
+    assert any(running in line for line in tail[-4:]), "\n".join(lines)
+    assert any(DEMO_PASSWORD in line for line in tail)
+    for username, *_rest in DEMO_USERS:
+        assert any(line.split()[:1] == [username] for line in tail), username
+    assert not any("WARNING: the" in line for line in tail), "every process came up"
+
+    # Idle, and while pages are served (a redirect, a page, a 404), the terminal stays quiet:
+    # no tick of the deadline loop, no scheduler line, no request line.
+    quiet_from = time.monotonic()
+    assert get(url) == 200  # the redirect to the login page, followed
+    assert get(url + "no-such-page/") == 404
+    time.sleep(5)
+    assert output.since(quiet_from) == [], "\n".join(output.since(quiet_from))
+    assert process.poll() is None
+
+    # A real error still shows: a task the worker does not know is an error of the worker.
+    subprocess.run(
+        [
+            sys.executable,
+            "-c",
+            "import django; django.setup(); from sla_portal.celery import app; "
+            "app.send_task('core.no_such_task')",
+        ],
+        cwd=ROOT,
+        env=env,
+        check=True,
+        capture_output=True,
+    )
+    assert output.wait_for(lambda line: "core.no_such_task" in line, timeout=30), "\n".join(
+        output.since(quiet_from)
+    )
+    assert any("ERROR" in line for line in output.since(quiet_from))
+
+    process.send_signal(signal.SIGINT)
+    assert process.wait(timeout=30) == 0
+    assert output.wait_for(lambda line: line == "Stopped.", timeout=5)
