@@ -11,8 +11,8 @@ page where it is acted on. The rules follow who the lifecycle services themselve
 * **Proposals to answer** (the agreement's managers: the service managers and its drafter): the
   customer asked for changes to the latest version (the provider accepts its own proposals
   by sending them, so a customer's acceptance is an agreement, not a question).
-* **Signatures due** (named signatories): the customer accepted the provider's version and this person, named
-  in it, has not signed.
+* **Signatures due** (named signatories): the customer accepted the provider's version and
+  this person, named in it, has not signed.
 * **Reviews due** (managers and approvers): a scheduled review within
   ``REVIEW_REMINDER_DAYS`` of its due date (or past it), or a review in progress.
 * **Alerts to acknowledge** (provider staff): an alert that was emailed (or put in the digest)
@@ -252,23 +252,21 @@ def _negotiation_items(user: User) -> list[InboxItem]:
                         since=version.proposed_at,
                     )
                 )
-        elif _is_manager(user, agreement):
-            if version.change_requests:
-                last = version.change_requests[-1]
-                asked = len(version.change_requests)
-                items.append(
-                    InboxItem(
-                        kind=ANSWER,
-                        title=f"Changes requested to version {version.number} of "
-                        f"{_name(agreement)}",
-                        reason=f"{last.author.display_name} ({agreement.customer.name}) asked "
-                        f"for changes{f' ({asked} requests)' if asked > 1 else ''}: "
-                        f"“{_excerpt(last.body)}”",
-                        url=url,
-                        action="Answer the change request",
-                        since=version.change_requests[0].created_at,
-                    )
+        elif _is_manager(user, agreement) and version.change_requests:
+            last = version.change_requests[-1]
+            asked = len(version.change_requests)
+            items.append(
+                InboxItem(
+                    kind=ANSWER,
+                    title=f"Changes requested to version {version.number} of {_name(agreement)}",
+                    reason=f"{last.author.display_name} ({agreement.customer.name}) asked "
+                    f"for changes{f' ({asked} requests)' if asked > 1 else ''}: "
+                    f"“{_excerpt(last.body)}”",
+                    url=url,
+                    action="Answer the change request",
+                    since=version.change_requests[0].created_at,
                 )
+            )
     return items
 
 
