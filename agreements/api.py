@@ -34,6 +34,7 @@ from .models import Agreement, Target
 from .sections import SECTIONS
 from .selectors import (
     agreement_document,
+    agreements_as_proposed,
     agreements_visible_to,
     calendars_visible_to,
     services_visible_to,
@@ -588,6 +589,14 @@ class AgreementViewSet(ScopedViewSetMixin, viewsets.ModelViewSet):
         if self.action == "create":
             return AgreementCreateSerializer
         return AgreementSerializer
+
+    def get_serializer(self, *args: Any, **kwargs: Any) -> BaseSerializer:
+        # A customer reads what was proposed to it, never the provider's unsent edits.
+        if args and self.action in {"list", "retrieve"} and self.request.user.is_customer:
+            rows = args[0] if kwargs.get("many") else [args[0]]
+            shown = agreements_as_proposed(self.request.user, list(rows))
+            args = (shown if kwargs.get("many") else shown[0], *args[1:])
+        return super().get_serializer(*args, **kwargs)
 
     def create(self, request: Request, *args: Any, **kwargs: Any) -> Response:
         serializer = self.get_serializer(data=request.data)

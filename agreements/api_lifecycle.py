@@ -24,7 +24,7 @@ from drf_spectacular.utils import (
 )
 from rest_framework import mixins, status, viewsets
 from rest_framework.decorators import action
-from rest_framework.exceptions import NotFound, ValidationError
+from rest_framework.exceptions import NotFound, PermissionDenied, ValidationError
 from rest_framework.request import Request
 from rest_framework.response import Response
 from rest_framework.serializers import BaseSerializer
@@ -43,12 +43,14 @@ from .models import (
     Review,
     ReviewAction,
 )
+from .presentation import section_heading, status_of
 from .sections import MARKDOWN_FIELDS, SECTIONS_BY_KEY
-from .selectors import agreements_visible_to
+from .selectors import agreements_visible_to, comments_visible_to
 from .serializers import Conflict
 from .serializers_lifecycle import (
     FIELDS_OF_ACTION,
     AuditEventSerializer,
+    CommentReplySerializer,
     CommentSerializer,
     CompareQuerySerializer,
     LifecycleStateSerializer,
@@ -74,6 +76,9 @@ AGREEMENT_PK = OpenApiParameter(
 VERSION_NUMBER = OpenApiParameter(
     "number", OpenApiTypes.INT, OpenApiParameter.PATH, description="Number of the version."
 )
+COMMENT_ID = OpenApiParameter(
+    "id", OpenApiTypes.INT, OpenApiParameter.PATH, description="Id of the comment."
+)
 REVIEW_ID = OpenApiParameter(
     "id", OpenApiTypes.INT, OpenApiParameter.PATH, description="Id of the review."
 )
@@ -95,6 +100,9 @@ def _refusal(action_name: str, state: str, roles: set[str]) -> str:
 
 STATE_EXAMPLE = {
     "status": "in_negotiation",
+    "status_label": "In negotiation",
+    "signed": False,
+    "takes_effect_on": None,
     "stage": "negotiate",
     "latest_version": 2,
     "in_force_version": None,
@@ -127,14 +135,29 @@ TRANSITION_REQUESTS = {
         ],
     },
 }
-TRANSITION_REFUSED = OpenApiResponse(
+TRANSITION_FORBIDDEN = OpenApiResponse(
     OpenApiTypes.OBJECT,
-    description="The step is not allowed now or not for you; the reason says why.",
+    description="The step is not yours to take (your role or side); the reason says why.",
     examples=[
         OpenApiExample(
             "Not a customer approver",
             value={"action": [_refusal("accept", machine.IN_NEGOTIATION, set())]},
         ),
+        OpenApiExample(
+            "The provider's own proposal",
+            value={
+                "action": [
+                    "Version 2 is the provider's own proposal: sending it was the provider's "
+                    "acceptance. The customer accepts it or asks for changes."
+                ]
+            },
+        ),
+    ],
+)
+TRANSITION_REFUSED = OpenApiResponse(
+    OpenApiTypes.OBJECT,
+    description="The step is not allowed now; the reason says why.",
+    examples=[
         OpenApiExample(
             "Wrong state",
             value={"action": [_refusal("sign", machine.IN_NEGOTIATION, {machine.SIGNATORY})]},
@@ -241,7 +264,7 @@ COMPARISON_EXAMPLE = {
     "sections": [
         {
             "key": "support",
-            "title": "Support levels",
+            "title": "4. Support levels",
             "changes": [
                 {
                     "kind": "changed",
@@ -269,13 +292,31 @@ COMMENT_EXAMPLE = {
     "id": 12,
     "version": 1,
     "section": "support",
+    "section_title": "4. Support levels",
+    "parent": None,
     "body": "Can the P1 response be 15 minutes at night too?",
     "author": "carol_customer",
     "author_name": "Carol Customer",
     "requests_change": False,
     "created_at": "2026-01-07T15:31:00Z",
+    "resolved_at": None,
+    "resolved_by": None,
 }
 COMMENT_REQUEST = {key: COMMENT_EXAMPLE[key] for key in ("section", "body")}
+REPLY_EXAMPLE = {
+    **COMMENT_EXAMPLE,
+    "id": 13,
+    "parent": 12,
+    "body": "Yes: 15 minutes at night too.",
+    "author": "alice_manager",
+    "author_name": "Alice Manager",
+    "created_at": "2026-01-07T16:02:00Z",
+}
+RESOLVED_EXAMPLE = {
+    **COMMENT_EXAMPLE,
+    "resolved_at": "2026-01-08T09:00:00Z",
+    "resolved_by": "carol_customer",
+}
 AUDIT_EXAMPLE = {
     "id": 311,
     "at": "2026-01-09T16:40:12Z",
@@ -367,8 +408,12 @@ def lifecycle_state(agreement: Agreement, user: User) -> dict[str, Any]:
     already rule out (a side that has accepted, a signatory who has signed)."""
     latest = services.latest_version(agreement)
     in_force = agreement.in_force_version
+    status = status_of(agreement)
     return {
         "status": agreement.status,
+        "status_label": status.label,
+        "signed": status.key == machine.SIGNED or in_force is not None,
+        "takes_effect_on": agreement.effective_from if status.key == machine.SIGNED else None,
         "stage": agreement.stage,
         "latest_version": latest.number if latest else None,
         "in_force_version": in_force.number if in_force else None,
@@ -414,9 +459,11 @@ class AgreementLifecycleViewSet(AgreementRowsMixin, viewsets.GenericViewSet):
             "Propose the working copy as the next version, request changes, accept the latest "
             "version, sign it, start a review or decide one (`continue`, `renegotiate`, "
             "`terminate`). Who may do what follows the agreement's state machine: service "
-            "managers propose and decide reviews, customer approvers request changes, both "
-            "sides accept, the named signatories sign. A refused step answers 409 with the "
-            "reason under `action`; a malformed body answers 400. On success the answer is the "
+            "managers propose (proposing is the provider's acceptance) and decide reviews, "
+            "customer approvers request changes or accept, the named signatories sign. A step "
+            "that is not yours (role or side) answers 403, a step not possible now 409, both "
+            "with the reason under `action`; a malformed body answers 400. On success the "
+            "answer is the "
             "agreement's new lifecycle state."
         ),
         parameters=[AGREEMENT_PK],
@@ -424,6 +471,7 @@ class AgreementLifecycleViewSet(AgreementRowsMixin, viewsets.GenericViewSet):
         responses={
             200: LifecycleStateSerializer,
             400: TRANSITION_INVALID,
+            403: TRANSITION_FORBIDDEN,
             404: NOT_FOUND,
             409: TRANSITION_REFUSED,
         },
@@ -453,6 +501,8 @@ class AgreementTransitionViewSet(AgreementRowsMixin, viewsets.GenericViewSet):
         except IncompleteProposal as exc:
             # What the agreement lacks is a fault of the request, not of the state: 400.
             raise ValidationError({exc.field: [str(exc)]}) from exc
+        except machine.NotYourStep as exc:
+            raise PermissionDenied({"action": [str(exc)]}) from exc
         except TransitionError as exc:
             raise Conflict({"action": [str(exc)]}) from exc
         # Read back: the services locked and changed their own copy of the row.
@@ -588,8 +638,8 @@ class AgreementVersionViewSet(AgreementRowsMixin, viewsets.ReadOnlyModelViewSet)
 
 
 def _section_title(key: str) -> str:
-    section = SECTIONS_BY_KEY.get(key)
-    return section.title if section else key
+    # As the document and the emails name it: "3. Availability", never the internal key.
+    return section_heading(key) if key in SECTIONS_BY_KEY else "Other"
 
 
 # --- Comments ------------------------------------------------------------------------------
@@ -600,18 +650,27 @@ def _section_title(key: str) -> str:
         summary="Comments on an agreement",
         description=(
             "Remarks by either side on the sections of the versions under discussion, oldest "
-            "first. Requests for changes (made with the `request_changes` step) are listed "
-            "here too, with `requests_change` set. Filter with `?section=`."
+            "first: each thread's remark (`parent` null) and its replies (`parent` set), with "
+            "the thread's resolution on the remark. Requests for changes (made with the "
+            "`request_changes` step) are listed here too, with `requests_change` set. Filter "
+            "with `?section=` or `?parent=`."
         ),
         parameters=[AGREEMENT_PK],
         examples=_response_examples("Comment", COMMENT_EXAMPLE),
         responses={200: CommentSerializer(many=True), 404: NOT_FOUND},
     ),
+    retrieve=extend_schema(
+        summary="One comment",
+        parameters=[AGREEMENT_PK, COMMENT_ID],
+        examples=_response_examples("Reply", REPLY_EXAMPLE),
+        responses={200: CommentSerializer, 404: NOT_FOUND},
+    ),
     create=extend_schema(
         summary="Comment on a section",
         description=(
-            "Adds a remark on one section (or `general`) of the latest version, as you. Either "
-            "side may comment until the agreement has ended (then 409)."
+            "Adds a remark on one section (or `general`) of the latest version, as you; with "
+            "`parent`, a reply in that remark's thread. Either side may comment until the "
+            "agreement has ended (then 409)."
         ),
         parameters=[AGREEMENT_PK],
         examples=[
@@ -642,30 +701,136 @@ def _section_title(key: str) -> str:
     ),
 )
 class AgreementCommentViewSet(
-    AgreementRowsMixin, mixins.ListModelMixin, mixins.CreateModelMixin, viewsets.GenericViewSet
+    AgreementRowsMixin,
+    mixins.ListModelMixin,
+    mixins.RetrieveModelMixin,
+    mixins.CreateModelMixin,
+    viewsets.GenericViewSet,
 ):
-    """Comments on one agreement, by either side."""
+    """Comments on one agreement, by either side: threads of a remark and its replies, each
+    thread open or resolved."""
 
     queryset = Comment.objects.none()
     serializer_class = CommentSerializer
-    filterset_fields = ["section", "requests_change"]
+    filterset_fields = ["section", "requests_change", "parent"]
+    lookup_value_regex = r"\d+"
 
     def rows(self, agreement: Agreement) -> QuerySet[Comment]:
         return (
-            agreement.comments.select_related("author", "version")
+            comments_visible_to(self.request.user, agreement)
+            .select_related("author", "version", "resolved_by")
             .defer("version__snapshot")
             .order_by("created_at", "id")
         )
 
-    def create(self, request: Request, agreement_pk: str) -> Response:
-        agreement = self.get_agreement()
-        serializer = self.get_serializer(data=request.data)
-        serializer.is_valid(raise_exception=True)
+    def get_serializer_class(self) -> type[BaseSerializer]:
+        if self.action == "reply":
+            return CommentReplySerializer
+        return CommentSerializer
+
+    def _parent(self, agreement: Agreement, parent_id: int | None) -> Comment | None:
+        if parent_id is None:
+            return None
+        parent = self.rows(agreement).filter(pk=parent_id).first()
+        if parent is None:
+            raise ValidationError({"parent": [f"No comment {parent_id} on this agreement."]})
+        return parent
+
+    def _run(self, write: Any) -> Comment:
         try:
-            comment = services.comment_add(agreement, request.user, **serializer.validated_data)
+            return write()
+        except machine.NotYourStep as exc:
+            raise PermissionDenied({"status": [str(exc)]}) from exc
         except TransitionError as exc:
             raise Conflict({"status": [str(exc)]}) from exc
-        return Response(self.get_serializer(comment).data, status=status.HTTP_201_CREATED)
+
+    def create(self, request: Request, agreement_pk: str) -> Response:
+        agreement = self.get_agreement()
+        serializer = CommentSerializer(data=request.data, context=self.get_serializer_context())
+        serializer.is_valid(raise_exception=True)
+        data = dict(serializer.validated_data)
+        parent = self._parent(agreement, data.pop("parent_id", None))
+        comment = self._run(
+            lambda: services.comment_add(agreement, request.user, parent=parent, **data)
+        )
+        return Response(CommentSerializer(comment).data, status=status.HTTP_201_CREATED)
+
+    @extend_schema(
+        summary="Reply in a thread",
+        description=(
+            "Adds a reply to the thread of this comment (a reply to a reply joins the thread of "
+            "its first remark), on the same section. A resolved thread takes no replies until "
+            "it is reopened (409)."
+        ),
+        parameters=[AGREEMENT_PK, COMMENT_ID],
+        request=CommentReplySerializer,
+        responses={
+            201: CommentSerializer,
+            400: OpenApiTypes.OBJECT,
+            404: NOT_FOUND,
+            409: OpenApiTypes.OBJECT,
+        },
+        examples=[
+            OpenApiExample(
+                "Reply", value={"body": "Yes: 15 minutes at night too."}, request_only=True
+            ),
+            *_response_examples("Reply", REPLY_EXAMPLE),
+        ],
+    )
+    @action(detail=True, methods=["post"])
+    def reply(self, request: Request, agreement_pk: str, pk: str) -> Response:
+        agreement = self.get_agreement()
+        parent = self.get_object()
+        serializer = CommentReplySerializer(data=request.data)
+        serializer.is_valid(raise_exception=True)
+        comment = self._run(
+            lambda: services.comment_add(
+                agreement, request.user, body=serializer.validated_data["body"], parent=parent
+            )
+        )
+        return Response(CommentSerializer(comment).data, status=status.HTTP_201_CREATED)
+
+    @extend_schema(
+        summary="Resolve a thread",
+        description=(
+            "Marks the thread of this comment resolved (on its first remark). Its author, a "
+            "service manager or a customer approver may (else 403); an already resolved "
+            "thread answers 409."
+        ),
+        parameters=[AGREEMENT_PK, COMMENT_ID],
+        request=None,
+        responses={
+            200: CommentSerializer,
+            403: OpenApiTypes.OBJECT,
+            404: NOT_FOUND,
+            409: OpenApiTypes.OBJECT,
+        },
+        examples=_response_examples("Resolved", RESOLVED_EXAMPLE),
+    )
+    @action(detail=True, methods=["post"])
+    def resolve(self, request: Request, agreement_pk: str, pk: str) -> Response:
+        agreement, comment = self.get_agreement(), self.get_object()
+        thread = self._run(lambda: services.comment_resolve(agreement, request.user, comment))
+        return Response(CommentSerializer(thread).data)
+
+    @extend_schema(
+        summary="Reopen a thread",
+        description="Opens a resolved thread again, for more replies (same people as resolve).",
+        parameters=[AGREEMENT_PK, COMMENT_ID],
+        request=None,
+        responses={
+            200: CommentSerializer,
+            403: OpenApiTypes.OBJECT,
+            404: NOT_FOUND,
+            409: OpenApiTypes.OBJECT,
+        },
+        examples=_response_examples("Reopened", COMMENT_EXAMPLE),
+    )
+    @action(detail=True, methods=["post"])
+    def reopen(self, request: Request, agreement_pk: str, pk: str) -> Response:
+        agreement, comment = self.get_agreement(), self.get_object()
+        thread = self._run(lambda: services.comment_reopen(agreement, request.user, comment))
+        return Response(CommentSerializer(thread).data)
 
 
 # --- History -------------------------------------------------------------------------------

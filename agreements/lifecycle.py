@@ -15,6 +15,7 @@ target state or raises ``TransitionError`` with a sentence a person can act on.
 from __future__ import annotations
 
 from dataclasses import dataclass
+from datetime import date
 
 DRAFT = "draft"
 IN_NEGOTIATION = "in_negotiation"
@@ -42,6 +43,27 @@ STATE_LABELS = {
     TERMINATED: "Terminated",
     EXPIRED: "Expired",
 }
+# Not a stored state: an agreed version every signatory has signed, whose effective date is
+# still to come. The agreement stays ``agreed`` in the database (the scheduler activates it on
+# the date), but it is no longer awaiting anything from anyone, and must not say so.
+SIGNED = "signed"
+
+
+def status_label(state: str, *, signed: bool = False, effective_from: date | None = None) -> str:
+    """How a state reads to people, everywhere it is shown (pages, lists, PDF, API, emails).
+
+    ``signed`` says every signatory signed the agreed version; while its effective date is to
+    come it reads "Signed, takes effect on 1 Mar 2027" rather than "awaiting signatures"."""
+    if state == AGREED and signed:
+        if effective_from is None:
+            return "Signed, takes effect on its effective date"
+        return f"Signed, takes effect on {effective_from.day} {effective_from:%b %Y}"
+    return STATE_LABELS.get(state, state)
+
+
+def display_state(state: str, *, signed: bool = False) -> str:
+    """The state as shown: ``signed`` for an agreed agreement every signatory has signed."""
+    return SIGNED if state == AGREED and signed else state
 
 
 @dataclass(frozen=True)
@@ -74,12 +96,15 @@ ACTIONS: dict[str, Action] = {
             None,
             frozenset({APPROVER}),
         ),
+        # Only the customer accepts: every version is the provider's proposal, and sending
+        # it was the provider's acceptance. Offering the proposer "Accept" of its own offer
+        # invited a meaningless click.
         Action(
             "accept",
             "Accept this version",
             frozenset({IN_NEGOTIATION, RENEGOTIATING}),
             None,
-            frozenset({MANAGER, APPROVER}),
+            frozenset({APPROVER}),
         ),
         Action("sign", "Sign", frozenset({AGREED, RENEGOTIATING}), None, frozenset({SIGNATORY})),
         Action("activate", "Activate", frozenset({AGREED}), ACTIVE, frozenset({SYSTEM})),
@@ -139,6 +164,10 @@ class TransitionError(Exception):
     """The action is not allowed; the message says why in the user's terms."""
 
 
+class NotYourStep(TransitionError):
+    """The action is not this person's to take (their role or side): a 403, not a 409."""
+
+
 def check(action_name: str, state: str, actors: set[str]) -> str:
     """The state after ``action_name`` from ``state`` by someone acting as ``actors``.
 
@@ -155,7 +184,7 @@ def check(action_name: str, state: str, actors: set[str]) -> str:
         )
     if not actors & action.actors:
         who = " or ".join(sorted(_actor_words(action.actors)))
-        raise TransitionError(f"Only {who} may {action.label.lower()}.")
+        raise NotYourStep(f"Only {who} may {action.label.lower()}.")
     return dict(action.moves).get(state) or action.target or state
 
 

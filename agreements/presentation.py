@@ -16,7 +16,8 @@ from typing import Any
 
 from django.utils.html import format_html
 
-from .sections import SECTIONS, Section, section_for_metric
+from . import lifecycle as machine
+from .sections import SECTIONS, SECTIONS_BY_KEY, Section, section_for_metric
 from .services import (
     TIER_FIELDS,
     chosen_calendars,
@@ -47,11 +48,19 @@ STATUS_STYLE = {
     "draft": ("text-bg-secondary", "bi-pencil"),
     "in_negotiation": ("text-bg-info", "bi-chat-left-text"),
     "agreed": ("text-bg-primary", "bi-pen"),
+    "signed": ("text-bg-primary", "bi-patch-check"),
     "active": ("text-bg-success", "bi-check-circle"),
     "under_review": ("text-bg-warning", "bi-search"),
     "renegotiating": ("text-bg-warning", "bi-arrow-repeat"),
     "terminated": ("text-bg-dark", "bi-x-circle"),
     "expired": ("text-bg-secondary", "bi-hourglass-bottom"),
+}
+# Sentences under the status: where the agreement stands and who moves next.
+STATUS_NOTES = {
+    "agreed": "Both sides accepted the version; it becomes binding when every signatory has "
+    "signed.",
+    "signed": "Every signatory signed the agreed version. It is binding and takes effect on "
+    "{date}; monitoring starts that day.",
 }
 CENT = Decimal("0.01")
 NBSP = "\u00a0"
@@ -212,6 +221,50 @@ def credit_band_rows(
     return rows
 
 
+@dataclass(frozen=True)
+class StatusView:
+    """An agreement's status as every page, list, PDF and API shows it."""
+
+    key: str  # a stored state, or "signed" (agreed, signed by all, effective date to come)
+    label: str
+    css: str
+    icon: str
+
+    def __str__(self) -> str:
+        return self.label
+
+
+def is_signed(agreement: Any) -> bool:
+    """Whether an agreed agreement has a version every signatory signed. Rows loaded through
+    ``selectors.agreements_visible_to`` carry the answer; others ask the database once."""
+    if agreement.status != machine.AGREED:
+        return False
+    known = getattr(agreement, "has_final_version", None)
+    if known is not None:
+        return bool(known)
+    return agreement.versions.filter(finalized_at__isnull=False).exists()
+
+
+def status_of(agreement: Any) -> StatusView:
+    """The one place an agreement's status is put into words: "Signed, takes effect on
+    1 Mar 2027" once every signatory signed a version whose date is still to come."""
+    signed = is_signed(agreement)
+    key = machine.display_state(agreement.status, signed=signed)
+    css, icon = STATUS_STYLE.get(key, ("text-bg-secondary", "bi-circle"))
+    label = machine.status_label(
+        agreement.status, signed=signed, effective_from=agreement.effective_from
+    )
+    return StatusView(key=key, label=label, css=css, icon=icon)
+
+
+def section_heading(key: str) -> str:
+    """A section as people name it: '3. Availability'; 'General' for the whole agreement."""
+    section = SECTIONS_BY_KEY.get(key)
+    if section is None:
+        return "General" if key in ("", "general") else key
+    return f"{section.number}. {section.title}"
+
+
 # --- Rows and sections of the document -----------------------------------------------------
 
 
@@ -305,7 +358,12 @@ def calendar_view(calendar: Any) -> CalendarView:
     if calendar.is_24x7:
         hours = "24 hours a day, 7 days a week"
     else:
-        hours = weekly_hours_text((h.weekday, h.start, h.end) for h in calendar.hours.all())
+        # A calendar as a version proposed it carries its hours prefetched and may have no
+        # row of its own any more (renamed since): read the prefetched rows first.
+        rows = getattr(calendar, "_prefetched_objects_cache", {}).get("hours")
+        if rows is None:
+            rows = calendar.hours.all()
+        hours = weekly_hours_text((h.weekday, h.start, h.end) for h in rows)
     return CalendarView(
         pk=calendar.pk,
         name=calendar.name,
@@ -381,7 +439,7 @@ def target_row(
     return TargetRow(
         pk=target.pk,
         label=target.label,
-        scope=target.service.name if target.service_id else "All services",
+        scope=target.service.name if target.service is not None else "All services",
         target=format_value(target.target_value, target.unit),
         threshold=format_value(target.threshold_value, target.unit),
         compliance=compliance_text(target.compliance_target, target.compliance_threshold, noun),
@@ -553,9 +611,7 @@ def document_context(agreement: Any, *, review: bool = False) -> dict[str, Any]:
             )
         )
 
-    status_class, status_icon = STATUS_STYLE.get(
-        agreement.status, ("text-bg-secondary", "bi-circle")
-    )
+    status = status_of(agreement)
     bands = [
         (band.get_metric_display(), band.achieved_below, band.credit_percent)
         for band in agreement.credit_bands.all()
@@ -569,8 +625,9 @@ def document_context(agreement: Any, *, review: bool = False) -> dict[str, Any]:
         "agreement": agreement,
         "provider_name": provider_name,
         "sections": list(sections.values()),
-        "status_class": status_class,
-        "status_icon": status_icon,
+        "status": status,
+        "status_class": status.css,
+        "status_icon": status.icon,
         "service_calendars": [calendar_view(c) for c in service_calendars],
         "support_calendar": (
             calendar_view(agreement.support_calendar) if agreement.support_calendar else None
@@ -584,6 +641,8 @@ def document_context(agreement: Any, *, review: bool = False) -> dict[str, Any]:
         "rto": format_duration(agreement.rto_minutes),
         "rpo": format_duration(agreement.rpo_minutes),
         "review": review,
+        # Set when the document shows a proposed version rather than the working copy.
+        "shown_version": getattr(agreement, "shown_version", None),
         "differences": difference_rows(agreement, differences, calendar_names),
         "marks": marks,
         "gaps": [(sections[key].section, items) for key, items in gaps.items()],

@@ -42,6 +42,7 @@ from .models import (
     TierTarget,
 )
 from .models.targets import TARGET_SPEC_FIELDS
+from .presentation import status_of
 from .sections import SECTIONS, Section, section_for_metric
 from .selectors import (
     agreements_visible_to,
@@ -689,6 +690,9 @@ class AgreementSerializer(StrictFieldsMixin, serializers.ModelSerializer):
         help_text="Ids of the services covered.",
     )
     is_editable = serializers.BooleanField(read_only=True, help_text="True while a draft.")
+    status_label = serializers.SerializerMethodField(
+        help_text="The status in words, e.g. 'Signed, takes effect on 1 Mar 2027'."
+    )
     sections = SectionsSerializer(source="*", required=False)
 
     class Meta:
@@ -704,6 +708,7 @@ class AgreementSerializer(StrictFieldsMixin, serializers.ModelSerializer):
             "effective_to",
             "review_interval_months",
             "status",
+            "status_label",
             "is_editable",
             "created_at",
             "updated_at",
@@ -711,6 +716,9 @@ class AgreementSerializer(StrictFieldsMixin, serializers.ModelSerializer):
         ]
         read_only_fields = ["status", "created_at", "updated_at"]
         extra_kwargs = {"review_interval_months": REVIEW_MONTHS}
+
+    def get_status_label(self, agreement: Agreement) -> str:
+        return status_of(agreement).label
 
     def unknown_field_errors(self, data: Mapping) -> dict[str, list[str]]:
         errors = super().unknown_field_errors(data)

@@ -24,6 +24,7 @@ from .models import (
     ReviewAction,
     Signature,
 )
+from .presentation import section_heading
 from .sections import SECTIONS
 from .serializers import ScopedSlugRelatedField, StrictFieldsMixin, _provider_users_visible_to
 
@@ -139,6 +140,17 @@ class LifecycleStateSerializer(serializers.Serializer):
     """Where the agreement stands in its lifecycle, and what the acting user may do next."""
 
     status = serializers.ChoiceField(choices=Agreement.Status.choices)
+    status_label = serializers.CharField(
+        help_text="The status in words, as the portal shows it: 'Signed, takes effect on "
+        "1 Mar 2027' once every signatory signed a version whose effective date is to come."
+    )
+    signed = serializers.BooleanField(
+        help_text="Every signatory signed the agreed (or in-force) version."
+    )
+    takes_effect_on = serializers.DateField(
+        allow_null=True,
+        help_text="The effective date, while the signed agreement waits for it; else null.",
+    )
     stage = serializers.ChoiceField(
         choices=machine.STAGES,
         help_text="Stage of the five shown on every agreement: negotiate, finalize, monitor, "
@@ -256,10 +268,25 @@ class VersionComparisonSerializer(serializers.Serializer):
 
 class CommentSerializer(StrictFieldsMixin, serializers.ModelSerializer):
     """A remark on one section (or `general`) of the version under discussion. The author is
-    the signed-in user."""
+    the signed-in user. Comments form threads one level deep: a remark and its replies
+    (`parent` is the remark's id). A thread is resolved or reopened as a whole, on its
+    remark."""
 
-    section = serializers.ChoiceField(choices=SECTION_CHOICES)
+    section = serializers.ChoiceField(choices=SECTION_CHOICES, required=False, default="general")
+    section_title = serializers.SerializerMethodField(
+        help_text="The section as the document names it: '3. Availability', or 'General'."
+    )
     body = serializers.CharField()
+    parent = serializers.IntegerField(
+        source="parent_id",
+        required=False,
+        allow_null=True,
+        help_text="Id of the remark this replies to (a reply takes the remark's section).",
+    )
+    resolved_at = serializers.DateTimeField(read_only=True, allow_null=True)
+    resolved_by = serializers.SlugRelatedField(
+        slug_field="username", read_only=True, allow_null=True
+    )
     version = serializers.SlugRelatedField(
         slug_field="number",
         read_only=True,
@@ -275,13 +302,26 @@ class CommentSerializer(StrictFieldsMixin, serializers.ModelSerializer):
             "id",
             "version",
             "section",
+            "section_title",
+            "parent",
             "body",
             "author",
             "author_name",
             "requests_change",
             "created_at",
+            "resolved_at",
+            "resolved_by",
         ]
         read_only_fields = ["id", "requests_change", "created_at"]
+
+    def get_section_title(self, comment: Comment) -> str:
+        return section_heading(comment.section)
+
+
+class CommentReplySerializer(StrictFieldsMixin, serializers.Serializer):
+    """A reply in a comment's thread."""
+
+    body = serializers.CharField()
 
 
 # --- History -------------------------------------------------------------------------------

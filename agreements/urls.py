@@ -20,6 +20,11 @@ urlpatterns = [
         name="transition",
     ),
     path("agreements/<int:pk>/comments/", lifecycle.comment_create, name="comment"),
+    path(
+        "agreements/<int:pk>/comments/<int:comment_id>/<slug:action>/",
+        lifecycle.comment_thread,
+        name="comment-thread",
+    ),
     path("agreements/<int:pk>/versions/compare/", lifecycle.version_compare, name="compare"),
     path("agreements/<int:pk>/history/", lifecycle.history, name="history"),
     path("agreements/<int:pk>/reviews/<int:review_id>/", lifecycle.review_detail, name="review"),

@@ -175,7 +175,6 @@ def create_agreement(tier_slug: str) -> Any:
     # Historical data: the sections it does not need stay empty, on purpose.
     version = lifecycle.propose(agreement, manager, confirm_incomplete=True)
     lifecycle.accept(agreement, approver, version.number)
-    lifecycle.accept(agreement, manager, version.number)
     lifecycle.sign(agreement, manager)
     lifecycle.sign(agreement, approver)
     agreement.refresh_from_db()

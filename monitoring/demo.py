@@ -38,7 +38,6 @@ def seed_demo_monitoring(now: datetime | None = None) -> Agreement | None:
     if agreement.status == Agreement.Status.DRAFT:
         version = lifecycle.propose(agreement, manager, note="Demo: the agreed Gold terms.")
         lifecycle.accept(agreement, approver, version.number)
-        lifecycle.accept(agreement, manager, version.number)
         lifecycle.sign(agreement, manager)
         lifecycle.sign(agreement, approver)
         agreement.refresh_from_db()

@@ -9,9 +9,10 @@ page where it is acted on. The rules follow who the lifecycle services themselve
   version the provider proposed is not final, the customer has neither accepted it nor asked
   for changes to it.
 * **Proposals to answer** (the agreement's managers: the service managers and its drafter): the
-  customer asked for changes to the latest version, or accepted it while the provider has not.
-* **Signatures due** (named signatories): both sides accepted a version and this person, named
-  in it, has not signed.
+  customer asked for changes to the latest version (the provider accepts its own proposals
+  by sending them, so a customer's acceptance is an agreement, not a question).
+* **Signatures due** (named signatories): the customer accepted the provider's version and
+  this person, named in it, has not signed.
 * **Reviews due** (managers and approvers): a scheduled review within
   ``REVIEW_REMINDER_DAYS`` of its due date (or past it), or a review in progress.
 * **Alerts to acknowledge** (provider staff): an alert that was emailed (or put in the digest)
@@ -38,7 +39,7 @@ from django.utils import timezone
 
 from agreements import lifecycle as machine
 from agreements.models import Acceptance, Agreement, AgreementVersion, Comment, Review
-from agreements.services.lifecycle import signatory_row
+from agreements.services.lifecycle import accepted_by_both, signatory_row
 from monitoring.models import Alert, DigestItem, ImportJob, Level
 from sla_portal.core.models import Notification, Role, User
 
@@ -214,7 +215,9 @@ def _negotiation_items(user: User) -> list[InboxItem]:
     for version in versions:
         agreement = version.agreement
         sides = {a.side: a for a in version.acceptances.all()}
-        both = {"provider", "customer"} <= set(sides)
+        # The provider accepts its own proposal by sending it; the customer's acceptance
+        # agrees the version (agreements.services.lifecycle.accepted_by_both).
+        both = accepted_by_both(version)
         url = _lifecycle_url(agreement)
         if both:
             if signatory_row(version, user) is not None and not any(
@@ -249,36 +252,21 @@ def _negotiation_items(user: User) -> list[InboxItem]:
                         since=version.proposed_at,
                     )
                 )
-        elif _is_manager(user, agreement) and "provider" not in sides:
-            customer = sides.get("customer")
-            if customer is not None:
-                items.append(
-                    InboxItem(
-                        kind=ANSWER,
-                        title=f"Version {version.number} of {_name(agreement)}",
-                        reason=f"{customer.user.display_name} accepted it for "
-                        f"{agreement.customer.name}; accept it too so it can be signed.",
-                        url=url,
-                        action="Accept or counter-propose",
-                        since=customer.accepted_at,
-                    )
+        elif _is_manager(user, agreement) and version.change_requests:
+            last = version.change_requests[-1]
+            asked = len(version.change_requests)
+            items.append(
+                InboxItem(
+                    kind=ANSWER,
+                    title=f"Changes requested to version {version.number} of {_name(agreement)}",
+                    reason=f"{last.author.display_name} ({agreement.customer.name}) asked "
+                    f"for changes{f' ({asked} requests)' if asked > 1 else ''}: "
+                    f"“{_excerpt(last.body)}”",
+                    url=url,
+                    action="Answer the change request",
+                    since=version.change_requests[0].created_at,
                 )
-            elif version.change_requests:
-                last = version.change_requests[-1]
-                asked = len(version.change_requests)
-                items.append(
-                    InboxItem(
-                        kind=ANSWER,
-                        title=f"Changes requested to version {version.number} of "
-                        f"{_name(agreement)}",
-                        reason=f"{last.author.display_name} ({agreement.customer.name}) asked "
-                        f"for changes{f' ({asked} requests)' if asked > 1 else ''}: "
-                        f"“{_excerpt(last.body)}”",
-                        url=url,
-                        action="Answer the change request",
-                        since=version.change_requests[0].created_at,
-                    )
-                )
+            )
     return items
 
 

@@ -28,8 +28,9 @@ from agreements.presentation import (
     weekly_hours_text,
 )
 from agreements.sections import SECTIONS
-from agreements.services import agreement_create_from_tier
+from agreements.services import agreement_create_from_tier, lifecycle
 from sla_portal.core.demo import seed_demo_accounts
+from sla_portal.core.models import User
 from tests.support.actors import PASSWORD
 from tests.support.browser import login, screenshot
 
@@ -141,10 +142,18 @@ def test_a_difference_mark_says_it_in_words_and_escapes_its_values():
 # --- The page ------------------------------------------------------------------------------
 
 
+def send(agreement: Agreement) -> None:
+    """Propose the working copy to the customer (a draft is the provider's until then)."""
+    lifecycle.propose(agreement, User.objects.get(username="manager"))
+
+
 @pytest.fixture
 def demo(db, alice_manager, carol_customer, other_org_viewer) -> dict[str, Agreement]:
-    """The demo agreements, next to the named actors (same organisations by slug)."""
+    """The demo agreements, next to the named actors (same organisations by slug), each
+    proposed to its customer as version 1."""
     seed_demo_agreements(seed_demo_accounts())
+    for agreement in Agreement.objects.all():
+        send(agreement)
     return {agreement.reference: agreement for agreement in Agreement.objects.all()}
 
 
@@ -276,6 +285,7 @@ def test_customer_does_not_see_the_tiers_values(client, carol_customer, demo):
     gold = demo[GOLD]
     gold.fee_amount = Decimal("11000")
     gold.save()
+    send(gold)
     html = page(client, carol_customer, gold)
     assert "11,000.00 EUR" in html
     assert "12,000.00 EUR" not in html  # the tier's price list is the provider's
@@ -298,7 +308,9 @@ def test_gaps_are_a_checklist_for_the_provider(client, alice_manager, carol_cust
     assert "response or resolution targets" in checklist
     assert reverse("agreements:edit-section", args=[bare.pk, "changes"]) in checklist
     assert "No targets in this section." in html
-    assert "Before proposing" not in page(client, carol_customer, bare)
+    # Never proposed: the customer does not see the draft at all.
+    client.force_login(carol_customer)
+    assert client.get(reverse("agreements:detail", args=[bare.pk])).status_code == 404
 
 
 def test_markdown_is_rendered_and_scripts_are_removed(client, carol_customer, demo):
@@ -306,6 +318,7 @@ def test_markdown_is_rendered_and_scripts_are_removed(client, carol_customer, de
     gold.service_description = "We **run** it.\n\n<script>alert('pwned')</script>"
     gold.change_policy = '<a href="javascript:alert(1)" onclick="x()">click</a>'
     gold.save()
+    send(gold)
     html = page(client, carol_customer, gold)
     assert "<strong>run</strong>" in html
     assert "alert('pwned')" not in html and "<script>alert" not in html
@@ -422,6 +435,7 @@ def test_pdf_fetches_static_files_only_from_disk():
 def test_customer_reads_the_document_in_the_browser(new_page, carol_customer):
     seed_demo_agreements(seed_demo_accounts())
     gold = Agreement.objects.get(reference=GOLD)
+    send(gold)
     browser_page = new_page()
     login(browser_page, carol_customer.username, PASSWORD)
     browser_page.goto(reverse("agreements:detail", args=[gold.pk]))

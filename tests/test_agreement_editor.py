@@ -5,6 +5,7 @@ from decimal import Decimal as D
 import pytest
 
 from agreements.models import Agreement, Target
+from tests.support.agreements import propose_to_customer
 
 pytestmark = pytest.mark.django_db
 
@@ -195,6 +196,10 @@ def test_agreement_list_is_scoped(
     django_assert_max_num_queries,
 ):
     client.force_login(carol_customer)
+    body = client.get("/agreements/").content.decode()
+    assert acme_agreement.reference not in body  # a draft is the provider's until proposed
+    propose_to_customer(acme_agreement, alice_manager)
+    propose_to_customer(globex_agreement, alice_manager)
     body = client.get("/agreements/").content.decode()
     assert acme_agreement.reference in body and globex_agreement.reference not in body
     client.force_login(alice_manager)

@@ -13,7 +13,8 @@ from rest_framework.test import APIClient, APIRequestFactory
 from agreements.models import Agreement, Calendar, Target, Tier
 from agreements.sections import SECTIONS
 from agreements.serializers import TargetSerializer
-from agreements.services import agreement_create_from_tier
+from agreements.services import agreement_create_from_tier, lifecycle
+from tests.support.agreements import propose_to_customer
 
 pytestmark = pytest.mark.django_db
 
@@ -140,8 +141,12 @@ def test_create_answers_with_the_field_and_reason(
 
 
 def test_customer_lists_only_its_organisations_agreements(
-    carol_customer, other_org_viewer, acme_agreement, globex_agreement
+    carol_customer, other_org_viewer, alice_manager, acme_agreement, globex_agreement
 ):
+    # Drafts never proposed are the provider's: no customer lists them.
+    assert results(api(carol_customer).get("/api/agreements/")) == []
+    propose_to_customer(acme_agreement, alice_manager)
+    propose_to_customer(globex_agreement, alice_manager)
     assert [a["id"] for a in results(api(carol_customer).get("/api/agreements/"))] == [
         acme_agreement.pk
     ]
@@ -151,17 +156,24 @@ def test_customer_lists_only_its_organisations_agreements(
 
 
 def test_customer_gets_404_for_another_orgs_agreement(
-    carol_customer, acme_agreement, globex_agreement
+    carol_customer, other_org_viewer, alice_manager, acme_agreement, globex_agreement
 ):
+    propose_to_customer(acme_agreement, alice_manager)
+    propose_to_customer(globex_agreement, alice_manager)
     client = api(carol_customer)
     assert client.get(f"/api/agreements/{acme_agreement.pk}/").status_code == 200
     assert client.get(f"/api/agreements/{globex_agreement.pk}/").status_code == 404
 
 
 def test_customer_sees_only_targets_of_its_own_agreements(
-    carol_customer, acme_agreement, globex_agreement
+    carol_customer, alice_manager, acme_agreement, globex_agreement
 ):
     client = api(carol_customer)
+    assert results(client.get("/api/targets/")) == []  # a draft's targets are the provider's
+    version = propose_to_customer(acme_agreement, alice_manager)
+    # Under negotiation they are a proposal, read in the agreement or its versions.
+    assert results(client.get("/api/targets/")) == []
+    lifecycle.accept(acme_agreement, carol_customer, version.number)
     listed = {t["agreement"] for t in results(client.get("/api/targets/"))}
     assert listed == {acme_agreement.pk}
     assert results(client.get(f"/api/targets/?agreement={globex_agreement.pk}")) == []
@@ -247,9 +259,10 @@ def test_api_needs_authentication(client, acme_agreement):
     assert client.get("/api/agreements/").status_code in (401, 403)
 
 
-def test_token_authentication_reads_agreements(carol_customer, acme_agreement):
+def test_token_authentication_reads_agreements(carol_customer, alice_manager, acme_agreement):
     from rest_framework.authtoken.models import Token
 
+    propose_to_customer(acme_agreement, alice_manager)
     client = APIClient()
     client.credentials(HTTP_AUTHORIZATION=f"Token {Token.objects.create(user=carol_customer)}")
     assert [a["reference"] for a in results(client.get("/api/agreements/"))] == [
@@ -654,7 +667,7 @@ def test_manager_writes_tiers_by_slug(alice_manager, acme_agreement, tiers, cale
 
 def _more_agreements(count: int, tiers: dict, services: dict, customer, manager) -> None:
     for number in range(count):
-        agreement_create_from_tier(
+        agreement = agreement_create_from_tier(
             tier=tiers["bronze"],
             customer=customer,
             title=f"Extra {number}",
@@ -662,12 +675,16 @@ def _more_agreements(count: int, tiers: dict, services: dict, customer, manager)
             effective_from=date(2026, 1, 1),
             created_by=manager,
         )
+        propose_to_customer(agreement, manager)
 
 
-@pytest.mark.parametrize("actor", ["alice_manager", "carol_customer"])
+# A customer reads agreements under negotiation as proposed: their latest versions, and the
+# calendars and services those name, are three more queries for any number of agreements.
+@pytest.mark.parametrize(("actor", "most"), [("alice_manager", 9), ("carol_customer", 12)])
 def test_agreement_list_queries_do_not_grow_with_agreements(
     request,
     actor,
+    most,
     acme,
     alice_manager,
     acme_agreement,
@@ -676,12 +693,13 @@ def test_agreement_list_queries_do_not_grow_with_agreements(
     django_assert_max_num_queries,
 ):
     client = api(request.getfixturevalue(actor))
+    propose_to_customer(acme_agreement, alice_manager)
     _more_agreements(2, tiers, services, acme, alice_manager)
-    with django_assert_max_num_queries(9):
+    with django_assert_max_num_queries(most):
         assert len(results(client.get("/api/agreements/"))) == 3
 
     _more_agreements(6, tiers, services, acme, alice_manager)
-    with django_assert_max_num_queries(9):
+    with django_assert_max_num_queries(most):
         assert len(results(client.get("/api/agreements/"))) == 9
 
 

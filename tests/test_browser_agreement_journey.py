@@ -7,6 +7,7 @@ from playwright.sync_api import expect
 
 from agreements.models import Agreement
 from tests.support.actors import PASSWORD
+from tests.support.agreements import propose_to_customer
 from tests.support.browser import login, screenshot
 
 pytestmark = [pytest.mark.browser, pytest.mark.django_db(transaction=True)]
@@ -83,9 +84,14 @@ def test_manager_drafts_from_tier_and_only_the_customer_sees_it(
     with open(download.path(), "rb") as pdf:
         assert pdf.read(5) == b"%PDF-"
 
-    # The customer sees it; a customer of another organisation does not.
+    # A draft is the provider's: the customer sees it once it is proposed; a customer of
+    # another organisation never does.
     customer = new_page()
     login(customer, "carol_customer", PASSWORD)
+    customer.goto("/agreements/")
+    assert customer.get_by_role("link", name=agreement.reference).count() == 0
+    assert customer.goto(f"/agreements/{agreement.pk}/").status == 404
+    propose_to_customer(Agreement.objects.get(pk=agreement.pk), alice_manager)
     customer.goto("/agreements/")
     expect(customer.get_by_role("link", name=agreement.reference)).to_be_visible()
     customer.get_by_role("link", name=agreement.reference).click()

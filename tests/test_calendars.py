@@ -13,6 +13,7 @@ from agreements.calendars import holidays_with_names
 from agreements.models import Calendar, CalendarHours, ClosureDate
 from agreements.views.catalogue import format_interval, weekly_summary
 from tests.support.actors import PASSWORD, make_user
+from tests.support.agreements import propose_to_customer
 from tests.support.browser import login, screenshot
 from tests.test_catalogue import _row, form_errors, page_form, text
 
@@ -250,8 +251,9 @@ def test_manager_edits_hours_and_removes_a_closure(client, alice_manager, calend
 
 @pytest.mark.django_db
 def test_customer_sees_only_the_calendars_of_its_own_agreements(
-    client, carol_customer, acme_agreement, globex_agreement, calendars
+    client, carol_customer, alice_manager, acme_agreement, globex_agreement, calendars
 ):
+    propose_to_customer(acme_agreement, alice_manager)  # a draft is the provider's until then
     client.force_login(carol_customer)
     body = client.get("/calendars/").content.decode()
     assert "24x7" in body  # Gold's service and support hours

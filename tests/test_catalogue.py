@@ -13,6 +13,7 @@ from agreements.models import Service, Tier, TierCreditBand, TierTarget
 from agreements.services import agreement_create_from_tier
 from sla_portal.core.models import Role
 from tests.support.actors import make_user
+from tests.support.agreements import propose_to_customer
 
 pytestmark = pytest.mark.django_db
 
@@ -166,8 +167,9 @@ def test_customer_sees_only_the_services_of_its_own_agreements(
 
 
 def test_customer_counts_and_sees_only_its_own_agreements_on_a_shared_service(
-    client, carol_customer, shared_portal, acme_agreement, services
+    client, carol_customer, alice_manager, shared_portal, acme_agreement, services
 ):
+    propose_to_customer(acme_agreement, alice_manager)  # a draft is the provider's until then
     client.force_login(carol_customer)
     body = client.get(reverse("agreements:service-list")).content.decode()
     assert ">1</td>" in _row(body, "Customer Portal")

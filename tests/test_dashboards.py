@@ -57,7 +57,6 @@ def activate_globex_agreement(tiers, services, globex, alice_manager):
     complete_for_proposal(agreement)
     version = lifecycle.propose(agreement, alice_manager)
     lifecycle.accept(agreement, gina, version.number)
-    lifecycle.accept(agreement, alice_manager, version.number)
     lifecycle.sign(agreement, alice_manager)
     lifecycle.sign(agreement, gina)
     agreement.refresh_from_db()

@@ -79,7 +79,6 @@ def sign_with_fast_p1_response(
     complete_for_proposal(agreement)
     version = lifecycle.propose(agreement, alice)
     lifecycle.accept(agreement, carol, version.number)
-    lifecycle.accept(agreement, alice, version.number)
     lifecycle.sign(agreement, alice)
     lifecycle.sign(agreement, carol)
     agreement.refresh_from_db()

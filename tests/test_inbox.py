@@ -73,12 +73,16 @@ def test_a_change_request_moves_the_item_to_the_managers(proposable, alice_manag
     assert kinds(carol_customer) == ["proposal"]
 
 
-def test_the_customers_acceptance_waits_for_the_provider(proposable, alice_manager, carol_customer):
+def test_the_customers_acceptance_agrees_and_goes_to_the_signatories(
+    proposable, alice_manager, carol_customer, ada_admin
+):
+    # The provider accepted its proposal by sending it: the customer's acceptance agrees it,
+    # and there is nothing left for the provider to answer, only signatures.
     version = lifecycle.propose(proposable, alice_manager)
     lifecycle.accept(proposable, carol_customer, version.number)
-    assert kinds(carol_customer) == []
-    [item] = inbox_for(alice_manager).items
-    assert item.kind.key == "answer" and "accepted it for Acme Logistics" in item.reason
+    assert kinds(alice_manager) == ["signature"]
+    assert kinds(carol_customer) == ["signature"]
+    assert "answer" not in kinds(ada_admin)
 
 
 def test_signatures_wait_for_each_named_signatory_until_they_sign(
@@ -86,7 +90,6 @@ def test_signatures_wait_for_each_named_signatory_until_they_sign(
 ):
     version = lifecycle.propose(proposable, alice_manager)
     lifecycle.accept(proposable, carol_customer, version.number)
-    lifecycle.accept(proposable, alice_manager, version.number)
     assert kinds(alice_manager) == ["signature"]
     assert kinds(carol_customer) == ["signature"]
     assert kinds(victor_viewer) == []  # not a named signatory

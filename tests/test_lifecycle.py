@@ -27,7 +27,6 @@ def proposable(acme_agreement):
 def walk_to_active(agreement, manager, approver) -> AgreementVersion:
     version = lifecycle.propose(agreement, manager)
     lifecycle.accept(agreement, approver, version.number)
-    lifecycle.accept(agreement, manager, version.number)
     lifecycle.sign(agreement, manager)
     lifecycle.sign(agreement, approver)
     return version
@@ -103,13 +102,16 @@ def test_only_the_latest_version_can_be_accepted_and_only_once_per_side(
     lifecycle.propose(proposable, alice_manager)
     with pytest.raises(TransitionError, match="Version 1 is not the one under negotiation"):
         lifecycle.accept(proposable, carol_customer, 1)
-    with pytest.raises(TransitionError, match="Only a customer approver or a service manager"):
+    with pytest.raises(TransitionError, match="Only a customer approver may accept"):
         lifecycle.accept(proposable, victor_viewer, 2)
+    # The provider accepted by proposing: its own proposal is not its to accept.
+    with pytest.raises(machine.NotYourStep, match="the provider's own proposal"):
+        lifecycle.accept(proposable, alice_manager, 2)
     lifecycle.accept(proposable, carol_customer, 2)
-    with pytest.raises(TransitionError, match="already accepted"):
+    with pytest.raises(TransitionError, match="the agreement is agreed"):
         lifecycle.accept(proposable, carol_customer, 2)
     proposable.refresh_from_db()
-    assert proposable.status == "in_negotiation"  # the provider has not accepted yet
+    assert proposable.status == "agreed"  # the provider's proposal, the customer's acceptance
 
 
 def test_both_acceptances_agree_and_all_signatures_activate(
@@ -117,7 +119,6 @@ def test_both_acceptances_agree_and_all_signatures_activate(
 ):
     version = lifecycle.propose(proposable, alice_manager)
     lifecycle.accept(proposable, carol_customer, 1)
-    lifecycle.accept(proposable, alice_manager, 1)
     proposable.refresh_from_db()
     assert proposable.status == "agreed"
     with pytest.raises(TransitionError, match="Cannot send proposal"):
@@ -141,7 +142,6 @@ def test_both_acceptances_agree_and_all_signatures_activate(
 def test_someone_not_named_cannot_sign(proposable, alice_manager, carol_customer, victor_viewer):
     version = lifecycle.propose(proposable, alice_manager)
     lifecycle.accept(proposable, carol_customer, version.number)
-    lifecycle.accept(proposable, alice_manager, version.number)
     with pytest.raises(TransitionError, match="Only a named signatory may sign"):
         lifecycle.sign(proposable, victor_viewer)
 
@@ -236,7 +236,6 @@ def test_review_continue_renegotiate_terminate(proposable, alice_manager, carol_
     second = lifecycle.propose(proposable, alice_manager, note="Less maintenance")
     assert second.number == 2
     lifecycle.accept(proposable, carol_customer, 2)
-    lifecycle.accept(proposable, alice_manager, 2)
     lifecycle.sign(proposable, alice_manager)
     lifecycle.sign(proposable, carol_customer)
     proposable.refresh_from_db()

@@ -79,8 +79,7 @@ def proposed(proposable, alice_manager) -> Agreement:
 
 @pytest.fixture
 def agreed(proposed, alice_manager, carol_customer) -> Agreement:
-    """Version 1 accepted by both sides, awaiting signatures."""
-    lifecycle.accept(proposed, alice_manager, 1)
+    """Version 1 proposed by the provider and accepted by the customer, awaiting signatures."""
     lifecycle.accept(proposed, carol_customer, 1)
     return proposed
 
@@ -101,20 +100,21 @@ def active(agreed, alice_manager, carol_customer) -> Agreement:
 def test_an_agreement_is_negotiated_signed_and_reviewed_through_the_api(
     alice_manager, carol_customer, proposable
 ):
-    # Draft: only the provider can send it.
+    # Draft: only the provider can send it; to the customer it does not exist yet.
     assert actions_of(ok(api(alice_manager).get(url(proposable, "lifecycle/")))) == ["propose"]
-    assert actions_of(ok(api(carol_customer).get(url(proposable, "lifecycle/")))) == []
+    assert api(carol_customer).get(url(proposable, "lifecycle/")).status_code == 404
 
+    # Proposed: the proposal is with the customer; the provider has nothing to do but wait.
     state = ok(step(alice_manager, proposable, "propose", note="First proposal"))
     assert state == {
         "status": "in_negotiation",
+        "status_label": "In negotiation",
+        "signed": False,
+        "takes_effect_on": None,
         "stage": "negotiate",
         "latest_version": 1,
         "in_force_version": None,
-        "available_actions": [
-            {"action": "propose", "label": "Send proposal"},
-            {"action": "accept", "label": "Accept this version"},
-        ],
+        "available_actions": [],
     }
 
     # The customer asks for a change to the service description.
@@ -129,6 +129,8 @@ def test_an_agreement_is_negotiated_signed_and_reviewed_through_the_api(
             body="Our drivers use the portal too; please name them.",
         )
     )
+    # Changes requested: now it is the provider's turn to send a counter-proposal.
+    assert actions_of(ok(api(alice_manager).get(url(proposable, "lifecycle/")))) == ["propose"]
     comments = ok(api(alice_manager).get(url(proposable, "comments/")))["results"]
     assert [(c["section"], c["version"], c["requests_change"], c["author"]) for c in comments] == [
         ("description", 1, True, "carol_customer")
@@ -146,7 +148,7 @@ def test_an_agreement_is_negotiated_signed_and_reviewed_through_the_api(
     comparison = ok(api(carol_customer).get(url(proposable, "versions/compare/?a=1&b=2")))
     assert (comparison["a"], comparison["b"]) == (1, 2)
     assert [(s["key"], s["title"]) for s in comparison["sections"]] == [
-        ("description", "Service description")
+        ("description", "1. Service description")
     ]
     [change] = comparison["sections"][0]["changes"]
     assert (change["kind"], change["path"]) == ("changed", "service description")
@@ -154,8 +156,11 @@ def test_an_agreement_is_negotiated_signed_and_reviewed_through_the_api(
     assert {"op": "insert", "text": "dispatchers, drivers"} in change["words"]
     assert "".join(w["text"] for w in change["words"] if w["op"] != "delete") == revised
 
-    # Both sides accept version 2; the agreement waits for signatures.
-    ok(step(alice_manager, proposable, "accept", version=2))
+    # The provider accepted version 2 by proposing it; the customer accepts it too, and the
+    # agreement waits for signatures. The provider cannot accept its own proposal.
+    refused = step(alice_manager, proposable, "accept", version=2)
+    assert refused.status_code == 403
+    assert "the provider's own proposal" in refused.json()["action"][0]
     state = ok(step(carol_customer, proposable, "accept", version=2))
     assert (state["status"], state["stage"]) == ("agreed", "finalize")
     assert actions_of(state) == ["sign"]
@@ -165,6 +170,9 @@ def test_an_agreement_is_negotiated_signed_and_reviewed_through_the_api(
     # Effective since 1 January 2026: the last signature puts version 2 in force at once.
     assert state == {
         "status": "active",
+        "status_label": "Active",
+        "signed": True,
+        "takes_effect_on": None,
         "stage": "monitor",
         "latest_version": 2,
         "in_force_version": 2,
@@ -179,7 +187,6 @@ def test_an_agreement_is_negotiated_signed_and_reviewed_through_the_api(
     ]
     signed = versions[1]
     assert {(a["side"], a["user"]) for a in signed["acceptances"]} == {
-        ("provider", "alice_manager"),
         ("customer", "carol_customer"),
     }
     assert {s["side"] for s in signed["signatures"]} == {"provider", "customer"}
@@ -255,23 +262,21 @@ def test_an_agreement_is_negotiated_signed_and_reviewed_through_the_api(
 def test_a_viewer_cannot_accept(victor_viewer, proposed):
     response = step(victor_viewer, proposed, "accept", version=1)
 
-    assert response.status_code == 409
-    assert response.json() == {
-        "action": [
-            "Only a customer approver or a service manager of the provider may accept this version."
-        ]
-    }
+    # Not the viewer's step to take: a 403 with the reason (was 409 before roles and sides
+    # were told apart from steps that are merely not possible now).
+    assert response.status_code == 403
+    assert response.json() == {"action": ["Only a customer approver may accept this version."]}
     assert not Acceptance.objects.filter(version__agreement=proposed).exists()
 
 
-def test_a_customer_cannot_propose(carol_customer, proposable):
-    response = step(carol_customer, proposable, "propose")
+def test_a_customer_cannot_propose(carol_customer, proposed):
+    response = step(carol_customer, proposed, "propose")
 
-    assert response.status_code == 409
+    assert response.status_code == 403
     assert response.json()["action"] == [
         "Only a service manager of the provider may send proposal."
     ]
-    assert not AgreementVersion.objects.filter(agreement=proposable).exists()
+    assert AgreementVersion.objects.filter(agreement=proposed).count() == 1
 
 
 def test_the_manager_cannot_sign_twice(alice_manager, agreed):
@@ -322,7 +327,7 @@ def test_a_customer_cannot_decide_a_review(carol_customer, alice_manager, active
 
     response = step(carol_customer, active, "terminate")
 
-    assert response.status_code == 409
+    assert response.status_code == 403  # not the customer's step (a role, not a state)
     assert response.json() == {"action": ["Only a service manager of the provider may terminate."]}
     assert Agreement.objects.get(pk=active.pk).status == Agreement.Status.UNDER_REVIEW
 
@@ -397,9 +402,8 @@ def test_a_viewer_sees_the_state_but_no_actions(victor_viewer, proposed):
 
 def test_a_side_that_accepted_is_not_offered_accept_again(carol_customer, proposed):
     ok(step(carol_customer, proposed, "accept", version=1))
-    assert actions_of(ok(api(carol_customer).get(url(proposed, "lifecycle/")))) == [
-        "request_changes"
-    ]
+    # Accepted by the customer, the provider's proposal is agreed: next is Carol's signature.
+    assert actions_of(ok(api(carol_customer).get(url(proposed, "lifecycle/")))) == ["sign"]
 
 
 # --- Scoping -------------------------------------------------------------------------------
@@ -506,10 +510,10 @@ def test_comparing_a_version_with_itself_shows_nothing(alice_manager, proposed):
 
 
 def _counter_proposals(agreement: Agreement, manager, approver, count: int) -> None:
-    """``count`` more versions, each accepted by the customer before the next is sent."""
+    """``count`` more versions, each answered by the customer with a change request."""
     for _ in range(count):
         latest = lifecycle.latest_version(agreement)
-        lifecycle.accept(agreement, approver, latest.number)
+        lifecycle.request_changes(agreement, approver, "Another site, please.")
         Agreement.objects.filter(pk=agreement.pk).update(scale=f"{latest.number + 1} sites")
         lifecycle.propose(agreement, manager, note=f"Round {latest.number + 1}")
 
@@ -523,10 +527,13 @@ def test_version_list_queries_do_not_grow_with_versions(
         assert len(ok(client.get(url(proposed, "versions/")))["results"]) == 2
 
     _counter_proposals(proposed, alice_manager, carol_customer, 4)
+    lifecycle.accept(proposed, carol_customer, 6)
+    lifecycle.sign(proposed, carol_customer)
     with django_assert_max_num_queries(5):
         versions = ok(client.get(url(proposed, "versions/")))["results"]
     assert [v["number"] for v in versions] == [1, 2, 3, 4, 5, 6]
-    assert all(len(v["acceptances"]) == 1 for v in versions[:-1])
+    assert [len(v["acceptances"]) for v in versions] == [0, 0, 0, 0, 0, 1]
+    assert [len(v["signatures"]) for v in versions] == [0, 0, 0, 0, 0, 1]
     assert "snapshot" not in versions[0]
 
 
@@ -610,7 +617,10 @@ def test_history_is_newest_first_and_paginated(alice_manager, carol_customer, pr
     page = ok(api(alice_manager).get(url(proposed, "history/")))
 
     assert set(page) == {"count", "next", "previous", "results"}
-    newest = page["results"][0]
+    # The customer's acceptance agreed the provider's proposal: accepted, then the transition.
+    actions = [event["action"] for event in page["results"]]
+    assert actions.index("transition") < actions.index("accepted")
+    newest = page["results"][actions.index("accepted")]
     assert (newest["action"], newest["actor_name"], newest["object_repr"]) == (
         "accepted",
         carol_customer.display_name,
@@ -653,10 +663,13 @@ def test_schema_documents_the_lifecycle_endpoints_with_examples(client):
             ]
             assert any("examples" in media for media in bodies), f"{method} {path}"
     transition = schema["paths"]["/api/agreements/{agreement_pk}/transitions/"]["post"]
-    assert {"200", "400", "404", "409"} <= set(transition["responses"])
+    assert {"200", "400", "403", "404", "409"} <= set(transition["responses"])
     state = schema["components"]["schemas"]["LifecycleState"]
     assert set(state["properties"]) == {
         "status",
+        "status_label",
+        "signed",
+        "takes_effect_on",
         "stage",
         "latest_version",
         "in_force_version",

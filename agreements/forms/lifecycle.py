@@ -93,12 +93,14 @@ class AcceptForm(forms.Form):
 
 
 class CommentForm(forms.Form):
-    """A remark on one section, or on the agreement as a whole."""
+    """A remark on one section, or on the agreement as a whole; with ``parent``, a reply in
+    that remark's thread (the reply forms under each thread post it)."""
 
     section = SectionField()
     body = forms.CharField(
         required=False, widget=_text_area(3, required="required"), label="Comment"
     )
+    parent = forms.IntegerField(required=False, min_value=1, widget=forms.HiddenInput)
 
 
 class EmptyForm(forms.Form):

@@ -15,6 +15,8 @@ from django.db.models import Q
 
 from sla_portal.core.scoping import ScopedManager
 
+from ..sections import SECTIONS_BY_KEY
+
 
 class FrozenVersionError(ValidationError):
     pass
@@ -148,7 +150,12 @@ class Signature(models.Model):
 
 
 class Comment(models.Model):
-    """A remark by either side on one section of a version under negotiation."""
+    """A remark by either side on one section of a version under negotiation.
+
+    Comments form threads one level deep: a remark (``parent`` empty) and its replies. A thread
+    is resolved or reopened as a whole, on its first comment; who did it and when is kept
+    there and, each time, in the audit trail. What was said is append-only: only the
+    resolution may change (the database guards the rest, see ``0006_comment_threads``)."""
 
     agreement = models.ForeignKey(
         "agreements.Agreement", on_delete=models.PROTECT, related_name="comments"
@@ -161,21 +168,60 @@ class Comment(models.Model):
     body = models.TextField()
     requests_change = models.BooleanField(default=False)
     created_at = models.DateTimeField(auto_now_add=True)
+    parent = models.ForeignKey(
+        "self",
+        on_delete=models.PROTECT,
+        null=True,
+        blank=True,
+        related_name="replies",
+        help_text="The remark this replies to (threads are one level deep).",
+    )
+    resolved_at = models.DateTimeField(null=True, blank=True)
+    resolved_by = models.ForeignKey(
+        settings.AUTH_USER_MODEL,
+        on_delete=models.PROTECT,
+        null=True,
+        blank=True,
+        related_name="+",
+    )
 
     scope_paths = ("agreement__customer",)
     objects = ScopedManager()
 
+    # The only columns that may change after a comment is written.
+    RESOLUTION_FIELDS = frozenset({"resolved_at", "resolved_by"})
+
     class Meta:
         ordering = ["created_at"]
         indexes = [models.Index(fields=["agreement", "section"], name="comment_agreement_section")]
+        constraints = [
+            models.CheckConstraint(
+                condition=Q(resolved_at__isnull=True, resolved_by__isnull=True)
+                | Q(resolved_at__isnull=False, resolved_by__isnull=False),
+                name="comment_resolution_complete",
+            ),
+            models.CheckConstraint(
+                condition=Q(parent__isnull=True) | Q(resolved_at__isnull=True),
+                name="comment_reply_not_resolved",
+            ),
+        ]
 
     def __str__(self) -> str:
-        return f"{self.author} on {self.section}"
+        # People read this in the history: the section by number and title, not its key.
+        section = SECTIONS_BY_KEY.get(self.section)
+        where = f"{section.number}. {section.title}" if section else "the whole agreement"
+        return f"{self.author.display_name} on {where}"
 
     def save(self, *args, **kwargs) -> None:
-        if self.pk is not None:
+        # What was said never changes; only the thread's resolution may, named explicitly.
+        changing = set(kwargs.get("update_fields") or ())
+        if self.pk is not None and not (changing and changing <= self.RESOLUTION_FIELDS):
             raise ValueError("Comments are part of the negotiation record: append-only.")
         super().save(*args, **kwargs)
+
+    @property
+    def is_resolved(self) -> bool:
+        return self.resolved_at is not None
 
 
 class SupportingAgreement(models.Model):

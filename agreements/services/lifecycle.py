@@ -27,11 +27,14 @@ from ..models import (
     Acceptance,
     Agreement,
     AgreementVersion,
+    AuditEvent,
     Comment,
     Review,
     ReviewAction,
     Signature,
 )
+from ..models.agreement import LIFECYCLE_FIELDS
+from ..presentation import section_heading
 from ..sections import SECTIONS_BY_KEY
 from ..snapshot import build_snapshot, content_hash
 from . import audit
@@ -136,7 +139,37 @@ def latest_version(agreement: Agreement) -> AgreementVersion | None:
 
 
 def accepted_by_both(version: AgreementVersion) -> bool:
-    return {a.side for a in version.acceptances.all()} == {"provider", "customer"}
+    """Both sides agree on the version: the provider by proposing it (every version is the
+    provider's offer), the customer by accepting it."""
+    return any(a.side == "customer" for a in version.acceptances.all())
+
+
+def provider_turn(agreement: Agreement, latest: AgreementVersion | None) -> bool:
+    """Whether the next move of the negotiation is the provider's: nothing proposed yet (or
+    the last version is the signed one being renegotiated), the customer asked for changes to
+    the latest version, or the working copy holds edits not yet sent."""
+    if latest is None or latest.is_final:
+        return True
+    if agreement.comments.filter(version=latest, requests_change=True).exists():
+        return True
+    return has_unsent_edits(agreement, latest)
+
+
+def has_unsent_edits(agreement: Agreement, latest: AgreementVersion) -> bool:
+    """Whether the working copy was edited since ``latest`` was proposed, read from the audit
+    trail in one query (building the snapshot to compare hashes costs dozens). The lifecycle's
+    own writes (status, version in force) are not edits. An edit undone by hand still counts;
+    proposing then says that nothing changed."""
+    events = AuditEvent.objects.filter(
+        agreement_id=agreement.pk,
+        at__gt=latest.proposed_at,
+        action__in=("created", "changed", "deleted"),
+    ).values_list("object_type", "before", "after")
+    for object_type, before, after in events:
+        keys = set(before or {}) | set(after or {})
+        if object_type != "agreement" or not keys <= LIFECYCLE_FIELDS:
+            return True
+    return False
 
 
 def actions_for(
@@ -156,6 +189,8 @@ def actions_for(
     side = "provider" if machine.MANAGER in roles else "customer"
     steps = []
     for step in machine.available(agreement.status, roles):
+        if step.name == "propose" and not provider_turn(agreement, latest):
+            continue  # the customer's turn: the proposal is with them
         if step.name == "sign" and (
             to_sign is None or any(s.user_id == user.pk for s in to_sign.signatures.all())
         ):
@@ -276,26 +311,109 @@ def propose(
     return version
 
 
-@transaction.atomic
-def comment_add(agreement: Agreement, user: User, section: str, body: str) -> Comment:
-    """A remark on one section of the version under discussion, by either side."""
-    if section != "general" and section not in SECTIONS_BY_KEY:
-        raise TransitionError(f"'{section}' is not a section of the agreement.")
-    if not body.strip():
-        raise TransitionError("A comment needs some text.")
+def _open_for_comments(agreement: Agreement) -> None:
     if agreement.status in {machine.TERMINATED, machine.EXPIRED}:
         raise TransitionError("The agreement has ended; it takes no more comments.")
+
+
+@transaction.atomic
+def comment_add(
+    agreement: Agreement,
+    user: User,
+    section: str = "general",
+    body: str = "",
+    parent: Comment | None = None,
+) -> Comment:
+    """A remark on one section of the version under discussion, by either side; with
+    ``parent``, a reply in that remark's thread (same section; a reply to a reply joins the
+    thread of the first remark). A resolved thread takes no replies until it is reopened."""
+    if not body.strip():
+        raise TransitionError("A comment needs some text.")
+    _open_for_comments(agreement)
+    if parent is not None:
+        if parent.agreement_id != agreement.pk:
+            raise TransitionError("That comment is not on this agreement.")
+        # The thread's first remark, as it is now (resolved by someone else meanwhile?).
+        parent = (
+            Comment.objects.select_for_update()
+            .select_related("author")
+            .get(pk=parent.parent_id or parent.pk)
+        )
+        if parent.is_resolved:
+            raise TransitionError("This thread is resolved: reopen it to reply.")
+        section = parent.section
+    elif section != "general" and section not in SECTIONS_BY_KEY:
+        raise TransitionError(f"'{section}' is not a section of the agreement.")
     comment = Comment.objects.create(
         agreement=agreement,
         version=latest_version(agreement),
         section=section,
         author=user,
         body=body.strip(),
+        parent=parent,
     )
+    where = section_heading(section)
     audit.record(
-        action="commented", agreement=agreement, obj=comment, message=body[:200], actor=user
+        action="replied" if parent else "commented",
+        agreement=agreement,
+        obj=comment,
+        message=(
+            f"Reply to {parent.author.display_name} on {where}: {body.strip()}"
+            if parent
+            else f"On {where}: {body.strip()}"
+        )[:300],
+        actor=user,
     )
     return comment
+
+
+def may_resolve(user: User, agreement: Agreement, thread: Comment) -> bool:
+    """Who closes a thread: its author, or someone who negotiates for either side (a service
+    manager of the provider, an approver of the customer)."""
+    roles = roles_of(user, agreement)
+    return thread.author_id == user.pk or bool(roles & {machine.MANAGER, machine.APPROVER})
+
+
+@transaction.atomic
+def comment_resolve(agreement: Agreement, user: User, thread: Comment) -> Comment:
+    """Mark a thread resolved (on its first remark): it folds away on the page."""
+    return _set_resolution(agreement, user, thread, resolve=True)
+
+
+@transaction.atomic
+def comment_reopen(agreement: Agreement, user: User, thread: Comment) -> Comment:
+    """Open a resolved thread again, for more replies."""
+    return _set_resolution(agreement, user, thread, resolve=False)
+
+
+def _set_resolution(agreement: Agreement, user: User, thread: Comment, resolve: bool) -> Comment:
+    if thread.agreement_id != agreement.pk:
+        raise TransitionError("That comment is not on this agreement.")
+    _open_for_comments(agreement)
+    thread = Comment.objects.select_for_update().get(pk=(thread.parent_id or thread.pk))
+    if not may_resolve(user, agreement, thread):
+        raise machine.NotYourStep(
+            "Only the thread's author, a service manager or a customer approver may "
+            + ("resolve" if resolve else "reopen")
+            + " it."
+        )
+    if thread.is_resolved == resolve:
+        raise TransitionError(f"This thread is already {'resolved' if resolve else 'open'}.")
+    thread.resolved_at = timezone.now() if resolve else None
+    thread.resolved_by = user if resolve else None
+    thread.save(update_fields=["resolved_at", "resolved_by"])
+    where = section_heading(thread.section)
+    audit.record(
+        action="comment_resolved" if resolve else "comment_reopened",
+        agreement=agreement,
+        obj=thread,
+        message=(
+            f"Thread on {where} by {thread.author.display_name} "
+            + ("resolved" if resolve else "reopened")
+        ),
+        actor=user,
+    )
+    return thread
 
 
 @transaction.atomic
@@ -327,7 +445,11 @@ def request_changes(
         action="changes_requested",
         agreement=agreement,
         obj=version,
-        message=f"Changes requested on version {version.number}: {body[:200]}",
+        message=(
+            f"Changes requested on version {version.number}"
+            + (f" ({section_heading(section)})" if section != "general" else "")
+            + f": {body[:200]}"
+        ),
         actor=user,
     )
     _email(
@@ -337,6 +459,8 @@ def request_changes(
         agreement,
         version=version,
         comment=comment,
+        # Sections by number and title, as the document names them, never by internal key.
+        section_title=section_heading(section),
         actor=user,
     )
     return comment
@@ -344,9 +468,15 @@ def request_changes(
 
 @transaction.atomic
 def accept(agreement: Agreement, user: User, version_number: int) -> Acceptance:
-    """One side accepts the latest version; when both have, the agreement is agreed."""
+    """The customer accepts the provider's latest proposal (the provider accepted it by
+    sending it), and the agreement is agreed: the version goes to the signatories."""
     agreement = _locked(agreement)
     roles = roles_of(user, agreement)
+    if machine.MANAGER in roles and machine.APPROVER not in roles:
+        raise machine.NotYourStep(
+            f"Version {version_number} is the provider's own proposal: sending it was the "
+            "provider's acceptance. The customer accepts it or asks for changes."
+        )
     machine.check("accept", agreement.status, roles)
     version = latest_version(agreement)
     if version is None or version.number != version_number:
@@ -365,7 +495,7 @@ def accept(agreement: Agreement, user: User, version_number: int) -> Acceptance:
             f"The agreement has changes not in version {version.number}: send them as a new "
             "proposal (or undo them) before accepting."
         )
-    side = "provider" if machine.MANAGER in roles else "customer"
+    side = "customer"
     if version.acceptances.filter(side=side).exists():
         raise TransitionError(f"The {side} has already accepted version {version.number}.")
     acceptance = Acceptance.objects.create(

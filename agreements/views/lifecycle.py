@@ -51,12 +51,13 @@ from ..models import (
     AuditEvent,
     CalendarHours,
     ClosureDate,
+    Comment,
     Review,
     Signature,
 )
-from ..presentation import STATUS_STYLE
+from ..presentation import section_heading, status_of
 from ..sections import MARKDOWN_FIELDS, SECTIONS_BY_KEY
-from ..selectors import agreements_visible_to
+from ..selectors import agreements_visible_to, comments_visible_to
 from ..services import lifecycle as services
 from ..services.lifecycle import TransitionError
 
@@ -72,6 +73,9 @@ TIMELINE_ACTIONS = frozenset(
         "expired",
         "transition",
         "commented",
+        "replied",
+        "comment_resolved",
+        "comment_reopened",
     }
 )
 TIMELINE_LIMIT = 100
@@ -93,6 +97,9 @@ EVENT_ICONS = {
     "expired": "bi-hourglass-bottom",
     "transition": "bi-arrow-right-circle",
     "commented": "bi-chat-left-text",
+    "replied": "bi-reply",
+    "comment_resolved": "bi-check2-square",
+    "comment_reopened": "bi-arrow-counterclockwise",
     "review_started": "bi-search",
     "review_continue": "bi-check2-circle",
     "review_renegotiate": "bi-arrow-repeat",
@@ -144,10 +151,28 @@ class TimelineEntry:
 
 
 @dataclass
+class Thread:
+    """A remark and its replies; ``can_resolve`` says whether the reader may resolve or
+    reopen it."""
+
+    root: Comment
+    replies: list[Comment] = field(default_factory=list)
+    can_resolve: bool = False
+
+    @property
+    def comments(self) -> list[Comment]:
+        return [self.root, *self.replies]
+
+
+@dataclass
 class CommentGroup:
     key: str
     title: str
-    comments: list = field(default_factory=list)
+    threads: list[Thread] = field(default_factory=list)
+
+    @property
+    def open_count(self) -> int:
+        return sum(1 for thread in self.threads if not thread.root.is_resolved)
 
 
 def _versions(agreement: Agreement) -> list[AgreementVersion]:
@@ -183,18 +208,28 @@ def _awaiting_signatures(version: AgreementVersion | None, snapshot: dict | None
     return [row for row in rows if row.get("username") not in signed]
 
 
-def _comment_groups(agreement: Agreement) -> list[CommentGroup]:
+def _comment_groups(agreement: Agreement, user: User) -> list[CommentGroup]:
+    """The threads of each section (in the document's order), oldest first."""
     groups = {key: CommentGroup(key, title) for key, title in SECTION_CHOICES}
     # The version is shown by its number only; its snapshot stays in the database.
     comments = (
-        agreement.comments.select_related("author", "version")
+        comments_visible_to(user, agreement)
+        .select_related("author", "version", "resolved_by")
         .defer("version__snapshot")
-        .order_by("created_at")
+        .order_by("created_at", "id")
     )
+    negotiator = bool(services.roles_of(user, agreement) & {machine.MANAGER, machine.APPROVER})
+    threads: dict[int, Thread] = {}
     for comment in comments:
-        groups.setdefault(comment.section, CommentGroup(comment.section, comment.section))
-        groups[comment.section].comments.append(comment)
-    return [group for group in groups.values() if group.comments]
+        if comment.parent_id in threads:
+            threads[comment.parent_id].replies.append(comment)
+            continue
+        thread = Thread(comment, can_resolve=negotiator or comment.author_id == user.pk)
+        threads[comment.pk] = thread
+        title = section_heading(comment.section)
+        groups.setdefault(comment.section, CommentGroup(comment.section, title))
+        groups[comment.section].threads.append(thread)
+    return [group for group in groups.values() if group.threads]
 
 
 def _event_title(event: AuditEvent) -> str:
@@ -254,24 +289,24 @@ def lifecycle_page(request: HttpRequest, pk: int) -> HttpResponse:
     user = request.user
     versions = _versions(agreement)
     latest = versions[-1] if versions else None
-    # The service decides which version awaits signatures; the listed copy of it carries
-    # the prefetched signatures.
-    pending = services.version_to_sign(agreement)
-    to_sign = next((v for v in versions if pending and v.pk == pending.pk), None)
-    actions = _available_actions(user, agreement, latest, to_sign)
-    status_class, status_icon = STATUS_STYLE.get(
-        agreement.status, ("text-bg-secondary", "bi-circle")
+    # The version awaiting signatures is the latest, once agreed and not yet final (the
+    # service's rule, ``version_to_sign``, read from the versions already loaded).
+    to_sign = (
+        latest
+        if latest is not None and not latest.is_final and services.accepted_by_both(latest)
+        else None
     )
+    actions = _available_actions(user, agreement, latest, to_sign)
+    status = status_of(agreement)
     can_manage = user.can_draft_agreements
     reviews = list(agreement.reviews.order_by("-due_date"))
     context = {
         "agreement": agreement,
-        "status_class": status_class,
-        "status_icon": status_icon,
+        "status": status,
         "versions": list(reversed(versions)),
         "latest": latest,
         "to_sign": to_sign,
-        "awaiting": _awaiting_signatures(to_sign, pending.snapshot if pending else None),
+        "awaiting": _awaiting_signatures(to_sign, to_sign.snapshot if to_sign else None),
         "actions": [
             {"name": a.name, "label": a.label, "icon": ACTION_ICONS.get(a.name, "bi-play")}
             for a in actions
@@ -284,7 +319,7 @@ def lifecycle_page(request: HttpRequest, pk: int) -> HttpResponse:
         "changes_form": RequestChangesForm(prefix="changes"),
         "accept_form": AcceptForm(initial={"version": latest.number} if latest else None),
         "signatures": [s for v in versions for s in v.signatures.all()],
-        "comment_groups": _comment_groups(agreement),
+        "comment_groups": _comment_groups(agreement, user),
         "comment_form": CommentForm(prefix="comment"),
         "can_comment": agreement.status not in {machine.TERMINATED, machine.EXPIRED},
         "supporting": list(agreement.supporting_agreements.all()),
@@ -397,15 +432,55 @@ def comment_create(request: HttpRequest, pk: int) -> HttpResponse:
     if not form.is_valid():
         messages.error(request, f"The comment was not saved: {_form_problems(form)}")
         return _see_other(_lifecycle_url(agreement))
+    parent = None
+    if form.cleaned_data["parent"]:
+        parent = (
+            comments_visible_to(request.user, agreement)
+            .filter(pk=form.cleaned_data["parent"])
+            .first()
+        )
+        if parent is None:
+            messages.error(request, "The reply was not saved: no such comment on this agreement.")
+            return _see_other(_lifecycle_url(agreement) + "#comments")
     try:
-        services.comment_add(
-            agreement, request.user, form.cleaned_data["section"], form.cleaned_data["body"]
+        comment = services.comment_add(
+            agreement,
+            request.user,
+            form.cleaned_data["section"],
+            form.cleaned_data["body"],
+            parent=parent,
         )
     except TransitionError as refusal:
         messages.error(request, str(refusal))
-    else:
-        messages.success(request, "Comment added.")
-    return _see_other(_lifecycle_url(agreement) + "#comments")
+        anchor = f"#thread-{parent.parent_id or parent.pk}" if parent else "#comments"
+        return _see_other(_lifecycle_url(agreement) + anchor)
+    messages.success(request, "Reply added." if parent else "Comment added.")
+    return _see_other(_lifecycle_url(agreement) + f"#thread-{comment.parent_id or comment.pk}")
+
+
+THREAD_ACTIONS = {
+    "resolve": (services.comment_resolve, "Thread resolved."),
+    "reopen": (services.comment_reopen, "Thread reopened."),
+}
+
+
+@login_required
+@require_POST
+def comment_thread(request: HttpRequest, pk: int, comment_id: int, action: str) -> HttpResponse:
+    """Resolve or reopen a comment thread (its author, a service manager or an approver)."""
+    agreement = _agreement(request, pk)
+    comment = get_object_or_404(comments_visible_to(request.user, agreement), pk=comment_id)
+    if action not in THREAD_ACTIONS:
+        messages.error(request, f"'{action}' is not something a thread can do.")
+        return _see_other(_lifecycle_url(agreement) + "#comments")
+    write, done = THREAD_ACTIONS[action]
+    try:
+        thread = write(agreement, request.user, comment)
+    except TransitionError as refusal:
+        messages.error(request, str(refusal))
+        return _see_other(_lifecycle_url(agreement) + "#comments")
+    messages.success(request, done)
+    return _see_other(_lifecycle_url(agreement) + f"#thread-{thread.pk}")
 
 
 @login_required

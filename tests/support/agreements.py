@@ -59,6 +59,33 @@ def acme_agreement(tiers, services, acme, alice_manager, carol_customer):
     )
 
 
+def propose_to_customer(agreement, manager):
+    """Fill the two sections a tier cannot and send the agreement to its customer as the
+    next version: a draft is the provider's until proposed, so customers see it only then."""
+    from agreements.models import Signatory
+    from agreements.services import lifecycle
+    from sla_portal.core.models import User
+
+    for side, users in (
+        ("provider", User.objects.filter(pk=manager.pk)),
+        ("customer", User.objects.filter(organisation=agreement.customer, is_active=True)),
+    ):
+        person = users.order_by("pk").first()
+        if person is not None and not agreement.signatories.filter(side=side).exists():
+            Signatory.objects.create(
+                agreement=agreement,
+                side=side,
+                name=person.display_name,
+                role="Signatory",
+                organisation_name=person.organisation.name,
+                email=person.email,
+            )
+    agreement.service_description = agreement.service_description or "Operation of the service."
+    agreement.change_policy = agreement.change_policy or "Normal changes go through the CAB."
+    agreement.save()
+    return lifecycle.propose(agreement, manager)
+
+
 @pytest.fixture
 def active_acme_agreement(acme_agreement, alice_manager, carol_customer):
     """The Gold agreement for Acme, proposed, accepted and signed by both sides: in force
@@ -70,7 +97,6 @@ def active_acme_agreement(acme_agreement, alice_manager, carol_customer):
     complete_for_proposal(acme_agreement)
     version = lifecycle.propose(acme_agreement, alice_manager)
     lifecycle.accept(acme_agreement, carol_customer, version.number)
-    lifecycle.accept(acme_agreement, alice_manager, version.number)
     lifecycle.sign(acme_agreement, alice_manager)
     lifecycle.sign(acme_agreement, carol_customer)
     acme_agreement.refresh_from_db()
@@ -96,6 +122,7 @@ __all__ = [
     "calendars",
     "complete_for_proposal",
     "globex_agreement",
+    "propose_to_customer",
     "services",
     "tiers",
 ]
