@@ -17,7 +17,7 @@ from django.shortcuts import render
 from django.template.loader import render_to_string
 from django.utils import timezone
 
-from .selectors import customer_dashboard, provider_dashboard
+from .selectors import customer_dashboard, provider_dashboard, signed_agreements_to_come
 
 # How often the browser asks for news; a new evaluation shows within this plus the render.
 POLL_SECONDS = 3
@@ -32,6 +32,7 @@ def _live_context(request: HttpRequest) -> tuple[str, dict]:
         }
     return "reporting/_dashboard_customer.html", {
         "panels": customer_dashboard(request.user, now),
+        "to_come": list(signed_agreements_to_come(request.user)),
         "now": now,
     }
 

@@ -21,8 +21,9 @@ from django.db.models import Count, F, Q, QuerySet, Window
 from django.db.models.functions import RowNumber
 from django.utils import timezone
 
-from agreements.lifecycle import STAGE_OF_STATE, STAGES, STATE_LABELS
+from agreements.lifecycle import AGREED, STAGE_OF_STATE, STAGES, STATE_LABELS
 from agreements.models import Agreement, Review
+from agreements.selectors import agreements_visible_to
 from agreements.terms import MONITORED_STATES
 from monitoring.evaluation.format import duration, number, percent, period_label
 from monitoring.models import Breach, MaintenanceWindow, Outage, PeriodResult, Status, TicketTimer
@@ -562,6 +563,16 @@ def monitored_agreements(user: User) -> QuerySet[Agreement]:
         .filter(status__in=MONITORED_STATES, in_force_version__isnull=False)
         .select_related("customer")
         .order_by("reference")
+    )
+
+
+def signed_agreements_to_come(user: User) -> QuerySet[Agreement]:
+    """Agreements every signatory signed whose effective date is still to come: not measured
+    yet, but the customer should find them on the dashboard with the day their figures start."""
+    return (
+        agreements_visible_to(user)
+        .filter(status=AGREED, has_final_version=True)
+        .order_by("effective_from", "reference")
     )
 
 

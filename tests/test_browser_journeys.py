@@ -115,7 +115,7 @@ def test_service_manager_drafts_from_a_tier_and_proposes(
     assert agreement.targets.filter(name="Orders per minute", direction="higher").exists()
 
     # Proposing: what is missing is listed and must be confirmed; then version 1 goes out.
-    page.get_by_role("link", name="Lifecycle").first.click()
+    page.get_by_role("link", name="Review and propose").click()
     expect(page.locator("#proposal-gaps")).to_be_visible()
     assert_no_axe_violations(page, "lifecycle before the proposal")
     page.get_by_label(re.compile("I know these sections are incomplete")).check()
