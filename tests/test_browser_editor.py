@@ -7,7 +7,6 @@ from __future__ import annotations
 
 import re
 import shutil
-from pathlib import Path
 
 import pytest
 from playwright.sync_api import expect
@@ -15,13 +14,13 @@ from playwright.sync_api import expect
 from agreements.models import Agreement, AgreementVersion
 from tests.support.actors import PASSWORD
 from tests.support.axe import assert_no_axe_violations
-from tests.support.browser import login, screenshot
+from tests.support.browser import DOCS_SCREENSHOTS, login, screenshot
 
 pytestmark = [pytest.mark.browser, pytest.mark.django_db(transaction=True)]
 
 DESKTOP = {"width": 1440, "height": 900}
 PHONE = {"width": 390, "height": 844}
-DOCS = Path(__file__).resolve().parents[1] / "docs" / "screenshots"
+DOCS = DOCS_SCREENSHOTS
 
 
 def keep(page, name: str) -> None:

@@ -8,7 +8,6 @@ from __future__ import annotations
 import re
 import shutil
 from datetime import timedelta
-from pathlib import Path
 
 import pytest
 from django.utils import timezone
@@ -17,11 +16,11 @@ from playwright.sync_api import expect
 from agreements.models import Agreement
 from tests.support.actors import PASSWORD
 from tests.support.axe import assert_no_axe_violations
-from tests.support.browser import login, screenshot
+from tests.support.browser import DOCS_SCREENSHOTS, login, screenshot
 
 pytestmark = [pytest.mark.browser, pytest.mark.django_db(transaction=True)]
 
-DOCS = Path(__file__).resolve().parents[1] / "docs" / "screenshots"
+DOCS = DOCS_SCREENSHOTS
 PHONE = {"width": 390, "height": 844}
 DESKTOP = {"width": 1440, "height": 900}
 
