@@ -372,3 +372,22 @@ def seed_demo_agreements(organisations: dict[str, Organisation]) -> None:
                 ),
             ]
         )
+
+
+def seed_demo_proposal() -> None:
+    """SLA-DEMO-0002 proposed to Acme, taking effect on the first of next month: a newcomer
+    logged in as ``acme-approver`` finds a proposal waiting, and can comment, ask for a
+    change, accept and sign it; the manager then sees it as "Signed, takes effect on …".
+    Idempotent: an agreement already proposed (or further on) is left as people left it."""
+    from django.utils import timezone
+
+    from .services import lifecycle
+
+    agreement = Agreement.objects.filter(reference="SLA-DEMO-0002").first()
+    manager = User.objects.filter(username="manager").first()
+    if agreement is None or manager is None or agreement.versions.exists():
+        return
+    today = timezone.localdate()
+    agreement.effective_from = date(today.year + today.month // 12, today.month % 12 + 1, 1)
+    agreement.save(update_fields=["effective_from"])
+    lifecycle.propose(agreement, manager, note="Demo: the Bronze terms for managed email.")

@@ -12,12 +12,13 @@ class Command(BaseCommand):
             raise CommandError(
                 "Demo data publishes its passwords: run with DEBUG=1 or SLA_DEMO=1 only."
             )
-        from agreements.demo import seed_demo_agreements
+        from agreements.demo import seed_demo_agreements, seed_demo_proposal
         from monitoring.demo import seed_demo_monitoring
 
         organisations = seed_demo_accounts()
         seed_demo_agreements(organisations)
         seed_demo_monitoring()
+        seed_demo_proposal()
         self.stdout.write(
             self.style.SUCCESS(f"Demo data loaded. Logins (password {DEMO_PASSWORD}):")
         )
