@@ -60,7 +60,7 @@ def acme_agreement(tiers, services, acme, alice_manager, carol_customer):
 
 
 def propose_to_customer(agreement, manager):
-    """Fill the two sections a tier cannot and send the agreement to its customer as the
+    """Fill the sections a tier cannot (complete_for_proposal) and send the agreement to its customer as the
     next version: a draft is the provider's until proposed, so customers see it only then."""
     from agreements.models import Signatory
     from agreements.services import lifecycle
@@ -81,8 +81,7 @@ def propose_to_customer(agreement, manager):
                 email=person.email,
             )
     agreement.service_description = agreement.service_description or "Operation of the service."
-    agreement.change_policy = agreement.change_policy or "Normal changes go through the CAB."
-    agreement.save()
+    complete_for_proposal(agreement)
     return lifecycle.propose(agreement, manager)
 
 
