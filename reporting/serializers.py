@@ -17,14 +17,14 @@ from .formatting import period_label
 from .models import Report
 
 
-class CreditBandSerializer(serializers.Serializer):
+class ReportCreditBandSerializer(serializers.Serializer):
     metric = serializers.CharField()
     metric_label = serializers.CharField()
     achieved_below = serializers.CharField(help_text="Percent: the band applies below it.")
     credit_percent = serializers.CharField(help_text="Percent of the monthly fee credited.")
 
 
-class CreditLineSerializer(serializers.Serializer):
+class ReportCreditLineSerializer(serializers.Serializer):
     metric = serializers.CharField()
     metric_label = serializers.CharField()
     achieved = serializers.CharField(allow_null=True, help_text="Percent achieved, if measured.")
@@ -33,17 +33,17 @@ class CreditLineSerializer(serializers.Serializer):
     note = serializers.CharField()
 
 
-class CreditsSerializer(serializers.Serializer):
+class ReportCreditsSerializer(serializers.Serializer):
     """The credit computation: the schedule's bands and cap, the figures per metric, the
     total before the cap and the amount due."""
 
-    bands = CreditBandSerializer(many=True)
+    bands = ReportCreditBandSerializer(many=True)
     cap_percent = serializers.CharField()
     fee_amount = serializers.CharField(help_text="The fee as agreed, per `fee_period`.")
     fee_period = serializers.CharField()
     monthly_fee = serializers.CharField(help_text="The fee per month the credit is a share of.")
     currency = serializers.CharField()
-    lines = CreditLineSerializer(many=True)
+    lines = ReportCreditLineSerializer(many=True)
     uncapped_percent = serializers.CharField()
     percent = serializers.CharField()
     capped = serializers.BooleanField()
@@ -161,6 +161,6 @@ class ReportDetailSerializer(ReportSerializer):
     def get_breaches(self, report: Report) -> list[dict[str, Any]]:
         return ReportBreachSerializer(report.content.get("breaches", []), many=True).data
 
-    @extend_schema_field(CreditsSerializer)
+    @extend_schema_field(ReportCreditsSerializer)
     def get_credits(self, report: Report) -> dict[str, Any]:
-        return CreditsSerializer(report.content["credits"]).data
+        return ReportCreditsSerializer(report.content["credits"]).data

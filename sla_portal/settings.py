@@ -320,7 +320,10 @@ SPECTACULAR_SETTINGS = {
     "SWAGGER_UI_SETTINGS": {"deepLinking": False, "syntaxHighlight": {"activated": False}},
     "REDOC_DIST": "SIDECAR",
     # Fee period and target period share one set of choices: name it once.
-    "ENUM_NAME_OVERRIDES": {"PeriodEnum": "agreements.choices.Period"},
+    "ENUM_NAME_OVERRIDES": {
+        "PeriodEnum": "agreements.choices.Period",
+        "ReportStatusEnum": "reporting.models.Report.Status",
+    },
 }
 
 CRISPY_ALLOWED_TEMPLATE_PACKS = "bootstrap5"
