@@ -279,7 +279,7 @@ def _content_fields(version: AgreementVersion, content: dict) -> dict[str, Any]:
 def report_draft_refresh(report: Report) -> Report:
     """Rebuild a draft's content from the current facts (a root cause recorded during the
     review); an issued report is returned as it is. Writes only when something changed."""
-    if not report.is_draft:
+    if not report.is_draft or not _month_results(report.agreement, report.month).exists():
         return report
     version, content = build_content(report.agreement, report.month)
     if content_hash(content) == report.content_hash and version.pk == report.version_id:

@@ -166,9 +166,9 @@ def test_only_recent_months_are_emailed_to_the_customer_contacts(
     }
     email = rows.get(recipient=carol_customer.email.lower())
     assert "October 2026" in email.subject and "2,400.00 EUR" in email.subject
-    assert "2400.00 EUR (20 % of the monthly fee)" in email.body_text
+    assert "2,400.00 EUR (20 % of the monthly fee)" in email.body_text
     assert f"/reports/{october.pk}/pdf/" in email.body_text
-    assert "2400.00 EUR" in email.body_html
+    assert "2,400.00 EUR" in email.body_html
     september = Report.objects.get(month=date(2026, 9, 1))
     assert not september.emailed and "not emailed" in september.quiet_reason
 
