@@ -87,7 +87,7 @@ def test_an_agreement_effective_after_it_was_signed_reports_from_its_effective_m
     assert first_report_month(active_acme_agreement) == date(2026, 1, 1)
 
 
-# --- The draft and its review ------------------------------------------------------------------
+# --- The draft and its review ----------------------------------------------------------------
 
 
 def test_a_closed_month_is_a_draft_only_provider_staff_see(
@@ -194,7 +194,7 @@ def test_corrections_apply_to_issued_reports_only(november, alice_manager):
     assert correction.issued_by == alice_manager
 
 
-# --- One way to write the period and the money ---------------------------------------------------
+# --- One way to write the period and the money -----------------------------------------------
 
 
 def test_the_period_is_the_local_calendar_month():
@@ -246,7 +246,7 @@ def test_the_page_csv_and_email_write_money_one_way(client, november, alice_mana
     assert due["note"].endswith("of the monthly fee of 12,000.00 EUR")
 
 
-# --- The API ---------------------------------------------------------------------------------------
+# --- The API ---------------------------------------------------------------------------------
 
 
 def test_the_api_lists_reports_with_the_credit_computation(
