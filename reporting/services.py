@@ -404,7 +404,10 @@ def build_content(agreement: Agreement, month: date) -> tuple[AgreementVersion, 
     start, end = month_bounds(month, zone)
     order = {row["key"]: index for index, row in enumerate(snapshot.get("targets", []))}
     results.sort(key=lambda r: (order.get(r.target_key, len(order)), r.target_key))
-    lines = [_line(r) for r in results]
+    # Earlier periods are compared only from the month monitoring started: before it the
+    # results say "no data" for months nobody measured.
+    since = month_bounds(first_report_month(agreement), zone)[0]
+    lines = [_line(r, since) for r in results]
     credits = compute_credits(
         schedule_from_snapshot(snapshot),
         _values_by_metric(results),
@@ -435,12 +438,13 @@ def _values_by_metric(results: list[PeriodResult]) -> dict[str, list[float | Non
     return values
 
 
-def _line(result: PeriodResult) -> dict[str, Any]:
+def _line(result: PeriodResult, since: datetime) -> dict[str, Any]:
     previous = (
         PeriodResult.objects.filter(
             agreement_id=result.agreement_id,
             target_key=result.target_key,
             period_start__lt=result.period_start,
+            period_end__gt=since,
             closed_at__isnull=False,
         )
         .order_by("-period_start")

@@ -46,7 +46,7 @@ def put_in_force_at(agreement, moment: datetime) -> None:
 
 @pytest.fixture
 def november(active_acme_agreement, acme_desk, services):
-    """In force since 16 November with a four-hour outage on the 20th; November closed."""
+    """In force since 16 November with a twelve-hour outage on the 20th; November closed."""
     put_in_force_at(active_acme_agreement, ACTIVATED)
     checks_ingest(
         acme_desk,
@@ -75,6 +75,8 @@ def test_putting_an_agreement_in_force_reports_no_month_before_monitoring_began(
     assert first_report_month(active_acme_agreement) == NOVEMBER
     assert list(Report.objects.values_list("month", flat=True)) == [NOVEMBER]
     assert not Notification.objects.filter(kind="report.issued").exists()
+    # Nor does it compare with the months before monitoring began.
+    assert all(line["comparison"] == [] for line in november.content["lines"])
     # Running again later drafts nothing more for the past.
     assert issue_due_reports(CLOSED + timedelta(hours=1)) == 0
     assert Report.objects.count() == 1
@@ -114,9 +116,7 @@ def test_a_closed_month_is_a_draft_only_provider_staff_see(
     assert b"Issue report" in page.content and b"Record the root cause" in page.content
 
 
-def test_the_draft_follows_root_causes_recorded_during_the_review(
-    client, november, alice_manager
-):
+def test_the_draft_follows_root_causes_recorded_during_the_review(client, november, alice_manager):
     breach = Breach.objects.get(period_result__metric="availability")
     assert [b["root_cause"] for b in november.content["breaches"]] == [""]
     breach_root_cause_set(breach, alice_manager, ROOT_CAUSE)

@@ -242,7 +242,7 @@ def test_customer_sees_the_report_page_pdf_and_csv(client, october, carol_custom
         text = subprocess.run(
             ["pdftotext", "-layout", file.name, "-"], capture_output=True, text=True, check=True
         ).stdout
-    assert "Service credit due: 2400.00 EUR" in text
+    assert "Service credit due: 2,400.00 EUR" in text
     assert "98.66 %" in text
 
 
