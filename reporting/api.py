@@ -9,13 +9,24 @@ cap, the figures per metric) and links to the PDF and CSV.
 from __future__ import annotations
 
 from django.db.models import QuerySet
-from drf_spectacular.utils import OpenApiExample, extend_schema, extend_schema_view
-from rest_framework import viewsets
+from django.http import HttpResponse
+from django.utils.http import content_disposition_header
+from drf_spectacular.types import OpenApiTypes
+from drf_spectacular.utils import (
+    OpenApiExample,
+    OpenApiResponse,
+    extend_schema,
+    extend_schema_view,
+)
+from rest_framework import renderers, viewsets
+from rest_framework.decorators import action
+from rest_framework.request import Request
 
 from agreements.api import NOT_FOUND
 from sla_portal.core.api import ScopedViewSetMixin
 from sla_portal.core.models import User
 
+from . import services
 from .filters import ReportFilter
 from .models import Report
 from .selectors import reports_visible_to
@@ -42,8 +53,8 @@ REPORT_EXAMPLE = {
     "currency": "EUR",
     "content_hash": "9f2c…64 hex digits",
     "url": "https://sla.example.com/reports/52/",
-    "pdf_url": "https://sla.example.com/reports/52/pdf/",
-    "csv_url": "https://sla.example.com/reports/52/csv/",
+    "pdf_url": "https://sla.example.com/api/reports/52/pdf/",
+    "csv_url": "https://sla.example.com/api/reports/52/csv/",
 }
 REPORT_DETAIL_EXAMPLE = {
     **REPORT_EXAMPLE,
@@ -115,6 +126,26 @@ REPORT_DETAIL_EXAMPLE = {
 }
 
 
+class PDFRenderer(renderers.BaseRenderer):
+    """Lets ``Accept: application/pdf`` through content negotiation; the view answers bytes."""
+
+    media_type = "application/pdf"
+    format = "pdf"
+    charset = None
+    render_style = "binary"
+
+    def render(self, data, accepted_media_type=None, renderer_context=None):
+        return data
+
+
+class CSVRenderer(renderers.BaseRenderer):
+    media_type = "text/csv"
+    format = "csv"
+
+    def render(self, data, accepted_media_type=None, renderer_context=None):
+        return data
+
+
 def _api_reports(user: User) -> QuerySet[Report]:
     return reports_visible_to(user).select_related("agreement", "customer", "issued_by")
 
@@ -148,3 +179,41 @@ class ReportViewSet(ScopedViewSetMixin, viewsets.ReadOnlyModelViewSet):
         if self.action == "retrieve":
             return ReportDetailSerializer
         return ReportSerializer
+
+    def _file(self, content: bytes | str, content_type: str, filename: str) -> HttpResponse:
+        response = HttpResponse(content, content_type=content_type)
+        response["Content-Disposition"] = content_disposition_header(
+            as_attachment=True, filename=filename
+        )
+        return response
+
+    @extend_schema(
+        summary="The report as a PDF",
+        responses={
+            (200, "application/pdf"): OpenApiResponse(OpenApiTypes.BINARY),
+            404: NOT_FOUND,
+        },
+    )
+    @action(detail=True, methods=["get"], renderer_classes=[PDFRenderer], filterset_class=None)
+    def pdf(self, request: Request, pk: str | None = None) -> HttpResponse:
+        """The PDF the customer was sent (the same as the report page's download)."""
+        from .report_views import render_report_pdf
+
+        report = services.report_draft_refresh(self.get_object())
+        pdf = render_report_pdf(report, base_url=request.build_absolute_uri("/"))
+        return self._file(pdf, "application/pdf", f"{report.filename}.pdf")
+
+    @extend_schema(
+        summary="The report as CSV",
+        description="Value columns are plain numbers (`2400.00`); the `note` column is for "
+        "people and writes money like the page (`2,400.00 EUR`).",
+        responses={(200, "text/csv"): OpenApiResponse(OpenApiTypes.STR), 404: NOT_FOUND},
+    )
+    @action(detail=True, methods=["get"], renderer_classes=[CSVRenderer], filterset_class=None)
+    def csv(self, request: Request, pk: str | None = None) -> HttpResponse:
+        """The CSV of the report (UTF-8 with a byte-order mark, like the page's download)."""
+        from .report_views import report_csv_text
+
+        report = services.report_draft_refresh(self.get_object())
+        text = "\ufeff" + report_csv_text(report)
+        return self._file(text, "text/csv; charset=utf-8", f"{report.filename}.csv")

@@ -61,9 +61,13 @@ class ReportSerializer(serializers.ModelSerializer):
     issued_by = serializers.CharField(
         source="issued_by.display_name", default=None, read_only=True, allow_null=True
     )
-    url = serializers.SerializerMethodField(help_text="The report's page.")
-    pdf_url = serializers.SerializerMethodField()
-    csv_url = serializers.SerializerMethodField()
+    url = serializers.SerializerMethodField(help_text="The report's page in the portal.")
+    pdf_url = serializers.SerializerMethodField(
+        help_text="The PDF, with the same authentication as the API (token or session)."
+    )
+    csv_url = serializers.SerializerMethodField(
+        help_text="The CSV, with the same authentication as the API (token or session)."
+    )
 
     class Meta:
         model = Report
@@ -103,10 +107,10 @@ class ReportSerializer(serializers.ModelSerializer):
         return self._link("reporting:report-detail", report)
 
     def get_pdf_url(self, report: Report) -> str:
-        return self._link("reporting:report-pdf", report)
+        return self._link("report-pdf", report)
 
     def get_csv_url(self, report: Report) -> str:
-        return self._link("reporting:report-csv", report)
+        return self._link("report-csv", report)
 
 
 class ReportTargetSerializer(serializers.Serializer):

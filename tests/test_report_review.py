@@ -8,6 +8,7 @@ from datetime import UTC, date, datetime, timedelta
 from decimal import Decimal
 
 import pytest
+from rest_framework.authtoken.models import Token
 
 from monitoring.evaluation.actions import breach_root_cause_set
 from monitoring.evaluation.periods import evaluate_periods
@@ -263,8 +264,8 @@ def test_the_api_lists_reports_with_the_credit_computation(
     row = listing["results"][0]
     assert row["status"] == "issued" and row["month"] == "2026-11-01"
     assert row["period_label"] == "1 – 30 Nov 2026 (UTC)"
-    assert row["pdf_url"].endswith(f"/reports/{november.pk}/pdf/")
-    assert row["csv_url"].endswith(f"/reports/{november.pk}/csv/")
+    assert row["pdf_url"].endswith(f"/api/reports/{november.pk}/pdf/")
+    assert row["csv_url"].endswith(f"/api/reports/{november.pk}/csv/")
     assert row["issued_by"] == alice_manager.display_name
     detail = client.get(f"/api/reports/{november.pk}/").json()
     credits = detail["credits"]
@@ -280,7 +281,22 @@ def test_the_api_lists_reports_with_the_credit_computation(
     assert client.get("/api/reports/", {"status": "draft"}).json()["count"] == 0
     assert client.get("/api/reports/", {"month": "not-a-date"}).status_code == 400
 
+    client.logout()
+    token = Token.objects.create(user=carol_customer)
+    auth = {"HTTP_AUTHORIZATION": f"Token {token.key}"}
+    pdf = client.get(row["pdf_url"], **auth)
+    assert pdf.status_code == 200 and pdf["Content-Type"] == "application/pdf"
+    assert pdf.content.startswith(b"%PDF")
+    csv_file = client.get(row["csv_url"], HTTP_ACCEPT="text/csv", **auth)
+    assert csv_file.status_code == 200
+    rows = list(csv.DictReader(io.StringIO(csv_file.content.decode("utf-8-sig"))))
+    assert (
+        next(r for r in rows if r["section"] == "credit_due")["credit_amount"]
+        == (detail["credit_amount"])
+    )
+
     client.force_login(other_org_viewer)
+    assert client.get(f"/api/reports/{november.pk}/pdf/").status_code == 404
     assert client.get("/api/reports/").json()["count"] == 0
     assert client.get(f"/api/reports/{november.pk}/").status_code == 404
 
