@@ -322,7 +322,9 @@ SPECTACULAR_SETTINGS = {
     # Fee period and target period share one set of choices: name it once.
     "ENUM_NAME_OVERRIDES": {
         "PeriodEnum": "agreements.choices.Period",
+        # A report's status (draft, issued) beside the agreement's, which keeps its name.
         "ReportStatusEnum": "reporting.models.Report.Status",
+        "StatusEnum": "agreements.models.Agreement.Status",
     },
 }
 

@@ -85,6 +85,14 @@ def test_manager_reviews_and_issues_the_first_report_and_the_customer_gets_one_e
     expect(manager.locator("#credit-due")).to_contain_text(" EUR")
     assert_no_axe_violations(manager, "draft report")
     keep(screenshot(manager, "report-review-draft"), "report-review-draft")
+    # At phone width the review notice and its button fit without sideways scrolling.
+    phone = new_page({"width": 390, "height": 844})
+    login(phone, "alice_manager", PASSWORD)
+    phone.goto(report.url)
+    expect(phone.get_by_role("button", name="Issue report")).to_be_visible()
+    assert phone.evaluate("document.documentElement.scrollWidth") <= 390
+    assert_no_axe_violations(phone, "draft report on a phone")
+    keep(screenshot(phone, "report-review-draft-phone"), "report-review-draft-phone")
 
     # ... records the root cause of the breach on its page ...
     manager.get_by_role("link", name="Record the root cause").first.click()
