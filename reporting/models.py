@@ -1,9 +1,12 @@
-"""Periodic reports: one per agreement and month, immutable once issued.
+"""Periodic reports: one per agreement and month, reviewed as a draft, immutable once issued.
 
-A report is a fact (house style point 6): its ``content`` is what was known when it was
-issued, hashed, and a database trigger refuses any later UPDATE or DELETE. A correction is a
-new row with the next revision number that points at the one it supersedes and says what
-changed; the superseded revision stays readable.
+A month's report starts as a *draft* that only provider staff see: its content is rebuilt
+from the current facts (root causes recorded during the review) until a provider manager
+issues it, or the review window (``REPORT_REVIEW_DAYS``) ends and the beat task issues it.
+An issued report is a fact (house style point 6): its ``content`` is what was known when it
+was issued, hashed, and a database trigger refuses any later UPDATE or DELETE of it. A
+correction is a new row with the next revision number that points at the one it supersedes
+and says what changed; the superseded revision stays readable.
 """
 
 from __future__ import annotations
@@ -21,6 +24,10 @@ from sla_portal.core.scoping import ScopedManager
 class Report(models.Model):
     """The monthly report of one agreement (one revision of it)."""
 
+    class Status(models.TextChoices):
+        DRAFT = "draft", "Draft (provider review)"
+        ISSUED = "issued", "Issued"
+
     agreement = models.ForeignKey(
         "agreements.Agreement", on_delete=models.PROTECT, related_name="reports"
     )
@@ -35,14 +42,18 @@ class Report(models.Model):
     period_start = models.DateTimeField()
     period_end = models.DateTimeField()
     revision = models.PositiveSmallIntegerField(default=1)
-    issued_at = models.DateTimeField()
+    status = models.CharField(max_length=10, choices=Status.choices, default=Status.DRAFT)
+    drafted_at = models.DateTimeField(
+        null=True, blank=True, help_text="When the month closed and the draft was made."
+    )
+    issued_at = models.DateTimeField(null=True, blank=True)
     issued_by = models.ForeignKey(
         settings.AUTH_USER_MODEL,
         on_delete=models.PROTECT,
         null=True,
         blank=True,
         related_name="+",
-        help_text="Empty for reports issued automatically at period close.",
+        help_text="Empty for reports issued automatically when the review window ended.",
     )
     supersedes = models.OneToOneField(
         "self", on_delete=models.PROTECT, null=True, blank=True, related_name="superseded_by"
@@ -82,10 +93,19 @@ class Report(models.Model):
             models.CheckConstraint(
                 condition=Q(credit_amount__gte=0), name="report_credit_amount_positive"
             ),
+            models.CheckConstraint(
+                condition=Q(status="draft", issued_at__isnull=True, issued_by__isnull=True)
+                | Q(status="issued", issued_at__isnull=False),
+                name="report_issued_has_time",
+            ),
         ]
         indexes = [
             models.Index(fields=["customer", "-month"], name="report_customer_month"),
             models.Index(fields=["agreement", "-month"], name="report_agreement_month"),
+            # The beat task looks for drafts whose review window has ended.
+            models.Index(
+                fields=["drafted_at"], name="report_draft_due", condition=Q(status="draft")
+            ),
         ]
 
     def __str__(self) -> str:
@@ -95,7 +115,10 @@ class Report(models.Model):
     def save(self, *args: Any, **kwargs: Any) -> None:
         # The trigger refuses it too; this says why before the database has to.
         if not self._state.adding:
-            raise ValueError("An issued report never changes; issue a correction instead.")
+            raise ValueError(
+                "Reports change only through reporting.services (a draft is refreshed or "
+                "issued there); an issued report never changes: issue a correction instead."
+            )
         super().save(*args, **kwargs)
 
     def get_absolute_url(self) -> str:
@@ -104,6 +127,10 @@ class Report(models.Model):
     @property
     def url(self) -> str:
         return self.get_absolute_url()
+
+    @property
+    def is_draft(self) -> bool:
+        return self.status == self.Status.DRAFT
 
     @property
     def is_superseded(self) -> bool:

@@ -11,7 +11,7 @@ from __future__ import annotations
 import csv
 import io
 from dataclasses import dataclass
-from datetime import datetime, timedelta
+from datetime import datetime
 from typing import Any
 from zoneinfo import ZoneInfo
 
@@ -30,7 +30,8 @@ from agreements.pdf import StaticFilesFetcher
 from monitoring.presentation import level_badge, status_badge
 from sla_portal.core.permissions import require_drafter
 
-from . import services
+from . import selectors, services
+from .formatting import money, period_label
 from .models import Report
 
 PAGE_SIZE = 50
@@ -52,14 +53,18 @@ PDF_SYMBOLS = {
 
 
 def reports_visible_to(user: Any) -> QuerySet[Report]:
-    """Reports the user may see, with what their lists and pages show."""
-    return Report.objects.visible_to(user).select_related(
+    """Reports the user may see, with what their lists and pages show (see
+    ``reporting.selectors.reports_visible_to``: drafts are for provider staff only)."""
+    return selectors.reports_visible_to(user).select_related(
         "agreement", "customer", "issued_by", "supersedes", "superseded_by", "version"
     )
 
 
 def _report(request: HttpRequest, pk: int) -> Report:
-    return get_object_or_404(reports_visible_to(request.user), pk=pk)
+    report = get_object_or_404(reports_visible_to(request.user), pk=pk)
+    # A draft shows the facts as they are now (a root cause recorded a minute ago), so the
+    # page, its PDF and its CSV agree with what issuing it would freeze.
+    return services.report_draft_refresh(report)
 
 
 # --- Presentation -----------------------------------------------------------------------------
@@ -150,10 +155,13 @@ def report_context(report: Report, comparison_periods: int = 12) -> dict[str, An
         "lines": lines,
         "breaches": breaches,
         "comparison_months": [datetime.fromisoformat(m) for m in months],
-        "period_start_local": _local(content["period_start"], zone),
-        # The last moment of the month reads better than midnight of the next one.
-        "period_last_day": _local(content["period_end"], zone) - timedelta(seconds=1),
-        "issued_local": report.issued_at.astimezone(zone),
+        # From the month's local dates, never from its UTC bounds (see formatting).
+        "period_label": period_label(report.month, report.zone),
+        "issued_local": report.issued_at.astimezone(zone) if report.issued_at else None,
+        "drafted_local": report.drafted_at.astimezone(zone) if report.drafted_at else None,
+        "auto_issue_local": (report.drafted_at + services.review_window()).astimezone(zone)
+        if report.is_draft and report.drafted_at
+        else None,
         "revisions": list(
             Report.objects.filter(agreement_id=report.agreement_id, month=report.month)
             .select_related("issued_by")
@@ -195,7 +203,9 @@ def report_detail(request: HttpRequest, pk: int) -> HttpResponse:
     service credits and the comparison with earlier periods."""
     report = _report(request, pk)
     context = report_context(report)
-    context["can_correct"] = request.user.can_draft_agreements and not report.is_superseded
+    manager = request.user.can_draft_agreements
+    context["can_correct"] = manager and not report.is_superseded and not report.is_draft
+    context["can_issue"] = manager and report.is_draft
     return render(request, "reporting/report_detail.html", context)
 
 
@@ -242,7 +252,12 @@ def report_csv_text(report: Report) -> str:
     """One row per target, one per breach, then the credit rows: per metric, the total
     before the cap, and the credit due (whose value is the monthly fee it is a share of).
     ``target`` and ``threshold`` are in the row's ``unit``; for a credit row ``target`` is
-    the band the value fell below."""
+    the band the value fell below.
+
+    Numbers: the value columns (``value``, ``target``, ``threshold``, ``credit_percent``,
+    ``credit_amount``) hold plain machine-readable numbers (``2400.00``: a point, no
+    thousands separator) for finance systems; the ``note`` column is for people and writes
+    money like the page, the PDF and the email (``2,400.00 EUR``, ``reporting.formatting``)."""
     content = report.content
     credits = content["credits"]
     out = io.StringIO()
@@ -307,8 +322,8 @@ def report_csv_text(report: Report) -> str:
             "credit_percent": credits["percent"],
             "credit_amount": credits["amount"],
             "currency": credits["currency"],
-            "note": f"{credits['percent']} % of the monthly fee of {credits['monthly_fee']} "
-            f"{credits['currency']}",
+            "note": f"{credits['percent']} % of the monthly fee of "
+            f"{money(credits['monthly_fee'], credits['currency'])}",
         }
     )
     return out.getvalue()
@@ -324,6 +339,24 @@ def report_csv(request: HttpRequest, pk: int) -> HttpResponse:
         as_attachment=True, filename=f"{report.filename}.csv"
     )
     return response
+
+
+@login_required
+@require_POST
+@require_drafter
+def report_issue(request: HttpRequest, pk: int) -> HttpResponse:
+    """Issue a reviewed draft: frozen from the current facts and emailed to the customer."""
+    report = _report(request, pk)
+    try:
+        issued = services.report_issue(report, timezone.now(), request.user)
+    except services.ReportError as refusal:
+        messages.error(request, str(refusal))
+        return redirect(report)
+    if issued.emailed:
+        messages.success(request, "Report issued and sent to the customer.")
+    else:
+        messages.success(request, f"Report issued. {issued.quiet_reason}")
+    return redirect(issued)
 
 
 @login_required

@@ -31,6 +31,8 @@ from monitoring.presentation import goals, level_badge, status_badge
 from sla_portal.core.models import Notification, User
 from sla_portal.core.notifications import pending_problems
 
+from .models import Report
+
 TREND_PERIODS = 12
 BREACH_HISTORY = 10
 TICKETS_AT_RISK = 20
@@ -808,3 +810,16 @@ def agreement_overview(
         open_breaches=open_breaches,
         latest_review=latest_review,
     )
+
+
+# --- Reports ----------------------------------------------------------------------------------
+
+
+def reports_visible_to(user: User) -> QuerySet[Report]:
+    """Reports the user may see: provider staff every report, drafts under review included;
+    a customer only its own organisation's *issued* reports (a draft is the provider's work
+    in progress and answers 404 like a report that does not exist)."""
+    reports = Report.objects.visible_to(user)
+    if not user.is_provider:
+        reports = reports.filter(status=Report.Status.ISSUED)
+    return reports

@@ -1,4 +1,4 @@
-"""Issuing periodic reports and their corrections.
+"""Drafting, reviewing and issuing periodic reports, and their corrections.
 
 **The month.** A report covers one calendar month in the zone of the support calendar the
 signed version names (UTC when it names none). It takes every closed ``PeriodResult`` of the
@@ -7,20 +7,32 @@ targets in March, June, September and December, yearly ones in December. A resul
 month M when ``period_end - 1 day`` (in UTC) lies in M; a period end is midnight in its
 target's own zone, at most 14 hours from UTC, so this holds for targets in any zone.
 
+**From when.** Reports start with the month monitoring started: the later of the agreement's
+effective date and the day it was put in force (``activated_at``, in the report's zone). An
+agreement put in force in December with an effective date in January gets its first report
+for December, never eleven back-dated "no data" months before anyone measured anything.
+
 **When.** A month is due once all its results are closed (``evaluate_periods`` closes them
 within a minute of their end) and every target of their version has one. ``issue_due_reports``
-issues due months oldest first, from the agreement's effective date; none before it.
+makes the due months' *drafts*, oldest first, and issues drafts whose review window
+(``REPORT_REVIEW_DAYS`` after the draft) has ended.
 
-**Once.** Issuing locks the agreement row, re-checks, and inserts under the unique
-(agreement, month, revision) constraint, so two workers issue one report. A report never
-changes afterwards (a database trigger refuses it); ``report_correct`` issues revision N+1,
-recomputed from current facts, with the reason and an automatic list of what changed.
+**Review.** A draft is seen by provider staff only; its content is rebuilt from the current
+facts (``report_draft_refresh``) until it is issued, so root causes recorded during the review
+are in it. ``report_issue`` issues it, by a provider manager or admin or automatically,
+recording who and when. Only an issued report reaches the customer.
 
-**Email.** An automatic report is emailed (``report.issued``, key ``report:<id>``) to the
+**Once.** Drafting locks the agreement row, re-checks, and inserts under the unique
+(agreement, month, revision) constraint, so two workers make one draft; issuing locks the
+draft row. An issued report never changes (a database trigger refuses it); ``report_correct``
+issues revision N+1, recomputed from current facts, with the reason and an automatic list of
+what changed.
+
+**Email.** An issued report is emailed (``report.issued``, key ``report:<id>``) to the
 customer's contacts (its signatories and approvers) and the agreement's service manager, but
-only when its month ended within ``EMAIL_MAX_AGE``: reports backfilled for older months (an
-agreement set up late, history imported) are issued quietly and say so. Corrections are
-always emailed.
+only when its month ended within ``EMAIL_MAX_AGE`` of its draft: reports caught up for older
+months (the portal was down for weeks) are issued quietly and say so. Corrections are always
+emailed.
 """
 
 from __future__ import annotations
@@ -47,6 +59,7 @@ from sla_portal.core.models import Role, User
 from sla_portal.core.notifications import notify
 
 from .credits import CreditResult, compute_credits, schedule_from_snapshot
+from .formatting import money, period_label
 from .models import Report
 
 # Older months are reported without email (history backfilled or imported late).
@@ -121,32 +134,72 @@ def _ends_in(period: str, month: date) -> bool:
 
 
 def issue_due_reports(now: datetime, agreement_ids: Iterable[int] | None = None) -> int:
-    """Issue every report that is due (idempotent); return how many were issued."""
+    """Draft every month that is due and issue the drafts whose review window has ended
+    (idempotent); return how many reports were drafted or issued."""
+    return draft_due_reports(now, agreement_ids) + issue_due_drafts(now, agreement_ids)
+
+
+def review_window() -> timedelta:
+    """How long a draft waits for the provider's review before it is issued automatically."""
+    return timedelta(days=settings.REPORT_REVIEW_DAYS)
+
+
+def issue_due_drafts(now: datetime, agreement_ids: Iterable[int] | None = None) -> int:
+    """Issue (automatically, no user) every draft older than the review window."""
+    drafts = Report.objects.filter(
+        status=Report.Status.DRAFT, drafted_at__lte=now - review_window()
+    ).order_by("drafted_at", "pk")
+    if agreement_ids is not None:
+        drafts = drafts.filter(agreement_id__in=list(agreement_ids))
+    issued = 0
+    for draft in drafts.select_related("agreement", "agreement__customer"):
+        try:
+            report_issue(draft, now)
+        except ReportError:
+            continue  # issued by someone else meanwhile
+        issued += 1
+    return issued
+
+
+def draft_due_reports(now: datetime, agreement_ids: Iterable[int] | None = None) -> int:
+    """Draft every report that is due (idempotent); return how many drafts were made."""
     agreements = Agreement.objects.filter(in_force_version__isnull=False).select_related(
         "customer", "in_force_version", "created_by"
     )
     if agreement_ids is not None:
         agreements = agreements.filter(pk__in=list(agreement_ids))
-    issued = 0
+    drafted = 0
     for agreement in agreements:
         for month in due_months(agreement, now):
-            if report_issue(agreement, month, now) is not None:
-                issued += 1
-    return issued
+            if report_draft(agreement, month, now) is not None:
+                drafted += 1
+    return drafted
+
+
+def first_report_month(agreement: Agreement) -> date:
+    """The month monitoring started: the later of the effective date and the day the
+    agreement was put in force, in the zone of the version in force."""
+    start = agreement.effective_from or date.min
+    if agreement.activated_at is not None:
+        version = agreement.in_force_version
+        zone = report_zone(version.snapshot) if version is not None else "UTC"
+        start = max(start, agreement.activated_at.astimezone(ZoneInfo(zone)).date())
+    return month_start(start)
 
 
 def due_months(agreement: Agreement, now: datetime) -> list[date]:
-    """Months of ``agreement`` not reported yet whose results are all closed, oldest first."""
+    """Months of ``agreement`` not reported yet whose results are all closed, oldest first,
+    from the month monitoring started (``first_report_month``)."""
     last = agreement.reports.order_by("-month").values_list("month", flat=True).first()
-    effective_from = agreement.effective_from or date.min
-    first = next_month(last) if last else month_start(effective_from)
+    start = first_report_month(agreement)
+    first = max(next_month(last), start) if last else start
     results = PeriodResult.objects.filter(
         agreement=agreement, period_end__gte=_results_window(first)[0]
     )
     ends = results.values_list("period_end", flat=True).distinct()
     candidates = sorted({result_month(end) for end in ends})
     due = []
-    for month in [m for m in candidates if m >= month_start(effective_from)]:
+    for month in [m for m in candidates if m >= first]:
         # Strictly in order: a month that is not due yet holds back the later ones, so a
         # report is never skipped over and left behind.
         if len(due) >= MAX_BACKFILL_MONTHS or not _month_is_due(agreement, month, now):
@@ -177,10 +230,9 @@ def _month_is_due(agreement: Agreement, month: date, now: datetime) -> bool:
     return expected <= {r.target_key for r in results}
 
 
-def report_issue(
-    agreement: Agreement, month: date, now: datetime, user: User | None = None
-) -> Report | None:
-    """Issue revision 1 of ``agreement``'s report for ``month`` unless it exists (then None).
+def report_draft(agreement: Agreement, month: date, now: datetime) -> Report | None:
+    """Make the draft (revision 1) of ``agreement``'s report for ``month`` unless a report of
+    that month exists (then None). With a review window of 0 days it is issued at once.
 
     Safe to call from several workers at once: the agreement row is locked and the unique
     (agreement, month, revision) constraint stands behind the check."""
@@ -191,36 +243,86 @@ def report_issue(
         if not _month_is_due(agreement, month, now):
             return None
         version, content = build_content(agreement, month)
-        credits = content["credits"]
-        recent = month_bounds(month, content["zone"])[1] >= now - EMAIL_MAX_AGE
         try:
             with transaction.atomic():
                 report = Report.objects.create(
                     agreement=agreement,
                     customer_id=agreement.customer_id,
-                    version=version,
                     month=month,
-                    zone=content["zone"],
-                    period_start=datetime.fromisoformat(content["period_start"]),
-                    period_end=datetime.fromisoformat(content["period_end"]),
                     revision=1,
-                    issued_at=now,
-                    issued_by=user,
-                    content=content,
-                    content_hash=content_hash(content),
-                    credit_percent=Decimal(credits["percent"]),
-                    credit_amount=Decimal(credits["amount"]),
-                    currency=credits["currency"],
-                    emailed=recent,
-                    quiet_reason=""
-                    if recent
-                    else "Issued for a month that ended more than 7 days earlier: not emailed.",
+                    status=Report.Status.DRAFT,
+                    drafted_at=now,
+                    **_content_fields(version, content),
                 )
         except IntegrityError:
             return None
-        if recent:
-            _announce(report)
+    if review_window() <= timedelta(0):
+        return report_issue(report, now)
     return report
+
+
+def _content_fields(version: AgreementVersion, content: dict) -> dict[str, Any]:
+    credits = content["credits"]
+    return {
+        "version": version,
+        "zone": content["zone"],
+        "period_start": datetime.fromisoformat(content["period_start"]),
+        "period_end": datetime.fromisoformat(content["period_end"]),
+        "content": content,
+        "content_hash": content_hash(content),
+        "credit_percent": Decimal(credits["percent"]),
+        "credit_amount": Decimal(credits["amount"]),
+        "currency": credits["currency"],
+    }
+
+
+def report_draft_refresh(report: Report) -> Report:
+    """Rebuild a draft's content from the current facts (a root cause recorded during the
+    review); an issued report is returned as it is. Writes only when something changed."""
+    if not report.is_draft or not _month_results(report.agreement, report.month).exists():
+        return report
+    version, content = build_content(report.agreement, report.month)
+    if content_hash(content) == report.content_hash and version.pk == report.version_id:
+        return report
+    Report.objects.filter(pk=report.pk, status=Report.Status.DRAFT).update(
+        **_content_fields(version, content)
+    )
+    report.refresh_from_db()
+    return report
+
+
+def report_issue(report: Report, now: datetime, user: User | None = None) -> Report:
+    """Issue a draft: its content is rebuilt from the current facts one last time, frozen,
+    and emailed to the customer's contacts. ``user`` is the provider manager or admin who
+    issued it; ``None`` when the review window ended (the beat task)."""
+    if user is not None and not user.can_draft_agreements:
+        raise ReportError("Only the provider's service managers and admins issue reports.")
+    with transaction.atomic():
+        draft = (
+            Report.objects.select_for_update()
+            .filter(pk=report.pk, status=Report.Status.DRAFT)
+            .select_related("agreement", "agreement__customer")
+            .first()
+        )
+        if draft is None:
+            raise ReportError("This report is issued already.")
+        version, content = build_content(draft.agreement, draft.month)
+        month_end = month_bounds(draft.month, content["zone"])[1]
+        recent = month_end >= (draft.drafted_at or now) - EMAIL_MAX_AGE
+        Report.objects.filter(pk=draft.pk, status=Report.Status.DRAFT).update(
+            status=Report.Status.ISSUED,
+            issued_at=now,
+            issued_by=user,
+            emailed=recent,
+            quiet_reason=""
+            if recent
+            else "Issued for a month that ended more than 7 days before its draft: not emailed.",
+            **_content_fields(version, content),
+        )
+        draft.refresh_from_db()
+        if recent:
+            _announce(draft)
+    return draft
 
 
 def report_correct(report: Report, user: User, note: str, now: datetime) -> Report:
@@ -231,6 +333,8 @@ def report_correct(report: Report, user: User, note: str, now: datetime) -> Repo
         raise ReportError("Say why the report is corrected.")
     if not user.can_draft_agreements:
         raise ReportError("Only service managers correct reports.")
+    if report.is_draft:
+        raise ReportError("A draft follows the current facts until it is issued: issue it instead.")
     agreement = report.agreement
     with transaction.atomic():
         Agreement.objects.select_for_update().filter(pk=agreement.pk).values_list("pk").first()
@@ -250,26 +354,19 @@ def report_correct(report: Report, user: User, note: str, now: datetime) -> Repo
                 "Nothing changed since this revision was issued: the figures, breaches, root "
                 "causes and credits are the same."
             )
-        credits = content["credits"]
         correction = Report.objects.create(
             agreement=agreement,
             customer_id=agreement.customer_id,
-            version=version,
             month=report.month,
-            zone=content["zone"],
-            period_start=datetime.fromisoformat(content["period_start"]),
-            period_end=datetime.fromisoformat(content["period_end"]),
             revision=latest.revision + 1,
+            status=Report.Status.ISSUED,
+            drafted_at=now,
             issued_at=now,
             issued_by=user,
             supersedes=latest,
             change_note=note,
             changes=changes,
-            content=content,
-            content_hash=content_hash(content),
-            credit_percent=Decimal(credits["percent"]),
-            credit_amount=Decimal(credits["amount"]),
-            currency=credits["currency"],
+            **_content_fields(version, content),
         )
         _announce(correction)
     return correction
@@ -307,7 +404,10 @@ def build_content(agreement: Agreement, month: date) -> tuple[AgreementVersion, 
     start, end = month_bounds(month, zone)
     order = {row["key"]: index for index, row in enumerate(snapshot.get("targets", []))}
     results.sort(key=lambda r: (order.get(r.target_key, len(order)), r.target_key))
-    lines = [_line(r) for r in results]
+    # Earlier periods are compared only from the month monitoring started: before it the
+    # results say "no data" for months nobody measured.
+    since = month_bounds(first_report_month(agreement), zone)[0]
+    lines = [_line(r, since) for r in results]
     credits = compute_credits(
         schedule_from_snapshot(snapshot),
         _values_by_metric(results),
@@ -338,12 +438,13 @@ def _values_by_metric(results: list[PeriodResult]) -> dict[str, list[float | Non
     return values
 
 
-def _line(result: PeriodResult) -> dict[str, Any]:
+def _line(result: PeriodResult, since: datetime) -> dict[str, Any]:
     previous = (
         PeriodResult.objects.filter(
             agreement_id=result.agreement_id,
             target_key=result.target_key,
             period_start__lt=result.period_start,
+            period_end__gt=since,
             closed_at__isnull=False,
         )
         .order_by("-period_start")
@@ -525,9 +626,9 @@ def content_changes(old: dict, new: dict) -> list[str]:
     ):
         changes.append(
             f"Service credit: {old_credits.get('percent')} % "
-            f"({old_credits.get('amount')} {old_credits.get('currency')}) → "
+            f"({money(old_credits.get('amount'), old_credits.get('currency', ''))}) → "
             f"{new_credits.get('percent')} % "
-            f"({new_credits.get('amount')} {new_credits.get('currency')})."
+            f"({money(new_credits.get('amount'), new_credits.get('currency', ''))})."
         )
     return changes
 
@@ -564,6 +665,7 @@ def _announce(report: Report) -> None:
             "agreement": agreement,
             "content": report.content,
             "month_label": f"{report.month:%B %Y}",
+            "period_label": period_label(report.month, report.zone),
             **report_links(report),
         },
         agreement_id=agreement.pk,
@@ -591,6 +693,8 @@ def review_reports(agreement: Agreement, first_day: date, last_day: date) -> Rev
             month__gte=month_start(first_day),
             month__lte=last_day,
             superseded_by__isnull=True,
+            # Drafts are the provider's work in progress; a review looks at issued reports.
+            status=Report.Status.ISSUED,
         ).order_by("month")
     )
     rows: dict[str, dict[str, Any]] = {}

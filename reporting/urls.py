@@ -16,5 +16,6 @@ urlpatterns = [
     path("reports/<int:pk>/", report_views.report_detail, name="report-detail"),
     path("reports/<int:pk>/pdf/", report_views.report_pdf, name="report-pdf"),
     path("reports/<int:pk>/csv/", report_views.report_csv, name="report-csv"),
+    path("reports/<int:pk>/issue/", report_views.report_issue, name="report-issue"),
     path("reports/<int:pk>/correct/", report_views.report_correct, name="report-correct"),
 ]

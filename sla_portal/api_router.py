@@ -24,6 +24,7 @@ from monitoring.evaluation_api import (
     PeriodResultViewSet,
     TicketTimerViewSet,
 )
+from reporting.api import ReportViewSet
 from sla_portal.core.api import OrganisationViewSet, UserViewSet
 
 # The lifecycle hangs under one agreement: /api/agreements/<id>/versions/ and so on.
@@ -51,3 +52,4 @@ router.register("timers", TicketTimerViewSet, basename="timer")
 router.register("compliance", PeriodResultViewSet, basename="period-result")
 router.register("breaches", BreachViewSet, basename="breach")
 router.register("alerts", AlertViewSet, basename="alert")
+router.register("reports", ReportViewSet, basename="report")

@@ -187,6 +187,11 @@ else:
 # and shown as a delivery problem instead. Eight attempts span a little over an hour.
 NOTIFY_MAX_ATTEMPTS = int(os.environ.get("NOTIFY_MAX_ATTEMPTS", "8"))
 
+# Monthly reports (reporting.services): a closed month's report is a draft that provider staff
+# review (root causes) and issue; the beat task issues a draft nobody issued after this many
+# days. 0 issues every report as soon as its month closes.
+REPORT_REVIEW_DAYS = int(os.environ.get("REPORT_REVIEW_DAYS", "5"))
+
 # --- Celery ---------------------------------------------------------------------------------
 REDIS_URL = os.environ.get("REDIS_URL", "")
 # "localhost" named, so that kombu does not warn "No hostname was supplied" on each connection.
@@ -251,9 +256,9 @@ CELERY_BEAT_SCHEDULE = {
         "schedule": 60.0,
         "options": {"expires": 120},
     },
-    # Periodic reports: a month is reported once all its period results are closed (periods
-    # close within a minute of their end); idempotent, so a late or repeated run issues nothing
-    # twice.
+    # Periodic reports: a month's draft is made once all its period results are closed (periods
+    # close within a minute of their end), and drafts past REPORT_REVIEW_DAYS are issued;
+    # idempotent, so a late or repeated run issues nothing twice.
     "issue-reports": {
         "task": "reporting.issue_due_reports",
         "schedule": 300.0,
@@ -315,7 +320,12 @@ SPECTACULAR_SETTINGS = {
     "SWAGGER_UI_SETTINGS": {"deepLinking": False, "syntaxHighlight": {"activated": False}},
     "REDOC_DIST": "SIDECAR",
     # Fee period and target period share one set of choices: name it once.
-    "ENUM_NAME_OVERRIDES": {"PeriodEnum": "agreements.choices.Period"},
+    "ENUM_NAME_OVERRIDES": {
+        "PeriodEnum": "agreements.choices.Period",
+        # A report's status (draft, issued) beside the agreement's, which keeps its name.
+        "ReportStatusEnum": "reporting.models.Report.Status",
+        "StatusEnum": "agreements.models.Agreement.Status",
+    },
 }
 
 CRISPY_ALLOWED_TEMPLATE_PACKS = "bootstrap5"

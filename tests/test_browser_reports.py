@@ -28,7 +28,7 @@ NOW = datetime(2026, 11, 3, 9, 0, tzinfo=UTC)
 # Availability (44,640 - 600) / 44,640 = 98.656 %: below the Gold bands 99.9 (5 %), 99.5
 # (10 %) and 99 (20 %), not below 98 (30 %). The highest matching band gives 20 %, within
 # the 30 % cap: 20 % of the 12,000 EUR monthly fee = 2,400.00 EUR.
-CREDIT = "2400.00 EUR"
+CREDIT = "2,400.00 EUR"
 
 
 def utc(*args: int) -> datetime:
@@ -36,8 +36,14 @@ def utc(*args: int) -> datetime:
 
 
 def test_customer_downloads_the_report_pdf_and_csv_with_the_credit(
-    new_page, tmp_path, active_acme_agreement, acme_desk, services, alice_manager
+    new_page, tmp_path, settings, active_acme_agreement, acme_desk, services, alice_manager
 ):
+    # In force since January (the lifecycle stamps the wall clock); no review window: this
+    # test is about the issued report (tests/test_browser_report_review.py reviews a draft).
+    type(active_acme_agreement).objects.filter(pk=active_acme_agreement.pk).update(
+        activated_at=utc(2026, 1, 1)
+    )
+    settings.REPORT_REVIEW_DAYS = 0
     checks_ingest(
         acme_desk,
         services["portal"],

@@ -24,7 +24,7 @@ from reporting.services import (
     due_months,
     issue_due_reports,
     report_correct,
-    report_issue,
+    report_draft,
 )
 from sla_portal.core.models import Notification
 
@@ -59,9 +59,24 @@ def october_outage(acme_desk, services, hours_down: int = 10) -> None:
     )
 
 
+@pytest.fixture(autouse=True)
+def issue_without_review(settings):
+    """These tests are about issuing: no review window, a closed month is issued at once
+    (tests/test_report_review.py covers the draft and its review)."""
+    settings.REPORT_REVIEW_DAYS = 0
+
+
+def monitored_since(agreement, moment: datetime) -> None:
+    """Put the agreement in force at ``moment`` (the lifecycle stamps the wall clock)."""
+    type(agreement).objects.filter(pk=agreement.pk).update(activated_at=moment)
+    agreement.refresh_from_db()
+
+
 @pytest.fixture
 def october(active_acme_agreement, acme_desk, services):
-    """Periods evaluated up to 3 November 2026 and the due reports issued."""
+    """Monitored since 1 January 2026, periods evaluated up to 3 November 2026 and the due
+    reports issued."""
+    monitored_since(active_acme_agreement, utc(2026, 1, 1))
     october_outage(acme_desk, services)
     evaluate_periods(NOW)
     issue_due_reports(NOW)
@@ -101,7 +116,7 @@ def test_period_close_issues_a_report_per_month_with_the_credit(october, active_
 
 def test_issuing_again_issues_nothing(october, active_acme_agreement):
     assert issue_due_reports(NOW) == 0
-    assert report_issue(active_acme_agreement, OCTOBER, NOW) is None
+    assert report_draft(active_acme_agreement, OCTOBER, NOW) is None
     assert due_months(active_acme_agreement, NOW) == []
     with pytest.raises(IntegrityError), transaction.atomic():
         Report.objects.create(
@@ -116,6 +131,7 @@ def test_issuing_again_issues_nothing(october, active_acme_agreement):
 def test_a_month_is_not_reported_before_its_periods_close(
     active_acme_agreement, acme_desk, services
 ):
+    monitored_since(active_acme_agreement, utc(2026, 1, 1))
     october_outage(acme_desk, services)
     before_close = utc(2026, 10, 31, 23, 0)
     evaluate_periods(before_close)
@@ -149,10 +165,10 @@ def test_only_recent_months_are_emailed_to_the_customer_contacts(
         alice_manager.email.lower(),
     }
     email = rows.get(recipient=carol_customer.email.lower())
-    assert "October 2026" in email.subject and "2400.00 EUR" in email.subject
-    assert "2400.00 EUR (20 % of the monthly fee)" in email.body_text
+    assert "October 2026" in email.subject and "2,400.00 EUR" in email.subject
+    assert "2,400.00 EUR (20 % of the monthly fee)" in email.body_text
     assert f"/reports/{october.pk}/pdf/" in email.body_text
-    assert "2400.00 EUR" in email.body_html
+    assert "2,400.00 EUR" in email.body_html
     september = Report.objects.get(month=date(2026, 9, 1))
     assert not september.emailed and "not emailed" in september.quiet_reason
 
@@ -199,7 +215,9 @@ def test_customer_sees_the_report_page_pdf_and_csv(client, october, carol_custom
     page = client.get(october.url)
     assert page.status_code == 200
     html = page.content.decode()
-    assert "2400.00 EUR" in html
+    # Money is written one way on the page (the issue: "12000.00 EUR" beside "12,000.00").
+    assert "2,400.00 EUR" in html and "12,000.00 EUR" in html
+    assert "2400.00" not in html and "12000.00" not in html
     assert "Threshold breached" in html  # the status in words, not colour alone
     assert "98.66 %" in html
     assert "Issue a correction" not in html  # only service managers correct
@@ -224,7 +242,7 @@ def test_customer_sees_the_report_page_pdf_and_csv(client, october, carol_custom
         text = subprocess.run(
             ["pdftotext", "-layout", file.name, "-"], capture_output=True, text=True, check=True
         ).stdout
-    assert "Service credit due: 2400.00 EUR" in text
+    assert "Service credit due: 2,400.00 EUR" in text
     assert "98.66 %" in text
 
 
@@ -279,6 +297,7 @@ def test_the_review_page_lists_the_reports_of_its_period_with_trends(
 
 @pytest.mark.django_db(transaction=True)
 def test_two_workers_issue_one_report(active_acme_agreement, acme_desk, services):
+    monitored_since(active_acme_agreement, utc(2026, 1, 1))
     october_outage(acme_desk, services)
     evaluate_periods(NOW)
     barrier = threading.Barrier(2)
@@ -287,7 +306,7 @@ def test_two_workers_issue_one_report(active_acme_agreement, acme_desk, services
     def worker() -> None:
         try:
             barrier.wait(timeout=10)
-            issued.append(report_issue(active_acme_agreement, OCTOBER, NOW))
+            issued.append(report_draft(active_acme_agreement, OCTOBER, NOW))
         finally:
             connection.close()
 
