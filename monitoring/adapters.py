@@ -19,6 +19,7 @@ __all__ = [
     "alertmanager_rows",
     "match_services",
     "normalise_service_name",
+    "service_map_errors",
     "uptime_kuma_rows",
 ]
 
@@ -216,3 +217,34 @@ def match_services(
         else:
             refused[name] = NOT_COVERED
     return ServiceMatch(found, refused)
+
+
+MAX_SERVICE_MAP_ENTRIES = 200
+
+
+def service_map_errors(mapping: Any, covered: set[str]) -> list[str]:
+    """Why ``mapping`` (label value -> service name) cannot be a source's service map: every
+    value must name exactly one ``covered`` service, and no label value may appear twice
+    after normalisation. An empty list when it can."""
+    if not isinstance(mapping, Mapping):
+        return ["expected an object of label value → service name"]
+    if len(mapping) > MAX_SERVICE_MAP_ENTRIES:
+        return [f"at most {MAX_SERVICE_MAP_ENTRIES} entries"]
+    errors: list[str] = []
+    seen: dict[str, str] = {}
+    for key, value in mapping.items():
+        if not isinstance(key, str) or not key.strip() or len(key) > 200:
+            errors.append(f"{key!r}: a label value is 1 to 200 characters")
+            continue
+        if not isinstance(value, str) or not value.strip():
+            errors.append(f"{key}: map it to a service name")
+            continue
+        normal = normalise_service_name(key)
+        if normal in seen:
+            errors.append(f"{key}: the same label value as “{seen[normal]}”")
+            continue
+        seen[normal] = key
+        refused = match_services({value}, covered).refused.get(value)
+        if refused:
+            errors.append(f"{key} → {value}: {refused}")
+    return errors
