@@ -7,10 +7,12 @@ tested directly, signing also with hypothesis."""
 from __future__ import annotations
 
 import json
+import shutil
 import time
 import urllib.error
 import urllib.request
 from datetime import UTC, datetime
+from pathlib import Path
 from typing import Any
 from zoneinfo import ZoneInfo
 
@@ -711,3 +713,68 @@ def test_edit_page_saves_the_mapping_and_the_for_delay(client, alice_manager, ac
     acme_alerts.refresh_from_db()
     assert (acme_alerts.service_map, acme_alerts.for_seconds) == ({"portal-https": PORTAL}, 30)
     assert "portal-https" in client.get(f"/sources/{acme_alerts.pk}/").content.decode()
+
+
+# --- In Chromium: what a manager sees of a source being refused ---------------------------------
+
+SCREENSHOTS = Path(__file__).resolve().parents[1] / "docs" / "screenshots"
+
+
+def keep(page, name: str) -> None:
+    from tests.support.browser import screenshot
+
+    path = screenshot(page, name)
+    if SCREENSHOTS.is_dir():
+        shutil.copy(path, SCREENSHOTS / f"{name}.png")
+
+
+@pytest.mark.browser
+@live
+def test_manager_sees_refusals_and_maps_a_label_in_the_browser(
+    new_page, live_server, acme_alerts, alice_manager
+):
+    from playwright.sync_api import expect
+
+    from tests.support.actors import PASSWORD
+    from tests.support.axe import assert_no_axe_violations
+    from tests.support.browser import login
+
+    url = hook(live_server, acme_alerts, "alertmanager")
+    for _ in range(3):
+        send(url, b"{}", {"Authorization": "Bearer an-old-token"})
+    group = notification(
+        alert(startsAt="2026-03-02T10:00:00Z"),
+        alert(service="portal-https", startsAt="2026-03-02T10:00:00Z"),
+        alert(service="Toy API", startsAt="2026-03-02T10:00:00Z"),
+    )
+    assert send(url, json.dumps(group).encode(), bearer(acme_alerts))[0] == 200
+    for _ in range(2):
+        send(url, b"{}", {"Authorization": "Bearer an-old-token"})
+
+    for size, suffix in (
+        ({"width": 1440, "height": 1100}, ""),
+        ({"width": 390, "height": 844}, "-phone"),
+    ):
+        page = new_page(size)
+        login(page, "alice_manager", PASSWORD)
+        page.goto(f"{live_server.url}/sources/{acme_alerts.pk}/")
+        expect(page.locator("#refused-deliveries")).to_contain_text("5 refused in all")
+        expect(page.locator("#refused-deliveries")).to_contain_text("Refused since")
+        expect(page.locator("#refused-alerts")).to_contain_text("Toy API")
+        expect(page.locator("#refused-alerts")).to_contain_text("portal-https")
+        assert "an-old-token" not in page.content()
+        assert_no_axe_violations(page, f"source with refusals{suffix}")
+        keep(page, f"source-refused-deliveries-and-alerts{suffix}")
+
+    page.get_by_role("link", name="Edit").click()
+    page.get_by_label("Service label mapping").fill("portal-https = Toy API")
+    page.get_by_label("Alert rule for: (seconds)").fill("60")
+    page.get_by_role("button", name="Save").click()
+    expect(page.locator("#alert-settings")).to_contain_text("portal-https → Toy API")
+    assert_no_axe_violations(page, "edit source: mapping refused")
+    keep(page, "source-edit-mapping-error-phone")
+    page.get_by_label("Service label mapping").fill("portal-https = Customer Portal")
+    page.get_by_role("button", name="Save").click()
+    expect(page.locator("body")).to_contain_text("portal-https → Customer Portal")
+    acme_alerts.refresh_from_db()
+    assert (acme_alerts.service_map, acme_alerts.for_seconds) == ({"portal-https": PORTAL}, 60)
