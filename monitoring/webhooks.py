@@ -13,7 +13,7 @@ from __future__ import annotations
 import json
 import time
 from collections.abc import Callable, Mapping
-from datetime import UTC
+from datetime import UTC, datetime
 from typing import Any
 
 from django.conf import settings
@@ -229,20 +229,26 @@ def _ingest_checks(
 ) -> dict[str, Any]:
     """Ingest adapter rows of possibly several services as one all-or-nothing batch;
     ``services`` resolves their names (looked up, all or nothing, when not given)."""
-    by_service: dict[str, list[dict[str, Any]]] = {}
-    for name, row in rows:
-        by_service.setdefault(name, []).append(row)
     if services is None:
-        services = _covered_services(source, set(by_service))
+        services = _covered_services(source, {name for name, _ in rows})
+    # Grouped by the service resolved, not the name sent: "toy api" and "Toy API" in one
+    # notification are one service, whose checks are one batch (down wins at one instant).
+    by_service: dict[int, tuple[Service, dict[datetime, dict[str, Any]]]] = {}
+    for name, row in rows:
+        service = services[name]
+        _, checks = by_service.setdefault(service.pk, (service, {}))
+        seen = checks.get(row["checked_at"])
+        if seen is None or seen["status"] != "down":
+            checks[row["checked_at"]] = row
     counts = {"created": 0, "updated": 0, "unchanged": 0}
     # One transaction round the services: a notification is one event, so a failure in one
     # service must not leave the others half written for Alertmanager's retry to meet.
     with transaction.atomic():
-        for name, service_rows in by_service.items():
+        for service, checks in by_service.values():
             try:
-                result = checks_ingest(source, services[name], service_rows)
+                result = checks_ingest(source, service, list(checks.values()))
             except IngestError as exc:
-                raise _rows_error(exc.errors, batch=name) from None
+                raise _rows_error(exc.errors, batch=service.name) from None
             for key, value in _counts(result).items():
                 counts[key] += value
     return counts

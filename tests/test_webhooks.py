@@ -558,6 +558,27 @@ def test_service_label_in_another_case_is_recorded(live_server, acme_alerts):
 
 
 @live
+def test_two_spellings_of_one_service_in_a_group_are_one_service(live_server, acme_alerts):
+    url = hook(live_server, acme_alerts, "alertmanager")
+    group = notification(
+        alert(service="customer portal", startsAt="2026-03-02T10:00:00Z"),
+        alert(
+            "resolved",
+            service="Customer Portal",
+            startsAt="2026-03-02T10:00:00Z",
+            endsAt="2026-03-02T10:20:00Z",
+        ),
+    )
+    status, answer = send(url, json.dumps(group).encode(), bearer(acme_alerts))
+    assert status == 200, answer
+    assert answer["checks"]["created"] == 2
+    assert list(UptimeCheck.objects.order_by("checked_at").values_list("status", flat=True)) == [
+        "down",
+        "up",
+    ]
+
+
+@live
 def test_source_mapping_and_for_correction_apply_to_alertmanager(live_server, acme_alerts):
     acme_alerts.service_map = {"portal-https": PORTAL}
     acme_alerts.for_seconds = 120
