@@ -52,19 +52,22 @@ def refusal_recipients() -> list[User]:
 
 
 def delivery_refused(source: Source, status: int, reason: str, *, announce: bool = True) -> None:
-    """Count a refused delivery to ``source`` and, when it starts a refusal episode and
-    ``announce`` is set, tell the provider once."""
+    """Count a refused delivery to ``source``; when ``announce`` is set and it starts a
+    refusal episode, tell the provider once. Refusals not to announce (data sent to a source
+    the provider disabled on purpose) are counted without touching the episode."""
     now = timezone.now()
     reason = f"{status}: {reason}"[:MAX_REASON_LENGTH]
     with transaction.atomic():
         Source.objects.filter(pk=source.pk).update(
             refused_count=F("refused_count") + 1, refused_last_at=now, refused_last_reason=reason
         )
+        if not announce:
+            return
         # Only the request that flips the episode on announces it.
         started = Source.objects.filter(pk=source.pk, refusing_since__isnull=True).update(
             refusing_since=now
         )
-        if started and announce:
+        if started:
             _announce(source, now, reason)
 
 

@@ -672,6 +672,21 @@ def test_refused_deliveries_are_counted_and_the_provider_told_once_per_episode(
 
 
 @live
+def test_data_sent_to_a_disabled_source_is_counted_but_not_announced(
+    live_server, acme_alerts, ada_admin
+):
+    acme_alerts.disabled_at = datetime.now(UTC)
+    acme_alerts.save()
+    url = hook(live_server, acme_alerts, "alertmanager")
+    status, _ = send(url, json.dumps(notification(alert())).encode(), bearer(acme_alerts))
+    assert status == 403
+    acme_alerts.refresh_from_db()
+    assert (acme_alerts.refused_count, acme_alerts.refusing_since) == (1, None)
+    assert acme_alerts.refused_last_reason.startswith("403: this source is disabled")
+    assert not Notification.objects.filter(kind="source.refused").exists()
+
+
+@live
 def test_an_unauthenticated_flood_adds_no_rows(live_server, acme_alerts, ada_admin):
     url = hook(live_server, acme_alerts, "alertmanager")
     for number in range(30):
