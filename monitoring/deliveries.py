@@ -72,16 +72,18 @@ def delivery_refused(source: Source, status: int, reason: str, *, announce: bool
 
 
 def delivery_accepted(source: Source, refused_alerts: list[dict[str, Any]] | None = None) -> None:
-    """End any refusal episode of ``source``; keep the alerts the delivery refused (or clear
-    them when ``refused_alerts`` is an empty list; ``None`` leaves them as they were)."""
-    now = timezone.now()
+    """End any refusal episode of ``source``, and keep the alerts this delivery refused.
+
+    The refused alerts replace those kept from an earlier delivery; a delivery without any
+    keeps them: with Alertmanager's recommended ``group_by: [service]`` each service comes in
+    its own notification, and the next healthy group must not hide the refused one (the page
+    shows when they were received)."""
     Source.objects.filter(pk=source.pk, refusing_since__isnull=False).update(refusing_since=None)
     if refused_alerts:
         Source.objects.filter(pk=source.pk).update(
-            refused_alerts=refused_alerts[:MAX_LISTED_REFUSED_ALERTS], refused_alerts_at=now
+            refused_alerts=refused_alerts[:MAX_LISTED_REFUSED_ALERTS],
+            refused_alerts_at=timezone.now(),
         )
-    elif refused_alerts is not None and source.refused_alerts:
-        Source.objects.filter(pk=source.pk).update(refused_alerts=[], refused_alerts_at=None)
 
 
 def _announce(source: Source, now: datetime, reason: str) -> None:

@@ -149,7 +149,6 @@ def _webhook(
     handle: Callable[[HttpRequest, Source, Mapping[str, Any]], dict[str, Any]],
     *,
     bearer: bool,
-    lists_refused: bool = False,
 ) -> Callable[..., HttpResponse]:
     """A view running the shared steps in the order that leaks least and works least for a
     refused request: method, source, size, authentication, then parsing."""
@@ -178,7 +177,7 @@ def _webhook(
                 source, refused.status, _reason(refused.body), announce=refused.status != 403
             )
             return JsonResponse(refused.body, status=refused.status)
-        delivery_accepted(source, answer.get("refused", []) if lists_refused else None)
+        delivery_accepted(source, answer.get("refused"))
         return JsonResponse(answer)
 
     view.__name__ = handle.__name__.lstrip("_")
@@ -340,4 +339,4 @@ def _alertmanager(
 
 generic = _webhook(_generic, bearer=False)
 uptime_kuma = _webhook(_uptime_kuma, bearer=True)
-alertmanager = _webhook(_alertmanager, bearer=True, lists_refused=True)
+alertmanager = _webhook(_alertmanager, bearer=True)

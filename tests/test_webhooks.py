@@ -531,6 +531,12 @@ def test_alertmanager_group_with_an_unknown_service_records_the_known_one(
     assert acme_alerts.refused_alerts == answer["refused"]
     assert acme_alerts.refused_count == 0  # the delivery itself was accepted
 
+    # The next group (group_by: [service] sends each service alone) does not hide them.
+    healthy = notification(alert("resolved", endsAt="2026-03-02T10:05:00Z"))
+    assert send(url, json.dumps(healthy).encode(), bearer(acme_alerts))[0] == 200
+    acme_alerts.refresh_from_db()
+    assert [item["service"] for item in acme_alerts.refused_alerts] == ["Toy API"]
+
     client.force_login(alice_manager)
     page = client.get(f"/sources/{acme_alerts.pk}/").content.decode()
     assert 'id="refused-alerts"' in page

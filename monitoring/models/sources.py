@@ -85,7 +85,7 @@ class Source(models.Model):
     refused_last_at = models.DateTimeField(null=True, blank=True, editable=False)
     refused_last_reason = models.CharField(max_length=300, blank=True, editable=False)
     refusing_since = models.DateTimeField(null=True, blank=True, editable=False)
-    # Alerts of the latest accepted delivery that named no covered service (capped list of
+    # Alerts of the latest delivery that refused any, for naming no usable service (capped list of
     # {index, service, alertname, reason}), shown on the source's page.
     refused_alerts = models.JSONField(default=list, blank=True, editable=False)
     refused_alerts_at = models.DateTimeField(null=True, blank=True, editable=False)
