@@ -481,6 +481,19 @@ def test_names_equal_after_normalisation_are_refused_as_ambiguous():
     assert match_services({"toy api"}, {"Toy API"}).found == {"toy api": "Toy API"}
 
 
+@given(
+    st.sets(st.text(max_size=12), max_size=6),
+    st.sets(st.text(min_size=1, max_size=12), max_size=6),
+    st.dictionaries(st.text(max_size=8), st.text(max_size=8), max_size=3),
+)
+def test_every_name_is_either_matched_to_a_covered_service_or_refused(names, covered, mapping):
+    match = match_services(names, covered, mapping)
+    assert set(match.found) | set(match.refused) == names
+    assert not set(match.found) & set(match.refused)
+    assert set(match.found.values()) <= covered
+    assert all(match.refused.values())
+
+
 def test_service_map_errors_name_the_entry():
     assert service_map_errors({"portal-https": PORTAL}, {PORTAL}) == []
     errors = service_map_errors({"x": "Nope", "": PORTAL, "A": PORTAL, "a ": PORTAL}, {PORTAL})
