@@ -182,6 +182,17 @@ SOURCE_EXAMPLE = {
     "timezone": "Europe/Berlin",
     "signing_secret": "q0fW1x…",
     "created_at": "2026-01-05T09:30:00Z",
+    "service_map": {},
+    "for_seconds": 0,
+    "last_received_at": "2026-03-02T10:01:12Z",
+    "refused_deliveries": {
+        "count": 0,
+        "last_at": None,
+        "last_reason": "",
+        "refusing_since": None,
+    },
+    "refused_alerts": [],
+    "refused_alerts_at": None,
 }
 SOURCE_REQUEST = {"customer": "acme", "name": "Acme ServiceNow", "kind": "servicenow"}
 TICKET_ROW = {

@@ -12,6 +12,7 @@ from agreements.selectors import agreements_visible_to, services_visible_to
 from sla_portal.core.models import Organisation, User
 from sla_portal.core.selectors import organisations_visible_to
 
+from .adapters import service_map_errors
 from .importers.servicenow import DEFAULT_PAUSING, DEFAULT_RESOLVING
 from .models import ImportJob, ProbeState, Source
 from .probe import parse_expected
@@ -381,6 +382,59 @@ class SourceForm(forms.Form):
                     "retries_before_down": state.retries_before_down,
                 }
         return initial
+
+
+class SourceAlertsForm(forms.Form):
+    """How an alert sender's names and times are read (Alertmanager, Uptime Kuma, webhooks):
+    the label mapping, one ``label value = Service name`` per line, and the ``for:`` delay."""
+
+    service_map = forms.CharField(
+        label="Service label mapping",
+        required=False,
+        widget=forms.Textarea(attrs={"rows": 4, "class": "font-monospace"}),
+        help_text="One per line: label value = service name, e.g. “portal-https = Customer "
+        "Portal”. Names also match ignoring case and spacing without a mapping.",
+    )
+    for_seconds = forms.IntegerField(
+        label="Alert rule for: (seconds)",
+        min_value=0,
+        max_value=86_400,
+        initial=0,
+        help_text="Prometheus fires an alert after its rule's for: held; this many seconds are "
+        "subtracted from each alert's start so the outage starts when the service went down.",
+    )
+
+    def __init__(self, *args: Any, source: Source, **kwargs: Any) -> None:
+        kwargs.setdefault(
+            "initial",
+            {
+                "service_map": "\n".join(f"{k} = {v}" for k, v in source.service_map.items()),
+                "for_seconds": source.for_seconds,
+            },
+        )
+        super().__init__(*args, prefix="alerts", **kwargs)
+        self.source = source
+        if source.kind != Source.Kind.ALERTMANAGER:
+            del self.fields["for_seconds"]  # only Alertmanager's startsAt lags by for:
+
+    def clean_service_map(self) -> dict[str, str]:
+        mapping: dict[str, str] = {}
+        for number, line in enumerate(self.cleaned_data["service_map"].splitlines(), 1):
+            if not line.strip():
+                continue
+            key, sep, value = line.partition("=")
+            if not sep:
+                raise forms.ValidationError(f"Line {number}: write label value = service name.")
+            mapping[key.strip()] = value.strip()
+        covered = set(
+            Service.objects.filter(agreements__customer_id=self.source.customer_id)
+            .distinct()
+            .values_list("name", flat=True)
+        )
+        errors = service_map_errors(mapping, covered)
+        if errors:
+            raise forms.ValidationError(errors)
+        return mapping
 
 
 class ImportRetryForm(ImportUploadForm):

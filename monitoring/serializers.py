@@ -7,12 +7,35 @@ rules and one wording of errors.
 
 from __future__ import annotations
 
+from typing import Any
+
 from drf_spectacular.utils import extend_schema_field
 from rest_framework import serializers
 
+from agreements.models import Service
 from sla_portal.core.models import Organisation
 
+from .adapters import service_map_errors
 from .models import Source, Ticket, TicketPause, TicketStatusChange
+
+
+class RefusedDeliveriesSerializer(serializers.Serializer):
+    """Deliveries the source's webhook refused (wrong secret, bad body, ...), as counters."""
+
+    count = serializers.IntegerField(source="refused_count")
+    last_at = serializers.DateTimeField(source="refused_last_at", allow_null=True)
+    last_reason = serializers.CharField(source="refused_last_reason")
+    refusing_since = serializers.DateTimeField(
+        allow_null=True,
+        help_text="Start of the current refusal episode; null once a delivery was accepted.",
+    )
+
+
+class RefusedAlertSerializer(serializers.Serializer):
+    index = serializers.IntegerField(help_text="Position of the alert in the notification.")
+    service = serializers.CharField(help_text="The service label value sent.")
+    alertname = serializers.CharField()
+    reason = serializers.CharField()
 
 
 class SourceSerializer(serializers.ModelSerializer):
@@ -22,11 +45,35 @@ class SourceSerializer(serializers.ModelSerializer):
         slug_field="slug", queryset=Organisation.objects.filter(kind="customer")
     )
     signing_secret = serializers.CharField(read_only=True)
+    service_map = serializers.DictField(
+        child=serializers.CharField(),
+        required=False,
+        help_text="Alert senders: service label value → the portal's service name. Names "
+        "also match ignoring case and spacing without an entry.",
+    )
+    refused_deliveries = RefusedDeliveriesSerializer(source="*", read_only=True)
+    refused_alerts = RefusedAlertSerializer(many=True, read_only=True)
+    refused_alerts_at = serializers.DateTimeField(read_only=True)
 
     class Meta:
         model = Source
-        fields = ["id", "customer", "name", "kind", "timezone", "signing_secret", "created_at"]
-        read_only_fields = ["created_at"]
+        fields = [
+            "id",
+            "customer",
+            "name",
+            "kind",
+            "timezone",
+            "signing_secret",
+            "created_at",
+            "service_map",
+            "for_seconds",
+            "last_received_at",
+            "refused_deliveries",
+            "refused_alerts",
+            "refused_alerts_at",
+        ]
+        read_only_fields = ["created_at", "last_received_at"]
+        extra_kwargs = {"for_seconds": {"max_value": 86_400}}
 
     def validate_timezone(self, value: str) -> str:
         from monitoring.ingest.fields import source_zone
@@ -34,6 +81,20 @@ class SourceSerializer(serializers.ModelSerializer):
         if value and source_zone(value) is None:
             raise serializers.ValidationError(f"Unknown time zone {value!r}.")
         return value
+
+    def validate(self, attrs: dict[str, Any]) -> dict[str, Any]:
+        if "service_map" in attrs:
+            customer = attrs.get("customer") or getattr(self.instance, "customer", None)
+            covered = set(
+                Service.objects.filter(agreements__customer=customer)
+                .distinct()
+                .values_list("name", flat=True)
+            )
+            errors = service_map_errors(attrs["service_map"], covered)
+            if errors:
+                raise serializers.ValidationError({"service_map": errors})
+            attrs["service_map"] = {k.strip(): v.strip() for k, v in attrs["service_map"].items()}
+        return attrs
 
 
 class CustomerSourceSerializer(serializers.ModelSerializer):

@@ -25,10 +25,16 @@ from django.views.decorators.http import require_POST
 
 from sla_portal.core.permissions import require_drafter
 
-from .forms import SOURCE_GROUPS, SourceForm, time_zone_names
+from .forms import SOURCE_GROUPS, SourceAlertsForm, SourceForm, time_zone_names
 from .models import ProbeState, Source
 from .selectors import import_jobs_visible_to, source_rows, sources_visible_to
-from .sources import source_create, source_disable, source_enable, source_update
+from .sources import (
+    source_alerts_update,
+    source_create,
+    source_disable,
+    source_enable,
+    source_update,
+)
 
 # The secret travels from the creating POST to the next page in the creator's session and is
 # removed as it is shown, so a reload, the back button or another person never sees it again.
@@ -170,7 +176,15 @@ def source_edit(request: HttpRequest, pk: int) -> HttpResponse:
         source=source,
         initial=SourceForm.initial_for(source),
     )
-    if request.method == "POST" and form.is_valid():
+    # Alert senders also say how their service labels and alert times are read.
+    alerts_form = (
+        SourceAlertsForm(request.POST or None, source=source) if source.receives_webhooks else None
+    )
+    if (
+        request.method == "POST"
+        and form.is_valid()
+        and (alerts_form is None or alerts_form.is_valid())
+    ):
         data = form.cleaned_data
         source_update(
             source,
@@ -179,12 +193,24 @@ def source_edit(request: HttpRequest, pk: int) -> HttpResponse:
             timezone_name=data.get("timezone", source.timezone),
             probe=form.probe_settings(),
         )
+        if alerts_form is not None:
+            source_alerts_update(
+                source,
+                service_map=alerts_form.cleaned_data["service_map"],
+                for_seconds=alerts_form.cleaned_data.get("for_seconds"),
+            )
         messages.success(request, f"Saved the source “{source.name}”.")
         return redirect("monitoring:source-detail", pk=source.pk)
     return render(
         request,
         "monitoring/source_form.html",
-        {"form": form, "source": source, "group": group, "time_zones": time_zone_names()},
+        {
+            "form": form,
+            "alerts_form": alerts_form,
+            "source": source,
+            "group": group,
+            "time_zones": time_zone_names(),
+        },
     )
 
 

@@ -26,6 +26,7 @@ from .models import ProbeState, Source
 
 __all__ = [
     "ProbeSettings",
+    "source_alerts_update",
     "source_create",
     "source_disable",
     "source_enable",
@@ -132,4 +133,19 @@ def source_enable(source: Source) -> Source:
         ProbeState.objects.filter(service_id=source.service_id).update(
             enabled=True, next_probe_at=timezone.now()
         )
+    return source
+
+
+def source_alerts_update(
+    source: Source, *, service_map: dict[str, str], for_seconds: int | None = None
+) -> Source:
+    """Set how an alert sender's service labels map to services and, for Alertmanager, the
+    rule's ``for:`` subtracted from alert starts. The caller validated the mapping
+    (``monitoring.adapters.service_map_errors``)."""
+    source.service_map = service_map
+    fields = ["service_map"]
+    if for_seconds is not None:
+        source.for_seconds = for_seconds
+        fields.append("for_seconds")
+    source.save(update_fields=fields)
     return source

@@ -13,7 +13,7 @@ from __future__ import annotations
 import json
 import time
 from collections.abc import Callable, Mapping
-from datetime import UTC
+from datetime import UTC, datetime
 from typing import Any
 
 from django.conf import settings
@@ -23,7 +23,13 @@ from django.views.decorators.csrf import csrf_exempt
 
 from agreements.models import Service
 from monitoring import signing
-from monitoring.adapters import AdapterError, alertmanager_rows, uptime_kuma_rows
+from monitoring.adapters import (
+    AdapterError,
+    alertmanager_rows,
+    match_services,
+    uptime_kuma_rows,
+)
+from monitoring.deliveries import delivery_accepted, delivery_refused
 from monitoring.ingest import IngestError, IngestResult, RowError
 from monitoring.ingest.fields import source_zone
 from monitoring.ingest.tickets import tickets_ingest
@@ -37,7 +43,12 @@ __all__ = ["alertmanager", "generic", "uptime_kuma"]
 DEFAULT_MAX_BODY_BYTES = 1024 * 1024
 # Same cap as the bulk API: a sender fixing a broken feed needs the first problems.
 MAX_REPORTED_ERRORS = 1000
-NOT_COVERED = "no agreement of the source's customer covers this service"
+# What a request without credentials is told, per endpoint: every scheme it accepts.
+SIGNED_ONLY = f"missing {signing.TIMESTAMP_HEADER} or {signing.SIGNATURE_HEADER} header"
+SIGNED_OR_BEARER = (
+    "missing credentials: send Authorization: Bearer <the source's signing secret>, or sign "
+    f"the request with {signing.TIMESTAMP_HEADER} and {signing.SIGNATURE_HEADER}"
+)
 
 
 class Refused(Exception):
@@ -100,17 +111,24 @@ def _body(request: HttpRequest) -> bytes:
 
 def _authenticate(request: HttpRequest, source: Source, body: bytes, bearer: bool) -> None:
     signature = request.headers.get(signing.SIGNATURE_HEADER)
-    if bearer and signature is None and "Authorization" in request.headers:
-        if signing.bearer_matches(source.signing_secret, request.headers["Authorization"]):
+    timestamp = request.headers.get(signing.TIMESTAMP_HEADER)
+    authorization = request.headers.get("Authorization")
+    if bearer and signature is None and authorization is not None:
+        if signing.bearer_matches(source.signing_secret, authorization):
             return
+        if authorization.strip().partition(" ")[0].lower() != "bearer":
+            raise _error(401, "the Authorization header must be: Bearer <signing secret>")
         raise _error(401, "bearer token does not match the source's signing secret")
-    reason = signing.verify(
-        source.signing_secret,
-        request.headers.get(signing.TIMESTAMP_HEADER),
-        signature,
-        body,
-        now=time.time(),
-    )
+    if signature is None and timestamp is None:
+        # Name every scheme this endpoint accepts, and only those.
+        if bearer:
+            raise _error(401, SIGNED_OR_BEARER)
+        if authorization is not None:
+            raise _error(
+                401, f"{SIGNED_ONLY}: this endpoint takes signed requests, not a bearer token"
+            )
+        raise _error(401, SIGNED_ONLY)
+    reason = signing.verify(source.signing_secret, timestamp, signature, body, now=time.time())
     if reason is not None:
         raise _error(401, reason)
 
@@ -143,48 +161,93 @@ def _webhook(
                 response["Allow"] = "POST"
                 return response
             source = _source(source_id)
+        except Refused as refused:
+            return JsonResponse(refused.body, status=refused.status)
+        try:
             body = _body(request)
             _authenticate(request, source, body, bearer)
             if not source.enabled:
                 # After authentication, so only the sender holding the secret learns it.
                 raise _error(403, "this source is disabled; its data is kept, new data refused")
-            return JsonResponse(handle(request, source, _json_object(body)))
+            answer = handle(request, source, _json_object(body))
         except Refused as refused:
+            # Counted on the source (its page and API show it) and announced once per
+            # episode; a disabled source is refused on purpose, so that is not announced.
+            delivery_refused(
+                source, refused.status, _reason(refused.body), announce=refused.status != 403
+            )
             return JsonResponse(refused.body, status=refused.status)
+        delivery_accepted(source, answer.get("refused"))
+        return JsonResponse(answer)
 
     view.__name__ = handle.__name__.lstrip("_")
     view.__doc__ = handle.__doc__
     return view
 
 
+def _reason(body: dict[str, Any]) -> str:
+    """One line saying why a request was refused, from the answer the sender got."""
+    if "error" in body:
+        return str(body["error"])
+    errors = body.get("errors") or [{}]
+    first = errors[0]
+    where = first.get("field") or "body"
+    more = body.get("error_count", 1) - 1
+    return f"{where}: {first.get('reason', 'invalid')}" + (f" (and {more} more)" if more else "")
+
+
+def _match(source: Source, names: set[str]) -> tuple[dict[str, Service], dict[str, str]]:
+    """The sent names resolved to services covered by the source customer's agreements
+    (through the source's label mapping, ignoring case and spacing), and the names refused
+    with the reason. An uncovered name and an unknown one are refused alike, so a feed
+    cannot probe another customer's catalogue."""
+    covered = {
+        service.name: service
+        for service in Service.objects.filter(agreements__customer_id=source.customer_id)
+        .distinct()
+        .only("pk", "name")
+    }
+    match = match_services(names, set(covered), source.service_map)
+    return {name: covered[found] for name, found in match.found.items()}, match.refused
+
+
 def _covered_services(source: Source, names: set[str]) -> dict[str, Service]:
-    """The named services covered by the source customer's agreements. An uncovered name and
-    an unknown one are refused alike, so a feed cannot probe another customer's catalogue."""
-    services = Service.objects.filter(
-        name__in=names, agreements__customer_id=source.customer_id
-    ).distinct()
-    found = {service.name: service for service in services}
-    missing = sorted(names - found.keys())
-    if missing:
-        raise _rows_error([RowError(-1, "service", f"{name}: {NOT_COVERED}") for name in missing])
+    """Like :func:`_match`, for endpoints where one refused name refuses the request."""
+    found, refused = _match(source, names)
+    if refused:
+        raise _rows_error(
+            [RowError(-1, "service", f"{name}: {refused[name]}") for name in sorted(refused)]
+        )
     return found
 
 
-def _ingest_checks(source: Source, rows: list[tuple[str, dict[str, Any]]]) -> dict[str, Any]:
-    """Ingest adapter rows of possibly several services as one all-or-nothing batch."""
-    by_service: dict[str, list[dict[str, Any]]] = {}
+def _ingest_checks(
+    source: Source,
+    rows: list[tuple[str, dict[str, Any]]],
+    services: dict[str, Service] | None = None,
+) -> dict[str, Any]:
+    """Ingest adapter rows of possibly several services as one all-or-nothing batch;
+    ``services`` resolves their names (looked up, all or nothing, when not given)."""
+    if services is None:
+        services = _covered_services(source, {name for name, _ in rows})
+    # Grouped by the service resolved, not the name sent: "toy api" and "Toy API" in one
+    # notification are one service, whose checks are one batch (down wins at one instant).
+    by_service: dict[int, tuple[Service, dict[datetime, dict[str, Any]]]] = {}
     for name, row in rows:
-        by_service.setdefault(name, []).append(row)
-    services = _covered_services(source, set(by_service))
+        service = services[name]
+        _, checks = by_service.setdefault(service.pk, (service, {}))
+        seen = checks.get(row["checked_at"])
+        if seen is None or seen["status"] != "down":
+            checks[row["checked_at"]] = row
     counts = {"created": 0, "updated": 0, "unchanged": 0}
     # One transaction round the services: a notification is one event, so a failure in one
     # service must not leave the others half written for Alertmanager's retry to meet.
     with transaction.atomic():
-        for name, service_rows in by_service.items():
+        for service, checks in by_service.values():
             try:
-                result = checks_ingest(source, services[name], service_rows)
+                result = checks_ingest(source, service, list(checks.values()))
             except IngestError as exc:
-                raise _rows_error(exc.errors, batch=name) from None
+                raise _rows_error(exc.errors, batch=service.name) from None
             for key, value in _counts(result).items():
                 counts[key] += value
     return counts
@@ -248,12 +311,29 @@ def _alertmanager(
     """A Prometheus Alertmanager notification: firing alerts are down checks at their start,
     resolved ones add the up check at their end."""
     try:
-        converted = alertmanager_rows(payload, request.GET.get("service", "").strip() or None)
+        converted = alertmanager_rows(
+            payload, request.GET.get("service", "").strip() or None, source.for_seconds
+        )
     except AdapterError as exc:
         raise _rows_error([RowError(-1, exc.field, exc.reason)]) from None
-    answer: dict[str, Any] = {"checks": _ingest_checks(source, converted.rows)}
+    # Alerts of services the source may not report on are listed, not fatal: Alertmanager
+    # re-sends a refused group every group_interval, so a 400 would lose the valid outages
+    # of the group for good.
+    services, refused_names = _match(source, set(converted.alerts))
+    rows = [(name, row) for name, row in converted.rows if name in services]
+    answer: dict[str, Any] = {"checks": _ingest_checks(source, rows, services)}
     if converted.ignored:
         answer["ignored"] = converted.ignored
+    refused = sorted(
+        (
+            {"index": index, "service": name, "alertname": alertname, "reason": reason}
+            for name, reason in refused_names.items()
+            for index, alertname in converted.alerts[name]
+        ),
+        key=lambda item: item["index"],
+    )
+    if refused:
+        answer["refused"] = refused
     return answer
 
 

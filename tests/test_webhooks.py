@@ -7,10 +7,12 @@ tested directly, signing also with hypothesis."""
 from __future__ import annotations
 
 import json
+import shutil
 import time
 import urllib.error
 import urllib.request
 from datetime import UTC, datetime
+from pathlib import Path
 from typing import Any
 from zoneinfo import ZoneInfo
 
@@ -18,9 +20,17 @@ import pytest
 from hypothesis import given
 from hypothesis import strategies as st
 
-from monitoring.adapters import AdapterError, alertmanager_rows, uptime_kuma_rows
+from agreements.models import Service
+from monitoring.adapters import (
+    AdapterError,
+    alertmanager_rows,
+    match_services,
+    service_map_errors,
+    uptime_kuma_rows,
+)
 from monitoring.models import Outage, Source, Ticket, UptimeCheck
 from monitoring.signing import bearer_matches, sign, verify
+from sla_portal.core.models import Notification
 
 PORTAL = "Customer Portal"  # the service of the acme_agreement fixture
 
@@ -436,3 +446,390 @@ def test_uptime_kuma_test_message_is_answered_without_a_check(live_server, acme_
     assert status == 200, answer
     assert answer["ignored"] == [{"reason": "no heartbeat: a test message"}]
     assert not UptimeCheck.objects.exists()
+
+
+# --- Issue 14: a monitoring stack as an operator connects it ---------------------------------
+
+
+def bearer(source: Source) -> dict[str, str]:
+    return {"Authorization": f"Bearer {source.signing_secret}"}
+
+
+def test_service_names_match_ignoring_case_and_spacing():
+    match = match_services({"customer  portal", " CUSTOMER PORTAL"}, {PORTAL, "ERP Hosting"})
+    assert match.found == {"customer  portal": PORTAL, " CUSTOMER PORTAL": PORTAL}
+    assert match.refused == {}
+
+
+def test_source_mapping_turns_label_values_into_services():
+    match = match_services(
+        {"portal-https", "erp"}, {PORTAL}, {"Portal-HTTPS": PORTAL, "erp": "ERP"}
+    )
+    assert match.found == {"portal-https": PORTAL}
+    assert match.refused == {
+        "erp": "mapped to “ERP”, but no agreement of the source's customer covers this service"
+    }
+
+
+def test_names_equal_after_normalisation_are_refused_as_ambiguous():
+    match = match_services({"toy api"}, {"Toy API", "toy  API"})
+    assert match.found == {}
+    assert "ambiguous" in match.refused["toy api"]
+    assert "“Toy API”" in match.refused["toy api"] and "“toy  API”" in match.refused["toy api"]
+    # An exact mapping to one of them settles it... only when the target itself is unique:
+    # the map says which spelling, the comparison still ignores case, so it stays refused.
+    assert match_services({"toy api"}, {"Toy API"}).found == {"toy api": "Toy API"}
+
+
+@given(
+    st.sets(st.text(max_size=12), max_size=6),
+    st.sets(st.text(min_size=1, max_size=12), max_size=6),
+    st.dictionaries(st.text(max_size=8), st.text(max_size=8), max_size=3),
+)
+def test_every_name_is_either_matched_to_a_covered_service_or_refused(names, covered, mapping):
+    match = match_services(names, covered, mapping)
+    assert set(match.found) | set(match.refused) == names
+    assert not set(match.found) & set(match.refused)
+    assert set(match.found.values()) <= covered
+    assert all(match.refused.values())
+
+
+def test_service_map_errors_name_the_entry():
+    assert service_map_errors({"portal-https": PORTAL}, {PORTAL}) == []
+    errors = service_map_errors({"x": "Nope", "": PORTAL, "A": PORTAL, "a ": PORTAL}, {PORTAL})
+    assert errors[0].startswith("x → Nope: no agreement")
+    assert any("label value is 1 to 200" in error for error in errors)
+    assert any("the same label value as “A”" in error for error in errors)
+    assert service_map_errors(["not", "a", "map"], {PORTAL}) != []
+
+
+def test_for_seconds_moves_the_alert_start_back_to_when_the_service_went_down():
+    resolved = alert("resolved", startsAt="2026-03-02T10:05:00Z", endsAt="2026-03-02T10:30:00Z")
+    rows = alertmanager_rows(notification(resolved), for_seconds=300).rows
+    assert [(row["checked_at"], row["status"]) for _, row in rows] == [
+        (utc(2026, 3, 2, 10, 0), "down"),
+        (utc(2026, 3, 2, 10, 30), "up"),
+    ]
+
+
+@pytest.fixture
+def acme_alerts(acme, acme_agreement) -> Source:
+    return Source.objects.create(
+        customer=acme, name="Acme Prometheus", kind=Source.Kind.ALERTMANAGER
+    )
+
+
+@live
+def test_alertmanager_group_with_an_unknown_service_records_the_known_one(
+    live_server, acme_alerts, client, alice_manager
+):
+    url = hook(live_server, acme_alerts, "alertmanager")
+    group = notification(
+        alert(startsAt="2026-03-02T10:00:00Z"),
+        alert(service="Toy API", startsAt="2026-03-02T10:00:00Z"),
+    )
+    status, answer = send(url, json.dumps(group).encode(), bearer(acme_alerts))
+    assert status == 200, answer
+    assert answer["checks"]["created"] == 1
+    assert answer["refused"] == [
+        {
+            "index": 1,
+            "service": "Toy API",
+            "alertname": "PortalDown",
+            "reason": "no agreement of the source's customer covers this service",
+        }
+    ]
+    assert Outage.objects.get().started_at == utc(2026, 3, 2, 10)
+    acme_alerts.refresh_from_db()
+    assert acme_alerts.refused_alerts == answer["refused"]
+    assert acme_alerts.refused_count == 0  # the delivery itself was accepted
+
+    # The next group (group_by: [service] sends each service alone) does not hide them.
+    healthy = notification(alert("resolved", endsAt="2026-03-02T10:05:00Z"))
+    assert send(url, json.dumps(healthy).encode(), bearer(acme_alerts))[0] == 200
+    acme_alerts.refresh_from_db()
+    assert [item["service"] for item in acme_alerts.refused_alerts] == ["Toy API"]
+
+    client.force_login(alice_manager)
+    page = client.get(f"/sources/{acme_alerts.pk}/").content.decode()
+    assert 'id="refused-alerts"' in page
+    assert "Toy API" in page and "#1 PortalDown" in page
+
+
+@live
+def test_alertmanager_group_of_only_unknown_services_is_answered_200(live_server, acme_alerts):
+    url = hook(live_server, acme_alerts, "alertmanager")
+    group = notification(alert(service="Toy API"), alert(service="Other"))
+    status, answer = send(url, json.dumps(group).encode(), bearer(acme_alerts))
+    assert status == 200, answer
+    assert [item["service"] for item in answer["refused"]] == ["Toy API", "Other"]
+    assert not UptimeCheck.objects.exists()
+
+
+@live
+def test_service_label_in_another_case_is_recorded(live_server, acme_alerts):
+    url = hook(live_server, acme_alerts, "alertmanager")
+    group = notification(alert(service="customer  PORTAL", startsAt="2026-03-02T10:00:00Z"))
+    status, answer = send(url, json.dumps(group).encode(), bearer(acme_alerts))
+    assert status == 200, answer
+    assert "refused" not in answer
+    assert UptimeCheck.objects.get().service.name == PORTAL
+
+
+@live
+def test_two_spellings_of_one_service_in_a_group_are_one_service(live_server, acme_alerts):
+    url = hook(live_server, acme_alerts, "alertmanager")
+    group = notification(
+        alert(service="customer portal", startsAt="2026-03-02T10:00:00Z"),
+        alert(
+            "resolved",
+            service="Customer Portal",
+            startsAt="2026-03-02T10:00:00Z",
+            endsAt="2026-03-02T10:20:00Z",
+        ),
+    )
+    status, answer = send(url, json.dumps(group).encode(), bearer(acme_alerts))
+    assert status == 200, answer
+    assert answer["checks"]["created"] == 2
+    assert list(UptimeCheck.objects.order_by("checked_at").values_list("status", flat=True)) == [
+        "down",
+        "up",
+    ]
+
+
+@live
+def test_source_mapping_and_for_correction_apply_to_alertmanager(live_server, acme_alerts):
+    acme_alerts.service_map = {"portal-https": PORTAL}
+    acme_alerts.for_seconds = 120
+    acme_alerts.save()
+    url = hook(live_server, acme_alerts, "alertmanager")
+    resolved = alert(
+        "resolved",
+        service="portal-https",
+        startsAt="2026-03-02T10:02:00Z",
+        endsAt="2026-03-02T10:10:00Z",
+    )
+    status, answer = send(url, json.dumps(notification(resolved)).encode(), bearer(acme_alerts))
+    assert status == 200, answer
+    outage = Outage.objects.get()
+    assert (outage.started_at, outage.ended_at) == (utc(2026, 3, 2, 10), utc(2026, 3, 2, 10, 10))
+
+
+@live
+def test_two_services_equal_after_normalisation_are_refused_with_the_reason(
+    live_server, acme_alerts, acme_agreement
+):
+    twin = Service.objects.create(name="customer portal")
+    acme_agreement.services.add(twin)
+    url = hook(live_server, acme_alerts, "alertmanager")
+    group = notification(alert(service="Customer Portal"))
+    status, answer = send(url, json.dumps(group).encode(), bearer(acme_alerts))
+    assert status == 200, answer
+    assert "ambiguous" in answer["refused"][0]["reason"]
+    assert not UptimeCheck.objects.exists()
+
+
+@live
+def test_request_without_credentials_names_every_accepted_scheme(live_server, acme_alerts):
+    for kind in ("alertmanager", "uptime-kuma"):
+        status, answer = send(hook(live_server, acme_alerts, kind), b"{}")
+        assert status == 401
+        assert "Authorization: Bearer" in answer["error"]
+        assert "X-SLA-Timestamp" in answer["error"] and "X-SLA-Signature" in answer["error"]
+    status, answer = send(hook(live_server, acme_alerts, "generic"), b"{}")
+    assert (status, answer) == (401, {"error": "missing X-SLA-Timestamp or X-SLA-Signature header"})
+    status, answer = send(
+        hook(live_server, acme_alerts, "alertmanager"), b"{}", {"Authorization": "Basic eDp5"}
+    )
+    assert (status, answer) == (
+        401,
+        {"error": "the Authorization header must be: Bearer <signing secret>"},
+    )
+
+
+@live
+def test_refused_deliveries_are_counted_and_the_provider_told_once_per_episode(
+    live_server, acme_alerts, ada_admin, alice_manager, tom_team, client
+):
+    url = hook(live_server, acme_alerts, "alertmanager")
+    body = json.dumps(notification(alert())).encode()
+    wrong = {"Authorization": "Bearer not-the-secret-4711"}
+    for _ in range(5):
+        assert send(url, body, wrong)[0] == 401
+    acme_alerts.refresh_from_db()
+    assert acme_alerts.refused_count == 5
+    assert acme_alerts.refusing_since is not None
+    assert acme_alerts.refused_last_reason == (
+        "401: bearer token does not match the source's signing secret"
+    )
+    told = Notification.objects.filter(kind="source.refused")
+    # Admins and service managers hear once; the team does not.
+    assert sorted(told.values_list("recipient", flat=True)) == sorted(
+        [ada_admin.email.lower(), alice_manager.email.lower()]
+    )
+    for email in told:
+        assert "Acme Prometheus" in email.subject
+        assert "not-the-secret-4711" not in email.body_text
+        assert acme_alerts.signing_secret not in email.body_text
+
+    # The page and the API show it, without the token sent or the secret.
+    client.force_login(alice_manager)
+    page = client.get(f"/sources/{acme_alerts.pk}/").content.decode()
+    assert 'id="refused-deliveries"' in page and "Refused since" in page
+    assert "not-the-secret-4711" not in page
+    api = client.get(f"/api/sources/{acme_alerts.pk}/").json()
+    assert api["refused_deliveries"]["count"] == 5
+    assert api["refused_deliveries"]["refusing_since"] is not None
+
+    # An accepted delivery ends the episode; the next refusal starts a new one, told again.
+    assert send(url, body, bearer(acme_alerts))[0] == 200
+    acme_alerts.refresh_from_db()
+    assert acme_alerts.refusing_since is None
+    assert send(url, body, wrong)[0] == 401
+    assert Notification.objects.filter(kind="source.refused").count() == 4
+    assert client.get(f"/api/sources/{acme_alerts.pk}/").json()["refused_deliveries"]["count"] == 6
+
+
+@live
+def test_data_sent_to_a_disabled_source_is_counted_but_not_announced(
+    live_server, acme_alerts, ada_admin
+):
+    acme_alerts.disabled_at = datetime.now(UTC)
+    acme_alerts.save()
+    url = hook(live_server, acme_alerts, "alertmanager")
+    status, _ = send(url, json.dumps(notification(alert())).encode(), bearer(acme_alerts))
+    assert status == 403
+    acme_alerts.refresh_from_db()
+    assert (acme_alerts.refused_count, acme_alerts.refusing_since) == (1, None)
+    assert acme_alerts.refused_last_reason.startswith("403: this source is disabled")
+    assert not Notification.objects.filter(kind="source.refused").exists()
+
+
+@live
+def test_an_unauthenticated_flood_adds_no_rows(live_server, acme_alerts, ada_admin):
+    url = hook(live_server, acme_alerts, "alertmanager")
+    for number in range(30):
+        send(url, b"{}", {"Authorization": f"Bearer guess-{number}"})
+    # One email per provider admin or manager (Ada and Alice), however many requests.
+    assert Notification.objects.count() == 2
+    assert Source.objects.count() == 1
+    acme_alerts.refresh_from_db()
+    assert acme_alerts.refused_count == 30
+
+
+def test_customer_api_view_of_a_source_has_no_refusal_details_or_secret(
+    client, carol_customer, acme, acme_agreement
+):
+    source = Source.objects.create(customer=acme, name="Acme Prometheus", kind="alertmanager")
+    client.force_login(carol_customer)
+    answer = client.get(f"/api/sources/{source.pk}/").json()
+    assert "signing_secret" not in answer and "refused_deliveries" not in answer
+
+
+@pytest.mark.django_db
+def test_service_map_is_set_through_the_api_and_checked(client, alice_manager, acme_alerts):
+    client.force_login(alice_manager)
+    url = f"/api/sources/{acme_alerts.pk}/"
+    answer = client.patch(
+        url,
+        {"service_map": {"portal-https": "customer portal"}, "for_seconds": 60},
+        content_type="application/json",
+    )
+    assert answer.status_code == 200, answer.json()
+    assert answer.json()["service_map"] == {"portal-https": "customer portal"}
+    acme_alerts.refresh_from_db()
+    assert acme_alerts.for_seconds == 60
+    answer = client.patch(
+        url, {"service_map": {"x": "Patient Records Platform"}}, content_type="application/json"
+    )
+    assert answer.status_code == 400
+    assert "no agreement" in answer.json()["service_map"][0]
+    answer = client.patch(url, {"for_seconds": -5}, content_type="application/json")
+    assert answer.status_code == 400
+
+
+@pytest.mark.django_db
+def test_edit_page_saves_the_mapping_and_the_for_delay(client, alice_manager, acme_alerts):
+    client.force_login(alice_manager)
+    url = f"/sources/{acme_alerts.pk}/edit/"
+    page = client.get(url).content.decode()
+    assert 'name="alerts-service_map"' in page and 'name="alerts-for_seconds"' in page
+    data = {"name": "Acme Prometheus", "description": "", "timezone": ""}
+    refused = client.post(
+        url, data | {"alerts-service_map": "portal = Nope", "alerts-for_seconds": 0}
+    )
+    assert refused.status_code == 200
+    assert "portal → Nope" in refused.content.decode()
+    saved = client.post(
+        url,
+        data | {"alerts-service_map": "portal-https = Customer Portal\n", "alerts-for_seconds": 30},
+    )
+    assert saved.status_code == 302
+    acme_alerts.refresh_from_db()
+    assert (acme_alerts.service_map, acme_alerts.for_seconds) == ({"portal-https": PORTAL}, 30)
+    assert "portal-https" in client.get(f"/sources/{acme_alerts.pk}/").content.decode()
+
+
+# --- In Chromium: what a manager sees of a source being refused ---------------------------------
+
+SCREENSHOTS = Path(__file__).resolve().parents[1] / "docs" / "screenshots"
+
+
+def keep(page, name: str) -> None:
+    from tests.support.browser import screenshot
+
+    path = screenshot(page, name)
+    if SCREENSHOTS.is_dir():
+        shutil.copy(path, SCREENSHOTS / f"{name}.png")
+
+
+@pytest.mark.browser
+@live
+def test_manager_sees_refusals_and_maps_a_label_in_the_browser(
+    new_page, live_server, acme_alerts, alice_manager
+):
+    from playwright.sync_api import expect
+
+    from tests.support.actors import PASSWORD
+    from tests.support.axe import assert_no_axe_violations
+    from tests.support.browser import login
+
+    url = hook(live_server, acme_alerts, "alertmanager")
+    for _ in range(3):
+        send(url, b"{}", {"Authorization": "Bearer an-old-token"})
+    group = notification(
+        alert(startsAt="2026-03-02T10:00:00Z"),
+        alert(service="portal-https", startsAt="2026-03-02T10:00:00Z"),
+        alert(service="Toy API", startsAt="2026-03-02T10:00:00Z"),
+    )
+    assert send(url, json.dumps(group).encode(), bearer(acme_alerts))[0] == 200
+    for _ in range(2):
+        send(url, b"{}", {"Authorization": "Bearer an-old-token"})
+
+    for size, suffix in (
+        ({"width": 1440, "height": 1100}, ""),
+        ({"width": 390, "height": 844}, "-phone"),
+    ):
+        page = new_page(size)
+        login(page, "alice_manager", PASSWORD)
+        page.goto(f"{live_server.url}/sources/{acme_alerts.pk}/")
+        expect(page.locator("#refused-deliveries")).to_contain_text("5 refused in all")
+        expect(page.locator("#refused-deliveries")).to_contain_text("Refused since")
+        expect(page.locator("#refused-alerts")).to_contain_text("Toy API")
+        expect(page.locator("#refused-alerts")).to_contain_text("portal-https")
+        assert "an-old-token" not in page.content()
+        assert_no_axe_violations(page, f"source with refusals{suffix}")
+        keep(page, f"source-refused-deliveries-and-alerts{suffix}")
+
+    page.get_by_role("link", name="Edit").click()
+    page.get_by_label("Service label mapping").fill("portal-https = Toy API")
+    page.get_by_label("Alert rule for: (seconds)").fill("60")
+    page.get_by_role("button", name="Save").click()
+    expect(page.locator("#alert-settings")).to_contain_text("portal-https → Toy API")
+    assert_no_axe_violations(page, "edit source: mapping refused")
+    keep(page, "source-edit-mapping-error-phone")
+    page.get_by_label("Service label mapping").fill("portal-https = Customer Portal")
+    page.get_by_role("button", name="Save").click()
+    expect(page.locator("body")).to_contain_text("portal-https → Customer Portal")
+    acme_alerts.refresh_from_db()
+    assert (acme_alerts.service_map, acme_alerts.for_seconds) == ({"portal-https": PORTAL}, 60)

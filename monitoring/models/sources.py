@@ -64,6 +64,31 @@ class Source(models.Model):
     last_received_at = models.DateTimeField(null=True, blank=True, editable=False)
     # Disabled sources keep their data; new data sent to them is refused.
     disabled_at = models.DateTimeField(null=True, blank=True, editable=False)
+    # Alert senders (Alertmanager, Uptime Kuma): label value -> portal service name, for
+    # services a monitoring stack names its own way ("portal-https" -> "Customer Portal").
+    service_map = models.JSONField(
+        default=dict,
+        blank=True,
+        help_text="Service label values mapped to the portal's service names.",
+    )
+    # Prometheus's startsAt is the firing time, after the rule's ``for:``; this many seconds
+    # are subtracted from it so an outage starts when the service went down.
+    for_seconds = models.PositiveIntegerField(
+        default=0,
+        help_text="The alert rule's for: duration, subtracted from each alert's start.",
+    )
+    # Refused deliveries (wrong secret, bad body, ...), as counters on the row: a flood of
+    # unauthenticated requests updates these fields and never adds rows. ``refusing_since``
+    # starts a refusal episode (the provider is told once per episode) and is cleared by the
+    # next accepted delivery.
+    refused_count = models.PositiveIntegerField(default=0, editable=False)
+    refused_last_at = models.DateTimeField(null=True, blank=True, editable=False)
+    refused_last_reason = models.CharField(max_length=300, blank=True, editable=False)
+    refusing_since = models.DateTimeField(null=True, blank=True, editable=False)
+    # Alerts of the latest delivery that refused any, for naming no usable service (capped list of
+    # {index, service, alertname, reason}), shown on the source's page.
+    refused_alerts = models.JSONField(default=list, blank=True, editable=False)
+    refused_alerts_at = models.DateTimeField(null=True, blank=True, editable=False)
 
     scope_paths = ("customer",)
     objects = ScopedManager()
