@@ -56,6 +56,7 @@ def test_the_full_servicenow_log_imports_once_and_only_when_told_to_skip_unreada
     )
     assert "  7 tickets: category missing ('?'): imported without a category (rule SN-R5)" in output
     assert "  52754 rows: same state as the incident's previous row" in output
+    assert "  1544 tickets: priority or category changed during the incident" in output
     assert "skipped line 124509: incident_state" in output  # each unreadable row is named
     assert Ticket.objects.filter(agreement=acme_agreement).count() == 24_918
 

@@ -31,7 +31,7 @@ MAINTENANCES = UPTIME / "githubstatus-scheduled-maintenances.csv.gz"
 # shared/data): rule code → count; and the rows read / used / merged / left out / refused.
 EXPECTED = {
     "servicenow": (
-        {"SN-R1": 52_754, "SN-R2": 1_556, "SN-R5": 7},
+        {"SN-R1": 52_754, "SN-R2": 1_556, "SN-R5": 7, "SN-R9": 1_544},
         {"read": 141_712, "used": 88_948, "merged": 52_754, "skipped": 0, "refused": 10},
     ),
     "healthcheck": (
@@ -263,3 +263,69 @@ def test_csv_tickets_account_for_every_row():
         "read": 4, "used": 2, "merged": 0, "skipped": 0, "refused": 2
     }  # fmt: skip
     assert dict(parsed.notes) == {"CSV-R1": 1, "CSV-R2": 1}
+
+
+@pytest.mark.django_db(transaction=True)
+def test_the_page_sees_the_ingest_progress_while_the_import_transaction_is_open(
+    media, acme_agreement, monkeypatch
+):
+    from django.db import connection, connections
+
+    if connection.vendor != "postgresql":
+        pytest.skip("SQLite has one writer: progress joins the import transaction there")
+    rows = "".join(
+        f"api,2026-02-{1 + i // 1440:02d} {i // 60 % 24:02d}:{i % 60:02d},success\n"
+        for i in range(20_000)
+    )
+    source = Source.objects.create(customer=acme_agreement.customer, name="HC", kind="healthcheck")
+    job = ImportJob.objects.create(
+        source=source,
+        format="healthcheck",
+        file=SimpleUploadedFile("hc.csv", ("key,check_time_utc_minute,result\n" + rows).encode()),
+        options={"map": {"api": "Customer Portal"}},
+    )
+    reader = connections.create_connection("default")  # another process polling the row
+    seen_outside: list[tuple[int, int]] = []
+    write = jobs.JobProgress.write
+
+    def polling(self, value, stage):
+        write(self, value, stage)
+        if connection.in_atomic_block:
+            with reader.cursor() as cursor:
+                cursor.execute("SELECT progress FROM monitoring_importjob WHERE id = %s", [job.pk])
+                seen_outside.append((value, cursor.fetchone()[0]))
+
+    monkeypatch.setattr(jobs.JobProgress, "write", polling)
+    try:
+        run_import_job(job.pk)
+    finally:
+        reader.close()
+    job.refresh_from_db()
+    assert job.status == ImportJob.Status.SUCCEEDED, job.problems or job.error
+    assert len(seen_outside) >= 5
+    assert all(written == read for written, read in seen_outside), seen_outside
+
+
+def test_event_log_rules_fill_and_reinterpret_ticket_values():
+    from monitoring.importers import event_log
+
+    text = (
+        "Key,Changed,Status,Priority\n"
+        "A-1,2026-03-02 09:00,Open,Low\n"
+        "A-1,2026-03-02 09:30,Open,High\n"
+        "A-1,2026-03-02 10:00,Done,High\n"
+    )
+    parsed = event_log.parse_event_log(
+        StringIO(text),
+        {"external_id": "Key", "at": "Changed", "state": "Status", "priority": "Priority"},
+        {"Open": "new", "Done": "resolved"},
+        date_format="iso",
+        timezone="UTC",
+    )
+    # opened_at and first_response_at come from the history, the priority changed (High
+    # wins), and the repeated "Open" is merged into the first one.
+    assert dict(parsed.notes) == {"EL-R1": 1, "EL-R2": 1, "EL-R3": 1, "EL-R5": 1}
+    assert parsed.rows[0]["priority"] == "P2"
+    assert parsed.summary()["rows"] == {
+        "read": 3, "used": 2, "merged": 1, "skipped": 0, "refused": 0
+    }  # fmt: skip

@@ -33,6 +33,7 @@ from typing import Any
 
 from monitoring.importers import generic_csv as gc
 from monitoring.importers.common import (
+    CHANGED,
     FILLED,
     MERGED,
     SKIPPED,
@@ -105,6 +106,14 @@ TICKET_LEFT_OUT = rule(
     "EL-R4",
     SKIPPED,
     "other rows of a ticket with a problem row: the ticket is left out whole",
+)
+
+LAST_VALUE = rule(
+    "EL-R5",
+    CHANGED,
+    "a ticket-level column (priority, category, service, ...) differs between the ticket's "
+    "rows: the last non-empty value taken",
+    "tickets",
 )
 
 STATES_KEY = "_states"
@@ -309,6 +318,7 @@ class _Folder:
                 events.append(StateEvent(at, state, line))
 
         # Ticket-level columns: the last non-empty cell of the ticket's rows wins.
+        filled: list[str] = []
         values: dict[str, Any] = {"external_id": external_id}
         value_lines: dict[str, int] = {}
         for name in TICKET_COLUMNS:
@@ -322,6 +332,9 @@ class _Folder:
             if cell is None:
                 values[name] = None if name in DATE_FIELDS or name == "csat" else ""
                 continue
+            distinct = {r[column].strip() for _, r in rows if not blank(r.get(column))}
+            if len(distinct) > 1 and LAST_VALUE.code not in filled:
+                filled.append(LAST_VALUE.code)
             value_lines[name] = cell[0]
             try:
                 values[name] = _ticket_value(name, cell[1], self.date_format, self.zone)
@@ -354,7 +367,6 @@ class _Folder:
                         f"{external_id}: first response is before the ticket was opened",
                     )
                 )
-        filled: list[str] = []
         if "opened_at" not in value_lines and opened_at is not None:
             filled.append(OPENED_FROM_FIRST_EVENT.code)
         if values.get("first_response_at") is None and timeline.first_response_at is not None:

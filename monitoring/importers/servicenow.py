@@ -90,6 +90,12 @@ AMBIGUOUS_TIME = rule(
     "timestamps",
 )
 NO_REOPEN_COUNT = rule("SN-R8", FILLED, "reopen_count missing ('?'): read as 0")
+LAST_VALUE = rule(
+    "SN-R9",
+    CHANGED,
+    "priority or category changed during the incident: the value of its last row taken",
+    "tickets",
+)
 
 REQUIRED_COLUMNS = (
     "number",
@@ -296,6 +302,8 @@ def _fold(
     category = last["category"].strip()
     if blank(category):
         result.apply(NO_CATEGORY)
+    if len({(r["priority"].strip(), r["category"].strip()) for _, r in rows}) > 1:
+        result.apply(LAST_VALUE)
     return {
         "external_id": number,
         "priority": priority,
