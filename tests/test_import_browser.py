@@ -90,3 +90,44 @@ def test_bad_files_are_refused_clearly_and_a_real_export_shows_its_rules(
     assert phone.locator('[data-rule="UP-R2"]').is_visible()
     assert_no_axe_violations(phone, "job page at phone width")
     keep(phone, "import-job-summary-rules-phone")
+
+
+UCI = SHARED_DATA / "uci-incident-log" / "incident_event_log.csv.zip"
+
+
+@pytest.mark.browser
+@pytest.mark.django_db(transaction=True)
+def test_the_servicenow_job_page_lists_every_rule_and_the_refused_rows(
+    new_page, settings, tmp_path, alice_manager, acme_agreement
+):
+    settings.MEDIA_ROOT = tmp_path / "media"
+    source = Source.objects.create(
+        customer=acme_agreement.customer, name="ServiceNow", kind=Source.Kind.SERVICENOW
+    )
+    page = new_page({"width": 1440, "height": 900})
+    login(page, alice_manager.username, PASSWORD)
+    page.goto(reverse("monitoring:import-new"))
+    page.get_by_label("Source").select_option(str(source.pk))
+    page.get_by_label("Format").select_option("servicenow")
+    page.locator("#id_file").set_input_files(str(UCI))
+    page.get_by_label("Time zone").fill("UTC")
+    page.get_by_label("Skip unreadable rows").check()
+    page.get_by_role("button", name="Upload and import").click()
+    page.wait_for_url("**/imports/*/")
+    run_import_job(ImportJob.objects.get().pk)
+
+    page.locator("#import-status .progress-bar").filter(has_text="Succeeded").wait_for()
+    summary = page.locator("#import-summary")
+    rows = {
+        name: summary.locator(f'[data-rows="{name}"]').inner_text()
+        for name in ("read", "used", "merged", "skipped", "refused")
+    }
+    assert rows == {
+        "read": "141712", "used": "88948", "merged": "52754", "skipped": "0", "refused": "10"
+    }  # fmt: skip
+    codes = summary.locator("[data-rule]").evaluate_all("rows => rows.map(r => r.dataset.rule)")
+    assert codes == ["SN-R2", "SN-R5", "SN-R9", "SN-R1"]
+    assert "1556 tickets" in summary.locator('[data-rule="SN-R2"]').inner_text()
+    assert_no_axe_violations(page, "ServiceNow job page with its rules")
+    page.locator("#import-summary").scroll_into_view_if_needed()
+    keep(page, "import-job-summary-servicenow")
