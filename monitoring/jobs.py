@@ -35,6 +35,7 @@ from .importers import (
     upptime,
     uptime_kuma,
 )
+from .importers.common import READ_PROGRESS
 from .imports import ImportRefused, ImportReport, import_checks, import_maintenance, import_tickets
 from .models import ImportJob, Source
 
@@ -115,8 +116,9 @@ def import_job_claim(job_id: int) -> bool:
     return claimed == 1
 
 
-# Where each phase starts and ends on the progress bar, in percent.
-PARSED, VALIDATED, INGESTED, DONE = 30, 35, 95, 100
+# Where each phase starts and ends on the progress bar, in percent: reading the records,
+# folding them (event logs) and checking them, the ingest, evaluation queued.
+READ_SHARE, PARSED, VALIDATED, INGESTED, DONE = 25, 30, 35, 95, 100
 
 
 class JobProgress:
@@ -276,7 +278,14 @@ def import_job_run(job_id: int) -> bool:
 def _run(job: ImportJob, progress: JobProgress) -> bool:
     summary: dict[str, Any] = {}
     try:
-        parsed = _parse(job)
+        token = READ_PROGRESS.set(
+            lambda share: progress(1 + (READ_SHARE - 1) * share, "Reading the file")
+        )
+        try:
+            parsed = _parse(job)
+        finally:
+            READ_PROGRESS.reset(token)
+        progress(READ_SHARE, "Read the file")
         summary = parsed.summary()
         rows = _row_count(parsed)
         if isinstance(parsed, event_log.EventLogResult):

@@ -13,7 +13,8 @@ import os
 import zipfile
 import zlib
 from collections import Counter
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
+from contextvars import ContextVar
 from dataclasses import dataclass, field
 from datetime import UTC, datetime, tzinfo
 from typing import IO, Any
@@ -330,15 +331,34 @@ def open_text(source: Source, member_suffix: str = ".csv") -> IO[str]:
     return io.StringIO(decode_text(read_bytes(source, member_suffix)), newline="")
 
 
-def csv_lines(reader: Iterator[list[str]] | Any) -> Iterator[Any]:
-    """Iterate a csv reader, turning a malformed-CSV error into an UnreadableFileError."""
+READ_PROGRESS: ContextVar[Callable[[float], None] | None] = ContextVar(
+    "READ_PROGRESS", default=None
+)
+"""Called with the share of the file read so far (0-1) while records are read, so a job can
+move its progress bar through the parse; unset (None) for commands and tests."""
+REPORT_EVERY = 10_000
+
+
+def csv_lines(reader: Iterator[list[str]] | Any, stream: IO[str] | None = None) -> Iterator[Any]:
+    """Iterate a csv reader, turning a malformed-CSV error into an UnreadableFileError.
+
+    With ``stream`` (the text being read) and a ``READ_PROGRESS`` hook set, reports how much
+    of the text has been read every ``REPORT_EVERY`` records.
+    """
+    report = READ_PROGRESS.get() if isinstance(stream, io.StringIO) else None
+    size = len(stream.getvalue()) if report is not None else 0  # type: ignore[union-attr]
+    count = 0
     while True:
         try:
-            yield next(reader)
+            row = next(reader)
         except StopIteration:
             return
         except csv.Error as exc:
             raise UnreadableFileError(f"Line {reader.line_num} is not valid CSV ({exc}).") from None
+        count += 1
+        if report is not None and size and count % REPORT_EVERY == 0:
+            report(stream.tell() / size)  # type: ignore[union-attr]
+        yield row
 
 
 def csv_records(
@@ -350,7 +370,8 @@ def csv_records(
     the reader's line counter rather than by counting records. A file without the
     ``required`` columns (or without any header) raises ``ImportOptionError`` first.
     """
-    reader = csv.DictReader(open_text(source, member_suffix))
+    text = open_text(source, member_suffix)
+    reader = csv.DictReader(text)
     try:
         header = reader.fieldnames or []
     except csv.Error as exc:
@@ -367,7 +388,7 @@ def csv_records(
             "Is this the right export and format?"
         )
     previous_end = reader.line_num
-    for record in csv_lines(reader):
+    for record in csv_lines(reader, text):
         yield previous_end + 1, record
         previous_end = reader.line_num
 

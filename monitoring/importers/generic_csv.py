@@ -290,13 +290,14 @@ def check_mapping(mapping: Mapping[str, str], header: list[str]) -> dict[str, st
 
 def read_records(source: Source) -> tuple[list[str], list[tuple[int, dict[str, str]]]]:
     """The header and every non-empty record as ``(line, {column: cell})``."""
-    reader = csv.reader(open_text(source))
+    text = open_text(source)
+    reader = csv.reader(text)
     header = [name.strip() for name in next(csv_lines(reader), None) or []]
     if not header:
         raise ImportOptionError("The file is empty: expected a CSV with a header row.")
     records: list[tuple[int, dict[str, str]]] = []
     previous_end = reader.line_num
-    for cells in csv_lines(reader):
+    for cells in csv_lines(reader, text):
         if any(cell.strip() for cell in cells):
             records.append((previous_end + 1, dict(zip(header, cells, strict=False))))
         previous_end = reader.line_num
