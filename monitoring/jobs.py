@@ -4,8 +4,9 @@ The parsers (``monitoring.importers``) and the all-or-nothing ingest (``monitori
 are the same ones the management commands use; this module adds only the job's bookkeeping.
 Progress goes through every phase and only ever grows (``JobProgress``): reading the records
 (1-25 %), folding and checking them (25-35 %), the ingest batch by batch (35-95 %), then
-evaluation being queued (97 %) and the outcome (100 %). During the ingest, which is one atomic write, progress is
-written on a second database connection so the page polling the row sees it move.
+evaluation being queued (97 %) and the outcome (100 %). During the ingest, which is one
+atomic write, progress is written on a second database connection so the page polling the
+row sees it move.
 """
 
 from __future__ import annotations

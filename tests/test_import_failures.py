@@ -270,3 +270,19 @@ def test_a_job_on_a_bad_file_is_refused_with_the_same_message(media, acme, conte
     assert job.status == ImportJob.Status.REFUSED
     assert any(message in problem for problem in job.problems), job.problems
     assert UptimeCheck.objects.count() == 0
+
+
+@pytest.mark.django_db
+def test_a_refused_import_still_prints_the_rows_and_rules(acme, tmp_path):
+    # The endpoint is not mapped: refused; the summary of what was read is printed anyway.
+    path = tmp_path / "checks.csv"
+    path.write_text(
+        "key,check_time_utc_minute,result\napi,2026-01-01 00:00,success|failed\n"
+        "api,2026-01-01 00:01,success\n"
+    )
+    out = StringIO()
+    with pytest.raises(CommandError, match="Nothing was imported: 1 problem"):
+        call_command(*command_args("healthcheck", path, tmp_path), stdout=out, stderr=out)
+    assert "Rows read 2 = 2 used + 0 merged by a rule" in out.getvalue()
+    assert "  1 row: several results in one minute" in out.getvalue()
+    assert not Source.objects.filter(name="New source").exists()

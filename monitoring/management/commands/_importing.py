@@ -16,7 +16,8 @@ from django.db import transaction
 from sla_portal.core.models import Organisation
 
 from ...importers import ImportOptionError
-from ...imports import ImportRefused, ImportReport
+from ...importers.common import Accounting
+from ...imports import ImportRefused, ImportReport, rows_line
 from ...models import Source
 
 T = TypeVar("T")
@@ -64,14 +65,15 @@ def get_source(options: dict, kind: str, timezone: str = "") -> Source:
     return source
 
 
-def print_summary(command: BaseCommand, report: ImportReport) -> None:
-    """The record accounting and every rule applied, one line each."""
-    if report.rows_line:
-        command.stdout.write(report.rows_line)
-    if report.rule_lines:
+def print_summary(command: BaseCommand, parsed: Accounting) -> None:
+    """The record accounting and every rule applied, one line each; printed after parsing,
+    so a refused import shows them as well as an imported one."""
+    summary = parsed.summary()
+    command.stdout.write(rows_line(summary))
+    if summary["rules"]:
         command.stdout.write("Rows reinterpreted, merged or left out by a rule:")
-        for line in report.rule_lines:
-            command.stdout.write(f"  {line}")
+        for entry in summary["rules"]:
+            command.stdout.write(f"  {entry['line']}")
 
 
 def run(
@@ -89,7 +91,6 @@ def run(
         raise CommandError(f"Nothing was imported: {len(refused.problems)} problem(s).") from None
     for skipped in report.skipped:
         command.stdout.write(f"  skipped {skipped}")
-    print_summary(command, report)
     command.stdout.write(
         command.style.SUCCESS(
             f"Imported: {report.created} created, {report.updated} updated, "

@@ -4,7 +4,14 @@ from agreements.models import Service
 
 from ...importers import healthcheck, upptime, uptime_kuma
 from ...imports import import_checks
-from ._importing import add_source_arguments, customer_of, get_source, parse, run
+from ._importing import (
+    add_source_arguments,
+    customer_of,
+    get_source,
+    parse,
+    print_summary,
+    run,
+)
 
 KINDS = {"uptime_kuma": "uptime_kuma", "healthcheck": "healthcheck", "upptime": "upptime"}
 
@@ -46,6 +53,7 @@ class Command(BaseCommand):
         else:
             parsed = parse(lambda: upptime.parse_status_changes(path))
         self.stdout.write(f"Read {parsed.count} checks of {len(parsed.checks)} monitor(s).")
+        print_summary(self, parsed)
         run(
             self,
             lambda source: import_checks(

@@ -5,7 +5,7 @@ from ...importers import generic_csv as gc
 from ...imports import import_tickets
 from ...models import Source
 from ...models.imports import ColumnMapping
-from ._importing import add_source_arguments, parse, run
+from ._importing import add_source_arguments, parse, print_summary, run
 
 
 def _existing_source(options: dict) -> Source:
@@ -85,6 +85,7 @@ class Command(BaseCommand):
             f"tickets folded, {parsed.problem_tickets} with problem rows "
             f"({len(parsed.errors)} problem(s))."
         )
+        print_summary(self, parsed)
         run(
             self,
             lambda existing: import_tickets(

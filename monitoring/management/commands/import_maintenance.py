@@ -2,7 +2,14 @@ from django.core.management.base import BaseCommand, CommandError
 
 from ...importers.statuspage import parse_maintenances
 from ...imports import import_maintenance
-from ._importing import add_source_arguments, customer_of, get_source, parse, run
+from ._importing import (
+    add_source_arguments,
+    customer_of,
+    get_source,
+    parse,
+    print_summary,
+    run,
+)
 
 
 class Command(BaseCommand):
@@ -33,6 +40,7 @@ class Command(BaseCommand):
             )
         )
         self.stdout.write(f"Read {len(parsed.rows)} maintenance windows.")
+        print_summary(self, parsed)
         run(
             self,
             lambda source: import_maintenance(

@@ -2,7 +2,14 @@ from django.core.management.base import BaseCommand
 
 from ...importers.servicenow import parse_incident_log
 from ...imports import import_tickets
-from ._importing import add_source_arguments, customer_of, get_source, parse, run
+from ._importing import (
+    add_source_arguments,
+    customer_of,
+    get_source,
+    parse,
+    print_summary,
+    run,
+)
 
 
 class Command(BaseCommand):
@@ -26,6 +33,7 @@ class Command(BaseCommand):
         self.stdout.write(
             f"Read {len(parsed.rows)} tickets, {len(parsed.errors)} unreadable row(s)."
         )
+        print_summary(self, parsed)
         run(
             self,
             lambda source: import_tickets(
