@@ -331,3 +331,60 @@ def test_event_log_rules_fill_and_reinterpret_ticket_values():
     assert parsed.summary()["rows"] == {
         "read": 3, "used": 2, "merged": 1, "skipped": 0, "refused": 0
     }  # fmt: skip
+
+
+JOBS = {
+    "uptime_kuma": (
+        KUMA / "heartbeat.csv",
+        {"map": {"Domain": "Customer Portal", "Database": "ERP Hosting",
+                 "LavaLink": "Managed Email", "MySQL": "ERP Hosting"}},
+    ),
+    "healthcheck": (
+        DEVZERO,
+        {"map": {"api": "Customer Portal", "homepage": "ERP Hosting",
+                 "dashboard": "Managed Email"}},
+    ),
+    "statuspage": (
+        MAINTENANCES,
+        {"skip_invalid": True,
+         "map": {name: "Customer Portal" for name in (
+             "API Requests", "Codespaces", "GitHub Actions", "GitHub Packages", "Packages",
+             "Visit www.githubstatus.com for more information")}},
+    ),
+}  # fmt: skip
+
+
+@pytest.mark.parametrize("kind", JOBS)
+@pytest.mark.django_db
+def test_the_job_page_of_each_shared_export_lists_its_rules(
+    client, media, acme_agreement, services, alice_manager, kind
+):
+    acme_agreement.services.add(services["erp"], services["email"])
+    path, options = JOBS[kind]
+    source = Source.objects.create(customer=acme_agreement.customer, name=kind, kind=kind)
+    job = ImportJob.objects.create(
+        source=source,
+        format=kind,
+        file=SimpleUploadedFile(path.name, path.read_bytes()),
+        monitors_file=(
+            SimpleUploadedFile("monitor.csv", (KUMA / "monitor.csv").read_bytes())
+            if kind == "uptime_kuma"
+            else ""
+        ),
+        options=options,
+    )
+    run_import_job(job.pk)
+    job.refresh_from_db()
+    assert job.status == ImportJob.Status.SUCCEEDED, job.problems or job.error
+    rules, rows = EXPECTED[kind]
+    assert job.summary["rows"] == rows
+    assert {r["code"]: r["count"] for r in job.summary["rules"]} == rules
+
+    client.force_login(alice_manager)
+    page = client.get(reverse("monitoring:import-detail", args=[job.pk])).content.decode()
+    assert f'data-rows="read">{rows["read"]}<' in page
+    assert f'data-rows="refused">{rows["refused"]}<' in page
+    for code, count in rules.items():
+        assert f'data-rule="{code}"' in page and f"{count} rows" in page
+    if not rules:
+        assert "No row was reinterpreted, filled in, merged or left out by a rule." in page
