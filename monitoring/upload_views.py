@@ -91,7 +91,7 @@ def _files_readable(form: ImportUploadForm) -> bool:
         try:
             import_file_check(form.cleaned_data["format"], upload, columns)
         except ImportOptionError as exc:
-            form.add_error(name, f"Not a readable {form.fields[name].label or 'file'}. {exc}")
+            form.add_error(name, str(exc))
     return not form.errors
 
 
