@@ -2,8 +2,11 @@
 
 The parsers (``monitoring.importers``) and the all-or-nothing ingest (``monitoring.imports``)
 are the same ones the management commands use; this module adds only the job's bookkeeping.
-Progress is written at stage boundaries, outside the ingest transaction, so the page polling
-the row sees it while the ingest itself stays one atomic write.
+Progress goes through every phase and only ever grows (``JobProgress``): reading the records
+(1-25 %), folding and checking them (25-35 %), the ingest batch by batch (35-95 %), then
+evaluation being queued (97 %) and the outcome (100 %). During the ingest, which is one
+atomic write, progress is written on a second database connection so the page polling the
+row sees it move.
 """
 
 from __future__ import annotations
@@ -14,7 +17,7 @@ from pathlib import Path
 from typing import Any
 
 from django.core.files import File
-from django.db import transaction
+from django.db import DEFAULT_DB_ALIAS, connections, transaction
 from django.utils import timezone
 
 from agreements.models import Service
@@ -24,6 +27,7 @@ from .importers import (
     ChecksResult,
     ImportOptionError,
     ParseResult,
+    csv_records,
     event_log,
     generic_csv,
     healthcheck,
@@ -32,6 +36,7 @@ from .importers import (
     upptime,
     uptime_kuma,
 )
+from .importers.common import READ_PROGRESS
 from .imports import ImportRefused, ImportReport, import_checks, import_maintenance, import_tickets
 from .models import ImportJob, Source
 
@@ -74,6 +79,29 @@ def import_job_submit(
     return job
 
 
+# The columns each fixed format must have; checked on upload so a wrong file is refused at once.
+REQUIRED_COLUMNS: dict[str, tuple[str, ...]] = {
+    ImportJob.Format.SERVICENOW: servicenow.REQUIRED_COLUMNS,
+    ImportJob.Format.UPTIME_KUMA: uptime_kuma.HEARTBEAT_COLUMNS,
+    ImportJob.Format.HEALTHCHECK: healthcheck.COLUMNS,
+    ImportJob.Format.UPPTIME: upptime.COLUMNS,
+    ImportJob.Format.STATUSPAGE: statuspage.REQUIRED_COLUMNS,
+}
+
+
+def import_file_check(format: str, file: Any, columns: tuple[str, ...] | None = None) -> None:
+    """Raise ``ImportOptionError`` (one clear sentence) unless ``file`` is readable text with
+    the columns of ``format``: a PNG, a truncated archive, a non-UTF-8 file or the wrong
+    export is refused at upload, before any job or file is stored."""
+    required = columns if columns is not None else REQUIRED_COLUMNS.get(format)
+    if required is None:
+        return
+    try:
+        next(csv_records(file, required), None)
+    finally:
+        file.seek(0)
+
+
 def import_job_claim(job_id: int) -> bool:
     """Move a queued job to running; False when it was already claimed (or is gone).
 
@@ -81,9 +109,64 @@ def import_job_claim(job_id: int) -> bool:
     second worker finds nothing to do instead of importing the file twice.
     """
     claimed = ImportJob.objects.filter(pk=job_id, status=ImportJob.Status.QUEUED).update(
-        status=ImportJob.Status.RUNNING, started_at=timezone.now(), stage="Reading the file"
+        status=ImportJob.Status.RUNNING,
+        started_at=timezone.now(),
+        stage="Reading the file",
+        progress=1,
     )
     return claimed == 1
+
+
+# Where each phase starts and ends on the progress bar, in percent: reading the records,
+# folding them (event logs) and checking them, the ingest, evaluation queued.
+READ_SHARE, PARSED, VALIDATED, INGESTED, DONE = 25, 30, 35, 95, 100
+
+
+class JobProgress:
+    """Writes a job's progress so that it never decreases and is visible while it runs.
+
+    Inside the import's transaction the row is written on a second connection (PostgreSQL),
+    because a write on the importing connection would only show once everything is committed.
+    SQLite (the quick test settings) has one writer, so there the write simply joins the
+    transaction.
+    """
+
+    def __init__(self, job: ImportJob) -> None:
+        self.job = job
+        self.value = job.progress
+        self._side = None
+
+    def __call__(self, percent: float, stage: str | None = None) -> None:
+        value = max(self.value, min(DONE, int(percent)))
+        if value == self.value and stage in (None, self.job.stage):
+            return
+        self.value = value
+        self.write(value, stage or self.job.stage)
+
+    def ingest(self, done: int, total: int) -> None:
+        """The ``monitoring.imports`` progress callback: batches map onto 35-95 %."""
+        share = done / total if total else 1
+        self(VALIDATED + (INGESTED - VALIDATED) * share, f"Importing: {done} of {total} rows")
+
+    def write(self, value: int, stage: str) -> None:
+        self.job.progress, self.job.stage = value, stage
+        connection = connections[DEFAULT_DB_ALIAS]
+        if connection.in_atomic_block and connection.vendor == "postgresql":
+            if self._side is None:
+                self._side = connections.create_connection(DEFAULT_DB_ALIAS)
+            with self._side.cursor() as cursor:
+                cursor.execute(
+                    f"UPDATE {ImportJob._meta.db_table} SET progress = %s, stage = %s "
+                    "WHERE id = %s AND progress <= %s",
+                    [value, stage[:200], self.job.pk, value],
+                )
+        else:
+            self.job.save(update_fields=["progress", "stage"])
+
+    def close(self) -> None:
+        if self._side is not None:
+            self._side.close()
+            self._side = None
 
 
 def _progress(job: ImportJob, stage: str, **fields) -> None:
@@ -144,15 +227,23 @@ def _row_count(parsed: ParseResult | ChecksResult) -> int:
     return parsed.count if isinstance(parsed, ChecksResult) else len(parsed.rows)
 
 
-def _ingest(job: ImportJob, parsed: ParseResult | ChecksResult) -> ImportReport:
+def _ingest(
+    job: ImportJob, parsed: ParseResult | ChecksResult, progress: JobProgress
+) -> ImportReport:
     skip = bool(job.options.get("skip_invalid"))
     mapping: dict[str, str] = job.options.get("map") or {}
     if job.format in (ImportJob.Format.SERVICENOW, ImportJob.Format.GENERIC_CSV):
         return import_tickets(
-            job.source, parsed, agreement=job.options.get("agreement", ""), skip_invalid=skip
+            job.source,
+            parsed,
+            agreement=job.options.get("agreement", ""),
+            skip_invalid=skip,
+            progress=progress.ingest,
         )
     if job.format == ImportJob.Format.STATUSPAGE:
-        return import_maintenance(job.source, parsed, mapping, skip_invalid=skip)
+        return import_maintenance(
+            job.source, parsed, mapping, skip_invalid=skip, progress=progress.ingest
+        )
     services = {
         service.name: service for service in Service.objects.filter(name__in=mapping.values())
     }
@@ -160,13 +251,13 @@ def _ingest(job: ImportJob, parsed: ParseResult | ChecksResult) -> ImportReport:
     if unknown:
         raise ImportRefused([f"no service named {name!r}" for name in unknown])
     by_key = {key: services[name] for key, name in mapping.items()}
-    return import_checks(job.source, parsed, by_key, skip_invalid=skip)
+    return import_checks(job.source, parsed, by_key, skip_invalid=skip, progress=progress.ingest)
 
 
 def _finish(job: ImportJob, status: str, stage: str, **fields) -> None:
     job.status = status
     job.finished_at = timezone.now()
-    _progress(job, stage, status=status, finished_at=job.finished_at, **fields)
+    _progress(job, stage, status=status, finished_at=job.finished_at, progress=DONE, **fields)
 
 
 def import_job_run(job_id: int) -> bool:
@@ -178,18 +269,38 @@ def import_job_run(job_id: int) -> bool:
     if not import_job_claim(job_id):
         return False
     job = ImportJob.objects.select_related("source").get(pk=job_id)
+    progress = JobProgress(job)
     try:
-        parsed = _parse(job)
+        return _run(job, progress)
+    finally:
+        progress.close()
+
+
+def _run(job: ImportJob, progress: JobProgress) -> bool:
+    summary: dict[str, Any] = {}
+    try:
+        token = READ_PROGRESS.set(
+            lambda share: progress(1 + (READ_SHARE - 1) * share, "Reading the file")
+        )
+        try:
+            parsed = _parse(job)
+        finally:
+            READ_PROGRESS.reset(token)
+        progress(READ_SHARE, "Read the file")
+        summary = parsed.summary()
         rows = _row_count(parsed)
         if isinstance(parsed, event_log.EventLogResult):
             stage = (
                 f"Folded {parsed.records} events into {rows} tickets "
-                f"({parsed.problem_tickets} with problem rows); importing"
+                f"({parsed.problem_tickets} with problem rows); checking"
             )
         else:
-            stage = f"Parsed {rows} rows ({len(parsed.errors)} unreadable); importing"
-        _progress(job, stage, total=rows, processed=0)
-        report = _ingest(job, parsed)
+            stage = f"Parsed {rows} rows ({len(parsed.errors)} unreadable); checking"
+        job.total, job.processed = rows, 0
+        job.save(update_fields=["total", "processed"])
+        progress(PARSED, stage)
+        report = _ingest(job, parsed, progress)
+        progress(INGESTED + 2, "Imported; evaluation of the new data is queued")
     except ImportRefused as refused:
         _finish(
             job,
@@ -197,13 +308,20 @@ def import_job_run(job_id: int) -> bool:
             f"Refused: {len(refused.problems)} problem(s); nothing was imported",
             processed=0,
             problems=refused.problems[:MAX_PROBLEMS],
+            summary=summary,
         )
         return True
     except ImportOptionError as exc:
-        _finish(job, ImportJob.Status.REFUSED, "Refused: nothing was imported", problems=[str(exc)])
+        _finish(
+            job,
+            ImportJob.Status.REFUSED,
+            "Refused: nothing was imported",
+            problems=[str(exc)],
+            summary=summary,
+        )
         return True
     except Exception as exc:  # the job row must never lose why it failed
-        logger.exception("Import job %s failed", job_id)
+        logger.exception("Import job %s failed", job.pk)
         _finish(
             job,
             ImportJob.Status.FAILED,
@@ -221,6 +339,7 @@ def import_job_run(job_id: int) -> bool:
         unchanged=report.unchanged,
         skipped=len(report.skipped),
         problems=[f"skipped {error}" for error in report.skipped[:MAX_PROBLEMS]],
+        summary=report.summary,
     )
     return True
 

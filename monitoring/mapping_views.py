@@ -181,8 +181,10 @@ def _store_upload(request: HttpRequest, form: CsvUploadForm, kind: str) -> str |
     upload = form.cleaned_data["file"]
     try:
         header = gc.read_header(upload)
-    except (ImportOptionError, UnicodeDecodeError) as exc:
-        form.add_error("file", f"Not a readable CSV file: {exc}")
+    except ImportOptionError as exc:
+        # One sentence saying what is wrong (binary, truncated, not UTF-8, empty); nothing
+        # is stored and no job is created.
+        form.add_error("file", f"Not a readable CSV file. {exc}")
         return None
     upload.seek(0)
     name = default_storage.save(f"imports/{upload.name}", upload)
@@ -212,7 +214,7 @@ def start_retry(request: HttpRequest, job: ImportJob) -> HttpResponse:
     try:
         with default_storage.open(name, "rb") as stream:
             header = gc.read_header(stream)
-    except (ImportOptionError, UnicodeDecodeError) as exc:
+    except ImportOptionError as exc:
         default_storage.delete(name)
         messages.error(request, f"The stored file cannot be read any more: {exc}")
         return redirect("monitoring:import-detail", pk=job.pk)
@@ -262,7 +264,8 @@ def csv_upload(request: HttpRequest) -> HttpResponse:
         token = _store_upload(request, form, TICKETS)
         if token is not None:
             return redirect("monitoring:csv-mapping", token=token)
-    return render(request, "monitoring/mapping_upload.html", {"form": form})
+    status = 400 if request.method == "POST" else 200
+    return render(request, "monitoring/mapping_upload.html", {"form": form}, status=status)
 
 
 @require_drafter
@@ -485,7 +488,8 @@ def event_log_upload(request: HttpRequest) -> HttpResponse:
         token = _store_upload(request, form, EVENT_LOG)
         if token is not None:
             return redirect("monitoring:event-log-columns", token=token)
-    return render(request, "monitoring/event_log_upload.html", {"form": form})
+    status = 400 if request.method == "POST" else 200
+    return render(request, "monitoring/event_log_upload.html", {"form": form}, status=status)
 
 
 def _parse_event_log(

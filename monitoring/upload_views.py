@@ -16,7 +16,15 @@ from django.urls import reverse
 from sla_portal.core.permissions import require_drafter
 
 from .forms import ImportRetryForm, ImportUploadForm, time_zone_names
-from .jobs import RETRYABLE, import_job_copy_file, import_job_file_kept, import_job_submit
+from .importers import ImportOptionError
+from .importers.uptime_kuma import MONITOR_COLUMNS
+from .jobs import (
+    RETRYABLE,
+    import_file_check,
+    import_job_copy_file,
+    import_job_file_kept,
+    import_job_submit,
+)
 from .mapping_views import start_retry
 from .models import ImportJob
 from .selectors import import_jobs_visible_to
@@ -56,7 +64,7 @@ def import_list(request: HttpRequest) -> HttpResponse:
 def import_new(request: HttpRequest) -> HttpResponse:
     """Upload an export file; the import runs as a background job."""
     form = ImportUploadForm(request.POST or None, request.FILES or None, user=request.user)
-    if request.method == "POST" and form.is_valid():
+    if request.method == "POST" and form.is_valid() and _files_readable(form):
         job = import_job_submit(
             source=form.cleaned_data["source"],
             format=form.cleaned_data["format"],
@@ -67,8 +75,24 @@ def import_new(request: HttpRequest) -> HttpResponse:
         )
         return redirect("monitoring:import-detail", pk=job.pk)
     return render(
-        request, "monitoring/import_new.html", {"form": form, "time_zones": time_zone_names()}
+        request,
+        "monitoring/import_new.html",
+        {"form": form, "time_zones": time_zone_names()},
+        status=400 if request.method == "POST" else 200,
     )
+
+
+def _files_readable(form: ImportUploadForm) -> bool:
+    """Check the uploaded file(s) before a job exists; a form error says what is wrong."""
+    checks = [("file", form.cleaned_data["file"], None)]
+    if form.cleaned_data.get("monitors_file"):
+        checks.append(("monitors_file", form.cleaned_data["monitors_file"], MONITOR_COLUMNS))
+    for name, upload, columns in checks:
+        try:
+            import_file_check(form.cleaned_data["format"], upload, columns)
+        except ImportOptionError as exc:
+            form.add_error(name, str(exc))
+    return not form.errors
 
 
 def _attempts_context(request: HttpRequest, job: ImportJob) -> dict:

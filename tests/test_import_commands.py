@@ -45,6 +45,18 @@ def test_the_full_servicenow_log_imports_once_and_only_when_told_to_skip_unreada
 
     output = run(*common, "--skip-invalid-rows")
     assert "24918 created" in output
+    # Issue 14: every rule applied is in the summary, with its count, and the rows add up.
+    assert (
+        "Rows read 141712 = 88948 used + 52754 merged by a rule + 0 left out by a rule "
+        "+ 10 refused (unreadable)" in output
+    )
+    assert (
+        "  1556 tickets: resolved_at missing: taken from the first Resolved/Closed state "
+        "change in the history (rule SN-R2)" in output
+    )
+    assert "  7 tickets: category missing ('?'): imported without a category (rule SN-R5)" in output
+    assert "  52754 rows: same state as the incident's previous row" in output
+    assert "  1544 tickets: priority or category changed during the incident" in output
     assert "skipped line 124509: incident_state" in output  # each unreadable row is named
     assert Ticket.objects.filter(agreement=acme_agreement).count() == 24_918
 

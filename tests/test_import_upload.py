@@ -178,13 +178,17 @@ def test_a_refused_import_lists_its_problems_and_imports_nothing(
 
 
 @pytest.mark.django_db
-def test_a_failing_import_keeps_its_error(media, servicenow_source):
+def test_a_damaged_zip_is_refused_with_a_clear_message(media, servicenow_source):
+    # Issue 14: this used to fail with "BadZipFile: ..."; a damaged file is the user's to fix,
+    # so the job is refused with one sentence saying so, and nothing is imported.
     job = make_job(servicenow_source, b"PK\x03\x04 not really a zip")
 
     run_import_job(job.pk)
     job.refresh_from_db()
-    assert job.status == ImportJob.Status.FAILED
-    assert "BadZipFile" in job.error
+    assert job.status == ImportJob.Status.REFUSED
+    assert job.problems == [job.problems[0]]
+    assert job.problems[0].startswith("The zip archive is damaged or truncated")
+    assert Ticket.objects.count() == 0
 
 
 @pytest.mark.browser

@@ -5,6 +5,24 @@ returns plain rows in the shapes ``monitoring.ingest`` accepts, with every unusa
 as a ``ParseError`` carrying its line. Mapping choices are documented in ``docs/importers.md``.
 """
 
-from monitoring.importers.common import ChecksResult, ImportOptionError, ParseError, ParseResult
+from monitoring.importers.common import (
+    RULES,
+    ChecksResult,
+    ImportOptionError,
+    ParseError,
+    ParseResult,
+    Rule,
+    UnreadableFileError,
+    csv_records,
+)
 
-__all__ = ["ChecksResult", "ImportOptionError", "ParseError", "ParseResult"]
+__all__ = [
+    "RULES",
+    "ChecksResult",
+    "ImportOptionError",
+    "ParseError",
+    "ParseResult",
+    "Rule",
+    "UnreadableFileError",
+    "csv_records",
+]

@@ -33,12 +33,17 @@ from typing import Any
 
 from monitoring.importers import generic_csv as gc
 from monitoring.importers.common import (
+    CHANGED,
+    FILLED,
+    MERGED,
+    SKIPPED,
     ImportOptionError,
     ParseError,
     ParseResult,
     Source,
     blank,
     resolve_timezone,
+    rule,
 )
 from monitoring.importers.folding import (
     CLOSED,
@@ -79,6 +84,37 @@ FIELD_LABELS = {
     "agreement": "Agreement",
     "csat": "CSAT",
 }
+
+REPEATED_STATE = rule(
+    "EL-R1",
+    MERGED,
+    "same state as the ticket's previous event: not a change, merged into it",
+)
+OPENED_FROM_FIRST_EVENT = rule(
+    "EL-R2",
+    FILLED,
+    "opened_at not in the file: taken from the ticket's first event",
+    "tickets",
+)
+RESPONSE_FROM_HISTORY = rule(
+    "EL-R3",
+    FILLED,
+    "first_response_at not in the file: taken from when the ticket first left a 'new' state",
+    "tickets",
+)
+TICKET_LEFT_OUT = rule(
+    "EL-R4",
+    SKIPPED,
+    "other rows of a ticket with a problem row: the ticket is left out whole",
+)
+
+LAST_VALUE = rule(
+    "EL-R5",
+    CHANGED,
+    "a ticket-level column (priority, category, service, ...) differs between the ticket's "
+    "rows: the last non-empty value taken",
+    "tickets",
+)
 
 STATES_KEY = "_states"
 """Key under which a saved ``ColumnMapping.mapping`` keeps the state roles of an event log.
@@ -125,6 +161,7 @@ class TicketPreview:
     values: dict[str, Any]
     errors: list[ParseError]
     collapsed: int = 0
+    filled: tuple[str, ...] = ()
 
     @property
     def history_text(self) -> str:
@@ -281,6 +318,7 @@ class _Folder:
                 events.append(StateEvent(at, state, line))
 
         # Ticket-level columns: the last non-empty cell of the ticket's rows wins.
+        filled: list[str] = []
         values: dict[str, Any] = {"external_id": external_id}
         value_lines: dict[str, int] = {}
         for name in TICKET_COLUMNS:
@@ -294,6 +332,9 @@ class _Folder:
             if cell is None:
                 values[name] = None if name in DATE_FIELDS or name == "csat" else ""
                 continue
+            distinct = {r[column].strip() for _, r in rows if not blank(r.get(column))}
+            if len(distinct) > 1 and LAST_VALUE.code not in filled:
+                filled.append(LAST_VALUE.code)
             value_lines[name] = cell[0]
             try:
                 values[name] = _ticket_value(name, cell[1], self.date_format, self.zone)
@@ -326,6 +367,10 @@ class _Folder:
                         f"{external_id}: first response is before the ticket was opened",
                     )
                 )
+        if "opened_at" not in value_lines and opened_at is not None:
+            filled.append(OPENED_FROM_FIRST_EVENT.code)
+        if values.get("first_response_at") is None and timeline.first_response_at is not None:
+            filled.append(RESPONSE_FROM_HISTORY.code)
         values.update(
             opened_at=opened_at,
             first_response_at=values.get("first_response_at") or timeline.first_response_at,
@@ -336,7 +381,13 @@ class _Folder:
         )
         errors.sort(key=lambda e: (e.line, e.field))
         return TicketPreview(
-            external_id, (rows[0][0], rows[-1][0]), len(rows), values, errors, timeline.collapsed
+            external_id,
+            (rows[0][0], rows[-1][0]),
+            len(rows),
+            values,
+            errors,
+            timeline.collapsed,
+            tuple(filled),
         )
 
 
@@ -386,13 +437,17 @@ def parse_event_log(
     folder = _Folder(columns, roles, date_format, zone)
     for external_id, rows in tickets.items():
         ticket = folder.fold(external_id, rows)
-        if ticket.collapsed:
-            result.notes["event log: repeated state collapsed"] += ticket.collapsed
         if ticket.errors:
             result.errors += ticket.errors
             result.problem_tickets += 1
+            lines = {error.line for error in ticket.errors}
+            result.refused_lines |= lines
+            result.apply(TICKET_LEFT_OUT, sum(1 for line, _ in rows if line not in lines))
         else:
             result.rows.append(ticket.values)
+            result.apply(REPEATED_STATE, ticket.collapsed)
+            result.used += len(rows) - ticket.collapsed
+            result.notes.update(ticket.filled)
         if len(result.preview) < preview_tickets:
             result.preview.append(ticket)
     result.errors.sort(key=lambda e: e.line)

@@ -30,14 +30,18 @@ from datetime import datetime, tzinfo
 from typing import Any
 
 from monitoring.importers.common import (
+    CHANGED,
+    FILLED,
     ImportOptionError,
     ParseError,
     ParseResult,
     Source,
     blank,
+    csv_lines,
     localize,
     open_text,
     resolve_timezone,
+    rule,
 )
 
 TICKET_FIELDS = (
@@ -55,6 +59,14 @@ TICKET_FIELDS = (
 )
 REQUIRED_FIELDS = ("external_id", "opened_at")
 DATE_FIELDS = ("opened_at", "first_response_at", "resolved_at", "closed_at")
+
+PRIORITY_WORD = rule(
+    "CSV-R1",
+    CHANGED,
+    "priority written as a word, mapped by its meaning (critical → P1, high → P2, "
+    "medium → P3, low → P4)",
+)
+NO_REOPEN_COUNT = rule("CSV-R2", FILLED, "reopen_count empty: read as 0")
 
 AUTO, DAYFIRST, MONTHFIRST, ISO = "auto", "dayfirst", "monthfirst", "iso"
 DATE_FORMATS = (AUTO, DAYFIRST, MONTHFIRST, ISO)
@@ -146,7 +158,7 @@ def normalise_name(name: str) -> str:
 
 def read_header(source: Source) -> list[str]:
     """The file's column names, in order; an empty file is an option error."""
-    header = next(csv.reader(open_text(source)), None)
+    header = next(csv_lines(csv.reader(open_text(source))), None)
     if not header:
         raise ImportOptionError("The file is empty: expected a CSV with a header row.")
     return [name.strip() for name in header]
@@ -278,13 +290,14 @@ def check_mapping(mapping: Mapping[str, str], header: list[str]) -> dict[str, st
 
 def read_records(source: Source) -> tuple[list[str], list[tuple[int, dict[str, str]]]]:
     """The header and every non-empty record as ``(line, {column: cell})``."""
-    reader = csv.reader(open_text(source))
-    header = [name.strip() for name in next(reader, None) or []]
+    text = open_text(source)
+    reader = csv.reader(text)
+    header = [name.strip() for name in next(csv_lines(reader), None) or []]
     if not header:
         raise ImportOptionError("The file is empty: expected a CSV with a header row.")
     records: list[tuple[int, dict[str, str]]] = []
     previous_end = reader.line_num
-    for cells in reader:
+    for cells in csv_lines(reader, text):
         if any(cell.strip() for cell in cells):
             records.append((previous_end + 1, dict(zip(header, cells, strict=False))))
         previous_end = reader.line_num
@@ -293,9 +306,10 @@ def read_records(source: Source) -> tuple[list[str], list[tuple[int, dict[str, s
 
 def _map_record(
     record: dict[str, str], mapping: dict[str, str], date_format: str, zone: tzinfo | None
-) -> tuple[dict[str, Any], list[tuple[str, str]]]:
-    """One record as a ticket row plus ``(field, reason)`` problems."""
+) -> tuple[dict[str, Any], list[tuple[str, str]], set[str]]:
+    """One record as a ticket row plus ``(field, reason)`` problems and the rules it used."""
     row: dict[str, Any] = {}
+    notes: set[str] = set()
     problems: list[tuple[str, str]] = []
     for ticket_field, column in mapping.items():
         value = record.get(column) or ""
@@ -304,8 +318,12 @@ def _map_record(
                 row[ticket_field] = None if blank(value) else parse_date(value, date_format, zone)
             elif ticket_field == "priority":
                 row[ticket_field] = normalise_priority(value)
+                if not blank(value) and value.strip().lower() in PRIORITY_WORDS:
+                    notes.add(PRIORITY_WORD.code)
             elif ticket_field == "reopen_count":
                 row[ticket_field] = 0 if blank(value) else whole_number(value, 0)
+                if blank(value):
+                    notes.add(NO_REOPEN_COUNT.code)
             elif ticket_field == "csat":
                 row[ticket_field] = None if blank(value) else whole_number(value, 1, 5)
             else:
@@ -320,7 +338,7 @@ def _map_record(
         later = row.get(ticket_field)
         if opened and later and later < opened:
             problems.append((ticket_field, "before opened_at"))
-    return row, problems
+    return row, problems, notes
 
 
 def parse_tickets(
@@ -351,7 +369,7 @@ def parse_tickets(
     result = MappedResult(date_format=date_format, records=len(records))
     first_line: dict[str, int] = {}
     for line, record in records:
-        row, problems = _map_record(record, columns, date_format, zone)
+        row, problems, notes = _map_record(record, columns, date_format, zone)
         external_id = row.get("external_id")
         if external_id and external_id in first_line:
             problems.append(("external_id", f"duplicate of line {first_line[external_id]}"))
@@ -361,8 +379,11 @@ def parse_tickets(
         result.errors += errors
         if errors:
             result.problem_lines += 1
+            result.refused_lines.add(line)
         else:
             result.rows.append(row)
+            result.used += 1
+            result.notes.update(notes)
         if len(result.preview) < preview_rows:
             result.preview.append(PreviewRow(line, row, errors))
     return result

@@ -13,15 +13,22 @@ from __future__ import annotations
 
 from datetime import UTC, datetime
 
-from monitoring.importers.common import ChecksResult, Source, csv_records
+from monitoring.importers.common import CHANGED, ChecksResult, Source, csv_records, rule
 
 RESULTS = {"success": "up", "failed": "down"}
+COLUMNS = ("key", "check_time_utc_minute", "result")
+WORST_OF_MINUTE = rule(
+    "HC-R1",
+    CHANGED,
+    "several results in one minute ('success|failed'): the worst taken, any failure is down",
+)
 
 
 def parse_checks(source: Source) -> ChecksResult:
     """Group the log's rows into check rows keyed by ``key`` (the endpoint name)."""
     result = ChecksResult()
-    for line, record in csv_records(source, ("key", "check_time_utc_minute", "result")):
+    for line, record in csv_records(source, COLUMNS):
+        result.records += 1
         key = record["key"].strip()
         if not key:
             result.error(line, "key", "missing endpoint key")
@@ -31,8 +38,6 @@ def parse_checks(source: Source) -> ChecksResult:
         if unknown:
             result.error(line, "result", f"unknown result {record['result']!r}")
             continue
-        if len(parts) > 1:
-            result.notes["healthcheck: several results in one minute, worst taken"] += 1
         status = "down" if "failed" in parts else "up"
         try:
             checked_at = datetime.strptime(
@@ -45,6 +50,8 @@ def parse_checks(source: Source) -> ChecksResult:
                 f"{record['check_time_utc_minute']!r} is not YYYY-MM-DD HH:MM",
             )
             continue
+        if len(parts) > 1:
+            result.apply(WORST_OF_MINUTE)
         result.add(key, {"checked_at": checked_at, "status": status, "response_ms": None})
     for rows in result.checks.values():
         rows.sort(key=lambda row: row["checked_at"])

@@ -20,13 +20,19 @@ from datetime import datetime, tzinfo
 from typing import Any
 
 from monitoring.importers.common import (
+    CHANGED,
+    FILLED,
+    MERGED,
+    SKIPPED,
     ImportOptionError,
     ParseResult,
     Source,
     blank,
     csv_records,
+    is_ambiguous,
     localize,
     resolve_timezone,
+    rule,
 )
 from monitoring.importers.folding import StateEvent, first_response_at, status_history
 
@@ -47,6 +53,49 @@ DEFAULT_PAUSING = frozenset(
 )
 DEFAULT_RESOLVING = frozenset({"Resolved", "Closed"})
 NEW_STATE = "New"
+
+REPEATED_STATE = rule(
+    "SN-R1",
+    MERGED,
+    "same state as the incident's previous row (a field update, not a state change): "
+    "merged into that state change",
+)
+RESOLVED_FROM_HISTORY = rule(
+    "SN-R2",
+    FILLED,
+    "resolved_at missing: taken from the first Resolved/Closed state change in the history",
+    "tickets",
+)
+NO_MOD_COUNT = rule(
+    "SN-R3",
+    CHANGED,
+    "sys_mod_count not a number: ordered by its time and file line only",
+)
+NO_PRIORITY = rule(
+    "SN-R4", FILLED, "priority missing ('?'): imported without a priority", "tickets"
+)
+NO_CATEGORY = rule(
+    "SN-R5", FILLED, "category missing ('?'): imported without a category", "tickets"
+)
+INCIDENT_LEFT_OUT = rule(
+    "SN-R6",
+    SKIPPED,
+    "other rows of an incident whose opened_at is missing or unreadable: the incident is "
+    "left out whole",
+)
+AMBIGUOUS_TIME = rule(
+    "SN-R7",
+    CHANGED,
+    "local time repeated when the clocks went back: read as its first occurrence",
+    "timestamps",
+)
+NO_REOPEN_COUNT = rule("SN-R8", FILLED, "reopen_count missing ('?'): read as 0")
+LAST_VALUE = rule(
+    "SN-R9",
+    CHANGED,
+    "priority or category changed during the incident: the value of its last row taken",
+    "tickets",
+)
 
 REQUIRED_COLUMNS = (
     "number",
@@ -73,6 +122,7 @@ class _Dates:
         self.zone = zone
         self.dayfirst = dayfirst
         self.cache: dict[str, datetime] = {}
+        self.ambiguous = 0
 
     def parse(self, value: str) -> datetime:
         cached = self.cache.get(value)
@@ -88,6 +138,8 @@ class _Dates:
             order = "D/M/YYYY" if self.dayfirst else "M/D/YYYY"
             raise ValueError(f"{value!r} is not a {order} HH:MM date") from exc
         aware = localize(naive, self.zone)
+        if is_ambiguous(naive, self.zone):
+            self.ambiguous += 1
         self.cache[value] = aware
         return aware
 
@@ -129,6 +181,7 @@ def parse_incident_log(
 
     incidents: dict[str, list[tuple[int, dict[str, str]]]] = {}
     for line, record in csv_records(source, REQUIRED_COLUMNS):
+        result.records += 1
         number = record["number"].strip()
         if blank(number):
             result.error(line, "number", "missing incident number")
@@ -139,6 +192,7 @@ def parse_incident_log(
         ticket = _fold(number, rows, dates, pausing, resolving, result)
         if ticket is not None:
             result.rows.append(ticket)
+    result.apply(AMBIGUOUS_TIME, dates.ambiguous)
     return result
 
 
@@ -151,7 +205,7 @@ def _optional_date(
     try:
         return dates.parse(value)
     except ValueError as exc:
-        result.error(line, column, f"{number}: {exc}; left empty")
+        result.error(line, column, f"{number}: {exc}; left empty", drop=False)
         return None
 
 
@@ -171,13 +225,16 @@ def _fold(
     except ValueError as exc:
         reason = "missing" if blank(last["opened_at"]) else str(exc)
         result.error(last_line, "opened_at", f"{number}: {reason}; incident skipped")
+        result.apply(INCIDENT_LEFT_OUT, len(rows) - 1)
         return None
 
     try:
         priority = parse_priority(last["priority"])
     except ValueError as exc:
-        result.error(last_line, "priority", f"{number}: {exc}")
+        result.error(last_line, "priority", f"{number}: {exc}", drop=False)
         priority = ""
+    if blank(last["priority"]):
+        result.apply(NO_PRIORITY)
 
     reopen_count = 0
     events: list[StateEvent] = []
@@ -185,8 +242,15 @@ def _fold(
         try:
             reopen_count = max(reopen_count, int(record["reopen_count"]))
         except ValueError:
-            if not blank(record["reopen_count"]):
-                result.error(line, "reopen_count", f"{record['reopen_count']!r} is not a number")
+            if blank(record["reopen_count"]):
+                result.apply(NO_REOPEN_COUNT)
+            else:
+                result.error(
+                    line,
+                    "reopen_count",
+                    f"{record['reopen_count']!r} is not a number",
+                    drop=False,
+                )
         state = record["incident_state"].strip()
         if state not in KNOWN_STATES:
             result.error(line, "incident_state", f"{number}: unknown state {state!r}; row ignored")
@@ -210,29 +274,36 @@ def _fold(
             mod_count = int(record["sys_mod_count"])
         except ValueError:
             mod_count = 0
+            result.apply(NO_MOD_COUNT)
         events.append(StateEvent(at, state, line, mod_count))
 
     # sys_mod_count alone is not monotonic in the real export (a few incidents restart it),
     # so the timestamp leads and the counter only breaks ties within a minute.
     history, collapsed = status_history(events, pausing, resolving)
-    if collapsed:
-        result.notes["servicenow: repeated state collapsed"] += collapsed
+    result.apply(REPEATED_STATE, collapsed)
+    result.used += len(events) - collapsed
 
     first_response = first_response_at(history, frozenset({NEW_STATE}))
     resolved_at = _optional_date(number, last, "resolved_at", last_line, dates, result)
     if resolved_at is None:
         resolved_at = next((h["at"] for h in history if h["resolves"]), None)
         if resolved_at is not None:
-            result.notes["servicenow: resolved_at from first resolving state"] += 1
+            result.apply(RESOLVED_FROM_HISTORY)
     closed_at = _optional_date(number, last, "closed_at", last_line, dates, result)
     if resolved_at is not None and resolved_at < opened_at:
-        result.error(last_line, "resolved_at", f"{number}: before opened_at; left empty")
+        result.error(
+            last_line, "resolved_at", f"{number}: before opened_at; left empty", drop=False
+        )
         resolved_at = None
     if closed_at is not None and closed_at < opened_at:
-        result.error(last_line, "closed_at", f"{number}: before opened_at; left empty")
+        result.error(last_line, "closed_at", f"{number}: before opened_at; left empty", drop=False)
         closed_at = None
 
     category = last["category"].strip()
+    if blank(category):
+        result.apply(NO_CATEGORY)
+    if len({(r["priority"].strip(), r["category"].strip()) for _, r in rows}) > 1:
+        result.apply(LAST_VALUE)
     return {
         "external_id": number,
         "priority": priority,

@@ -10,8 +10,25 @@ A maintenance that lists no component cannot be attached to a service: it is rep
 
 from __future__ import annotations
 
-from monitoring.importers.common import ParseResult, Source, blank, csv_records, parse_iso_aware
+from monitoring.importers.common import (
+    CHANGED,
+    FILLED,
+    ParseResult,
+    Source,
+    blank,
+    csv_records,
+    parse_iso_aware,
+    rule,
+)
 
+DEFAULT_COMPONENT = rule(
+    "SP-R1", FILLED, "maintenance without a component: attached to the default component"
+)
+SEVERAL_COMPONENTS = rule(
+    "SP-R2",
+    CHANGED,
+    "maintenance listing several components: imported as one window per component",
+)
 REQUIRED_COLUMNS = ("id", "name", "components", "created_at", "scheduled_for", "scheduled_until")
 
 
@@ -21,6 +38,7 @@ def parse_maintenances(
     """Expand each scheduled maintenance into one row per listed component."""
     result = ParseResult()
     for line, record in csv_records(source, REQUIRED_COLUMNS):
+        result.records += 1
         if blank(record["id"]):
             result.error(line, "id", "missing maintenance id")
             continue
@@ -41,7 +59,10 @@ def parse_maintenances(
                 result.error(line, "components", "no component listed; pass default_service")
                 continue
             components = [default_service]
-            result.notes["statuspage: no component, default_service used"] += 1
+            result.apply(DEFAULT_COMPONENT)
+        if len(components) > 1:
+            result.apply(SEVERAL_COMPONENTS)
+        result.used += 1
         for component in components:
             result.rows.append(
                 {

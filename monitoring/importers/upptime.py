@@ -11,15 +11,35 @@ which carries its offset.
 
 from __future__ import annotations
 
-from monitoring.importers.common import ChecksResult, Source, blank, csv_records, parse_iso_aware
+from monitoring.importers.common import (
+    CHANGED,
+    ChecksResult,
+    Source,
+    blank,
+    csv_records,
+    parse_iso_aware,
+    rule,
+)
 
 STATUS = {"up": "up", "down": "down", "degraded": "up"}
+COLUMNS = ("commit_time", "site", "emoji_status", "response_ms")
+DEGRADED_AS_UP = rule(
+    "UP-R1",
+    CHANGED,
+    "degraded (answered, but slower than the site's limit) counted as up, response time kept",
+)
+DOWN_WITHOUT_TIME = rule(
+    "UP-R2",
+    CHANGED,
+    "down row's response time ('0 ms': no answer) not kept as a response time",
+)
 
 
 def parse_status_changes(source: Source) -> ChecksResult:
     """Group Upptime rows into check rows keyed by the site URL."""
     result = ChecksResult()
-    for line, record in csv_records(source, ("commit_time", "site", "emoji_status", "response_ms")):
+    for line, record in csv_records(source, COLUMNS):
+        result.records += 1
         site = record["site"].strip()
         if not site:
             result.error(line, "site", "missing site")
@@ -28,8 +48,6 @@ def parse_status_changes(source: Source) -> ChecksResult:
         if verdict not in STATUS:
             result.error(line, "emoji_status", f"unknown status {record['emoji_status']!r}")
             continue
-        if verdict == "degraded":
-            result.notes["upptime: degraded counted as up"] += 1
         try:
             checked_at = parse_iso_aware(record["commit_time"])
         except ValueError as exc:
@@ -43,6 +61,10 @@ def parse_status_changes(source: Source) -> ChecksResult:
             except ValueError:
                 result.error(line, "response_ms", f"{record['response_ms']!r} is not a number")
                 continue
+        if verdict == "degraded":
+            result.apply(DEGRADED_AS_UP)
+        elif verdict == "down" and not blank(record["response_ms"]):
+            result.apply(DOWN_WITHOUT_TIME)
         result.add(
             site, {"checked_at": checked_at, "status": STATUS[verdict], "response_ms": response_ms}
         )

@@ -16,6 +16,8 @@ from datetime import datetime
 from typing import Literal
 
 from monitoring.importers.common import (
+    CHANGED,
+    SKIPPED,
     ChecksResult,
     ImportOptionError,
     Source,
@@ -23,17 +25,29 @@ from monitoring.importers.common import (
     csv_records,
     localize,
     resolve_timezone,
+    rule,
 )
 
 STATUS = {"0": "down", "1": "up", "3": "maintenance"}
 PENDING = "2"
+HEARTBEAT_COLUMNS = ("monitor_id", "status", "time", "ping")
+MONITOR_COLUMNS = ("id", "name")
+PENDING_RULES = {
+    "down": rule(
+        "UK-R1",
+        CHANGED,
+        "status 2 (pending: a failed check Uptime Kuma is still retrying) counted as down",
+    ),
+    "up": rule("UK-R2", CHANGED, "status 2 (pending) counted as up (pending_as='up')"),
+    "skip": rule("UK-R3", SKIPPED, "status 2 (pending) left out (pending_as='skip')"),
+}
 
 
 def parse_monitors(source: Source) -> dict[str, str]:
     """Read ``monitor.csv`` into ``{monitor id: monitor name}``."""
     return {
         record["id"].strip(): record["name"].strip()
-        for _line, record in csv_records(source, ("id", "name"))
+        for _line, record in csv_records(source, MONITOR_COLUMNS)
     }
 
 
@@ -54,7 +68,8 @@ def parse_heartbeats(
     zone = resolve_timezone(timezone)
     names = monitors if isinstance(monitors, dict) else parse_monitors(monitors)
     result = ChecksResult()
-    for line, record in csv_records(heartbeats, ("monitor_id", "status", "time", "ping")):
+    for line, record in csv_records(heartbeats, HEARTBEAT_COLUMNS):
+        result.records += 1
         name = names.get(record["monitor_id"].strip())
         if name is None:
             result.error(
@@ -62,9 +77,10 @@ def parse_heartbeats(
             )
             continue
         code = record["status"].strip()
-        if code == PENDING:
-            result.notes[f"uptime_kuma: pending as {pending_as}"] += 1
+        pending = code == PENDING
+        if pending:
             if pending_as == "skip":
+                result.apply(PENDING_RULES["skip"])
                 continue
             status = pending_as
         elif code in STATUS:
@@ -84,6 +100,8 @@ def parse_heartbeats(
             except ValueError:
                 result.error(line, "ping", f"{record['ping']!r} is not a number")
                 continue
+        if pending:
+            result.apply(PENDING_RULES[pending_as])
         result.add(name, {"checked_at": checked_at, "status": status, "response_ms": response_ms})
     for rows in result.checks.values():
         rows.sort(key=lambda row: row["checked_at"])

@@ -56,6 +56,18 @@ class ImportJob(models.Model):
         default=list, blank=True, help_text="Row-level problems (refused) or skipped rows."
     )
     error = models.TextField(blank=True, help_text="Why a failed job failed.")
+    summary = models.JSONField(
+        default=dict,
+        blank=True,
+        help_text=(
+            "What became of the file's rows (read = used + merged + left out + refused) and "
+            "every rule that reinterpreted, filled, merged or left out rows, with its count."
+        ),
+    )
+    progress = models.PositiveSmallIntegerField(
+        default=0,
+        help_text="Percent done over all phases (read, fold, validate, ingest); never decreases.",
+    )
     created_by = models.ForeignKey(
         settings.AUTH_USER_MODEL, on_delete=models.SET_NULL, null=True, related_name="+"
     )
@@ -108,12 +120,22 @@ class ImportJob(models.Model):
 
     @property
     def percent(self) -> int:
-        """Progress for the bar; a finished job is full whatever its outcome."""
+        """Progress for the bar; a finished job is full whatever its outcome.
+
+        ``progress`` is written through every phase by ``monitoring.jobs`` and only grows,
+        so the bar never goes back (it used to restart at 0 % for the ingest)."""
         if self.finished:
             return 100
-        if not self.total:
-            return 5 if self.status == self.Status.RUNNING else 0
-        return min(100, round(self.processed / self.total * 100))
+        return min(100, self.progress)
+
+    @property
+    def rule_lines(self) -> list[str]:
+        """One line per rule applied, as stored in ``summary``."""
+        return [entry["line"] for entry in self.summary.get("rules", [])]
+
+    @property
+    def rows_summary(self) -> dict[str, int]:
+        return self.summary.get("rows", {})
 
 
 class ColumnMapping(models.Model):

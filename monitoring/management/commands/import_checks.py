@@ -4,7 +4,14 @@ from agreements.models import Service
 
 from ...importers import healthcheck, upptime, uptime_kuma
 from ...imports import import_checks
-from ._importing import add_source_arguments, get_source, run
+from ._importing import (
+    add_source_arguments,
+    customer_of,
+    get_source,
+    parse,
+    print_summary,
+    run,
+)
 
 KINDS = {"uptime_kuma": "uptime_kuma", "healthcheck": "healthcheck", "upptime": "upptime"}
 
@@ -25,6 +32,7 @@ class Command(BaseCommand):
         parser.add_argument("--monitors", help="Uptime Kuma: the monitor.csv beside heartbeat.csv.")
 
     def handle(self, *args, **options) -> None:
+        customer_of(options)
         mapping = {}
         for item in options["map"]:
             key, sep, name = item.partition("=")
@@ -35,21 +43,21 @@ class Command(BaseCommand):
             except Service.DoesNotExist as exc:
                 raise CommandError(f"No service named {name!r}.") from exc
         kind = options["format"]
-        with open(options["path"], "rb") as stream:
-            if kind == "uptime_kuma":
-                if not options["monitors"]:
-                    raise CommandError("Uptime Kuma needs --monitors monitor.csv.")
-                with open(options["monitors"], "rb") as monitors:
-                    parsed = uptime_kuma.parse_heartbeats(stream, monitors)
-            elif kind == "healthcheck":
-                parsed = healthcheck.parse_checks(stream)
-            else:
-                parsed = upptime.parse_status_changes(stream)
+        path = options["path"]
+        if kind == "uptime_kuma":
+            if not options["monitors"]:
+                raise CommandError("Uptime Kuma needs --monitors monitor.csv.")
+            parsed = parse(lambda: uptime_kuma.parse_heartbeats(path, options["monitors"]))
+        elif kind == "healthcheck":
+            parsed = parse(lambda: healthcheck.parse_checks(path))
+        else:
+            parsed = parse(lambda: upptime.parse_status_changes(path))
         self.stdout.write(f"Read {parsed.count} checks of {len(parsed.checks)} monitor(s).")
-        source = get_source(options, KINDS[kind], "UTC")
+        print_summary(self, parsed)
         run(
             self,
-            lambda: import_checks(
+            lambda source: import_checks(
                 source, parsed, mapping, skip_invalid=options["skip_invalid_rows"]
             ),
+            lambda: get_source(options, KINDS[kind], "UTC"),
         )

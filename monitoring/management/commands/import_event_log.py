@@ -1,12 +1,11 @@
 from django.core.management.base import BaseCommand, CommandError
 
-from ...importers import ImportOptionError
 from ...importers import event_log as el
 from ...importers import generic_csv as gc
 from ...imports import import_tickets
 from ...models import Source
 from ...models.imports import ColumnMapping
-from ._importing import add_source_arguments, run
+from ._importing import add_source_arguments, parse, print_summary, run
 
 
 def _existing_source(options: dict) -> Source:
@@ -62,17 +61,15 @@ class Command(BaseCommand):
                 f" (saved ones: {', '.join(map(repr, names)) or 'none'})."
             )
         timezone = options["timezone"] or saved.timezone or source.timezone or None
-        try:
-            with open(options["path"], "rb") as stream:
-                parsed = el.parse_event_log(
-                    stream,
-                    saved.mapping,
-                    saved.mapping[el.STATES_KEY],
-                    date_format=options["date_format"] or saved.date_format,
-                    timezone=timezone,
-                )
-        except ImportOptionError as exc:
-            raise CommandError(str(exc)) from exc
+        parsed = parse(
+            lambda: el.parse_event_log(
+                options["path"],
+                saved.mapping,
+                saved.mapping[el.STATES_KEY],
+                date_format=options["date_format"] or saved.date_format,
+                timezone=timezone,
+            )
+        )
         if parsed.needs_timezone:
             raise CommandError(
                 "The file has timestamps without a time zone and neither --timezone, the "
@@ -88,10 +85,12 @@ class Command(BaseCommand):
             f"tickets folded, {parsed.problem_tickets} with problem rows "
             f"({len(parsed.errors)} problem(s))."
         )
+        print_summary(self, parsed)
         run(
             self,
-            lambda: import_tickets(
-                source, parsed, agreement=options["agreement"],
+            lambda existing: import_tickets(
+                existing, parsed, agreement=options["agreement"],
                 skip_invalid=options["skip_invalid_rows"],
             ),
+            lambda: source,
         )  # fmt: skip

@@ -2,7 +2,14 @@ from django.core.management.base import BaseCommand, CommandError
 
 from ...importers.statuspage import parse_maintenances
 from ...imports import import_maintenance
-from ._importing import add_source_arguments, get_source, run
+from ._importing import (
+    add_source_arguments,
+    customer_of,
+    get_source,
+    parse,
+    print_summary,
+    run,
+)
 
 
 class Command(BaseCommand):
@@ -20,19 +27,24 @@ class Command(BaseCommand):
         parser.add_argument("--default-component", help="Component of maintenances that list none.")
 
     def handle(self, *args, **options) -> None:
+        customer_of(options)
         mapping = {}
         for item in options["map"]:
             key, sep, name = item.partition("=")
             if not sep:
                 raise CommandError(f"--map takes COMPONENT=SERVICE, not {item!r}.")
             mapping[key] = name
-        with open(options["path"], "rb") as stream:
-            parsed = parse_maintenances(stream, default_service=options["default_component"])
+        parsed = parse(
+            lambda: parse_maintenances(
+                options["path"], default_service=options["default_component"]
+            )
+        )
         self.stdout.write(f"Read {len(parsed.rows)} maintenance windows.")
-        source = get_source(options, "statuspage", "UTC")
+        print_summary(self, parsed)
         run(
             self,
-            lambda: import_maintenance(
+            lambda source: import_maintenance(
                 source, parsed, mapping, skip_invalid=options["skip_invalid_rows"]
             ),
+            lambda: get_source(options, "statuspage", "UTC"),
         )

@@ -2,7 +2,14 @@ from django.core.management.base import BaseCommand
 
 from ...importers.servicenow import parse_incident_log
 from ...imports import import_tickets
-from ._importing import add_source_arguments, get_source, run
+from ._importing import (
+    add_source_arguments,
+    customer_of,
+    get_source,
+    parse,
+    print_summary,
+    run,
+)
 
 
 class Command(BaseCommand):
@@ -17,18 +24,21 @@ class Command(BaseCommand):
         parser.add_argument("--agreement", default="", help="Reference of the agreement.")
 
     def handle(self, *args, **options) -> None:
-        source = get_source(options, "servicenow", options["timezone"])
-        with open(options["path"], "rb") as stream:
-            parsed = parse_incident_log(
-                stream, timezone=options["timezone"], dayfirst=not options["month_first"]
+        customer_of(options)
+        parsed = parse(
+            lambda: parse_incident_log(
+                options["path"], timezone=options["timezone"], dayfirst=not options["month_first"]
             )
+        )
         self.stdout.write(
             f"Read {len(parsed.rows)} tickets, {len(parsed.errors)} unreadable row(s)."
         )
+        print_summary(self, parsed)
         run(
             self,
-            lambda: import_tickets(
+            lambda source: import_tickets(
                 source, parsed, agreement=options["agreement"],
                 skip_invalid=options["skip_invalid_rows"],
             ),
+            lambda: get_source(options, "servicenow", options["timezone"]),
         )  # fmt: skip
