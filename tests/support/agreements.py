@@ -60,8 +60,9 @@ def acme_agreement(tiers, services, acme, alice_manager, carol_customer):
 
 
 def propose_to_customer(agreement, manager):
-    """Fill the sections a tier cannot (complete_for_proposal) and send the agreement to its customer as the
-    next version: a draft is the provider's until proposed, so customers see it only then."""
+    """Fill the sections a tier cannot (complete_for_proposal) and send the agreement to its
+    customer as the next version: a draft is the provider's until proposed, so customers see
+    it only then."""
     from agreements.models import Signatory
     from agreements.services import lifecycle
     from sla_portal.core.models import User
