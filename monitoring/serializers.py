@@ -7,6 +7,8 @@ rules and one wording of errors.
 
 from __future__ import annotations
 
+from typing import Any
+
 from drf_spectacular.utils import extend_schema_field
 from rest_framework import serializers
 
@@ -22,11 +24,41 @@ class SourceSerializer(serializers.ModelSerializer):
         slug_field="slug", queryset=Organisation.objects.filter(kind="customer")
     )
     signing_secret = serializers.CharField(read_only=True)
+    stale = serializers.SerializerMethodField(
+        help_text="Whether no data has come for longer than the expected interval."
+    )
 
     class Meta:
         model = Source
-        fields = ["id", "customer", "name", "kind", "timezone", "signing_secret", "created_at"]
-        read_only_fields = ["created_at"]
+        fields = [
+            "id",
+            "customer",
+            "name",
+            "kind",
+            "timezone",
+            "signing_secret",
+            "created_at",
+            "expected_interval_minutes",
+            "silence_counts_as_down",
+            "last_data_at",
+            "stale_at",
+            "stale",
+        ]
+        read_only_fields = ["created_at", "last_data_at", "stale_at"]
+        extra_kwargs = {"expected_interval_minutes": {"max_value": 525_600}}
+
+    def get_stale(self, source: Source) -> bool:
+        from django.utils import timezone
+
+        return source.stale_at is not None and source.stale_at <= timezone.now()
+
+    def save(self, **kwargs: Any) -> Source:
+        # The stale moment follows the interval (and the kind's default): one place computes it.
+        from monitoring.staleness import reschedule
+
+        source = super().save(**kwargs)
+        reschedule(source)
+        return source
 
     def validate_timezone(self, value: str) -> str:
         from monitoring.ingest.fields import source_zone

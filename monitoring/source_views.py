@@ -29,6 +29,7 @@ from .forms import SOURCE_GROUPS, SourceForm, time_zone_names
 from .models import ProbeState, Source
 from .selectors import import_jobs_visible_to, source_rows, sources_visible_to
 from .sources import source_create, source_disable, source_enable, source_update
+from .staleness import source_set_expectations
 
 # The secret travels from the creating POST to the next page in the creator's session and is
 # removed as it is shown, so a reload, the back button or another person never sees it again.
@@ -178,6 +179,11 @@ def source_edit(request: HttpRequest, pk: int) -> HttpResponse:
             description=data["description"],
             timezone_name=data.get("timezone", source.timezone),
             probe=form.probe_settings(),
+        )
+        source_set_expectations(
+            source,
+            expected_interval_minutes=data["expected_interval_minutes"],
+            silence_counts_as_down=data["silence_counts_as_down"],
         )
         messages.success(request, f"Saved the source “{source.name}”.")
         return redirect("monitoring:source-detail", pk=source.pk)

@@ -244,6 +244,11 @@ class TargetPanel:
     remaining: str  # error budget left, or tickets still able to meet the goal
     trend: dict  # for json_script: labels, values, target, threshold, unit
     trend_rows: list[tuple[str, str]]  # the same, as text for the table under the chart
+    # Set while the target's data has stopped arriving (monitoring.staleness): the time of
+    # the last data, and how much of the period was measured (None: the target counts the
+    # silence as down, so all of it is "measured").
+    no_data_since: datetime | None = None
+    measured_percent: float | None = None
 
 
 def _remaining(row: PeriodResult) -> str:
@@ -275,6 +280,24 @@ def _remaining(row: PeriodResult) -> str:
     return ""
 
 
+def _silence(row: PeriodResult) -> tuple[datetime | None, float | None]:
+    """When the row's data stopped arriving and how much of its period was measured, as the
+    evaluation recorded them (``monitoring.evaluation.periods``)."""
+    details = row.details or {}
+    since = details.get("no_data_since")
+    if not since:
+        return None, None
+    try:
+        moment = datetime.fromisoformat(since)
+    except (TypeError, ValueError):
+        return None, None
+    if details.get("silence_counts_as_down"):
+        return moment, None
+    if details.get("unmeasured"):
+        return moment, 0.0
+    return moment, details.get("measured_percent", 100.0)
+
+
 def _panel(current: PeriodResult, history: list[PeriodResult]) -> TargetPanel:
     unit = current.value_unit
     held = goals(current)
@@ -283,6 +306,7 @@ def _panel(current: PeriodResult, history: list[PeriodResult]) -> TargetPanel:
     threshold_text = number(current.goal_threshold, unit, held)
     sentence = f"{value_text} against target {target_text}, threshold {threshold_text}"
     trend_rows = sorted(history, key=lambda r: r.period_start)[-TREND_PERIODS:]
+    no_data_since, measured_percent = _silence(current)
     return TargetPanel(
         key=current.target_key,
         label=current.target_label,
@@ -309,6 +333,8 @@ def _panel(current: PeriodResult, history: list[PeriodResult]) -> TargetPanel:
             (period_label(r), number(r.value, unit, goals(r)) if r.value is not None else "–")
             for r in reversed(trend_rows)
         ],
+        no_data_since=no_data_since,
+        measured_percent=measured_percent,
     )
 
 

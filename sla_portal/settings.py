@@ -251,6 +251,15 @@ CELERY_BEAT_SCHEDULE = {
         "schedule": 60.0,
         "options": {"expires": 120},
     },
+    # Sources whose data stopped arriving: the provider hears "data stopped arriving" once per
+    # stale episode and "arriving again" when it resumes. Silence is noticed only by looking
+    # (no data comes to trigger anything), and the sweep reads the indexed Source.stale_at, so
+    # a minute costs one small query.
+    "stale-sources": {
+        "task": "monitoring.check_stale_sources",
+        "schedule": 60.0,
+        "options": {"expires": 120},
+    },
     # Periodic reports: a month is reported once all its period results are closed (periods
     # close within a minute of their end); idempotent, so a late or repeated run issues nothing
     # twice.
@@ -275,6 +284,19 @@ CELERY_BEAT_SCHEDULE = {
 SLA_ALERT_MAX_AGE_MINUTES = int(os.environ.get("SLA_ALERT_MAX_AGE_MINUTES", "1440"))
 # Days a finished import job keeps its uploaded file (the imported rows stay for good).
 SLA_IMPORT_FILE_RETENTION_DAYS = int(os.environ.get("SLA_IMPORT_FILE_RETENTION_DAYS", "30"))
+# How long a source may stay silent before it is stale (monitoring.staleness), in minutes
+# per source kind; a source's own "expected data interval" wins. Check feeds and the REST
+# API send every few minutes. Ticket exports are quiet at night and at weekends. Alertmanager
+# sends nothing while all is well and re-sends firing groups every repeat_interval (4 h by
+# default): docs/ingest.md recommends an always-firing Watchdog alert so a quiet stack still
+# shows it is alive. A probe of one service is stale after three missed rounds.
+SLA_STALE_AFTER_MINUTES = {
+    "default": int(os.environ.get("SLA_STALE_AFTER_MINUTES", "15")),
+    "servicenow": 1440,
+    "jira": 1440,
+    "zammad": 1440,
+    "alertmanager": 300,
+}
 # The probe loop: at most this many probes per tick, with this many HTTP calls at once.
 PROBE_BATCH_SIZE = int(os.environ.get("PROBE_BATCH_SIZE", "200"))
 PROBE_CONCURRENCY = int(os.environ.get("PROBE_CONCURRENCY", "8"))
