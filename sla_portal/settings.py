@@ -287,15 +287,16 @@ SLA_IMPORT_FILE_RETENTION_DAYS = int(os.environ.get("SLA_IMPORT_FILE_RETENTION_D
 # How long a source may stay silent before it is stale (monitoring.staleness), in minutes
 # per source kind; a source's own "expected data interval" wins. Check feeds and the REST
 # API send every few minutes. Ticket exports are quiet at night and at weekends. Alertmanager
-# sends nothing while all is well and re-sends firing groups every repeat_interval (4 h by
-# default): docs/ingest.md recommends an always-firing Watchdog alert so a quiet stack still
-# shows it is alive. A probe of one service is stale after three missed rounds.
+# and Uptime Kuma's webhooks speak only when a state changes, so their silence is normal and
+# they are never stale unless their source sets an interval (0: never). A probe of one
+# service is stale after three missed rounds.
 SLA_STALE_AFTER_MINUTES = {
     "default": int(os.environ.get("SLA_STALE_AFTER_MINUTES", "15")),
     "servicenow": 1440,
     "jira": 1440,
     "zammad": 1440,
-    "alertmanager": 300,
+    "alertmanager": 0,
+    "uptime_kuma": 0,
 }
 # The probe loop: at most this many probes per tick, with this many HTTP calls at once.
 PROBE_BATCH_SIZE = int(os.environ.get("PROBE_BATCH_SIZE", "200"))
