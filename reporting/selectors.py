@@ -24,6 +24,7 @@ from django.utils import timezone
 from agreements.lifecycle import STAGE_OF_STATE, STAGES, STATE_LABELS
 from agreements.models import Agreement, Review
 from agreements.terms import MONITORED_STATES
+from monitoring import staleness
 from monitoring.evaluation.format import duration, number, percent, period_label
 from monitoring.models import Breach, MaintenanceWindow, Outage, PeriodResult, Status, TicketTimer
 from monitoring.presentation import goals, level_badge, status_badge
@@ -319,7 +320,8 @@ def _panel(current: PeriodResult, history: list[PeriodResult]) -> TargetPanel:
         threshold_text=threshold_text,
         sentence=sentence,
         gauge=gauge_for(current),
-        remaining=_remaining(current),
+        # An unmeasured period's reason repeats what "no data since" says already.
+        remaining="" if measured_percent == 0.0 else _remaining(current),
         trend={
             "label": current.target_label,
             "labels": [period_label(r) for r in trend_rows],
@@ -446,6 +448,13 @@ def _timelines(
         .select_related("service")
         .order_by("starts_at")
     )
+    # An open outage of a source that went stale ends where its evidence ends, as in the
+    # evaluation (monitoring.silence): not "ongoing for 97 days" through months of silence.
+    stale = staleness.stale_moments({o.source_id for o in outages if o.ended_at is None}, now)
+    for outage in outages:
+        if outage.ended_at is None and outage.source_id in stale:
+            outage.ended_at = max(stale[outage.source_id], outage.started_at)
+            outage.data_stopped = True
     found = {}
     for agreement in agreements:
         if agreement.pk in periods:
@@ -462,6 +471,7 @@ def _timeline(
 ) -> Timeline:
     start, end, row = period
     length = (end - start).total_seconds()
+    silent_from, _ = _silence(row)
 
     def at(moment: datetime) -> float:
         return min(max((moment - start).total_seconds() / length * 100, 0.0), 100.0)
@@ -482,8 +492,14 @@ def _timeline(
                 continue
             took = ((outage.ended_at or now) - outage.started_at).total_seconds()
             ongoing = " (ongoing)" if outage.ended_at is None else ""
+            if getattr(outage, "data_stopped", False):
+                ongoing = " (until the data stopped)"
             text = f"Outage, {duration(took)}{ongoing}"
             mine.append(place("outage", service.name, outage.started_at, outage.ended_at, text))
+        if silent_from is not None and silent_from < min(now, end):
+            since = max(silent_from, start)
+            text = f"No data since {timezone.localtime(silent_from):%-d %b %Y %H:%M}"
+            mine.append(place("nodata", service.name, since, None, text))
         for window in windows:
             if window.service_id != service.pk:
                 continue
@@ -498,7 +514,7 @@ def _timeline(
         spans.extend(mine)
     spans.sort(key=lambda s: (s.start, s.service))
     outage_count = sum(1 for s in spans if s.kind == "outage")
-    maintenance_count = len(spans) - outage_count
+    maintenance_count = sum(1 for s in spans if s.kind == "maintenance")
     summary = (
         f"{outage_count} outage{'s' if outage_count != 1 else ''} and {maintenance_count} "
         f"maintenance window{'s' if maintenance_count != 1 else ''} in {period_label(row)}"

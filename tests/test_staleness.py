@@ -264,6 +264,9 @@ def test_dashboards_say_no_data_since(client, august, active_acme_agreement, car
     page = client.get(reverse("reporting:dashboard")).content.decode()
     assert "No data since" in page and "31 Aug 2026 23:30" in page
     assert "nothing in this period was measured" in page
+    # The timeline: the August outage does not run on through the silence; the silence is
+    # drawn as no data.
+    assert "(ongoing)" not in page and 'data-kind="nodata"' in page
 
 
 def test_provider_dashboard_says_no_data_since(
