@@ -30,6 +30,7 @@ from django.utils import timezone
 from sla_portal.core.models import Role, User
 from sla_portal.core.notifications import notify
 
+from .evaluation.format import duration
 from .models import Outage, Source, UptimeCheck
 from .models.sources import WEBHOOK_KINDS
 from .silence import Feed, Silence, expected_interval, service_silence
@@ -174,11 +175,12 @@ def _provider_recipients() -> list[User]:
 
 
 def _context(source: Source) -> dict:
+    interval = source_interval(source)
     return {
         "source": source,
         "customer": source.customer,
         "last_data_at": source.last_data_at,
-        "interval": source_interval(source),
+        "interval": duration(interval.total_seconds()) if interval else "",
         "url": settings.SITE_URL + reverse("monitoring:source-detail", args=[source.pk]),
     }
 

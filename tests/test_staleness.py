@@ -302,6 +302,7 @@ def test_the_provider_hears_once_per_stale_episode_and_when_data_resumes(
     assert stale_notices() == sorted([(ada_admin.email, key), (alice_manager.email, key)])
     message = Notification.objects.filter(kind="source_stale").first()
     assert "no data since 31 Aug 2026 23:30" in message.subject
+    assert "at least every 15 min" in message.body_text and "no breach" in message.body_text
     assert check_stale_sources(utc(2026, 12, 1, 0, 1)) == (0, 0)  # once per episode
 
     import_history(
@@ -334,6 +335,8 @@ def test_manager_sets_the_expected_interval_on_the_edit_page(client, alice_manag
     client.force_login(alice_manager)
     url = reverse("monitoring:source-edit", args=[august.pk])
     assert "Expected data interval" in client.get(url).content.decode()
+    detail = client.get(reverse("monitoring:source-detail", args=[august.pk])).content.decode()
+    assert "Stale: no data since" in detail and "expected at least every 15 min" in detail
     response = client.post(
         url,
         {
