@@ -73,3 +73,15 @@ def test_dashboards_say_no_data_since_the_history_ended(
     keep(
         screenshot(provider, "dashboard-provider-no-data-since"), "dashboard-provider-no-data-since"
     )
+
+    # The source's own page says it is stale; its edit page sets what is expected.
+    provider.goto(f"/sources/{acme_desk.pk}/")
+    expect(provider.locator("#data-flow")).to_contain_text("Stale: no data since 31 Aug 2026 23:30")
+    assert_no_axe_violations(provider, "source page, stale")
+    keep(screenshot(provider, "source-stale"), "source-stale")
+    provider.goto(f"/sources/{acme_desk.pk}/edit/")
+    provider.get_by_label("Expected data interval (minutes)").fill("60")
+    assert_no_axe_violations(provider, "source edit, expected interval")
+    keep(screenshot(provider, "source-edit-expected-interval"), "source-edit-expected-interval")
+    provider.get_by_role("button", name="Save").click()
+    expect(provider.locator("#data-flow")).to_contain_text("expected at least every 1 h")
