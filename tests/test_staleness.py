@@ -209,6 +209,18 @@ def test_months_after_the_history_ends_have_no_verdict_and_no_breach_email(
     assert not Notification.objects.filter(kind__startswith="alert").exists()
 
 
+def test_the_compliance_page_shows_the_time_without_data(
+    client, august, active_acme_agreement, alice_manager
+):
+    month_by_month(*MONTH_ENDS)
+    client.force_login(alice_manager)
+    url = reverse("monitoring:compliance", args=[active_acme_agreement.pk])
+    page = client.get(url).content.decode()
+    # August: measured up to the end of the evidence; the later months: not measured at all.
+    assert "down 25 min of 44,625 min counted · 15 min without data" in page
+    assert "No data since 31 Aug 2026 23:30 (UTC): this period was not measured." in page
+
+
 def test_silence_counts_as_down_where_the_source_says_so(august, active_acme_agreement):
     august.silence_counts_as_down = True
     august.save(update_fields=["silence_counts_as_down"])
