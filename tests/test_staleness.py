@@ -378,3 +378,15 @@ def test_the_api_shows_and_changes_the_expected_interval(client, alice_manager, 
     assert response.json()["stale"] is False and response.json()["stale_at"] is None
     refused = client.patch(url, {"expected_interval_minutes": -1}, content_type="application/json")
     assert refused.status_code == 400 and "expected_interval_minutes" in refused.json()
+
+
+def test_the_sweep_is_a_periodic_task(august, ada_admin):
+    from django.conf import settings
+
+    from monitoring.tasks import check_stale_sources as task
+    from sla_portal.celery import app
+
+    entry = settings.CELERY_BEAT_SCHEDULE["stale-sources"]
+    assert entry["task"] in app.tasks and entry["schedule"] <= 60
+    assert task() == 1  # August's history is stale now: one notice
+    assert task() == 0
