@@ -377,14 +377,20 @@ def availability_verdict(
     excluded_maintenance: Iterable[Interval],
     max_excluded_seconds: float | None,
     goal: Goal,
+    unmeasured: Iterable[Interval] = (),
 ) -> Verdict:
     """Availability of one period, the way ``docs/evaluation.md`` writes the formula::
 
         service   = business time of the period (the service hours)
         excluded  = announced maintenance inside service hours, at most the allowed minutes
-        counted   = service - excluded
+        counted   = service - excluded - unmeasured
         down      = outage time inside counted
         value     = (counted - down) / counted * 100
+
+    ``unmeasured`` is time nobody measured (the silence of a stale source, see
+    ``monitoring.silence``): neither up nor down, it leaves the formula altogether. A period
+    with nothing measured has no value (``no_data``); ``measured_percent`` in the details
+    says how much of the period's service time was measured so far.
 
     The value is the period's availability if no more downtime happens before it ends, so
     at the end of the period it is simply the period's availability. Downtime only grows,
@@ -399,6 +405,8 @@ def availability_verdict(
     if max_excluded_seconds is not None:
         maintenance = _cap(maintenance, max_excluded_seconds)
     counted = _subtract(service, maintenance)
+    before_silence = counted
+    counted = _subtract(counted, merge_intervals(unmeasured))
     down_spans = merge_intervals(
         (a, min(b, upto) if b is not None else upto) for a, b in outages if a < upto
     )
@@ -419,6 +427,13 @@ def availability_verdict(
         "threshold_budget_seconds": threshold_budget,
         "so_far": (elapsed_seconds - down) / elapsed_seconds * 100 if elapsed_seconds else None,
     }
+    unmeasured_seconds = _seconds(before_silence) - counted_seconds
+    if unmeasured_seconds > 0:
+        known = _seconds(_intersect(before_silence, [(start, upto)])) if upto > start else 0.0
+        details["unmeasured_seconds"] = unmeasured_seconds
+        details["measured_percent"] = (
+            (known - unmeasured_seconds) / known * 100 if known > 0 else 0.0
+        )
     if counted_seconds == 0:
         return Verdict(None, NO_DATA, closed, details)
     value = (counted_seconds - down) / counted_seconds * 100

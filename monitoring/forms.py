@@ -269,6 +269,15 @@ class SourceForm(forms.Form):
         help_text="A single blip is not an outage: the service is down after this many.",
     )
 
+    # Staleness (monitoring.staleness): how long the source may stay silent, and what its
+    # silence means for availability. Edited after creation, when the feed is known.
+    expected_interval_minutes = Source._meta.get_field("expected_interval_minutes").formfield(
+        max_value=525_600
+    )
+    silence_counts_as_down = Source._meta.get_field("silence_counts_as_down").formfield()
+
+    STALENESS_FIELDS = ("expected_interval_minutes", "silence_counts_as_down")
+
     PROBE_FIELDS = (
         "probe_url",
         "probe_interval_seconds",
@@ -296,6 +305,9 @@ class SourceForm(forms.Form):
             del self.fields["timezone"]  # the probe writes aware times
         else:
             for name in ("service", *self.PROBE_FIELDS):
+                del self.fields[name]
+        if source is None:
+            for name in self.STALENESS_FIELDS:
                 del self.fields[name]
         if source is not None:
             del self.fields["customer"]
@@ -367,6 +379,8 @@ class SourceForm(forms.Form):
             "name": source.name,
             "description": source.description,
             "timezone": source.timezone,
+            "expected_interval_minutes": source.expected_interval_minutes,
+            "silence_counts_as_down": source.silence_counts_as_down,
         }
         if source.service_id:
             service = source.service

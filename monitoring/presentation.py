@@ -102,7 +102,10 @@ def period_facts(row: PeriodResult) -> str:
     if "met" in d:
         return f"{d['met']} met · {d['missed']} missed · {d['pending']} pending"
     if "counted_seconds" in d:
-        return f"down {minutes(d['down_seconds'])} of {minutes(d['counted_seconds'])} counted"
+        text = f"down {minutes(d['down_seconds'])} of {minutes(d['counted_seconds'])} counted"
+        if d.get("unmeasured_seconds"):
+            text += f" · {minutes(d['unmeasured_seconds'])} without data"
+        return text
     if "count" in d:
         return f"{d['count']} event{'s' if d['count'] != 1 else ''}"
     if "incidents" in d:
@@ -121,6 +124,8 @@ def availability_figures(row: PeriodResult) -> dict | None:
     return {
         "service": minutes(d["service_seconds"]),
         "excluded": minutes(d["excluded_seconds"]),
+        # Time after the sources' data stopped arriving (monitoring.silence): not measured.
+        "unmeasured": minutes(d["unmeasured_seconds"]) if d.get("unmeasured_seconds") else "",
         "counted": minutes(d["counted_seconds"]),
         "down": minutes(d["down_seconds"]),
         "elapsed": minutes(d["elapsed_seconds"]),

@@ -54,6 +54,9 @@ class SourceSerializer(serializers.ModelSerializer):
     refused_deliveries = RefusedDeliveriesSerializer(source="*", read_only=True)
     refused_alerts = RefusedAlertSerializer(many=True, read_only=True)
     refused_alerts_at = serializers.DateTimeField(read_only=True)
+    stale = serializers.SerializerMethodField(
+        help_text="Whether no data has come for longer than the expected interval."
+    )
 
     class Meta:
         model = Source
@@ -71,9 +74,30 @@ class SourceSerializer(serializers.ModelSerializer):
             "refused_deliveries",
             "refused_alerts",
             "refused_alerts_at",
+            "expected_interval_minutes",
+            "silence_counts_as_down",
+            "last_data_at",
+            "stale_at",
+            "stale",
         ]
-        read_only_fields = ["created_at", "last_received_at"]
-        extra_kwargs = {"for_seconds": {"max_value": 86_400}}
+        read_only_fields = ["created_at", "last_received_at", "last_data_at", "stale_at"]
+        extra_kwargs = {
+            "for_seconds": {"max_value": 86_400},
+            "expected_interval_minutes": {"max_value": 525_600},
+        }
+
+    def get_stale(self, source: Source) -> bool:
+        from django.utils import timezone
+
+        return source.stale_at is not None and source.stale_at <= timezone.now()
+
+    def save(self, **kwargs: Any) -> Source:
+        # The stale moment follows the interval (and the kind's default): one place computes it.
+        from monitoring.staleness import reschedule
+
+        source = super().save(**kwargs)
+        reschedule(source)
+        return source
 
     def validate_timezone(self, value: str) -> str:
         from monitoring.ingest.fields import source_zone

@@ -21,10 +21,12 @@ from django.contrib.auth.decorators import login_required
 from django.http import Http404, HttpRequest, HttpResponse
 from django.shortcuts import get_object_or_404, redirect, render
 from django.urls import reverse
+from django.utils import timezone
 from django.views.decorators.http import require_POST
 
 from sla_portal.core.permissions import require_drafter
 
+from .evaluation.format import duration
 from .forms import SOURCE_GROUPS, SourceAlertsForm, SourceForm, time_zone_names
 from .models import ProbeState, Source
 from .selectors import import_jobs_visible_to, source_rows, sources_visible_to
@@ -35,6 +37,7 @@ from .sources import (
     source_enable,
     source_update,
 )
+from .staleness import source_interval, source_set_expectations
 
 # The secret travels from the creating POST to the next page in the creator's session and is
 # removed as it is shown, so a reload, the back button or another person never sees it again.
@@ -158,10 +161,17 @@ def source_detail(request: HttpRequest, pk: int) -> HttpResponse:
             else None
         ),
         "takes_files": source.kind not in NO_FILE_KINDS,
+        "expected_interval": _interval_text(source),
+        "stale": source.stale_at is not None and source.stale_at <= timezone.now(),
     }
     if manager and source.receives_webhooks:
         context["hook_url"] = _hook_url(request, source)
     return render(request, "monitoring/source_detail.html", context)
+
+
+def _interval_text(source: Source) -> str:
+    interval = source_interval(source)
+    return duration(interval.total_seconds()) if interval else ""
 
 
 @require_drafter
@@ -199,6 +209,11 @@ def source_edit(request: HttpRequest, pk: int) -> HttpResponse:
                 service_map=alerts_form.cleaned_data["service_map"],
                 for_seconds=alerts_form.cleaned_data.get("for_seconds"),
             )
+        source_set_expectations(
+            source,
+            expected_interval_minutes=data["expected_interval_minutes"],
+            silence_counts_as_down=data["silence_counts_as_down"],
+        )
         messages.success(request, f"Saved the source “{source.name}”.")
         return redirect("monitoring:source-detail", pk=source.pk)
     return render(

@@ -103,3 +103,15 @@ def purge_import_files() -> int:
 
     report = purge(timezone.now())
     return report.files + report.abandoned
+
+
+@shared_task(name="monitoring.check_stale_sources", ignore_result=True)
+def check_stale_sources() -> int:
+    """Tell the provider about sources whose data stopped or resumed (``monitoring.staleness``).
+
+    Not ``acks_late``: a lost run is repeated by the next tick a minute later, and each
+    episode is claimed with a conditional UPDATE, so a repeated run announces nothing twice."""
+    from .staleness import check_stale_sources as check
+
+    stale, resumed = check()
+    return stale + resumed

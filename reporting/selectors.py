@@ -25,6 +25,7 @@ from agreements.lifecycle import AGREED, STAGE_OF_STATE, STAGES, STATE_LABELS
 from agreements.models import Agreement, Review
 from agreements.selectors import agreements_visible_to
 from agreements.terms import MONITORED_STATES
+from monitoring import staleness
 from monitoring.evaluation.format import duration, number, percent, period_label
 from monitoring.models import Breach, MaintenanceWindow, Outage, PeriodResult, Status, TicketTimer
 from monitoring.presentation import goals, level_badge, status_badge
@@ -247,6 +248,11 @@ class TargetPanel:
     remaining: str  # error budget left, or tickets still able to meet the goal
     trend: dict  # for json_script: labels, values, target, threshold, unit
     trend_rows: list[tuple[str, str]]  # the same, as text for the table under the chart
+    # Set while the target's data has stopped arriving (monitoring.staleness): the time of
+    # the last data, and how much of the period was measured (None: the target counts the
+    # silence as down, so all of it is "measured").
+    no_data_since: datetime | None = None
+    measured_percent: float | None = None
 
 
 def _remaining(row: PeriodResult) -> str:
@@ -278,6 +284,24 @@ def _remaining(row: PeriodResult) -> str:
     return ""
 
 
+def _silence(row: PeriodResult) -> tuple[datetime | None, float | None]:
+    """When the row's data stopped arriving and how much of its period was measured, as the
+    evaluation recorded them (``monitoring.evaluation.periods``)."""
+    details = row.details or {}
+    since = details.get("no_data_since")
+    if not since:
+        return None, None
+    try:
+        moment = datetime.fromisoformat(since)
+    except (TypeError, ValueError):
+        return None, None
+    if details.get("silence_counts_as_down"):
+        return moment, None
+    if details.get("unmeasured"):
+        return moment, 0.0
+    return moment, details.get("measured_percent", 100.0)
+
+
 def _panel(current: PeriodResult, history: list[PeriodResult]) -> TargetPanel:
     unit = current.value_unit
     held = goals(current)
@@ -286,6 +310,7 @@ def _panel(current: PeriodResult, history: list[PeriodResult]) -> TargetPanel:
     threshold_text = number(current.goal_threshold, unit, held)
     sentence = f"{value_text} against target {target_text}, threshold {threshold_text}"
     trend_rows = sorted(history, key=lambda r: r.period_start)[-TREND_PERIODS:]
+    no_data_since, measured_percent = _silence(current)
     return TargetPanel(
         key=current.target_key,
         label=current.target_label,
@@ -298,7 +323,8 @@ def _panel(current: PeriodResult, history: list[PeriodResult]) -> TargetPanel:
         threshold_text=threshold_text,
         sentence=sentence,
         gauge=gauge_for(current),
-        remaining=_remaining(current),
+        # An unmeasured period's reason repeats what "no data since" says already.
+        remaining="" if measured_percent == 0.0 else _remaining(current),
         trend={
             "label": current.target_label,
             "labels": [period_label(r) for r in trend_rows],
@@ -312,6 +338,8 @@ def _panel(current: PeriodResult, history: list[PeriodResult]) -> TargetPanel:
             (period_label(r), number(r.value, unit, goals(r)) if r.value is not None else "–")
             for r in reversed(trend_rows)
         ],
+        no_data_since=no_data_since,
+        measured_percent=measured_percent,
     )
 
 
@@ -423,6 +451,13 @@ def _timelines(
         .select_related("service")
         .order_by("starts_at")
     )
+    # An open outage of a source that went stale ends where its evidence ends, as in the
+    # evaluation (monitoring.silence): not "ongoing for 97 days" through months of silence.
+    stale = staleness.stale_moments({o.source_id for o in outages if o.ended_at is None}, now)
+    for outage in outages:
+        if outage.ended_at is None and outage.source_id in stale:
+            outage.ended_at = max(stale[outage.source_id], outage.started_at)
+            outage.data_stopped = True
     found = {}
     for agreement in agreements:
         if agreement.pk in periods:
@@ -439,6 +474,7 @@ def _timeline(
 ) -> Timeline:
     start, end, row = period
     length = (end - start).total_seconds()
+    silent_from, _ = _silence(row)
 
     def at(moment: datetime) -> float:
         return min(max((moment - start).total_seconds() / length * 100, 0.0), 100.0)
@@ -459,8 +495,14 @@ def _timeline(
                 continue
             took = ((outage.ended_at or now) - outage.started_at).total_seconds()
             ongoing = " (ongoing)" if outage.ended_at is None else ""
+            if getattr(outage, "data_stopped", False):
+                ongoing = " (until the data stopped)"
             text = f"Outage, {duration(took)}{ongoing}"
             mine.append(place("outage", service.name, outage.started_at, outage.ended_at, text))
+        if silent_from is not None and silent_from < min(now, end):
+            since = max(silent_from, start)
+            text = f"No data since {timezone.localtime(silent_from):%-d %b %Y %H:%M}"
+            mine.append(place("nodata", service.name, since, None, text))
         for window in windows:
             if window.service_id != service.pk:
                 continue
@@ -475,7 +517,7 @@ def _timeline(
         spans.extend(mine)
     spans.sort(key=lambda s: (s.start, s.service))
     outage_count = sum(1 for s in spans if s.kind == "outage")
-    maintenance_count = len(spans) - outage_count
+    maintenance_count = sum(1 for s in spans if s.kind == "maintenance")
     summary = (
         f"{outage_count} outage{'s' if outage_count != 1 else ''} and {maintenance_count} "
         f"maintenance window{'s' if maintenance_count != 1 else ''} in {period_label(row)}"

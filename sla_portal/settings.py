@@ -256,6 +256,15 @@ CELERY_BEAT_SCHEDULE = {
         "schedule": 60.0,
         "options": {"expires": 120},
     },
+    # Sources whose data stopped arriving: the provider hears "data stopped arriving" once per
+    # stale episode and "arriving again" when it resumes. Silence is noticed only by looking
+    # (no data comes to trigger anything), and the sweep reads the indexed Source.stale_at, so
+    # a minute costs one small query.
+    "stale-sources": {
+        "task": "monitoring.check_stale_sources",
+        "schedule": 60.0,
+        "options": {"expires": 120},
+    },
     # Periodic reports: a month's draft is made once all its period results are closed (periods
     # close within a minute of their end), and drafts past REPORT_REVIEW_DAYS are issued;
     # idempotent, so a late or repeated run issues nothing twice.
@@ -280,6 +289,20 @@ CELERY_BEAT_SCHEDULE = {
 SLA_ALERT_MAX_AGE_MINUTES = int(os.environ.get("SLA_ALERT_MAX_AGE_MINUTES", "1440"))
 # Days a finished import job keeps its uploaded file (the imported rows stay for good).
 SLA_IMPORT_FILE_RETENTION_DAYS = int(os.environ.get("SLA_IMPORT_FILE_RETENTION_DAYS", "30"))
+# How long a source may stay silent before it is stale (monitoring.staleness), in minutes
+# per source kind; a source's own "expected data interval" wins. Check feeds and the REST
+# API send every few minutes. Ticket exports are quiet at night and at weekends. Alertmanager
+# and Uptime Kuma's webhooks speak only when a state changes, so their silence is normal and
+# they are never stale unless their source sets an interval (0: never). A probe of one
+# service is stale after three missed rounds.
+SLA_STALE_AFTER_MINUTES = {
+    "default": int(os.environ.get("SLA_STALE_AFTER_MINUTES", "15")),
+    "servicenow": 1440,
+    "jira": 1440,
+    "zammad": 1440,
+    "alertmanager": 0,
+    "uptime_kuma": 0,
+}
 # The probe loop: at most this many probes per tick, with this many HTTP calls at once.
 PROBE_BATCH_SIZE = int(os.environ.get("PROBE_BATCH_SIZE", "200"))
 PROBE_CONCURRENCY = int(os.environ.get("PROBE_CONCURRENCY", "8"))

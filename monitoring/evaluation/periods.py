@@ -20,6 +20,7 @@ from django.db.models import Count, F, Max, Q
 from agreements.models import Agreement, Service
 from agreements.terms import MONITORED_STATES, MeasuredTarget, MeasuredTerms, measured_terms
 
+from .. import staleness
 from ..compliance import (
     AT_RISK,
     BREACHED,
@@ -46,6 +47,7 @@ from ..models import (
     TicketTimer,
     UptimeCheck,
 )
+from ..silence import clip_open_outages
 from . import alerts
 from .format import percent
 
@@ -177,7 +179,7 @@ def measure(
             Q(ended_at__isnull=True) | Q(ended_at__gt=start),
             service_id__in=service_ids,
             started_at__lt=end,
-        ).values_list("started_at", "ended_at")
+        ).values_list("started_at", "ended_at", "source_id")
         maintenance = []
         cap = None
         if terms.maintenance_excluded:
@@ -189,13 +191,28 @@ def measure(
                 announced_at__lte=F("starts_at") - timedelta(days=terms.maintenance_notice_days),
             ).values_list("starts_at", "ends_at")
             cap = terms.maintenance_max_minutes * 60 * MONTHS_IN.get(target.period, 1)
-        outages = list(outages)
-        if not outages and not _has_checks(service_ids, window):
+        found, unmeasured, silent = _silence_applied(list(outages), service_ids, window, now)
+        if (
+            silent is not None
+            and not silent.counts_as_down
+            and silent.silence.last_evidence < start
+        ):
+            # Nothing in this period was measured: no verdict, no 0 %, no breach.
+            return (
+                _no_data_since(silent.silence.last_evidence, closed, target.zone),
+                "percent",
+                goal,
+            )
+        if not found and not _has_checks(service_ids, window):
             reason = "No uptime checks or outages were recorded for this period."
             return Verdict(None, NO_DATA, closed, {"reason": reason}), "percent", goal
         verdict = availability_verdict(
-            target.calendar, window, now, outages, list(maintenance), cap, goal
+            target.calendar, window, now, found, list(maintenance), cap, goal, unmeasured
         )
+        if silent is not None:
+            since = silent.silence.last_evidence
+            verdict.details["no_data_since"] = since.isoformat()
+            verdict.details["silence_counts_as_down"] = silent.counts_as_down
         return verdict, "percent", goal
     if target.data_source == "errors":
         events = ErrorEvent.objects.filter(
@@ -230,6 +247,43 @@ def measure(
         return recovery_verdict(list(incidents), min(now, end), minutes, closed), "minutes", minutes
     reason = f"The portal has no data feed for {target.data_source or target.metric} targets yet."
     return Verdict(None, NO_DATA, closed, {"reason": reason}), target.unit, goal
+
+
+def _silence_applied(
+    outages: list[tuple[datetime, datetime | None, int | None]],
+    service_ids: list[int],
+    window: tuple[datetime, datetime],
+    now: datetime,
+) -> tuple[
+    list[tuple[datetime, datetime | None]],
+    list[tuple[datetime, datetime]],
+    staleness.ServiceSilence | None,
+]:
+    """The outages and unmeasured time of a window once stale sources are accounted for
+    (``monitoring.silence``): open outages of stale sources end at the evidence's end, and
+    the services' silence is unmeasured, or down where the source says silence counts so."""
+    upto = min(max(now, window[0]), window[1])
+    silent = staleness.services_silence(service_ids, now)
+    if silent is not None and silent.counts_as_down:
+        # The silence runs on as downtime: open outages run on too, and the silence is one
+        # more outage from the moment the data should have come.
+        found = [(a, b) for a, b, _ in outages]
+        if silent.silence.since < upto:
+            found.append((silent.silence.since, None))
+        return found, [], silent
+    moments = staleness.stale_moments((source for _, _, source in outages), now)
+    found = clip_open_outages(outages, moments)
+    unmeasured = []
+    if silent is not None and silent.silence.since < upto:
+        unmeasured = [(max(silent.silence.since, window[0]), upto)]
+    return found, unmeasured, silent
+
+
+def _no_data_since(since: datetime, closed: bool, zone: str) -> Verdict:
+    local = since.astimezone(ZoneInfo(zone))
+    reason = f"No data since {local:%-d %b %Y %H:%M} ({zone}): this period was not measured."
+    details = {"reason": reason, "no_data_since": since.isoformat(), "unmeasured": True}
+    return Verdict(None, NO_DATA, closed, details)
 
 
 def _has_checks(service_ids: list[int], window: tuple[datetime, datetime]) -> bool:

@@ -16,9 +16,10 @@ re-sending it changes nothing.
 from __future__ import annotations
 
 import logging
-from collections.abc import Iterable
+from collections.abc import Iterable, Mapping
 from dataclasses import asdict, dataclass
-from typing import TYPE_CHECKING
+from datetime import datetime
+from typing import TYPE_CHECKING, Any
 
 if TYPE_CHECKING:
     from ..models import Source
@@ -31,6 +32,7 @@ __all__ = [
     "IngestResult",
     "RowError",
     "mark_received",
+    "newest_time",
     "notify_changed",
     "source_accepts",
 ]
@@ -94,19 +96,38 @@ def source_accepts(source: Source) -> None:
         raise IngestError([RowError(-1, "source", SOURCE_DISABLED)])
 
 
-def mark_received(source: Source) -> None:
-    """Stamp the source's ``last_received_at`` once the current batch commits.
+def newest_time(rows: Iterable[Mapping[str, Any]]) -> datetime | None:
+    """The newest datetime among the values of cleaned rows: what an imported batch speaks
+    of at the latest (the data's time, not the upload's)."""
+    return max(
+        (value for row in rows for value in row.values() if isinstance(value, datetime)),
+        default=None,
+    )
 
-    After the commit and as a one-row UPDATE of its own, so concurrent batches of one source
-    do not queue behind a lock on the source row for the length of their transactions."""
+
+def mark_received(
+    source: Source, data_until: datetime | None = None, *, evidence: bool = True
+) -> None:
+    """Stamp the source's ``last_received_at`` once the current batch commits, and move its
+    last evidence (and so the moment it goes stale, ``monitoring.staleness``) forward.
+
+    ``data_until`` is the newest time the batch's data speaks of (the last check of an
+    imported history); live senders' evidence is the receipt itself. After the commit and as
+    one-row UPDATEs of their own, so concurrent batches of one source do not queue behind a
+    lock on the source row for the length of their transactions. ``evidence=False`` for data
+    that says nothing about the service's state now (announced maintenance)."""
     from django.db import transaction
     from django.utils import timezone
 
     from ..models import Source
+    from ..staleness import evidence_time, stamp_evidence
 
     source_id = source.pk
 
     def stamp() -> None:
-        Source.objects.filter(pk=source_id).update(last_received_at=timezone.now())
+        now = timezone.now()
+        Source.objects.filter(pk=source_id).update(last_received_at=now)
+        if evidence:
+            stamp_evidence(source, evidence_time(source, data_until, now))
 
     transaction.on_commit(stamp)

@@ -24,6 +24,7 @@ from . import (
     IngestResult,
     RowError,
     mark_received,
+    newest_time,
     notify_changed,
     source_accepts,
 )
@@ -134,7 +135,7 @@ def _ingest(kind: _Kind, source: Source, rows: Sequence[Mapping]) -> IngestResul
 def _write(kind: _Kind, source: Source, cleaned: dict[Key, Values]) -> IngestResult:
     width = len(kind.key_fields)
     with transaction.atomic():
-        mark_received(source)
+        mark_received(source, data_until=newest_time(cleaned.values()))
         keys = list(cleaned)
         existing: dict[Key, tuple[int, tuple]] = {}
         for start in range(0, len(keys), LOOKUP_CHUNK):

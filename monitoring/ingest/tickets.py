@@ -22,6 +22,7 @@ from . import (
     IngestResult,
     RowError,
     mark_received,
+    newest_time,
     notify_changed,
     source_accepts,
 )
@@ -275,7 +276,7 @@ def tickets_ingest(source: Source, rows: Sequence[Mapping]) -> IngestResult:
     source_accepts(source)
     cleaned = _validate(source, rows)
     with transaction.atomic():
-        mark_received(source)
+        mark_received(source, data_until=newest_time(ticket.values for ticket in cleaned))
         existing: dict[str, tuple[int, str]] = {}
         ids = [ticket.external_id for ticket in cleaned]
         for start in range(0, len(ids), LOOKUP_CHUNK):

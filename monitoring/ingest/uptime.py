@@ -112,7 +112,7 @@ def checks_ingest(source: Source, service: Service, rows: Sequence[Mapping]) -> 
 
     low, high = min(cleaned), max(cleaned)
     with transaction.atomic():
-        mark_received(source)
+        mark_received(source, data_until=high)
         # One range query: a batch is a stretch of one service's timeline.
         existing = {
             checked_at: (pk, status, response_ms, source_id)
@@ -244,7 +244,8 @@ def maintenance_ingest(source: Source, rows: Sequence[Mapping]) -> IngestResult:
         raise IngestError(errors)
 
     with transaction.atomic():
-        mark_received(source)
+        # Announced maintenance says nothing about whether data still flows.
+        mark_received(source, evidence=False)
         external_ids = sorted({external_id for _, external_id in cleaned})
         existing: dict[tuple[int, str], tuple[int, tuple]] = {}
         for start in range(0, len(external_ids), LOOKUP_CHUNK):

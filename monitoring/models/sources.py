@@ -5,6 +5,7 @@ from __future__ import annotations
 import secrets
 
 from django.db import models
+from django.db.models import Q
 
 from sla_portal.core.scoping import ScopedManager
 
@@ -89,18 +90,55 @@ class Source(models.Model):
     # {index, service, alertname, reason}), shown on the source's page.
     refused_alerts = models.JSONField(default=list, blank=True, editable=False)
     refused_alerts_at = models.DateTimeField(null=True, blank=True, editable=False)
+    # Staleness (monitoring.staleness). The last evidence is the time the newest data speaks
+    # of (an imported history that ends in August: 31 August), or the moment of receipt for
+    # live senders (a re-sent alert says "still down now"). Both columns are stamped by the
+    # ingest with one conditional UPDATE per batch, and ``stale_at`` (evidence + expected
+    # interval) is indexed so the stale-source sweep never scans the data tables.
+    last_data_at = models.DateTimeField(null=True, blank=True, editable=False)
+    stale_at = models.DateTimeField(null=True, blank=True, editable=False)
+    expected_interval_minutes = models.PositiveIntegerField(
+        null=True,
+        blank=True,
+        verbose_name="Expected data interval (minutes)",
+        help_text=(
+            "After this long without data the source is stale: dashboards say "
+            "“no data since” and you are told once. Empty: the default for its kind; "
+            "0: never stale."
+        ),
+    )
+    silence_counts_as_down = models.BooleanField(
+        default=False,
+        help_text=(
+            "Count the time this source is stale as downtime of its services. Off: that time "
+            "is “no data” and is left out of the measured time."
+        ),
+    )
+    # The ``stale_at`` of the stale episode the provider was told about; cleared when data
+    # comes again and the "arriving again" notice is out.
+    stale_alerted_at = models.DateTimeField(null=True, blank=True, editable=False)
 
     scope_paths = ("customer",)
     objects = ScopedManager()
 
     class Meta:
         ordering = ["customer", "name"]
+        indexes = [
+            models.Index(
+                fields=["stale_at"], condition=Q(disabled_at__isnull=True), name="source_stale_due"
+            ),
+            models.Index(
+                fields=["stale_alerted_at"],
+                condition=Q(stale_alerted_at__isnull=False),
+                name="source_stale_alerted",
+            ),
+        ]
         constraints = [
             models.UniqueConstraint(fields=["customer", "name"], name="source_unique_name"),
             # One probe source per service: the probe runs once per service and interval.
             models.UniqueConstraint(
                 fields=["service"],
-                condition=models.Q(service__isnull=False),
+                condition=Q(service__isnull=False),
                 name="source_one_probe_per_service",
             ),
         ]
