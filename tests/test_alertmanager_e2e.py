@@ -42,6 +42,7 @@ from agreements.services import lifecycle
 from monitoring.evaluation.periods import evaluate_periods
 from monitoring.models import Breach, Outage, PeriodResult, Source, UptimeCheck
 from sla_portal.core.notifications import deliver_due
+from tests.support.agreements import complete_for_proposal
 
 pytestmark = [pytest.mark.django_db(transaction=True), pytest.mark.slow]
 
@@ -218,12 +219,9 @@ def sign_with_strict_availability(agreement, alice, carol):
     target.calendar = None
     target.save()
     agreement.effective_from = timezone.localdate()
-    agreement.service_description = "Operation of the customer portal."
-    agreement.change_policy = "Normal changes go through the CAB."
-    agreement.save()
-    version = lifecycle.propose(agreement, alice)
+    complete_for_proposal(agreement)
+    version = lifecycle.propose(agreement, alice)  # proposing is the provider's acceptance
     lifecycle.accept(agreement, carol, version.number)
-    lifecycle.accept(agreement, alice, version.number)
     lifecycle.sign(agreement, alice)
     lifecycle.sign(agreement, carol)
     agreement.refresh_from_db()
