@@ -329,12 +329,17 @@ def report_csv_text(report: Report) -> str:
     return out.getvalue()
 
 
+def report_csv_bytes(report: Report) -> bytes:
+    """The CSV file as downloaded and as attached to the report email: UTF-8 with a BOM."""
+    return ("\ufeff" + report_csv_text(report)).encode()
+
+
 @login_required
 @require_safe
 def report_csv(request: HttpRequest, pk: int) -> HttpResponse:
     """The report as CSV (UTF-8 with a byte-order mark, so spreadsheets read the € sign)."""
     report = _report(request, pk)
-    response = HttpResponse("\ufeff" + report_csv_text(report), content_type="text/csv")
+    response = HttpResponse(report_csv_bytes(report), content_type="text/csv")
     response["Content-Disposition"] = content_disposition_header(
         as_attachment=True, filename=f"{report.filename}.csv"
     )

@@ -55,7 +55,7 @@ from agreements.terms import terms_from_snapshot
 from monitoring.evaluation.alerts import service_manager, signatories
 from monitoring.models import Breach, PeriodResult, Status
 from monitoring.presentation import goals, level_badge, number, period_value, status_badge
-from sla_portal.core.models import Role, User
+from sla_portal.core.models import EmailAttachment, Role, User
 from sla_portal.core.notifications import notify
 
 from .credits import CreditResult, compute_credits, schedule_from_snapshot
@@ -653,6 +653,25 @@ def report_links(report: Report) -> dict[str, str]:
     }
 
 
+def report_attachments(report: Report) -> list[EmailAttachment]:
+    """The report's PDF and CSV, rendered now, for its email (unsaved; ``notify`` stores them
+    once for all recipients). The bytes are the downloads' bytes."""
+    # The rendering lives beside the download views, which import this module.
+    from .report_views import render_report_pdf, report_csv_bytes
+
+    pdf = render_report_pdf(report, base_url=settings.SITE_URL + "/")
+    return [
+        EmailAttachment(
+            filename=f"{report.filename}.pdf", content_type="application/pdf", content=pdf
+        ),
+        EmailAttachment(
+            filename=f"{report.filename}.csv",
+            content_type="text/csv",
+            content=report_csv_bytes(report),
+        ),
+    ]
+
+
 def _announce(report: Report) -> None:
     agreement = report.agreement
     notify(
@@ -669,6 +688,7 @@ def _announce(report: Report) -> None:
             **report_links(report),
         },
         agreement_id=agreement.pk,
+        attachments=report_attachments(report),
     )
 
 

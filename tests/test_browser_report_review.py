@@ -1,6 +1,6 @@
 """An agreement put in force mid-month, the month closed: the service manager reviews the
 draft report, records the root cause of its breach, and issues it; the customer gets one
-email with the PDF and CSV links, and no report exists for the months before monitoring."""
+email with the PDF and CSV attached, and no report exists for the months before monitoring."""
 
 import shutil
 from datetime import UTC, date, datetime
@@ -12,6 +12,7 @@ from playwright.sync_api import expect
 from monitoring.evaluation.periods import evaluate_periods
 from monitoring.ingest.uptime import checks_ingest
 from reporting.models import Report
+from reporting.report_views import report_csv_bytes
 from reporting.services import issue_due_reports
 from sla_portal.core.notifications import deliver_due
 from tests.support.actors import PASSWORD
@@ -114,7 +115,7 @@ def test_manager_reviews_and_issues_the_first_report_and_the_customer_gets_one_e
     report.refresh_from_db()
     assert report.status == "issued" and report.issued_by.username == "alice_manager"
 
-    # The customer gets exactly one report email, with the PDF and CSV links.
+    # The customer gets exactly one report email, with the PDF and CSV attached (and linked).
     deliver_due()
     reports_mail = [
         m for m in smtp_server.to(carol_customer.email) if "service report" in str(m["Subject"])
@@ -123,6 +124,13 @@ def test_manager_reviews_and_issues_the_first_report_and_the_customer_gets_one_e
     body = reports_mail[0].get_body(preferencelist=("plain",)).get_content()
     assert f"/reports/{report.pk}/pdf/" in body and f"/reports/{report.pk}/csv/" in body
     assert "November 2026" in str(reports_mail[0]["Subject"])
+    attached = {
+        part.get_content_type(): part.get_payload(decode=True)
+        for part in reports_mail[0].iter_attachments()
+    }
+    assert sorted(attached) == ["application/pdf", "text/csv"]
+    assert attached["application/pdf"].startswith(b"%PDF")
+    assert attached["text/csv"] == report_csv_bytes(report)
 
     # ... and now sees the issued report, with the root cause.
     customer.goto("/reports/")

@@ -17,7 +17,7 @@ from django.db.models import F
 from django.utils import timezone
 
 from sla_portal.celery import app
-from sla_portal.core.models import Notification
+from sla_portal.core.models import EmailAttachment, Notification
 from sla_portal.core.notifications import (
     deliver_due,
     notifications_for_agreement,
@@ -116,6 +116,35 @@ def test_notifying_the_same_event_twice_stores_one_row_and_sends_one_email(
     assert deliver_due() == 1
     assert deliver_due() == 0
     assert len(smtp_server.messages) == 1
+
+
+def test_attachments_are_stored_once_per_event_and_sent_to_every_recipient(
+    email_templates, smtp_server, carol_customer, alice_manager
+):
+    def terms() -> list[EmailAttachment]:
+        return [EmailAttachment(filename="terms.csv", content_type="text/csv", content=b"a,b\r\n")]
+
+    rows = notify_proposal(email_templates, [carol_customer, alice_manager], attachments=terms())
+    # The same event again stores nothing: no second row, and no second copy of the file.
+    notify_proposal(email_templates, [carol_customer, alice_manager], attachments=terms())
+    assert EmailAttachment.objects.count() == 1
+    assert [list(row.attachments.all()) for row in rows] == [[EmailAttachment.objects.get()]] * 2
+
+    assert deliver_due() == 2
+    for message in smtp_server.messages:
+        (part,) = message.iter_attachments()
+        assert (part.get_filename(), part.get_content_type()) == ("terms.csv", "text/csv")
+        assert part.get_payload(decode=True) == b"a,b\r\n"
+
+
+def test_an_email_without_attachments_is_sent_without_any(
+    email_templates, smtp_server, carol_customer
+):
+    notify_proposal(email_templates, [carol_customer])
+    deliver_due()
+    (message,) = smtp_server.messages
+    assert list(message.iter_attachments()) == []
+    assert EmailAttachment.objects.count() == 0
 
 
 def test_a_new_event_of_the_same_kind_is_a_new_notification(email_templates, carol_customer):

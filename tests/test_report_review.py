@@ -1,13 +1,16 @@
 """Reports from the month monitoring started, reviewed by the provider as drafts before they
 are issued (by a manager, or automatically after REPORT_REVIEW_DAYS), their period written
-from local dates, money written one way, and the reports API."""
+from local dates, money written one way, the reports API, and the
+report email carrying the PDF and the CSV."""
 
 import csv
 import io
 from datetime import UTC, date, datetime, timedelta
 from decimal import Decimal
+from email.message import EmailMessage
 
 import pytest
+from django.db.models import F
 from rest_framework.authtoken.models import Token
 
 from monitoring.evaluation.actions import breach_root_cause_set
@@ -23,7 +26,8 @@ from reporting.services import (
     report_correct,
     report_issue,
 )
-from sla_portal.core.models import Notification
+from sla_portal.core.models import EmailAttachment, Notification
+from sla_portal.core.notifications import deliver_due
 
 pytestmark = pytest.mark.django_db
 
@@ -150,6 +154,10 @@ def test_a_manager_issues_the_draft_and_the_customer_gets_one_email(
     assert emails.count() == 1
     assert f"/reports/{november.pk}/pdf/" in emails.get().body_text
     assert f"/reports/{november.pk}/csv/" in emails.get().body_text
+    assert sorted(a.content_type for a in emails.get().attachments.all()) == [
+        "application/pdf",
+        "text/csv",
+    ]
 
     # Issued once: issuing again is refused, and the row is a fact now.
     again = client.post(f"/reports/{november.pk}/issue/", follow=True)
@@ -313,3 +321,85 @@ def test_the_reports_api_is_in_the_schema(client, alice_manager):
     client.force_login(alice_manager)
     schema = client.get("/api/schema/", HTTP_ACCEPT="application/json").content.decode()
     assert "/api/reports/{id}/" in schema and "ReportCredits" in schema
+
+
+# --- The email carries the PDF and the CSV ---------------------------------------------------
+
+
+def report_mail(smtp_server, address: str) -> list[EmailMessage]:
+    return [m for m in smtp_server.to(address) if "service report" in str(m["Subject"])]
+
+
+def files(message: EmailMessage) -> dict[str, tuple[str, bytes]]:
+    """Content type → (filename, bytes) of each attachment."""
+    found = {}
+    for part in message.iter_attachments():
+        assert part.get_content_type() not in found
+        found[part.get_content_type()] = (part.get_filename(), part.get_payload(decode=True))
+    return found
+
+
+def test_the_customer_gets_one_email_with_the_pdf_and_the_csv(
+    client, smtp_server, november, alice_manager, carol_customer
+):
+    report_issue(november, CLOSED + timedelta(hours=1), alice_manager)
+    deliver_due()
+
+    (message,) = report_mail(smtp_server, carol_customer.email)
+    attached = files(message)
+    assert sorted(attached) == ["application/pdf", "text/csv"]
+    pdf_name, pdf = attached["application/pdf"]
+    csv_name, csv = attached["text/csv"]
+    assert pdf.startswith(b"%PDF")
+    assert (pdf_name, csv_name) == (f"{november.filename}.pdf", f"{november.filename}.csv")
+    client.force_login(carol_customer)
+    download = client.get(f"/reports/{november.pk}/csv/")
+    assert download.status_code == 200
+    assert csv == download.content
+    # The links stay, for those who prefer the portal.
+    assert f"/reports/{november.pk}/pdf/" in message.get_body(("plain",)).get_content()
+
+    # Every contact got the files, but the report's files are stored once.
+    rows = Notification.objects.filter(kind="report.issued", key=f"report:{november.pk}")
+    assert rows.count() > 1
+    for other in rows:
+        (sent,) = report_mail(smtp_server, other.recipient)
+        assert files(sent) == attached
+    assert EmailAttachment.objects.count() == 2
+
+
+def test_a_retry_after_a_failed_send_sends_the_same_attachments(
+    smtp_server, november, alice_manager, carol_customer
+):
+    smtp_server.refuse(carol_customer.email)
+    report_issue(november, CLOSED + timedelta(hours=1), alice_manager)
+    deliver_due()
+    row = Notification.objects.get(kind="report.issued", recipient=carol_customer.email)
+    assert row.status == Notification.Status.PENDING and row.attempts == 1
+    stored = {a.content_type: (a.filename, bytes(a.content)) for a in row.attachments.all()}
+
+    # A correction meanwhile (a root cause recorded late) is a new email with its own files;
+    # the one already queued keeps the files it was queued with.
+    breach = Breach.objects.get(period_result__metric="availability")
+    breach_root_cause_set(breach, alice_manager, ROOT_CAUSE)
+    november.refresh_from_db()
+    correction = report_correct(november, alice_manager, "Late breach.", CLOSED + timedelta(days=1))
+    smtp_server.refused.clear()
+    Notification.objects.filter(pk=row.pk).update(
+        next_attempt_at=F("next_attempt_at") - timedelta(hours=2)
+    )
+    deliver_due()
+
+    row.refresh_from_db()
+    assert row.status == Notification.Status.SENT and row.attempts == 2
+    (retried,) = [
+        m
+        for m in report_mail(smtp_server, carol_customer.email)
+        if m["Message-ID"].startswith(f"<notification.{row.pk}.")
+    ]
+    assert files(retried) == stored
+    assert stored["application/pdf"][1].startswith(b"%PDF")
+    assert ROOT_CAUSE.encode() not in stored["text/csv"][1]
+    (corrected,) = [m for m in report_mail(smtp_server, carol_customer.email) if m is not retried]
+    assert ROOT_CAUSE.encode() in files(corrected)["text/csv"][1]
+    assert correction.revision == 2

@@ -80,8 +80,12 @@ class EmailTransport:
         recipients: Sequence[str],
         rendered: RenderedEmail,
         headers: Mapping[str, str] | None = None,
+        attachments: Sequence[tuple[str, bytes, str]] = (),
     ) -> None:
-        """Send ``rendered`` to each recipient; raise if any message is not accepted."""
+        """Send ``rendered`` to each recipient; raise if any message is not accepted.
+
+        ``attachments`` are (filename, content, content type) triples added to every message.
+        """
         if not recipients:
             return
         # The connection is looked up per call, not per transport, so a changed backend
@@ -98,6 +102,8 @@ class EmailTransport:
                 connection=connection,
             )
             message.attach_alternative(rendered.html, "text/html")
+            for filename, content, content_type in attachments:
+                message.attach(filename, content, content_type)
             messages.append(message)
         # One connection for the batch: a single SMTP session rather than one per recipient.
         sent = connection.send_messages(messages)

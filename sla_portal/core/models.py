@@ -147,6 +147,27 @@ class WorkerHeartbeat(models.Model):
         return f"{self.name} at {self.beat_at:%Y-%m-%d %H:%M:%S}"
 
 
+class EmailAttachment(models.Model):
+    """A file sent with emails, stored as the bytes that go out.
+
+    Stored once and shared by every recipient's ``Notification`` of the event (a report's PDF
+    goes to five contacts, but is kept once). Written when the notification is created and
+    never changed afterwards, so every retry attaches exactly what was queued, whatever
+    happens to the source (a corrected report) meanwhile.
+    """
+
+    filename = models.CharField(max_length=255)
+    content_type = models.CharField(max_length=100)
+    content = models.BinaryField()
+    created_at = models.DateTimeField(default=timezone.now)
+
+    class Meta:
+        ordering = ["id"]
+
+    def __str__(self) -> str:
+        return f"{self.filename} ({self.content_type})"
+
+
 class NotificationStatus(models.TextChoices):
     """Where a notification is on its way out (module level so ``Meta`` can name it)."""
 
@@ -194,6 +215,8 @@ class Notification(models.Model):
     # A plain id rather than a foreign key: core stays below the agreements app, and an
     # agreement's email history still lists with one indexed query.
     agreement_id = models.BigIntegerField(null=True, blank=True)
+    # Shared rows: the event's files are stored once, however many recipients it has.
+    attachments = models.ManyToManyField(EmailAttachment, blank=True, related_name="notifications")
 
     class Meta:
         ordering = ["-created_at", "-id"]

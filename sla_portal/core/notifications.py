@@ -19,8 +19,8 @@ so a broker outage or a killed worker delays an email but never loses or doubles
 from __future__ import annotations
 
 import logging
-from collections.abc import Iterable, Mapping
-from datetime import timedelta
+from collections.abc import Iterable, Mapping, Sequence
+from datetime import datetime, timedelta
 from typing import Any
 from urllib.parse import urlsplit
 
@@ -30,7 +30,7 @@ from django.db.models import F, Q, QuerySet
 from django.utils import timezone
 
 from .emails import EmailTransport, RenderedEmail, render_email
-from .models import Notification, User
+from .models import EmailAttachment, Notification, User
 from .tasks import deliver_notifications
 
 logger = logging.getLogger(__name__)
@@ -57,6 +57,7 @@ def notify(
     template_prefix: str,
     context: Mapping[str, Any],
     agreement_id: int | None = None,
+    attachments: Sequence[EmailAttachment] = (),
 ) -> list[Notification]:
     """Record one email per recipient for the event (``kind``, ``key``) and send it after commit.
 
@@ -69,6 +70,10 @@ def notify(
     The triplet under ``template_prefix`` is rendered now, once per recipient, from
     ``context`` plus ``recipient`` (the user, when one was given) and ``recipient_email``;
     every retry later sends exactly what was rendered here.
+
+    ``attachments`` (unsaved ``EmailAttachment`` rows, already rendered to bytes) go with
+    every new email of the event. They are stored once, only if a new row is created, and
+    shared by the recipients' rows; retries send those stored bytes.
 
     Returns the event's rows for these recipients, new ones and any from earlier calls.
     """
@@ -105,10 +110,37 @@ def notify(
         )
     if new_rows:
         Notification.objects.bulk_create(new_rows, ignore_conflicts=True)
+        if attachments:
+            _attach(event_rows, new_rows, now, attachments)
         # robust: the rows are committed by then, so a broker outage must not turn the
         # caller's successful request into an error; it is logged and the sweep sends them.
         transaction.on_commit(lambda: deliver_notifications.delay(), robust=True)
     return list(event_rows.order_by("id"))
+
+
+def _attach(
+    event_rows: QuerySet[Notification],
+    new_rows: list[Notification],
+    now: datetime,
+    attachments: Sequence[EmailAttachment],
+) -> None:
+    """Store ``attachments`` once and link them to the rows this call inserted."""
+    # bulk_create with ignore_conflicts sets no ids, and a row that lost a race to another
+    # transaction was not inserted: the rows that are ours are the new ones carrying our ``now``.
+    inserted = list(
+        event_rows.filter(recipient__in=[row.recipient for row in new_rows], created_at=now)
+    )
+    if not inserted:
+        return
+    for attachment in attachments:
+        if attachment.pk is None:
+            attachment.save()
+    links = Notification.attachments.through
+    links.objects.bulk_create(
+        links(notification_id=row.pk, emailattachment_id=attachment.pk)
+        for row in inserted
+        for attachment in attachments
+    )
 
 
 def _recipients_by_address(recipients: Iterable[User | str]) -> dict[str, User | None]:
@@ -183,9 +215,16 @@ def _send(notification: Notification, transport: EmailTransport) -> bool:
     rendered = RenderedEmail(
         subject=notification.subject, text=notification.body_text, html=notification.body_html
     )
+    files = [
+        (attachment.filename, bytes(attachment.content), attachment.content_type)
+        for attachment in notification.attachments.order_by("id")
+    ]
     try:
         transport.notify(
-            [notification.recipient], rendered, headers={"Message-ID": _message_id(notification)}
+            [notification.recipient],
+            rendered,
+            headers={"Message-ID": _message_id(notification)},
+            attachments=files,
         )
     except Exception as exc:
         # Any failure (refused, unreachable, timed out) is worth another try later; the
