@@ -341,6 +341,9 @@ def agreement_as_proposed(
         # "24x7" is also how the snapshot spells "no calendar"; a calendar of that name is
         # among the snapshot's calendars when a target used it.
         calendar = calendars.get(row.get("calendar") or "")
+        if row.get("calendar_own") == "false":
+            # Measured in its section's calendar: left empty, so it is inherited as proposed.
+            calendar = None
         target.calendar_id = calendar.pk if calendar else None
         Target._meta.get_field("calendar").set_cached_value(target, calendar)
         named = service(row["service"]) if row.get("service") else None

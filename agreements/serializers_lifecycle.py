@@ -57,6 +57,14 @@ FIELDS_OF_ACTION: dict[str, tuple[str, ...]] = {
 SECTION_CHOICES = [("general", "General"), *((s.key, s.title) for s in SECTIONS)]
 
 
+class _AbsentWhenOmittedBooleanField(serializers.BooleanField):
+    """A boolean that is absent when a form-encoded request leaves it out. DRF reads a missing
+    checkbox of an HTML form as False, which would send ``confirm_incomplete`` with every
+    other step and have it refused as "not used by accept"."""
+
+    default_empty_html = serializers.empty
+
+
 class ReviewActionInputSerializer(StrictFieldsMixin, serializers.ModelSerializer):
     """A follow-up action agreed in a review."""
 
@@ -98,7 +106,7 @@ class TransitionSerializer(StrictFieldsMixin, serializers.Serializer):
         },
     )
     note = serializers.CharField(required=False, allow_blank=True)
-    confirm_incomplete = serializers.BooleanField(
+    confirm_incomplete = _AbsentWhenOmittedBooleanField(
         required=False,
         help_text="propose: true sends an agreement whose sections are not all complete; "
         "without it such a proposal answers 400 listing what is missing.",

@@ -112,6 +112,9 @@ def build_snapshot(agreement: Agreement) -> dict:
             row[optional] = _text(getattr(target, optional))
         calendar = effective[target.pk]
         row["calendar"] = calendar.name if calendar is not None else "24x7"
+        # Whether the target named that calendar itself or took its section's: a customer
+        # reading the proposal sees "Berlin office hours (section 4)" as the manager does.
+        row["calendar_own"] = _text(target.calendar_id is not None)
         row["service"] = target.service.name if target.service_id else ""
         row["key"] = "|".join((target.metric, target.priority, target.error_category, target.name))
         row["section"] = section_for_metric(target.metric).key
