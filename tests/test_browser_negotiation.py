@@ -15,6 +15,7 @@ from playwright.sync_api import expect
 
 from agreements.models import Agreement
 from tests.support.actors import PASSWORD
+from tests.support.agreements import complete_for_proposal
 from tests.support.axe import assert_no_axe_violations
 from tests.support.browser import DOCS_SCREENSHOTS, login, screenshot
 
@@ -45,7 +46,7 @@ def test_negotiation_and_sign_off_both_sides(
     agreement = acme_agreement
     agreement.service_description = "Operation of the customer portal."
     agreement.change_policy = "Normal changes go through the change advisory board."
-    agreement.save()
+    complete_for_proposal(agreement)  # every section complete: no gaps to confirm
     lifecycle_url = f"/agreements/{agreement.pk}/lifecycle/"
 
     manager = new_page(viewport=DESKTOP)
