@@ -17,11 +17,11 @@ from reporting.services import issue_due_reports
 from sla_portal.core.notifications import deliver_due
 from tests.support.actors import PASSWORD
 from tests.support.axe import assert_no_axe_violations
-from tests.support.browser import login, screenshot
+from tests.support.browser import DOCS_SCREENSHOTS, login, screenshot
 
 pytestmark = [pytest.mark.browser, pytest.mark.django_db(transaction=True)]
 
-SCREENSHOTS = Path(__file__).resolve().parents[1] / "docs" / "screenshots"
+SCREENSHOTS = DOCS_SCREENSHOTS
 # In force since 16 November 2026 (effective since 1 January); November closes at midnight UTC.
 ACTIVATED = datetime(2026, 11, 16, 10, 0, tzinfo=UTC)
 CLOSED = datetime(2026, 12, 1, 0, 5, tzinfo=UTC)

@@ -16,7 +16,7 @@ from monitoring.evaluation.periods import evaluate_periods
 from monitoring.ingest.uptime import checks_ingest
 from tests.support.actors import PASSWORD
 from tests.support.axe import assert_no_axe_violations
-from tests.support.browser import login, screenshot
+from tests.support.browser import DOCS_SCREENSHOTS, login, screenshot
 
 pytestmark = [
     pytest.mark.browser,
@@ -27,11 +27,11 @@ pytestmark = [
     ),
 ]
 
-DOCS = Path(__file__).resolve().parent.parent / "docs" / "screenshots"
+DOCS = DOCS_SCREENSHOTS
 
 
 def keep(path: Path, name: str) -> None:
-    DOCS.mkdir(exist_ok=True)
+    DOCS.mkdir(parents=True, exist_ok=True)
     shutil.copyfile(path, DOCS / f"{name}.png")
 
 

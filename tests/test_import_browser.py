@@ -4,7 +4,6 @@ message on the upload page, and a real export's job page lists the rows and ever
 from __future__ import annotations
 
 import shutil
-from pathlib import Path
 
 import pytest
 from django.urls import reverse
@@ -13,11 +12,11 @@ from monitoring.models import ImportJob, Source
 from monitoring.tasks import run_import_job
 from tests.support.actors import PASSWORD
 from tests.support.axe import assert_no_axe_violations
-from tests.support.browser import login, screenshot
+from tests.support.browser import DOCS_SCREENSHOTS, login, screenshot
 from tests.support.data import SHARED_DATA
 
 UPPTIME = SHARED_DATA / "uptime" / "upptime-cloudesire-status-changes.csv"
-SCREENSHOTS = Path(__file__).resolve().parent.parent / "docs" / "screenshots"
+SCREENSHOTS = DOCS_SCREENSHOTS
 PNG = b"\x89PNG\r\n\x1a\n\x00\x00\x00\rIHDR\x00\x00\x00\x01\x00\x00\x00\x01\x08\x06\x00\x00\x00"
 SERVICE_MAP = (
     "https://marketplace.cloudeng.it=Customer Portal\n"
@@ -28,7 +27,7 @@ SERVICE_MAP = (
 
 def keep(page, name: str) -> None:
     path = screenshot(page, name)
-    SCREENSHOTS.mkdir(exist_ok=True)
+    SCREENSHOTS.mkdir(parents=True, exist_ok=True)
     shutil.copy(path, SCREENSHOTS / f"{name}.png")
 
 

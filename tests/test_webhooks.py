@@ -12,7 +12,6 @@ import time
 import urllib.error
 import urllib.request
 from datetime import UTC, datetime
-from pathlib import Path
 from typing import Any
 from zoneinfo import ZoneInfo
 
@@ -31,6 +30,7 @@ from monitoring.adapters import (
 from monitoring.models import Outage, Source, Ticket, UptimeCheck
 from monitoring.signing import bearer_matches, sign, verify
 from sla_portal.core.models import Notification
+from tests.support.browser import DOCS_SCREENSHOTS
 
 PORTAL = "Customer Portal"  # the service of the acme_agreement fixture
 
@@ -772,7 +772,7 @@ def test_edit_page_saves_the_mapping_and_the_for_delay(client, alice_manager, ac
 
 # --- In Chromium: what a manager sees of a source being refused ---------------------------------
 
-SCREENSHOTS = Path(__file__).resolve().parents[1] / "docs" / "screenshots"
+SCREENSHOTS = DOCS_SCREENSHOTS
 
 
 def keep(page, name: str) -> None:
