@@ -216,13 +216,12 @@ class World:
 
 
 def build_world() -> World:
-    from rest_framework.authtoken.models import Token
-
     from agreements.demo import seed_calendars, seed_services, seed_tiers
     from agreements.models import Service
     from agreements.services import agreement_create_from_tier
     from monitoring.models import Source
     from sla_portal.core.models import Organisation, Role, User
+    from sla_portal.core.tokens import create_token_for_tests
 
     provider = Organisation.objects.create(
         name="Bench Provider", slug="bench-provider", kind=Organisation.Kind.PROVIDER
@@ -235,7 +234,7 @@ def build_world() -> World:
     )
     manager.set_unusable_password()
     manager.save()
-    token = Token.objects.create(user=manager).key
+    token = create_token_for_tests(manager)
     tiers = seed_tiers(seed_calendars())
     portal = seed_services(manager)["portal"]
     check_services = Service.objects.bulk_create(

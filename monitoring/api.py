@@ -53,11 +53,13 @@ from .serializers import (
     IngestResultSerializer,
     MaintenanceRowSerializer,
     MeasurementRowSerializer,
+    RotatedSecretSerializer,
     SourceSerializer,
     TicketDetailSerializer,
     TicketRowSerializer,
     TicketSerializer,
 )
+from .sources import source_rotate_secret
 
 DEFAULT_MAX_BODY_BYTES = 50 * 1024 * 1024
 # A sender fixing a broken export needs the first problems, not a response of megabytes.
@@ -180,7 +182,9 @@ SOURCE_EXAMPLE = {
     "name": "Acme ServiceNow",
     "kind": "servicenow",
     "timezone": "Europe/Berlin",
-    "signing_secret": "q0fW1x…",
+    "signing_secret_hint": "…x0Qa",
+    "secret_rotated_at": None,
+    "previous_secret_until": None,
     "created_at": "2026-01-05T09:30:00Z",
     "service_map": {},
     "for_seconds": 0,
@@ -365,6 +369,31 @@ class SourceViewSet(CatalogueDestroyMixin, ScopedViewSetMixin, viewsets.ModelVie
         if getattr(self, "swagger_fake_view", False) or getattr(user, "is_provider", False):
             return SourceSerializer
         return CustomerSourceSerializer
+
+    def perform_create(self, serializer: BaseSerializer) -> None:
+        self._created = serializer.save()
+
+    def create(self, request: Request, *args: Any, **kwargs: Any) -> Response:
+        """Create a source; the answer carries its ``signing_secret``, this once."""
+        response = super().create(request, *args, **kwargs)
+        response.data["signing_secret"] = self._created.signing_secret
+        return response
+
+    @extend_schema(
+        request=None,
+        responses={200: RotatedSecretSerializer, 403: FORBIDDEN, 404: NOT_FOUND},
+    )
+    @action(detail=True, methods=["post"], url_path="rotate-secret", filterset_class=None)
+    def rotate_secret(self, request: Request, pk: str) -> Response:
+        """Give the source a new signing secret, answered this once. The previous secret
+        still verifies during the overlap (24 hours by default), so senders can be switched
+        over; the rotation is recorded in the customer's account trail."""
+        source = self.get_object()
+        secret = source_rotate_secret(source, by=request.user)
+        source.refresh_from_db(fields=["previous_secret_until"])
+        return Response(
+            {"signing_secret": secret, "previous_secret_until": source.previous_secret_until}
+        )
 
     def _ingest(self, request: Request, run) -> Response:
         # 404 before parsing: an invisible source is not told whether its body was valid.

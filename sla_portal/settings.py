@@ -58,7 +58,6 @@ INSTALLED_APPS = [
     "django.contrib.staticfiles",
     "django.contrib.humanize",
     "rest_framework",
-    "rest_framework.authtoken",
     "django_filters",
     "drf_spectacular",
     "drf_spectacular_sidecar",
@@ -315,7 +314,8 @@ WORKER_HEARTBEAT_MAX_AGE_SECONDS = int(os.environ.get("WORKER_HEARTBEAT_MAX_AGE"
 REST_FRAMEWORK = {
     "DEFAULT_AUTHENTICATION_CLASSES": [
         "rest_framework.authentication.SessionAuthentication",
-        "rest_framework.authentication.TokenAuthentication",
+        # Per-user tokens stored hashed, with scopes and revocation (sla_portal.core.tokens).
+        "sla_portal.core.tokens.ApiTokenAuthentication",
     ],
     "DEFAULT_PERMISSION_CLASSES": ["rest_framework.permissions.IsAuthenticated"],
     "DEFAULT_SCHEMA_CLASS": "drf_spectacular.openapi.AutoSchema",
@@ -350,6 +350,13 @@ SPECTACULAR_SETTINGS = {
         "StatusEnum": "agreements.models.Agreement.Status",
     },
 }
+
+# Keys that encrypt webhook signing secrets at rest (sla_portal.core.crypto): comma-separated
+# Fernet keys, the newest first. Empty: a key derived from SECRET_KEY.
+SLA_SECRET_KEYS = env_list("SLA_SECRET_KEYS")
+# After a source's secret is rotated the old one still verifies this long, so senders can be
+# switched over without losing deliveries.
+SOURCE_SECRET_OVERLAP_HOURS = float(os.environ.get("SLA_SOURCE_SECRET_OVERLAP_HOURS", "24"))
 
 CRISPY_ALLOWED_TEMPLATE_PACKS = "bootstrap5"
 CRISPY_TEMPLATE_PACK = "bootstrap5"

@@ -11,7 +11,7 @@ from .evaluation import (
 from .events import ContinuityIncident, ErrorEvent, Measurement
 from .imports import ImportJob
 from .probe import ProbeState
-from .sources import Source
+from .sources import SignedDelivery, Source, TicketEventStamp
 from .tickets import Ticket, TicketPause, TicketStatusChange
 from .uptime import MaintenanceWindow, Outage, UptimeCheck
 
@@ -29,9 +29,11 @@ __all__ = [
     "Outage",
     "PeriodResult",
     "ProbeState",
+    "SignedDelivery",
     "Source",
     "Status",
     "Ticket",
+    "TicketEventStamp",
     "TicketPause",
     "TicketStatusChange",
     "TicketTimer",
