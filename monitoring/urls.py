@@ -44,6 +44,11 @@ urlpatterns = [
     path("sources/<int:pk>/", source_views.source_detail, name="source-detail"),
     path("sources/<int:pk>/edit/", source_views.source_edit, name="source-edit"),
     path("sources/<int:pk>/status/", source_views.source_toggle, name="source-toggle"),
+    path(
+        "sources/<int:pk>/rotate-secret/",
+        source_views.source_rotate_secret_view,
+        name="source-rotate-secret",
+    ),
     # Webhooks: signed pushes from monitors and alert managers
     path("hooks/<int:source_id>/generic/", webhooks.generic, name="hook-generic"),
     path("hooks/<int:source_id>/uptime-kuma/", webhooks.uptime_kuma, name="hook-uptime-kuma"),

@@ -36,3 +36,18 @@ class RoleForm(forms.Form):
     def __init__(self, *args, organisation: Organisation, **kwargs) -> None:
         super().__init__(*args, **kwargs)
         self.fields["role"].choices = roles_for(organisation)
+
+
+class TokenForm(forms.Form):
+    name = forms.CharField(
+        max_length=100, help_text="What uses the token, e.g. “ServiceNow nightly export”."
+    )
+    scopes = forms.MultipleChoiceField(
+        widget=forms.CheckboxSelectMultiple,
+        help_text="Read: look data up. Write: every other change your role allows. Ingest: "
+        "push monitoring data to the bulk endpoints.",
+    )
+
+    def __init__(self, *args, scopes: list[tuple[str, str]], **kwargs) -> None:
+        super().__init__(*args, **kwargs)
+        self.fields["scopes"].choices = scopes
