@@ -66,10 +66,10 @@ def allowed_scopes(user: User) -> list[str]:
 def required_scope(method: str, path: str) -> str:
     """The scope a request with ``method`` on ``path`` needs."""
     if method in SAFE_METHODS:
-        return ApiToken.Scope.READ
+        return ApiToken.Scope.READ.value
     if _BULK_PATH.search(path):
-        return ApiToken.Scope.INGEST
-    return ApiToken.Scope.WRITE
+        return ApiToken.Scope.INGEST.value
+    return ApiToken.Scope.WRITE.value
 
 
 def token_create(user: User, *, name: str, scopes: list[str]) -> tuple[ApiToken, str]:
