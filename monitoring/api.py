@@ -54,6 +54,7 @@ from .serializers import (
     MaintenanceRowSerializer,
     MeasurementRowSerializer,
     RotatedSecretSerializer,
+    SourceCreatedSerializer,
     SourceSerializer,
     TicketDetailSerializer,
     TicketRowSerializer,
@@ -340,7 +341,7 @@ def _source_examples(*request: dict) -> list[OpenApiExample]:
     ),
     create=extend_schema(
         examples=_source_examples(SOURCE_REQUEST),
-        responses={201: SourceSerializer, 400: OpenApiTypes.OBJECT, 403: FORBIDDEN},
+        responses={201: SourceCreatedSerializer, 400: OpenApiTypes.OBJECT, 403: FORBIDDEN},
     ),
     update=extend_schema(
         examples=_source_examples(SOURCE_REQUEST),

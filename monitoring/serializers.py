@@ -153,6 +153,15 @@ class SourceSerializer(StrictFieldsMixin, serializers.ModelSerializer):
         return attrs
 
 
+class SourceCreatedSerializer(SourceSerializer):
+    """The answer of a creation: the source with its signing secret, shown this once."""
+
+    signing_secret = serializers.CharField(read_only=True)
+
+    class Meta(SourceSerializer.Meta):
+        fields = [*SourceSerializer.Meta.fields, "signing_secret"]
+
+
 class RotatedSecretSerializer(serializers.Serializer):
     """The answer of a rotation: the new secret, shown this once."""
 

@@ -249,3 +249,23 @@ def test_row_errors_name_positions_in_the_request_when_rows_are_stale(client, ac
     response = post_signed(client, acme_hook, {"tickets": [opened, bad]}, at=at - 5)
     assert response.status_code == 400
     assert response.json()["errors"][0]["index"] == 1
+
+
+def test_a_new_key_takes_over_after_reencrypting(settings, acme):
+    import io
+
+    from django.core.management import call_command
+
+    old_key, new_key = (
+        "kQz6C7dN0mYvJ9c3H1aW4tR8sX2bE5fU7gL0pO3iK6M=",
+        "ZmFrZS1uZXctZmVybmV0LWtleS0wMTIzNDU2Nzg5MDE=",
+    )
+    settings.SLA_SECRET_KEYS = [old_key]
+    source = Source.objects.create(customer=acme, name="Keyed")
+    secret = source.signing_secret
+    settings.SLA_SECRET_KEYS = [new_key, old_key]
+    out = io.StringIO()
+    call_command("reencrypt_source_secrets", stdout=out)
+    assert "1 source" in out.getvalue()
+    settings.SLA_SECRET_KEYS = [new_key]
+    assert Source.objects.get(pk=source.pk).signing_secret == secret

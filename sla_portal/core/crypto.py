@@ -7,8 +7,8 @@ not reveal a secret.
 
 Keys: ``settings.SLA_SECRET_KEYS`` (the ``SLA_SECRET_KEYS`` variable, comma-separated Fernet
 keys, newest first). New values are encrypted with the first; every key decrypts, so a key is
-rotated by putting a new one first and re-encrypting (``manage.py reencrypt_secrets``) before
-dropping the old. Without that setting the key is derived from ``SECRET_KEY`` (and each of
+rotated by putting a new one first and re-encrypting (``manage.py reencrypt_source_secrets``)
+before dropping the old. Without that setting the key is derived from ``SECRET_KEY`` (and each of
 ``SECRET_KEY_FALLBACKS`` decrypts), so an existing installation keeps working without new
 configuration; a separate key is better, because it can then be rotated on its own schedule.
 """
