@@ -348,6 +348,8 @@ SPECTACULAR_SETTINGS = {
         # A report's status (draft, issued) beside the agreement's, which keeps its name.
         "ReportStatusEnum": "reporting.models.Report.Status",
         "StatusEnum": "agreements.models.Agreement.Status",
+        # A source and the answer of its creation (with the one-time secret) share its kinds.
+        "SourceKindEnum": "monitoring.models.Source.Kind",
     },
 }
 
