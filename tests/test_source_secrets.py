@@ -269,3 +269,29 @@ def test_a_new_key_takes_over_after_reencrypting(settings, acme):
     assert "1 source" in out.getvalue()
     settings.SLA_SECRET_KEYS = [new_key]
     assert Source.objects.get(pk=source.pk).signing_secret == secret
+
+
+def test_the_migration_encrypts_the_secrets_already_stored(transactional_db, acme):
+    from django.db.migrations.executor import MigrationExecutor
+
+    before, after = (
+        ("monitoring", "0013_source_staleness"),
+        (
+            "monitoring",
+            "0014_source_secret_encryption_and_replays",
+        ),
+    )
+    executor = MigrationExecutor(connection)
+    executor.migrate([before])
+    try:
+        old_apps = executor.loader.project_state([before]).apps
+        OldSource = old_apps.get_model("monitoring", "Source")
+        OldSource.objects.create(customer_id=acme.pk, name="Legacy", signing_secret="legacy-secret")
+        executor = MigrationExecutor(connection)
+        executor.migrate([after])
+        source = Source.objects.get(name="Legacy")
+        assert source.signing_secret == "legacy-secret"
+        assert "legacy-secret" not in source.signing_secret_encrypted
+    finally:
+        executor = MigrationExecutor(connection)
+        executor.migrate(executor.loader.graph.leaf_nodes())
