@@ -6,7 +6,7 @@ import os
 # refused by sla_portal.settings anywhere but under tests.settings (core.secret_key).
 os.environ.setdefault("SECRET_KEY", "test-only-key-not-secret")
 
-from sla_portal.settings import *  # noqa: E402, F403
+from sla_portal.settings import *  # noqa: F403
 
 # Hashing stays real in production; the suite creates hundreds of users.
 PASSWORD_HASHERS = ["django.contrib.auth.hashers.MD5PasswordHasher"]
