@@ -52,10 +52,12 @@ class QuietServer(ThreadingHTTPServer):
 
 
 @pytest.fixture(autouse=True)
-def _probe_may_call_localhost(settings) -> None:
+def _probe_may_call_localhost(settings, monkeypatch) -> None:
     """These tests probe a server on 127.0.0.1, which the probe refuses unless allowed
-    (tests/test_probe_targets.py tests the refusal)."""
+    (tests/test_probe_targets.py tests the refusal); the environment carries the setting to
+    the worker process of the end-to-end test."""
     settings.SLA_PROBE_ALLOW_PRIVATE = True
+    monkeypatch.setenv("SLA_PROBE_ALLOW_PRIVATE", "1")
 
 
 @pytest.fixture
