@@ -25,6 +25,7 @@ from rest_framework.exceptions import APIException
 from rest_framework.settings import api_settings
 
 from sla_portal.core.models import Organisation, User
+from sla_portal.core.netguard import validate_probe_url
 from sla_portal.core.selectors import organisations_visible_to, users_visible_to
 
 from .models import (
@@ -242,7 +243,10 @@ class ServiceSerializer(StrictFieldsMixin, serializers.ModelSerializer):
             "agreement_count",
             "created_at",
         ]
-        extra_kwargs = {"probe_interval_seconds": {"min_value": 10}}
+        extra_kwargs = {
+            "probe_interval_seconds": {"min_value": 10},
+            "probe_url": {"validators": [validate_probe_url]},
+        }
 
 
 # --- Calendars -----------------------------------------------------------------------------

@@ -29,6 +29,7 @@ import csv
 import io
 import os
 import re
+import secrets
 import sys
 import time
 import zipfile
@@ -73,7 +74,13 @@ def setup_django(url: str) -> None:
     """Point Django at ``url`` with a private broker and set it up."""
     os.environ["DATABASE_URL"] = url
     os.environ["DJANGO_SETTINGS_MODULE"] = "sla_portal.settings"
-    os.environ.setdefault("SECRET_KEY", "bench-only-not-secret")
+    # Production settings refuse a weak key; a random one per run is as good as any here.
+    os.environ.setdefault("SECRET_KEY", secrets.token_urlsafe(50))
+    # The benchmark talks plain http to the portal and sends as fast as it can: no https
+    # redirect and no API rate limits (the figures measure the ingest, not the throttle).
+    os.environ.setdefault("SECURE_SSL_REDIRECT", "0")
+    for scope in ("USER", "ANON", "INGEST"):
+        os.environ.setdefault(f"API_THROTTLE_{scope}", "off")
     os.environ["DEBUG"] = "0"
     os.environ.setdefault("LOG_LEVEL", "WARNING")
     # The import queues an evaluation task after commit. This script evaluates by itself, so

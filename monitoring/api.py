@@ -35,6 +35,7 @@ from rest_framework.serializers import BaseSerializer
 
 from agreements.api import FORBIDDEN, NOT_FOUND, CatalogueDestroyMixin
 from agreements.selectors import services_visible_to
+from sla_portal.core import safejson
 from sla_portal.core.api import ScopedViewSetMixin
 from sla_portal.core.models import User
 from sla_portal.core.permissions import DrafterOrReadOnly
@@ -130,7 +131,7 @@ class JSONRowsParser(BaseParser):
 
     def parse(self, stream, media_type=None, parser_context=None) -> list:
         try:
-            rows = json.loads(_text(stream, parser_context))
+            rows = safejson.loads(_text(stream, parser_context))
         except json.JSONDecodeError as exc:
             raise BadBody(-1, f"invalid JSON: {exc}") from None
         if not isinstance(rows, list):
@@ -149,7 +150,7 @@ class NDJSONRowsParser(BaseParser):
             if not line.strip():
                 continue
             try:
-                rows.append(json.loads(line))
+                rows.append(safejson.loads(line))
             except json.JSONDecodeError as exc:
                 raise BadBody(len(rows), f"invalid JSON: {exc}") from None
         return rows
@@ -364,6 +365,8 @@ class SourceViewSet(CatalogueDestroyMixin, ScopedViewSetMixin, viewsets.ModelVie
     filterset_class = SourceFilter
     queryset = Source.objects.none()  # for the schema; rows come from the selector
     selector = staticmethod(sources_visible_to)
+    # The bulk actions set "ingest": their own rate budget (sla_portal.core.throttles).
+    throttle_scope: str | None = None
 
     def get_serializer_class(self) -> type[BaseSerializer]:
         user = self.request.user
@@ -411,6 +414,7 @@ class SourceViewSet(CatalogueDestroyMixin, ScopedViewSetMixin, viewsets.ModelVie
         methods=["post"],
         url_path="tickets/bulk",
         parser_classes=BULK_PARSERS,
+        throttle_scope="ingest",
         filterset_class=None,
     )
     def tickets_bulk(self, request: Request, pk: str) -> Response:
@@ -436,6 +440,7 @@ class SourceViewSet(CatalogueDestroyMixin, ScopedViewSetMixin, viewsets.ModelVie
         methods=["post"],
         url_path="checks/bulk",
         parser_classes=BULK_PARSERS,
+        throttle_scope="ingest",
         filterset_class=None,
     )
     def checks_bulk(self, request: Request, pk: str) -> Response:
@@ -476,6 +481,7 @@ class SourceViewSet(CatalogueDestroyMixin, ScopedViewSetMixin, viewsets.ModelVie
         methods=["post"],
         url_path="maintenance/bulk",
         parser_classes=BULK_PARSERS,
+        throttle_scope="ingest",
         filterset_class=None,
     )
     def maintenance_bulk(self, request: Request, pk: str) -> Response:
@@ -501,6 +507,7 @@ class SourceViewSet(CatalogueDestroyMixin, ScopedViewSetMixin, viewsets.ModelVie
         methods=["post"],
         url_path="errors/bulk",
         parser_classes=BULK_PARSERS,
+        throttle_scope="ingest",
         filterset_class=None,
     )
     def errors_bulk(self, request: Request, pk: str) -> Response:
@@ -526,6 +533,7 @@ class SourceViewSet(CatalogueDestroyMixin, ScopedViewSetMixin, viewsets.ModelVie
         methods=["post"],
         url_path="measurements/bulk",
         parser_classes=BULK_PARSERS,
+        throttle_scope="ingest",
         filterset_class=None,
     )
     def measurements_bulk(self, request: Request, pk: str) -> Response:
@@ -553,6 +561,7 @@ class SourceViewSet(CatalogueDestroyMixin, ScopedViewSetMixin, viewsets.ModelVie
         methods=["post"],
         url_path="incidents/bulk",
         parser_classes=BULK_PARSERS,
+        throttle_scope="ingest",
         filterset_class=None,
     )
     def incidents_bulk(self, request: Request, pk: str) -> Response:

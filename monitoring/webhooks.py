@@ -37,6 +37,7 @@ from monitoring.ingest.fields import source_zone
 from monitoring.ingest.tickets import tickets_ingest
 from monitoring.ingest.uptime import checks_ingest
 from monitoring.models import SignedDelivery, Source, TicketEventStamp
+from sla_portal.core import safejson
 
 __all__ = ["alertmanager", "generic", "uptime_kuma"]
 
@@ -177,7 +178,7 @@ def _remember(source: Source, signed: Signed) -> None:
 
 def _json_object(body: bytes) -> Mapping[str, Any]:
     try:
-        payload = json.loads(body.decode("utf-8-sig"))
+        payload = safejson.loads(body.decode("utf-8-sig"))
     except UnicodeDecodeError:
         raise _error(400, "the body is not UTF-8 text") from None
     except json.JSONDecodeError as exc:
