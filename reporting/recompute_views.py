@@ -20,7 +20,9 @@ from django.utils import timezone
 from django.views.decorators.http import require_POST
 
 from agreements.models import Calendar
+from monitoring.evaluation.format import state_word
 from monitoring.models import Source
+from monitoring.presentation import status_badge
 
 from .models import RecomputeRun
 from .recompute import (
@@ -32,6 +34,7 @@ from .recompute import (
     recompute_request,
     recompute_runs_visible_to,
 )
+from .services import result_month
 
 PAGE_SIZE = 25
 # States are never colour alone: an icon and the word go with each (see portal.css .state).
@@ -152,6 +155,8 @@ def _dated(change: dict) -> dict:
     return change | {
         "old_due_at": parse(change.get("old_due_at")),
         "new_due_at": parse(change.get("new_due_at")),
+        "old_word": state_word(change["old_state"]) if change.get("old_state") else "",
+        "new_word": state_word(change["new_state"]) if change.get("new_state") else "",
     }
 
 
@@ -160,7 +165,13 @@ def recompute_detail(request: HttpRequest, pk: int) -> HttpResponse:
     """One run: its progress bar (polled while it runs), what changed, and the closed-period
     corrections waiting to be applied."""
     run = get_object_or_404(recompute_runs_visible_to(request.user), pk=pk)
-    corrections = run.corrections.select_related("agreement", "report", "applied_by")
+    corrections = list(run.corrections.select_related("agreement", "report", "applied_by"))
+    for correction in corrections:
+        # Named by the month the period ends in, like the reports (a UTC date would say
+        # "31 Aug" for a September that starts at midnight in Berlin).
+        correction.month = result_month(correction.period_end)
+        correction.old_word = status_badge(correction.old_status).text
+        correction.new_word = status_badge(correction.new_status).text
     context = _run_context(run) | {
         "corrections": corrections,
         "pending": [c for c in corrections if c.applied_at is None],
