@@ -67,6 +67,8 @@ logger = logging.getLogger(__name__)
 TICKET_STEP = 1000
 # How many changed timers the run keeps to show (the counts cover them all).
 KEPT_TIMER_CHANGES = 50
+# A run that has not moved for this long has lost its next step; asking again resumes it.
+STALLED_AFTER = timedelta(minutes=10)
 QUIET_REASON = "Found by recompute #{run} (a correction of the past): recorded, not emailed."
 MISSED = {"missed_target", "breached"}
 
@@ -179,6 +181,10 @@ def recompute_request(
             .first()
         )
         if busy is not None:
+            if busy.updated_at < now - STALLED_AFTER:
+                # Its next step was lost (the broker was flushed): send it again. A step is
+                # safe to repeat, so a run that was only slow loses nothing either.
+                transaction.on_commit(lambda: _enqueue(busy.pk))
             raise RecomputeBusy(busy)
         run = RecomputeRun.objects.create(
             scope=scope,

@@ -309,3 +309,26 @@ def test_a_reason_is_required(measured, alice_manager):
         recompute_request(
             alice_manager, scope="agreement", agreement=measured, reason=" ", now=LATER
         )
+
+
+def test_asking_again_resumes_a_run_whose_next_step_was_lost(
+    measured, alice_manager, django_capture_on_commit_callbacks
+):
+    stalled = recompute_request(
+        alice_manager, scope="agreement", agreement=measured, reason="First", now=LATER
+    )
+    with django_capture_on_commit_callbacks() as queued, pytest.raises(RecomputeBusy):
+        recompute_request(
+            alice_manager, scope="agreement", agreement=measured, reason="x", now=LATER
+        )
+    assert queued == []  # it is moving (just asked for): nothing is sent twice
+    RecomputeRun.objects.filter(pk=stalled.pk).update(updated_at=LATER - timedelta(minutes=11))
+    with (
+        django_capture_on_commit_callbacks() as queued,
+        pytest.raises(RecomputeBusy) as refused,
+    ):
+        recompute_request(
+            alice_manager, scope="agreement", agreement=measured, reason="x", now=LATER
+        )
+    assert refused.value.run == stalled and len(queued) == 1
+    assert RecomputeRun.objects.count() == 1
