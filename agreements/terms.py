@@ -90,6 +90,13 @@ def measured_terms(agreement) -> MeasuredTerms | None:
 _cache: dict[int, MeasuredTerms] = {}
 
 
+def forget_measured_terms() -> None:
+    """Drop the cached terms and public holidays, so the next evaluation reads them afresh
+    (a recompute after the ``holidays`` package learned a holiday it did not know)."""
+    _cache.clear()
+    public_holidays.cache_clear()  # lru_cache: a package update is read on the next call
+
+
 def _terms_of_version(version_id: int, snapshot: dict) -> MeasuredTerms:
     # Versions never change (a database trigger refuses it), so the id is a safe cache key.
     found = _cache.get(version_id)

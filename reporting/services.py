@@ -60,7 +60,7 @@ from sla_portal.core.notifications import notify
 
 from .credits import CreditResult, compute_credits, schedule_from_snapshot
 from .formatting import money, period_label
-from .models import Report
+from .models import PeriodCorrection, Report
 
 # Older months are reported without email (history backfilled or imported late).
 EMAIL_MAX_AGE = timedelta(days=7)
@@ -397,7 +397,7 @@ def _dec(value: Decimal | None) -> str | None:
 
 def build_content(agreement: Agreement, month: date) -> tuple[AgreementVersion, dict]:
     """What the report of ``month`` says, from the facts as they are now."""
-    results = list(_month_results(agreement, month))
+    results = _with_corrections(list(_month_results(agreement, month)))
     version = max((r.version for r in results), key=lambda v: v.number)
     snapshot = version.snapshot
     zone = report_zone(snapshot)
@@ -429,6 +429,30 @@ def build_content(agreement: Agreement, month: date) -> tuple[AgreementVersion, 
         "breaches": _breaches(agreement, results, start, end),
         "credits": _credits_content(snapshot, credits),
     }
+
+
+def applied_corrections(result_ids: list[int]) -> dict[int, PeriodCorrection]:
+    """The latest applied correction of each closed period that has one."""
+    latest: dict[int, PeriodCorrection] = {}
+    rows = PeriodCorrection.objects.filter(
+        period_result_id__in=result_ids, applied_at__isnull=False
+    ).order_by("applied_at", "pk")
+    for correction in rows:
+        latest[correction.period_result_id] = correction
+    return latest
+
+
+def _with_corrections(results: list[PeriodResult]) -> list[PeriodResult]:
+    """Closed periods take the figure of their latest applied correction (a recompute found
+    them wrong, and a manager applied it: ``reporting.recompute``). In memory only: the
+    frozen row keeps what was known at period close, the correction row says what changed."""
+    latest = applied_corrections([r.pk for r in results])
+    for result in results:
+        correction = latest.get(result.pk)
+        if correction is not None:
+            result.value, result.status = correction.new_value, correction.new_status
+            result.final, result.details = correction.new_final, correction.new_details
+    return results
 
 
 def _values_by_metric(results: list[PeriodResult]) -> dict[str, list[float | None]]:

@@ -19,3 +19,20 @@ def issue_due_reports() -> int:
     from .services import issue_due_reports as issue
 
     return issue(timezone.now())
+
+
+@shared_task(
+    name="reporting.recompute_run",
+    ignore_result=True,
+    # Each step is one transaction that moves a stored cursor with the run row locked: a
+    # redelivery after a worker died starts the step again, a duplicate waits and finds
+    # the cursor moved on.
+    acks_late=True,
+    reject_on_worker_lost=True,
+)
+def recompute_run(run_id: int) -> None:
+    """One bounded step of a recompute; queues the next step until the run is done."""
+    from .recompute import recompute_step
+
+    if recompute_step(run_id):
+        recompute_run.delay(run_id)

@@ -1,6 +1,6 @@
 from django.urls import path
 
-from . import dashboard_views, inbox_views, report_views
+from . import dashboard_views, inbox_views, recompute_views, report_views
 
 app_name = "reporting"
 
@@ -18,4 +18,18 @@ urlpatterns = [
     path("reports/<int:pk>/csv/", report_views.report_csv, name="report-csv"),
     path("reports/<int:pk>/issue/", report_views.report_issue, name="report-issue"),
     path("reports/<int:pk>/correct/", report_views.report_correct, name="report-correct"),
+    # Measuring again after a correction (a holiday learned late, data re-sent)
+    path("recompute/", recompute_views.recompute_list, name="recompute-list"),
+    path("recompute/<int:pk>/", recompute_views.recompute_detail, name="recompute-detail"),
+    path(
+        "recompute/<int:pk>/progress/",
+        recompute_views.recompute_progress,
+        name="recompute-progress",
+    ),
+    path(
+        "recompute/<int:pk>/cancel/",
+        recompute_views.recompute_cancel_view,
+        name="recompute-cancel",
+    ),
+    path("recompute/<int:pk>/apply/", recompute_views.recompute_apply_view, name="recompute-apply"),
 ]

@@ -25,6 +25,7 @@ from monitoring.evaluation_api import (
     TicketTimerViewSet,
 )
 from reporting.api import ReportViewSet
+from reporting.recompute_api import RecomputeRunViewSet
 from sla_portal.core.api import OrganisationViewSet, UserViewSet
 
 # The lifecycle hangs under one agreement: /api/agreements/<id>/versions/ and so on.
@@ -53,3 +54,4 @@ router.register("compliance", PeriodResultViewSet, basename="period-result")
 router.register("breaches", BreachViewSet, basename="breach")
 router.register("alerts", AlertViewSet, basename="alert")
 router.register("reports", ReportViewSet, basename="report")
+router.register("recompute", RecomputeRunViewSet, basename="recompute")
