@@ -4,12 +4,18 @@ coalesced ``evaluate_changed`` nudges (one task outstanding, no nudge lost)."""
 from __future__ import annotations
 
 import time
-from datetime import UTC, datetime, timedelta
+from datetime import UTC, date, datetime, timedelta
+from datetime import time as dtime
 from unittest import mock
+from zoneinfo import ZoneInfo
 
 import pytest
 from django.db import connection
+from hypothesis import HealthCheck, given, settings
+from hypothesis import strategies as st
 
+from monitoring.clock import BusinessCalendar
+from monitoring.compliance import TimerInput, ticket_timer
 from monitoring.evaluation import trigger
 from monitoring.evaluation.bulk import upsert_rows
 from monitoring.evaluation.tickets import evaluate_pending_tickets, mark_for_evaluation
@@ -234,3 +240,41 @@ def test_a_thousand_single_ingests_leave_one_task_and_every_ticket_evaluated(
     assert not Ticket.objects.filter(evaluated_at__isnull=True).exists()
     assert TicketTimer.objects.count() == 2000
     assert PeriodResult.objects.filter(agreement=active_acme_agreement).exists()
+
+
+# --- The straight clock -------------------------------------------------------------------------
+
+
+@settings(max_examples=200, deadline=None, suppress_health_check=[HealthCheck.too_slow])
+@given(
+    opened=st.datetimes(
+        min_value=datetime(2015, 1, 1), max_value=datetime(2027, 1, 1), timezones=st.just(UTC)
+    ),
+    zone=st.sampled_from(["UTC", "Europe/Berlin", "America/New_York"]),
+    target=st.integers(min_value=1, max_value=30 * 86400),
+    extra=st.integers(min_value=0, max_value=30 * 86400),
+    stop_after=st.one_of(st.none(), st.integers(min_value=0, max_value=80 * 86400)),
+    now_after=st.integers(min_value=0, max_value=80 * 86400),
+    warning=st.sampled_from([50.0, 75.0, 80.0, 90.0]),
+)
+def test_a_24x7_clock_without_pauses_gives_what_the_calendar_walk_gives(
+    opened, zone, target, extra, stop_after, now_after, warning
+):
+    """``ticket_timer`` skips the calendar walk for a clock that always runs; a calendar with
+    the same hours that is not marked 24x7 (a holiday long ago) takes the general path."""
+    opened = opened.astimezone(ZoneInfo(zone))
+    spec = TimerInput(
+        start=opened,
+        stop=None if stop_after is None else opened + timedelta(seconds=stop_after),
+        pauses=[],
+        target_seconds=float(target),
+        threshold_seconds=float(target + extra),
+        warning_percent=warning,
+    )
+    now = opened + timedelta(seconds=now_after)
+    always = BusinessCalendar.always()
+    walked = BusinessCalendar(
+        "UTC", {day: [(dtime(0), dtime(0))] for day in range(7)}, {date(1900, 1, 1)}
+    )
+    assert always.is_always and not walked.is_always
+    assert ticket_timer(always, spec, now) == ticket_timer(walked, spec, now)
