@@ -28,6 +28,8 @@ from typing import NamedTuple
 from zoneinfo import ZoneInfo
 
 from django.db import connection, transaction
+from django.db.models import F, Q, Window
+from django.db.models.functions import Lag
 from django.utils import timezone
 
 from agreements.models import Agreement, Service
@@ -274,8 +276,15 @@ def _resolution_history(ticket_ids: list[int]) -> tuple[dict[int, list], dict[in
     gaps: dict[int, list] = defaultdict(list)
     first: dict[int, datetime] = {}
     since: dict[int, datetime] = {}
+    # Only the rows that matter are read: resolutions, and the change right after one (a
+    # reopening ends the gap). A long event log holds many more (assignments, updates).
+    previous = Window(
+        Lag("resolves"), partition_by=[F("ticket_id")], order_by=[F("at").asc(), F("id").asc()]
+    )
     changes = (
         TicketStatusChange.objects.filter(ticket_id__in=ticket_ids)
+        .annotate(after_resolution=previous)
+        .filter(Q(resolves=True) | Q(after_resolution=True))
         .order_by("ticket_id", "at", "id")
         .values_list("ticket_id", "at", "resolves")
     )
