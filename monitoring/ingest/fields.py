@@ -99,4 +99,13 @@ def text(row: Mapping, key: str, max_length: int, *, required: bool = False) -> 
     value = str(value).strip()
     if len(value) > max_length:
         raise FieldError(f"longer than {max_length} characters")
+    if "\x00" in value:
+        # PostgreSQL text cannot hold NUL; refused here rather than failing the batch's write.
+        raise FieldError("contains a NUL character")
+    if not value.isascii():
+        try:
+            value.encode()
+        except UnicodeEncodeError:
+            # A lone surrogate (JSON allows "\ud800") is no character the database can store.
+            raise FieldError("not valid Unicode text") from None
     return value
