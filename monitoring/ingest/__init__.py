@@ -113,21 +113,34 @@ def mark_received(
 
     ``data_until`` is the newest time the batch's data speaks of (the last check of an
     imported history); live senders' evidence is the receipt itself. After the commit and as
-    one-row UPDATEs of their own, so concurrent batches of one source do not queue behind a
+    one one-row UPDATE of its own, so concurrent batches of one source do not queue behind a
     lock on the source row for the length of their transactions. ``evidence=False`` for data
     that says nothing about the service's state now (announced maintenance)."""
     from django.db import transaction
+    from django.db.models import Case, DateTimeField, F, Q, Value, When
     from django.utils import timezone
 
     from ..models import Source
-    from ..staleness import evidence_time, stamp_evidence
+    from ..staleness import evidence_time, source_interval
 
     source_id = source.pk
+    interval = source_interval(source) if evidence else None
 
     def stamp() -> None:
         now = timezone.now()
-        Source.objects.filter(pk=source_id).update(last_received_at=now)
+        changes: dict[str, Any] = {"last_received_at": now}
         if evidence:
-            stamp_evidence(source, evidence_time(source, data_until, now))
+            # staleness.stamp_evidence folded into the same UPDATE (one statement, one commit
+            # instead of two): the last evidence only moves forward, the stale moment with it.
+            moment = evidence_time(source, data_until, now)
+            newer = Q(last_data_at__isnull=True) | Q(last_data_at__lt=moment)
+            stale_at = moment + interval if interval else None
+            changes["last_data_at"] = Case(
+                When(newer, then=Value(moment, DateTimeField())), default=F("last_data_at")
+            )
+            changes["stale_at"] = Case(
+                When(newer, then=Value(stale_at, DateTimeField())), default=F("stale_at")
+            )
+        Source.objects.filter(pk=source_id).update(**changes)
 
     transaction.on_commit(stamp)

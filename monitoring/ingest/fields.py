@@ -47,6 +47,8 @@ def timestamp(value: Any, zone: ZoneInfo | None) -> datetime:
             raise FieldError(f"not an ISO-8601 timestamp: {value!r}") from None
     else:
         raise FieldError(f"expected an ISO-8601 timestamp, got {type(value).__name__}")
+    if parsed.tzinfo is UTC:  # "Z" or "+00:00": already what is stored
+        return parsed
     if parsed.tzinfo is None or parsed.utcoffset() is None:
         if zone is None:
             raise FieldError(NO_ZONE)

@@ -137,7 +137,8 @@ def _history(value: Any, zone: Any) -> list[StatusEntry]:
     entries: list[StatusEntry] = []
     seen: set[tuple[datetime, str]] = set()
     for position, item in enumerate(value):
-        if not isinstance(item, Mapping):
+        # dict first: the ABC check is slow, and JSON gives dicts.
+        if not isinstance(item, dict | Mapping):
             raise FieldError(f"entry {position}: expected an object")
         try:
             if is_blank(item.get("at")):
@@ -168,7 +169,7 @@ def _clean(row: Mapping, zone: Any, agreements: _Agreements) -> _CleanTicket:
         except FieldError as exc:
             raise FieldError(key, str(exc)) from None
 
-    if not isinstance(row, Mapping):
+    if not isinstance(row, dict | Mapping):
         raise FieldError("", "expected an object")
     external_id = check("external_id", lambda: text(row, "external_id", 120, required=True))
     opened_at = check("opened_at", lambda: required_timestamp(row, "opened_at", zone))
