@@ -377,3 +377,26 @@ def test_checks_copy_path_matches_the_orm_path(
         IngestResult(3, 0, 0),
     ]
     assert copy[-1][2][-1][1] is None  # still down
+
+
+# --- The source's receipt stamp -------------------------------------------------------------
+
+
+@pytest.mark.django_db(transaction=True)
+def test_receipt_is_stamped_after_commit_and_evidence_never_moves_back(acme):
+    """In autocommit (as in production) the stamp is one UPDATE of its own after the commit."""
+    feed = Source.objects.create(
+        customer=acme, name="Imported desk", kind=Source.Kind.CSV, timezone="UTC"
+    )
+    row = {"external_id": "INC-1", "opened_at": "2026-03-02T09:00:00Z"}
+
+    tickets_ingest(feed, [row])
+    feed.refresh_from_db()
+    assert feed.last_received_at is not None
+    assert feed.last_data_at == datetime(2026, 3, 2, 9, tzinfo=UTC)
+    first_stale = feed.stale_at
+
+    tickets_ingest(feed, [{**row, "external_id": "INC-0", "opened_at": "2026-01-01T00:00:00Z"}])
+    feed.refresh_from_db()
+    assert feed.last_data_at == datetime(2026, 3, 2, 9, tzinfo=UTC)
+    assert feed.stale_at == first_stale

@@ -8,10 +8,9 @@ from datetime import date, datetime
 from typing import Any
 
 from django.db import transaction
-from django.db.models import Prefetch
 from django.utils import timezone
 
-from agreements.models import Agreement, Service
+from agreements.models import Agreement
 from monitoring.models import Source, Ticket, TicketPause, TicketStatusChange
 
 from . import (
@@ -78,20 +77,44 @@ class _CleanTicket:
     history: list[StatusEntry] | None
 
 
+@dataclass(frozen=True, slots=True)
+class _Agreement:
+    pk: int
+    reference: str
+    effective_from: date
+    effective_to: date | None
+
+
+@dataclass(frozen=True, slots=True)
+class _Service:
+    pk: int
+    name: str
+
+
 class _Agreements:
-    """The source customer's agreements, loaded once per batch, to resolve rows against."""
+    """The source customer's agreements, loaded once per batch (one query), to resolve rows
+    against."""
 
     def __init__(self, source: Source) -> None:
-        agreements = list(
+        self.by_reference: dict[str, _Agreement] = {}
+        self.by_service: dict[str, list[tuple[_Agreement, _Service]]] = {}
+        for pk, reference, start, end, service_id, name in (
             Agreement.objects.filter(customer_id=source.customer_id)
-            .only("id", "reference", "effective_from", "effective_to")
-            .prefetch_related(Prefetch("services", queryset=Service.objects.only("id", "name")))
-        )
-        self.by_reference = {agreement.reference: agreement for agreement in agreements}
-        self.by_service: dict[str, list[tuple[Agreement, Service]]] = {}
-        for agreement in agreements:
-            for service in agreement.services.all():
-                self.by_service.setdefault(service.name, []).append((agreement, service))
+            .order_by()
+            .values_list(
+                "id",
+                "reference",
+                "effective_from",
+                "effective_to",
+                "services__id",
+                "services__name",
+            )
+        ):
+            agreement = self.by_reference.setdefault(
+                reference, _Agreement(pk, reference, start, end)
+            )
+            if service_id is not None:
+                self.by_service.setdefault(name, []).append((agreement, _Service(service_id, name)))
 
     def resolve(self, reference: str, service_name: str, opened: date | None) -> dict[str, Any]:
         """``agreement_id`` and ``service_id`` for a row; raises FieldError (with the field
@@ -207,11 +230,11 @@ def _clean(row: Mapping, zone: Any, agreements: _Agreements) -> _CleanTicket:
         history = check("status_history", lambda: _history(row["status_history"], zone))
     # The state follows from the timestamps, so it cannot contradict them.
     if values["closed_at"] is not None:
-        values["state"] = Ticket.State.CLOSED
+        values["state"] = Ticket.State.CLOSED.value
     elif values["resolved_at"] is not None:
-        values["state"] = Ticket.State.RESOLVED
+        values["state"] = Ticket.State.RESOLVED.value
     else:
-        values["state"] = Ticket.State.OPEN
+        values["state"] = Ticket.State.OPEN.value
     return _CleanTicket(external_id, values, history)
 
 

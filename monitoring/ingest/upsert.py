@@ -35,23 +35,24 @@ TICKET_COLUMNS = ("external_id", *DIGEST_FIELDS, "has_history")
 HISTORY_COLUMNS = ("external_id", "pos", "at", "status", "pauses_clock", "resolves")
 
 
-def _stage(cursor: Any, tables: dict[str, str]) -> None:
-    """Make the staging tables ``{name: columns}`` ready and empty, in one round trip.
+def _stage_sql(tables: dict[str, str]) -> str:
+    """SQL making the staging tables ``{name: columns}`` ready and empty.
 
     They live as long as the database connection (persistent connections keep them between
     requests: creating three tables per request cost more than a one-ticket batch) and are
     emptied at every commit; the DELETE empties them for a second batch in one transaction."""
-    cursor.execute(
-        "".join(
-            f"CREATE TEMPORARY TABLE IF NOT EXISTS {name} ({columns}) ON COMMIT DELETE ROWS;"
-            f" DELETE FROM {name};"
-            for name, columns in tables.items()
-        )
+    return "".join(
+        f"CREATE TEMPORARY TABLE IF NOT EXISTS {name} ({columns}) ON COMMIT DELETE ROWS;"
+        f" DELETE FROM {name};"
+        for name, columns in tables.items()
     )
 
 
 # Below this many rows the staging tables are not analysed: the plans are small anyway.
 ANALYZE_FROM = 500
+# Up to this many tickets the staging rows are sent as INSERT … VALUES with the rest of the
+# script (one round trip); larger batches are streamed with COPY.
+INLINE_UP_TO = 20
 
 
 # The digest's canonical text (monitoring.ingest.digest) in SQL.
@@ -127,96 +128,120 @@ def tickets_upsert(
     ticket = Ticket._meta.db_table
     changes = TicketStatusChange._meta.db_table
     pauses = TicketPause._meta.db_table
-    with connection.cursor() as cursor:
-        _stage(
-            cursor,
-            {
-                TICKET_STAGE: "external_id text, "
-                + ", ".join(f"{name} {_TYPES.get(name, 'bigint')}" for name in DIGEST_FIELDS)
-                + ", has_history boolean",
-                HISTORY_STAGE: "external_id text, pos integer, at timestamptz, status text,"
-                " pauses_clock boolean, resolves boolean",
-                CHANGED_STAGE: "id bigint, external_id text, created boolean, history boolean",
-            },
+    stages = {
+        TICKET_STAGE: "external_id text, "
+        + ", ".join(f"{name} {_TYPES.get(name, 'bigint')}" for name in DIGEST_FIELDS)
+        + ", has_history boolean",
+        HISTORY_STAGE: "external_id text, pos integer, at timestamptz, status text,"
+        " pauses_clock boolean, resolves boolean",
+        CHANGED_STAGE: "id bigint, external_id text, created boolean, history boolean",
+    }
+    names = ", ".join(DIGEST_FIELDS)
+    updates = ", ".join(
+        f"{name} = EXCLUDED.{name}"
+        for name in (*DIGEST_FIELDS, "changed_at", "evaluated_at", "ingest_digest")
+    )
+    # The set-based part: upsert with the digest computed from the staging tables, then the
+    # history and pauses of the changed tickets, then their ids.
+    script = f"""
+        WITH h AS (
+            SELECT external_id, string_agg({_ENTRY_PART} || ';', '' ORDER BY at, pos)
+                AS entries
+            FROM {HISTORY_STAGE} GROUP BY external_id
+        ), up AS (
+            INSERT INTO {ticket} AS t (source_id, customer_id, external_id, {names},
+                changed_at, evaluated_at, ingest_digest)
+            SELECT %s, %s, s.external_id, {", ".join(f"s.{n}" for n in DIGEST_FIELDS)},
+                %s, NULL, {DIGEST_SQL}
+            FROM {TICKET_STAGE} s LEFT JOIN h ON h.external_id = s.external_id
+            ON CONFLICT (source_id, external_id) DO UPDATE SET {updates}
+            WHERE t.ingest_digest IS DISTINCT FROM EXCLUDED.ingest_digest
+            RETURNING t.id, t.external_id, (t.xmax = 0) AS created
         )
-        copy_into(TICKET_STAGE, TICKET_COLUMNS, map(_ticket_line, rows))
-        copy_into(
-            HISTORY_STAGE,
-            HISTORY_COLUMNS,
-            (
-                _history_line(key, pos, entry)
-                for external_id, _, history in rows
-                if history
-                for key in (text(external_id),)
-                for pos, entry in enumerate(history)
-            ),
-        )
-        if len(rows) >= ANALYZE_FROM:
-            # Temporary tables have no statistics of their own; the joins plan better with them.
-            cursor.execute(f"ANALYZE {TICKET_STAGE}; ANALYZE {HISTORY_STAGE}")
-        names = ", ".join(DIGEST_FIELDS)
-        updates = ", ".join(
-            f"{name} = EXCLUDED.{name}"
-            for name in (*DIGEST_FIELDS, "changed_at", "evaluated_at", "ingest_digest")
-        )
-        cursor.execute(
-            f"""
-            WITH h AS (
-                SELECT external_id, string_agg({_ENTRY_PART} || ';', '' ORDER BY at, pos)
-                    AS entries
-                FROM {HISTORY_STAGE} GROUP BY external_id
-            ), up AS (
-                INSERT INTO {ticket} AS t (source_id, customer_id, external_id, {names},
-                    changed_at, evaluated_at, ingest_digest)
-                SELECT %s, %s, s.external_id, {", ".join(f"s.{n}" for n in DIGEST_FIELDS)},
-                    %s, NULL, {DIGEST_SQL}
-                FROM {TICKET_STAGE} s LEFT JOIN h ON h.external_id = s.external_id
-                ON CONFLICT (source_id, external_id) DO UPDATE SET {updates}
-                WHERE t.ingest_digest IS DISTINCT FROM EXCLUDED.ingest_digest
-                RETURNING t.id, t.external_id, (t.xmax = 0) AS created
-            )
-            INSERT INTO {CHANGED_STAGE} (id, external_id, created, history)
-            SELECT up.id, up.external_id, up.created, s.has_history
-            FROM up JOIN {TICKET_STAGE} s ON s.external_id = up.external_id
-            """,
-            [source_id, customer_id, now],
-        )
-        # monitoring.ingest.history.pauses_from_history in SQL: a pause starts at a pausing
-        # entry that follows a non-pausing one (or none) and ends at the next non-pausing
-        # entry. Among the "edges" (pause starts and non-pausing entries) that is the next
-        # row: two window passes, no self-join.
-        # One round trip: replace the history and pauses of the changed tickets that sent one.
-        cursor.execute(
-            f"""
-            DELETE FROM {changes} x USING {CHANGED_STAGE} c
-            WHERE x.ticket_id = c.id AND c.history AND NOT c.created;
-            DELETE FROM {pauses} x USING {CHANGED_STAGE} c
-            WHERE x.ticket_id = c.id AND c.history AND NOT c.created;
-            INSERT INTO {changes} (ticket_id, at, status, pauses_clock, resolves)
-            SELECT c.id, h.at, h.status, h.pauses_clock, h.resolves
+        INSERT INTO {CHANGED_STAGE} (id, external_id, created, history)
+        SELECT up.id, up.external_id, up.created, s.has_history
+        FROM up JOIN {TICKET_STAGE} s ON s.external_id = up.external_id;
+        -- monitoring.ingest.history.pauses_from_history in SQL: a pause starts at a pausing
+        -- entry that follows a non-pausing one (or none) and ends at the next non-pausing
+        -- entry. Among the "edges" (pause starts and non-pausing entries) that is the next
+        -- row: two window passes, no self-join.
+        DELETE FROM {changes} x USING {CHANGED_STAGE} c
+        WHERE x.ticket_id = c.id AND c.history AND NOT c.created;
+        DELETE FROM {pauses} x USING {CHANGED_STAGE} c
+        WHERE x.ticket_id = c.id AND c.history AND NOT c.created;
+        INSERT INTO {changes} (ticket_id, at, status, pauses_clock, resolves)
+        SELECT c.id, h.at, h.status, h.pauses_clock, h.resolves
+        FROM {HISTORY_STAGE} h JOIN {CHANGED_STAGE} c ON c.external_id = h.external_id
+        ORDER BY c.id, h.at, h.pos;
+        WITH o AS (
+            SELECT c.id AS ticket_id, h.at, h.pos, h.status, h.pauses_clock,
+                lag(h.pauses_clock) OVER (PARTITION BY c.id ORDER BY h.at, h.pos)
+                    AS previous
             FROM {HISTORY_STAGE} h JOIN {CHANGED_STAGE} c ON c.external_id = h.external_id
-            ORDER BY c.id, h.at, h.pos;
-            WITH o AS (
-                SELECT c.id AS ticket_id, h.at, h.pos, h.status, h.pauses_clock,
-                    lag(h.pauses_clock) OVER (PARTITION BY c.id ORDER BY h.at, h.pos)
-                        AS previous
-                FROM {HISTORY_STAGE} h JOIN {CHANGED_STAGE} c ON c.external_id = h.external_id
-            ), edges AS (
-                SELECT ticket_id, at, status, pauses_clock,
-                    lead(at) OVER (PARTITION BY ticket_id ORDER BY at, pos) AS next_at
-                FROM o WHERE NOT pauses_clock OR previous IS NOT TRUE
-            )
-            INSERT INTO {pauses} (ticket_id, start, "end", reason)
-            SELECT ticket_id, at, next_at, left(status, 60) FROM edges WHERE pauses_clock
-            ORDER BY ticket_id, at;
-            SELECT id, created FROM {CHANGED_STAGE};
-            """
+        ), edges AS (
+            SELECT ticket_id, at, status, pauses_clock,
+                lead(at) OVER (PARTITION BY ticket_id ORDER BY at, pos) AS next_at
+            FROM o WHERE NOT pauses_clock OR previous IS NOT TRUE
         )
+        INSERT INTO {pauses} (ticket_id, start, "end", reason)
+        SELECT ticket_id, at, next_at, left(status, 60) FROM edges WHERE pauses_clock
+        ORDER BY ticket_id, at;
+        SELECT id, created FROM {CHANGED_STAGE};
+    """
+    params: list[Any] = [source_id, customer_id, now]
+    with connection.cursor() as cursor:
+        if len(rows) <= INLINE_UP_TO:
+            # A small batch (a desk's webhook, one ticket) in one round trip: the staging
+            # rows go in as INSERT … VALUES in the same script.
+            load, load_params = _inline_load(rows)
+            cursor.execute(_stage_sql(stages) + load + script, [*load_params, *params])
+        else:
+            cursor.execute(_stage_sql(stages))
+            copy_into(TICKET_STAGE, TICKET_COLUMNS, map(_ticket_line, rows))
+            copy_into(
+                HISTORY_STAGE,
+                HISTORY_COLUMNS,
+                (
+                    _history_line(key, pos, entry)
+                    for external_id, _, history in rows
+                    if history
+                    for key in (text(external_id),)
+                    for pos, entry in enumerate(history)
+                ),
+            )
+            if len(rows) >= ANALYZE_FROM:
+                # Temporary tables have no statistics of their own; joins plan better with them.
+                script = f"ANALYZE {TICKET_STAGE}; ANALYZE {HISTORY_STAGE};" + script
+            cursor.execute(script, params)
         created: list[int] = []
         updated: list[int] = []
         for pk, is_new in cursor.fetchall():
             (created if is_new else updated).append(pk)
     return created, updated
+
+
+def _inline_load(
+    rows: Sequence[tuple[str, dict[str, Any], list[StatusEntry] | None]],
+) -> tuple[str, list[Any]]:
+    """``INSERT … VALUES`` statements filling the ticket and history staging tables."""
+    sql = ""
+    params: list[Any] = []
+    width = len(TICKET_COLUMNS)
+    sql += f"INSERT INTO {TICKET_STAGE} ({', '.join(TICKET_COLUMNS)}) VALUES "
+    sql += ", ".join(["(" + ", ".join(["%s"] * width) + ")"] * len(rows)) + ";"
+    for external_id, values, history in rows:
+        params += [external_id, *(values[name] for name in DIGEST_FIELDS), history is not None]
+    entries = [
+        (external_id, pos, e.at, e.status, e.pauses_clock, e.resolves)
+        for external_id, _, history in rows
+        if history
+        for pos, e in enumerate(history)
+    ]
+    if entries:
+        sql += f"INSERT INTO {HISTORY_STAGE} ({', '.join(HISTORY_COLUMNS)}) VALUES "
+        sql += ", ".join(["(%s, %s, %s, %s, %s, %s)"] * len(entries)) + ";"
+        params += [value for entry in entries for value in entry]
+    return sql, params
 
 
 def checks_upsert(
@@ -229,7 +254,9 @@ def checks_upsert(
     time and source is not written)."""
     table = UptimeCheck._meta.db_table
     with connection.cursor() as cursor:
-        _stage(cursor, {CHECK_STAGE: "checked_at timestamptz, status text, response_ms integer"})
+        cursor.execute(
+            _stage_sql({CHECK_STAGE: "checked_at timestamptz, status text, response_ms integer"})
+        )
         copy_into(
             CHECK_STAGE,
             ("checked_at", "status", "response_ms"),
