@@ -25,12 +25,10 @@ from monitoring.ingest.tickets import _validate, tickets_ingest
 from monitoring.ingest.uptime import checks_ingest
 from monitoring.models import Outage, Source, Ticket, UptimeCheck
 
-pytestmark = [
-    pytest.mark.django_db,
-    pytest.mark.skipif(
-        connection.vendor != "postgresql", reason="the COPY path runs on PostgreSQL only"
-    ),
-]
+pytestmark = pytest.mark.django_db
+copy_only = pytest.mark.skipif(
+    connection.vendor != "postgresql", reason="the COPY path runs on PostgreSQL only"
+)
 
 AWKWARD = "Tab\there, line\nbreak, CR\r, back\\slash \\N, ünïcødé ✓ 🚀, quote ' \" |;:~"
 
@@ -171,6 +169,7 @@ def run_sequence(source, rows, capture, nudges) -> tuple[list, list, list]:
     return results, snapshots, nudged
 
 
+@copy_only
 def test_copy_path_stores_exactly_what_the_orm_path_stores(
     acme_desk, acme_agreement, services, orm_path, nudges, django_capture_on_commit_callbacks
 ):
@@ -217,6 +216,7 @@ def test_copy_path_stores_exactly_what_the_orm_path_stores(
     assert snapshots[2]["INC-1"]["marked"] and not snapshots[2]["INC-2 ✓\\"]["marked"]
 
 
+@copy_only
 def test_sql_digest_equals_the_python_formula(acme_desk, acme_agreement, services):
     rows = batch(acme_agreement.reference, services["portal"].name)
     tickets_ingest(acme_desk, rows)
@@ -358,6 +358,7 @@ def checks_sequence(source, service, nudges) -> list:
     return seen
 
 
+@copy_only
 def test_checks_copy_path_matches_the_orm_path(
     acme_desk, acme_agreement, services, orm_path, nudges
 ):
