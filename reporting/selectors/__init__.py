@@ -660,7 +660,9 @@ def customer_dashboard(user: User, now: datetime | None = None) -> list[Agreemen
     breaches with their totals. A constant number of queries, whatever the number of
     agreements or tickets; each list is bounded (``recent``)."""
     now = now or timezone.now()
-    agreements = list(monitored_agreements(user).prefetch_related("services"))
+    agreements = list(
+        recent.with_counts(user, monitored_agreements(user)).prefetch_related("services")
+    )
     if not agreements:
         return []
     ids = [a.pk for a in agreements]
@@ -672,7 +674,6 @@ def customer_dashboard(user: User, now: datetime | None = None) -> list[Agreemen
     breaches: dict[int, list[Breach]] = defaultdict(list)
     for breach in recent.latest_breaches(user, ids, BREACH_HISTORY):
         breaches[breach.agreement_id].append(breach)
-    counts = recent.counts_per_agreement(user, ids)
     found = []
     for agreement in agreements:
         targets = panels.get(agreement.pk, [])
@@ -684,8 +685,8 @@ def customer_dashboard(user: User, now: datetime | None = None) -> list[Agreemen
                 tickets=tickets.get(agreement.pk, []),
                 breaches=breach_rows(breaches.get(agreement.pk, [])),
                 counts=Counter(t.state.rag for t in targets),
-                open_ticket_count=counts.get(agreement.pk, (0, 0))[0],
-                breach_count=counts.get(agreement.pk, (0, 0))[1],
+                open_ticket_count=agreement.open_ticket_count,
+                breach_count=agreement.breach_count,
             )
         )
     return found

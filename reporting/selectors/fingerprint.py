@@ -30,6 +30,7 @@ from django.db.models import Q, QuerySet, Subquery
 from django.utils import timezone
 
 from agreements.models import Agreement, Review
+from agreements.selectors import agreements_visible_to
 from monitoring.models import MaintenanceWindow, Outage, PeriodResult, Source
 from sla_portal.core.models import User
 from sla_portal.core.notifications import pending_problems
@@ -54,7 +55,8 @@ def _raw_part(sql: str, params: list) -> tuple[str, list]:
 
 
 def _agreements(user: User) -> QuerySet:
-    return Agreement.objects.visible_to(user).values_list(
+    # ``agreements_visible_to`` adds ``has_final_version``: whether every signatory signed.
+    return agreements_visible_to(user).values_list(
         "id",
         "status",
         "updated_at",

@@ -10,7 +10,6 @@ dashboard only needs to say "more than a thousand" and the history page has the 
 
 from __future__ import annotations
 
-from django.db import connection
 from django.db.models import F, QuerySet
 from django.db.models.expressions import RawSQL
 
@@ -104,13 +103,24 @@ def counts_sql(user: User, agreements: list[int] | QuerySet) -> tuple[str, list]
     return sql, [*params_t, *params_b, BREACH_COUNT_CAP + 1, *driver_params]
 
 
-def counts_per_agreement(user: User, agreement_ids: list[int]) -> dict[int, tuple[int, int]]:
-    """``counts_sql`` run: agreement id → (open ticket targets, breaches up to the cap + 1)."""
-    if not agreement_ids:
-        return {}
-    with connection.cursor() as cursor:
-        cursor.execute(*counts_sql(user, agreement_ids))
-        return {pk: (timers, breaches) for pk, timers, breaches in cursor.fetchall()}
+def with_counts(user: User, agreements: QuerySet) -> QuerySet:
+    """``agreements`` annotated with ``open_ticket_count`` and ``breach_count`` (up to the
+    cap + 1), the same counts as ``counts_sql``, read with the agreements themselves."""
+    table = agreements.model._meta.db_table
+    scope_t, params_t = _scope("t", user)
+    scope_b, params_b = _scope("b", user)
+    return agreements.annotate(
+        open_ticket_count=RawSQL(
+            "SELECT count(*) FROM monitoring_tickettimer t"
+            f" WHERE t.agreement_id = {table}.id AND t.stopped_at IS NULL" + scope_t,
+            params_t,
+        ),
+        breach_count=RawSQL(
+            "SELECT count(*) FROM (SELECT 1 FROM monitoring_breach b"
+            f" WHERE b.agreement_id = {table}.id" + scope_b + " LIMIT %s) c",
+            [*params_b, BREACH_COUNT_CAP + 1],
+        ),
+    )
 
 
 def open_timers_at_risk(user: User) -> QuerySet[TicketTimer]:
