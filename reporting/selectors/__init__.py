@@ -779,9 +779,9 @@ def provider_dashboard(user: User, now: datetime | None = None) -> ProviderDashb
 
     breaches = open_breaches(user)
     open_breach_list = list(
-        breaches.select_related("agreement", "ticket", "period_result").order_by("-opened_at")[
-            :OPEN_BREACHES
-        ]
+        breaches.select_related("agreement", "ticket", "period_result").order_by(
+            "-opened_at", "-id"
+        )[:OPEN_BREACHES]
     )
     at_risk_timers = recent.open_timers_at_risk(user)
     at_risk = [_ticket_row(timer, now) for timer in at_risk_timers[:TICKETS_AT_RISK]]

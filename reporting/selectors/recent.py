@@ -54,7 +54,7 @@ def latest_breaches(
     lateral = (
         f"SELECT b.id FROM {driver} CROSS JOIN LATERAL ("
         " SELECT b.id FROM monitoring_breach b WHERE b.agreement_id = a.id" + scope + ""
-        " ORDER BY b.opened_at DESC LIMIT %s) b"
+        " ORDER BY b.opened_at DESC, b.id DESC LIMIT %s) b"
     )
     return (
         Breach.objects.visible_to(user)
@@ -75,7 +75,7 @@ def nearest_timers(
         f"SELECT t.id FROM {driver} CROSS JOIN LATERAL ("
         " SELECT t.id FROM monitoring_tickettimer t"
         " WHERE t.agreement_id = a.id AND t.stopped_at IS NULL" + scope + ""
-        " ORDER BY t.threshold_due_at ASC NULLS LAST LIMIT %s) t"
+        " ORDER BY t.threshold_due_at ASC NULLS LAST, t.id LIMIT %s) t"
     )
     return (
         TicketTimer.objects.visible_to(user)
@@ -85,27 +85,11 @@ def nearest_timers(
     )
 
 
-def counts_sql(user: User, agreements: list[int] | QuerySet) -> tuple[str, list]:
-    """Per agreement: its open ticket targets (a count over the partial open-timer index)
-    and its breaches, counted up to ``BREACH_COUNT_CAP`` + 1 (a history of 500,000 breaches
-    must not be counted on every page view)."""
-    driver, driver_params = _driver(agreements)
-    scope_t, params_t = _scope("t", user)
-    scope_b, params_b = _scope("b", user)
-    sql = (
-        "SELECT a.id,"
-        " (SELECT count(*) FROM monitoring_tickettimer t"
-        "  WHERE t.agreement_id = a.id AND t.stopped_at IS NULL" + scope_t + ") AS timers,"
-        " (SELECT count(*) FROM (SELECT 1 FROM monitoring_breach b"
-        "  WHERE b.agreement_id = a.id" + scope_b + " LIMIT %s) c) AS breaches"
-        f" FROM {driver}"
-    )
-    return sql, [*params_t, *params_b, BREACH_COUNT_CAP + 1, *driver_params]
-
-
 def with_counts(user: User, agreements: QuerySet) -> QuerySet:
-    """``agreements`` annotated with ``open_ticket_count`` and ``breach_count`` (up to the
-    cap + 1), the same counts as ``counts_sql``, read with the agreements themselves."""
+    """``agreements`` annotated with ``open_ticket_count`` (a count over the partial
+    open-timer index) and ``breach_count``, counted up to ``BREACH_COUNT_CAP`` + 1 along the
+    ``(agreement, -opened_at)`` index: a history of 500,000 breaches is not counted on every
+    page view."""
     table = agreements.model._meta.db_table
     scope_t, params_t = _scope("t", user)
     scope_b, params_b = _scope("b", user)
@@ -117,7 +101,9 @@ def with_counts(user: User, agreements: QuerySet) -> QuerySet:
         ),
         breach_count=RawSQL(
             "SELECT count(*) FROM (SELECT 1 FROM monitoring_breach b"
-            f" WHERE b.agreement_id = {table}.id" + scope_b + " LIMIT %s) c",
+            f" WHERE b.agreement_id = {table}.id"
+            + scope_b
+            + " ORDER BY b.opened_at DESC LIMIT %s) c",
             [*params_b, BREACH_COUNT_CAP + 1],
         ),
     )
