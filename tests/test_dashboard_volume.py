@@ -99,7 +99,8 @@ def test_customer_lists_are_the_nearest_and_newest_with_counts_and_links(
     page = client.get(DASHBOARD).content.decode()
     open_count = acme_agreement.ticket_timers.filter(stopped_at__isnull=True).count()
     assert page.count('data-countdown="threshold"') == 20
-    assert f"All {open_count} open ticket targets" in page
+    assert f"All open tickets of {acme_agreement.reference}" in page
+    assert f"the 20 nearest of {open_count} open ticket targets" in page
     assert f"?agreement={acme_agreement.pk}&amp;state=open" in page
     assert page.count('data-key="breach-') == 10
     breaches = acme_agreement.breaches.count()
