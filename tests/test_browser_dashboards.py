@@ -5,7 +5,7 @@ first."""
 
 from __future__ import annotations
 
-from datetime import timedelta
+from datetime import datetime, timedelta
 
 import pytest
 from django.conf import settings as django_settings
@@ -13,6 +13,7 @@ from django.utils import timezone
 from playwright.sync_api import expect
 from rest_framework.test import APIClient
 
+from monitoring.evaluation.format import duration
 from monitoring.ingest.uptime import checks_ingest
 from monitoring.models import PeriodResult, Source
 from tests.support.actors import PASSWORD
@@ -134,3 +135,41 @@ def test_provider_dashboard_lists_the_at_risk_ticket_first(
     expect(rows).to_have_count(6)  # response and resolution of three tickets
     expect(page.locator("#agreements-rag [data-agreement]")).to_have_count(2)
     screenshot(page, "dashboard-provider-at-risk")
+
+
+def test_countdowns_are_recounted_by_the_browser_while_the_poll_stays_204(
+    new_page, active_acme_agreement, acme_desk, live_server
+):
+    """The server renders "… left" once; the browser keeps it current from the deadline in
+    ``<time datetime>``, so the poll can answer 204 while time passes."""
+    # Opened 13 minutes ago: its 30-minute P1 first response threshold is 17 minutes away.
+    open_ticket(acme_desk, active_acme_agreement, "HOT-P1", "P1", 13)
+    evaluate()
+
+    page = new_page()
+    login(page, "carol_customer", PASSWORD)
+    polls = []
+    page.on(
+        "response",
+        lambda r: polls.append(r.status) if "/dashboard/live/" in r.url else None,
+    )
+    page.clock.install()
+    page.goto("/dashboard/")
+    row = page.locator('tr[data-ticket="HOT-P1"]').filter(has_text="Response time").first
+    countdown = row.locator('time[data-countdown="threshold"]')
+    deadline = countdown.get_attribute("datetime")
+    left = (datetime.fromisoformat(deadline) - timezone.now()).total_seconds()
+    expect(countdown).to_have_text(f"{duration(left)} left", timeout=5_000)
+    # Without JavaScript the absolute time is on the page too.
+    expect(row).to_contain_text("threshold ")
+    page.clock.run_for(5_000)  # a poll or two: nothing changed on the server
+    screenshot(page, "dashboard-countdown-before")
+
+    # Forty minutes later in the browser: the threshold has passed.
+    page.clock.fast_forward("40:00")
+    page.clock.run_for(2_000)
+    expect(countdown).to_contain_text("breached ")
+    expect(countdown).to_contain_text(" ago")
+    expect(row.locator('time[data-countdown="target"]')).to_contain_text("target missed ")
+    screenshot(page, "dashboard-countdown-after")
+    assert polls and set(polls) == {204}, polls

@@ -89,6 +89,13 @@ class TicketTimer(models.Model):
                 condition=Q(stopped_at__isnull=True),
                 name="timer_open_due",
             ),
+            # The provider's tickets at risk across every agreement, nearest threshold first:
+            # walked in order and left after the first twenty (breached ones are open breaches).
+            models.Index(
+                fields=["threshold_due_at"],
+                condition=Q(stopped_at__isnull=True) & ~Q(state="breached"),
+                name="timer_open_at_risk",
+            ),
         ]
 
     def __str__(self) -> str:
