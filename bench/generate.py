@@ -177,9 +177,13 @@ def build_world(size: Size, start: date) -> dict[str, Any]:
         if index == 0:
             big = {"customer": customer.pk, "agreement": agreement.pk, "desk": desk.pk}
             monitor = Source.objects.create(customer=customer, name="Monitor")
+        if index == 1:
+            # The ingest measurements write here, so that they leave the measured
+            # customer's dashboard as generated.
             ingest_desk = Source.objects.create(
                 customer=customer, name="Ingest desk", timezone="Europe/Berlin"
             )
+            ingest_reference = agreement.reference
     return {
         "token": token,
         "desks": desks,
@@ -189,14 +193,8 @@ def build_world(size: Size, start: date) -> dict[str, Any]:
         "portal": portal.pk,
         "portal_name": portal.name,
         "checked_services": [s.pk for s in checked],
-        "agreement_reference": _reference(big["agreement"]),
+        "agreement_reference": ingest_reference,
     }
-
-
-def _reference(agreement_id: int) -> str:
-    from agreements.models import Agreement
-
-    return Agreement.objects.get(pk=agreement_id).reference
 
 
 # --- Tickets -------------------------------------------------------------------------------
@@ -530,9 +528,19 @@ def main(argv: Sequence[str] | None = None) -> int:
     )
     parser.add_argument("--evaluate", default="all", choices=["all", "customer", "none"])
     parser.add_argument("--evaluate-limit", type=int, default=None, metavar="N")
+    parser.add_argument("--tickets", type=int, default=None, help="Override the size's volume.")
+    parser.add_argument("--checks", type=int, default=None, help="Override the size's volume.")
+    parser.add_argument("--label", default=None, help="Name of the result files (default: size).")
     args = parser.parse_args(argv)
 
     size = SIZES[args.size]
+    size = Size(
+        tickets=args.tickets or size.tickets,
+        checks=args.checks or size.checks,
+        customers=size.customers,
+        check_services=size.check_services,
+    )
+    label = args.label or args.size
     url = args.database_url or DEFAULT_DB.format(size=args.size.lower())
     until_day = date.fromisoformat(args.until) if args.until else datetime.now(UTC).date()
     until = datetime(until_day.year, until_day.month, until_day.day, tzinfo=UTC)
@@ -569,6 +577,8 @@ def main(argv: Sequence[str] | None = None) -> int:
     timings.run("vacuum analyze (after evaluation)", _execute, "VACUUM (ANALYZE)")
     report = {
         "size": args.size,
+        "label": label,
+        "volume": {"tickets": size.tickets, "checks": size.checks, "customers": size.customers},
         "database_url": url,
         "seed": args.seed,
         "until": until,
@@ -583,7 +593,7 @@ def main(argv: Sequence[str] | None = None) -> int:
         "big_customer": big_customer_shape(world),
         "world": world,
     }
-    write_json(RESULTS / f"generate-{args.size}.json", report)
+    write_json(RESULTS / f"generate-{label}.json", report)
     print(f"counts: {report['counts']}")
     print(f"big customer: {report['big_customer']}")
     return 0

@@ -109,7 +109,7 @@ def markdown(results: dict[str, Any]) -> str:
     if "ticket_ingest" in rows:
         lines.append(
             _write_line(
-                "bulk ticket ingest, 10,000 with history (HTTP)",
+                f"bulk ticket ingest, {results['ticket_batch']:,} with history (HTTP)",
                 rows["ticket_ingest"],
                 "tickets_per_second",
                 "tickets",
@@ -119,7 +119,7 @@ def markdown(results: dict[str, Any]) -> str:
     if "check_ingest" in rows:
         lines.append(
             _write_line(
-                "bulk checks, 50,000 (HTTP)",
+                f"bulk checks, {results['check_batch']:,} (HTTP)",
                 rows["check_ingest"],
                 "checks_per_second",
                 "checks",

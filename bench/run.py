@@ -53,6 +53,8 @@ class Context:
         self.seconds = args.seconds
         self.redis_url = args.redis_url
         self.evaluation_tickets = args.evaluation_tickets
+        self.ticket_batch = args.ticket_batch
+        self.check_batch = args.check_batch
         self.world = world
         self.tag = datetime.now(UTC).strftime("B%Y%m%d%H%M%S")
         self.opened_iso = (datetime.now(UTC) - timedelta(hours=1)).isoformat()
@@ -105,7 +107,9 @@ class Context:
                 .values_list("checked_at", flat=True)
                 .first()
             ) or datetime.now(UTC)
-            self.checks_start = earliest - timedelta(days=1, minutes=50_000 * (self.runs + 1))
+            self.checks_start = earliest - timedelta(
+                days=1, minutes=self.check_batch * (self.runs + 1)
+            )
             self._services = (first, second)
         return self._services
 
@@ -131,13 +135,17 @@ def main(argv: Sequence[str] | None = None) -> int:
     parser.add_argument("--evaluation-tickets", type=int, default=25_000)
     parser.add_argument("--only", default=",".join(ROWS), help="Comma-separated rows.")
     parser.add_argument("--no-worker", action="store_true", help="Start no Celery worker.")
+    parser.add_argument("--label", default=None, help="Name of the result files (default: size).")
+    parser.add_argument("--ticket-batch", type=int, default=10_000, help="Tickets per request.")
+    parser.add_argument("--check-batch", type=int, default=50_000, help="Checks per request.")
     args = parser.parse_args(argv)
+    label = args.label or args.size
     url = args.database_url or DEFAULT_DB.format(size=args.size.lower())
     rows = [r for r in args.only.split(",") if r]
     unknown = set(rows) - set(ROWS)
     if unknown:
         parser.error(f"unknown rows: {sorted(unknown)}")
-    generated = json.loads((RESULTS / f"generate-{args.size}.json").read_text())
+    generated = json.loads((RESULTS / f"generate-{label}.json").read_text())
     setup_django(url, args.redis_url)
 
     from bench import server
@@ -145,6 +153,10 @@ def main(argv: Sequence[str] | None = None) -> int:
     ctx = Context(args, generated["world"])
     results: dict[str, Any] = {
         "size": args.size,
+        "label": label,
+        "database_url": url,
+        "ticket_batch": args.ticket_batch,
+        "check_batch": args.check_batch,
         "runs": args.runs,
         "seconds_per_load_run": args.seconds,
         "connections": server.CONNECTIONS,
@@ -193,11 +205,11 @@ def main(argv: Sequence[str] | None = None) -> int:
             results["peak_rss_mb"] = ctx.portal.peak_summary()
             ctx.portal.stop()
     results["finished"] = datetime.now(UTC)
-    write_json(RESULTS / f"results-{args.size}.json", results)
+    write_json(RESULTS / f"results-{label}.json", results)
     from bench.report import markdown
 
     text = markdown(results)
-    (RESULTS / f"results-{args.size}.md").write_text(text)
+    (RESULTS / f"results-{label}.md").write_text(text)
     print(text)
     return 1 if results["errors"] else 0
 

@@ -95,7 +95,16 @@ class Portal:
 
 
 def collectstatic(env: dict[str, str]) -> None:
-    """``DEBUG=0`` serves hashed static files through WhiteNoise: they must be collected."""
+    """``DEBUG=0`` serves hashed static files through WhiteNoise: they must be collected.
+    Collecting (and compressing) takes minutes on a busy machine, so it is skipped while the
+    manifest is newer than every file under ``static/``."""
+    manifest = Path(env["STATIC_ROOT"]) / "staticfiles.json"
+    if manifest.exists():
+        newest = max(
+            (p.stat().st_mtime for p in (ROOT / "static").rglob("*") if p.is_file()), default=0
+        )
+        if manifest.stat().st_mtime > newest:
+            return
     subprocess.run(
         [str(ROOT / ".venv/bin/python"), "manage.py", "collectstatic", "--noinput", "-v0"],
         cwd=ROOT,

@@ -13,10 +13,9 @@ from bench.common import summary
 from bench.rows._copy import columns, copy_in, copy_out, select_list
 from bench.server import fetch
 
-BATCH = 50_000
-
 
 def run(ctx: Any) -> dict[str, Any]:
+    batch = ctx.check_batch
     from bench.ingest import check_rows
     from monitoring.models import Outage, UptimeCheck
 
@@ -28,9 +27,9 @@ def run(ctx: Any) -> dict[str, Any]:
     outage_cols = columns(Outage, without=("id",))
     subject, ceiling, stored = [], [], []
     for run_number in range(ctx.runs):
-        start = ctx.checks_start + timedelta(minutes=BATCH * (run_number + ctx.offset_runs))
-        end = start + timedelta(minutes=BATCH)
-        body = json.dumps(check_rows(BATCH, start)).encode()
+        start = ctx.checks_start + timedelta(minutes=batch * (run_number + ctx.offset_runs))
+        end = start + timedelta(minutes=batch)
+        body = json.dumps(check_rows(batch, start)).encode()
         ctx.settle()
         started = time.perf_counter()
         status, answer = fetch(url, headers, body)
@@ -68,10 +67,10 @@ def run(ctx: Any) -> dict[str, Any]:
         ceiling.append(copy_in(parts))
     ratio = [c / s for s, c in zip(subject, ceiling, strict=True)]
     return {
-        "subject": f"bulk checks, {BATCH:,} per request (HTTP)",
+        "subject": f"bulk checks, {batch:,} per request (HTTP)",
         "rows_stored": stored,
         "subject_seconds": summary(subject),
-        "checks_per_second": summary([BATCH / s for s in subject]),
+        "checks_per_second": summary([batch / s for s in subject]),
         "ceiling": "COPY of exactly the rows it stored",
         "ceiling_seconds": summary(ceiling),
         "ratio": summary(ratio),

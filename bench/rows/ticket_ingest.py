@@ -12,10 +12,9 @@ from bench.common import summary
 from bench.rows._copy import columns, copy_in, copy_out, select_list
 from bench.server import fetch
 
-BATCH = 10_000
-
 
 def run(ctx: Any) -> dict[str, Any]:
+    batch = ctx.ticket_batch
     from bench.ingest import ticket_rows
     from monitoring.models import Ticket, TicketPause, TicketStatusChange
 
@@ -28,7 +27,7 @@ def run(ctx: Any) -> dict[str, Any]:
     subject, ceiling, stored = [], [], []
     for run_number in range(ctx.runs):
         prefix = f"{ctx.tag}-T{run_number}"
-        body = json.dumps(ticket_rows(BATCH, prefix, ctx.world["agreement_reference"])).encode()
+        body = json.dumps(ticket_rows(batch, prefix, ctx.world["agreement_reference"])).encode()
         ctx.settle()
         started = time.perf_counter()
         status, answer = fetch(url, headers, body)
@@ -85,10 +84,10 @@ def run(ctx: Any) -> dict[str, Any]:
         ceiling.append(copy_in(parts))
     ratio = [c / s for s, c in zip(subject, ceiling, strict=True)]
     return {
-        "subject": f"bulk ticket ingest, {BATCH:,} per request with history (HTTP)",
+        "subject": f"bulk ticket ingest, {batch:,} per request with history (HTTP)",
         "rows_stored": stored,
         "subject_seconds": summary(subject),
-        "tickets_per_second": summary([BATCH / s for s in subject]),
+        "tickets_per_second": summary([batch / s for s in subject]),
         "ceiling": "COPY of exactly the rows it stored",
         "ceiling_seconds": summary(ceiling),
         "ratio": summary(ratio),
