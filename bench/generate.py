@@ -17,13 +17,15 @@ loads in minutes. Every "random" choice is a slice of ``md5(seed:n)``: the same 
 same ``--until`` give the same rows, on any machine.
 
 Tickets: priorities P1 5 %, P2 15 %, P3 50 %, P4 30 %; a first response after 2 minutes to
-15 hours (most fast, a long tail); 30 % wait on the customer once (a pause of 30 minutes to 2
-days, a status change that pauses the clock and a ``TicketPause``); 5 % are reopened after
-resolution and resolved again; resolution after 30 minutes to 6 days of work; closed two days
-after resolution. Tickets opened in the last two days before ``--until`` and 0.3 % of the rest
-are still open. The calendars are the demo's (Berlin office hours with German public holidays
-and closures, extended hours, London, 24x7); the big customer is on Silver (extended hours,
-Europe/Berlin, public holidays), the others rotate over Gold, Bronze and Silver.
+25 hours (most fast, a long tail); 30 % wait on the customer once (a pause of 30 minutes to 2
+days, a status change that pauses the clock and a ``TicketPause``); 5 % are reopened 6 to 48
+hours after resolution and resolved again; resolution after 30 minutes to 6 days of work;
+closed two days after resolution. Tickets opened in the last two days before ``--until`` and
+0.3 % of the rest are still open. The calendars are the demo's (Berlin office hours with
+German public holidays and closures, extended hours, London, 24x7); the big customer is on
+Silver (extended hours, Europe/Berlin, public holidays), the others rotate over Gold, Bronze
+and Silver. The ingest measurements write to a desk of ``Bench customer 01``, never to the
+measured customer.
 
 Checks: one a minute per checked service up to ``--until``; an outage of 1 to 15 minutes
 every 2,000 minutes (with its ``Outage`` row); a two-hour maintenance window every week (a
