@@ -41,7 +41,16 @@ def test_bench_harness_produces_every_row() -> None:
     label = f"smoke-{os.getpid()}"
     common = ["--size", "S", "--database-url", url, "--redis-url", redis_url, "--label", label]
     try:
-        _run("bench.generate", *common, "--tickets", "1500", "--checks", "6000")
+        _run(
+            "bench.generate",
+            *common,
+            "--tickets",
+            "1500",
+            "--checks",
+            "6000",
+            "--evaluate",
+            "customer",
+        )
         _run(
             "bench.run",
             *common,
