@@ -180,34 +180,52 @@ def recompute_request(
             .order_by("pk")
             .first()
         )
-        if busy is not None:
-            if busy.updated_at < now - STALLED_AFTER:
-                # Its next step was lost (the broker was flushed): send it again. A step is
-                # safe to repeat, so a run that was only slow loses nothing either.
-                transaction.on_commit(lambda: _enqueue(busy.pk))
-            raise RecomputeBusy(busy)
-        run = RecomputeRun.objects.create(
-            scope=scope,
-            agreement=agreement if scope == RecomputeRun.Scope.AGREEMENT else None,
-            calendar=calendar if scope == RecomputeRun.Scope.CALENDAR else None,
-            source=source if scope == RecomputeRun.Scope.SOURCE else None,
-            reason=reason,
-            requested_by=user,
-            requested_at=now,
+        if busy is None:
+            run = _create_run(user, scope, reason, now, agreements, agreement, calendar, source)
+    if busy is not None:
+        if busy.updated_at < now - STALLED_AFTER:
+            # Its next step was lost (the broker was flushed): send it again, outside the
+            # refused request's transaction. A step is safe to repeat, so a run that was
+            # only slow loses nothing either.
+            transaction.on_commit(lambda: _enqueue(busy.pk))
+        raise RecomputeBusy(busy)
+    return run
+
+
+def _create_run(
+    user: User,
+    scope: str,
+    reason: str,
+    now: datetime,
+    agreements: list[Agreement],
+    agreement: Agreement | None,
+    calendar: Calendar | None,
+    source: Source | None,
+) -> RecomputeRun:
+    """The run row, its agreements and totals, and its audit events; queued after commit."""
+    ids = [a.pk for a in agreements]
+    run = RecomputeRun.objects.create(
+        scope=scope,
+        agreement=agreement if scope == RecomputeRun.Scope.AGREEMENT else None,
+        calendar=calendar if scope == RecomputeRun.Scope.CALENDAR else None,
+        source=source if scope == RecomputeRun.Scope.SOURCE else None,
+        reason=reason,
+        requested_by=user,
+        requested_at=now,
+    )
+    run.agreements.set(agreements)
+    run.tickets_total = scope_tickets(run).count()
+    run.periods_total = PeriodResult.objects.filter(agreement_id__in=ids).count()
+    run.save(update_fields=["tickets_total", "periods_total"])
+    for item in agreements:
+        record(
+            action="recompute requested",
+            obj=run,
+            agreement=item,
+            message=f"{run.scope_text}: {reason}",
+            actor=user,
         )
-        run.agreements.set(agreements)
-        run.tickets_total = scope_tickets(run).count()
-        run.periods_total = PeriodResult.objects.filter(agreement_id__in=ids).count()
-        run.save(update_fields=["tickets_total", "periods_total"])
-        for item in agreements:
-            record(
-                action="recompute requested",
-                obj=run,
-                agreement=item,
-                message=f"{run.scope_text}: {reason}",
-                actor=user,
-            )
-        transaction.on_commit(lambda: _enqueue(run.pk))
+    transaction.on_commit(lambda: _enqueue(run.pk))
     return run
 
 

@@ -77,7 +77,7 @@ def test_a_worker_runs_a_recompute_to_the_end_even_when_asked_while_it_was_down(
 
 @pytest.mark.browser
 def test_the_progress_bar_fills_and_the_correction_is_applied_in_the_browser(
-    alice_manager, measured, acme_desk, new_page, celery_worker
+    alice_manager, measured, acme_desk, calendars, new_page, celery_worker
 ):
     answered_on_time(measured)
     # Enough tickets for several steps, so the bar is seen moving.
@@ -128,6 +128,14 @@ def test_the_progress_bar_fills_and_the_correction_is_applied_in_the_browser(
     assert_no_axe_violations(page, "recompute applied")
     revision = Report.objects.get(agreement=measured, month=SEPTEMBER, revision=2)
     assert "Desk data corrected for September" in revision.change_note
+    page.get_by_role("link", name="revision 2").click()
+    page.get_by_text("Desk data corrected for September").first.wait_for()
+    keep(page, "recompute-report-correction")
+
+    page.goto(reverse("agreements:calendar-detail", args=[calendars["extended"].pk]))
+    page.get_by_role("link", name="Recompute affected agreements").click()
+    assert page.get_by_label("Calendar").input_value() == str(calendars["extended"].pk)
+    keep(page, "recompute-from-calendar")
 
     phone = new_page(viewport={"width": 390, "height": 844})
     login(phone, alice_manager.username, PASSWORD)
