@@ -66,6 +66,8 @@ def test_upsert_rows_keeps_awkward_text_nulls_and_the_reviewers_note(
 def test_reevaluating_an_unchanged_stopped_ticket_rewrites_no_timer(
     active_acme_agreement, acme_desk
 ):
+    if connection.vendor != "postgresql":
+        pytest.skip("the SQLite fallback (bulk_create) rewrites every row it is given")
     opened = NOW - timedelta(hours=2)
     ingest(
         acme_desk,
