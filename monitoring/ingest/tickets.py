@@ -164,22 +164,25 @@ def _history(value: Any, zone: Any) -> list[StatusEntry]:
         if not isinstance(item, dict | Mapping):
             raise FieldError(f"entry {position}: expected an object")
         try:
-            if is_blank(item.get("at")):
+            raw = item.get("at")
+            if is_blank(raw):
                 raise FieldError("at: required")
-            at = timestamp(item["at"], zone)
+            at = timestamp(raw, zone)
             status = text(item, "status", 60, required=True)
-            entry = StatusEntry(
-                at=at,
-                status=status,
-                pauses_clock=boolean(item.get("pauses_clock", False)),
-                resolves=boolean(item.get("resolves", False)),
-            )
+            # JSON gives real booleans; anything else goes through the strict parser.
+            pauses = item.get("pauses_clock", False)
+            if pauses is not True and pauses is not False:
+                pauses = boolean(pauses)
+            resolves = item.get("resolves", False)
+            if resolves is not True and resolves is not False:
+                resolves = boolean(resolves)
         except FieldError as exc:
             raise FieldError(f"entry {position}: {exc}") from None
-        if (entry.at, entry.status) in seen:
+        key = (at, status)
+        if key in seen:
             raise FieldError(f"entry {position}: repeats status {status!r} at the same time")
-        seen.add((entry.at, entry.status))
-        entries.append(entry)
+        seen.add(key)
+        entries.append(StatusEntry(at, status, pauses, resolves))
     return sorted(entries, key=lambda e: e.at)
 
 
