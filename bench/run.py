@@ -24,6 +24,8 @@ from __future__ import annotations
 import argparse
 import importlib
 import json
+import signal
+import sys
 import time
 import traceback
 from collections.abc import Sequence
@@ -147,6 +149,8 @@ def main(argv: Sequence[str] | None = None) -> int:
     unknown = set(rows) - set(ROWS)
     if unknown:
         parser.error(f"unknown rows: {sorted(unknown)}")
+    # A stopped run still stops the server it started (the finally below).
+    signal.signal(signal.SIGTERM, lambda *_: sys.exit(143))
     generated = json.loads((RESULTS / f"generate-{label}.json").read_text())
     setup_django(url, args.redis_url)
 

@@ -21,7 +21,12 @@ def interleave(
             raw[name].append(wrk(url, ctx.seconds, headers, **extra))
             ctx.portal.sample_peaks()
             ctx.portal.drain(ctx.static_url)
-    return {name: figures(runs) for name, runs in raw.items()}
+    result = {name: figures(runs) for name, runs in raw.items()}
+    failed = {name: f["failed_answers"] for name, f in result.items() if f["failed_answers"]}
+    if failed:
+        # A rate of error pages measures nothing: the row fails, loudly.
+        raise RuntimeError(f"answers other than 2xx: {failed}")
+    return result
 
 
 def figures(runs: list[dict]) -> dict[str, Any]:
@@ -35,6 +40,7 @@ def figures(runs: list[dict]) -> dict[str, Any]:
         "p50_ms": summary([r["p50_ms"] for r in runs]),
         "bytes_per_response": summary([r["bytes_per_response"] for r in runs]),
         "errors": sum(r["errors"] for r in runs),
+        "failed_answers": {c: n for c, n in statuses.items() if not c.startswith("2")},
         "statuses": statuses,
         "runs": runs,
     }
