@@ -267,7 +267,7 @@ def test_text_the_database_cannot_store_is_a_row_error(acme_desk, value, reason)
 
 
 def recompute(apps_, schema_editor) -> None:
-    migration = importlib.import_module("monitoring.migrations.0014_ticket_digest_canonical")
+    migration = importlib.import_module("monitoring.migrations.0016_ticket_digest_canonical")
     migration.recompute_digests(apps_, schema_editor)
 
 

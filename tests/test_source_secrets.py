@@ -275,10 +275,10 @@ def test_the_migration_encrypts_the_secrets_already_stored(transactional_db, acm
     from django.db.migrations.executor import MigrationExecutor
 
     before, after = (
-        ("monitoring", "0013_source_staleness"),
+        ("monitoring", "0014_evaluation_request"),
         (
             "monitoring",
-            "0014_source_secret_encryption_and_replays",
+            "0015_source_secret_encryption_and_replays",
         ),
     )
     executor = MigrationExecutor(connection)

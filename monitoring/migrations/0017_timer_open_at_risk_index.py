@@ -8,7 +8,7 @@ class Migration(migrations.Migration):
     dependencies = [
         ('agreements', '0006_comment_threads'),
         ('core', '0004_notification_attachments'),
-        ('monitoring', '0013_source_staleness'),
+        ("monitoring", "0016_ticket_digest_canonical"),
     ]
 
     operations = [

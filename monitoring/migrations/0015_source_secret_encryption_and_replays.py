@@ -25,7 +25,7 @@ def decrypt_secrets_back(apps, schema_editor):
 class Migration(migrations.Migration):
 
     dependencies = [
-        ('monitoring', '0013_source_staleness'),
+        ("monitoring", "0014_evaluation_request"),
     ]
 
     operations = [

@@ -86,7 +86,7 @@ def recompute_digests(apps, schema_editor):
 
 class Migration(migrations.Migration):
     dependencies = [
-        ("monitoring", "0013_source_staleness"),
+        ("monitoring", "0015_source_secret_encryption_and_replays"),
     ]
 
     operations = [
