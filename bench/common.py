@@ -9,6 +9,7 @@ import json
 import os
 import platform
 import re
+import secrets
 import statistics
 import subprocess
 from collections.abc import Sequence
@@ -56,6 +57,10 @@ def drop_database(url: str) -> None:
     admin_execute(url, f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
 
 
+# Generated once per process: every process the runner starts inherits it.
+RUN_SECRET_KEY = secrets.token_urlsafe(50)
+
+
 def django_environment(url: str, redis_url: str) -> dict[str, str]:
     """The environment of every process that runs the project: production settings."""
     env = dict(os.environ)
@@ -63,12 +68,19 @@ def django_environment(url: str, redis_url: str) -> dict[str, str]:
         DATABASE_URL=url,
         REDIS_URL=redis_url,
         DJANGO_SETTINGS_MODULE="sla_portal.settings",
-        SECRET_KEY=env.get("SECRET_KEY", "bench-only-not-secret"),
+        # Production settings refuse a weak key; one random key per run, shared by every
+        # process of the run (the runner signs the session cookies gunicorn reads).
+        SECRET_KEY=env.get("SECRET_KEY") or RUN_SECRET_KEY,
         DEBUG="0",
         ALLOWED_HOSTS="127.0.0.1,localhost,testserver",
         # Plain HTTP on localhost: the session cookie must come back without TLS.
         SESSION_COOKIE_SECURE="0",
         CSRF_COOKIE_SECURE="0",
+        SECURE_SSL_REDIRECT="0",
+        # The figures measure the portal, not its rate limits.
+        API_THROTTLE_USER="off",
+        API_THROTTLE_ANON="off",
+        API_THROTTLE_INGEST="off",
         LOG_LEVEL="WARNING",
         STATIC_ROOT=str(ROOT / "var" / "bench" / "static"),
     )

@@ -119,13 +119,12 @@ def _tier_for(index: int) -> str:
 
 def build_world(size: Size, start: date) -> dict[str, Any]:
     """Provider, customers, users, calendars, tiers, services, sources, agreements in force."""
-    from rest_framework.authtoken.models import Token
-
     from agreements.demo import seed_calendars, seed_services, seed_tiers
     from agreements.models import Service
     from agreements.services import agreement_create_from_tier, lifecycle
     from monitoring.models import Source
     from sla_portal.core.models import Organisation, Role, User
+    from sla_portal.core.tokens import token_create
 
     provider = Organisation.objects.create(
         name="Bench Provider", slug="bench-provider", kind=Organisation.Kind.PROVIDER
@@ -137,7 +136,7 @@ def build_world(size: Size, start: date) -> dict[str, Any]:
         role=Role.SERVICE_MANAGER,
         organisation=provider,
     )
-    token = Token.objects.create(user=manager).key
+    _, token = token_create(manager, name="Benchmark", scopes=["read", "write", "ingest"])
     tiers = seed_tiers(seed_calendars())
     portal = seed_services(manager)["portal"]
     checked = list(
