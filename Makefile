@@ -118,6 +118,7 @@ bench: install bench-deps
 	$(PY) -m bench.generate --size $(BENCH_SIZE) --redis-url $(BENCH_REDIS_URL) $(BENCH_GENERATE_ARGS)
 	$(PY) -m bench.run --size $(BENCH_SIZE) --runs $(BENCH_RUNS) --seconds $(BENCH_SECONDS) \
 		--redis-url $(BENCH_REDIS_URL) $(BENCH_ARGS)
+	$(PY) -m bench.evaluation_uci --runs $(BENCH_RUNS)
 
 # The harness end to end on a tiny volume, one run: proves it works, measures nothing.
 bench-smoke: install-dev bench-deps

@@ -43,7 +43,7 @@ from urllib.parse import urlsplit, urlunsplit
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 
-DATA = Path("/work/shared/data/uci-incident-log/incident_event_log.csv.zip")
+DATA = ROOT.parent / "shared" / "data" / "uci-incident-log" / "incident_event_log.csv.zip"
 DEFAULT_URL = "postgres://postgres@127.0.0.1:5432/helper_evaldocs_uci"
 PRIORITIES = {"1 - Critical": "P1", "2 - High": "P2", "3 - Moderate": "P3", "4 - Low": "P4"}
 
