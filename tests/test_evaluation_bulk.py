@@ -89,6 +89,31 @@ def test_reevaluating_an_unchanged_stopped_ticket_rewrites_no_timer(
     assert dict(TicketTimer.objects.values_list("metric", "evaluated_at")) == first
 
 
+@pytest.mark.parametrize("model", [TicketTimer, Breach, Alert])
+def test_rows_evaluation_writes_carry_no_redundant_index(model):
+    """Each index is written for every row stored: a column whose index another index
+    already starts with, or a mostly empty key indexed in full, only slows the writes."""
+    if connection.vendor != "postgresql":
+        pytest.skip("index definitions are read from PostgreSQL's catalogue")
+    with connection.cursor() as cursor:
+        found = connection.introspection.get_constraints(cursor, model._meta.db_table)
+        cursor.execute(
+            "SELECT indexrelid::regclass::text FROM pg_index WHERE indrelid = %s::regclass "
+            "AND indpred IS NOT NULL",
+            [model._meta.db_table],
+        )
+        partial = {row[0] for row in cursor.fetchall()}
+    indexes = {name: tuple(c["columns"]) for name, c in found.items() if c["index"]}
+    leading = {cols[0] for name, cols in indexes.items() if len(cols) > 1}
+    for name, cols in indexes.items():
+        if len(cols) == 1 and name not in partial:
+            assert cols[0] not in leading, f"{name} repeats the start of a composite index"
+    nullable_keys = {f.column for f in model._meta.concrete_fields if f.is_relation and f.null}
+    for name, cols in indexes.items():
+        if len(cols) == 1 and cols[0] in nullable_keys:
+            assert name in partial, f"{name} indexes a mostly empty key in full"
+
+
 def test_alerts_about_long_past_moments_are_stored_notified_and_never_queue(
     active_acme_agreement, acme_desk
 ):

@@ -110,13 +110,16 @@ def breaches_visible_to(user: User) -> QuerySet[Breach]:
 
 
 def breach_alerts(breach: Breach) -> QuerySet[Alert]:
-    """Every alert of the breach's subject, the warning before it included, oldest first."""
+    """Every alert of the breach's subject, the warning before it included, oldest first.
+
+    A breach's alerts are raised for its own subject, so the subject's unique index finds
+    them all (alerts have no index on ``breach``)."""
     if breach.ticket_id:
         subject = Q(ticket_id=breach.ticket_id, target_key=breach.target_key)
     else:
         subject = Q(period_result_id=breach.period_result_id)
     return (
-        Alert.objects.filter(subject | Q(breach=breach))
+        Alert.objects.filter(subject)
         .select_related("agreement", "ticket", "period_result", "acknowledged_by", "breach")
         .order_by("reached_at", "id")
     )

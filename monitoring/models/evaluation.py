@@ -37,15 +37,36 @@ class Level(models.TextChoices):
 class TicketTimer(models.Model):
     """One time target (first response or resolution) running on one ticket."""
 
-    ticket = models.ForeignKey("monitoring.Ticket", on_delete=models.CASCADE, related_name="timers")
+    # Every index is maintained for each of the tens of thousands of timers a large log
+    # writes, so a foreign key gets none of its own when a composite index already starts
+    # with it: ticket (timer_unique_target), agreement (timer_target_decided).
+    ticket = models.ForeignKey(
+        "monitoring.Ticket", on_delete=models.CASCADE, related_name="timers", db_index=False
+    )
+    # Agreement, customer and version are copies of what the ticket and its agreement
+    # already hold (the ticket's own foreign keys are checked by the database). They have no
+    # database constraint: its check ran once per timer at commit, a third of the
+    # evaluation's database time, always finding the same few rows. Django still applies
+    # ``on_delete``, and none of these rows is deleted outside it.
     agreement = models.ForeignKey(
-        "agreements.Agreement", on_delete=models.CASCADE, related_name="ticket_timers"
+        "agreements.Agreement",
+        on_delete=models.CASCADE,
+        related_name="ticket_timers",
+        db_index=False,
+        db_constraint=False,
     )
     # Denormalised for scoping without joins.
-    customer = models.ForeignKey("core.Organisation", on_delete=models.PROTECT, related_name="+")
-    # The signed version whose terms the timer measures against.
+    customer = models.ForeignKey(
+        "core.Organisation", on_delete=models.PROTECT, related_name="+", db_constraint=False
+    )
+    # The signed version whose terms the timer measures against. No index: nothing reads
+    # timers by version, and versions are never deleted (``FrozenVersionError``).
     version = models.ForeignKey(
-        "agreements.AgreementVersion", on_delete=models.PROTECT, related_name="+"
+        "agreements.AgreementVersion",
+        on_delete=models.PROTECT,
+        related_name="+",
+        db_index=False,
+        db_constraint=False,
     )
     target_key = models.CharField(max_length=400)
     target_label = models.CharField(max_length=200)
@@ -173,17 +194,39 @@ class Breach(models.Model):
     """A target missed by one ticket or one period: opened when it happens, closed when the
     ticket stops or the period closes, with a root-cause note for the review."""
 
+    # No index of their own where a composite index starts with the key: agreement
+    # (breach_agreement_opened), ticket (breach_once_per_ticket_target), period result
+    # (breach_once_per_period); the user who wrote the root cause is mostly empty
+    # (breach_root_cause_by, partial). Each index is written for every breach stored.
+    # Agreement and customer are copies of the subject's (no database constraint, as on
+    # ``TicketTimer``: Django applies ``on_delete``).
     agreement = models.ForeignKey(
-        "agreements.Agreement", on_delete=models.PROTECT, related_name="breaches"
+        "agreements.Agreement",
+        on_delete=models.PROTECT,
+        related_name="breaches",
+        db_index=False,
+        db_constraint=False,
     )
-    customer = models.ForeignKey("core.Organisation", on_delete=models.PROTECT, related_name="+")
+    customer = models.ForeignKey(
+        "core.Organisation", on_delete=models.PROTECT, related_name="+", db_constraint=False
+    )
     target_key = models.CharField(max_length=400)
     target_label = models.CharField(max_length=200)
     ticket = models.ForeignKey(
-        "monitoring.Ticket", on_delete=models.PROTECT, null=True, blank=True, related_name="+"
+        "monitoring.Ticket",
+        on_delete=models.PROTECT,
+        null=True,
+        blank=True,
+        related_name="+",
+        db_index=False,
     )
     period_result = models.ForeignKey(
-        PeriodResult, on_delete=models.PROTECT, null=True, blank=True, related_name="breaches"
+        PeriodResult,
+        on_delete=models.PROTECT,
+        null=True,
+        blank=True,
+        related_name="breaches",
+        db_index=False,
     )
     level = models.CharField(max_length=16, choices=Level.choices)
     opened_at = models.DateTimeField(help_text="When the target was missed.")
@@ -191,7 +234,12 @@ class Breach(models.Model):
     value_text = models.CharField(max_length=300, blank=True)
     root_cause = models.TextField(blank=True)
     root_cause_by = models.ForeignKey(
-        settings.AUTH_USER_MODEL, on_delete=models.SET_NULL, null=True, blank=True, related_name="+"
+        settings.AUTH_USER_MODEL,
+        on_delete=models.SET_NULL,
+        null=True,
+        blank=True,
+        related_name="+",
+        db_index=False,
     )
     root_cause_at = models.DateTimeField(null=True, blank=True)
 
@@ -206,11 +254,17 @@ class Breach(models.Model):
                 | Q(ticket__isnull=True, period_result__isnull=False),
                 name="breach_one_subject",
             ),
-            # Not partial, so bulk upserts can name them; NULL subjects never clash.
+            # Not partial, so bulk upserts can name it; NULL subjects never clash.
             models.UniqueConstraint(
                 fields=["ticket", "target_key"], name="breach_once_per_ticket_target"
             ),
-            models.UniqueConstraint(fields=["period_result"], name="breach_once_per_period"),
+            # Partial: ticket breaches (nearly all) have no period result. Period breaches
+            # are created one by one, never through an upsert that would have to name it.
+            models.UniqueConstraint(
+                fields=["period_result"],
+                condition=Q(period_result__isnull=False),
+                name="breach_once_per_period",
+            ),
             models.CheckConstraint(
                 condition=Q(level__in=["missed_target", "breached"]), name="breach_level_valid"
             ),
@@ -219,6 +273,12 @@ class Breach(models.Model):
             models.Index(fields=["agreement", "-opened_at"], name="breach_agreement_opened"),
             models.Index(
                 fields=["-opened_at"], condition=Q(closed_at__isnull=True), name="breach_open"
+            ),
+            # For SET_NULL when a user is deleted.
+            models.Index(
+                fields=["root_cause_by"],
+                condition=Q(root_cause_by__isnull=False),
+                name="breach_root_cause_by",
             ),
         ]
 
@@ -244,20 +304,49 @@ class Alert(models.Model):
     the alert is recorded but nobody is woken for it.
     """
 
+    # No index of their own where a composite index starts with the key: agreement
+    # (alert_agreement_raised), ticket (alert_once_per_ticket_level), period result
+    # (alert_once_per_period_level); the acknowledging user is mostly empty
+    # (alert_acknowledged_by, partial). The breach has none: a breach's alerts are read by
+    # their subject (``breach_alerts``) and breaches are never deleted. Each index is
+    # written for every alert stored.
+    # Agreement and customer are copies of the subject's (no database constraint, as on
+    # ``TicketTimer``: Django applies ``on_delete``).
     agreement = models.ForeignKey(
-        "agreements.Agreement", on_delete=models.PROTECT, related_name="alerts"
+        "agreements.Agreement",
+        on_delete=models.PROTECT,
+        related_name="alerts",
+        db_index=False,
+        db_constraint=False,
     )
-    customer = models.ForeignKey("core.Organisation", on_delete=models.PROTECT, related_name="+")
+    customer = models.ForeignKey(
+        "core.Organisation", on_delete=models.PROTECT, related_name="+", db_constraint=False
+    )
     target_key = models.CharField(max_length=400)
     target_label = models.CharField(max_length=200)
     ticket = models.ForeignKey(
-        "monitoring.Ticket", on_delete=models.PROTECT, null=True, blank=True, related_name="+"
+        "monitoring.Ticket",
+        on_delete=models.PROTECT,
+        null=True,
+        blank=True,
+        related_name="+",
+        db_index=False,
     )
     period_result = models.ForeignKey(
-        PeriodResult, on_delete=models.PROTECT, null=True, blank=True, related_name="alerts"
+        PeriodResult,
+        on_delete=models.PROTECT,
+        null=True,
+        blank=True,
+        related_name="alerts",
+        db_index=False,
     )
     breach = models.ForeignKey(
-        Breach, on_delete=models.PROTECT, null=True, blank=True, related_name="alerts"
+        Breach,
+        on_delete=models.PROTECT,
+        null=True,
+        blank=True,
+        related_name="alerts",
+        db_index=False,
     )
     level = models.CharField(max_length=16, choices=Level.choices)
     reached_at = models.DateTimeField(help_text="The moment the level was reached.")
@@ -271,7 +360,12 @@ class Alert(models.Model):
     # Set once the emails were recorded (core.Notification rows exist for every recipient).
     notified_at = models.DateTimeField(null=True, blank=True)
     acknowledged_by = models.ForeignKey(
-        settings.AUTH_USER_MODEL, on_delete=models.SET_NULL, null=True, blank=True, related_name="+"
+        settings.AUTH_USER_MODEL,
+        on_delete=models.SET_NULL,
+        null=True,
+        blank=True,
+        related_name="+",
+        db_index=False,
     )
     acknowledged_at = models.DateTimeField(null=True, blank=True)
 
@@ -286,18 +380,28 @@ class Alert(models.Model):
                 | Q(ticket__isnull=True, period_result__isnull=False),
                 name="alert_one_subject",
             ),
-            # Not partial, so bulk inserts can skip conflicts; NULL subjects never clash.
+            # NULL subjects never clash. Alerts are inserted with ``ON CONFLICT DO NOTHING``
+            # naming no constraint, so the period one can be partial (ticket alerts, nearly
+            # all, have no period result).
             models.UniqueConstraint(
                 fields=["ticket", "target_key", "level"], name="alert_once_per_ticket_level"
             ),
             models.UniqueConstraint(
-                fields=["period_result", "level"], name="alert_once_per_period_level"
+                fields=["period_result", "level"],
+                condition=Q(period_result__isnull=False),
+                name="alert_once_per_period_level",
             ),
         ]
         indexes = [
             models.Index(fields=["agreement", "-raised_at"], name="alert_agreement_raised"),
             models.Index(
                 fields=["raised_at"], condition=Q(notified_at__isnull=True), name="alert_unnotified"
+            ),
+            # For SET_NULL when a user is deleted.
+            models.Index(
+                fields=["acknowledged_by"],
+                condition=Q(acknowledged_by__isnull=False),
+                name="alert_acknowledged_by",
             ),
         ]
 
