@@ -275,6 +275,18 @@ SLA_PROBE_ALLOW_PRIVATE = env_bool("SLA_PROBE_ALLOW_PRIVATE")
 
 # --- Celery ---------------------------------------------------------------------------------
 REDIS_URL = os.environ.get("REDIS_URL", "")
+
+# The dashboard's rendered live part, keyed by its data fingerprint (reporting.dashboard_views):
+# in Redis, when there is one, so every web worker shares one render per change; else in each
+# process's memory. The default cache stays per process.
+CACHES = {
+    "default": {"BACKEND": "django.core.cache.backends.locmem.LocMemCache"},
+    "dashboard": (
+        {"BACKEND": "django.core.cache.backends.redis.RedisCache", "LOCATION": REDIS_URL}
+        if REDIS_URL
+        else {"BACKEND": "django.core.cache.backends.locmem.LocMemCache", "LOCATION": "dashboard"}
+    ),
+}
 # "localhost" named, so that kombu does not warn "No hostname was supplied" on each connection.
 CELERY_BROKER_URL = (
     os.environ.get("CELERY_BROKER_URL", "") or REDIS_URL or "filesystem://localhost//"

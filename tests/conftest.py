@@ -50,3 +50,12 @@ def pytest_report_header(config: pytest.Config) -> list[str]:
         f"sla-portal: database {db['ENGINE'].rsplit('.', 1)[-1]} {db.get('HOST') or db['NAME']}, "
         f"broker {settings.CELERY_BROKER_URL.split('://', 1)[0]}"
     ]
+
+
+@pytest.fixture(autouse=True)
+def _empty_dashboard_cache() -> None:
+    """Each test starts without cached dashboard renders (in Redis they would outlive the
+    test, and its rolled-back data)."""
+    from django.core.cache import caches
+
+    caches["dashboard"].clear()

@@ -164,6 +164,11 @@ def test_countdowns_are_recounted_by_the_browser_while_the_poll_stays_204(
     expect(countdown).to_have_text(f"{duration(left)} left", timeout=5_000)
     # Without JavaScript the absolute time is on the page too.
     expect(row).to_contain_text("threshold ")
+    # The server's "as of" note (a cached render's countdowns are as old as the render) is
+    # for readers without JavaScript; here the countdowns are current, so it is hidden.
+    as_of = page.locator("[data-as-of]").first
+    assert "as of" in as_of.text_content()
+    expect(as_of).to_be_hidden()
     page.clock.run_for(5_000)  # a poll or two: nothing changed on the server
     screenshot(page, "dashboard-countdown-before")
 

@@ -19,7 +19,9 @@
    <time data-countdown datetime=…> each second, in the words of the server's `duration()`
    (monitoring/evaluation/format.py): "2 h 5 min left", "breached 1 d 2 h ago", "target in
    45 min", "target missed 3 min ago". It also moves the "now" line of the availability
-   timelines (and the end of what is still going on) along the period. */
+   timelines (and the end of what is still going on) along the period. The rendered part may
+   come from the server's cache, so its countdowns are as old as that render and it says
+   "as of 04:20" for readers without JavaScript; this script hides that note. */
 (function () {
   "use strict";
   var OKABE_BLUE = "#0072b2";
@@ -224,6 +226,9 @@
 
   function tick(root) {
     var now = Date.now();
+    // The server's "as of 04:20" note is for readers without JavaScript: here the
+    // countdowns are current, so it would only be noise.
+    (root || document).querySelectorAll("[data-as-of]").forEach(function (el) { el.hidden = true; });
     (root || document).querySelectorAll("time[data-countdown]").forEach(function (el) {
       var words = COUNTDOWN[el.dataset.countdown];
       var at = Date.parse(el.getAttribute("datetime"));
