@@ -9,7 +9,7 @@ class Migration(migrations.Migration):
     dependencies = [
         ('agreements', '0006_comment_threads'),
         ('core', '0004_notification_attachments'),
-        ('monitoring', '0015_evaluation_write_indexes'),
+        ('monitoring', '0018_evaluation_write_indexes'),
     ]
 
     operations = [

@@ -9,7 +9,7 @@ class Migration(migrations.Migration):
     dependencies = [
         ("agreements", "0006_comment_threads"),
         ("core", "0004_notification_attachments"),
-        ("monitoring", "0014_evaluation_request"),
+        ("monitoring", "0017_timer_open_at_risk_index"),
         migrations.swappable_dependency(settings.AUTH_USER_MODEL),
     ]
 
