@@ -57,8 +57,18 @@ def drop_database(url: str) -> None:
     admin_execute(url, f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
 
 
-# Generated once per process: every process the runner starts inherits it.
-RUN_SECRET_KEY = secrets.token_urlsafe(50)
+def _bench_secret_key() -> str:
+    """A random key made on the first run and kept in ``var/bench/secret_key``: the generator
+    and every later run of the same checkout share it (source secrets are encrypted with a
+    key derived from it; sessions signed by the runner are read by gunicorn)."""
+    path = RESULTS / "secret_key"
+    if not path.exists():
+        path.parent.mkdir(parents=True, exist_ok=True)
+        path.write_text(secrets.token_urlsafe(50))
+    return path.read_text().strip()
+
+
+RUN_SECRET_KEY = _bench_secret_key()
 
 
 def django_environment(url: str, redis_url: str) -> dict[str, str]:
