@@ -231,16 +231,27 @@ REPORT_REVIEW_DAYS = int(os.environ.get("REPORT_REVIEW_DAYS", "5"))
 # limit by the number of workers); the counters use their own Redis database when
 # CACHE_REDIS_URL names one. Without Redis: memory of one process, enough for `make run`.
 CACHE_REDIS_URL = os.environ.get("CACHE_REDIS_URL", "") or os.environ.get("REDIS_URL", "")
+# The "dashboard" cache holds the dashboard's rendered live part, keyed by its data
+# fingerprint (reporting.dashboard_views): with Redis every web worker shares one render per
+# change; without it each process renders its own.
 if CACHE_REDIS_URL:
+    _cache_prefix = os.environ.get("CACHE_KEY_PREFIX", "sla")
     CACHES = {
-        "default": {
+        name: {
             "BACKEND": "django.core.cache.backends.redis.RedisCache",
             "LOCATION": CACHE_REDIS_URL,
-            "KEY_PREFIX": os.environ.get("CACHE_KEY_PREFIX", "sla"),
+            "KEY_PREFIX": f"{_cache_prefix}-{name}" if name != "default" else _cache_prefix,
         }
+        for name in ("default", "dashboard")
     }
 else:
-    CACHES = {"default": {"BACKEND": "django.core.cache.backends.locmem.LocMemCache"}}
+    CACHES = {
+        "default": {"BACKEND": "django.core.cache.backends.locmem.LocMemCache"},
+        "dashboard": {
+            "BACKEND": "django.core.cache.backends.locmem.LocMemCache",
+            "LOCATION": "dashboard",
+        },
+    }
 
 # --- Abuse limits ---------------------------------------------------------------------------
 # Login throttling (django-axes, on /accounts/login/ and /admin/login/): after
@@ -276,17 +287,6 @@ SLA_PROBE_ALLOW_PRIVATE = env_bool("SLA_PROBE_ALLOW_PRIVATE")
 # --- Celery ---------------------------------------------------------------------------------
 REDIS_URL = os.environ.get("REDIS_URL", "")
 
-# The dashboard's rendered live part, keyed by its data fingerprint (reporting.dashboard_views):
-# in Redis, when there is one, so every web worker shares one render per change; else in each
-# process's memory. The default cache stays per process.
-CACHES = {
-    "default": {"BACKEND": "django.core.cache.backends.locmem.LocMemCache"},
-    "dashboard": (
-        {"BACKEND": "django.core.cache.backends.redis.RedisCache", "LOCATION": REDIS_URL}
-        if REDIS_URL
-        else {"BACKEND": "django.core.cache.backends.locmem.LocMemCache", "LOCATION": "dashboard"}
-    ),
-}
 # "localhost" named, so that kombu does not warn "No hostname was supplied" on each connection.
 CELERY_BROKER_URL = (
     os.environ.get("CELERY_BROKER_URL", "") or REDIS_URL or "filesystem://localhost//"

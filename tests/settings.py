@@ -26,4 +26,7 @@ REST_FRAMEWORK = {
 # Counters (throttles, reset-email limits) in this process's memory, emptied before each test
 # (tests/conftest.py): the Redis database of a test run is also its Celery broker, which a
 # per-test clear would empty.
-CACHES = {"default": {"BACKEND": "django.core.cache.backends.locmem.LocMemCache"}}
+CACHES = {
+    "default": {"BACKEND": "django.core.cache.backends.locmem.LocMemCache"},
+    "dashboard": {"BACKEND": "django.core.cache.backends.locmem.LocMemCache", "LOCATION": "dash"},
+}

@@ -401,3 +401,13 @@ def test_receipt_is_stamped_after_commit_and_evidence_never_moves_back(acme):
     feed.refresh_from_db()
     assert feed.last_data_at == datetime(2026, 3, 2, 9, tzinfo=UTC)
     assert feed.stale_at == first_stale
+
+
+def test_an_empty_batch_of_tickets_or_checks_writes_nothing_and_answers(
+    acme_desk, acme_agreement, services
+):
+    """An empty list is a valid batch on either write path: nothing stored, nothing changed
+    (the PostgreSQL path once built an INSERT without rows and answered 500)."""
+    assert tickets_ingest(acme_desk, []) == IngestResult()
+    assert checks_ingest(acme_desk, services["portal"], []) == IngestResult()
+    assert not Ticket.objects.exists() and not UptimeCheck.objects.exists()

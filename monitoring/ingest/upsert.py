@@ -125,6 +125,8 @@ def tickets_upsert(
     the stored one are left alone. A sent history replaces the stored status changes and
     pauses of each created or updated ticket; changed tickets get ``changed_at = now`` and
     ``evaluated_at = NULL`` (the evaluation mark) in the same statement."""
+    if not rows:  # an empty batch: nothing to stage (INSERT … VALUES needs a row)
+        return [], []
     ticket = Ticket._meta.db_table
     changes = TicketStatusChange._meta.db_table
     pauses = TicketPause._meta.db_table
