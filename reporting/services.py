@@ -452,6 +452,7 @@ def _with_corrections(results: list[PeriodResult]) -> list[PeriodResult]:
         if correction is not None:
             result.value, result.status = correction.new_value, correction.new_status
             result.final, result.details = correction.new_final, correction.new_details
+            result.corrected = True
     return results
 
 
@@ -537,9 +538,17 @@ def _summary(lines: list[dict]) -> dict[str, int]:
 def _breaches(
     agreement: Agreement, results: list[PeriodResult], start: datetime, end: datetime
 ) -> list[dict]:
-    """The period breaches of the month's results and the ticket breaches opened in it."""
+    """The period breaches of the month's results and the ticket breaches opened in it. A
+    period that an applied correction found met after all has no breach any more."""
+    withdrawn = {
+        r.pk
+        for r in results
+        if getattr(r, "corrected", False)
+        and r.status not in (Status.MISSED_TARGET, Status.BREACHED)
+    }
     rows = (
         Breach.objects.filter(agreement=agreement)
+        .exclude(period_result__in=withdrawn)
         .filter(
             Q(period_result__in=[r.pk for r in results])
             | Q(ticket__isnull=False, opened_at__gte=start, opened_at__lt=end)
