@@ -89,3 +89,37 @@ check: install-dev
 
 clean:
 	rm -rf var/ staticfiles/ .pytest_cache
+
+# --- Benchmarks (bench/README.md, docs/performance.md) --------------------------------------
+# `make bench` generates a database (bench_s, bench_m, bench_l: dropped and created again),
+# then measures every row of docs/performance.md beside its ceiling; results in var/bench/.
+# BENCH_SIZE=S|M|L, BENCH_RUNS runs per row, BENCH_SECONDS per load run (M: 60 or more, the
+# dashboard answers in seconds there), BENCH_GENERATE_ARGS e.g. --evaluate-limit 100000.
+BENCH_SIZE ?= S
+BENCH_RUNS ?= 3
+BENCH_SECONDS ?= 10
+BENCH_REDIS_URL ?= redis://127.0.0.1:6379/9
+BENCH_GENERATE_ARGS ?=
+BENCH_ARGS ?=
+
+.PHONY: bench bench-deps bench-smoke
+
+# wrk is the load generator; as root with apt-get it is installed, otherwise the command
+# to run is printed.
+bench-deps:
+	@command -v wrk >/dev/null 2>&1 || { \
+		if [ "$$(id -u)" = 0 ] && command -v apt-get >/dev/null 2>&1; then \
+			DEBIAN_FRONTEND=noninteractive apt-get update -qq && apt-get install -y -qq wrk >/dev/null; \
+		else \
+			echo "make bench needs wrk: sudo apt-get install -y wrk" >&2; exit 1; \
+		fi; }
+
+bench: install bench-deps
+	$(PY) -m bench.generate --size $(BENCH_SIZE) --redis-url $(BENCH_REDIS_URL) $(BENCH_GENERATE_ARGS)
+	$(PY) -m bench.run --size $(BENCH_SIZE) --runs $(BENCH_RUNS) --seconds $(BENCH_SECONDS) \
+		--redis-url $(BENCH_REDIS_URL) $(BENCH_ARGS)
+	$(PY) -m bench.evaluation_uci --runs $(BENCH_RUNS)
+
+# The harness end to end on a tiny volume, one run: proves it works, measures nothing.
+bench-smoke: install-dev bench-deps
+	$(PY) -m pytest -q -p no:cacheprovider -m slow tests/test_bench_smoke.py

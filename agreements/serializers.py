@@ -8,6 +8,7 @@ see reads exactly like an id that does not exist.
 from __future__ import annotations
 
 import dataclasses
+import json
 from collections.abc import Callable, Mapping
 from datetime import time
 from decimal import Decimal
@@ -24,6 +25,7 @@ from rest_framework.exceptions import APIException
 from rest_framework.settings import api_settings
 
 from sla_portal.core.models import Organisation, User
+from sla_portal.core.netguard import validate_probe_url
 from sla_portal.core.selectors import organisations_visible_to, users_visible_to
 
 from .models import (
@@ -146,15 +148,33 @@ class ScopedSlugRelatedField(ScopedRelatedFieldMixin, serializers.SlugRelatedFie
 
 class StrictFieldsMixin:
     """Reject keys the serializer does not know, so a misspelt field is an error instead of
-    being silently ignored. Read-only fields may still be sent back unchanged."""
+    being silently ignored, and read-only keys, so a write never looks as if it changed what
+    it cannot (``customer``, ``tier``, ``id``, a comment's ``author``). A read-only value
+    equal to the stored one is let through, so a GET's body can be sent back with changes
+    to the writable fields."""
 
     def unknown_field_errors(self, data: Mapping) -> dict[str, list[str]]:
         known = ", ".join(name for name, field in self.fields.items() if not field.read_only)
-        return {
+        errors = {
             key: [f"Unknown field; the writable fields here are: {known}."]
             for key in data
             if key not in self.fields
         }
+        for key in data:
+            field = self.fields.get(key)
+            if field is not None and field.read_only and not self._unchanged(field, data[key]):
+                errors[key] = [f"Read-only field; it cannot be set here. Writable: {known}."]
+        return errors
+
+    def _unchanged(self, field: serializers.Field, value: Any) -> bool:
+        instance = getattr(self, "instance", None)
+        if instance is None or isinstance(field, serializers.HiddenField):
+            return False
+        try:
+            current = field.to_representation(field.get_attribute(instance))
+        except Exception:  # any doubt means "changed": refuse
+            return False
+        return _plain(current) == _plain(value)
 
     def to_internal_value(self, data: Any) -> Any:
         errors = self.unknown_field_errors(data) if isinstance(data, Mapping) else {}
@@ -167,6 +187,11 @@ class StrictFieldsMixin:
         if errors:
             raise serializers.ValidationError(errors)
         return value
+
+
+def _plain(value: Any) -> Any:
+    """A representation as JSON would carry it, to compare with what a client sent."""
+    return json.loads(json.dumps(value, default=str))
 
 
 def _customers_visible_to(user: User) -> QuerySet[Organisation]:
@@ -218,7 +243,10 @@ class ServiceSerializer(StrictFieldsMixin, serializers.ModelSerializer):
             "agreement_count",
             "created_at",
         ]
-        extra_kwargs = {"probe_interval_seconds": {"min_value": 10}}
+        extra_kwargs = {
+            "probe_interval_seconds": {"min_value": 10},
+            "probe_url": {"validators": [validate_probe_url]},
+        }
 
 
 # --- Calendars -----------------------------------------------------------------------------

@@ -84,7 +84,7 @@ def measured_terms(agreement) -> MeasuredTerms | None:
     """The measured terms of ``agreement``'s version in force (None when there is none)."""
     if not agreement.in_force_version_id:
         return None
-    return _terms_of_version(agreement.in_force_version_id, agreement.in_force_version.snapshot)
+    return terms_of_version(agreement.in_force_version_id)
 
 
 _cache: dict[int, MeasuredTerms] = {}
@@ -97,10 +97,17 @@ def forget_measured_terms() -> None:
     public_holidays.cache_clear()  # lru_cache: a package update is read on the next call
 
 
-def _terms_of_version(version_id: int, snapshot: dict) -> MeasuredTerms:
-    # Versions never change (a database trigger refuses it), so the id is a safe cache key.
+def terms_of_version(version_id: int) -> MeasuredTerms:
+    """The measured terms of one signed version, read and decoded once per process.
+
+    Versions never change (a database trigger refuses it), so the id is a safe cache key;
+    the snapshot (several kilobytes of JSON) is loaded from the database only on a miss, so
+    callers need not ``select_related`` it for every row they evaluate."""
     found = _cache.get(version_id)
     if found is None:
+        from .models import AgreementVersion
+
+        snapshot = AgreementVersion.objects.values_list("snapshot", flat=True).get(pk=version_id)
         if len(_cache) > 512:
             _cache.clear()
         found = _cache[version_id] = terms_from_snapshot(version_id, snapshot)

@@ -37,6 +37,7 @@ import os
 import platform
 import random
 import re
+import secrets
 import sys
 import time
 from collections.abc import Callable, Iterator, Sequence
@@ -100,7 +101,13 @@ def drop_database(url: str) -> None:
 def setup_django(url: str) -> None:
     os.environ["DATABASE_URL"] = url
     os.environ["DJANGO_SETTINGS_MODULE"] = "sla_portal.settings"
-    os.environ.setdefault("SECRET_KEY", "bench-only-not-secret")
+    # Production settings refuse a weak key; a random one per run is as good as any here.
+    os.environ.setdefault("SECRET_KEY", secrets.token_urlsafe(50))
+    # The benchmark talks plain http to the portal and sends as fast as it can: no https
+    # redirect and no API rate limits (the figures measure the ingest, not the throttle).
+    os.environ.setdefault("SECURE_SSL_REDIRECT", "0")
+    for scope in ("USER", "ANON", "INGEST"):
+        os.environ.setdefault(f"API_THROTTLE_{scope}", "off")
     os.environ["ALLOWED_HOSTS"] = "testserver"
     os.environ["DEBUG"] = "0"
     os.environ.setdefault("LOG_LEVEL", "WARNING")
@@ -216,13 +223,12 @@ class World:
 
 
 def build_world() -> World:
-    from rest_framework.authtoken.models import Token
-
     from agreements.demo import seed_calendars, seed_services, seed_tiers
     from agreements.models import Service
     from agreements.services import agreement_create_from_tier
     from monitoring.models import Source
     from sla_portal.core.models import Organisation, Role, User
+    from sla_portal.core.tokens import create_token_for_tests
 
     provider = Organisation.objects.create(
         name="Bench Provider", slug="bench-provider", kind=Organisation.Kind.PROVIDER
@@ -235,7 +241,7 @@ def build_world() -> World:
     )
     manager.set_unusable_password()
     manager.save()
-    token = Token.objects.create(user=manager).key
+    token = create_token_for_tests(manager)
     tiers = seed_tiers(seed_calendars())
     portal = seed_services(manager)["portal"]
     check_services = Service.objects.bulk_create(

@@ -29,6 +29,7 @@ import csv
 import io
 import os
 import re
+import secrets
 import sys
 import time
 import zipfile
@@ -42,7 +43,7 @@ from urllib.parse import urlsplit, urlunsplit
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 
-DATA = Path("/work/shared/data/uci-incident-log/incident_event_log.csv.zip")
+DATA = ROOT.parent / "shared" / "data" / "uci-incident-log" / "incident_event_log.csv.zip"
 DEFAULT_URL = "postgres://postgres@127.0.0.1:5432/helper_evaldocs_uci"
 PRIORITIES = {"1 - Critical": "P1", "2 - High": "P2", "3 - Moderate": "P3", "4 - Low": "P4"}
 
@@ -73,7 +74,13 @@ def setup_django(url: str) -> None:
     """Point Django at ``url`` with a private broker and set it up."""
     os.environ["DATABASE_URL"] = url
     os.environ["DJANGO_SETTINGS_MODULE"] = "sla_portal.settings"
-    os.environ.setdefault("SECRET_KEY", "bench-only-not-secret")
+    # Production settings refuse a weak key; a random one per run is as good as any here.
+    os.environ.setdefault("SECRET_KEY", secrets.token_urlsafe(50))
+    # The benchmark talks plain http to the portal and sends as fast as it can: no https
+    # redirect and no API rate limits (the figures measure the ingest, not the throttle).
+    os.environ.setdefault("SECURE_SSL_REDIRECT", "0")
+    for scope in ("USER", "ANON", "INGEST"):
+        os.environ.setdefault(f"API_THROTTLE_{scope}", "off")
     os.environ["DEBUG"] = "0"
     os.environ.setdefault("LOG_LEVEL", "WARNING")
     # The import queues an evaluation task after commit. This script evaluates by itself, so

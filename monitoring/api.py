@@ -35,6 +35,7 @@ from rest_framework.serializers import BaseSerializer
 
 from agreements.api import FORBIDDEN, NOT_FOUND, CatalogueDestroyMixin
 from agreements.selectors import services_visible_to
+from sla_portal.core import safejson
 from sla_portal.core.api import ScopedViewSetMixin
 from sla_portal.core.models import User
 from sla_portal.core.permissions import DrafterOrReadOnly
@@ -53,11 +54,14 @@ from .serializers import (
     IngestResultSerializer,
     MaintenanceRowSerializer,
     MeasurementRowSerializer,
+    RotatedSecretSerializer,
+    SourceCreatedSerializer,
     SourceSerializer,
     TicketDetailSerializer,
     TicketRowSerializer,
     TicketSerializer,
 )
+from .sources import source_rotate_secret
 
 DEFAULT_MAX_BODY_BYTES = 50 * 1024 * 1024
 # A sender fixing a broken export needs the first problems, not a response of megabytes.
@@ -127,7 +131,7 @@ class JSONRowsParser(BaseParser):
 
     def parse(self, stream, media_type=None, parser_context=None) -> list:
         try:
-            rows = json.loads(_text(stream, parser_context))
+            rows = safejson.loads(_text(stream, parser_context))
         except json.JSONDecodeError as exc:
             raise BadBody(-1, f"invalid JSON: {exc}") from None
         if not isinstance(rows, list):
@@ -146,7 +150,7 @@ class NDJSONRowsParser(BaseParser):
             if not line.strip():
                 continue
             try:
-                rows.append(json.loads(line))
+                rows.append(safejson.loads(line))
             except json.JSONDecodeError as exc:
                 raise BadBody(len(rows), f"invalid JSON: {exc}") from None
         return rows
@@ -180,7 +184,9 @@ SOURCE_EXAMPLE = {
     "name": "Acme ServiceNow",
     "kind": "servicenow",
     "timezone": "Europe/Berlin",
-    "signing_secret": "q0fW1x…",
+    "signing_secret_hint": "…x0Qa",
+    "secret_rotated_at": None,
+    "previous_secret_until": None,
     "created_at": "2026-01-05T09:30:00Z",
     "service_map": {},
     "for_seconds": 0,
@@ -336,7 +342,7 @@ def _source_examples(*request: dict) -> list[OpenApiExample]:
     ),
     create=extend_schema(
         examples=_source_examples(SOURCE_REQUEST),
-        responses={201: SourceSerializer, 400: OpenApiTypes.OBJECT, 403: FORBIDDEN},
+        responses={201: SourceCreatedSerializer, 400: OpenApiTypes.OBJECT, 403: FORBIDDEN},
     ),
     update=extend_schema(
         examples=_source_examples(SOURCE_REQUEST),
@@ -359,12 +365,39 @@ class SourceViewSet(CatalogueDestroyMixin, ScopedViewSetMixin, viewsets.ModelVie
     filterset_class = SourceFilter
     queryset = Source.objects.none()  # for the schema; rows come from the selector
     selector = staticmethod(sources_visible_to)
+    # The bulk actions set "ingest": their own rate budget (sla_portal.core.throttles).
+    throttle_scope: str | None = None
 
     def get_serializer_class(self) -> type[BaseSerializer]:
         user = self.request.user
         if getattr(self, "swagger_fake_view", False) or getattr(user, "is_provider", False):
             return SourceSerializer
         return CustomerSourceSerializer
+
+    def perform_create(self, serializer: BaseSerializer) -> None:
+        self._created = serializer.save()
+
+    def create(self, request: Request, *args: Any, **kwargs: Any) -> Response:
+        """Create a source; the answer carries its ``signing_secret``, this once."""
+        response = super().create(request, *args, **kwargs)
+        response.data["signing_secret"] = self._created.signing_secret
+        return response
+
+    @extend_schema(
+        request=None,
+        responses={200: RotatedSecretSerializer, 403: FORBIDDEN, 404: NOT_FOUND},
+    )
+    @action(detail=True, methods=["post"], url_path="rotate-secret", filterset_class=None)
+    def rotate_secret(self, request: Request, pk: str) -> Response:
+        """Give the source a new signing secret, answered this once. The previous secret
+        still verifies during the overlap (24 hours by default), so senders can be switched
+        over; the rotation is recorded in the customer's account trail."""
+        source = self.get_object()
+        secret = source_rotate_secret(source, by=request.user)
+        source.refresh_from_db(fields=["previous_secret_until"])
+        return Response(
+            {"signing_secret": secret, "previous_secret_until": source.previous_secret_until}
+        )
 
     def _ingest(self, request: Request, run) -> Response:
         # 404 before parsing: an invisible source is not told whether its body was valid.
@@ -381,6 +414,7 @@ class SourceViewSet(CatalogueDestroyMixin, ScopedViewSetMixin, viewsets.ModelVie
         methods=["post"],
         url_path="tickets/bulk",
         parser_classes=BULK_PARSERS,
+        throttle_scope="ingest",
         filterset_class=None,
     )
     def tickets_bulk(self, request: Request, pk: str) -> Response:
@@ -406,6 +440,7 @@ class SourceViewSet(CatalogueDestroyMixin, ScopedViewSetMixin, viewsets.ModelVie
         methods=["post"],
         url_path="checks/bulk",
         parser_classes=BULK_PARSERS,
+        throttle_scope="ingest",
         filterset_class=None,
     )
     def checks_bulk(self, request: Request, pk: str) -> Response:
@@ -446,6 +481,7 @@ class SourceViewSet(CatalogueDestroyMixin, ScopedViewSetMixin, viewsets.ModelVie
         methods=["post"],
         url_path="maintenance/bulk",
         parser_classes=BULK_PARSERS,
+        throttle_scope="ingest",
         filterset_class=None,
     )
     def maintenance_bulk(self, request: Request, pk: str) -> Response:
@@ -471,6 +507,7 @@ class SourceViewSet(CatalogueDestroyMixin, ScopedViewSetMixin, viewsets.ModelVie
         methods=["post"],
         url_path="errors/bulk",
         parser_classes=BULK_PARSERS,
+        throttle_scope="ingest",
         filterset_class=None,
     )
     def errors_bulk(self, request: Request, pk: str) -> Response:
@@ -496,6 +533,7 @@ class SourceViewSet(CatalogueDestroyMixin, ScopedViewSetMixin, viewsets.ModelVie
         methods=["post"],
         url_path="measurements/bulk",
         parser_classes=BULK_PARSERS,
+        throttle_scope="ingest",
         filterset_class=None,
     )
     def measurements_bulk(self, request: Request, pk: str) -> Response:
@@ -523,6 +561,7 @@ class SourceViewSet(CatalogueDestroyMixin, ScopedViewSetMixin, viewsets.ModelVie
         methods=["post"],
         url_path="incidents/bulk",
         parser_classes=BULK_PARSERS,
+        throttle_scope="ingest",
         filterset_class=None,
     )
     def incidents_bulk(self, request: Request, pk: str) -> Response:

@@ -10,6 +10,7 @@ from django import forms
 from agreements.models import Agreement, Service
 from agreements.selectors import agreements_visible_to, services_visible_to
 from sla_portal.core.models import Organisation, User
+from sla_portal.core.netguard import validate_probe_url
 from sla_portal.core.selectors import organisations_visible_to
 
 from .adapters import service_map_errors
@@ -249,6 +250,7 @@ class SourceForm(forms.Form):
         max_length=200,
         assume_scheme="https",
         help_text="Called with HTTP GET, e.g. https://portal.example.com/health.",
+        validators=[validate_probe_url],
     )
     probe_interval_seconds = forms.IntegerField(
         label="Interval (seconds)", min_value=MIN_PROBE_INTERVAL, max_value=86_400, initial=60

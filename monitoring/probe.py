@@ -26,7 +26,8 @@ because uptime rows are scoped by the service's agreements, not by the source. A
 agreement covers is not probed at all (``checks_ingest`` would refuse its checks).
 
 The first part of this module (``parse_expected``, ``is_expected``, ``probe_once``) uses only the
-standard library; the second part reads and writes the database.
+standard library and the address guard (``sla_portal.core.netguard``: only public addresses
+are probed unless ``SLA_PROBE_ALLOW_PRIVATE``); the second part reads and writes the database.
 """
 
 from __future__ import annotations
@@ -51,6 +52,7 @@ from agreements.models import Agreement, Service
 from monitoring.ingest import IngestError
 from monitoring.ingest.uptime import checks_ingest
 from monitoring.models import ProbeState, Source, UptimeCheck
+from sla_portal.core.netguard import RefusedAddress, guarded_create_connection
 
 logger = logging.getLogger(__name__)
 
@@ -104,20 +106,51 @@ class ProbeResult:
     error: str = ""
 
 
+class _GuardedHTTPConnection(http.client.HTTPConnection):
+    def __init__(self, *args: Any, **kwargs: Any) -> None:
+        super().__init__(*args, **kwargs)
+        self._create_connection = guarded_create_connection
+
+
+class _GuardedHTTPSConnection(http.client.HTTPSConnection):
+    def __init__(self, *args: Any, **kwargs: Any) -> None:
+        super().__init__(*args, **kwargs)
+        self._create_connection = guarded_create_connection
+
+
+class _GuardedHTTPHandler(urllib.request.HTTPHandler):
+    def http_open(self, req: urllib.request.Request) -> Any:
+        return self.do_open(_GuardedHTTPConnection, req)
+
+
+class _GuardedHTTPSHandler(urllib.request.HTTPSHandler):
+    def https_open(self, req: urllib.request.Request) -> Any:
+        options: dict[str, Any] = {"context": self._context}
+        if hasattr(self, "_check_hostname"):  # Python 3.11 still passes it
+            options["check_hostname"] = self._check_hostname
+        return self.do_open(_GuardedHTTPSConnection, req, **options)
+
+
+# Every connection, the first and each redirect's, goes through sla_portal.core.netguard:
+# private, loopback and link-local addresses are refused unless SLA_PROBE_ALLOW_PRIVATE.
+_OPENER = urllib.request.build_opener(_GuardedHTTPHandler, _GuardedHTTPSHandler)
+
+
 def probe_once(url: str, timeout: float) -> ProbeResult:
     """GET ``url`` once and report what came back; never raises for network trouble.
 
     ``timeout`` bounds each socket operation (connect, each read), as urllib does. Redirects
     are followed as urllib's default handler does; the final status counts. Only http and
     https are probed: urllib would also open ``file:`` and ``ftp:`` URLs, which have no place
-    in a probe run by the worker.
+    in a probe run by the worker. Only public addresses are called, unless
+    ``SLA_PROBE_ALLOW_PRIVATE`` is on (``sla_portal.core.netguard``).
     """
     if urlsplit(url).scheme not in ("http", "https"):
         return ProbeResult(None, None, "only http and https URLs are probed")
     request = urllib.request.Request(url, headers={"User-Agent": USER_AGENT})
     started = time.monotonic()
     try:
-        with urllib.request.urlopen(request, timeout=timeout) as response:
+        with _OPENER.open(request, timeout=timeout) as response:
             status = response.status
     except urllib.error.HTTPError as exc:
         # An HTTP answer, only not a 2xx one: the server is reachable and said something.
@@ -131,6 +164,8 @@ def probe_once(url: str, timeout: float) -> ProbeResult:
 
 def _describe(exc: BaseException, timeout: float) -> str:
     reason = exc.reason if isinstance(exc, urllib.error.URLError) else exc
+    if isinstance(reason, RefusedAddress):
+        return str(reason)[:MAX_ERROR_LENGTH]
     if isinstance(reason, TimeoutError):
         return f"timed out after {timeout:g} s"
     return f"{type(reason).__name__}: {reason}"[:MAX_ERROR_LENGTH]

@@ -13,6 +13,7 @@ from drf_spectacular.utils import extend_schema_field
 from rest_framework import serializers
 
 from agreements.models import Service
+from agreements.serializers import StrictFieldsMixin
 from sla_portal.core.models import Organisation
 
 from .adapters import service_map_errors
@@ -38,13 +39,16 @@ class RefusedAlertSerializer(serializers.Serializer):
     reason = serializers.CharField()
 
 
-class SourceSerializer(serializers.ModelSerializer):
-    """A source as the provider sees it, with the secret webhooks are signed with."""
+class SourceSerializer(StrictFieldsMixin, serializers.ModelSerializer):
+    """A source as the provider sees it. The signing secret itself is answered once, by the
+    create and rotate-secret calls; here only a hint of it (its last characters)."""
 
     customer = serializers.SlugRelatedField(
         slug_field="slug", queryset=Organisation.objects.filter(kind="customer")
     )
-    signing_secret = serializers.CharField(read_only=True)
+    signing_secret_hint = serializers.CharField(
+        read_only=True, help_text="The secret's last characters, to recognise it."
+    )
     service_map = serializers.DictField(
         child=serializers.CharField(),
         required=False,
@@ -66,7 +70,9 @@ class SourceSerializer(serializers.ModelSerializer):
             "name",
             "kind",
             "timezone",
-            "signing_secret",
+            "signing_secret_hint",
+            "secret_rotated_at",
+            "previous_secret_until",
             "created_at",
             "service_map",
             "for_seconds",
@@ -80,7 +86,14 @@ class SourceSerializer(serializers.ModelSerializer):
             "stale_at",
             "stale",
         ]
-        read_only_fields = ["created_at", "last_received_at", "last_data_at", "stale_at"]
+        read_only_fields = [
+            "created_at",
+            "last_received_at",
+            "last_data_at",
+            "stale_at",
+            "secret_rotated_at",
+            "previous_secret_until",
+        ]
         extra_kwargs = {
             "for_seconds": {"max_value": 86_400},
             "expected_interval_minutes": {"max_value": 525_600},
@@ -106,7 +119,26 @@ class SourceSerializer(serializers.ModelSerializer):
             raise serializers.ValidationError(f"Unknown time zone {value!r}.")
         return value
 
+    def unknown_field_errors(self, data: Any) -> dict[str, list[str]]:
+        errors = super().unknown_field_errors(data)
+        if "signing_secret" in data:
+            errors["signing_secret"] = [
+                "The secret is not set by a change; rotate it with "
+                "POST /api/sources/<id>/rotate-secret/ (the new one is answered once)."
+            ]
+        return errors
+
     def validate(self, attrs: dict[str, Any]) -> dict[str, Any]:
+        customer = attrs.get("customer")
+        if (
+            self.instance is not None
+            and customer is not None
+            and customer.pk != self.instance.customer_id
+        ):
+            # Data was sent under this customer: it stays the source's customer.
+            raise serializers.ValidationError(
+                {"customer": ["A source's customer cannot change after creation."]}
+            )
         if "service_map" in attrs:
             customer = attrs.get("customer") or getattr(self.instance, "customer", None)
             covered = set(
@@ -119,6 +151,24 @@ class SourceSerializer(serializers.ModelSerializer):
                 raise serializers.ValidationError({"service_map": errors})
             attrs["service_map"] = {k.strip(): v.strip() for k, v in attrs["service_map"].items()}
         return attrs
+
+
+class SourceCreatedSerializer(SourceSerializer):
+    """The answer of a creation: the source with its signing secret, shown this once."""
+
+    signing_secret = serializers.CharField(read_only=True)
+
+    class Meta(SourceSerializer.Meta):
+        fields = [*SourceSerializer.Meta.fields, "signing_secret"]
+
+
+class RotatedSecretSerializer(serializers.Serializer):
+    """The answer of a rotation: the new secret, shown this once."""
+
+    signing_secret = serializers.CharField()
+    previous_secret_until = serializers.DateTimeField(
+        help_text="Until then the previous secret verifies too."
+    )
 
 
 class CustomerSourceSerializer(serializers.ModelSerializer):

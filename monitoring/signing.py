@@ -8,7 +8,9 @@ A sender signs ``f"{timestamp}.{raw body}"`` with HMAC-SHA256 under the source's
 
 The timestamp is part of the signed material so a captured request cannot be replayed later
 with a fresh timestamp; requests outside :data:`TOLERANCE_SECONDS` of the receiver's clock are
-refused, which bounds how long a captured request stays usable.
+refused, which bounds how long a captured request stays usable. Within that window the
+receiver accepts each signature once (``monitoring.webhooks`` remembers them), so a captured
+request cannot be replayed at all.
 """
 
 from __future__ import annotations

@@ -4,7 +4,8 @@ Who sees what (least privilege):
 
 * provider admins and service managers list, create, edit, disable and enable sources; the
   signing secret of a new source is shown to its creator once, on the page right after
-  creation, and never again (rotation is a separate action, issue #16);
+  creation, and never again; rotating it shows the new one the same way, once, to whoever
+  rotated it (the page otherwise shows its last characters);
 * provider team members see the list and each source read-only, without secrets and without
   the set-up instructions (they cannot change a sender's configuration anyway);
 * customers see their own organisation's sources read-only (what feeds their figures and when
@@ -31,10 +32,12 @@ from .forms import SOURCE_GROUPS, SourceAlertsForm, SourceForm, time_zone_names
 from .models import ProbeState, Source
 from .selectors import import_jobs_visible_to, source_rows, sources_visible_to
 from .sources import (
+    secret_overlap,
     source_alerts_update,
     source_create,
     source_disable,
     source_enable,
+    source_rotate_secret,
     source_update,
 )
 from .staleness import source_interval, source_set_expectations
@@ -163,6 +166,9 @@ def source_detail(request: HttpRequest, pk: int) -> HttpResponse:
         "takes_files": source.kind not in NO_FILE_KINDS,
         "expected_interval": _interval_text(source),
         "stale": source.stale_at is not None and source.stale_at <= timezone.now(),
+        "previous_active": source.previous_secret_until is not None
+        and source.previous_secret_until > timezone.now(),
+        "overlap_hours": f"{secret_overlap().total_seconds() / 3600:g}",
     }
     if manager and source.receives_webhooks:
         context["hook_url"] = _hook_url(request, source)
@@ -243,4 +249,21 @@ def source_toggle(request: HttpRequest, pk: int) -> HttpResponse:
             request,
             f"Disabled “{source.name}”: new data sent to it is refused; its data is kept.",
         )
+    return redirect("monitoring:source-detail", pk=source.pk)
+
+
+@require_drafter
+@require_POST
+def source_rotate_secret_view(request: HttpRequest, pk: int) -> HttpResponse:
+    """Give a webhook source a new secret, shown once on the next page."""
+    source = get_object_or_404(sources_visible_to(request.user), pk=pk)
+    if not source.receives_webhooks:
+        raise Http404("This kind of source has no signing secret to rotate.")
+    secret = source_rotate_secret(source, by=request.user)
+    reveal_secret_once(request, source, secret)
+    messages.success(
+        request,
+        f"Rotated the signing secret of “{source.name}”; the previous one keeps working "
+        "during the overlap.",
+    )
     return redirect("monitoring:source-detail", pk=source.pk)

@@ -1,9 +1,10 @@
 """Writes of sources (feeds, webhooks, probes) as the Sources pages make them.
 
-A source's signing secret is returned by :func:`source_create` so the page can show it once;
-nothing here ever returns it again. Rotation (issue #16) will be one more function of this
-module returning a new secret the same way, and the page shows it through the same
-"shown once" step (``monitoring.source_views.reveal_secret_once``).
+A source's signing secret is returned by :func:`source_create` and :func:`source_rotate_secret`
+so the page or the API answer can show it once; nothing else ever returns it. After a rotation
+the previous secret still verifies for ``SOURCE_SECRET_OVERLAP_HOURS`` (24 by default), so the
+sender can be switched over without losing deliveries; rotating again within that window ends
+the older secret at once (only the current and the one before verify).
 
 A probe source owns the probe settings of one service: the URL and interval live on the
 catalogue's ``Service`` (the probe loop reads them there, ``monitoring.probe``) and the
@@ -15,14 +16,17 @@ and keeps what it already sent.
 from __future__ import annotations
 
 from dataclasses import dataclass
+from datetime import timedelta
 
+from django.conf import settings
 from django.db import transaction
 from django.utils import timezone
 
 from agreements.models import Service
-from sla_portal.core.models import Organisation
+from sla_portal.core.models import AccountEvent, Organisation, User
 
 from .models import ProbeState, Source
+from .models.sources import new_secret
 
 __all__ = [
     "ProbeSettings",
@@ -30,6 +34,7 @@ __all__ = [
     "source_create",
     "source_disable",
     "source_enable",
+    "source_rotate_secret",
     "source_update",
 ]
 
@@ -149,3 +154,43 @@ def source_alerts_update(
         fields.append("for_seconds")
     source.save(update_fields=fields)
     return source
+
+
+def secret_overlap() -> timedelta:
+    """How long a rotated-out secret still verifies."""
+    return timedelta(hours=getattr(settings, "SOURCE_SECRET_OVERLAP_HOURS", 24))
+
+
+@transaction.atomic
+def source_rotate_secret(source: Source, *, by: User) -> str:
+    """Give ``source`` a new signing secret and return it, to be shown once.
+
+    The current secret becomes the previous one and verifies until the overlap ends. The
+    rotation is recorded in the customer's account trail (who and when, never the secret)."""
+    source = Source.objects.select_for_update().get(pk=source.pk)
+    now = timezone.now()
+    secret = new_secret()
+    source.previous_secret_encrypted = source.signing_secret_encrypted
+    source.previous_secret_until = now + secret_overlap()
+    source.signing_secret = secret
+    source.secret_rotated_at = now
+    source.save(
+        update_fields=[
+            "signing_secret_encrypted",
+            "previous_secret_encrypted",
+            "previous_secret_until",
+            "secret_rotated_at",
+        ]
+    )
+    AccountEvent.objects.create(
+        organisation_id=source.customer_id,
+        at=now,
+        actor=by,
+        actor_name=by.display_name,
+        action=AccountEvent.Action.SECRET_ROTATED,
+        message=(
+            f"Rotated the signing secret of the source “{source.name}”; the previous secret "
+            f"verifies until {source.previous_secret_until:%Y-%m-%d %H:%M} UTC."
+        ),
+    )
+    return secret

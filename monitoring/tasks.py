@@ -41,18 +41,24 @@ def run_import_job(job_id: int) -> bool:
     acks_late=True,
     reject_on_worker_lost=True,
 )
-def evaluate_changed(kind: str, ids: list[int]) -> int:
-    """Evaluate what one ingest batch changed: marked tickets, then the affected periods."""
+def evaluate_changed(kind: str = "", ids: list[int] | None = None) -> int:
+    """Evaluate what ingest changed: every marked ticket, then the periods of the agreements
+    the nudges recorded (``monitoring.evaluation.trigger``), plus those ``kind``/``ids``
+    name when called with them (a direct call, or a message queued before coalescing)."""
     from django.utils import timezone
 
     from .evaluation.periods import evaluate_periods
     from .evaluation.tickets import evaluate_pending_tickets
-    from .evaluation.trigger import agreements_affected
+    from .evaluation.trigger import agreements_affected, finish_request, take_request
 
-    if kind == "tickets":
-        evaluate_pending_tickets(timezone.now())
-    agreement_ids = agreements_affected(kind, ids)
-    return evaluate_periods(timezone.now(), agreement_ids)
+    taken = take_request()
+    agreement_ids = {int(key) for key in taken}
+    if ids:
+        agreement_ids.update(agreements_affected(kind, ids))
+    evaluate_pending_tickets(timezone.now())
+    count = evaluate_periods(timezone.now(), agreement_ids)
+    finish_request(taken)
+    return count
 
 
 @shared_task(name="monitoring.tick", ignore_result=True)
@@ -67,7 +73,7 @@ def tick() -> int:
     from .evaluation.tickets import evaluate_pending_tickets
 
     claimed = claim_due_timers(timezone.now())
-    evaluate_pending_tickets(timezone.now(), max_batches=4)
+    evaluate_pending_tickets(timezone.now(), max_batches=1)
     with transaction.atomic():
         deliver_new_alerts(timezone.now())
     return claimed

@@ -1,5 +1,7 @@
 from django.urls import path
 
+from sla_portal.core.throttles import webhook_throttled
+
 from . import evaluation_views, mapping_views, source_views, upload_views, views, webhooks
 
 app_name = "monitoring"
@@ -44,8 +46,23 @@ urlpatterns = [
     path("sources/<int:pk>/", source_views.source_detail, name="source-detail"),
     path("sources/<int:pk>/edit/", source_views.source_edit, name="source-edit"),
     path("sources/<int:pk>/status/", source_views.source_toggle, name="source-toggle"),
+    path(
+        "sources/<int:pk>/rotate-secret/",
+        source_views.source_rotate_secret_view,
+        name="source-rotate-secret",
+    ),
     # Webhooks: signed pushes from monitors and alert managers
-    path("hooks/<int:source_id>/generic/", webhooks.generic, name="hook-generic"),
-    path("hooks/<int:source_id>/uptime-kuma/", webhooks.uptime_kuma, name="hook-uptime-kuma"),
-    path("hooks/<int:source_id>/alertmanager/", webhooks.alertmanager, name="hook-alertmanager"),
+    path(
+        "hooks/<int:source_id>/generic/", webhook_throttled(webhooks.generic), name="hook-generic"
+    ),
+    path(
+        "hooks/<int:source_id>/uptime-kuma/",
+        webhook_throttled(webhooks.uptime_kuma),
+        name="hook-uptime-kuma",
+    ),
+    path(
+        "hooks/<int:source_id>/alertmanager/",
+        webhook_throttled(webhooks.alertmanager),
+        name="hook-alertmanager",
+    ),
 ]

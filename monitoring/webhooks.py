@@ -12,13 +12,15 @@ from __future__ import annotations
 
 import json
 import time
-from collections.abc import Callable, Mapping
-from datetime import UTC, datetime
+from collections.abc import Callable, Mapping, Sequence
+from dataclasses import dataclass
+from datetime import UTC, datetime, timedelta
 from typing import Any
 
 from django.conf import settings
-from django.db import transaction
+from django.db import IntegrityError, connection, transaction
 from django.http import HttpRequest, HttpResponse, JsonResponse
+from django.utils import timezone
 from django.views.decorators.csrf import csrf_exempt
 
 from agreements.models import Service
@@ -34,7 +36,8 @@ from monitoring.ingest import IngestError, IngestResult, RowError
 from monitoring.ingest.fields import source_zone
 from monitoring.ingest.tickets import tickets_ingest
 from monitoring.ingest.uptime import checks_ingest
-from monitoring.models import Source
+from monitoring.models import SignedDelivery, Source, TicketEventStamp
+from sla_portal.core import safejson
 
 __all__ = ["alertmanager", "generic", "uptime_kuma"]
 
@@ -43,6 +46,8 @@ __all__ = ["alertmanager", "generic", "uptime_kuma"]
 DEFAULT_MAX_BODY_BYTES = 1024 * 1024
 # Same cap as the bulk API: a sender fixing a broken feed needs the first problems.
 MAX_REPORTED_ERRORS = 1000
+# Accepted signatures are kept this much longer than the timestamp tolerance (clock steps).
+REPLAY_MARGIN_SECONDS = 60
 # What a request without credentials is told, per endpoint: every scheme it accepts.
 SIGNED_ONLY = f"missing {signing.TIMESTAMP_HEADER} or {signing.SIGNATURE_HEADER} header"
 SIGNED_OR_BEARER = (
@@ -109,13 +114,26 @@ def _body(request: HttpRequest) -> bytes:
     return body
 
 
-def _authenticate(request: HttpRequest, source: Source, body: bytes, bearer: bool) -> None:
+@dataclass(frozen=True, slots=True)
+class Signed:
+    """A request proven by its HMAC signature: the signature and the moment it was signed."""
+
+    signature: str
+    at: datetime
+
+
+def _authenticate(request: HttpRequest, source: Source, body: bytes, bearer: bool) -> Signed | None:
+    """Check the credentials; return the signature of a signed request (None for a bearer
+    token). During the overlap after a rotation both the current and the previous secret
+    verify."""
     signature = request.headers.get(signing.SIGNATURE_HEADER)
     timestamp = request.headers.get(signing.TIMESTAMP_HEADER)
     authorization = request.headers.get("Authorization")
+    now = time.time()
+    secrets = source.verifying_secrets(datetime.fromtimestamp(now, UTC))
     if bearer and signature is None and authorization is not None:
-        if signing.bearer_matches(source.signing_secret, authorization):
-            return
+        if any(signing.bearer_matches(secret, authorization) for secret in secrets):
+            return None
         if authorization.strip().partition(" ")[0].lower() != "bearer":
             raise _error(401, "the Authorization header must be: Bearer <signing secret>")
         raise _error(401, "bearer token does not match the source's signing secret")
@@ -128,14 +146,39 @@ def _authenticate(request: HttpRequest, source: Source, body: bytes, bearer: boo
                 401, f"{SIGNED_ONLY}: this endpoint takes signed requests, not a bearer token"
             )
         raise _error(401, SIGNED_ONLY)
-    reason = signing.verify(source.signing_secret, timestamp, signature, body, now=time.time())
-    if reason is not None:
-        raise _error(401, reason)
+    # The reasons other than "does not match" (headers, clock) are the same for every secret.
+    reasons = [signing.verify(secret, timestamp, signature, body, now=now) for secret in secrets]
+    if None not in reasons:
+        raise _error(401, reasons[0])
+    return Signed(signature, datetime.fromtimestamp(int(timestamp), UTC))
+
+
+def _remember(source: Source, signed: Signed) -> None:
+    """Record an accepted signed delivery; refuse one already accepted (a replay).
+
+    Called inside the transaction that writes the delivery's data: the delivery is
+    remembered exactly when its data is written. A concurrent copy waits on the unique
+    index until the first commits, then is refused."""
+    now = timezone.now()
+    window = timedelta(seconds=signing.TOLERANCE_SECONDS + REPLAY_MARGIN_SECONDS)
+    # Older rows can no longer be replayed (their timestamp is refused): drop them here, so
+    # the table stays as small as one window of deliveries without a periodic job.
+    SignedDelivery.objects.filter(source=source, signed_at__lt=now - window).delete()
+    try:
+        with transaction.atomic():
+            SignedDelivery.objects.create(
+                source=source, signature=signed.signature, signed_at=signed.at, received_at=now
+            )
+    except IntegrityError:
+        raise _error(
+            409,
+            "this signed request was already accepted (a replay); sign each delivery anew",
+        ) from None
 
 
 def _json_object(body: bytes) -> Mapping[str, Any]:
     try:
-        payload = json.loads(body.decode("utf-8-sig"))
+        payload = safejson.loads(body.decode("utf-8-sig"))
     except UnicodeDecodeError:
         raise _error(400, "the body is not UTF-8 text") from None
     except json.JSONDecodeError as exc:
@@ -146,7 +189,7 @@ def _json_object(body: bytes) -> Mapping[str, Any]:
 
 
 def _webhook(
-    handle: Callable[[HttpRequest, Source, Mapping[str, Any]], dict[str, Any]],
+    handle: Callable[[HttpRequest, Source, Mapping[str, Any], Signed | None], dict[str, Any]],
     *,
     bearer: bool,
 ) -> Callable[..., HttpResponse]:
@@ -165,16 +208,24 @@ def _webhook(
             return JsonResponse(refused.body, status=refused.status)
         try:
             body = _body(request)
-            _authenticate(request, source, body, bearer)
+            signed = _authenticate(request, source, body, bearer)
             if not source.enabled:
                 # After authentication, so only the sender holding the secret learns it.
                 raise _error(403, "this source is disabled; its data is kept, new data refused")
-            answer = handle(request, source, _json_object(body))
+            payload = _json_object(body)
+            with transaction.atomic():
+                if signed is not None:
+                    _remember(source, signed)
+                answer = handle(request, source, payload, signed)
         except Refused as refused:
             # Counted on the source (its page and API show it) and announced once per
-            # episode; a disabled source is refused on purpose, so that is not announced.
+            # episode; a disabled source is refused on purpose, and a replay is most often a
+            # sender's retry of a delivery already applied, so neither is announced.
             delivery_refused(
-                source, refused.status, _reason(refused.body), announce=refused.status != 403
+                source,
+                refused.status,
+                _reason(refused.body),
+                announce=refused.status not in {403, 409},
             )
             return JsonResponse(refused.body, status=refused.status)
         delivery_accepted(source, answer.get("refused"))
@@ -256,9 +307,13 @@ def _ingest_checks(
 # --- The three endpoints -------------------------------------------------------------------
 
 
-def _generic(request: HttpRequest, source: Source, payload: Mapping[str, Any]) -> dict[str, Any]:
+def _generic(
+    request: HttpRequest, source: Source, payload: Mapping[str, Any], signed: Signed | None
+) -> dict[str, Any]:
     """``{"service": name, "checks": [...]}`` and/or ``{"tickets": [...]}``, rows as in the
-    bulk API; both parts are written in one transaction or not at all."""
+    bulk API; both parts are written in one transaction or not at all. A ticket row signed
+    before the newest change already applied to that ticket is skipped and listed as
+    ``stale`` (see :func:`_fresh_tickets`)."""
     checks, tickets = payload.get("checks"), payload.get("tickets")
     if checks is None and tickets is None:
         raise _error(400, 'expected "checks" (with "service") and/or "tickets"')
@@ -279,15 +334,77 @@ def _generic(request: HttpRequest, source: Source, payload: Mapping[str, Any]) -
             except IngestError as exc:
                 raise _rows_error(exc.errors, batch="checks") from None
         if tickets is not None:
+            positions = list(range(len(tickets)))
+            if signed is not None:
+                positions, stale = _fresh_tickets(source, tickets, signed.at)
+                if stale:
+                    answer["stale"] = stale
             try:
-                answer["tickets"] = _counts(tickets_ingest(source, tickets))
+                result = tickets_ingest(source, [tickets[i] for i in positions])
             except IngestError as exc:
-                raise _rows_error(exc.errors, batch="tickets") from None
+                # Errors name the rows' positions in the request, not in the fresh subset.
+                errors = [
+                    RowError(positions[e.index] if e.index >= 0 else -1, e.field, e.reason)
+                    for e in exc.errors
+                ]
+                raise _rows_error(errors, batch="tickets") from None
+            answer["tickets"] = _counts(result)
     return answer
 
 
+def _fresh_tickets(
+    source: Source, rows: Sequence[Any], signed_at: datetime
+) -> tuple[list[int], list[dict[str, Any]]]:
+    """Positions of the rows to apply, and the stale rows skipped.
+
+    A ticket row is a snapshot of the ticket (its fields and whole status history), so an
+    older snapshot applied after a newer one would roll the ticket back (a resolved ticket
+    reopened by a delayed "open" event). Each ticket keeps the signed time of the newest event
+    applied to it; one upsert raises it where this event is as new or newer and returns those
+    ids, holding their rows locked until commit, so concurrent events are ordered too. Rows
+    without a usable ``external_id`` are left to the ingest's validation."""
+    ids = {
+        row["external_id"].strip()
+        for row in rows
+        if isinstance(row, Mapping)
+        and isinstance(row.get("external_id"), str)
+        and row["external_id"].strip()
+    }
+    if not ids:
+        return list(range(len(rows))), []
+    table = TicketEventStamp._meta.db_table
+    values = ", ".join(["(%s, %s, %s)"] * len(ids))
+    params: list[Any] = []
+    for external_id in sorted(ids):
+        params += [source.pk, external_id[:120], signed_at]
+    with connection.cursor() as cursor:
+        cursor.execute(
+            f"INSERT INTO {table} (source_id, external_id, event_at) VALUES {values} "
+            "ON CONFLICT (source_id, external_id) DO UPDATE SET event_at = EXCLUDED.event_at "
+            f"WHERE {table}.event_at <= EXCLUDED.event_at RETURNING external_id",
+            params,
+        )
+        fresh_ids = {row[0] for row in cursor.fetchall()}
+    positions: list[int] = []
+    stale: list[dict[str, Any]] = []
+    for index, row in enumerate(rows):
+        external_id = row.get("external_id") if isinstance(row, Mapping) else None
+        key = external_id.strip()[:120] if isinstance(external_id, str) else ""
+        if key and key not in fresh_ids:
+            stale.append(
+                {
+                    "index": index,
+                    "external_id": key,
+                    "reason": "signed before the newest change already applied to this ticket",
+                }
+            )
+        else:
+            positions.append(index)
+    return positions, stale
+
+
 def _uptime_kuma(
-    request: HttpRequest, source: Source, payload: Mapping[str, Any]
+    request: HttpRequest, source: Source, payload: Mapping[str, Any], signed: Signed | None
 ) -> dict[str, Any]:
     """An Uptime Kuma webhook notification: one check of the monitor's service."""
     # Uptime Kuma writes its server's local time without a zone; the source says which.
@@ -306,7 +423,7 @@ def _uptime_kuma(
 
 
 def _alertmanager(
-    request: HttpRequest, source: Source, payload: Mapping[str, Any]
+    request: HttpRequest, source: Source, payload: Mapping[str, Any], signed: Signed | None
 ) -> dict[str, Any]:
     """A Prometheus Alertmanager notification: firing alerts are down checks at their start,
     resolved ones add the up check at their end."""

@@ -8,7 +8,6 @@ frozen ``content``, so the page, the PDF and the CSV of one revision always agre
 
 from __future__ import annotations
 
-import csv
 import io
 from dataclasses import dataclass
 from datetime import datetime
@@ -28,6 +27,7 @@ from django.views.decorators.http import require_POST, require_safe
 
 from agreements.pdf import StaticFilesFetcher
 from monitoring.presentation import level_badge, status_badge
+from sla_portal.core.csvsafe import SafeDictWriter
 from sla_portal.core.permissions import require_drafter
 
 from . import selectors, services
@@ -261,7 +261,7 @@ def report_csv_text(report: Report) -> str:
     content = report.content
     credits = content["credits"]
     out = io.StringIO()
-    writer = csv.DictWriter(out, fieldnames=CSV_COLUMNS)
+    writer = SafeDictWriter(out, fieldnames=CSV_COLUMNS)
     writer.writeheader()
     for line in content["lines"]:
         writer.writerow(

@@ -8,6 +8,11 @@ urlpatterns = [
     # Live compliance: the customer's agreements, and the provider's overview
     path("dashboard/", dashboard_views.dashboard, name="dashboard"),
     path("dashboard/live/", dashboard_views.dashboard_live, name="dashboard-live"),
+    path(
+        "dashboard/agreements/<int:pk>/breaches/",
+        dashboard_views.agreement_breaches,
+        name="agreement-breaches",
+    ),
     # What is waiting for the person logged in (Home shows it too)
     path("inbox/", inbox_views.inbox_page, name="inbox"),
     path("inbox/badge/", inbox_views.inbox_badge, name="inbox-badge"),

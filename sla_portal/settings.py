@@ -7,6 +7,7 @@ PostgreSQL and Redis.
 """
 
 import os
+from datetime import timedelta
 from pathlib import Path
 
 import dj_database_url
@@ -29,6 +30,12 @@ def env_list(name: str, default: str = "") -> list[str]:
     return [item.strip() for item in os.environ.get(name, default).split(",") if item.strip()]
 
 
+def env_rate(name: str, default: str) -> str | None:
+    """A throttle rate like ``100/minute``; ``off`` (or ``0``) means no limit."""
+    value = os.environ.get(name, default).strip()
+    return None if value.lower() in {"", "off", "0", "none"} else value
+
+
 DEBUG = env_bool("DEBUG", default=False)
 # Demo mode (seeded demo users with published passwords) is only ever allowed with DEBUG
 # or when explicitly asked for; `make run` sets both.
@@ -39,6 +46,19 @@ if not SECRET_KEY:
     if not DEBUG:
         raise ImproperlyConfigured("SECRET_KEY must be set when DEBUG is off.")
     SECRET_KEY = "insecure-development-key-only-used-with-debug"
+elif not DEBUG:
+    # A short, repetitive or published key lets anyone forge sessions, password-reset links and
+    # signed alert links. The test settings' own key passes only under tests.settings.
+    from sla_portal.core.secret_key import secret_key_problem
+
+    _problem = secret_key_problem(
+        SECRET_KEY, settings_module=os.environ.get("DJANGO_SETTINGS_MODULE", "")
+    )
+    if _problem:
+        raise ImproperlyConfigured(
+            f"SECRET_KEY is weak ({_problem}). Set a random one of at least 50 characters, e.g. "
+            "python -c 'import secrets; print(secrets.token_urlsafe(50))'."
+        )
 
 ALLOWED_HOSTS = env_list("ALLOWED_HOSTS", "localhost,127.0.0.1,[::1]" if DEBUG else "")
 CSRF_TRUSTED_ORIGINS = env_list("CSRF_TRUSTED_ORIGINS")
@@ -58,13 +78,15 @@ INSTALLED_APPS = [
     "django.contrib.staticfiles",
     "django.contrib.humanize",
     "rest_framework",
-    "rest_framework.authtoken",
     "django_filters",
     "drf_spectacular",
     "drf_spectacular_sidecar",
     "crispy_forms",
     "crispy_bootstrap5",
     "django_celery_beat",
+    # Login throttling (django-axes): maintained since 2008 under Jazzband, the usual answer
+    # for Django; failures per username and address are rows, visible and clearable in the admin.
+    "axes",
     "agreements",
     "monitoring",
     "reporting",
@@ -80,6 +102,12 @@ MIDDLEWARE = [
     "sla_portal.core.actor.ActorMiddleware",
     "django.contrib.messages.middleware.MessageMiddleware",
     "django.middleware.clickjacking.XFrameOptionsMiddleware",
+    # A Content-Security-Policy on every response (CONTENT_SECURITY_POLICY below).
+    "csp.middleware.CSPMiddleware",
+    # Signed-in pages, PDFs and CSVs stay out of shared and browser caches.
+    "sla_portal.core.middleware.PrivateCacheMiddleware",
+    # Turns a login refused during a lockout into the lockout page (registration/locked_out).
+    "axes.middleware.AxesMiddleware",
     # Last, inside CommonMiddleware (a missing slash still redirects) and the others.
     "sla_portal.core.errors.DebugErrorPagesMiddleware",
 ]
@@ -135,6 +163,11 @@ if DATABASES["default"]["ENGINE"] == "django.db.backends.sqlite3":
 DEFAULT_AUTO_FIELD = "django.db.models.BigAutoField"
 
 AUTH_USER_MODEL = "core.User"
+# Axes first: it refuses a locked-out username and address before the password is checked.
+AUTHENTICATION_BACKENDS = [
+    "sla_portal.core.auth_backends.LoginThrottleBackend",
+    "django.contrib.auth.backends.ModelBackend",
+]
 AUTH_PASSWORD_VALIDATORS = [
     {"NAME": "django.contrib.auth.password_validation.UserAttributeSimilarityValidator"},
     {"NAME": "django.contrib.auth.password_validation.MinimumLengthValidator"},
@@ -191,6 +224,54 @@ NOTIFY_MAX_ATTEMPTS = int(os.environ.get("NOTIFY_MAX_ATTEMPTS", "8"))
 # review (root causes) and issue; the beat task issues a draft nobody issued after this many
 # days. 0 issues every report as soon as its month closes.
 REPORT_REVIEW_DAYS = int(os.environ.get("REPORT_REVIEW_DAYS", "5"))
+
+# --- Caches ---------------------------------------------------------------------------------
+# API throttles and password-reset limits count in the cache. With REDIS_URL set it is Redis,
+# shared by every gunicorn worker and machine (a per-process memory cache would multiply each
+# limit by the number of workers); the counters use their own Redis database when
+# CACHE_REDIS_URL names one. Without Redis: memory of one process, enough for `make run`.
+CACHE_REDIS_URL = os.environ.get("CACHE_REDIS_URL", "") or os.environ.get("REDIS_URL", "")
+if CACHE_REDIS_URL:
+    CACHES = {
+        "default": {
+            "BACKEND": "django.core.cache.backends.redis.RedisCache",
+            "LOCATION": CACHE_REDIS_URL,
+            "KEY_PREFIX": os.environ.get("CACHE_KEY_PREFIX", "sla"),
+        }
+    }
+else:
+    CACHES = {"default": {"BACKEND": "django.core.cache.backends.locmem.LocMemCache"}}
+
+# --- Abuse limits ---------------------------------------------------------------------------
+# Login throttling (django-axes, on /accounts/login/ and /admin/login/): after
+# LOGIN_FAILURE_LIMIT failed attempts for one username from one address, that pair is refused
+# for LOGIN_COOLOFF_MINUTES, correct password or not. Other users from the same address (an
+# office behind one NAT) and the same user from elsewhere are unaffected; a successful login
+# clears the count.
+AXES_ENABLED = env_bool("LOGIN_THROTTLE", default=True)
+AXES_FAILURE_LIMIT = int(os.environ.get("LOGIN_FAILURE_LIMIT", "10"))
+AXES_COOLOFF_TIME = timedelta(minutes=int(os.environ.get("LOGIN_COOLOFF_MINUTES", "15")))
+AXES_LOCKOUT_PARAMETERS = [["username", "ip_address"]]
+AXES_RESET_ON_SUCCESS = True
+# Further failures during a lockout do not extend it: the cool-off ends when promised.
+AXES_RESET_COOL_OFF_ON_FAILURE_DURING_LOCKOUT = False
+AXES_LOCKOUT_TEMPLATE = "registration/locked_out.html"
+# Behind PROXY_COUNT trusted proxies (a load balancer) the client address is read from
+# X-Forwarded-For (sla_portal.core.client_ip); with none, from the connection.
+PROXY_COUNT = int(os.environ.get("PROXY_COUNT", "0"))
+AXES_CLIENT_IP_CALLABLE = "sla_portal.core.client_ip.client_ip"
+# Password-reset emails: at most this many per address and per client address an hour. Past
+# that the page answers exactly as usual (nobody learns whether an account exists) and no
+# email is sent.
+PASSWORD_RESET_MAX_PER_ADDRESS = int(os.environ.get("PASSWORD_RESET_MAX_PER_ADDRESS", "3"))
+PASSWORD_RESET_MAX_PER_IP = int(os.environ.get("PASSWORD_RESET_MAX_PER_IP", "20"))
+# JSON bodies (API, bulk ingest, webhooks): deeper nesting than this is refused with 400
+# before it can exhaust the parser's stack; no real payload nests more than a few levels.
+JSON_MAX_DEPTH = int(os.environ.get("JSON_MAX_DEPTH", "64"))
+# The HTTP probe refuses private, loopback, link-local, unique-local and metadata addresses
+# (checked after DNS resolution and again at every redirect) unless this is on: a probe that
+# fetches any address lets whoever edits a service read the portal's internal network.
+SLA_PROBE_ALLOW_PRIVATE = env_bool("SLA_PROBE_ALLOW_PRIVATE")
 
 # --- Celery ---------------------------------------------------------------------------------
 REDIS_URL = os.environ.get("REDIS_URL", "")
@@ -315,13 +396,37 @@ WORKER_HEARTBEAT_MAX_AGE_SECONDS = int(os.environ.get("WORKER_HEARTBEAT_MAX_AGE"
 REST_FRAMEWORK = {
     "DEFAULT_AUTHENTICATION_CLASSES": [
         "rest_framework.authentication.SessionAuthentication",
-        "rest_framework.authentication.TokenAuthentication",
+        # Per-user tokens stored hashed, with scopes and revocation (sla_portal.core.tokens).
+        "sla_portal.core.tokens.ApiTokenAuthentication",
     ],
     "DEFAULT_PERMISSION_CLASSES": ["rest_framework.permissions.IsAuthenticated"],
     "DEFAULT_SCHEMA_CLASS": "drf_spectacular.openapi.AutoSchema",
     "DEFAULT_FILTER_BACKENDS": ["django_filters.rest_framework.DjangoFilterBackend"],
     "DEFAULT_PAGINATION_CLASS": "rest_framework.pagination.PageNumberPagination",
     "PAGE_SIZE": 50,
+    # JSON with a depth limit (JSON_MAX_DEPTH): 50,000 nested brackets are a 400, not a 500.
+    "DEFAULT_PARSER_CLASSES": [
+        "sla_portal.core.parsers.SafeJSONParser",
+        "rest_framework.parsers.FormParser",
+        "rest_framework.parsers.MultiPartParser",
+    ],
+    # Rates per client (a user, or an address when anonymous), counted in the cache (Redis in
+    # production, so shared by every worker). Ingest endpoints (bulk and webhooks) have their
+    # own budget, so that a busy feed does not starve the same user's reads and vice versa.
+    # A rate is "<n>/<second|minute|hour|day>"; "off" lifts that limit. 429 answers carry
+    # Retry-After and a JSON body.
+    "DEFAULT_THROTTLE_CLASSES": [
+        "sla_portal.core.throttles.AnonRateThrottle",
+        "sla_portal.core.throttles.UserRateThrottle",
+        "sla_portal.core.throttles.IngestRateThrottle",
+    ],
+    "DEFAULT_THROTTLE_RATES": {
+        "anon": env_rate("API_THROTTLE_ANON", "60/minute"),
+        "user": env_rate("API_THROTTLE_USER", "1200/minute"),
+        "ingest": env_rate("API_THROTTLE_INGEST", "600/minute"),
+    },
+    # Behind a proxy, the client address is taken from X-Forwarded-For past this many proxies.
+    "NUM_PROXIES": PROXY_COUNT or None,
 }
 SPECTACULAR_SETTINGS = {
     "TITLE": "SLA Portal API",
@@ -348,18 +453,67 @@ SPECTACULAR_SETTINGS = {
         # A report's status (draft, issued) beside the agreement's, which keeps its name.
         "ReportStatusEnum": "reporting.models.Report.Status",
         "StatusEnum": "agreements.models.Agreement.Status",
+        # A source and the answer of its creation (with the one-time secret) share its kinds.
+        "SourceKindEnum": "monitoring.models.Source.Kind",
     },
 }
+
+# Keys that encrypt webhook signing secrets at rest (sla_portal.core.crypto): comma-separated
+# Fernet keys, the newest first. Empty: a key derived from SECRET_KEY.
+SLA_SECRET_KEYS = env_list("SLA_SECRET_KEYS")
+# After a source's secret is rotated the old one still verifies this long, so senders can be
+# switched over without losing deliveries.
+SOURCE_SECRET_OVERLAP_HOURS = float(os.environ.get("SLA_SOURCE_SECRET_OVERLAP_HOURS", "24"))
 
 CRISPY_ALLOWED_TEMPLATE_PACKS = "bootstrap5"
 CRISPY_TEMPLATE_PACK = "bootstrap5"
 
 # --- Security in production -----------------------------------------------------------------
+# `manage.py check --deploy --fail-level WARNING` passes with DEBUG off and the defaults below
+# (CI runs it). Each is an environment switch for a deployment that terminates TLS elsewhere
+# or tries HSTS with a short max-age first.
 if not DEBUG:
     SESSION_COOKIE_SECURE = env_bool("SESSION_COOKIE_SECURE", default=True)
     CSRF_COOKIE_SECURE = env_bool("CSRF_COOKIE_SECURE", default=True)
     SECURE_PROXY_SSL_HEADER = ("HTTP_X_FORWARDED_PROTO", "https")
     SECURE_CONTENT_TYPE_NOSNIFF = True
+    # Plain http is redirected to https (/healthz stays reachable on http for probes inside
+    # the network); browsers remember to use https for a year.
+    SECURE_SSL_REDIRECT = env_bool("SECURE_SSL_REDIRECT", default=True)
+    SECURE_REDIRECT_EXEMPT = [r"^healthz$"]
+    SECURE_HSTS_SECONDS = int(os.environ.get("SECURE_HSTS_SECONDS", "31536000"))
+    SECURE_HSTS_INCLUDE_SUBDOMAINS = env_bool("SECURE_HSTS_INCLUDE_SUBDOMAINS", default=True)
+    # Preloading commits the whole domain, every subdomain included, to https in browsers'
+    # built-in lists: the domain owner's decision, so opt-in (the deploy check's W021 says
+    # only that it is off).
+    SECURE_HSTS_PRELOAD = env_bool("SECURE_HSTS_PRELOAD", default=False)
+    if not SECURE_HSTS_PRELOAD:
+        SILENCED_SYSTEM_CHECKS = ["security.W021"]
+X_FRAME_OPTIONS = "DENY"
+SECURE_REFERRER_POLICY = "same-origin"
+
+# Content-Security-Policy (django-csp): every script and style is a vendored file served by
+# the portal itself, so nothing inline and nothing from elsewhere is needed. Images may be
+# data: URIs (Bootstrap's form icons, Swagger UI's). CSP_REPORT_ONLY=1 sends the same policy
+# as Content-Security-Policy-Report-Only, to try a change without breaking pages.
+_CSP = {
+    "DIRECTIVES": {
+        "default-src": ["'self'"],
+        "script-src": ["'self'"],
+        "style-src": ["'self'"],
+        "img-src": ["'self'", "data:"],
+        "font-src": ["'self'"],
+        "connect-src": ["'self'"],
+        "object-src": ["'none'"],
+        "base-uri": ["'self'"],
+        "form-action": ["'self'"],
+        "frame-ancestors": ["'none'"],
+    }
+}
+if env_bool("CSP_REPORT_ONLY"):
+    CONTENT_SECURITY_POLICY_REPORT_ONLY = _CSP
+else:
+    CONTENT_SECURITY_POLICY = _CSP
 
 LOG_LEVEL = os.environ.get("LOG_LEVEL", "INFO").upper()
 # The request log: the development server's line per request (django.server) and Django's
@@ -389,6 +543,8 @@ LOGGING = {
         "django.server": {"handlers": ["server"], "level": REQUEST_LOG_LEVEL, "propagate": False},
         "django.request": {"level": REQUEST_LOG_LEVEL},
         "django.db.backends": {"level": "WARNING"},
+        # Axes announces itself at start and each failed login at INFO; lockouts are WARNING.
+        "axes": {"level": "WARNING"},
         # PDF rendering narrates every step at INFO.
         "weasyprint": {"level": "WARNING"},
         "fontTools": {"level": "WARNING"},

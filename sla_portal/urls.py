@@ -1,10 +1,12 @@
 from django.contrib import admin
+from django.contrib.auth import views as auth_views
 from django.urls import include, path
-from drf_spectacular.views import SpectacularAPIView, SpectacularSwaggerView
+from drf_spectacular.views import SpectacularAPIView, SpectacularSwaggerSplitView
 
 from reporting import inbox_views, people_views
 from sla_portal.api_router import router
 from sla_portal.core import api as core_api
+from sla_portal.core import forms as core_forms
 from sla_portal.core import views as core_views
 
 admin.site.site_header = "SLA Portal administration"
@@ -19,13 +21,21 @@ urlpatterns = [
     path("", include("agreements.urls")),
     path("", include("monitoring.urls")),
     path("", include("reporting.urls")),
+    # Django's reset page with an hourly limit on the emails it sends (core.reset_limits).
+    path(
+        "accounts/password_reset/",
+        auth_views.PasswordResetView.as_view(form_class=core_forms.LimitedPasswordResetForm),
+        name="password_reset",
+    ),
     path("accounts/", include("django.contrib.auth.urls")),
     path("admin/", admin.site.urls),
     path("healthz", core_views.healthz, name="healthz"),
     path("api/me/", core_api.me, name="api-me"),
     path("api/", include(router.urls)),
     path("api/schema/", SpectacularAPIView.as_view(), name="api-schema"),
-    path("api/docs/", SpectacularSwaggerView.as_view(url_name="api-schema"), name="api-docs"),
+    # The split view serves Swagger UI's start-up script as a file: no inline script, so the
+    # Content-Security-Policy needs no exception.
+    path("api/docs/", SpectacularSwaggerSplitView.as_view(url_name="api-schema"), name="api-docs"),
 ]
 
 # Styled pages for people, JSON under /api/ (with DEBUG on too: core.errors).

@@ -21,6 +21,17 @@ from tests.support.smtp import *  # noqa: F403  (fixtures)
 from tests.support.worker import *  # noqa: F403  (fixtures)
 
 
+@pytest.fixture(autouse=True)
+def _empty_cache() -> None:
+    """Rate counters (API throttles, reset-email limits) start at zero in every test. The
+    test settings keep the cache in memory, so clearing it touches nothing else."""
+    from django.core.cache import caches
+    from django.core.cache.backends.locmem import LocMemCache
+
+    if isinstance(caches["default"], LocMemCache):
+        caches["default"].clear()
+
+
 def pytest_configure(config: pytest.Config) -> None:
     if os.environ.get("SLA_REQUIRE_SERVICES") != "1":
         return

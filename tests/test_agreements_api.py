@@ -260,11 +260,11 @@ def test_api_needs_authentication(client, acme_agreement):
 
 
 def test_token_authentication_reads_agreements(carol_customer, alice_manager, acme_agreement):
-    from rest_framework.authtoken.models import Token
+    from sla_portal.core.tokens import create_token_for_tests
 
     propose_to_customer(acme_agreement, alice_manager)
     client = APIClient()
-    client.credentials(HTTP_AUTHORIZATION=f"Token {Token.objects.create(user=carol_customer)}")
+    client.credentials(HTTP_AUTHORIZATION=f"Token {create_token_for_tests(carol_customer)}")
     assert [a["reference"] for a in results(client.get("/api/agreements/"))] == [
         acme_agreement.reference
     ]

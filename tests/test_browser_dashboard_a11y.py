@@ -86,7 +86,10 @@ def _mark_live(page) -> None:
 
 def _wait_for_swap(page, timeout: float = 15_000) -> None:
     page.wait_for_function(
-        "document.getElementById('dashboard-live') !== window.__oldLive", timeout=timeout
+        # A function, not an expression: Playwright evaluates an expression with eval(), which
+        # the Content-Security-Policy refuses.
+        "() => document.getElementById('dashboard-live') !== window.__oldLive",
+        timeout=timeout,
     )
 
 

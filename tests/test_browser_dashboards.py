@@ -5,7 +5,7 @@ first."""
 
 from __future__ import annotations
 
-from datetime import timedelta
+from datetime import datetime, timedelta
 
 import pytest
 from django.conf import settings as django_settings
@@ -13,10 +13,13 @@ from django.utils import timezone
 from playwright.sync_api import expect
 from rest_framework.test import APIClient
 
+from monitoring.evaluation.format import duration
 from monitoring.ingest.uptime import checks_ingest
-from monitoring.models import PeriodResult, Source
+from monitoring.models import PeriodResult, Source, Ticket
 from tests.support.actors import PASSWORD
+from tests.support.axe import assert_no_axe_violations
 from tests.support.browser import login, screenshot
+from tests.support.volume import fill_history
 from tests.test_dashboards import activate_globex_agreement, evaluate, open_ticket
 
 pytestmark = [
@@ -134,3 +137,68 @@ def test_provider_dashboard_lists_the_at_risk_ticket_first(
     expect(rows).to_have_count(6)  # response and resolution of three tickets
     expect(page.locator("#agreements-rag [data-agreement]")).to_have_count(2)
     screenshot(page, "dashboard-provider-at-risk")
+
+
+def test_countdowns_are_recounted_by_the_browser_while_the_poll_stays_204(
+    new_page, active_acme_agreement, acme_desk, live_server
+):
+    """The server renders "… left" once; the browser keeps it current from the deadline in
+    ``<time datetime>``, so the poll can answer 204 while time passes."""
+    # Opened 13 minutes ago: its 30-minute P1 first response threshold is 17 minutes away.
+    open_ticket(acme_desk, active_acme_agreement, "HOT-P1", "P1", 13)
+    evaluate()
+
+    page = new_page()
+    login(page, "carol_customer", PASSWORD)
+    polls = []
+    page.on(
+        "response",
+        lambda r: polls.append(r.status) if "/dashboard/live/" in r.url else None,
+    )
+    page.clock.install()
+    page.goto("/dashboard/")
+    row = page.locator('tr[data-ticket="HOT-P1"]').filter(has_text="Response time").first
+    countdown = row.locator('time[data-countdown="threshold"]')
+    deadline = countdown.get_attribute("datetime")
+    left = (datetime.fromisoformat(deadline) - timezone.now()).total_seconds()
+    expect(countdown).to_have_text(f"{duration(left)} left", timeout=5_000)
+    # Without JavaScript the absolute time is on the page too.
+    expect(row).to_contain_text("threshold ")
+    page.clock.run_for(5_000)  # a poll or two: nothing changed on the server
+    screenshot(page, "dashboard-countdown-before")
+
+    # Forty minutes later in the browser: the threshold has passed.
+    page.clock.fast_forward("40:00")
+    page.clock.run_for(2_000)
+    expect(countdown).to_contain_text("breached ")
+    expect(countdown).to_contain_text(" ago")
+    expect(row.locator('time[data-countdown="target"]')).to_contain_text("target missed ")
+    screenshot(page, "dashboard-countdown-after")
+    assert polls and set(polls) == {204}, polls
+
+
+def test_breach_history_behind_the_newest_ten(new_page, active_acme_agreement, acme_desk):
+    """The dashboard shows the ten newest breaches and how many there are; the link opens
+    every breach of the agreement, a page at a time."""
+    open_ticket(acme_desk, active_acme_agreement, "HOT-P1", "P1", 13)
+    evaluate()
+    fill_history(
+        Ticket.objects.get(external_id="HOT-P1"), tickets=160, breaches=120, open_timers=30
+    )
+
+    page = new_page()
+    login(page, "carol_customer", PASSWORD)
+    page.goto("/dashboard/")
+    section = page.locator(f"#agreement-{active_acme_agreement.pk}-breaches")
+    expect(section.locator("tbody tr")).to_have_count(10)
+    expect(section).to_contain_text("the 10 newest are shown")
+    expect(page.locator("table.dash-tickets tbody tr")).to_have_count(20)
+    screenshot(page, "dashboard-customer-top-n")
+    section.get_by_role("link", name="All 120 breaches").click()
+    expect(page.get_by_role("heading", level=1)).to_contain_text("Breaches of")
+    expect(page.locator("#breach-history tbody tr")).to_have_count(50)
+    expect(page.get_by_text("Page 1 of 3")).to_be_visible()
+    screenshot(page, "dashboard-breach-history")
+    assert_no_axe_violations(page, "breach history")
+    page.get_by_role("link", name="Next").click()
+    expect(page.get_by_text("Page 2 of 3")).to_be_visible()

@@ -407,11 +407,11 @@ def test_customer_never_sees_another_organisations_rows(evaluated, other_org_vie
 
 
 def test_token_authentication_scopes_like_the_session(evaluated, carol_customer, other_org_viewer):
-    from rest_framework.authtoken.models import Token
+    from sla_portal.core.tokens import create_token_for_tests
 
     carol, other = APIClient(), APIClient()
-    carol.credentials(HTTP_AUTHORIZATION=f"Token {Token.objects.create(user=carol_customer)}")
-    other.credentials(HTTP_AUTHORIZATION=f"Token {Token.objects.create(user=other_org_viewer)}")
+    carol.credentials(HTTP_AUTHORIZATION=f"Token {create_token_for_tests(carol_customer)}")
+    other.credentials(HTTP_AUTHORIZATION=f"Token {create_token_for_tests(other_org_viewer)}")
 
     for url in LISTS:
         assert results(carol.get(url)), url

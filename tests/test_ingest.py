@@ -422,7 +422,10 @@ def test_customer_sees_own_sources_without_the_secret(
     assert "signing_secret" not in own[0]
     assert api(other_org_viewer).get("/api/sources/").json()["results"] == []
     assert api(other_org_viewer).get(f"/api/sources/{acme_desk.pk}/").status_code == 404
-    assert "signing_secret" in api(alice_manager).get(f"/api/sources/{acme_desk.pk}/").json()
+    # Managers see a hint of the secret; the secret itself only when created or rotated.
+    managed = api(alice_manager).get(f"/api/sources/{acme_desk.pk}/").json()
+    assert "signing_secret" not in managed
+    assert managed["signing_secret_hint"] == "…" + acme_desk.signing_secret[-4:]
 
 
 def test_manager_creates_a_source_and_customer_cannot(alice_manager, carol_customer, acme):

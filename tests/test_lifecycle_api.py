@@ -585,13 +585,21 @@ def test_a_malformed_comment_names_the_field(carol_customer, proposed, payload, 
 
 
 def test_the_author_of_a_comment_is_always_the_signed_in_user(carol_customer, proposed):
-    # Read-only fields may be sent back (house convention) but never take effect.
+    # Read-only fields sent with a write are refused, naming them, so a client never
+    # believes it set them.
     response = api(carol_customer).post(
         url(proposed, "comments/"),
         {"section": "general", "body": "x", "author": "alice_manager", "requests_change": True},
         format="json",
     )
 
+    assert response.status_code == 400, response.content
+    assert "author" in response.json()
+    assert not Comment.objects.filter(agreement=proposed).exists()
+
+    response = api(carol_customer).post(
+        url(proposed, "comments/"), {"section": "general", "body": "x"}, format="json"
+    )
     assert response.status_code == 201, response.content
     comment = Comment.objects.get(agreement=proposed)
     assert (comment.author, comment.requests_change) == (carol_customer, False)

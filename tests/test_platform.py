@@ -32,7 +32,10 @@ def test_secret_key_is_required_when_debug_is_off():
     result = run_settings({"DEBUG": "0"})
     assert result.returncode != 0
     assert "SECRET_KEY must be set" in result.stderr
-    assert run_settings({"DEBUG": "0", "SECRET_KEY": "s" * 50}).returncode == 0
+    # A key of one repeated character is weak: refused (tests/test_production_settings.py).
+    assert run_settings({"DEBUG": "0", "SECRET_KEY": "s" * 50}).returncode != 0
+    strong = "s" * 40 + "0123456789abcdef"
+    assert run_settings({"DEBUG": "0", "SECRET_KEY": strong}).returncode == 0
 
 
 @pytest.mark.django_db

@@ -51,6 +51,15 @@ class QuietServer(ThreadingHTTPServer):
         pass  # the probe gave up on /slow before it answered: a broken pipe is expected
 
 
+@pytest.fixture(autouse=True)
+def _probe_may_call_localhost(settings, monkeypatch) -> None:
+    """These tests probe a server on 127.0.0.1, which the probe refuses unless allowed
+    (tests/test_probe_targets.py tests the refusal); the environment carries the setting to
+    the worker process of the end-to-end test."""
+    settings.SLA_PROBE_ALLOW_PRIVATE = True
+    monkeypatch.setenv("SLA_PROBE_ALLOW_PRIVATE", "1")
+
+
 @pytest.fixture
 def http_server() -> Iterator[str]:
     """Base URL of a threaded HTTP server on a free port of 127.0.0.1."""

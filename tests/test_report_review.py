@@ -11,7 +11,6 @@ from email.message import EmailMessage
 
 import pytest
 from django.db.models import F
-from rest_framework.authtoken.models import Token
 
 from monitoring.evaluation.actions import breach_root_cause_set
 from monitoring.evaluation.periods import evaluate_periods
@@ -28,6 +27,7 @@ from reporting.services import (
 )
 from sla_portal.core.models import EmailAttachment, Notification
 from sla_portal.core.notifications import deliver_due
+from sla_portal.core.tokens import create_token_for_tests
 
 pytestmark = pytest.mark.django_db
 
@@ -290,8 +290,7 @@ def test_the_api_lists_reports_with_the_credit_computation(
     assert client.get("/api/reports/", {"month": "not-a-date"}).status_code == 400
 
     client.logout()
-    token = Token.objects.create(user=carol_customer)
-    auth = {"HTTP_AUTHORIZATION": f"Token {token.key}"}
+    auth = {"HTTP_AUTHORIZATION": f"Token {create_token_for_tests(carol_customer)}"}
     pdf = client.get(row["pdf_url"], **auth)
     assert pdf.status_code == 200 and pdf["Content-Type"] == "application/pdf"
     assert pdf.content.startswith(b"%PDF")

@@ -71,11 +71,11 @@ def test_api_requires_authentication(client, acme):
 
 
 def test_token_authentication(carol_customer):
-    from rest_framework.authtoken.models import Token
+    from sla_portal.core.tokens import create_token_for_tests
 
-    token = Token.objects.create(user=carol_customer)
+    token = create_token_for_tests(carol_customer)
     client = APIClient()
-    client.credentials(HTTP_AUTHORIZATION=f"Token {token.key}")
+    client.credentials(HTTP_AUTHORIZATION=f"Token {token}")
     response = client.get("/api/me/")
     assert response.status_code == 200
     assert response.json()["organisation"] == "acme"

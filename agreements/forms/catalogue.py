@@ -26,6 +26,7 @@ from django.utils.html import format_html, format_html_join
 from django.utils.text import slugify
 
 from sla_portal.core.models import User
+from sla_portal.core.netguard import validate_probe_url
 
 from ..calendars import holiday_country_error
 from ..models import Calendar, CalendarHours, ClosureDate, Service, Tier, TierCreditBand
@@ -104,6 +105,7 @@ class ServiceForm(forms.ModelForm):
         assume_scheme="https",
         label="Probe URL",
         help_text=Service._meta.get_field("probe_url").help_text,
+        validators=[validate_probe_url],
     )
 
     class Meta:

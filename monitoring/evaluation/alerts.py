@@ -25,6 +25,7 @@ from sla_portal.core.notifications import notify
 
 from ..models import Alert, Breach, DigestItem, EscalationContact, Level, TicketTimer
 from .ack import ack_url, can_receive_ack_link
+from .bulk import upsert_rows
 from .format import LEVEL_MEANINGS, duration, state_word
 
 RANK = {Level.WARNING: 1, Level.MISSED_TARGET: 2, Level.BREACHED: 3}
@@ -56,6 +57,12 @@ class AlertRequest:
     ticket_id: int | None = None
     period_result_id: int | None = None
     breach: Breach | None = None
+    # Set-based callers name the breach by id instead of passing the row.
+    breach_id: int | None = None
+
+    @property
+    def breach_pk(self) -> int | None:
+        return self.breach.pk if self.breach is not None else self.breach_id
 
     @property
     def subject(self) -> tuple:
@@ -128,40 +135,66 @@ def _existing_levels(requests: list[AlertRequest]) -> dict[tuple, set[str]]:
     return found
 
 
+ALERT_COLUMNS = (
+    "agreement_id",
+    "customer_id",
+    "target_key",
+    "target_label",
+    "ticket_id",
+    "period_result_id",
+    "breach_id",
+    "level",
+    "reached_at",
+    "raised_at",
+    "due_at",
+    "zone",
+    "value_text",
+    "emailed",
+    "quiet_reason",
+    "notified_at",
+)
+QUIET_REASON = "Reached long before it was evaluated (data that arrived late): recorded only."
+
+
 def raise_alerts_for(requests: list[AlertRequest], now: datetime) -> int:
     """Insert the alerts these subjects have not had yet (``choose``), in one statement;
     return how many were new. The database's unique constraints (subject + level) make a
-    concurrent or repeated run insert nothing more. Moments older than
-    ``SLA_ALERT_MAX_AGE_MINUTES`` are recorded quietly."""
+    concurrent or repeated run insert nothing more.
+
+    Moments older than ``SLA_ALERT_MAX_AGE_MINUTES`` are recorded quietly: such an alert
+    has nobody to notify, so it is stored as already notified and never joins the queue
+    ``deliver_new_alerts`` works through (a year of imported history would otherwise leave
+    tens of thousands of rows in it)."""
     existing = _existing_levels(requests)
     oldest = now - max_age()
-    rows = [
-        Alert(
-            agreement=request.agreement,
-            customer_id=request.agreement.customer_id,
-            target_key=request.target_key,
-            target_label=request.target_label,
-            ticket_id=request.ticket_id,
-            period_result_id=request.period_result_id,
-            breach=request.breach if candidate.level != Level.WARNING else None,
-            level=candidate.level,
-            reached_at=candidate.reached_at,
-            raised_at=now,
-            due_at=candidate.due_at,
-            zone=request.zone,
-            value_text=candidate.value_text[:300],
-            emailed=candidate.reached_at >= oldest,
-            quiet_reason=""
-            if candidate.reached_at >= oldest
-            else "Reached long before it was evaluated (data that arrived late): recorded only.",
-        )
-        for request in requests
-        for candidate in choose(existing[request.subject], request.candidates)
-    ]
+    rows = []
+    for request in requests:
+        agreement = request.agreement
+        for candidate in choose(existing[request.subject], request.candidates):
+            loud = candidate.reached_at >= oldest
+            rows.append(
+                (
+                    agreement.pk,
+                    agreement.customer_id,
+                    request.target_key,
+                    request.target_label,
+                    request.ticket_id,
+                    request.period_result_id,
+                    request.breach_pk if candidate.level != Level.WARNING else None,
+                    candidate.level,
+                    candidate.reached_at,
+                    now,
+                    candidate.due_at,
+                    request.zone,
+                    candidate.value_text[:300],
+                    loud,
+                    "" if loud else QUIET_REASON,
+                    None if loud else now,
+                )
+            )
     if not rows:
         return 0
-    created = Alert.objects.bulk_create(rows, batch_size=1000, ignore_conflicts=True)
-    return len(created)
+    return upsert_rows(Alert, ALERT_COLUMNS, rows, conflict=())
 
 
 # --- Who hears about it -----------------------------------------------------------------------
@@ -273,6 +306,18 @@ def alert_context(alert: Alert, now: datetime | None = None) -> dict:
         "alerts_url": settings.SITE_URL + reverse("monitoring:alert-list"),
         "ack_url": "",
     }
+
+
+def deliver_all_new_alerts(now: datetime, limit: int = 500) -> int:
+    """Record the emails of every alert raised but not yet notified, ``limit`` at a time,
+    each slice in its own transaction; return how many alerts were handled."""
+    total = 0
+    while True:
+        with transaction.atomic():
+            done = deliver_new_alerts(now, limit)
+        total += done
+        if done < limit:
+            return total
 
 
 def deliver_new_alerts(now: datetime, limit: int = 500) -> int:

@@ -21,30 +21,44 @@ from __future__ import annotations
 
 import logging
 from collections import defaultdict
-from collections.abc import Iterable
+from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
 from datetime import datetime, time, timedelta
+from typing import NamedTuple
 from zoneinfo import ZoneInfo
 
-from django.db import transaction
+from django.db import connection, transaction
+from django.db.models import F, Q, Window
+from django.db.models.functions import Lag
 from django.utils import timezone
 
-from agreements.models import Agreement
-from agreements.terms import MONITORED_STATES, MeasuredTarget, MeasuredTerms, measured_terms
+from agreements.models import Agreement, Service
+from agreements.terms import (
+    MONITORED_STATES,
+    MeasuredTarget,
+    MeasuredTerms,
+    measured_terms,
+    terms_of_version,
+)
 
 from ..clock import TimeAccount, time_account
 from ..compliance import MISSED_TARGET, TimerInput, TimerResult, ticket_timer
 from ..models import Breach, Level, Ticket, TicketPause, TicketStatusChange, TicketTimer
 from . import alerts
+from .bulk import upsert_rows
 from .format import duration
 
 logger = logging.getLogger(__name__)
 
-BATCH_SIZE = 500
-TIMER_FIELDS = (
-    "agreement",
-    "customer",
-    "version",
+# Tickets per claim and transaction. Large enough that the per-statement costs vanish,
+# small enough that a batch commits in well under a second.
+BATCH_SIZE = 2000
+TIMER_COLUMNS = (
+    "ticket_id",
+    "target_key",
+    "agreement_id",
+    "customer_id",
+    "version_id",
     "target_label",
     "metric",
     "calendar_name",
@@ -61,10 +75,31 @@ TIMER_FIELDS = (
     "next_due",
     "evaluated_at",
 )
+# What an evaluation rewrites on a stored timer; the row is written only when one of these
+# other than ``evaluated_at`` changed (an unchanged timer keeps the time its values are from).
+TIMER_UPDATE = TIMER_COLUMNS[4:]
+TIMER_COMPARE = TIMER_COLUMNS[4:-1]
+
+
+class TicketFacts(NamedTuple):
+    """What the evaluation reads of a ticket (plain values, no model instance per row)."""
+
+    pk: int
+    agreement_id: int | None
+    service: str
+    priority: str
+    state: str
+    opened_at: datetime
+    first_response_at: datetime | None
+    resolved_at: datetime | None
+    closed_at: datetime | None
 
 
 def evaluate_pending_tickets(now: datetime | None = None, max_batches: int | None = None) -> int:
-    """Evaluate every ticket marked for evaluation, batch by batch; return how many."""
+    """Evaluate every ticket marked for evaluation, batch by batch; return how many.
+
+    The emails of the alerts the run raised are recorded once, at the end (not per batch);
+    a worker lost before that leaves them unnotified for the next run or tick."""
     total, batches = 0, 0
     while max_batches is None or batches < max_batches:
         done = evaluate_batch(now or timezone.now())
@@ -72,50 +107,119 @@ def evaluate_pending_tickets(now: datetime | None = None, max_batches: int | Non
         batches += 1
         if done < BATCH_SIZE:
             break
+    if total:
+        alerts.deliver_all_new_alerts(now or timezone.now())
     return total
 
 
 def evaluate_batch(now: datetime) -> int:
-    """Claim up to ``BATCH_SIZE`` marked tickets, compute their timers, raise their alerts."""
+    """Claim up to ``BATCH_SIZE`` marked tickets, compute their timers, raise their alerts.
+
+    Only ids are claimed (``FOR UPDATE SKIP LOCKED``): other workers skip these rows, and
+    the mark is cleared in the same transaction, so a worker that dies loses nothing (its
+    transaction rolls back, marks included)."""
     with transaction.atomic():
-        tickets = list(
-            Ticket.objects.select_for_update(skip_locked=True, of=("self",))
-            .filter(evaluated_at__isnull=True)
-            .select_related("service", "agreement", "agreement__in_force_version")
-            .order_by("changed_at")[:BATCH_SIZE]
-        )
-        if not tickets:
+        _relax_commit()
+        if connection.vendor == "postgresql":
+            facts = _claim_pg(now)
+            ids = [f.pk for f in facts]
+        else:
+            ids = list(
+                Ticket.objects.select_for_update(skip_locked=True)
+                .filter(evaluated_at__isnull=True)
+                .order_by("changed_at")
+                .values_list("pk", flat=True)[:BATCH_SIZE]
+            )
+            facts = _ticket_facts(ids)
+            Ticket.objects.filter(pk__in=ids).update(evaluated_at=now)
+        if not ids:
             return 0
-        evaluate_tickets(tickets, now)
-        Ticket.objects.filter(pk__in=[t.pk for t in tickets]).update(evaluated_at=now)
-        alerts.deliver_new_alerts(now)
-    return len(tickets)
+        _evaluate(ids, facts, now)
+    return len(ids)
 
 
-def evaluate_tickets(tickets: list[Ticket], now: datetime) -> None:
-    """Recompute the timers of ``tickets`` (rows locked by the caller) and raise alerts."""
-    ids = [t.pk for t in tickets]
+def _claim_pg(now: datetime) -> list[TicketFacts]:
+    """Claim, clear the mark of and read a batch of marked tickets in one statement."""
+    ticket, service = Ticket._meta.db_table, Service._meta.db_table
+    with connection.cursor() as cursor:
+        cursor.execute(
+            f"""
+            WITH claimed AS (
+                SELECT id FROM "{ticket}" WHERE evaluated_at IS NULL
+                ORDER BY changed_at LIMIT %s FOR UPDATE SKIP LOCKED
+            )
+            UPDATE "{ticket}" AS t SET evaluated_at = %s FROM claimed WHERE t.id = claimed.id
+            RETURNING t.id, t.agreement_id,
+                COALESCE((SELECT s.name FROM "{service}" AS s WHERE s.id = t.service_id), ''),
+                t.priority, t.state, t.opened_at, t.first_response_at, t.resolved_at,
+                t.closed_at
+            """,
+            [BATCH_SIZE, now],
+        )
+        return sorted((TicketFacts(*row) for row in cursor.fetchall()), key=lambda f: f.pk)
+
+
+def _relax_commit() -> None:
+    """On PostgreSQL, let this batch's commit return before its WAL reaches the disk.
+
+    What a batch writes is derived data: if the server crashed before the flush, the batch
+    would be lost whole, its marks included, and evaluated again. Nothing outside the
+    database acts on it first: emails are recorded by a later, ordinary transaction, whose
+    commit flushes the WAL of every transaction before it."""
+    if connection.vendor == "postgresql":
+        with connection.cursor() as cursor:
+            cursor.execute("SET LOCAL synchronous_commit = off")
+
+
+def evaluate_tickets(tickets: Sequence[Ticket | int], now: datetime) -> None:
+    """Recompute the timers of ``tickets`` (rows or ids, locked by the caller) and raise
+    alerts. Reads what it needs set-wise (tickets, pauses, status history, agreements; each
+    version's terms once per process) and writes timers, breaches and alerts in a few
+    statements, whatever the number of tickets."""
+    ids = [t if isinstance(t, int) else t.pk for t in tickets]
+    if ids:
+        _evaluate(ids, _ticket_facts(ids), now)
+
+
+def _evaluate(ids: list[int], facts: list[TicketFacts], now: datetime) -> None:
     pauses: dict[int, list] = defaultdict(list)
-    for pause in TicketPause.objects.filter(ticket_id__in=ids).order_by("start"):
-        pauses[pause.ticket_id].append((pause.start, pause.end))
+    for ticket_id, start, end in (
+        TicketPause.objects.filter(ticket_id__in=ids)
+        .order_by("ticket_id", "start")
+        .values_list("ticket_id", "start", "end")
+    ):
+        pauses[ticket_id].append((start, end))
     resolved_gaps, first_resolved = _resolution_history(ids)
+    agreements = {
+        a.pk: a
+        for a in Agreement.objects.filter(
+            pk__in={f.agreement_id for f in facts if f.agreement_id is not None}
+        ).only("id", "status", "customer_id", "in_force_version_id")
+    }
     terms_of: dict[int, MeasuredTerms | None] = {}
-    rows: list[TicketTimer] = []
+    bounds: dict[tuple[int, str], tuple[datetime, datetime | None]] = {}
+    rows: list[tuple] = []
     outcomes = []
-    for ticket in tickets:
-        agreement = ticket.agreement
+    for ticket in facts:
+        agreement = agreements.get(ticket.agreement_id)
         if agreement is None or agreement.status not in MONITORED_STATES:
             continue
         if agreement.pk not in terms_of:
-            terms_of[agreement.pk] = measured_terms(agreement)
+            version = agreement.in_force_version_id
+            terms_of[agreement.pk] = terms_of_version(version) if version else None
         terms = terms_of[agreement.pk]
         if terms is None:
             continue
-        service = ticket.service.name if ticket.service_id else ""
         for target in terms.targets:
-            if not target.is_ticket_timer or not target.applies_to_ticket(ticket.priority, service):
+            if not target.is_ticket_timer or not target.applies_to_ticket(
+                ticket.priority, ticket.service
+            ):
                 continue
-            if not _in_term(ticket, terms, target.zone):
+            key = (terms.version_id, target.zone)
+            if key not in bounds:
+                bounds[key] = _term_bounds(terms, target.zone)
+            begin, end = bounds[key]
+            if ticket.opened_at < begin or (end is not None and ticket.opened_at >= end):
                 continue
             spec = _timer_input(
                 ticket,
@@ -129,24 +233,41 @@ def evaluate_tickets(tickets: list[Ticket], now: datetime) -> None:
             except ValueError as exc:  # a calendar without business hours
                 logger.warning("ticket %s, %s: %s", ticket.pk, target.key, exc)
                 continue
-            rows.append(_timer_row(ticket, agreement, terms, target, result, now))
+            rows.append(_timer_row(ticket, agreement, terms, target, spec, result, now))
             outcomes.append((ticket, agreement, target, result))
     _store_timers(ids, rows)
     _record_outcomes(outcomes, now)
 
 
-def _in_term(ticket: Ticket, terms: MeasuredTerms, zone: str) -> bool:
-    """Whether the ticket was opened within the version's effective dates, read as local
-    dates in the target calendar's zone (like the measurement periods: a ticket opened on
-    1 January at 00:30 in Berlin is in a term that starts on 1 January)."""
+def _ticket_facts(ids: list[int]) -> list[TicketFacts]:
+    return [
+        TicketFacts(*row[:2], row[2] or "", *row[3:])
+        for row in Ticket.objects.filter(pk__in=ids)
+        .order_by("pk")
+        .values_list(
+            "pk",
+            "agreement_id",
+            "service__name",
+            "priority",
+            "state",
+            "opened_at",
+            "first_response_at",
+            "resolved_at",
+            "closed_at",
+        )
+    ]
+
+
+def _term_bounds(terms: MeasuredTerms, zone: str) -> tuple[datetime, datetime | None]:
+    """From when and until when (exclusive) tickets are measured: the version's effective
+    dates read as local dates in the target calendar's zone, like the measurement periods (a
+    ticket opened on 1 January at 00:30 in Berlin is in a term that starts on 1 January)."""
     tz = ZoneInfo(zone)
-    opened = ticket.opened_at
-    if opened < datetime.combine(terms.effective_from, time(0), tzinfo=tz):
-        return False
+    begin = datetime.combine(terms.effective_from, time(0), tzinfo=tz)
+    end = None
     if terms.effective_to is not None:
         end = datetime.combine(terms.effective_to + timedelta(days=1), time(0), tzinfo=tz)
-        return opened < end
-    return True
+    return begin, end
 
 
 def _resolution_history(ticket_ids: list[int]) -> tuple[dict[int, list], dict[int, datetime]]:
@@ -155,8 +276,15 @@ def _resolution_history(ticket_ids: list[int]) -> tuple[dict[int, list], dict[in
     gaps: dict[int, list] = defaultdict(list)
     first: dict[int, datetime] = {}
     since: dict[int, datetime] = {}
+    # Only the rows that matter are read: resolutions, and the change right after one (a
+    # reopening ends the gap). A long event log holds many more (assignments, updates).
+    previous = Window(
+        Lag("resolves"), partition_by=[F("ticket_id")], order_by=[F("at").asc(), F("id").asc()]
+    )
     changes = (
         TicketStatusChange.objects.filter(ticket_id__in=ticket_ids)
+        .annotate(after_resolution=previous)
+        .filter(Q(resolves=True) | Q(after_resolution=True))
         .order_by("ticket_id", "at", "id")
         .values_list("ticket_id", "at", "resolves")
     )
@@ -171,7 +299,7 @@ def _resolution_history(ticket_ids: list[int]) -> tuple[dict[int, list], dict[in
 
 
 def _timer_input(
-    ticket: Ticket,
+    ticket: Ticket | TicketFacts,
     target: MeasuredTarget,
     pauses: list,
     resolved_gaps: list,
@@ -200,41 +328,43 @@ def _timer_input(
 
 
 def _timer_row(
-    ticket: Ticket,
+    ticket: TicketFacts,
     agreement: Agreement,
     terms: MeasuredTerms,
     target: MeasuredTarget,
+    spec: TimerInput,
     result: TimerResult,
     now: datetime,
-) -> TicketTimer:
-    return TicketTimer(
-        ticket=ticket,
-        agreement=agreement,
-        customer_id=agreement.customer_id,
-        version_id=terms.version_id,
-        target_key=target.key,
-        target_label=target.label[:200],
-        metric=target.metric,
-        calendar_name=target.calendar_name,
-        target_seconds=target.seconds(target.target_value),
-        threshold_seconds=target.seconds(target.threshold_value),
-        started_at=ticket.opened_at,
-        stopped_at=result.stopped_at,
-        warning_at=result.warning_at,
-        due_at=result.due_at,
-        threshold_due_at=result.threshold_due_at,
-        decided_at=result.decided_at,
-        used_seconds=result.used_seconds,
-        state=result.state,
-        next_due=result.next_due,
-        evaluated_at=now,
+) -> tuple:
+    """One timer as a row in the order of ``TIMER_COLUMNS``."""
+    return (
+        ticket.pk,
+        target.key,
+        agreement.pk,
+        agreement.customer_id,
+        terms.version_id,
+        target.label[:200],
+        target.metric,
+        target.calendar_name,
+        spec.target_seconds,
+        spec.threshold_seconds,
+        ticket.opened_at,
+        result.stopped_at,
+        result.warning_at,
+        result.due_at,
+        result.threshold_due_at,
+        result.decided_at,
+        result.used_seconds,
+        result.state,
+        result.next_due,
+        now,
     )
 
 
-def _store_timers(ticket_ids: list[int], rows: list[TicketTimer]) -> None:
+def _store_timers(ticket_ids: list[int], rows: list[tuple]) -> None:
     """Upsert the computed timers and drop those of targets that no longer apply (a ticket
     whose priority changed, or an agreement whose new version dropped a target)."""
-    keep = {(row.ticket_id, row.target_key) for row in rows}
+    keep = {(row[0], row[1]) for row in rows}
     stale = [
         pk
         for pk, ticket_id, key in TicketTimer.objects.filter(ticket_id__in=ticket_ids).values_list(
@@ -244,12 +374,13 @@ def _store_timers(ticket_ids: list[int], rows: list[TicketTimer]) -> None:
     ]
     if stale:
         TicketTimer.objects.filter(pk__in=stale).delete()
-    TicketTimer.objects.bulk_create(
+    upsert_rows(
+        TicketTimer,
+        TIMER_COLUMNS,
         rows,
-        batch_size=1000,
-        update_conflicts=True,
-        unique_fields=["ticket", "target_key"],
-        update_fields=[f for f in TIMER_FIELDS if f not in ("agreement", "customer")],
+        conflict=("ticket_id", "target_key"),
+        update=TIMER_UPDATE,
+        compare=TIMER_COMPARE,
     )
 
 
@@ -332,38 +463,56 @@ def _value_text(target: MeasuredTarget, result: TimerResult) -> str:
     )
 
 
-# What an evaluation may change on a ticket's breach; the root-cause note is the reviewers'.
-BREACH_FIELDS = [
-    "agreement",
-    "customer",
+# What an evaluation writes of a ticket's breach; the root-cause note is the reviewers' (an
+# upsert never changes it; a new breach starts with none).
+BREACH_COLUMNS = (
+    "ticket_id",
+    "target_key",
+    "agreement_id",
+    "customer_id",
     "target_label",
     "level",
     "opened_at",
     "closed_at",
     "value_text",
-]
+    "root_cause",
+)
+BREACH_UPDATE = (
+    "agreement_id",
+    "customer_id",
+    "target_label",
+    "level",
+    "opened_at",
+    "closed_at",
+    "value_text",
+)
 
 
 def _record_outcomes(outcomes: list[tuple], now: datetime) -> None:
     """Open or update the breaches of missed ticket targets and raise the alerts they earned,
     in a few statements per batch however many tickets it holds."""
-    texts = {
-        (ticket.pk, target.key): _value_text(target, result)
-        for ticket, _agreement, target, result in outcomes
-    }
+    texts = _LazyTexts(outcomes)
     breaches = _upsert_breaches(outcomes, texts)
     breaches.update(_close_recovered_breaches(outcomes, texts))
     requests = []
     for ticket, agreement, target, result in outcomes:
         key = (ticket.pk, target.key)
-        text, breach = texts[key], breaches.get(key)
-        candidates = [
-            alerts.Candidate(level, moment, _due_for(level, result), text)
+        breach_id = breaches.get(key)
+        levels = [
+            (level, moment)
             for level, moment in result.reached
             # A warning about a ticket that is already answered or resolved helps nobody.
             if not (level == Level.WARNING and result.stopped_at is not None)
         ]
-        if breach is not None and result.stopped_at is not None:
+        closes = breach_id is not None and result.stopped_at is not None
+        if not levels and not closes:
+            continue
+        text = texts[key]
+        candidates = [
+            alerts.Candidate(level, moment, _due_for(level, result), text)
+            for level, moment in levels
+        ]
+        if closes:
             candidates.append(alerts.Candidate(Level.CLOSED, result.stopped_at, None, text))
         if candidates:
             requests.append(
@@ -374,45 +523,68 @@ def _record_outcomes(outcomes: list[tuple], now: datetime) -> None:
                     candidates=candidates,
                     zone=target.zone,
                     ticket_id=ticket.pk,
-                    breach=breach,
+                    breach_id=breach_id,
                 )
             )
     if requests:
         alerts.raise_alerts_for(requests, now)
 
 
-def _upsert_breaches(outcomes: list[tuple], texts: dict) -> dict[tuple, Breach]:
-    """One breach per missed ticket target, inserted or brought up to date in one upsert."""
+class _LazyTexts(dict):
+    """The value text of each outcome, formatted only when a breach or an alert needs it
+    (most timers of a large batch are met and never show one)."""
+
+    def __init__(self, outcomes: list[tuple]) -> None:
+        super().__init__()
+        self._of = {(o[0].pk, o[2].key): (o[2], o[3]) for o in outcomes}
+
+    def __missing__(self, key: tuple) -> str:
+        target, result = self._of[key]
+        text = self[key] = _value_text(target, result)
+        return text
+
+
+def _upsert_breaches(outcomes: list[tuple], texts: dict) -> dict[tuple, int]:
+    """One breach per missed ticket target, inserted or brought up to date in one upsert;
+    returns the breach id per (ticket, target key)."""
     rows = [
-        Breach(
-            ticket=ticket,
-            target_key=target.key,
-            agreement=agreement,
-            customer_id=agreement.customer_id,
-            target_label=target.label[:200],
-            level=result.state,
+        (
+            ticket.pk,
+            target.key,
+            agreement.pk,
+            agreement.customer_id,
+            target.label[:200],
+            result.state,
             # When the target was missed: the due time, or the next opening when the due
             # time is a closing time (the clock had not moved past it before).
-            opened_at=result.decided_at,
-            closed_at=result.stopped_at,
-            value_text=texts[(ticket.pk, target.key)][:300],
+            result.decided_at,
+            result.stopped_at,
+            texts[(ticket.pk, target.key)][:300],
+            "",
         )
         for ticket, agreement, target, result in outcomes
         if result.state in (MISSED_TARGET, Level.BREACHED)
     ]
     if not rows:
         return {}
-    Breach.objects.bulk_create(
+    upsert_rows(
+        Breach,
+        BREACH_COLUMNS,
         rows,
-        batch_size=1000,
-        update_conflicts=True,
-        unique_fields=["ticket", "target_key"],
-        update_fields=BREACH_FIELDS,
+        conflict=("ticket_id", "target_key"),
+        update=BREACH_UPDATE,
     )
-    return {(row.ticket_id, row.target_key): row for row in rows}
+    wanted = {(row[0], row[1]) for row in rows}
+    return {
+        (ticket_id, key): pk
+        for ticket_id, key, pk in Breach.objects.filter(
+            ticket_id__in={ticket_id for ticket_id, _key in wanted}
+        ).values_list("ticket_id", "target_key", "pk")
+        if (ticket_id, key) in wanted
+    }
 
 
-def _close_recovered_breaches(outcomes: list[tuple], texts: dict) -> dict[tuple, Breach]:
+def _close_recovered_breaches(outcomes: list[tuple], texts: dict) -> dict[tuple, int]:
     """Data that arrived late (a response sent before the deadline but ingested after the
     breach was opened) can turn a miss into a met target: close that breach rather than leave
     it open for ever; its people hear that it is over."""
@@ -426,7 +598,7 @@ def _close_recovered_breaches(outcomes: list[tuple], texts: dict) -> dict[tuple,
     closed = {}
     candidates = Breach.objects.filter(
         ticket_id__in={ticket_id for ticket_id, _key in stopped}, closed_at__isnull=True
-    )
+    ).only("id", "ticket_id", "target_key", "closed_at", "value_text")
     for breach in candidates:
         key = (breach.ticket_id, breach.target_key)
         if key in stopped:
@@ -435,7 +607,7 @@ def _close_recovered_breaches(outcomes: list[tuple], texts: dict) -> dict[tuple,
             closed[key] = breach
     if closed:
         Breach.objects.bulk_update(list(closed.values()), ["closed_at", "value_text"])
-    return closed
+    return {key: breach.pk for key, breach in closed.items()}
 
 
 def _due_for(level: str, result: TimerResult) -> datetime | None:

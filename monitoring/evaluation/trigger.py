@@ -1,30 +1,113 @@
 """What ingest calls after commit: ask the worker to evaluate what a batch changed.
 
-One task per committed batch, whatever its size (10,000 tickets are one evaluation job).
-The request is only a nudge: ingest marked changed tickets in its own transaction, the tick
-evaluates marked tickets every second and every open period is recomputed every minute, so a
-broker that is down when the batch commits delays the evaluation but loses nothing.
+One ``monitoring.evaluate_changed`` task is outstanding at a time, however many batches
+commit (a burst of single-ticket requests used to leave thousands of tasks waiting). A
+nudge records the agreements whose periods the batch may change in the
+``EvaluationRequest`` row and queues a task only when none is outstanding; the task clears
+the flag when it starts, takes the recorded agreements, evaluates every marked ticket and
+those agreements' periods, and then forgets the agreements it covered.
+
+Why no nudge is lost: a nudge writes the row after its batch committed. If it finds a task
+outstanding, that task has not cleared the flag yet, so it has not yet read the row or
+claimed tickets: it will see this batch's marks and agreements. If the task already
+cleared the flag, the nudge finds none outstanding and queues the next task. The row is
+locked for each step, so the two orders are the only ones. An agreement is forgotten only
+if no nudge asked for it again while the task ran (a sequence number per request), and a
+task lost with its worker is replaced by the next nudge after ``LOST_AFTER``. Beyond that,
+the request is only a nudge: the tick evaluates marked tickets every second and every
+open period is recomputed every minute, so a broker that is down delays the evaluation
+but loses nothing.
 """
 
 from __future__ import annotations
 
 import logging
 from collections.abc import Iterable
+from datetime import datetime, timedelta
+
+from django.db import transaction
+from django.db.models import F
+from django.utils import timezone
 
 logger = logging.getLogger(__name__)
 
+NAME = "evaluate_changed"
+# A task outstanding for longer than this was lost (a purged queue, a broker restarted
+# without its data): the next nudge queues another. A second task meanwhile is harmless.
+LOST_AFTER = timedelta(minutes=10)
+
 
 def request_evaluation(kind: str, ids: Iterable[int]) -> None:
-    """Queue one coalesced ``monitoring.evaluate_changed`` task for a committed batch."""
+    """Record what a committed batch changed and queue ``monitoring.evaluate_changed``
+    unless a task is already outstanding (see the module docstring)."""
+    from ..models import EvaluationRequest
     from ..tasks import evaluate_changed
 
     ids = list(ids)
     if not ids:
         return
     try:
-        evaluate_changed.delay(kind, ids)
+        queue = record_request(agreements_affected(kind, ids), timezone.now())
+    except Exception:  # the database is unreachable: the sweeps will find the changes
+        logger.warning("could not record the evaluation of %d %s; the sweep will", len(ids), kind)
+        return
+    if not queue:
+        return
+    try:
+        evaluate_changed.delay()
     except Exception:  # the broker is down: the sweeps will find the changes
         logger.warning("could not queue the evaluation of %d %s; the sweep will", len(ids), kind)
+        # Nothing is outstanding after all: the next nudge tries to queue again.
+        EvaluationRequest.objects.filter(name=NAME).update(queued_at=None)
+
+
+def _locked_request():
+    """The request row, locked until the caller's transaction ends (created when missing).
+
+    The lock is taken by an UPDATE first, so that SQLite too takes its write lock at once
+    rather than failing to upgrade a read lock under a concurrent writer."""
+    from ..models import EvaluationRequest
+
+    if not EvaluationRequest.objects.filter(name=NAME).update(sequence=F("sequence") + 1):
+        EvaluationRequest.objects.get_or_create(name=NAME)
+        EvaluationRequest.objects.filter(name=NAME).update(sequence=F("sequence") + 1)
+    return EvaluationRequest.objects.get(name=NAME)
+
+
+def record_request(agreement_ids: Iterable[int], now: datetime) -> bool:
+    """Add ``agreement_ids`` to the request; return whether the caller must queue a task."""
+    with transaction.atomic():
+        request = _locked_request()
+        for agreement_id in agreement_ids:
+            request.agreements[str(agreement_id)] = request.sequence
+        queue = request.queued_at is None or request.queued_at < now - LOST_AFTER
+        if queue:
+            request.queued_at = now
+        request.save(update_fields=["agreements", "queued_at"])
+    return queue
+
+
+def take_request() -> dict[str, int]:
+    """At the start of the task: clear the flag (a nudge from now on queues the next task)
+    and return the agreements requested so far with their sequence numbers."""
+    with transaction.atomic():
+        request = _locked_request()
+        request.queued_at = None
+        request.save(update_fields=["queued_at"])
+        return dict(request.agreements)
+
+
+def finish_request(taken: dict[str, int]) -> None:
+    """After the task evaluated ``taken``: forget those agreements, except the ones a nudge
+    asked for again meanwhile (its data may have committed after they were evaluated)."""
+    if not taken:
+        return
+    with transaction.atomic():
+        request = _locked_request()
+        for key, sequence in taken.items():
+            if request.agreements.get(key) == sequence:
+                del request.agreements[key]
+        request.save(update_fields=["agreements"])
 
 
 def agreements_affected(kind: str, ids: list[int]) -> list[int]:

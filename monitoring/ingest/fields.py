@@ -47,6 +47,8 @@ def timestamp(value: Any, zone: ZoneInfo | None) -> datetime:
             raise FieldError(f"not an ISO-8601 timestamp: {value!r}") from None
     else:
         raise FieldError(f"expected an ISO-8601 timestamp, got {type(value).__name__}")
+    if parsed.tzinfo is UTC:  # "Z" or "+00:00": already what is stored
+        return parsed
     if parsed.tzinfo is None or parsed.utcoffset() is None:
         if zone is None:
             raise FieldError(NO_ZONE)
@@ -99,4 +101,13 @@ def text(row: Mapping, key: str, max_length: int, *, required: bool = False) -> 
     value = str(value).strip()
     if len(value) > max_length:
         raise FieldError(f"longer than {max_length} characters")
+    if "\x00" in value:
+        # PostgreSQL text cannot hold NUL; refused here rather than failing the batch's write.
+        raise FieldError("contains a NUL character")
+    if not value.isascii():
+        try:
+            value.encode()
+        except UnicodeEncodeError:
+            # A lone surrogate (JSON allows "\ud800") is no character the database can store.
+            raise FieldError("not valid Unicode text") from None
     return value

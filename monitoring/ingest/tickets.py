@@ -2,18 +2,15 @@
 
 from __future__ import annotations
 
-import hashlib
-import json
 from collections.abc import Mapping, Sequence
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from datetime import date, datetime
 from typing import Any
 
 from django.db import transaction
-from django.db.models import Prefetch
 from django.utils import timezone
 
-from agreements.models import Agreement, Service
+from agreements.models import Agreement
 from monitoring.models import Source, Ticket, TicketPause, TicketStatusChange
 
 from . import (
@@ -27,6 +24,8 @@ from . import (
     source_accepts,
 )
 from .bulk import bulk_update_rows
+from .copy import uses_copy
+from .digest import ticket_digest
 from .fields import (
     FieldError,
     boolean,
@@ -39,6 +38,7 @@ from .fields import (
     timestamp,
 )
 from .history import StatusEntry, pauses_from_history
+from .upsert import tickets_upsert
 
 __all__ = ["tickets_ingest"]
 
@@ -75,23 +75,46 @@ class _CleanTicket:
     external_id: str
     values: dict[str, Any]
     history: list[StatusEntry] | None
-    digest: str = field(default="")
+
+
+@dataclass(frozen=True, slots=True)
+class _Agreement:
+    pk: int
+    reference: str
+    effective_from: date
+    effective_to: date | None
+
+
+@dataclass(frozen=True, slots=True)
+class _Service:
+    pk: int
+    name: str
 
 
 class _Agreements:
-    """The source customer's agreements, loaded once per batch, to resolve rows against."""
+    """The source customer's agreements, loaded once per batch (one query), to resolve rows
+    against."""
 
     def __init__(self, source: Source) -> None:
-        agreements = list(
+        self.by_reference: dict[str, _Agreement] = {}
+        self.by_service: dict[str, list[tuple[_Agreement, _Service]]] = {}
+        for pk, reference, start, end, service_id, name in (
             Agreement.objects.filter(customer_id=source.customer_id)
-            .only("id", "reference", "effective_from", "effective_to")
-            .prefetch_related(Prefetch("services", queryset=Service.objects.only("id", "name")))
-        )
-        self.by_reference = {agreement.reference: agreement for agreement in agreements}
-        self.by_service: dict[str, list[tuple[Agreement, Service]]] = {}
-        for agreement in agreements:
-            for service in agreement.services.all():
-                self.by_service.setdefault(service.name, []).append((agreement, service))
+            .order_by()
+            .values_list(
+                "id",
+                "reference",
+                "effective_from",
+                "effective_to",
+                "services__id",
+                "services__name",
+            )
+        ):
+            agreement = self.by_reference.setdefault(
+                reference, _Agreement(pk, reference, start, end)
+            )
+            if service_id is not None:
+                self.by_service.setdefault(name, []).append((agreement, _Service(service_id, name)))
 
     def resolve(self, reference: str, service_name: str, opened: date | None) -> dict[str, Any]:
         """``agreement_id`` and ``service_id`` for a row; raises FieldError (with the field
@@ -137,25 +160,29 @@ def _history(value: Any, zone: Any) -> list[StatusEntry]:
     entries: list[StatusEntry] = []
     seen: set[tuple[datetime, str]] = set()
     for position, item in enumerate(value):
-        if not isinstance(item, Mapping):
+        # dict first: the ABC check is slow, and JSON gives dicts.
+        if not isinstance(item, dict | Mapping):
             raise FieldError(f"entry {position}: expected an object")
         try:
-            if is_blank(item.get("at")):
+            raw = item.get("at")
+            if is_blank(raw):
                 raise FieldError("at: required")
-            at = timestamp(item["at"], zone)
+            at = timestamp(raw, zone)
             status = text(item, "status", 60, required=True)
-            entry = StatusEntry(
-                at=at,
-                status=status,
-                pauses_clock=boolean(item.get("pauses_clock", False)),
-                resolves=boolean(item.get("resolves", False)),
-            )
+            # JSON gives real booleans; anything else goes through the strict parser.
+            pauses = item.get("pauses_clock", False)
+            if pauses is not True and pauses is not False:
+                pauses = boolean(pauses)
+            resolves = item.get("resolves", False)
+            if resolves is not True and resolves is not False:
+                resolves = boolean(resolves)
         except FieldError as exc:
             raise FieldError(f"entry {position}: {exc}") from None
-        if (entry.at, entry.status) in seen:
+        key = (at, status)
+        if key in seen:
             raise FieldError(f"entry {position}: repeats status {status!r} at the same time")
-        seen.add((entry.at, entry.status))
-        entries.append(entry)
+        seen.add(key)
+        entries.append(StatusEntry(at, status, pauses, resolves))
     return sorted(entries, key=lambda e: e.at)
 
 
@@ -168,7 +195,7 @@ def _clean(row: Mapping, zone: Any, agreements: _Agreements) -> _CleanTicket:
         except FieldError as exc:
             raise FieldError(key, str(exc)) from None
 
-    if not isinstance(row, Mapping):
+    if not isinstance(row, dict | Mapping):
         raise FieldError("", "expected an object")
     external_id = check("external_id", lambda: text(row, "external_id", 120, required=True))
     opened_at = check("opened_at", lambda: required_timestamp(row, "opened_at", zone))
@@ -206,26 +233,12 @@ def _clean(row: Mapping, zone: Any, agreements: _Agreements) -> _CleanTicket:
         history = check("status_history", lambda: _history(row["status_history"], zone))
     # The state follows from the timestamps, so it cannot contradict them.
     if values["closed_at"] is not None:
-        values["state"] = Ticket.State.CLOSED
+        values["state"] = Ticket.State.CLOSED.value
     elif values["resolved_at"] is not None:
-        values["state"] = Ticket.State.RESOLVED
+        values["state"] = Ticket.State.RESOLVED.value
     else:
-        values["state"] = Ticket.State.OPEN
-    return _CleanTicket(external_id, values, history, _digest(values, history))
-
-
-def _digest(values: dict[str, Any], history: list[StatusEntry] | None) -> str:
-    def plain(value: Any) -> Any:
-        return value.isoformat() if isinstance(value, datetime) else value
-
-    material = {
-        "values": {key: plain(value) for key, value in sorted(values.items())},
-        "history": None
-        if history is None
-        else [(e.at.isoformat(), e.status, e.pauses_clock, e.resolves) for e in history],
-    }
-    encoded = json.dumps(material, sort_keys=True, default=str).encode()
-    return hashlib.blake2b(encoded, digest_size=16).hexdigest()
+        values["state"] = Ticket.State.OPEN.value
+    return _CleanTicket(external_id, values, history)
 
 
 def _validate(source: Source, rows: Sequence[Mapping]) -> list[_CleanTicket]:
@@ -271,65 +284,86 @@ def tickets_ingest(source: Source, rows: Sequence[Mapping]) -> IngestResult:
     from it, when absent the stored history stays).
 
     Raises :class:`IngestError` listing every invalid row; then nothing is written. Otherwise
-    writes in one transaction with bulk statements, marks created and changed tickets for
-    evaluation and calls :func:`notify_changed` after commit."""
+    writes in one transaction (on PostgreSQL: COPY into staging tables and set-based SQL,
+    ``monitoring.ingest.upsert``; elsewhere bulk ORM statements), marks created and changed
+    tickets for evaluation and calls :func:`notify_changed` after commit."""
     source_accepts(source)
     cleaned = _validate(source, rows)
     with transaction.atomic():
         mark_received(source, data_until=newest_time(ticket.values for ticket in cleaned))
-        existing: dict[str, tuple[int, str]] = {}
-        ids = [ticket.external_id for ticket in cleaned]
-        for start in range(0, len(ids), LOOKUP_CHUNK):
-            existing.update(
-                (external_id, (pk, digest))
-                # order_by(): the model's default ordering would sort every chunk for nothing.
-                for external_id, pk, digest in Ticket.objects.filter(
-                    source=source, external_id__in=ids[start : start + LOOKUP_CHUNK]
-                )
-                .order_by()
-                .values_list("external_id", "pk", "ingest_digest")
-            )
         now = timezone.now()
-        to_create: list[Ticket] = []
-        to_update: list[Ticket] = []
-        unchanged = 0
-        for ticket in cleaned:
-            stored = existing.get(ticket.external_id)
-            if stored is not None and stored[1] == ticket.digest:
-                unchanged += 1
-                continue
-            row = Ticket(
-                source=source,
-                customer_id=source.customer_id,
-                external_id=ticket.external_id,
-                changed_at=now,
-                evaluated_at=None,
-                ingest_digest=ticket.digest,
-                **ticket.values,
+        if uses_copy():
+            created, updated = tickets_upsert(
+                source.pk,
+                source.customer_id,
+                [(t.external_id, t.values, t.history) for t in cleaned],
+                now,
             )
-            if stored is None:
-                to_create.append(row)
-            else:
-                row.pk = stored[0]
-                to_update.append(row)
-        Ticket.objects.bulk_create(to_create, batch_size=BATCH_SIZE)
-        if any(row.pk is None for row in to_create):
-            # Backends that cannot return ids from a bulk insert: read them back.
-            _read_back_ids(source, to_create)
-        bulk_update_rows(Ticket, to_update, UPDATE_FIELDS)
-        by_external = {row.external_id: row.pk for row in (*to_create, *to_update)}
-        _replace_history(
-            {
-                by_external[t.external_id]: t.history
-                for t in cleaned
-                if t.history is not None and t.external_id in by_external
-            },
-            had_history={row.pk for row in to_update},
-        )
-        changed = list(by_external.values())
+        else:
+            created, updated = _write_rows(source, cleaned, now)
+        changed = [*created, *updated]
         if changed:
             transaction.on_commit(lambda: notify_changed("tickets", changed))
-    return IngestResult(created=len(to_create), updated=len(to_update), unchanged=unchanged)
+    return IngestResult(
+        created=len(created),
+        updated=len(updated),
+        unchanged=len(cleaned) - len(created) - len(updated),
+    )
+
+
+def _write_rows(
+    source: Source, cleaned: list[_CleanTicket], now: datetime
+) -> tuple[list[int], list[int]]:
+    """The ORM path (SQLite in development): compare digests in Python, then bulk
+    statements. Returns the ids of the tickets created and of those updated."""
+    existing: dict[str, tuple[int, str]] = {}
+    ids = [ticket.external_id for ticket in cleaned]
+    for start in range(0, len(ids), LOOKUP_CHUNK):
+        existing.update(
+            (external_id, (pk, digest))
+            # order_by(): the model's default ordering would sort every chunk for nothing.
+            for external_id, pk, digest in Ticket.objects.filter(
+                source=source, external_id__in=ids[start : start + LOOKUP_CHUNK]
+            )
+            .order_by()
+            .values_list("external_id", "pk", "ingest_digest")
+        )
+    to_create: list[Ticket] = []
+    to_update: list[Ticket] = []
+    for ticket in cleaned:
+        digest = ticket_digest(ticket.values, ticket.history)
+        stored = existing.get(ticket.external_id)
+        if stored is not None and stored[1] == digest:
+            continue
+        row = Ticket(
+            source=source,
+            customer_id=source.customer_id,
+            external_id=ticket.external_id,
+            changed_at=now,
+            evaluated_at=None,
+            ingest_digest=digest,
+            **ticket.values,
+        )
+        if stored is None:
+            to_create.append(row)
+        else:
+            row.pk = stored[0]
+            to_update.append(row)
+    Ticket.objects.bulk_create(to_create, batch_size=BATCH_SIZE)
+    if any(row.pk is None for row in to_create):
+        # Backends that cannot return ids from a bulk insert: read them back.
+        _read_back_ids(source, to_create)
+    bulk_update_rows(Ticket, to_update, UPDATE_FIELDS)
+    by_external = {row.external_id: row.pk for row in (*to_create, *to_update)}
+    _replace_history(
+        {
+            by_external[t.external_id]: t.history
+            for t in cleaned
+            if t.history is not None and t.external_id in by_external
+        },
+        had_history={row.pk for row in to_update},
+    )
+    return [row.pk for row in to_create], [row.pk for row in to_update]
 
 
 def _read_back_ids(source: Source, created: list[Ticket]) -> None:

@@ -23,6 +23,7 @@ from . import (
     source_accepts,
 )
 from .bulk import bulk_update_rows
+from .copy import uses_copy
 from .fields import (
     FieldError,
     integer,
@@ -32,6 +33,7 @@ from .fields import (
     source_zone,
     text,
 )
+from .upsert import checks_upsert, outages_recompute
 
 __all__ = ["checks_ingest", "maintenance_ingest"]
 
@@ -113,41 +115,59 @@ def checks_ingest(source: Source, service: Service, rows: Sequence[Mapping]) -> 
     low, high = min(cleaned), max(cleaned)
     with transaction.atomic():
         mark_received(source, data_until=high)
-        # One range query: a batch is a stretch of one service's timeline.
-        existing = {
-            checked_at: (pk, status, response_ms, source_id)
-            for pk, checked_at, status, response_ms, source_id in UptimeCheck.objects.filter(
-                service=service, checked_at__gte=low, checked_at__lte=high
-            ).values_list("pk", "checked_at", "status", "response_ms", "source_id")
-        }
-        to_create: list[UptimeCheck] = []
-        to_update: list[UptimeCheck] = []
-        for checked_at, (status, response_ms) in cleaned.items():
-            stored = existing.get(checked_at)
-            if stored is not None and stored[1:] == (status, response_ms, source.pk):
-                continue
-            check = UptimeCheck(
-                service=service,
-                source=source,
-                checked_at=checked_at,
-                status=status,
-                response_ms=response_ms,
+        if uses_copy():
+            created, updated = checks_upsert(
+                source.pk,
+                service.pk,
+                [(at, status, ms) for at, (status, ms) in cleaned.items()],
             )
-            if stored is None:
-                to_create.append(check)
-            else:
-                check.pk = stored[0]
-                to_update.append(check)
-        UptimeCheck.objects.bulk_create(to_create, batch_size=BATCH_SIZE)
-        bulk_update_rows(UptimeCheck, to_update, ["status", "response_ms", "source"])
-        if to_create or to_update:
+        else:
+            created, updated = _write_checks(source, service, cleaned, low, high)
+        if created or updated:
             _recompute_outages(source, service, low, high)
             transaction.on_commit(lambda: notify_changed("checks", [service.pk]))
     return IngestResult(
-        created=len(to_create),
-        updated=len(to_update),
-        unchanged=len(cleaned) - len(to_create) - len(to_update),
+        created=created, updated=updated, unchanged=len(cleaned) - created - updated
     )
+
+
+def _write_checks(
+    source: Source,
+    service: Service,
+    cleaned: dict[datetime, tuple[str, int | None]],
+    low: datetime,
+    high: datetime,
+) -> tuple[int, int]:
+    """The ORM path (SQLite in development); returns how many checks were created and
+    updated."""
+    # One range query: a batch is a stretch of one service's timeline.
+    existing = {
+        checked_at: (pk, status, response_ms, source_id)
+        for pk, checked_at, status, response_ms, source_id in UptimeCheck.objects.filter(
+            service=service, checked_at__gte=low, checked_at__lte=high
+        ).values_list("pk", "checked_at", "status", "response_ms", "source_id")
+    }
+    to_create: list[UptimeCheck] = []
+    to_update: list[UptimeCheck] = []
+    for checked_at, (status, response_ms) in cleaned.items():
+        stored = existing.get(checked_at)
+        if stored is not None and stored[1:] == (status, response_ms, source.pk):
+            continue
+        check = UptimeCheck(
+            service=service,
+            source=source,
+            checked_at=checked_at,
+            status=status,
+            response_ms=response_ms,
+        )
+        if stored is None:
+            to_create.append(check)
+        else:
+            check.pk = stored[0]
+            to_update.append(check)
+    UptimeCheck.objects.bulk_create(to_create, batch_size=BATCH_SIZE)
+    bulk_update_rows(UptimeCheck, to_update, ["status", "response_ms", "source"])
+    return len(to_create), len(to_update)
 
 
 def _recompute_outages(source: Source, service: Service, low: datetime, high: datetime) -> None:
@@ -172,6 +192,9 @@ def _recompute_outages(source: Source, service: Service, low: datetime, high: da
     if after is not None:
         window = window.filter(checked_at__lte=after)
         overlapping = overlapping.filter(started_at__lt=after)
+    if uses_copy():
+        outages_recompute(source.pk, service.pk, before, after)
+        return
     derived = outages_from_checks(window.order_by("checked_at").values_list("checked_at", "status"))
     overlapping.delete()
     Outage.objects.bulk_create(

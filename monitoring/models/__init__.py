@@ -3,6 +3,7 @@ from .evaluation import (
     Breach,
     DigestItem,
     EscalationContact,
+    EvaluationRequest,
     Level,
     PeriodResult,
     Status,
@@ -11,7 +12,7 @@ from .evaluation import (
 from .events import ContinuityIncident, ErrorEvent, Measurement
 from .imports import ImportJob
 from .probe import ProbeState
-from .sources import Source
+from .sources import SignedDelivery, Source, TicketEventStamp
 from .tickets import Ticket, TicketPause, TicketStatusChange
 from .uptime import MaintenanceWindow, Outage, UptimeCheck
 
@@ -22,6 +23,7 @@ __all__ = [
     "DigestItem",
     "ErrorEvent",
     "EscalationContact",
+    "EvaluationRequest",
     "ImportJob",
     "Level",
     "MaintenanceWindow",
@@ -29,9 +31,11 @@ __all__ = [
     "Outage",
     "PeriodResult",
     "ProbeState",
+    "SignedDelivery",
     "Source",
     "Status",
     "Ticket",
+    "TicketEventStamp",
     "TicketPause",
     "TicketStatusChange",
     "TicketTimer",

@@ -89,6 +89,13 @@ class TicketTimer(models.Model):
                 condition=Q(stopped_at__isnull=True),
                 name="timer_open_due",
             ),
+            # The provider's tickets at risk across every agreement, nearest threshold first:
+            # walked in order and left after the first twenty (breached ones are open breaches).
+            models.Index(
+                fields=["threshold_due_at"],
+                condition=Q(stopped_at__isnull=True) & ~Q(state="breached"),
+                name="timer_open_at_risk",
+            ),
         ]
 
     def __str__(self) -> str:
@@ -375,3 +382,25 @@ class EscalationContact(models.Model):
     def __str__(self) -> str:
         who = self.user.display_name if self.user_id else self.email
         return f"{self.get_level_display()}: {who}"
+
+
+class EvaluationRequest(models.Model):
+    """The one outstanding ``monitoring.evaluate_changed`` task, and what it must cover.
+
+    Every committed ingest batch nudges the evaluation. Instead of queueing a task per batch
+    (thousands wait after a burst of single-ticket requests), a nudge records the agreements
+    whose periods it changed here and queues a task only when none is outstanding
+    (``queued_at`` empty, or so old that the task must have been lost). The task clears
+    ``queued_at`` when it starts, before it reads anything, so data committed after that
+    queues the next task; the agreements are removed only once their periods are evaluated.
+    Marked tickets need no record: they are found by ``evaluated_at IS NULL``.
+    """
+
+    name = models.CharField(max_length=40, unique=True)
+    queued_at = models.DateTimeField(null=True, blank=True)
+    # Agreement id (as text) -> the nudge sequence number that last asked for it.
+    agreements = models.JSONField(default=dict)
+    sequence = models.PositiveBigIntegerField(default=0)
+
+    def __str__(self) -> str:
+        return f"{self.name} (queued {self.queued_at or 'no'})"

@@ -3,15 +3,25 @@
 from __future__ import annotations
 
 import secrets
+from datetime import datetime
 
 from django.db import models
 from django.db.models import Q
 
+from sla_portal.core import crypto
 from sla_portal.core.scoping import ScopedManager
+
+# How many characters of a secret its masked hint shows (of 43): enough to tell two apart.
+HINT_CHARS = 4
 
 
 def new_secret() -> str:
     return secrets.token_urlsafe(32)
+
+
+def encrypted_new_secret() -> str:
+    """A new signing secret, encrypted for its column (the model's default)."""
+    return crypto.encrypt(new_secret())
 
 
 class Source(models.Model):
@@ -58,7 +68,15 @@ class Source(models.Model):
         related_name="+",
         help_text="Probes only: the service whose URL is checked.",
     )
-    signing_secret = models.CharField(max_length=64, default=new_secret)
+    # The webhook credential. An HMAC needs the raw secret, so it is encrypted at rest (keys
+    # from the environment, ``sla_portal.core.crypto``) rather than hashed; read and set it
+    # through the ``signing_secret`` property.
+    signing_secret_encrypted = models.TextField(default=encrypted_new_secret, editable=False)
+    # After a rotation the previous secret still verifies until ``previous_secret_until``, so
+    # the sender can be switched over without losing deliveries.
+    previous_secret_encrypted = models.TextField(blank=True, editable=False)
+    previous_secret_until = models.DateTimeField(null=True, blank=True, editable=False)
+    secret_rotated_at = models.DateTimeField(null=True, blank=True, editable=False)
     created_at = models.DateTimeField(auto_now_add=True)
     # Cached from the ingest (stamped after each accepted batch): deriving it from the data
     # would scan millions of tickets and checks per source on every list page.
@@ -151,9 +169,84 @@ class Source(models.Model):
         return self.disabled_at is None
 
     @property
+    def signing_secret(self) -> str:
+        return crypto.decrypt(self.signing_secret_encrypted)
+
+    @signing_secret.setter
+    def signing_secret(self, value: str) -> None:
+        self.signing_secret_encrypted = crypto.encrypt(value)
+
+    @property
+    def signing_secret_hint(self) -> str:
+        """The secret masked but for its last characters, to recognise it, never to use it."""
+        return "…" + self.signing_secret[-HINT_CHARS:]
+
+    def verifying_secrets(self, now: datetime) -> list[str]:
+        """The secrets a delivery may be signed with at ``now``: the current one and, during
+        the overlap after a rotation, the previous one."""
+        found = [self.signing_secret]
+        if (
+            self.previous_secret_encrypted
+            and self.previous_secret_until is not None
+            and now < self.previous_secret_until
+        ):
+            found.append(crypto.decrypt(self.previous_secret_encrypted))
+        return found
+
+    @property
     def receives_webhooks(self) -> bool:
         """Whether this kind is set up by pointing a sender at a webhook URL with the secret."""
         return self.kind in WEBHOOK_KINDS
 
 
 WEBHOOK_KINDS = frozenset({Source.Kind.WEBHOOK, Source.Kind.UPTIME_KUMA, Source.Kind.ALERTMANAGER})
+
+
+class SignedDelivery(models.Model):
+    """A signed webhook request already accepted, remembered while its timestamp is fresh.
+
+    The signature covers the timestamp and body, so it identifies the delivery: the same
+    signature again within the tolerance window is a replay and refused. Kept in PostgreSQL,
+    written in the transaction that applies the delivery's data, so a delivery is remembered
+    exactly when its data was written (a refused or failed one may be retried) and webhooks
+    need no other service than the database. Rows older than the window are deleted as new
+    deliveries of the source arrive."""
+
+    source = models.ForeignKey(Source, on_delete=models.CASCADE, related_name="+")
+    signature = models.CharField(max_length=80)
+    signed_at = models.DateTimeField()
+    received_at = models.DateTimeField()
+
+    class Meta:
+        constraints = [
+            models.UniqueConstraint(
+                fields=["source", "signature"], name="signeddelivery_once_per_source"
+            ),
+        ]
+        indexes = [models.Index(fields=["source", "received_at"], name="signeddelivery_age")]
+
+    def __str__(self) -> str:
+        return f"{self.source_id} {self.signature[:15]}… at {self.received_at}"
+
+
+class TicketEventStamp(models.Model):
+    """The signed time of the newest webhook event applied to a ticket of a source.
+
+    A webhook ticket row is a snapshot of the ticket; an event signed before the snapshot
+    already applied (delayed, retried out of order) would roll the ticket back, so it is
+    skipped. Keyed by the sender's external id, because the stamp is taken in the same
+    statement that decides, before the ticket row may exist."""
+
+    source = models.ForeignKey(Source, on_delete=models.CASCADE, related_name="+")
+    external_id = models.CharField(max_length=120)
+    event_at = models.DateTimeField()
+
+    class Meta:
+        constraints = [
+            models.UniqueConstraint(
+                fields=["source", "external_id"], name="ticketeventstamp_unique_ticket"
+            ),
+        ]
+
+    def __str__(self) -> str:
+        return f"{self.source_id}/{self.external_id} at {self.event_at}"

@@ -1,7 +1,8 @@
 from django.contrib import admin
 from django.contrib.auth.admin import UserAdmin as BaseUserAdmin
 
-from .models import AccountEvent, Notification, Organisation, User, WorkerHeartbeat
+from .models import AccountEvent, ApiToken, Notification, Organisation, User, WorkerHeartbeat
+from .tokens import token_revoke
 
 
 class ReadOnlyAdmin(admin.ModelAdmin):
@@ -78,3 +79,19 @@ class AccountEventAdmin(ReadOnlyAdmin):
     list_display = ["at", "organisation", "actor_name", "action", "subject_name", "message"]
     list_filter = ["action", "organisation"]
     search_fields = ["message", "actor_name", "subject_name"]
+
+
+@admin.register(ApiToken)
+class ApiTokenAdmin(ReadOnlyAdmin):
+    """Tokens are created by their user; an admin sees them and revokes any."""
+
+    list_display = ["name", "user", "prefix", "scopes", "created_at", "last_used_at", "revoked_at"]
+    list_filter = ["revoked_at"]
+    search_fields = ["name", "prefix", "user__username"]
+    exclude = ["key_hash"]
+    actions = ["revoke"]
+
+    @admin.action(description="Revoke the selected tokens")
+    def revoke(self, request, queryset) -> None:
+        for token in queryset.select_related("user"):
+            token_revoke(token, by=request.user)

@@ -275,6 +275,9 @@ class AccountEvent(models.Model):
         ROLE_CHANGED = "role_changed", "Role changed"
         DEACTIVATED = "deactivated", "Deactivated"
         REACTIVATED = "reactivated", "Reactivated"
+        TOKEN_CREATED = "token_created", "API token created"
+        TOKEN_REVOKED = "token_revoked", "API token revoked"
+        SECRET_ROTATED = "source_secret_rotated", "Source signing secret rotated"
 
     organisation = models.ForeignKey(
         Organisation, on_delete=models.PROTECT, related_name="account_events"
@@ -310,3 +313,47 @@ class AccountEvent(models.Model):
 
     def delete(self, *args, **kwargs):
         raise ValueError("Account events are append-only.")
+
+
+class ApiToken(models.Model):
+    """A personal API token: what a script or integration acts as, on behalf of one user.
+
+    Only a SHA-256 of the key is stored (the key is shown once, at creation); ``prefix`` is
+    the key's visible start, to tell tokens apart in lists and logs. A token's scopes narrow
+    what its user may do through it and never widen it: every request is still checked
+    against the user's role. See ``sla_portal.core.tokens``.
+    """
+
+    class Scope(models.TextChoices):
+        READ = "read", "Read"
+        WRITE = "write", "Write"
+        INGEST = "ingest", "Ingest monitoring data"
+
+    user = models.ForeignKey(User, on_delete=models.CASCADE, related_name="api_tokens")
+    name = models.CharField(max_length=100)
+    prefix = models.CharField(max_length=16)
+    key_hash = models.CharField(max_length=64, unique=True)
+    # Space-separated Scope values, e.g. "read ingest".
+    scopes = models.CharField(max_length=40)
+    created_at = models.DateTimeField(default=timezone.now)
+    # Stamped at most once a minute per token, so authentication is not a write per request.
+    last_used_at = models.DateTimeField(null=True, blank=True)
+    revoked_at = models.DateTimeField(null=True, blank=True)
+    revoked_by = models.ForeignKey(
+        User, on_delete=models.SET_NULL, null=True, blank=True, related_name="+"
+    )
+
+    class Meta:
+        ordering = ["-created_at", "-id"]
+        indexes = [models.Index(fields=["user", "-created_at"], name="apitoken_user_created")]
+
+    def __str__(self) -> str:
+        return f"{self.name} ({self.prefix}…) of {self.user_id}"
+
+    @property
+    def scope_list(self) -> list[str]:
+        return self.scopes.split()
+
+    @property
+    def active(self) -> bool:
+        return self.revoked_at is None

@@ -13,6 +13,9 @@ urlpatterns = [
     path("people/<int:pk>/deactivate/", views.user_deactivate, name="user-deactivate"),
     path("people/<int:pk>/reactivate/", views.user_reactivate, name="user-reactivate"),
     path("people/<int:pk>/invitation/", views.invitation_resend, name="invitation-resend"),
+    path("people/<int:pk>/tokens/", views.person_tokens, name="person-tokens"),
+    path("account/tokens/", views.token_list, name="tokens"),
+    path("account/tokens/<int:pk>/revoke/", views.token_revoke_view, name="token-revoke"),
     path(
         "accounts/invitation/<uidb64>/<token>/",
         views.InvitationSetPasswordView.as_view(),

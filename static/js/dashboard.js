@@ -12,7 +12,14 @@
    Pause/Resume button for the polling (WCAG 2.2.2), remembered in localStorage.
 
    Trend charts: each <canvas data-trend="ID"> is drawn from the JSON in <script id="ID">
-   (json_script): {labels, values, target, threshold, unit, label}. */
+   (json_script): {labels, values, target, threshold, unit, label}.
+
+   Countdowns: the server renders them once and never again only because time passed (its
+   poll answers 204 while the data is unchanged), so this script recounts every
+   <time data-countdown datetime=…> each second, in the words of the server's `duration()`
+   (monitoring/evaluation/format.py): "2 h 5 min left", "breached 1 d 2 h ago", "target in
+   45 min", "target missed 3 min ago". It also moves the "now" line of the availability
+   timelines (and the end of what is still going on) along the period. */
 (function () {
   "use strict";
   var OKABE_BLUE = "#0072b2";
@@ -184,6 +191,66 @@
     region.textContent = "Updated " + time + ": " + shown.join("; ") + ".";
   }
 
+  /* --- Countdowns and the timeline's "now" ---------------------------------------------- */
+
+  // monitoring.evaluation.format.duration, to the letter: the unit is chosen after rounding.
+  function duration(seconds) {
+    var abs = Math.abs(seconds);
+    var minutes = Math.round(abs / 60);
+    var text;
+    if (Math.round(abs) < 60) {
+      text = Math.round(abs) + " s";
+    } else if (minutes < 60) {
+      text = minutes + " min";
+    } else if (minutes < 1440) {
+      var rest = minutes % 60;
+      text = Math.floor(minutes / 60) + " h" + (rest ? " " + rest + " min" : "");
+    } else {
+      var hours = Math.round(abs / 3600);
+      var restHours = hours % 24;
+      text = Math.floor(hours / 24) + " d" + (restHours ? " " + restHours + " h" : "");
+    }
+    return text;
+  }
+
+  var COUNTDOWN = {
+    threshold: function (left) {
+      return left >= 0 ? duration(left) + " left" : "breached " + duration(-left) + " ago";
+    },
+    target: function (left) {
+      return left >= 0 ? "target in " + duration(left) : "target missed " + duration(-left) + " ago";
+    }
+  };
+
+  function tick(root) {
+    var now = Date.now();
+    (root || document).querySelectorAll("time[data-countdown]").forEach(function (el) {
+      var words = COUNTDOWN[el.dataset.countdown];
+      var at = Date.parse(el.getAttribute("datetime"));
+      if (!words || isNaN(at)) { return; }
+      var text = words((at - now) / 1000);
+      if (el.textContent !== text) { el.textContent = text; }
+    });
+    (root || document).querySelectorAll("figure.dash-timeline[data-start]").forEach(function (fig) {
+      var start = Date.parse(fig.dataset.start);
+      var end = Date.parse(fig.dataset.end);
+      if (isNaN(start) || isNaN(end) || end <= start) { return; }
+      var at = Math.min(Math.max((now - start) / (end - start) * 100, 0), 100);
+      fig.querySelectorAll("line.timeline-now").forEach(function (line) {
+        line.setAttribute("x1", at.toFixed(3));
+        line.setAttribute("x2", at.toFixed(3));
+      });
+      fig.querySelectorAll("rect.timeline-future").forEach(function (rect) {
+        rect.setAttribute("x", at.toFixed(3));
+        rect.setAttribute("width", (100 - at).toFixed(3));
+      });
+      fig.querySelectorAll("rect[data-ongoing]").forEach(function (rect) {
+        var left = parseFloat(rect.getAttribute("x"));
+        rect.setAttribute("width", Math.max(at - left, 0.25).toFixed(3));
+      });
+    });
+  }
+
   /* --- Pause / resume --------------------------------------------------------------------- */
 
   function paused() {
@@ -223,6 +290,8 @@
 
   document.addEventListener("DOMContentLoaded", function () {
     drawAll(document);
+    tick(document);
+    window.setInterval(function () { tick(document); }, 1000);
     showPaused(paused());
     var button = document.getElementById("dashboard-pause");
     if (button) {
@@ -263,5 +332,6 @@
       saved = null;
     }
     drawAll(live || document);
+    tick(live || document);
   });
 }());

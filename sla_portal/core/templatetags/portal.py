@@ -29,3 +29,18 @@ def waiting(since: datetime | None) -> str:
     if timezone.now() - since < timedelta(minutes=1):
         return "just now"
     return f"for {timesince(since)}"
+
+
+@register.filter
+def pause_length(length: timedelta | None) -> str:
+    """A login pause in words: "15 minutes", "1 hour 30 minutes"."""
+    if not length:
+        return ""
+    minutes = max(1, round(length.total_seconds() / 60))
+    hours, minutes = divmod(minutes, 60)
+    parts = []
+    if hours:
+        parts.append(f"{hours} hour{'s' if hours != 1 else ''}")
+    if minutes:
+        parts.append(f"{minutes} minute{'s' if minutes != 1 else ''}")
+    return " ".join(parts)

@@ -32,10 +32,16 @@ from monitoring.presentation import goals, level_badge, status_badge
 from sla_portal.core.models import Notification, User
 from sla_portal.core.notifications import pending_problems
 
-from .models import Report
+from ..models import Report
+from . import recent
+from .recent import BREACH_COUNT_CAP
 
 TREND_PERIODS = 12
+# The dashboards' lists are bounded: the newest breaches of each agreement, the nearest open
+# deadlines of each agreement, the newest open breaches and the nearest tickets at risk; a
+# count says how many more there are and a link leads to the paginated list of them.
 BREACH_HISTORY = 10
+OPEN_TICKETS = 20
 TICKETS_AT_RISK = 20
 OPEN_BREACHES = 25
 DELIVERY_PROBLEMS = 10
@@ -412,7 +418,7 @@ class Timeline:
     period: str
     start: datetime
     end: datetime
-    now: float  # where "now" is, in percent of the period
+    now: float  # where "now" was at rendering, in percent (dashboard.js moves it on)
     rest: float  # the part of the period still to come, in percent
     rows: list[tuple[str, list[Span]]]
     spans: list[Span]  # every span, in time order (the table under the drawing)
@@ -493,11 +499,15 @@ def _timeline(
                 continue
             if not _overlaps(outage.started_at, outage.ended_at or now, start, end):
                 continue
-            took = ((outage.ended_at or now) - outage.started_at).total_seconds()
-            ongoing = " (ongoing)" if outage.ended_at is None else ""
-            if getattr(outage, "data_stopped", False):
-                ongoing = " (until the data stopped)"
-            text = f"Outage, {duration(took)}{ongoing}"
+            if outage.ended_at is None:
+                # Still going on: its length grows with the clock, so the page says since
+                # when (the table beside it), not for how long, and stays the same.
+                text = "Outage (ongoing)"
+            else:
+                took = (outage.ended_at - outage.started_at).total_seconds()
+                stopped = getattr(outage, "data_stopped", False)
+                until = " (until the data stopped)" if stopped else ""
+                text = f"Outage, {duration(took)}{until}"
             mine.append(place("outage", service.name, outage.started_at, outage.ended_at, text))
         if silent_from is not None and silent_from < min(now, end):
             since = max(silent_from, start)
@@ -575,13 +585,20 @@ def _ticket_row(timer: TicketTimer, now: datetime) -> TicketRow:
     return TicketRow(timer, state_of(timer.state), deadline, left, left_text, due_text)
 
 
-def open_timers(user: User) -> QuerySet[TicketTimer]:
-    """Open ticket targets the user may see, the nearest threshold first (paused last)."""
+def open_breaches(user: User) -> QuerySet[Breach]:
+    """Breaches the user may see whose ticket or period is still running (the partial
+    ``breach_open`` index holds exactly these)."""
+    return Breach.objects.visible_to(user).filter(closed_at__isnull=True)
+
+
+def breach_history(user: User, agreement: Agreement) -> QuerySet[Breach]:
+    """Every breach of the agreement the user may see, newest first (the paginated history
+    behind the dashboard's newest few), through the ``(agreement, -opened_at)`` index."""
     return (
-        TicketTimer.objects.visible_to(user)
-        .filter(stopped_at__isnull=True)
-        .select_related("ticket", "agreement")
-        .order_by(F("threshold_due_at").asc(nulls_last=True), "id")
+        Breach.objects.visible_to(user)
+        .filter(agreement_id=agreement.pk)
+        .select_related("ticket", "period_result")
+        .order_by("-opened_at", "-id")
     )
 
 
@@ -595,9 +612,26 @@ class AgreementPanel:
     agreement: Agreement
     targets: list[TargetPanel]
     timeline: Timeline | None
-    tickets: list[TicketRow]
-    breaches: list[BreachRow]
+    tickets: list[TicketRow]  # the nearest OPEN_TICKETS deadlines
+    breaches: list[BreachRow]  # the newest BREACH_HISTORY
     counts: Counter = field(default_factory=Counter)
+    open_ticket_count: int = 0  # every open ticket target
+    breach_count: int = 0  # every breach, counted up to BREACH_COUNT_CAP + 1
+
+    @property
+    def more_tickets(self) -> bool:
+        return self.open_ticket_count > len(self.tickets)
+
+    @property
+    def more_breaches(self) -> bool:
+        return self.breach_count > len(self.breaches)
+
+    @property
+    def breach_count_text(self) -> str:
+        """The total as a dashboard says it: exact up to the cap, then "more than"."""
+        if self.breach_count > BREACH_COUNT_CAP:
+            return f"more than {BREACH_COUNT_CAP:,}"
+        return f"{self.breach_count:,}"
 
 
 def monitored_agreements(user: User) -> QuerySet[Agreement]:
@@ -622,32 +656,23 @@ def signed_agreements_to_come(user: User) -> QuerySet[Agreement]:
 
 def customer_dashboard(user: User, now: datetime | None = None) -> list[AgreementPanel]:
     """Per monitored agreement the user may see: each target's current period (value, gauge,
-    what is left, trend), the availability timeline, open tickets by time left and the latest
-    breaches. A constant number of queries, whatever the number of agreements or tickets."""
+    what is left, trend), the availability timeline, the nearest open deadlines and the latest
+    breaches with their totals. A constant number of queries, whatever the number of
+    agreements or tickets; each list is bounded (``recent``)."""
     now = now or timezone.now()
-    agreements = list(monitored_agreements(user).prefetch_related("services"))
+    agreements = list(
+        recent.with_counts(user, monitored_agreements(user)).prefetch_related("services")
+    )
     if not agreements:
         return []
     ids = [a.pk for a in agreements]
     panels = _panels_by_agreement(user, agreements, now)
     timelines = _timelines(user, agreements, panels, now)
     tickets: dict[int, list[TicketRow]] = defaultdict(list)
-    for timer in open_timers(user).filter(agreement_id__in=ids):
+    for timer in recent.nearest_timers(user, ids, OPEN_TICKETS):
         tickets[timer.agreement_id].append(_ticket_row(timer, now))
     breaches: dict[int, list[Breach]] = defaultdict(list)
-    recent = (
-        Breach.objects.visible_to(user)
-        .filter(agreement_id__in=ids)
-        .select_related("ticket", "period_result")
-        .annotate(
-            recency=Window(
-                RowNumber(), partition_by=[F("agreement_id")], order_by=F("opened_at").desc()
-            )
-        )
-        .filter(recency__lte=BREACH_HISTORY)
-        .order_by("-opened_at", "-id")
-    )
-    for breach in recent:
+    for breach in recent.latest_breaches(user, ids, BREACH_HISTORY):
         breaches[breach.agreement_id].append(breach)
     found = []
     for agreement in agreements:
@@ -660,6 +685,8 @@ def customer_dashboard(user: User, now: datetime | None = None) -> list[Agreemen
                 tickets=tickets.get(agreement.pk, []),
                 breaches=breach_rows(breaches.get(agreement.pk, [])),
                 counts=Counter(t.state.rag for t in targets),
+                open_ticket_count=agreement.open_ticket_count,
+                breach_count=agreement.breach_count,
             )
         )
     return found
@@ -698,6 +725,7 @@ class ProviderDashboard:
     open_breaches: list[BreachRow]
     open_breach_count: int
     tickets_at_risk: list[TicketRow]
+    tickets_at_risk_count: int
     stages: list[tuple[str, int, list[tuple[str, int]]]]
     reviews: list[Deadline]
     expiries: list[Deadline]
@@ -749,16 +777,14 @@ def provider_dashboard(user: User, now: datetime | None = None) -> ProviderDashb
     # The agreements that need attention first.
     lights.sort(key=lambda light: (RAG_RANK[light.worst.rag], light.agreement.reference))
 
-    breaches = Breach.objects.visible_to(user).filter(closed_at__isnull=True)
+    breaches = open_breaches(user)
     open_breach_list = list(
-        breaches.select_related("agreement", "ticket", "period_result").order_by("-opened_at")[
-            :OPEN_BREACHES
-        ]
+        breaches.select_related("agreement", "ticket", "period_result").order_by(
+            "-opened_at", "-id"
+        )[:OPEN_BREACHES]
     )
-    at_risk = [
-        _ticket_row(timer, now)
-        for timer in open_timers(user).exclude(state=Status.BREACHED)[:TICKETS_AT_RISK]
-    ]
+    at_risk_timers = recent.open_timers_at_risk(user)
+    at_risk = [_ticket_row(timer, now) for timer in at_risk_timers[:TICKETS_AT_RISK]]
 
     per_state = dict(
         Agreement.objects.visible_to(user).values_list("status").annotate(n=Count("pk"))
@@ -801,6 +827,7 @@ def provider_dashboard(user: User, now: datetime | None = None) -> ProviderDashb
         open_breaches=breach_rows(open_breach_list),
         open_breach_count=breaches.count(),
         tickets_at_risk=at_risk,
+        tickets_at_risk_count=at_risk_timers.count(),
         stages=stages,
         reviews=reviews,
         expiries=expiries,
