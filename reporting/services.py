@@ -428,7 +428,7 @@ def build_content(agreement: Agreement, month: date) -> tuple[AgreementVersion, 
         "summary": _summary(lines),
         "breaches": _breaches(agreement, results, start, end),
         "credits": _credits_content(snapshot, credits),
-    }
+    } | _withdrawn(agreement, start, end)
 
 
 def applied_corrections(result_ids: list[int]) -> dict[int, PeriodCorrection]:
@@ -535,6 +535,21 @@ def _summary(lines: list[dict]) -> dict[str, int]:
     return {str(key): value for key, value in counts.items()}
 
 
+def _withdrawn(agreement: Agreement, start: datetime, end: datetime) -> dict:
+    """The ticket breaches of the month a later evaluation withdrew (found met after all),
+    by id with the reason: left out of the list, named in a correction's what-changed.
+    Absent when there are none, so the content of an unaffected month is as before."""
+    rows = Breach.objects.filter(
+        agreement=agreement,
+        ticket__isnull=False,
+        opened_at__gte=start,
+        opened_at__lt=end,
+        withdrawn_at__isnull=False,
+    ).values_list("pk", "withdrawn_reason")
+    found = {str(pk): reason for pk, reason in rows}
+    return {"withdrawn_breaches": found} if found else {}
+
+
 def _breaches(
     agreement: Agreement, results: list[PeriodResult], start: datetime, end: datetime
 ) -> list[dict]:
@@ -549,6 +564,7 @@ def _breaches(
     rows = (
         Breach.objects.filter(agreement=agreement)
         .exclude(period_result__in=withdrawn)
+        .filter(withdrawn_at__isnull=True)
         .filter(
             Q(period_result__in=[r.pk for r in results])
             | Q(ticket__isnull=False, opened_at__gte=start, opened_at__lt=end)
@@ -650,8 +666,13 @@ def content_changes(old: dict, new: dict) -> list[str]:
                 changes.append(f"Root cause of {name} removed.")
             else:
                 changes.append(f"Root cause of {name} changed to: {breach['root_cause']}")
+    withdrawn = new.get("withdrawn_breaches", {})
     for breach in old_breaches.values():
-        changes.append(f"Breach removed: {breach['label']} ({breach['subject']}).")
+        reason = withdrawn.get(str(breach["id"]))
+        if reason is not None:
+            changes.append(f"Breach withdrawn: {breach['label']} ({breach['subject']}): {reason}")
+        else:
+            changes.append(f"Breach removed: {breach['label']} ({breach['subject']}).")
     old_credits, new_credits = old.get("credits", {}), new.get("credits", {})
     if (old_credits.get("percent"), old_credits.get("amount")) != (
         new_credits.get("percent"),

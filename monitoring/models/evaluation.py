@@ -194,6 +194,10 @@ class Breach(models.Model):
         settings.AUTH_USER_MODEL, on_delete=models.SET_NULL, null=True, blank=True, related_name="+"
     )
     root_cause_at = models.DateTimeField(null=True, blank=True)
+    # Set when a later evaluation finds the target met after all (a holiday learned late, data
+    # corrected): the row stays (it was announced), reports and dashboards leave it out.
+    withdrawn_at = models.DateTimeField(null=True, blank=True)
+    withdrawn_reason = models.CharField(max_length=200, blank=True)
 
     scope_paths = ("customer",)
     objects = ScopedManager()
