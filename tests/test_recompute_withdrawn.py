@@ -15,8 +15,9 @@ from django.conf import settings
 
 from monitoring.evaluation.tickets import evaluate_tickets
 from monitoring.models import Alert, Breach, Ticket
+from reporting import recompute
 from reporting.models import RecomputeRun, Report
-from reporting.recompute import recompute_apply, recompute_request, recompute_resume_stalled
+from reporting.recompute import recompute_apply, recompute_request
 from reporting.selectors.recent import latest_breaches, with_counts
 from sla_portal.celery import app
 from tests.support.recompute import *  # noqa: F403  (fixtures)
@@ -113,21 +114,21 @@ def test_the_sweep_resends_the_step_of_a_run_that_has_not_moved(
         alice_manager, scope="agreement", agreement=measured, reason="First", now=LATER
     )
     with django_capture_on_commit_callbacks() as queued:
-        assert recompute_resume_stalled(LATER) == []
+        assert recompute.recompute_resume_stalled(LATER) == []
     assert queued == []  # moving: nothing sent twice
 
     RecomputeRun.objects.filter(pk=run.pk).update(updated_at=LATER - timedelta(minutes=11))
     with django_capture_on_commit_callbacks() as queued:
-        assert recompute_resume_stalled(LATER) == [run.pk]
+        assert recompute.recompute_resume_stalled(LATER) == [run.pk]
     assert len(queued) == 1
     with django_capture_on_commit_callbacks() as queued:
-        assert recompute_resume_stalled(LATER + timedelta(minutes=2)) == []
+        assert recompute.recompute_resume_stalled(LATER + timedelta(minutes=2)) == []
     assert queued == []  # sent again at most once per ten minutes
 
     RecomputeRun.objects.filter(pk=run.pk).update(
         status="succeeded", updated_at=LATER - timedelta(hours=1)
     )
-    assert recompute_resume_stalled(LATER + timedelta(hours=1)) == []
+    assert recompute.recompute_resume_stalled(LATER + timedelta(hours=1)) == []
 
 
 def test_the_sweep_is_on_the_beat_schedule():
