@@ -342,11 +342,13 @@ def _tickets_step(run: RecomputeRun, now: datetime) -> None:
         run.stage = RecomputeRun.Stage.PERIODS
         run.tickets_total = run.tickets_done
         return
+    # Locked by id only: the engine reads what it needs set-wise (loading the version's
+    # snapshot JSON with every ticket row would cost more than the evaluation).
     tickets = list(
-        Ticket.objects.select_for_update(of=("self",))
+        Ticket.objects.select_for_update()
         .filter(pk__in=ids)
-        .select_related("service", "agreement", "agreement__in_force_version")
         .order_by("pk")
+        .values_list("pk", flat=True)
     )
     before = _timer_states(ids)
     # Alerts about ticket targets are about the past: recorded, not emailed. A breach found
