@@ -49,7 +49,7 @@ from agreements.terms import (
 )
 from monitoring.evaluation.periods import evaluate_agreement_periods, measure
 from monitoring.evaluation.tickets import evaluate_tickets
-from monitoring.models import Alert, PeriodResult, Source, Ticket, TicketTimer
+from monitoring.models import PeriodResult, Source, Ticket, TicketTimer
 from sla_portal.core.models import User
 
 from .models import PeriodCorrection, RecomputeRun, Report
@@ -70,6 +70,7 @@ KEPT_TIMER_CHANGES = 50
 # A run that has not moved for this long has lost its next step; asking again resumes it.
 STALLED_AFTER = timedelta(minutes=10)
 QUIET_REASON = "Found by recompute #{run} (a correction of the past): recorded, not emailed."
+WITHDRAWN_REASON = "Found met by recompute #{run} after a correction: {reason}"
 MISSED = {"missed_target", "breached"}
 
 
@@ -229,6 +230,26 @@ def _create_run(
     return run
 
 
+def recompute_resume_stalled(now: datetime) -> list[int]:
+    """Send again the next step of every run that has not moved for ``STALLED_AFTER`` (its
+    step was lost: a broker flushed or restarted without persistence); return their ids.
+
+    A step is safe to repeat, so a run that was only slow loses nothing. Each run found is
+    touched, so the sweep sends its step again at most once per ``STALLED_AFTER``."""
+    with transaction.atomic():
+        stalled = list(
+            RecomputeRun.objects.select_for_update(skip_locked=True)
+            .filter(status__in=RecomputeRun.ACTIVE, updated_at__lt=now - STALLED_AFTER)
+            .order_by("pk")
+            .values_list("pk", flat=True)
+        )
+        if stalled:
+            RecomputeRun.objects.filter(pk__in=stalled).update(updated_at=now)
+            for run_id in stalled:
+                transaction.on_commit(lambda run_id=run_id: _enqueue(run_id))
+    return stalled
+
+
 def _enqueue(run_id: int) -> None:
     from .tasks import recompute_run
 
@@ -321,19 +342,23 @@ def _tickets_step(run: RecomputeRun, now: datetime) -> None:
         run.stage = RecomputeRun.Stage.PERIODS
         run.tickets_total = run.tickets_done
         return
+    # Locked by id only: the engine reads what it needs set-wise (loading the version's
+    # snapshot JSON with every ticket row would cost more than the evaluation).
     tickets = list(
-        Ticket.objects.select_for_update(of=("self",))
+        Ticket.objects.select_for_update()
         .filter(pk__in=ids)
-        .select_related("service", "agreement", "agreement__in_force_version")
         .order_by("pk")
+        .values_list("pk", flat=True)
     )
     before = _timer_states(ids)
-    evaluate_tickets(tickets, now)
-    # Alerts about ticket targets raised now are about the past: recorded, not emailed. They
-    # are still uncommitted, so no delivery loop has seen them.
-    run.alerts_recorded += Alert.objects.filter(
-        ticket_id__in=ids, raised_at=now, notified_at__isnull=True
-    ).update(emailed=False, quiet_reason=QUIET_REASON.format(run=run.pk)[:200])
+    # Alerts about ticket targets are about the past: recorded, not emailed. A breach found
+    # met after all is withdrawn, saying by which run.
+    run.alerts_recorded += evaluate_tickets(
+        tickets,
+        now,
+        quiet_reason=QUIET_REASON.format(run=run.pk),
+        withdrawn_reason=WITHDRAWN_REASON.format(run=run.pk, reason=run.reason),
+    )
     after = _timer_states(ids)
     names = dict(Ticket.objects.filter(pk__in=ids).values_list("pk", "external_id"))
     for key in sorted(set(before) | set(after)):

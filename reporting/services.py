@@ -428,7 +428,7 @@ def build_content(agreement: Agreement, month: date) -> tuple[AgreementVersion, 
         "summary": _summary(lines),
         "breaches": _breaches(agreement, results, start, end),
         "credits": _credits_content(snapshot, credits),
-    }
+    } | _withdrawn(agreement, start, end)
 
 
 def applied_corrections(result_ids: list[int]) -> dict[int, PeriodCorrection]:
@@ -452,6 +452,7 @@ def _with_corrections(results: list[PeriodResult]) -> list[PeriodResult]:
         if correction is not None:
             result.value, result.status = correction.new_value, correction.new_status
             result.final, result.details = correction.new_final, correction.new_details
+            result.corrected = True
     return results
 
 
@@ -534,12 +535,36 @@ def _summary(lines: list[dict]) -> dict[str, int]:
     return {str(key): value for key, value in counts.items()}
 
 
+def _withdrawn(agreement: Agreement, start: datetime, end: datetime) -> dict:
+    """The ticket breaches of the month a later evaluation withdrew (found met after all),
+    by id with the reason: left out of the list, named in a correction's what-changed.
+    Absent when there are none, so the content of an unaffected month is as before."""
+    rows = Breach.objects.filter(
+        agreement=agreement,
+        ticket__isnull=False,
+        opened_at__gte=start,
+        opened_at__lt=end,
+        withdrawn_at__isnull=False,
+    ).values_list("pk", "withdrawn_reason")
+    found = {str(pk): reason for pk, reason in rows}
+    return {"withdrawn_breaches": found} if found else {}
+
+
 def _breaches(
     agreement: Agreement, results: list[PeriodResult], start: datetime, end: datetime
 ) -> list[dict]:
-    """The period breaches of the month's results and the ticket breaches opened in it."""
+    """The period breaches of the month's results and the ticket breaches opened in it. A
+    period that an applied correction found met after all has no breach any more."""
+    withdrawn = {
+        r.pk
+        for r in results
+        if getattr(r, "corrected", False)
+        and r.status not in (Status.MISSED_TARGET, Status.BREACHED)
+    }
     rows = (
         Breach.objects.filter(agreement=agreement)
+        .exclude(period_result__in=withdrawn)
+        .filter(withdrawn_at__isnull=True)
         .filter(
             Q(period_result__in=[r.pk for r in results])
             | Q(ticket__isnull=False, opened_at__gte=start, opened_at__lt=end)
@@ -641,8 +666,13 @@ def content_changes(old: dict, new: dict) -> list[str]:
                 changes.append(f"Root cause of {name} removed.")
             else:
                 changes.append(f"Root cause of {name} changed to: {breach['root_cause']}")
+    withdrawn = new.get("withdrawn_breaches", {})
     for breach in old_breaches.values():
-        changes.append(f"Breach removed: {breach['label']} ({breach['subject']}).")
+        reason = withdrawn.get(str(breach["id"]))
+        if reason is not None:
+            changes.append(f"Breach withdrawn: {breach['label']} ({breach['subject']}): {reason}")
+        else:
+            changes.append(f"Breach removed: {breach['label']} ({breach['subject']}).")
     old_credits, new_credits = old.get("credits", {}), new.get("credits", {})
     if (old_credits.get("percent"), old_credits.get("amount")) != (
         new_credits.get("percent"),

@@ -36,3 +36,13 @@ def recompute_run(run_id: int) -> None:
 
     if recompute_step(run_id):
         recompute_run.delay(run_id)
+
+
+@shared_task(name="reporting.recompute_resume_stalled", ignore_result=True)
+def recompute_resume_stalled() -> int:
+    """The sweep for recompute runs whose next step was lost (``recompute_resume_stalled``)."""
+    from django.utils import timezone
+
+    from .recompute import recompute_resume_stalled as resume
+
+    return len(resume(timezone.now()))

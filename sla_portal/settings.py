@@ -366,6 +366,14 @@ CELERY_BEAT_SCHEDULE = {
         "schedule": 300.0,
         "options": {"expires": 600},
     },
+    # A recompute queues its next step from the one before; a step lost with the broker (a
+    # flush, a restart without persistence) would leave the run waiting for ever. A run that
+    # has not moved for ten minutes gets its step sent again (a step is safe to repeat).
+    "recompute-resume-stalled": {
+        "task": "reporting.recompute_resume_stalled",
+        "schedule": 120.0,
+        "options": {"expires": 240},
+    },
     # Uploaded export files past their retention; the imported rows stay.
     "purge-import-files": {
         "task": "monitoring.purge_import_files",

@@ -122,6 +122,11 @@ def test_applying_the_proposal_issues_a_report_correction_that_says_what_changed
     assert "Berlin declared 17 September a holiday" in correction.change_note
     assert f"recompute #{run.pk}" in correction.change_note
     assert any(september.target_label in change and "→" in change for change in correction.changes)
+    # The period's breach goes with the miss; the ticket's own breach stays (see the docs).
+    assert any(
+        change.startswith("Breach removed") and "(period " in change
+        for change in correction.changes
+    )
     line = next(x for x in correction.content["lines"] if x["target_key"] == september.target_key)
     assert (line["value"], line["status"]) == (100.0, "met")
     # The frozen row keeps what was known at period close; the correction row says what changed.

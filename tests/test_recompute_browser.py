@@ -134,7 +134,8 @@ def test_the_progress_bar_fills_and_the_correction_is_applied_in_the_browser(
 
     page.goto(reverse("agreements:calendar-detail", args=[calendars["extended"].pk]))
     page.get_by_role("link", name="Recompute affected agreements").click()
-    assert page.get_by_label("Calendar").input_value() == str(calendars["extended"].pk)
+    assert page.get_by_label("Calendar", exact=True).input_value() == str(calendars["extended"].pk)
+    assert page.get_by_role("radio", name="Agreements measured in a calendar").is_checked()
     keep(page, "recompute-from-calendar")
 
     phone = new_page(viewport={"width": 390, "height": 844})

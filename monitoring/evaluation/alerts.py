@@ -156,7 +156,9 @@ ALERT_COLUMNS = (
 QUIET_REASON = "Reached long before it was evaluated (data that arrived late): recorded only."
 
 
-def raise_alerts_for(requests: list[AlertRequest], now: datetime) -> int:
+def raise_alerts_for(
+    requests: list[AlertRequest], now: datetime, quiet_reason: str | None = None
+) -> int:
     """Insert the alerts these subjects have not had yet (``choose``), in one statement;
     return how many were new. The database's unique constraints (subject + level) make a
     concurrent or repeated run insert nothing more.
@@ -164,14 +166,15 @@ def raise_alerts_for(requests: list[AlertRequest], now: datetime) -> int:
     Moments older than ``SLA_ALERT_MAX_AGE_MINUTES`` are recorded quietly: such an alert
     has nobody to notify, so it is stored as already notified and never joins the queue
     ``deliver_new_alerts`` works through (a year of imported history would otherwise leave
-    tens of thousands of rows in it)."""
+    tens of thousands of rows in it). ``quiet_reason`` records every alert so, with that
+    reason (a recompute's findings about the past)."""
     existing = _existing_levels(requests)
     oldest = now - max_age()
     rows = []
     for request in requests:
         agreement = request.agreement
         for candidate in choose(existing[request.subject], request.candidates):
-            loud = candidate.reached_at >= oldest
+            loud = quiet_reason is None and candidate.reached_at >= oldest
             rows.append(
                 (
                     agreement.pk,
@@ -188,7 +191,7 @@ def raise_alerts_for(requests: list[AlertRequest], now: datetime) -> int:
                     request.zone,
                     candidate.value_text[:300],
                     loud,
-                    "" if loud else QUIET_REASON,
+                    "" if loud else (quiet_reason or QUIET_REASON)[:200],
                     None if loud else now,
                 )
             )

@@ -171,17 +171,34 @@ def _relax_commit() -> None:
             cursor.execute("SET LOCAL synchronous_commit = off")
 
 
-def evaluate_tickets(tickets: Sequence[Ticket | int], now: datetime) -> None:
+def evaluate_tickets(
+    tickets: Sequence[Ticket | int],
+    now: datetime,
+    *,
+    quiet_reason: str | None = None,
+    withdrawn_reason: str | None = None,
+) -> int:
     """Recompute the timers of ``tickets`` (rows or ids, locked by the caller) and raise
-    alerts. Reads what it needs set-wise (tickets, pauses, status history, agreements; each
-    version's terms once per process) and writes timers, breaches and alerts in a few
-    statements, whatever the number of tickets."""
+    alerts; return how many alerts were new. Reads what it needs set-wise (tickets, pauses,
+    status history, agreements; each version's terms once per process) and writes timers,
+    breaches and alerts in a few statements, whatever the number of tickets.
+
+    ``quiet_reason``: the alerts are about the past (a recompute after a correction), so they
+    are recorded, not emailed, with this reason. ``withdrawn_reason``: why a breach whose
+    target is now found met is withdrawn (default ``WITHDRAWN_REASON``)."""
     ids = [t if isinstance(t, int) else t.pk for t in tickets]
-    if ids:
-        _evaluate(ids, _ticket_facts(ids), now)
+    if not ids:
+        return 0
+    return _evaluate(ids, _ticket_facts(ids), now, quiet_reason, withdrawn_reason)
 
 
-def _evaluate(ids: list[int], facts: list[TicketFacts], now: datetime) -> None:
+def _evaluate(
+    ids: list[int],
+    facts: list[TicketFacts],
+    now: datetime,
+    quiet_reason: str | None = None,
+    withdrawn_reason: str | None = None,
+) -> int:
     pauses: dict[int, list] = defaultdict(list)
     for ticket_id, start, end in (
         TicketPause.objects.filter(ticket_id__in=ids)
@@ -236,7 +253,7 @@ def _evaluate(ids: list[int], facts: list[TicketFacts], now: datetime) -> None:
             rows.append(_timer_row(ticket, agreement, terms, target, spec, result, now))
             outcomes.append((ticket, agreement, target, result))
     _store_timers(ids, rows)
-    _record_outcomes(outcomes, now)
+    return _record_outcomes(outcomes, now, quiet_reason, withdrawn_reason or WITHDRAWN_REASON)
 
 
 def _ticket_facts(ids: list[int]) -> list[TicketFacts]:
@@ -476,7 +493,10 @@ BREACH_COLUMNS = (
     "closed_at",
     "value_text",
     "root_cause",
+    "withdrawn_at",
+    "withdrawn_reason",
 )
+# A target missed again after a withdrawal is a breach again: the upsert clears the withdrawal.
 BREACH_UPDATE = (
     "agreement_id",
     "customer_id",
@@ -485,15 +505,25 @@ BREACH_UPDATE = (
     "opened_at",
     "closed_at",
     "value_text",
+    "withdrawn_at",
+    "withdrawn_reason",
 )
+WITHDRAWN_REASON = "Found met on re-evaluation (data corrected or received late)."
 
 
-def _record_outcomes(outcomes: list[tuple], now: datetime) -> None:
-    """Open or update the breaches of missed ticket targets and raise the alerts they earned,
-    in a few statements per batch however many tickets it holds."""
+def _record_outcomes(
+    outcomes: list[tuple],
+    now: datetime,
+    quiet_reason: str | None = None,
+    withdrawn_reason: str = WITHDRAWN_REASON,
+) -> int:
+    """Open or update the breaches of missed ticket targets, withdraw those found met, and
+    raise the alerts they earned, in a few statements per batch however many tickets it
+    holds; return how many alerts were new."""
     texts = _LazyTexts(outcomes)
     breaches = _upsert_breaches(outcomes, texts)
     breaches.update(_close_recovered_breaches(outcomes, texts))
+    _withdraw_met_breaches(outcomes, now, withdrawn_reason)
     requests = []
     for ticket, agreement, target, result in outcomes:
         key = (ticket.pk, target.key)
@@ -526,8 +556,9 @@ def _record_outcomes(outcomes: list[tuple], now: datetime) -> None:
                     breach_id=breach_id,
                 )
             )
-    if requests:
-        alerts.raise_alerts_for(requests, now)
+    if not requests:
+        return 0
+    return alerts.raise_alerts_for(requests, now, quiet_reason=quiet_reason)
 
 
 class _LazyTexts(dict):
@@ -560,6 +591,8 @@ def _upsert_breaches(outcomes: list[tuple], texts: dict) -> dict[tuple, int]:
             result.decided_at,
             result.stopped_at,
             texts[(ticket.pk, target.key)][:300],
+            "",
+            None,
             "",
         )
         for ticket, agreement, target, result in outcomes
@@ -608,6 +641,30 @@ def _close_recovered_breaches(outcomes: list[tuple], texts: dict) -> dict[tuple,
     if closed:
         Breach.objects.bulk_update(list(closed.values()), ["closed_at", "value_text"])
     return {key: breach.pk for key, breach in closed.items()}
+
+
+def _withdraw_met_breaches(outcomes: list[tuple], now: datetime, reason: str) -> int:
+    """Withdraw the breaches of targets this evaluation finds met: the verdict changed (a
+    holiday learned late moved the deadline, corrected data). A breach that closes because
+    its ticket was resolved late keeps its missed verdict and is not touched here. The row
+    stays (it was announced); reports and dashboards leave it out. Returns how many."""
+    met = {
+        (ticket.pk, target.key)
+        for ticket, _agreement, target, result in outcomes
+        if result.state not in (MISSED_TARGET, Level.BREACHED)
+    }
+    if not met:
+        return 0
+    ids = [
+        pk
+        for pk, ticket_id, key in Breach.objects.filter(
+            ticket_id__in={ticket_id for ticket_id, _key in met}, withdrawn_at__isnull=True
+        ).values_list("pk", "ticket_id", "target_key")
+        if (ticket_id, key) in met
+    ]
+    if not ids:
+        return 0
+    return Breach.objects.filter(pk__in=ids).update(withdrawn_at=now, withdrawn_reason=reason[:200])
 
 
 def _due_for(level: str, result: TimerResult) -> datetime | None:

@@ -242,6 +242,10 @@ class Breach(models.Model):
         db_index=False,
     )
     root_cause_at = models.DateTimeField(null=True, blank=True)
+    # Set when a later evaluation finds the target met after all (a holiday learned late, data
+    # corrected): the row stays (it was announced), reports and dashboards leave it out.
+    withdrawn_at = models.DateTimeField(null=True, blank=True)
+    withdrawn_reason = models.CharField(max_length=200, blank=True, db_default="")
 
     scope_paths = ("customer",)
     objects = ScopedManager()

@@ -617,7 +617,7 @@ def _ticket_row(timer: TicketTimer, now: datetime) -> TicketRow:
 def open_breaches(user: User) -> QuerySet[Breach]:
     """Breaches the user may see whose ticket or period is still running (the partial
     ``breach_open`` index holds exactly these)."""
-    return Breach.objects.visible_to(user).filter(closed_at__isnull=True)
+    return Breach.objects.visible_to(user).filter(closed_at__isnull=True, withdrawn_at__isnull=True)
 
 
 def breach_history(user: User, agreement: Agreement) -> QuerySet[Breach]:
@@ -625,7 +625,7 @@ def breach_history(user: User, agreement: Agreement) -> QuerySet[Breach]:
     behind the dashboard's newest few), through the ``(agreement, -opened_at)`` index."""
     return (
         Breach.objects.visible_to(user)
-        .filter(agreement_id=agreement.pk)
+        .filter(agreement_id=agreement.pk, withdrawn_at__isnull=True)
         .select_related("ticket", "period_result")
         .order_by("-opened_at", "-id")
     )
@@ -891,7 +891,7 @@ def agreement_overview(
     targets = sorted((_panel(row, [row]) for row in rows), key=_target_order)
     open_breaches = (
         Breach.objects.visible_to(user)
-        .filter(agreement_id=agreement.pk, closed_at__isnull=True)
+        .filter(agreement_id=agreement.pk, closed_at__isnull=True, withdrawn_at__isnull=True)
         .count()
     )
     latest_review = (

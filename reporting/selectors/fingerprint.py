@@ -109,7 +109,9 @@ SELECT md5(concat_ws('#', {AGREEMENTS},
     _hash(
         "SELECT b.* FROM ag CROSS JOIN LATERAL (SELECT b.id, b.level, b.closed_at,"
         " b.root_cause_at, b.value_text FROM monitoring_breach b WHERE b.agreement_id = ag.id"
-        " AND " + SCOPE.format(alias="b") + " ORDER BY b.opened_at DESC, b.id DESC"
+        " AND b.withdrawn_at IS NULL AND "
+        + SCOPE.format(alias="b")
+        + " ORDER BY b.opened_at DESC, b.id DESC"
         " LIMIT %(breaches)s) b"
     )
 },
@@ -128,7 +130,7 @@ SELECT md5(concat_ws('#', {AGREEMENTS},
         " WHERE t.agreement_id = ag.id AND t.stopped_at IS NULL AND "
         + SCOPE.format(alias="t")
         + "), (SELECT count(*) FROM (SELECT 1 FROM monitoring_breach b"
-        " WHERE b.agreement_id = ag.id AND "
+        " WHERE b.agreement_id = ag.id AND b.withdrawn_at IS NULL AND "
         + SCOPE.format(alias="b")
         + " ORDER BY b.opened_at DESC LIMIT %(cap)s) c) FROM ag"
     )
@@ -148,7 +150,8 @@ SELECT md5(concat_ws('#', {AGREEMENTS},
   {
     _hash(
         "SELECT b.id, b.level, b.value_text FROM monitoring_breach b"
-        " WHERE b.closed_at IS NULL ORDER BY b.opened_at DESC, b.id DESC LIMIT %(open_breaches)s"
+        " WHERE b.closed_at IS NULL AND b.withdrawn_at IS NULL"
+        " ORDER BY b.opened_at DESC, b.id DESC LIMIT %(open_breaches)s"
     )
 },
   {
@@ -158,7 +161,8 @@ SELECT md5(concat_ws('#', {AGREEMENTS},
         " ORDER BY t.threshold_due_at ASC NULLS LAST, t.id LIMIT %(at_risk)s"
     )
 },
-  (SELECT count(*) FROM monitoring_breach b WHERE b.closed_at IS NULL)::text,
+  (SELECT count(*) FROM monitoring_breach b
+   WHERE b.closed_at IS NULL AND b.withdrawn_at IS NULL)::text,
   (SELECT count(*) FROM monitoring_tickettimer t
    WHERE t.stopped_at IS NULL AND NOT (t.state = %(breached)s))::text,
   {

@@ -53,7 +53,8 @@ def latest_breaches(
     scope, params = _scope("b", user)
     lateral = (
         f"SELECT b.id FROM {driver} CROSS JOIN LATERAL ("
-        " SELECT b.id FROM monitoring_breach b WHERE b.agreement_id = a.id" + scope + ""
+        " SELECT b.id FROM monitoring_breach b WHERE b.agreement_id = a.id"
+        " AND b.withdrawn_at IS NULL" + scope + ""
         " ORDER BY b.opened_at DESC, b.id DESC LIMIT %s) b"
     )
     return (
@@ -101,7 +102,7 @@ def with_counts(user: User, agreements: QuerySet) -> QuerySet:
         ),
         breach_count=RawSQL(
             "SELECT count(*) FROM (SELECT 1 FROM monitoring_breach b"
-            f" WHERE b.agreement_id = {table}.id"
+            f" WHERE b.agreement_id = {table}.id AND b.withdrawn_at IS NULL"
             + scope_b
             + " ORDER BY b.opened_at DESC LIMIT %s) c",
             [*params_b, BREACH_COUNT_CAP + 1],

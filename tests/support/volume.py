@@ -74,6 +74,8 @@ def fill_history(
             "root_cause": "''",
             "root_cause_by_id": "NULL",
             "root_cause_at": "NULL",
+            "withdrawn_at": "NULL",
+            "withdrawn_reason": "''",
         },
     )
     params = {
