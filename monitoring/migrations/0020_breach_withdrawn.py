@@ -6,7 +6,7 @@ from django.db import migrations, models
 class Migration(migrations.Migration):
 
     dependencies = [
-        ('monitoring', '0017_timer_open_at_risk_index'),
+        ('monitoring', '0019_evaluation_copied_keys_unchecked'),
     ]
 
     operations = [
