@@ -177,6 +177,15 @@ def build_world() -> dict:
         created_by=alice,
     )
     propose_to_customer(globex_agreement, alice)
+    # A draft for Globex naming Acme's service: a draft grants Globex no sight of it.
+    agreement_create_from_tier(
+        tier=tiers["bronze"] if "bronze" in tiers else tiers["silver"],
+        customer=globex,
+        title="Globex draft on a shared service",
+        services=[services["portal"]],
+        effective_from=date(2026, 1, 1),
+        created_by=alice,
+    )
 
     source = Source.objects.create(customer=acme, name=ACME_SOURCE, timezone="Europe/Berlin")
     tickets_ingest(
