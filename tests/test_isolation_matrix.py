@@ -421,3 +421,31 @@ def test_an_action_answers_on_its_format_suffix(alice_manager, acme):
     client.force_login(alice_manager)
     response = client.post(f"/api/sources/{source.pk}/rotate-secret.json")
     assert response.status_code == 200, response.content
+
+
+def test_a_draft_grants_its_customer_no_sight_of_a_shared_service(
+    client, other_org_viewer, active_acme_agreement, tiers, services, globex, alice_manager
+):
+    """Naming Acme's service in a draft for Globex shows Globex neither the service, nor its
+    check history, nor its calendar; proposing the agreement does."""
+    from datetime import date
+
+    from agreements.services import agreement_create_from_tier
+    from tests.support.agreements import propose_to_customer
+
+    draft = agreement_create_from_tier(
+        tier=tiers["gold"],
+        customer=globex,
+        title="Draft on a shared service",
+        services=[services["portal"]],
+        effective_from=date(2026, 1, 1),
+        created_by=alice_manager,
+    )
+    portal = services["portal"].pk
+    calendar = active_acme_agreement.support_calendar.pk
+    urls = [f"/services/{portal}/", f"/services/{portal}/checks/", f"/api/services/{portal}/"]
+    client.force_login(other_org_viewer)
+    assert [client.get(url).status_code for url in urls] == [404, 404, 404]
+    assert client.get(f"/api/calendars/{calendar}/").status_code == 404
+    propose_to_customer(draft, alice_manager)
+    assert [client.get(url).status_code for url in urls] == [200, 200, 200]
