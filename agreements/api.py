@@ -648,7 +648,7 @@ class AgreementViewSet(ScopedViewSetMixin, viewsets.ModelViewSet):
         ],
     )
     @action(detail=True, methods=["get"], url_path="tier-differences")
-    def tier_differences(self, request: Request, pk: str) -> Response:
+    def tier_differences(self, request: Request, pk: str, format: str | None = None) -> Response:
         if not request.user.is_provider:
             raise PermissionDenied(TIERS_ARE_PROVIDERS)
         try:

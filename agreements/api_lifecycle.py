@@ -447,7 +447,7 @@ class AgreementLifecycleViewSet(AgreementRowsMixin, viewsets.GenericViewSet):
     pagination_class = None
     filter_backends: list = []
 
-    def list(self, request: Request, agreement_pk: str) -> Response:
+    def list(self, request: Request, agreement_pk: str, format: str | None = None) -> Response:
         state = lifecycle_state(self.get_agreement(), request.user)
         return Response(LifecycleStateSerializer(state).data)
 
@@ -492,7 +492,7 @@ class AgreementTransitionViewSet(AgreementRowsMixin, viewsets.GenericViewSet):
     pagination_class = None
     filter_backends: list = []
 
-    def create(self, request: Request, agreement_pk: str) -> Response:
+    def create(self, request: Request, agreement_pk: str, format: str | None = None) -> Response:
         agreement = self.get_agreement()
         serializer = TransitionSerializer(data=request.data, context={"request": request})
         serializer.is_valid(raise_exception=True)
@@ -609,7 +609,7 @@ class AgreementVersionViewSet(AgreementRowsMixin, viewsets.ReadOnlyModelViewSet)
         examples=_response_examples("P1 response relaxed", COMPARISON_EXAMPLE),
     )
     @action(detail=False, methods=["get"], url_path="compare", pagination_class=None)
-    def compare(self, request: Request, agreement_pk: str) -> Response:
+    def compare(self, request: Request, agreement_pk: str, format: str | None = None) -> Response:
         agreement = self.get_agreement()
         query = CompareQuerySerializer(data=request.query_params)
         query.is_valid(raise_exception=True)
@@ -744,7 +744,7 @@ class AgreementCommentViewSet(
         except TransitionError as exc:
             raise Conflict({"status": [str(exc)]}) from exc
 
-    def create(self, request: Request, agreement_pk: str) -> Response:
+    def create(self, request: Request, agreement_pk: str, format: str | None = None) -> Response:
         agreement = self.get_agreement()
         serializer = CommentSerializer(data=request.data, context=self.get_serializer_context())
         serializer.is_valid(raise_exception=True)
@@ -778,7 +778,9 @@ class AgreementCommentViewSet(
         ],
     )
     @action(detail=True, methods=["post"])
-    def reply(self, request: Request, agreement_pk: str, pk: str) -> Response:
+    def reply(
+        self, request: Request, agreement_pk: str, pk: str, format: str | None = None
+    ) -> Response:
         agreement = self.get_agreement()
         parent = self.get_object()
         serializer = CommentReplySerializer(data=request.data)
@@ -808,7 +810,9 @@ class AgreementCommentViewSet(
         examples=_response_examples("Resolved", RESOLVED_EXAMPLE),
     )
     @action(detail=True, methods=["post"])
-    def resolve(self, request: Request, agreement_pk: str, pk: str) -> Response:
+    def resolve(
+        self, request: Request, agreement_pk: str, pk: str, format: str | None = None
+    ) -> Response:
         agreement, comment = self.get_agreement(), self.get_object()
         thread = self._run(lambda: services.comment_resolve(agreement, request.user, comment))
         return Response(CommentSerializer(thread).data)
@@ -827,7 +831,9 @@ class AgreementCommentViewSet(
         examples=_response_examples("Reopened", COMMENT_EXAMPLE),
     )
     @action(detail=True, methods=["post"])
-    def reopen(self, request: Request, agreement_pk: str, pk: str) -> Response:
+    def reopen(
+        self, request: Request, agreement_pk: str, pk: str, format: str | None = None
+    ) -> Response:
         agreement, comment = self.get_agreement(), self.get_object()
         thread = self._run(lambda: services.comment_reopen(agreement, request.user, comment))
         return Response(CommentSerializer(thread).data)

@@ -7,7 +7,7 @@ from datetime import date, time
 from typing import Any
 
 from django.db import models
-from django.db.models import Count, Exists, OuterRef, Prefetch, QuerySet
+from django.db.models import Count, Exists, OuterRef, Prefetch, Q, QuerySet
 
 from sla_portal.core.models import User
 
@@ -121,9 +121,26 @@ def targets_visible_to(user: User) -> QuerySet[Target]:
     return targets
 
 
+def seen_through_proposed_agreements(
+    queryset: QuerySet, user: User | None, *paths: str
+) -> QuerySet:
+    """``queryset`` narrowed, for a customer, to rows reached through an agreement proposed
+    to it (``paths`` lead from the row to agreements). A draft is the provider's until it is
+    proposed, so a draft naming a shared service or calendar grants its customer no sight of
+    it, nor of the service's monitoring data; the provider's rows are left as they are."""
+    if user is None or not user.is_authenticated or not user.is_customer:
+        return queryset
+    proposed = agreements_visible_to(user).values("pk")
+    condition = Q()
+    for path in paths:
+        condition |= Q(**{f"{path}__in": proposed})
+    reached = queryset.model._base_manager.filter(condition).values("pk")
+    return queryset.filter(pk__in=reached)
+
+
 def services_visible_to(user: User) -> QuerySet[Service]:
     return (
-        Service.objects.visible_to(user)
+        seen_through_proposed_agreements(Service.objects.visible_to(user), user, "agreements")
         .select_related("owner")
         .annotate(agreement_count=Count("agreements", distinct=True))
         .order_by("name")
@@ -131,7 +148,13 @@ def services_visible_to(user: User) -> QuerySet[Service]:
 
 
 def calendars_visible_to(user: User) -> QuerySet[Calendar]:
-    return Calendar.objects.visible_to(user).prefetch_related("hours", "closures")
+    return seen_through_proposed_agreements(
+        Calendar.objects.visible_to(user),
+        user,
+        "service_agreements",
+        "support_agreements",
+        "targets__agreement",
+    ).prefetch_related("hours", "closures")
 
 
 def tiers_visible_to(user: User) -> QuerySet[Tier]:

@@ -388,7 +388,7 @@ class SourceViewSet(CatalogueDestroyMixin, ScopedViewSetMixin, viewsets.ModelVie
         responses={200: RotatedSecretSerializer, 403: FORBIDDEN, 404: NOT_FOUND},
     )
     @action(detail=True, methods=["post"], url_path="rotate-secret", filterset_class=None)
-    def rotate_secret(self, request: Request, pk: str) -> Response:
+    def rotate_secret(self, request: Request, pk: str, format: str | None = None) -> Response:
         """Give the source a new signing secret, answered this once. The previous secret
         still verifies during the overlap (24 hours by default), so senders can be switched
         over; the rotation is recorded in the customer's account trail."""
@@ -417,7 +417,7 @@ class SourceViewSet(CatalogueDestroyMixin, ScopedViewSetMixin, viewsets.ModelVie
         throttle_scope="ingest",
         filterset_class=None,
     )
-    def tickets_bulk(self, request: Request, pk: str) -> Response:
+    def tickets_bulk(self, request: Request, pk: str, format: str | None = None) -> Response:
         """Upsert tickets by `external_id`. Re-sending a batch changes nothing. Naive
         timestamps are read in the source's time zone (refused when it sets none)."""
         return self._ingest(request, tickets_ingest)
@@ -443,7 +443,7 @@ class SourceViewSet(CatalogueDestroyMixin, ScopedViewSetMixin, viewsets.ModelVie
         throttle_scope="ingest",
         filterset_class=None,
     )
-    def checks_bulk(self, request: Request, pk: str) -> Response:
+    def checks_bulk(self, request: Request, pk: str, format: str | None = None) -> Response:
         """Upsert uptime checks of one service by `checked_at`; the service's outages around
         the batch are recomputed from its checks."""
         source = self.get_object()
@@ -484,7 +484,7 @@ class SourceViewSet(CatalogueDestroyMixin, ScopedViewSetMixin, viewsets.ModelVie
         throttle_scope="ingest",
         filterset_class=None,
     )
-    def maintenance_bulk(self, request: Request, pk: str) -> Response:
+    def maintenance_bulk(self, request: Request, pk: str, format: str | None = None) -> Response:
         """Upsert planned maintenance windows by service and `external_id`."""
         return self._ingest(request, maintenance_ingest)
 
@@ -510,7 +510,7 @@ class SourceViewSet(CatalogueDestroyMixin, ScopedViewSetMixin, viewsets.ModelVie
         throttle_scope="ingest",
         filterset_class=None,
     )
-    def errors_bulk(self, request: Request, pk: str) -> Response:
+    def errors_bulk(self, request: Request, pk: str, format: str | None = None) -> Response:
         """Upsert error events by `external_id`, counted against functionality targets."""
         return self._ingest(request, errors_ingest)
 
@@ -536,7 +536,7 @@ class SourceViewSet(CatalogueDestroyMixin, ScopedViewSetMixin, viewsets.ModelVie
         throttle_scope="ingest",
         filterset_class=None,
     )
-    def measurements_bulk(self, request: Request, pk: str) -> Response:
+    def measurements_bulk(self, request: Request, pk: str, format: str | None = None) -> Response:
         """Upsert measured values by service, `name` and `measured_at`; `value` must be a
         finite number."""
         return self._ingest(request, measurements_ingest)
@@ -564,7 +564,7 @@ class SourceViewSet(CatalogueDestroyMixin, ScopedViewSetMixin, viewsets.ModelVie
         throttle_scope="ingest",
         filterset_class=None,
     )
-    def incidents_bulk(self, request: Request, pk: str) -> Response:
+    def incidents_bulk(self, request: Request, pk: str, format: str | None = None) -> Response:
         """Upsert continuity (disaster-recovery) incidents by `external_id`; `recovered_at`
         is optional and not before `started_at`."""
         return self._ingest(request, incidents_ingest)

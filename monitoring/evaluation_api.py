@@ -275,7 +275,7 @@ class BreachViewSet(ScopedViewSetMixin, viewsets.ReadOnlyModelViewSet):
     queryset = Breach.objects.none()  # for the schema; rows come from the selector
     selector = staticmethod(breaches_visible_to)
 
-    def partial_update(self, request: Request, pk: str) -> Response:
+    def partial_update(self, request: Request, pk: str, format: str | None = None) -> Response:
         breach = self.get_object()
         serializer = self.get_serializer(breach, data=request.data, partial=True)
         serializer.is_valid(raise_exception=True)
@@ -326,7 +326,7 @@ class AlertViewSet(ScopedViewSetMixin, viewsets.ReadOnlyModelViewSet):
         },
     )
     @action(detail=True, methods=["post"], filterset_class=None)
-    def acknowledge(self, request: Request, pk: str) -> Response:
+    def acknowledge(self, request: Request, pk: str, format: str | None = None) -> Response:
         """Say that you have seen the alert and are on it. The first acknowledgement stands:
         acknowledging again answers the alert unchanged."""
         alert = self.get_object()

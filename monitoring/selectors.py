@@ -16,6 +16,7 @@ from django.db.models import (
 from django.db.models.functions import Coalesce, Now
 
 from agreements.models import Service
+from agreements.selectors import seen_through_proposed_agreements
 from sla_portal.core.models import User
 
 from .models import ImportJob, MaintenanceWindow, Outage, Source, Ticket, TicketPause, UptimeCheck
@@ -92,8 +93,8 @@ def ticket_timeline(user: User) -> QuerySet[Ticket]:
 
 def services_with_checks_visible_to(user: User) -> QuerySet[Service]:
     """Services whose monitoring data the user may see: for a customer, the services its
-    agreements cover; for the provider, all."""
-    return Service.objects.visible_to(user)
+    agreements cover once proposed to it; for the provider, all."""
+    return seen_through_proposed_agreements(Service.objects.visible_to(user), user, "agreements")
 
 
 def uptime_checks_visible_to(user: User) -> QuerySet[UptimeCheck]:

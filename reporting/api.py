@@ -195,7 +195,9 @@ class ReportViewSet(ScopedViewSetMixin, viewsets.ReadOnlyModelViewSet):
         },
     )
     @action(detail=True, methods=["get"], renderer_classes=[PDFRenderer], filterset_class=None)
-    def pdf(self, request: Request, pk: str | None = None) -> HttpResponse:
+    def pdf(
+        self, request: Request, pk: str | None = None, format: str | None = None
+    ) -> HttpResponse:
         """The PDF the customer was sent (the same as the report page's download)."""
         from .report_views import render_report_pdf
 
@@ -210,7 +212,9 @@ class ReportViewSet(ScopedViewSetMixin, viewsets.ReadOnlyModelViewSet):
         responses={(200, "text/csv"): OpenApiResponse(OpenApiTypes.STR), 404: NOT_FOUND},
     )
     @action(detail=True, methods=["get"], renderer_classes=[CSVRenderer], filterset_class=None)
-    def csv(self, request: Request, pk: str | None = None) -> HttpResponse:
+    def csv(
+        self, request: Request, pk: str | None = None, format: str | None = None
+    ) -> HttpResponse:
         """The CSV of the report (UTF-8 with a byte-order mark, like the page's download)."""
         from .report_views import report_csv_text
 

@@ -204,7 +204,9 @@ class RecomputeRunViewSet(
         responses={200: RecomputeRunSerializer, 400: REFUSED, 404: NOT_FOUND},
     )
     @action(detail=True, methods=["post"])
-    def cancel(self, request: Request, pk: str | None = None) -> Response:
+    def cancel(
+        self, request: Request, pk: str | None = None, format: str | None = None
+    ) -> Response:
         try:
             run = recompute_cancel(self.get_object(), request.user)
         except RecomputeError as refused:
@@ -223,7 +225,7 @@ class RecomputeRunViewSet(
         responses={200: RecomputeRunSerializer, 400: REFUSED, 404: NOT_FOUND},
     )
     @action(detail=True, methods=["post"])
-    def apply(self, request: Request, pk: str | None = None) -> Response:
+    def apply(self, request: Request, pk: str | None = None, format: str | None = None) -> Response:
         run = self.get_object()
         body = RecomputeApplySerializer(data=request.data)
         body.is_valid(raise_exception=True)

@@ -184,7 +184,7 @@ def test_customer_sees_only_targets_of_its_own_agreements(
 
 
 def test_customer_sees_only_services_of_its_own_agreements(
-    carol_customer, acme_agreement, globex_agreement, services
+    carol_customer, active_acme_agreement, globex_agreement, services
 ):
     client = api(carol_customer)
     assert [s["name"] for s in results(client.get("/api/services/"))] == ["Customer Portal"]
@@ -193,7 +193,7 @@ def test_customer_sees_only_services_of_its_own_agreements(
 
 
 def test_customer_sees_only_calendars_its_agreements_use(
-    carol_customer, acme_agreement, globex_agreement, calendars
+    carol_customer, active_acme_agreement, globex_agreement, calendars
 ):
     client = api(carol_customer)
     # The Gold agreement runs on the 24x7 calendar only; Globex's Silver on extended hours.

@@ -93,7 +93,7 @@ def globex_ticket(globex_source) -> Ticket:
 
 
 @pytest.fixture
-def portal_history(services, acme_agreement, acme_source) -> dict:
+def portal_history(services, active_acme_agreement, acme_source) -> dict:
     """Checks of the Acme portal over the last two hours, an outage that ended, one still
     ongoing, and a maintenance window yesterday."""
     portal = services["portal"]
