@@ -5,6 +5,7 @@ from __future__ import annotations
 from collections.abc import Callable
 
 from django.http import HttpRequest, HttpResponse
+from django.utils.cache import patch_cache_control
 
 PRIVATE_CONTENT_TYPES = ("text/csv", "application/pdf")
 
@@ -23,5 +24,6 @@ class PrivateCacheMiddleware:
         signed_in = user is not None and user.is_authenticated
         content_type = response.get("Content-Type", "").split(";")[0].strip().lower()
         if signed_in or content_type in PRIVATE_CONTENT_TYPES:
-            response["Cache-Control"] = "private, no-store"
+            # Added to what the view said (never_cache's max-age=0 stays); "public" goes.
+            patch_cache_control(response, private=True, no_store=True)
         return response
