@@ -153,8 +153,9 @@ def test_service_list_shows_name_criticality_owner_probe_and_agreements(
 
 
 def test_customer_sees_only_the_services_of_its_own_agreements(
-    client, carol_customer, acme_agreement, globex_agreement, services
+    client, carol_customer, alice_manager, acme_agreement, globex_agreement, services
 ):
+    propose_to_customer(acme_agreement, alice_manager)  # a draft grants the customer no sight
     client.force_login(carol_customer)
     body = client.get(reverse("agreements:service-list")).content.decode()
     assert "Customer Portal" in body
