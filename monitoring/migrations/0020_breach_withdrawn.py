@@ -20,4 +20,8 @@ class Migration(migrations.Migration):
             name='withdrawn_reason',
             field=models.CharField(blank=True, db_default='', max_length=200),
         ),
+        # Fresh statistics for the new column: without them the planner guesses that few
+        # breaches are not withdrawn and sorts every breach of an agreement for the
+        # dashboard's capped count instead of walking breach_agreement_opened.
+        migrations.RunSQL("ANALYZE monitoring_breach", reverse_sql=migrations.RunSQL.noop),
     ]
