@@ -450,7 +450,7 @@ def test_customer_reads_the_document_in_the_browser(new_page, carol_customer):
     browser_page.wait_for_url("**#section-charges")
     assert browser_page.get_by_role("heading", name="Service-credit schedule").is_visible()
     # The section list stays in view (sticky) while the reader is deep in the document.
-    browser_page.wait_for_function("window.scrollY > 1000")  # Bootstrap scrolls smoothly
+    browser_page.wait_for_function("() => window.scrollY > 1000")  # Bootstrap scrolls smoothly
     box = sections.bounding_box()
     assert box is not None and 0 <= box["y"] < 900
 
