@@ -34,6 +34,7 @@ from typing import Any
 
 from bench import uci_compliance
 from bench.common import RESULTS, machine, proc_kb, summary, write_json
+from bench.rows.evaluation import _reset_peak
 
 DEFAULT_URL = "postgres://postgres@127.0.0.1:5432/bench_uci"
 EVALUATION_TABLES = (
@@ -42,14 +43,6 @@ EVALUATION_TABLES = (
     "monitoring_breach",
     "monitoring_tickettimer",
 )
-
-
-def _reset_peak() -> None:
-    try:
-        with open("/proc/self/clear_refs", "w") as handle:
-            handle.write("5")
-    except OSError:
-        pass
 
 
 def _prepare(args: argparse.Namespace) -> None:
