@@ -78,9 +78,9 @@ def django_environment(url: str, redis_url: str) -> dict[str, str]:
         DATABASE_URL=url,
         REDIS_URL=redis_url,
         DJANGO_SETTINGS_MODULE="sla_portal.settings",
-        # Production settings refuse a weak key; one random key per run, shared by every
-        # process of the run (the runner signs the session cookies gunicorn reads).
-        SECRET_KEY=env.get("SECRET_KEY") or RUN_SECRET_KEY,
+        # Production settings refuse a weak key (and the test suite's, which a smoke test run
+        # from pytest would pass on): always the checkout's own random key.
+        SECRET_KEY=RUN_SECRET_KEY,
         DEBUG="0",
         ALLOWED_HOSTS="127.0.0.1,localhost,testserver",
         # Plain HTTP on localhost: the session cookie must come back without TLS.
