@@ -337,11 +337,9 @@ CELERY_BEAT_SCHEDULE = {
     # with a conditional UPDATE; this tick only looks for due rows, so a short period keeps
     # probes close to their interval and a missed tick (or a restart) loses nothing.
     "run-due-probes": {"task": "monitoring.run_due_probes", "schedule": 5.0},
-    # The deadline loop. Running timers carry their next deadline in an indexed column; each
-    # tick claims the due ones with a conditional UPDATE and evaluates marked tickets, so a
-    # warning or breach alert leaves within seconds of its moment. A tick that waited in the
-    # queue longer than its period is dropped (expires): the next one does the same work.
-    "evaluation-tick": {"task": "monitoring.tick", "schedule": 1.0, "options": {"expires": 5}},
+    # (No deadline tick here: deadlines are claimed every second by `manage.py run_deadlines`,
+    # a process that needs only the database, so they never wait behind this queue's work or
+    # for the broker; see monitoring.evaluation.loop.)
     # Periods change as time passes (an outage still going on, a period that ends), not only
     # when data arrives; this recomputes open periods and closes the ended ones.
     "evaluate-periods": {
@@ -409,6 +407,19 @@ PROBE_BATCH_SIZE = int(os.environ.get("PROBE_BATCH_SIZE", "200"))
 PROBE_CONCURRENCY = int(os.environ.get("PROBE_CONCURRENCY", "8"))
 # Days before a review that the managers and customer approvers are reminded.
 REVIEW_REMINDER_DAYS = int(os.environ.get("REVIEW_REMINDER_DAYS", "14"))
+# Bounds on the work of one run, so that no run holds a worker (or a tick) for long; the
+# rest is done by the next run, queued at once. Each batch is evaluation.tickets.BATCH_SIZE
+# (2,000) tickets, well under a second's work each.
+# - The deadline loop (run_deadlines) evaluates at most this many batches of marked tickets
+#   per tick after claiming what is due: a big ingest is worked off beside the deadlines
+#   without delaying them by more than a batch.
+DEADLINE_LOOP_MAX_BATCHES = int(os.environ.get("DEADLINE_LOOP_MAX_BATCHES", "1"))
+# - monitoring.evaluate_changed evaluates at most this many batches per run, then queues
+#   itself again (one outstanding at a time) when tickets remain.
+EVALUATION_MAX_BATCHES_PER_RUN = int(os.environ.get("EVALUATION_MAX_BATCHES_PER_RUN", "5"))
+# - monitoring.evaluate_periods recomputes at most this many agreements per run, then queues
+#   itself again for the agreements after the last one it did.
+PERIODS_MAX_AGREEMENTS_PER_RUN = int(os.environ.get("PERIODS_MAX_AGREEMENTS_PER_RUN", "20"))
 # A worker is healthy when its last heartbeat is younger than this.
 WORKER_HEARTBEAT_MAX_AGE_SECONDS = int(os.environ.get("WORKER_HEARTBEAT_MAX_AGE", "90"))
 

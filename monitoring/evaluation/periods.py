@@ -70,6 +70,22 @@ def evaluate_periods(now: datetime, agreement_ids: Iterable[int] | None = None) 
     return count
 
 
+def evaluate_periods_from(now: datetime, after: int, limit: int) -> tuple[int, int | None]:
+    """Evaluate the periods of up to ``limit`` monitored agreements with an id above
+    ``after``, in id order; return the count and the last id done when more may remain
+    (``None`` when this run reached the end), for the next run to continue from."""
+    agreements = list(
+        Agreement.objects.filter(
+            status__in=MONITORED_STATES, in_force_version__isnull=False, pk__gt=after
+        )
+        .select_related("in_force_version", "created_by")
+        .order_by("pk")[:limit]
+    )
+    count = sum(evaluate_agreement_periods(agreement, now) for agreement in agreements)
+    more = len(agreements) == limit
+    return count, (agreements[-1].pk if more else None)
+
+
 def evaluate_agreement_periods(agreement: Agreement, now: datetime) -> int:
     """Recompute the open periods of one agreement and close those that have ended."""
     terms = measured_terms(agreement)
