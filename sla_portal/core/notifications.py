@@ -31,6 +31,7 @@ from django.utils import timezone
 
 from .emails import EmailTransport, RenderedEmail, render_email
 from .models import EmailAttachment, Notification, User
+from .nudges import nudge
 from .tasks import deliver_notifications
 
 logger = logging.getLogger(__name__)
@@ -112,9 +113,9 @@ def notify(
         Notification.objects.bulk_create(new_rows, ignore_conflicts=True)
         if attachments:
             _attach(event_rows, new_rows, now, attachments)
-        # robust: the rows are committed by then, so a broker outage must not turn the
-        # caller's successful request into an error; it is logged and the sweep sends them.
-        transaction.on_commit(lambda: deliver_notifications.delay(), robust=True)
+        # The rows are committed by then, so a broker outage must not turn the caller's
+        # successful request into an error (nor hold it up): the sweep sends them.
+        transaction.on_commit(lambda: nudge(deliver_notifications, "the delivery of emails"))
     return list(event_rows.order_by("id"))
 
 
