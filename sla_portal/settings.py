@@ -315,7 +315,17 @@ CELERY_TASK_REJECT_ON_WORKER_LOST = True
 CELERY_WORKER_PREFETCH_MULTIPLIER = 1
 CELERY_TASK_IGNORE_RESULT = True
 CELERY_BROKER_CONNECTION_RETRY_ON_STARTUP = True
-CELERY_BEAT_SCHEDULER = "django_celery_beat.schedulers:DatabaseScheduler"
+# Through a broker outage, however long: reconnect every second, and say so once when it
+# starts and once when it ends (sla_portal.core.broker_reconnect). Celery's own back-off
+# (2, 4, 6 … 30 s, giving up after 100 attempts) found Redis again up to 30 s late.
+CELERY_BROKER_CONNECTION_MAX_RETRIES = None
+CELERY_WORKER_CONSUMER = "sla_portal.core.broker_reconnect:Consumer"
+# A task running when the broker connection is lost cannot be acknowledged any more and is
+# delivered again after the return: stop it then (Celery 6's default; every task is
+# idempotent) rather than let it finish work that will be repeated.
+CELERY_WORKER_CANCEL_LONG_RUNNING_TASKS_ON_CONNECTION_LOSS = True
+# django-celery-beat's DatabaseScheduler, with the same reconnection.
+CELERY_BEAT_SCHEDULER = "sla_portal.core.broker_reconnect:DatabaseScheduler"
 # Every periodic job, with why it exists. django-celery-beat copies these into its tables.
 CELERY_BEAT_SCHEDULE = {
     # Proves to /healthz that a worker is consuming and the scheduler is ticking.

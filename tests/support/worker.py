@@ -129,8 +129,9 @@ class WorkerProcess:
 
 
 class BeatProcess(WorkerProcess):
-    """``celery beat`` with the production scheduler (django-celery-beat's DatabaseScheduler,
-    on the test database), sending every periodic task to ``queue``.
+    """``celery beat`` with the production scheduler (django-celery-beat's DatabaseScheduler as
+    ``sla_portal.core.broker_reconnect`` extends it, on the test database), sending every
+    periodic task to ``queue``.
 
     The schedule is ``CELERY_BEAT_SCHEDULE``, copied into the test database's tables when beat
     starts. Beat sends to the default queue, which ``CELERY_QUEUE`` sets in the settings, so a
@@ -151,8 +152,9 @@ class BeatProcess(WorkerProcess):
             "beat",
             "-l",
             "info",
+            # The production scheduler: django-celery-beat's, reconnecting every second.
             "--scheduler",
-            "django_celery_beat.schedulers:DatabaseScheduler",
+            "sla_portal.core.broker_reconnect:DatabaseScheduler",
         ]
 
 
