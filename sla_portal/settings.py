@@ -339,10 +339,6 @@ CELERY_BEAT_SCHEDULER = "django_celery_beat.schedulers:DatabaseScheduler"
 CELERY_BEAT_SCHEDULE = {
     # Proves to /healthz that a worker is consuming and the scheduler is ticking.
     "worker-heartbeat": {"task": "core.heartbeat", "schedule": 15.0},
-    # The notification sweep. Each notify() also queues a delivery on commit, but emails are
-    # rows in the database first: when the broker was down at that moment, a worker died
-    # mid-task or a retry's back-off has passed, this picks the due rows up. Nothing is lost.
-    "deliver-notifications": {"task": "core.deliver_notifications", "schedule": 30.0},
     # Signed agreements go into force on their effective date (idempotent; a late run
     # still activates them with the right date in the trail).
     "activate-agreements": {"task": "agreements.activate_due", "schedule": 600.0},

@@ -139,13 +139,20 @@ def test_a_check_that_raises_reports_its_part_and_the_rest_still_answer(
 def test_smtp_reports_the_latest_failed_attempt_and_the_queue(client, all_processes_beating):
     now = timezone.now()
     rows = [
-        Notification(kind="t", key="1", recipient="a@acme.example", status="sent", sent_at=now),
+        Notification(
+            kind="t",
+            key="1",
+            recipient="a@acme.example",
+            status="sent",
+            sent_at=now,
+            attempted_at=now,
+        ),
         Notification(
             kind="t",
             key="2",
             recipient="b@acme.example",
             attempts=2,
-            claimed_at=now + timedelta(seconds=1),
+            attempted_at=now + timedelta(seconds=1),
             last_error="SMTPServerDisconnected: Connection unexpectedly closed",
         ),
         Notification(kind="t", key="3", recipient="c@acme.example"),
@@ -165,7 +172,7 @@ def test_smtp_reports_the_latest_failed_attempt_and_the_queue(client, all_proces
     assert (smtp["pending"], smtp["failing"], smtp["failed"]) == (2, 1, 0)
 
     # A later success: the server works again, whatever older rows still wait for.
-    Notification.objects.filter(key="1").update(sent_at=now + timedelta(seconds=2))
+    Notification.objects.filter(key="1").update(attempted_at=now + timedelta(seconds=2))
     smtp = client.get("/healthz").json()["checks"]["smtp"]
     assert smtp["ok"] is True
     assert smtp["reason"] == "2 pending, 1 retrying after an error, 0 failed for good"

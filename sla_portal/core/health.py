@@ -122,17 +122,14 @@ def check_mailer() -> Part:
 def check_smtp() -> Part:
     """The mail server as seen by the latest attempts, the queue, and a connect check.
 
-    Failing when the latest attempt failed (and none succeeded since), when a row waits for
-    a retry after an error and nothing was sent since that error, or when the server does not
-    greet within the connect timeout.
+    Failing when the attempt that ended last (of any email) failed, or when the server does
+    not greet within the connect timeout.
     """
     counts = _delivery_counts()
     part: Part = {**counts}
     reasons = []
     ok = True
-    last_error_at = counts["last_failure_at"]
-    last_sent_at = counts["last_sent_at"]
-    if last_error_at and (not last_sent_at or last_sent_at < last_error_at):
+    if counts["last_attempt"] == "failed":
         ok = False
         reasons.append(f"the latest attempt failed: {counts['last_error']}")
     connect = _smtp_greeting()
@@ -146,7 +143,7 @@ def check_smtp() -> Part:
             f"{counts['pending']} pending, {counts['failing']} retrying after an error, "
             f"{counts['failed']} failed for good"
         )
-    for key in ("last_sent_at", "last_failure_at", "oldest_due_at"):
+    for key in ("last_sent_at", "last_attempt_at", "oldest_due_at"):
         if part[key] is not None:
             part[key] = part[key].isoformat()
     part["ok"] = ok
@@ -164,17 +161,21 @@ def _delivery_counts() -> dict[str, Any]:
         oldest_due_at=Min("next_attempt_at", filter=Q(status=status.PENDING)),
         last_sent_at=Max("sent_at"),
     )
-    # The latest failed attempt is the latest row with an error that is not sent since (a
-    # retry that succeeded keeps its old last_error but is sent, so it does not count).
-    latest_failure = (
-        Notification.objects.exclude(last_error="")
-        .filter(Q(status=status.FAILED) | retrying)
-        .order_by("-claimed_at")
-        .values("claimed_at", "last_error")
+    # The attempt that ended last, of any email: sent, or failed (its row is then back in
+    # line, failed for good, or in its next attempt, and says why in last_error).
+    latest = (
+        Notification.objects.filter(attempted_at__isnull=False)
+        .order_by("-attempted_at")
+        .values("status", "attempted_at", "last_error")
         .first()
     )
-    figures["last_failure_at"] = latest_failure["claimed_at"] if latest_failure else None
-    figures["last_error"] = latest_failure["last_error"][:300] if latest_failure else ""
+    figures["last_attempt_at"] = latest["attempted_at"] if latest else None
+    if latest is None:
+        figures["last_attempt"], figures["last_error"] = None, ""
+    elif latest["status"] == status.SENT:
+        figures["last_attempt"], figures["last_error"] = "sent", ""
+    else:
+        figures["last_attempt"], figures["last_error"] = "failed", latest["last_error"][:300]
     return figures
 
 
