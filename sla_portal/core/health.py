@@ -32,12 +32,12 @@ from typing import Any
 
 from django.conf import settings
 from django.db import connection, transaction
-from django.db.models import Count, Max, Min, Q
 from django.utils import timezone
 
 from sla_portal.celery import app
 
 from .models import Notification, WorkerHeartbeat
+from .notifications import delivery_status
 
 # Heartbeat row names, written by their processes (``record_heartbeat``).
 HEARTBEAT_NAME = "worker"
@@ -143,7 +143,7 @@ def check_smtp() -> Part:
             f"{counts['pending']} pending, {counts['failing']} retrying after an error, "
             f"{counts['failed']} failed for good"
         )
-    for key in ("last_sent_at", "last_attempt_at", "oldest_due_at"):
+    for key in ("last_attempt_at", "oldest_due_at"):
         if part[key] is not None:
             part[key] = part[key].isoformat()
     part["ok"] = ok
@@ -153,14 +153,13 @@ def check_smtp() -> Part:
 
 def _delivery_counts() -> dict[str, Any]:
     status = Notification.Status
-    retrying = Q(status=status.PENDING, attempts__gt=0)
-    figures = Notification.objects.aggregate(
-        pending=Count("id", filter=Q(status__in=[status.PENDING, status.SENDING])),
-        failing=Count("id", filter=retrying),
-        failed=Count("id", filter=Q(status=status.FAILED)),
-        oldest_due_at=Min("next_attempt_at", filter=Q(status=status.PENDING)),
-        last_sent_at=Max("sent_at"),
-    )
+    queue = delivery_status(limit=0)
+    figures: dict[str, Any] = {
+        "pending": queue.pending,
+        "failing": queue.retrying,
+        "failed": queue.failed,
+        "oldest_due_at": queue.oldest_due_at,
+    }
     # The attempt that ended last, of any email: sent, or failed (its row is then back in
     # line, failed for good, or in its next attempt, and says why in last_error).
     latest = (

@@ -30,13 +30,14 @@ from __future__ import annotations
 import logging
 import time
 from collections.abc import Iterable, Mapping, Sequence
+from dataclasses import dataclass
 from datetime import datetime, timedelta
 from typing import Any
 from urllib.parse import urlsplit
 
 from django.conf import settings
 from django.db import DatabaseError, connection
-from django.db.models import F, Q, QuerySet
+from django.db.models import Count, F, Min, Q, QuerySet
 from django.utils import timezone
 
 from .emails import EmailTransport, RenderedEmail, render_email
@@ -389,3 +390,42 @@ def pending_problems() -> QuerySet[Notification]:
         .select_related("user")
         .order_by("-created_at", "-id")
     )
+
+
+@dataclass(frozen=True)
+class DeliveryStatus:
+    """How the email queue stands: counts by state and the rows that are not sent yet."""
+
+    waiting: int  # pending, not tried yet
+    sending: int  # claimed by a sender right now (or left so by one that died)
+    retrying: int  # pending again after a failed attempt
+    failed: int  # given up after NOTIFY_MAX_ATTEMPTS
+    oldest_due_at: datetime | None
+    unsent: list[Notification]  # newest first, up to the limit asked for
+
+    @property
+    def pending(self) -> int:
+        """Everything still to be delivered."""
+        return self.waiting + self.sending + self.retrying
+
+
+def delivery_status(limit: int = 10) -> DeliveryStatus:
+    """The queue's counts and its ``limit`` newest unsent rows, in two queries.
+
+    Spans every organisation: for provider staff watching delivery (the alerts page) and for
+    /healthz, never for customers.
+    """
+    pending, sending, failed = Status.PENDING, Status.SENDING, Status.FAILED
+    figures = Notification.objects.filter(status__in=[pending, sending, failed]).aggregate(
+        waiting=Count("id", filter=Q(status=pending, attempts=0)),
+        sending=Count("id", filter=Q(status=sending)),
+        retrying=Count("id", filter=Q(status=pending, attempts__gt=0)),
+        failed=Count("id", filter=Q(status=failed)),
+        oldest_due_at=Min("next_attempt_at", filter=Q(status=pending)),
+    )
+    unsent = list(
+        Notification.objects.exclude(status=Status.SENT)
+        .select_related("user")
+        .order_by("-created_at", "-id")[:limit]
+    )
+    return DeliveryStatus(unsent=unsent, **figures)
