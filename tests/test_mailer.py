@@ -4,8 +4,11 @@ its commit, a hanging conversation holds up no other email, failures show in the
 
 from __future__ import annotations
 
+import contextlib
 import re
 import signal
+import socket
+import threading
 import time
 from collections.abc import Callable
 from datetime import timedelta
@@ -13,12 +16,14 @@ from typing import Any
 
 import pytest
 from django.conf import settings as django_settings
-from django.db import transaction
+from django.db import connection, transaction
 from django.utils import timezone
 
 from sla_portal.core.models import Notification, WorkerHeartbeat
 from sla_portal.core.notifications import SENDING_TIMEOUT, wake_mailer
 from tests.support.mailer import MailerProcess
+from tests.support.smtp import free_port
+from tests.support.worker import test_database_url
 
 Status = Notification.Status
 
@@ -186,3 +191,103 @@ def test_a_row_a_dead_mailer_left_sending_goes_out_after_the_sending_timeout(smt
         "stalled@acme.example",
     ]
     assert Notification.objects.get(pk=recent.pk).status == Status.SENDING
+
+
+class DatabaseLink:
+    """A TCP relay between the mailer and PostgreSQL that the test can cut and restore: a
+    database outage as the mailer sees it, without stopping the shared server."""
+
+    def __init__(self, target_port: int) -> None:
+        self.target_port = target_port
+        self.port = free_port()
+        self.sockets: list[socket.socket] = []
+        self.listener: socket.socket | None = None
+        self.lock = threading.Lock()
+
+    def up(self) -> None:
+        listener = socket.create_server(("127.0.0.1", self.port), reuse_port=False)
+        listener.settimeout(0.2)
+        self.listener = listener
+        threading.Thread(target=self._accept, args=(listener,), daemon=True).start()
+
+    def down(self) -> None:
+        """Refuse new connections and drop every open one."""
+        listener, self.listener = self.listener, None
+        if listener is not None:
+            listener.close()
+        with self.lock:
+            for sock in self.sockets:
+                with contextlib.suppress(OSError):
+                    sock.shutdown(socket.SHUT_RDWR)
+                sock.close()
+            self.sockets.clear()
+
+    def _accept(self, listener: socket.socket) -> None:
+        while self.listener is listener:
+            try:
+                client, _ = listener.accept()
+            except TimeoutError:
+                continue
+            except OSError:
+                return
+            server = socket.create_connection(("127.0.0.1", self.target_port))
+            with self.lock:
+                self.sockets += [client, server]
+            for source, sink in ((client, server), (server, client)):
+                threading.Thread(target=self._pump, args=(source, sink), daemon=True).start()
+
+    @staticmethod
+    def _pump(source: socket.socket, sink: socket.socket) -> None:
+        with contextlib.suppress(OSError):
+            while data := source.recv(65536):
+                sink.sendall(data)
+        with contextlib.suppress(OSError):
+            sink.shutdown(socket.SHUT_WR)
+
+
+def test_a_database_outage_is_logged_once_survived_and_mail_flows_again(smtp_server, tmp_path):
+    database = connection.settings_dict
+    link = DatabaseLink(int(database.get("PORT") or 5432))
+    link.up()
+    url = test_database_url().replace(f":{database.get('PORT') or 5432}/", f":{link.port}/")
+    assert f":{link.port}/" in url
+    mailer = MailerProcess(tmp_path / "mailer.log", extra_env={"DATABASE_URL": url})
+    mailer.start()
+    try:
+        queue_emails("before@acme.example", key="incident:before")
+        smtp_server.wait_for(1)
+
+        link.down()
+        wait_until(lambda: "database unreachable" in mailer.log(), timeout=10)
+        # Rows committed during the outage (the portal's own connection is not cut).
+        queue_emails("during@acme.example", key="incident:during")
+        time.sleep(3)  # three poll rounds of failing threads: still one line
+        assert mailer.process.poll() is None, "the mailer exited"
+        assert smtp_server.to("during@acme.example") == []
+
+        restored = time.monotonic()
+        link.up()
+        smtp_server.wait_for(2, timeout=15)
+        back_after = time.monotonic() - restored
+        wait_until(lambda: "reachable again" in mailer.log(), timeout=5)
+        # And the NOTIFY wake-up works again: a new email is not left to the poll alone.
+        time.sleep(1.5)
+        committed = time.monotonic()
+        queue_emails("after@acme.example", key="incident:after")
+        smtp_server.wait_for(3, timeout=10)
+        after_latency = time.monotonic() - committed
+    finally:
+        mailer.stop()
+        link.down()
+
+    log = mailer.log()
+    assert log.count("database unreachable") == 1, log
+    assert log.count("database reachable again") == 1, log
+    assert "Traceback" not in log
+    assert back_after < 5
+    assert after_latency < 2
+    assert [message["To"] for message in smtp_server.messages] == [
+        "before@acme.example",
+        "during@acme.example",
+        "after@acme.example",
+    ]

@@ -37,13 +37,20 @@ import time
 from typing import Any
 
 from django.conf import settings
-from django.db import DatabaseError, connection
+
+# Django's root database exception: a connection closed under us raises InterfaceError,
+# which is not a DatabaseError.
+from django.db import Error as DatabaseFailure
+from django.db import connection
 
 from .emails import EmailTransport
 from .health import MAILER_HEARTBEAT, record_heartbeat
 from .notifications import WAKE_CHANNEL, claim_next_due, reclaim_stalled, send_claimed
 
 logger = logging.getLogger(__name__)
+
+# (DatabaseFailure is Django's root database exception: a connection closed under us raises
+# InterfaceError, which is not a DatabaseError.)
 
 # Stalled rows are looked for this often; they are rare, and wait minutes anyway.
 RECLAIM_EVERY_SECONDS = 10.0
@@ -161,7 +168,7 @@ class Mailer:
                 if self.listens and self._listener is None:
                     self._listener = self._listen()
                 self.outage.succeeded()
-            except DatabaseError as exc:
+            except DatabaseFailure as exc:
                 self.outage.failed(exc)
                 self._close_listener()
                 connection.close()
@@ -171,7 +178,7 @@ class Mailer:
 
     def _listen(self) -> Any:
         """A connection of its own, in autocommit, LISTENing on the wake channel."""
-        # Wrapped, so that a refused connection is a DatabaseError like any other here.
+        # Wrapped, so that a refused connection is Django's error like any other here.
         with connection.wrap_database_errors:
             raw = connection.get_new_connection(connection.get_connection_params())
             raw.autocommit = True
@@ -216,7 +223,7 @@ class Mailer:
                     if notification is not None:
                         send_claimed(notification, transport)
                     self.outage.succeeded()
-                except DatabaseError as exc:
+                except DatabaseFailure as exc:
                     self.outage.failed(exc)
                     # Each thread has its own connection; a broken one is replaced next time.
                     connection.close()

@@ -36,7 +36,8 @@ from typing import Any
 from urllib.parse import urlsplit
 
 from django.conf import settings
-from django.db import DatabaseError, connection
+from django.db import Error as DatabaseFailure
+from django.db import connection
 from django.db.models import Count, F, Min, Q, QuerySet
 from django.utils import timezone
 
@@ -296,7 +297,7 @@ def _mark_sent(notification: Notification) -> None:
                 status=Status.SENT, sent_at=now, attempted_at=now
             )
             return
-        except DatabaseError as exc:
+        except DatabaseFailure as exc:
             if time.monotonic() >= give_up_at:
                 logger.error(
                     "Notification %s to %s was accepted by the mail server but could not be "
