@@ -23,7 +23,7 @@ from sla_portal.core.models import Notification, WorkerHeartbeat
 from sla_portal.core.notifications import SENDING_TIMEOUT, wake_mailer
 from tests.support.mailer import MailerProcess
 from tests.support.smtp import free_port
-from tests.support.worker import test_database_url
+from tests.support.worker import test_database_url as database_url_of_tests
 
 Status = Notification.Status
 
@@ -249,7 +249,7 @@ def test_a_database_outage_is_logged_once_survived_and_mail_flows_again(smtp_ser
     database = connection.settings_dict
     link = DatabaseLink(int(database.get("PORT") or 5432))
     link.up()
-    url = test_database_url().replace(f":{database.get('PORT') or 5432}/", f":{link.port}/")
+    url = database_url_of_tests().replace(f":{database.get('PORT') or 5432}/", f":{link.port}/")
     assert f":{link.port}/" in url
     mailer = MailerProcess(tmp_path / "mailer.log", extra_env={"DATABASE_URL": url})
     mailer.start()

@@ -52,6 +52,8 @@ logger = logging.getLogger(__name__)
 # (DatabaseFailure is Django's root database exception: a connection closed under us raises
 # InterfaceError, which is not a DatabaseError.)
 
+# The heartbeat is written at most this often (rounds come at least every poll interval).
+HEARTBEAT_EVERY_SECONDS = 0.5
 # Stalled rows are looked for this often; they are rare, and wait minutes anyway.
 RECLAIM_EVERY_SECONDS = 10.0
 # On stopping, how long the sends under way may take to finish before the process exits.
@@ -158,10 +160,14 @@ class Mailer:
     # --- The main thread: heartbeat, stalled rows, LISTEN ----------------------------------
 
     def _main_loop(self, stop: threading.Event) -> None:
-        next_reclaim = 0.0
+        next_reclaim = next_beat = 0.0
         while not stop.is_set():
             try:
-                record_heartbeat(MAILER_HEARTBEAT, self.hostname)
+                # A burst of commits wakes this loop hundreds of times a second; the
+                # heartbeat needs writing about once a second, not on every wake.
+                if time.monotonic() >= next_beat:
+                    record_heartbeat(MAILER_HEARTBEAT, self.hostname)
+                    next_beat = time.monotonic() + HEARTBEAT_EVERY_SECONDS
                 if time.monotonic() >= next_reclaim:
                     reclaim_stalled()
                     next_reclaim = time.monotonic() + RECLAIM_EVERY_SECONDS
