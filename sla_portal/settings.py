@@ -210,7 +210,10 @@ if EMAIL_HOST:
     EMAIL_HOST_PASSWORD = os.environ.get("EMAIL_HOST_PASSWORD", "")
     EMAIL_USE_TLS = env_bool("EMAIL_USE_TLS")
     EMAIL_USE_SSL = env_bool("EMAIL_USE_SSL")
-    EMAIL_TIMEOUT = int(os.environ.get("EMAIL_TIMEOUT", "20"))
+    # Seconds for each socket operation of an SMTP conversation (connect, greeting, each
+    # command). A server that hangs costs a sender thread this long per step, so it is kept
+    # short; run_mailer's other threads go on meanwhile.
+    EMAIL_TIMEOUT = int(os.environ.get("EMAIL_TIMEOUT", "10"))
 else:
     EMAIL_BACKEND = "django.core.mail.backends.filebased.EmailBackend"
     EMAIL_FILE_PATH = VAR_DIR / "mail"
@@ -219,6 +222,22 @@ else:
 # (30 s, 1 min, 2 min … at most an hour apart); after this many attempts it is marked failed
 # and shown as a delivery problem instead. Eight attempts span a little over an hour.
 NOTIFY_MAX_ATTEMPTS = int(os.environ.get("NOTIFY_MAX_ATTEMPTS", "8"))
+
+# The mail process (manage.py run_mailer, core.mailer): this many sender threads, each sending
+# one email at a time, so one SMTP conversation that hangs holds up one thread, not the queue.
+# Woken by PostgreSQL NOTIFY when a notification is committed, and looking every
+# MAILER_POLL_SECONDS anyway (the only way on SQLite, where it runs one thread).
+MAILER_THREADS = int(os.environ.get("MAILER_THREADS", "4"))
+MAILER_POLL_SECONDS = float(os.environ.get("MAILER_POLL_SECONDS", "1"))
+
+# /healthz (core.health): the parts whose failure answers 503 (the others are reported only;
+# see core.health for why SMTP is not required), and how old each process's heartbeat may be.
+HEALTH_REQUIRED_PARTS = env_list("HEALTH_REQUIRED_PARTS", "database,broker,worker,deadlines,mailer")
+# The deadline loop and the mailer beat about once a second: a few seconds of silence is news.
+DEADLINES_HEARTBEAT_MAX_AGE_SECONDS = float(os.environ.get("DEADLINES_HEARTBEAT_MAX_AGE", "10"))
+MAILER_HEARTBEAT_MAX_AGE_SECONDS = float(os.environ.get("MAILER_HEARTBEAT_MAX_AGE", "10"))
+# Seconds to wait for the SMTP server's greeting in the health check (0: no connect check).
+HEALTH_SMTP_CONNECT_TIMEOUT = float(os.environ.get("HEALTH_SMTP_CONNECT_TIMEOUT", "1"))
 
 # Monthly reports (reporting.services): a closed month's report is a draft that provider staff
 # review (root causes) and issue; the beat task issues a draft nobody issued after this many
@@ -330,10 +349,6 @@ CELERY_BEAT_SCHEDULER = "sla_portal.core.broker_reconnect:DatabaseScheduler"
 CELERY_BEAT_SCHEDULE = {
     # Proves to /healthz that a worker is consuming and the scheduler is ticking.
     "worker-heartbeat": {"task": "core.heartbeat", "schedule": 15.0},
-    # The notification sweep. Each notify() also queues a delivery on commit, but emails are
-    # rows in the database first: when the broker was down at that moment, a worker died
-    # mid-task or a retry's back-off has passed, this picks the due rows up. Nothing is lost.
-    "deliver-notifications": {"task": "core.deliver_notifications", "schedule": 30.0},
     # Signed agreements go into force on their effective date (idempotent; a late run
     # still activates them with the right date in the trail).
     "activate-agreements": {"task": "agreements.activate_due", "schedule": 600.0},
@@ -430,8 +445,9 @@ EVALUATION_MAX_BATCHES_PER_RUN = int(os.environ.get("EVALUATION_MAX_BATCHES_PER_
 # - monitoring.evaluate_periods recomputes at most this many agreements per run, then queues
 #   itself again for the agreements after the last one it did.
 PERIODS_MAX_AGREEMENTS_PER_RUN = int(os.environ.get("PERIODS_MAX_AGREEMENTS_PER_RUN", "20"))
-# A worker is healthy when its last heartbeat is younger than this.
-WORKER_HEARTBEAT_MAX_AGE_SECONDS = int(os.environ.get("WORKER_HEARTBEAT_MAX_AGE", "90"))
+# The Celery worker is healthy when its last heartbeat (sent every 15 s) is younger than
+# this: three missed beats. The alerting path is judged faster, by the deadline loop's tick.
+WORKER_HEARTBEAT_MAX_AGE_SECONDS = int(os.environ.get("WORKER_HEARTBEAT_MAX_AGE", "45"))
 
 # --- API ------------------------------------------------------------------------------------
 REST_FRAMEWORK = {

@@ -281,6 +281,7 @@ def sleep_until(moment: datetime) -> None:
 
 def test_a_ticket_warns_misses_and_breaches_on_time_with_one_email_per_level_and_person(
     smtp_server,
+    mailer,
     celery_worker_and_beat,
     acme_agreement,
     acme_desk,
@@ -319,6 +320,7 @@ def test_a_ticket_warns_misses_and_breaches_on_time_with_one_email_per_level_and
 
 def test_a_worker_killed_mid_way_loses_and_duplicates_nothing(
     smtp_server,
+    mailer,
     celery_worker_and_beat: WorkerAndBeat,
     acme_agreement,
     acme_desk,
