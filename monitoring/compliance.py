@@ -27,12 +27,15 @@ __all__ = [
     "NO_DATA",
     "PAUSED",
     "RUNNING",
+    "CountedTime",
     "Goal",
     "TimerInput",
     "TimerResult",
     "Verdict",
     "availability_verdict",
     "count_verdict",
+    "counted_time",
+    "intersect_intervals",
     "merge_intervals",
     "period_bounds",
     "periods_between",
@@ -327,7 +330,8 @@ def merge_intervals(intervals: Iterable[Interval]) -> list[Interval]:
     return [(a, b) for a, b in merged]
 
 
-def _intersect(a: list[Interval], b: list[Interval]) -> list[Interval]:
+def intersect_intervals(a: list[Interval], b: list[Interval]) -> list[Interval]:
+    """The overlap of two sorted lists of disjoint half-open intervals, in order."""
     found, i, j = [], 0, 0
     while i < len(a) and j < len(b):
         start, end = max(a[i][0], b[j][0]), min(a[i][1], b[j][1])
@@ -375,6 +379,35 @@ def _cap(intervals: list[Interval], seconds: float) -> list[Interval]:
     return kept
 
 
+@dataclass(frozen=True)
+class CountedTime:
+    """The parts of a period's time in the availability formula, as sorted disjoint spans."""
+
+    service: list[Interval]  # the service hours
+    excluded: list[Interval]  # announced maintenance inside them, capped
+    measurable: list[Interval]  # service minus excluded
+    counted: list[Interval]  # measurable minus what nobody measured
+
+
+def counted_time(
+    calendar: BusinessCalendar,
+    period: Interval,
+    excluded_maintenance: Iterable[Interval],
+    max_excluded_seconds: float | None,
+    unmeasured: Iterable[Interval] = (),
+) -> CountedTime:
+    """The time of ``period`` that counts for availability (see ``availability_verdict``);
+    shared with ``monitoring.budget`` so a crossing moment rests on the very same time."""
+    start, end = period
+    service = merge_intervals(calendar.intervals(start, end))
+    maintenance = intersect_intervals(service, merge_intervals(excluded_maintenance))
+    if max_excluded_seconds is not None:
+        maintenance = _cap(maintenance, max_excluded_seconds)
+    measurable = _subtract(service, maintenance)
+    counted = _subtract(measurable, merge_intervals(unmeasured))
+    return CountedTime(service, maintenance, measurable, counted)
+
+
 def availability_verdict(
     calendar: BusinessCalendar,
     period: Interval,
@@ -406,19 +439,17 @@ def availability_verdict(
     """
     start, end = period
     upto = min(max(now, start), end)
-    service = merge_intervals(calendar.intervals(start, end))
-    maintenance = _intersect(service, merge_intervals(excluded_maintenance))
-    if max_excluded_seconds is not None:
-        maintenance = _cap(maintenance, max_excluded_seconds)
-    counted = _subtract(service, maintenance)
-    before_silence = counted
-    counted = _subtract(counted, merge_intervals(unmeasured))
+    time = counted_time(calendar, period, excluded_maintenance, max_excluded_seconds, unmeasured)
+    service, maintenance = time.service, time.excluded
+    before_silence, counted = time.measurable, time.counted
     down_spans = merge_intervals(
         (a, min(b, upto) if b is not None else upto) for a, b in outages if a < upto
     )
-    down = _seconds(_intersect(counted, down_spans))
+    down = _seconds(intersect_intervals(counted, down_spans))
     counted_seconds = _seconds(counted)
-    elapsed_seconds = _seconds(_intersect(counted, [(start, upto)])) if upto > start else 0.0
+    elapsed_seconds = (
+        _seconds(intersect_intervals(counted, [(start, upto)])) if upto > start else 0.0
+    )
     budget = counted_seconds * (100 - goal.target) / 100
     threshold_budget = counted_seconds * (100 - goal.threshold) / 100
     closed = now >= end
@@ -435,7 +466,9 @@ def availability_verdict(
     }
     unmeasured_seconds = _seconds(before_silence) - counted_seconds
     if unmeasured_seconds > 0:
-        known = _seconds(_intersect(before_silence, [(start, upto)])) if upto > start else 0.0
+        known = (
+            _seconds(intersect_intervals(before_silence, [(start, upto)])) if upto > start else 0.0
+        )
         details["unmeasured_seconds"] = unmeasured_seconds
         details["measured_percent"] = (
             (known - unmeasured_seconds) / known * 100 if known > 0 else 0.0

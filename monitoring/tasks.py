@@ -63,16 +63,19 @@ def evaluate_changed(kind: str = "", ids: list[int] | None = None) -> int:
 
 @shared_task(name="monitoring.tick", ignore_result=True)
 def tick() -> int:
-    """The deadline loop (every second): claim due timers, evaluate marked tickets, record
-    the emails of new alerts. Missing a tick loses nothing; the next one finds the rows."""
+    """The deadline loop (every second): claim due timers and periods whose availability
+    budget is crossed now, evaluate marked tickets, record the emails of new alerts. Missing
+    a tick loses nothing; the next one finds the rows."""
     from django.db import transaction
     from django.utils import timezone
 
     from .evaluation.alerts import deliver_new_alerts
     from .evaluation.deadlines import claim_due_timers
+    from .evaluation.period_deadlines import claim_due_period_deadlines
     from .evaluation.tickets import evaluate_pending_tickets
 
     claimed = claim_due_timers(timezone.now())
+    claimed += claim_due_period_deadlines(timezone.now())
     evaluate_pending_tickets(timezone.now(), max_batches=1)
     with transaction.atomic():
         deliver_new_alerts(timezone.now())

@@ -11,6 +11,7 @@ at period close. The arithmetic is in ``monitoring.compliance``; this module onl
 from __future__ import annotations
 
 from collections.abc import Iterable
+from dataclasses import dataclass, field
 from datetime import datetime, time, timedelta
 from zoneinfo import ZoneInfo
 
@@ -21,6 +22,7 @@ from agreements.models import Agreement, Service
 from agreements.terms import MONITORED_STATES, MeasuredTarget, MeasuredTerms, measured_terms
 
 from .. import staleness
+from ..budget import WARNING, Crossings, availability_crossings, next_crossing
 from ..compliance import (
     AT_RISK,
     BREACHED,
@@ -124,9 +126,11 @@ def _evaluate_target(
     for start, end in periods:
         window = (max(start, term_start), min(end, term_end) if term_end else end)
         closed = now >= window[1]
-        verdict, unit, goal = measure(agreement, terms, target, service_ids, window, now, closed)
-        row = _store(agreement, terms, target, (start, end), verdict, unit, goal, closed, now)
-        _record_outcome(agreement, target, row, verdict, unit, goal, now)
+        found = measure_target(agreement, terms, target, service_ids, window, now, closed)
+        verdict, unit, goal = found.verdict, found.unit, found.goal
+        due = None if closed else next_crossing(found.crossings, verdict.status, now)
+        row = _store(agreement, terms, target, (start, end), verdict, unit, goal, closed, now, due)
+        _record_outcome(agreement, target, row, verdict, unit, goal, now, found.crossings)
     return len(periods)
 
 
@@ -139,6 +143,17 @@ def _goal(target: MeasuredTarget) -> Goal:
     )
 
 
+@dataclass(frozen=True)
+class Measured:
+    """One target's verdict over a window, the unit of its value, its goal and, for uptime
+    availability, the moments its downtime crosses each level (``monitoring.budget``)."""
+
+    verdict: Verdict
+    unit: str
+    goal: Goal
+    crossings: Crossings = field(default_factory=Crossings)
+
+
 def measure(
     agreement: Agreement,
     terms: MeasuredTerms,
@@ -149,6 +164,39 @@ def measure(
     closed: bool,
 ) -> tuple[Verdict, str, Goal]:
     """The verdict of one target over ``window``, with the unit of its value and its goal."""
+    found = measure_target(agreement, terms, target, service_ids, window, now, closed)
+    return found.verdict, found.unit, found.goal
+
+
+def measure_target(
+    agreement: Agreement,
+    terms: MeasuredTerms,
+    target: MeasuredTarget,
+    service_ids: list[int],
+    window: tuple[datetime, datetime],
+    now: datetime,
+    closed: bool,
+) -> Measured:
+    """``measure`` with the crossing moments of an availability budget."""
+    if (
+        not target.is_ticket_timer
+        and target.metric == "availability"
+        and target.data_source == "uptime"
+    ):
+        return _availability(terms, target, service_ids, window, now, closed)
+    verdict, unit, goal = _measure(agreement, terms, target, service_ids, window, now, closed)
+    return Measured(verdict, unit, goal)
+
+
+def _measure(
+    agreement: Agreement,
+    terms: MeasuredTerms,
+    target: MeasuredTarget,
+    service_ids: list[int],
+    window: tuple[datetime, datetime],
+    now: datetime,
+    closed: bool,
+) -> tuple[Verdict, str, Goal]:
     start, end = window
     if target.is_ticket_timer:
         goal_target = float(target.compliance_target or 100)
@@ -174,46 +222,6 @@ def measure(
         return verdict, "percent", goal
 
     goal = _goal(target)
-    if target.metric == "availability" and target.data_source == "uptime":
-        outages = Outage.objects.filter(
-            Q(ended_at__isnull=True) | Q(ended_at__gt=start),
-            service_id__in=service_ids,
-            started_at__lt=end,
-        ).values_list("started_at", "ended_at", "source_id")
-        maintenance = []
-        cap = None
-        if terms.maintenance_excluded:
-            maintenance = MaintenanceWindow.objects.filter(
-                service_id__in=service_ids,
-                starts_at__lt=end,
-                ends_at__gt=start,
-                announced_at__isnull=False,
-                announced_at__lte=F("starts_at") - timedelta(days=terms.maintenance_notice_days),
-            ).values_list("starts_at", "ends_at")
-            cap = terms.maintenance_max_minutes * 60 * MONTHS_IN.get(target.period, 1)
-        found, unmeasured, silent = _silence_applied(list(outages), service_ids, window, now)
-        if (
-            silent is not None
-            and not silent.counts_as_down
-            and silent.silence.last_evidence < start
-        ):
-            # Nothing in this period was measured: no verdict, no 0 %, no breach.
-            return (
-                _no_data_since(silent.silence.last_evidence, closed, target.zone),
-                "percent",
-                goal,
-            )
-        if not found and not _has_checks(service_ids, window):
-            reason = "No uptime checks or outages were recorded for this period."
-            return Verdict(None, NO_DATA, closed, {"reason": reason}), "percent", goal
-        verdict = availability_verdict(
-            target.calendar, window, now, found, list(maintenance), cap, goal, unmeasured
-        )
-        if silent is not None:
-            since = silent.silence.last_evidence
-            verdict.details["no_data_since"] = since.isoformat()
-            verdict.details["silence_counts_as_down"] = silent.counts_as_down
-        return verdict, "percent", goal
     if target.data_source == "errors":
         events = ErrorEvent.objects.filter(
             service_id__in=service_ids, occurred_at__gte=start, occurred_at__lt=end
@@ -247,6 +255,58 @@ def measure(
         return recovery_verdict(list(incidents), min(now, end), minutes, closed), "minutes", minutes
     reason = f"The portal has no data feed for {target.data_source or target.metric} targets yet."
     return Verdict(None, NO_DATA, closed, {"reason": reason}), target.unit, goal
+
+
+def _availability(
+    terms: MeasuredTerms,
+    target: MeasuredTarget,
+    service_ids: list[int],
+    window: tuple[datetime, datetime],
+    now: datetime,
+    closed: bool,
+) -> Measured:
+    """Availability from uptime data, with the moments its budget is crossed."""
+    start, end = window
+    goal = _goal(target)
+    outages = Outage.objects.filter(
+        Q(ended_at__isnull=True) | Q(ended_at__gt=start),
+        service_id__in=service_ids,
+        started_at__lt=end,
+    ).values_list("started_at", "ended_at", "source_id")
+    maintenance = []
+    cap = None
+    if terms.maintenance_excluded:
+        maintenance = MaintenanceWindow.objects.filter(
+            service_id__in=service_ids,
+            starts_at__lt=end,
+            ends_at__gt=start,
+            announced_at__isnull=False,
+            announced_at__lte=F("starts_at") - timedelta(days=terms.maintenance_notice_days),
+        ).values_list("starts_at", "ends_at")
+        cap = terms.maintenance_max_minutes * 60 * MONTHS_IN.get(target.period, 1)
+    found, unmeasured, silent = _silence_applied(list(outages), service_ids, window, now)
+    if silent is not None and not silent.counts_as_down and silent.silence.last_evidence < start:
+        # Nothing in this period was measured: no verdict, no 0 %, no breach.
+        return Measured(
+            _no_data_since(silent.silence.last_evidence, closed, target.zone), "percent", goal
+        )
+    if not found and not _has_checks(service_ids, window):
+        reason = "No uptime checks or outages were recorded for this period."
+        return Measured(Verdict(None, NO_DATA, closed, {"reason": reason}), "percent", goal)
+    maintenance = list(maintenance)
+    verdict = availability_verdict(
+        target.calendar, window, now, found, maintenance, cap, goal, unmeasured
+    )
+    # The same inputs give the moments the budget is crossed, so a deadline stored from them
+    # is exactly where a later verdict changes (``monitoring.budget``).
+    crossings = availability_crossings(
+        target.calendar, window, found, maintenance, cap, goal, unmeasured
+    )
+    if silent is not None:
+        since = silent.silence.last_evidence
+        verdict.details["no_data_since"] = since.isoformat()
+        verdict.details["silence_counts_as_down"] = silent.counts_as_down
+    return Measured(verdict, "percent", goal, crossings)
 
 
 def _silence_applied(
@@ -303,6 +363,7 @@ def _store(
     goal: Goal,
     closed: bool,
     now: datetime,
+    next_due: datetime | None = None,
 ) -> PeriodResult:
     row, _ = PeriodResult.objects.update_or_create(
         agreement=agreement,
@@ -330,6 +391,7 @@ def _store(
             "details": verdict.details,
             "evaluated_at": now,
             "closed_at": now if closed else None,
+            "next_due": next_due,
         },
     )
     return row
@@ -358,17 +420,28 @@ def _record_outcome(
     unit: str,
     goal: Goal,
     now: datetime,
+    crossings: Crossings | None = None,
 ) -> None:
-    """Warn about a period at risk; open a breach and alert when a miss is final."""
+    """Warn about a period at risk; open a breach and alert when a miss is final.
+
+    A level is stamped with the moment it was reached: for availability the moment its
+    budget was crossed (``monitoring.budget``), whichever evaluation notices it first (the
+    deadline loop at that moment, or a later periodic evaluation); otherwise the evaluation
+    time, at most the period's end."""
     text = value_text(verdict.value, unit, goal)
     if target.is_ticket_timer:
         text = f"{text} of tickets within the time target"
     reached_at = min(now, row.period_end)
+
+    def moment(level: str) -> datetime:
+        crossed = crossings.moment(level) if crossings is not None else None
+        return crossed if crossed is not None and crossed <= reached_at else reached_at
+
     candidates = []
     breach = None
     missed = verdict.status in (MISSED_TARGET, BREACHED)
     if not row.is_closed and (verdict.status == AT_RISK or (missed and not verdict.final)):
-        candidates.append(alerts.Candidate(Level.WARNING, reached_at, row.period_end, text))
+        candidates.append(alerts.Candidate(Level.WARNING, moment(WARNING), row.period_end, text))
     if missed and verdict.final:
         breach = Breach.objects.filter(period_result=row).first()
         if breach is not None and breach.closed_at is None and row.is_closed:
@@ -383,7 +456,7 @@ def _record_outcome(
                 target_label=target.label[:200],
                 period_result=row,
                 level=verdict.status,
-                opened_at=reached_at,
+                opened_at=moment(MISSED_TARGET),
                 closed_at=row.closed_at,
                 value_text=text[:300],
             )
@@ -391,7 +464,9 @@ def _record_outcome(
             Breach.objects.filter(pk=breach.pk).update(
                 level=verdict.status, closed_at=row.closed_at, value_text=text[:300]
             )
-        candidates.append(alerts.Candidate(verdict.status, reached_at, row.period_end, text))
+        candidates.append(
+            alerts.Candidate(verdict.status, moment(verdict.status), row.period_end, text)
+        )
     elif not missed:
         # Data corrected since a final miss was recorded (checks re-sent without the outage):
         # the period meets its target after all, so its breach must not stay open for ever,
