@@ -115,14 +115,15 @@ def availability_crossings(
 
 
 def _runs_past(runs: list[Interval], allowance: float) -> datetime | None:
-    """The first instant at which the downtime of ``runs`` exceeds ``allowance`` seconds,
-    rounded up to the microsecond so that the verdict at that instant shows the crossing."""
+    """The first microsecond at which the downtime of ``runs`` exceeds ``allowance``
+    seconds: the verdict at that very instant shows the crossing (downtime exactly at an
+    allowance still meets it), so the deadline loop never has to look twice."""
     used = 0.0
     for a, b in runs:
         length = (b - a).total_seconds()
         if used + length > allowance:
             left = max(0.0, allowance - used)
-            return min(b, a + timedelta(microseconds=math.ceil(left * 1_000_000)))
+            return min(b, a + timedelta(microseconds=math.floor(left * 1_000_000) + 1))
         used += length
     return None
 

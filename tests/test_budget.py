@@ -92,11 +92,13 @@ def test_office_hours_skip_the_night_the_weekend_and_the_holiday():
 def test_a_budget_used_up_exactly_at_closing_time_is_crossed_when_service_resumes():
     """From Thursday 16:09:36 the outage uses exactly the 3,024 s warning allowance by
     17:00, which still meets it (down must exceed the allowance); it is exceeded at the next
-    instant of service, Monday 09:00 (Friday is the holiday)."""
+    instant of service, the first microsecond after Monday 09:00 (Friday is the holiday)."""
     goal = Goal(99.0, 98.0, True, 50.0)
     outage = [(berlin(2026, 3, 19, 16, 9, 36), None)]
     found = availability_crossings(OFFICE, MARCH_BERLIN, outage, [], None, goal)
-    assert found.warning == berlin(2026, 3, 23, 9, 0)
+    assert found.warning == berlin(2026, 3, 23, 9, 0) + timedelta(microseconds=1)
+    monday = availability_verdict(OFFICE, MARCH_BERLIN, found.warning, outage, [], None, goal)
+    assert monday.status == AT_RISK
     closing = availability_verdict(
         OFFICE, MARCH_BERLIN, berlin(2026, 3, 20, 12), outage, [], None, goal
     )
@@ -175,7 +177,7 @@ RANK = {MET: 0, AT_RISK: 1, MISSED_TARGET: 2, BREACHED: 3}
 def test_each_moment_is_where_the_verdict_changes(
     start_minutes, earlier_seconds, target, gap, warning, calendar
 ):
-    """Just before a moment the verdict has not reached the level; just after, it has."""
+    """Just before a moment the verdict has not reached the level; at the moment, it has."""
     goal = Goal(target, target - gap, True, warning)
     period = MARCH_BERLIN if calendar is OFFICE else MARCH
     opened = period[0] + timedelta(minutes=start_minutes)
@@ -183,12 +185,12 @@ def test_each_moment_is_where_the_verdict_changes(
     if earlier_seconds:
         outages.append((period[0], period[0] + timedelta(seconds=earlier_seconds)))
     found = availability_crossings(calendar, period, outages, [], None, goal)
-    tick = timedelta(milliseconds=1)
+    tick = timedelta(microseconds=1)
     for rank, level in enumerate((WARNING, MISSED_TARGET, BREACHED), start=1):
         moment = found.moment(level)
         if moment is None or moment + tick >= period[1]:
             continue
-        after = availability_verdict(calendar, period, moment + tick, outages, [], None, goal)
+        after = availability_verdict(calendar, period, moment, outages, [], None, goal)
         assert RANK[after.status] >= rank, (level, moment, after)
         if moment - tick > period[0]:
             before = availability_verdict(calendar, period, moment - tick, outages, [], None, goal)
@@ -197,10 +199,10 @@ def test_each_moment_is_where_the_verdict_changes(
 
 @pytest.mark.parametrize("percent", [0.0, 100.0])
 def test_a_warning_share_at_the_edges(percent):
-    """0 %: the first second down warns; 100 %: the warning and the miss coincide."""
+    """0 %: the first microsecond down warns; 100 %: the warning and the miss coincide."""
     goal = Goal(99.9, 99.5, True, percent)
     found = availability_crossings(ALWAYS, MARCH, [(utc(2026, 3, 10, 12), None)], [], None, goal)
     if percent == 0:
-        assert found.warning == utc(2026, 3, 10, 12)
+        assert found.warning == utc(2026, 3, 10, 12) + timedelta(microseconds=1)
     else:
         assert found.warning is not None and near(found.warning, found.missed_target)
