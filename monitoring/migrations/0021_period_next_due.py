@@ -6,8 +6,6 @@ from django.db import migrations, models
 class Migration(migrations.Migration):
 
     dependencies = [
-        ('agreements', '0006_comment_threads'),
-        ('core', '0005_api_tokens'),
         ('monitoring', '0020_breach_withdrawn'),
     ]
 
