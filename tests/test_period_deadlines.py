@@ -172,9 +172,13 @@ def test_the_tick_task_claims_period_deadlines(outage):
 
 
 @pytest.mark.django_db(transaction=True)
-def test_two_loops_claim_a_due_period_once(outage):
+def test_two_loops_claim_a_due_period_once(outage, acme_desk, services):
     evaluate_periods(OPENED + timedelta(minutes=10))
     due = march(outage).next_due
+    # Committed data stamps the source's evidence: a source silent for 15 minutes is stale
+    # and its open outage ends at the evidence (``monitoring.silence``). The monitor still
+    # reports the portal down at 12:30, so the outage is going on at the warning moment.
+    send(acme_desk, services["portal"], (OPENED + timedelta(minutes=30), "down"))
     barrier = threading.Barrier(2)
     claimed: list[int] = []
     errors: list[BaseException] = []
@@ -198,3 +202,17 @@ def test_two_loops_claim_a_due_period_once(outage):
     assert sorted(claimed) == [0, 1]
     assert list(alerts(row)) == ["warning"]
     assert alerts(row)["warning"].reached_at == due
+
+
+@pytest.mark.django_db(transaction=True)
+def test_a_source_gone_silent_before_the_moment_raises_nothing(outage):
+    """The last evidence is the "down" check at 12:00; the source is stale from 12:15, so
+    the outage ends at the evidence and the time after is unmeasured: at the moment stored
+    at 12:10 nothing is crossed, the claim raises nothing and leaves no deadline."""
+    evaluate_periods(OPENED + timedelta(minutes=10))
+    due = march(outage).next_due
+    assert near(due, WARNING_AT)
+    assert claim_due_period_deadlines(due) == 1
+    row = march(outage)
+    assert row.status == "met" and row.next_due is None
+    assert alerts(row) == {}
