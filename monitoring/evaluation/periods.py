@@ -299,9 +299,11 @@ def _availability(
     )
     # The same inputs give the moments the budget is crossed, so a deadline stored from them
     # is exactly where a later verdict changes (``monitoring.budget``).
-    crossings = availability_crossings(
-        target.calendar, window, found, maintenance, cap, goal, unmeasured
-    )
+    crossings = Crossings()
+    if found:  # without downtime nothing is crossed (and most periods have none)
+        crossings = availability_crossings(
+            target.calendar, window, found, maintenance, cap, goal, unmeasured
+        )
     if silent is not None:
         since = silent.silence.last_evidence
         verdict.details["no_data_since"] = since.isoformat()
