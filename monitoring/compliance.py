@@ -12,6 +12,7 @@ the threshold of unacceptable service); ``no_data`` when nothing was measured.
 
 from __future__ import annotations
 
+import math
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
@@ -27,15 +28,12 @@ __all__ = [
     "NO_DATA",
     "PAUSED",
     "RUNNING",
-    "CountedTime",
     "Goal",
     "TimerInput",
     "TimerResult",
     "Verdict",
     "availability_verdict",
     "count_verdict",
-    "counted_time",
-    "intersect_intervals",
     "merge_intervals",
     "period_bounds",
     "periods_between",
@@ -287,6 +285,11 @@ class Verdict:
     status: str
     final: bool
     details: dict
+    # Availability only: the moment the downtime runs past each level's allowance
+    # (``warning``, ``missed_target``, ``breached``) if the outages open now go on until the
+    # period ends; a level not crossed within the period is absent. Like a ticket timer's
+    # deadlines, known in advance: see ``availability_verdict`` and ``monitoring.budget``.
+    crossings: dict[str, datetime] = field(default_factory=dict)
 
 
 def ticket_share_verdict(
@@ -330,8 +333,7 @@ def merge_intervals(intervals: Iterable[Interval]) -> list[Interval]:
     return [(a, b) for a, b in merged]
 
 
-def intersect_intervals(a: list[Interval], b: list[Interval]) -> list[Interval]:
-    """The overlap of two sorted lists of disjoint half-open intervals, in order."""
+def _intersect(a: list[Interval], b: list[Interval]) -> list[Interval]:
     found, i, j = [], 0, 0
     while i < len(a) and j < len(b):
         start, end = max(a[i][0], b[j][0]), min(a[i][1], b[j][1])
@@ -379,35 +381,6 @@ def _cap(intervals: list[Interval], seconds: float) -> list[Interval]:
     return kept
 
 
-@dataclass(frozen=True)
-class CountedTime:
-    """The parts of a period's time in the availability formula, as sorted disjoint spans."""
-
-    service: list[Interval]  # the service hours
-    excluded: list[Interval]  # announced maintenance inside them, capped
-    measurable: list[Interval]  # service minus excluded
-    counted: list[Interval]  # measurable minus what nobody measured
-
-
-def counted_time(
-    calendar: BusinessCalendar,
-    period: Interval,
-    excluded_maintenance: Iterable[Interval],
-    max_excluded_seconds: float | None,
-    unmeasured: Iterable[Interval] = (),
-) -> CountedTime:
-    """The time of ``period`` that counts for availability (see ``availability_verdict``);
-    shared with ``monitoring.budget`` so a crossing moment rests on the very same time."""
-    start, end = period
-    service = merge_intervals(calendar.intervals(start, end))
-    maintenance = intersect_intervals(service, merge_intervals(excluded_maintenance))
-    if max_excluded_seconds is not None:
-        maintenance = _cap(maintenance, max_excluded_seconds)
-    measurable = _subtract(service, maintenance)
-    counted = _subtract(measurable, merge_intervals(unmeasured))
-    return CountedTime(service, maintenance, measurable, counted)
-
-
 def availability_verdict(
     calendar: BusinessCalendar,
     period: Interval,
@@ -436,20 +409,26 @@ def availability_verdict(
     so a spent budget is final: ``breached`` as soon as the downtime exceeds what the
     threshold allows. The period is at risk once the downtime has used more than the warning
     share of what the target allows (the error budget).
+
+    ``crossings`` holds the moment each level is crossed, whether past or still to come if
+    the open outages go on (see ``_crossings``).
     """
     start, end = period
     upto = min(max(now, start), end)
-    time = counted_time(calendar, period, excluded_maintenance, max_excluded_seconds, unmeasured)
-    service, maintenance = time.service, time.excluded
-    before_silence, counted = time.measurable, time.counted
+    outages = list(outages)
+    service = merge_intervals(calendar.intervals(start, end))
+    maintenance = _intersect(service, merge_intervals(excluded_maintenance))
+    if max_excluded_seconds is not None:
+        maintenance = _cap(maintenance, max_excluded_seconds)
+    counted = _subtract(service, maintenance)
+    before_silence = counted
+    counted = _subtract(counted, merge_intervals(unmeasured))
     down_spans = merge_intervals(
         (a, min(b, upto) if b is not None else upto) for a, b in outages if a < upto
     )
-    down = _seconds(intersect_intervals(counted, down_spans))
+    down = _seconds(_intersect(counted, down_spans))
     counted_seconds = _seconds(counted)
-    elapsed_seconds = (
-        _seconds(intersect_intervals(counted, [(start, upto)])) if upto > start else 0.0
-    )
+    elapsed_seconds = _seconds(_intersect(counted, [(start, upto)])) if upto > start else 0.0
     budget = counted_seconds * (100 - goal.target) / 100
     threshold_budget = counted_seconds * (100 - goal.threshold) / 100
     closed = now >= end
@@ -466,9 +445,7 @@ def availability_verdict(
     }
     unmeasured_seconds = _seconds(before_silence) - counted_seconds
     if unmeasured_seconds > 0:
-        known = (
-            _seconds(intersect_intervals(before_silence, [(start, upto)])) if upto > start else 0.0
-        )
+        known = _seconds(_intersect(before_silence, [(start, upto)])) if upto > start else 0.0
         details["unmeasured_seconds"] = unmeasured_seconds
         details["measured_percent"] = (
             (known - unmeasured_seconds) / known * 100 if known > 0 else 0.0
@@ -480,7 +457,60 @@ def availability_verdict(
     final = closed or status != MET
     if status == MET and not closed and down > budget * goal.warning_percent / 100:
         status = AT_RISK
-    return Verdict(value, status, final, details)
+    crossings = _crossings(counted, counted_seconds, period, outages, goal) if outages else {}
+    return Verdict(value, status, final, details, crossings)
+
+
+def _crossings(
+    counted: list[Interval],
+    counted_seconds: float,
+    period: Interval,
+    outages: list[tuple[datetime, datetime | None]],
+    goal: Goal,
+) -> dict[str, datetime]:
+    """When the downtime runs past each level's allowance, the open outages going on until
+    the period ends::
+
+        budget    = counted * (100 - target) / 100
+        warning   = budget * warning_percent / 100     (at risk: down > warning)
+        missed    = budget + tolerance                 (Goal.status: value < target)
+        breached  = counted * (100 - threshold) / 100 + tolerance
+
+    ``tolerance`` is ``Goal.status``'s slack on the percentage, in seconds, so a moment is
+    exactly where the verdict changes. The downtime grows only inside the counted time
+    (service hours and holidays of the calendar, excluded maintenance and unmeasured time
+    left out), so a level whose allowance is used up exactly at a closing time is crossed
+    when the downtime grows again, at the next opening."""
+    if not goal.higher_is_better:
+        return {}
+    start, end = period
+    spans = merge_intervals(
+        (max(a, start), end if b is None else min(b, end)) for a, b in outages if a < end
+    )
+    runs = _intersect(counted, spans)
+    slack = counted_seconds * TOLERANCE / 100
+    budget = counted_seconds * (100 - goal.target) / 100
+    allowances = {
+        "warning": budget * goal.warning_percent / 100,
+        MISSED_TARGET: budget + slack,
+        BREACHED: counted_seconds * (100 - goal.threshold) / 100 + slack,
+    }
+    found = {level: _runs_past(runs, allowance) for level, allowance in allowances.items()}
+    return {level: moment for level, moment in found.items() if moment is not None}
+
+
+def _runs_past(runs: list[Interval], allowance: float) -> datetime | None:
+    """The first microsecond at which the downtime of ``runs`` exceeds ``allowance``
+    seconds: the verdict at that very instant shows the crossing (downtime exactly at an
+    allowance still meets it), so the deadline loop never has to look twice."""
+    used = 0.0
+    for a, b in runs:
+        length = (b - a).total_seconds()
+        if used + length > allowance:
+            left = max(0.0, allowance - used)
+            return min(b, a + timedelta(microseconds=math.floor(left * 1_000_000) + 1))
+        used += length
+    return None
 
 
 def count_verdict(count: int, goal: Goal, closed: bool) -> Verdict:

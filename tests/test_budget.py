@@ -1,4 +1,6 @@
-"""When an availability budget is crossed (``monitoring.budget``): pure, no database.
+"""When an availability budget is crossed (``Verdict.crossings`` of
+``monitoring.compliance.availability_verdict``, the next deadline from ``monitoring.budget``):
+pure, no database.
 
 Hand-computed moments pin the rule on a 24x7 calendar, on office hours with a holiday, at a
 closing time and with excluded maintenance; a property test checks that each moment is
@@ -14,7 +16,7 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from monitoring.budget import WARNING, Crossings, availability_crossings, next_crossing
+from monitoring.budget import WARNING, next_crossing
 from monitoring.clock import BusinessCalendar
 from monitoring.compliance import (
     AT_RISK,
@@ -24,6 +26,28 @@ from monitoring.compliance import (
     Goal,
     availability_verdict,
 )
+
+
+class Found:
+    """The crossings of one period, read by level name."""
+
+    def __init__(self, crossings: dict[str, datetime]) -> None:
+        self.crossings = crossings
+        self.warning = crossings.get(WARNING)
+        self.missed_target = crossings.get(MISSED_TARGET)
+        self.breached = crossings.get(BREACHED)
+
+    def moment(self, level: str) -> datetime | None:
+        return self.crossings.get(level)
+
+
+def availability_crossings(calendar, period, outages, maintenance, cap, goal) -> Found:
+    """The crossings of ``availability_verdict`` (they do not depend on ``now``)."""
+    outages = list(outages)
+    return Found(
+        availability_verdict(calendar, period, period[0], outages, maintenance, cap, goal).crossings
+    )
+
 
 BERLIN = ZoneInfo("Europe/Berlin")
 ALWAYS = BusinessCalendar.always()
@@ -62,7 +86,7 @@ def test_open_outage_on_a_24x7_month():
     assert near(found.warning, utc(2026, 3, 10, 12, 33, 28, 800000))
     assert near(found.missed_target, utc(2026, 3, 10, 12, 44, 38, 400000))
     assert near(found.breached, utc(2026, 3, 10, 15, 43, 12))
-    assert found.moment(WARNING) == found.warning
+    assert set(found.crossings) == {WARNING, MISSED_TARGET, BREACHED}
 
 
 def test_earlier_downtime_in_the_period_brings_the_moments_forward():
@@ -138,25 +162,30 @@ def test_no_crossing_within_the_period_and_none_for_ended_outages_below_the_budg
     ended = availability_crossings(
         ALWAYS, MARCH, [(utc(2026, 3, 2), utc(2026, 3, 2, 0, 10))], [], None, goal
     )
-    assert ended == Crossings()
+    assert ended.crossings == {}
 
 
 def test_nothing_counted_gives_no_moment():
     goal = Goal(99.9, 99.5, True, 75.0)
     closed = BusinessCalendar("UTC", {}, ())
-    assert availability_crossings(closed, MARCH, [(utc(2026, 3, 2), None)], [], None, goal) == (
-        Crossings()
-    )
+    found = availability_crossings(closed, MARCH, [(utc(2026, 3, 2), None)], [], None, goal)
+    assert found.crossings == {}
 
 
 def test_the_next_deadline_is_the_first_level_not_shown_yet():
-    crossings = Crossings(utc(2026, 3, 10, 12, 33), utc(2026, 3, 10, 12, 44), utc(2026, 3, 10, 15))
+    crossings = {
+        WARNING: utc(2026, 3, 10, 12, 33),
+        MISSED_TARGET: utc(2026, 3, 10, 12, 44),
+        BREACHED: utc(2026, 3, 10, 15),
+    }
     now = utc(2026, 3, 10, 12)
-    assert next_crossing(crossings, MET, now) == crossings.warning
-    assert next_crossing(crossings, AT_RISK, now) == crossings.missed_target
-    assert next_crossing(crossings, MISSED_TARGET, now) == crossings.breached
+    assert next_crossing(crossings, MET, now) == crossings[WARNING]
+    assert next_crossing(crossings, AT_RISK, now) == crossings[MISSED_TARGET]
+    assert next_crossing(crossings, MISSED_TARGET, now) == crossings[BREACHED]
     assert next_crossing(crossings, BREACHED, now) is None
-    assert next_crossing(Crossings(), MET, now) is None
+    assert next_crossing({}, MET, now) is None
+    # Past the period's end nothing is crossed: the breach is absent, no deadline after it.
+    assert next_crossing({WARNING: crossings[WARNING]}, AT_RISK, now) is None
     # Come, but the verdict (within its tolerance) does not show it yet: looked at again.
     later = utc(2026, 3, 10, 12, 50)
     assert next_crossing(crossings, AT_RISK, later) == later + timedelta(seconds=1)

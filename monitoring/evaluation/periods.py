@@ -11,7 +11,6 @@ at period close. The arithmetic is in ``monitoring.compliance``; this module onl
 from __future__ import annotations
 
 from collections.abc import Iterable
-from dataclasses import dataclass, field
 from datetime import datetime, time, timedelta
 from zoneinfo import ZoneInfo
 
@@ -22,7 +21,7 @@ from agreements.models import Agreement, Service
 from agreements.terms import MONITORED_STATES, MeasuredTarget, MeasuredTerms, measured_terms
 
 from .. import staleness
-from ..budget import WARNING, Crossings, availability_crossings, next_crossing
+from ..budget import WARNING, next_crossing
 from ..compliance import (
     AT_RISK,
     BREACHED,
@@ -126,11 +125,12 @@ def _evaluate_target(
     for start, end in periods:
         window = (max(start, term_start), min(end, term_end) if term_end else end)
         closed = now >= window[1]
-        found = measure_target(agreement, terms, target, service_ids, window, now, closed)
-        verdict, unit, goal = found.verdict, found.unit, found.goal
-        due = None if closed else next_crossing(found.crossings, verdict.status, now)
+        verdict, unit, goal = measure(agreement, terms, target, service_ids, window, now, closed)
+        # While an outage is open, the next moment its budget is crossed is the period's
+        # deadline: the deadline loop alerts then (``period_deadlines``).
+        due = None if closed else next_crossing(verdict.crossings, verdict.status, now)
         row = _store(agreement, terms, target, (start, end), verdict, unit, goal, closed, now, due)
-        _record_outcome(agreement, target, row, verdict, unit, goal, now, found.crossings)
+        _record_outcome(agreement, target, row, verdict, unit, goal, now)
     return len(periods)
 
 
@@ -143,17 +143,6 @@ def _goal(target: MeasuredTarget) -> Goal:
     )
 
 
-@dataclass(frozen=True)
-class Measured:
-    """One target's verdict over a window, the unit of its value, its goal and, for uptime
-    availability, the moments its downtime crosses each level (``monitoring.budget``)."""
-
-    verdict: Verdict
-    unit: str
-    goal: Goal
-    crossings: Crossings = field(default_factory=Crossings)
-
-
 def measure(
     agreement: Agreement,
     terms: MeasuredTerms,
@@ -164,39 +153,6 @@ def measure(
     closed: bool,
 ) -> tuple[Verdict, str, Goal]:
     """The verdict of one target over ``window``, with the unit of its value and its goal."""
-    found = measure_target(agreement, terms, target, service_ids, window, now, closed)
-    return found.verdict, found.unit, found.goal
-
-
-def measure_target(
-    agreement: Agreement,
-    terms: MeasuredTerms,
-    target: MeasuredTarget,
-    service_ids: list[int],
-    window: tuple[datetime, datetime],
-    now: datetime,
-    closed: bool,
-) -> Measured:
-    """``measure`` with the crossing moments of an availability budget."""
-    if (
-        not target.is_ticket_timer
-        and target.metric == "availability"
-        and target.data_source == "uptime"
-    ):
-        return _availability(terms, target, service_ids, window, now, closed)
-    verdict, unit, goal = _measure(agreement, terms, target, service_ids, window, now, closed)
-    return Measured(verdict, unit, goal)
-
-
-def _measure(
-    agreement: Agreement,
-    terms: MeasuredTerms,
-    target: MeasuredTarget,
-    service_ids: list[int],
-    window: tuple[datetime, datetime],
-    now: datetime,
-    closed: bool,
-) -> tuple[Verdict, str, Goal]:
     start, end = window
     if target.is_ticket_timer:
         goal_target = float(target.compliance_target or 100)
@@ -222,6 +178,46 @@ def _measure(
         return verdict, "percent", goal
 
     goal = _goal(target)
+    if target.metric == "availability" and target.data_source == "uptime":
+        outages = Outage.objects.filter(
+            Q(ended_at__isnull=True) | Q(ended_at__gt=start),
+            service_id__in=service_ids,
+            started_at__lt=end,
+        ).values_list("started_at", "ended_at", "source_id")
+        maintenance = []
+        cap = None
+        if terms.maintenance_excluded:
+            maintenance = MaintenanceWindow.objects.filter(
+                service_id__in=service_ids,
+                starts_at__lt=end,
+                ends_at__gt=start,
+                announced_at__isnull=False,
+                announced_at__lte=F("starts_at") - timedelta(days=terms.maintenance_notice_days),
+            ).values_list("starts_at", "ends_at")
+            cap = terms.maintenance_max_minutes * 60 * MONTHS_IN.get(target.period, 1)
+        found, unmeasured, silent = _silence_applied(list(outages), service_ids, window, now)
+        if (
+            silent is not None
+            and not silent.counts_as_down
+            and silent.silence.last_evidence < start
+        ):
+            # Nothing in this period was measured: no verdict, no 0 %, no breach.
+            return (
+                _no_data_since(silent.silence.last_evidence, closed, target.zone),
+                "percent",
+                goal,
+            )
+        if not found and not _has_checks(service_ids, window):
+            reason = "No uptime checks or outages were recorded for this period."
+            return Verdict(None, NO_DATA, closed, {"reason": reason}), "percent", goal
+        verdict = availability_verdict(
+            target.calendar, window, now, found, list(maintenance), cap, goal, unmeasured
+        )
+        if silent is not None:
+            since = silent.silence.last_evidence
+            verdict.details["no_data_since"] = since.isoformat()
+            verdict.details["silence_counts_as_down"] = silent.counts_as_down
+        return verdict, "percent", goal
     if target.data_source == "errors":
         events = ErrorEvent.objects.filter(
             service_id__in=service_ids, occurred_at__gte=start, occurred_at__lt=end
@@ -255,60 +251,6 @@ def _measure(
         return recovery_verdict(list(incidents), min(now, end), minutes, closed), "minutes", minutes
     reason = f"The portal has no data feed for {target.data_source or target.metric} targets yet."
     return Verdict(None, NO_DATA, closed, {"reason": reason}), target.unit, goal
-
-
-def _availability(
-    terms: MeasuredTerms,
-    target: MeasuredTarget,
-    service_ids: list[int],
-    window: tuple[datetime, datetime],
-    now: datetime,
-    closed: bool,
-) -> Measured:
-    """Availability from uptime data, with the moments its budget is crossed."""
-    start, end = window
-    goal = _goal(target)
-    outages = Outage.objects.filter(
-        Q(ended_at__isnull=True) | Q(ended_at__gt=start),
-        service_id__in=service_ids,
-        started_at__lt=end,
-    ).values_list("started_at", "ended_at", "source_id")
-    maintenance = []
-    cap = None
-    if terms.maintenance_excluded:
-        maintenance = MaintenanceWindow.objects.filter(
-            service_id__in=service_ids,
-            starts_at__lt=end,
-            ends_at__gt=start,
-            announced_at__isnull=False,
-            announced_at__lte=F("starts_at") - timedelta(days=terms.maintenance_notice_days),
-        ).values_list("starts_at", "ends_at")
-        cap = terms.maintenance_max_minutes * 60 * MONTHS_IN.get(target.period, 1)
-    found, unmeasured, silent = _silence_applied(list(outages), service_ids, window, now)
-    if silent is not None and not silent.counts_as_down and silent.silence.last_evidence < start:
-        # Nothing in this period was measured: no verdict, no 0 %, no breach.
-        return Measured(
-            _no_data_since(silent.silence.last_evidence, closed, target.zone), "percent", goal
-        )
-    if not found and not _has_checks(service_ids, window):
-        reason = "No uptime checks or outages were recorded for this period."
-        return Measured(Verdict(None, NO_DATA, closed, {"reason": reason}), "percent", goal)
-    maintenance = list(maintenance)
-    verdict = availability_verdict(
-        target.calendar, window, now, found, maintenance, cap, goal, unmeasured
-    )
-    # The same inputs give the moments the budget is crossed, so a deadline stored from them
-    # is exactly where a later verdict changes (``monitoring.budget``).
-    crossings = Crossings()
-    if found:  # without downtime nothing is crossed (and most periods have none)
-        crossings = availability_crossings(
-            target.calendar, window, found, maintenance, cap, goal, unmeasured
-        )
-    if silent is not None:
-        since = silent.silence.last_evidence
-        verdict.details["no_data_since"] = since.isoformat()
-        verdict.details["silence_counts_as_down"] = silent.counts_as_down
-    return Measured(verdict, "percent", goal, crossings)
 
 
 def _silence_applied(
@@ -422,12 +364,11 @@ def _record_outcome(
     unit: str,
     goal: Goal,
     now: datetime,
-    crossings: Crossings | None = None,
 ) -> None:
     """Warn about a period at risk; open a breach and alert when a miss is final.
 
     A level is stamped with the moment it was reached: for availability the moment its
-    budget was crossed (``monitoring.budget``), whichever evaluation notices it first (the
+    budget was crossed (``Verdict.crossings``), whichever evaluation notices it first (the
     deadline loop at that moment, or a later periodic evaluation); otherwise the evaluation
     time, at most the period's end."""
     text = value_text(verdict.value, unit, goal)
@@ -436,7 +377,7 @@ def _record_outcome(
     reached_at = min(now, row.period_end)
 
     def moment(level: str) -> datetime:
-        crossed = crossings.moment(level) if crossings is not None else None
+        crossed = verdict.crossings.get(level)
         return crossed if crossed is not None and crossed <= reached_at else reached_at
 
     candidates = []
