@@ -38,6 +38,7 @@ from sla_portal.core.models import WorkerHeartbeat
 
 from .alerts import deliver_new_alerts
 from .deadlines import claim_due_timers
+from .period_deadlines import claim_due_period_deadlines
 from .tickets import BATCH_SIZE, evaluate_batch
 
 logger = logging.getLogger(__name__)
@@ -49,11 +50,12 @@ CLAIM_LIMIT = 1000
 # Alerts whose emails one tick records (each slice is one transaction).
 NOTIFY_LIMIT = 500
 
-# What falls due, in order; each takes ``now`` and returns how many rows it claimed.
-# Availability moments (an open outage crossing its budget's warning, target or threshold)
-# are claimed by a step of the same shape, ``claim_due_period_deadlines``, added here.
+# What falls due, in order; each takes ``now`` and returns how many rows it claimed: ticket
+# timers, then availability moments (an open outage crossing its budget's warning, target or
+# threshold, ``monitoring.evaluation.period_deadlines``).
 CLAIM_STEPS: list[tuple[str, Callable[[datetime], int]]] = [
     ("ticket timers", lambda now: claim_due_timers(now, limit=CLAIM_LIMIT)),
+    ("availability moments", claim_due_period_deadlines),
 ]
 
 

@@ -21,6 +21,7 @@ from agreements.models import Agreement, Service
 from agreements.terms import MONITORED_STATES, MeasuredTarget, MeasuredTerms, measured_terms
 
 from .. import staleness
+from ..budget import WARNING, next_crossing
 from ..compliance import (
     AT_RISK,
     BREACHED,
@@ -141,7 +142,10 @@ def _evaluate_target(
         window = (max(start, term_start), min(end, term_end) if term_end else end)
         closed = now >= window[1]
         verdict, unit, goal = measure(agreement, terms, target, service_ids, window, now, closed)
-        row = _store(agreement, terms, target, (start, end), verdict, unit, goal, closed, now)
+        # While an outage is open, the next moment its budget is crossed is the period's
+        # deadline: the deadline loop alerts then (``period_deadlines``).
+        due = None if closed else next_crossing(verdict.crossings, verdict.status, now)
+        row = _store(agreement, terms, target, (start, end), verdict, unit, goal, closed, now, due)
         _record_outcome(agreement, target, row, verdict, unit, goal, now)
     return len(periods)
 
@@ -319,6 +323,7 @@ def _store(
     goal: Goal,
     closed: bool,
     now: datetime,
+    next_due: datetime | None = None,
 ) -> PeriodResult:
     row, _ = PeriodResult.objects.update_or_create(
         agreement=agreement,
@@ -346,6 +351,7 @@ def _store(
             "details": verdict.details,
             "evaluated_at": now,
             "closed_at": now if closed else None,
+            "next_due": next_due,
         },
     )
     return row
@@ -375,16 +381,26 @@ def _record_outcome(
     goal: Goal,
     now: datetime,
 ) -> None:
-    """Warn about a period at risk; open a breach and alert when a miss is final."""
+    """Warn about a period at risk; open a breach and alert when a miss is final.
+
+    A level is stamped with the moment it was reached: for availability the moment its
+    budget was crossed (``Verdict.crossings``), whichever evaluation notices it first (the
+    deadline loop at that moment, or a later periodic evaluation); otherwise the evaluation
+    time, at most the period's end."""
     text = value_text(verdict.value, unit, goal)
     if target.is_ticket_timer:
         text = f"{text} of tickets within the time target"
     reached_at = min(now, row.period_end)
+
+    def moment(level: str) -> datetime:
+        crossed = verdict.crossings.get(level)
+        return crossed if crossed is not None and crossed <= reached_at else reached_at
+
     candidates = []
     breach = None
     missed = verdict.status in (MISSED_TARGET, BREACHED)
     if not row.is_closed and (verdict.status == AT_RISK or (missed and not verdict.final)):
-        candidates.append(alerts.Candidate(Level.WARNING, reached_at, row.period_end, text))
+        candidates.append(alerts.Candidate(Level.WARNING, moment(WARNING), row.period_end, text))
     if missed and verdict.final:
         breach = Breach.objects.filter(period_result=row).first()
         if breach is not None and breach.closed_at is None and row.is_closed:
@@ -399,7 +415,7 @@ def _record_outcome(
                 target_label=target.label[:200],
                 period_result=row,
                 level=verdict.status,
-                opened_at=reached_at,
+                opened_at=moment(MISSED_TARGET),
                 closed_at=row.closed_at,
                 value_text=text[:300],
             )
@@ -407,7 +423,9 @@ def _record_outcome(
             Breach.objects.filter(pk=breach.pk).update(
                 level=verdict.status, closed_at=row.closed_at, value_text=text[:300]
             )
-        candidates.append(alerts.Candidate(verdict.status, reached_at, row.period_end, text))
+        candidates.append(
+            alerts.Candidate(verdict.status, moment(verdict.status), row.period_end, text)
+        )
     elif not missed:
         # Data corrected since a final miss was recorded (checks re-sent without the outage):
         # the period meets its target after all, so its breach must not stay open for ever,
