@@ -40,6 +40,8 @@ HOURS = 72  # long enough to cross service hours of any calendar, whenever the t
 def _globex_portal_agreement(tiers, services, globex, alice_manager, *, active: bool):
     """Globex's Silver agreement covering the shared "Customer Portal" (in force, or a draft
     never proposed)."""
+    # The customer's signatory must exist before the agreement names its signatories.
+    gina = make_user("gina_globex", globex, Role.CUSTOMER_APPROVER) if active else None
     agreement = agreement_create_from_tier(
         tier=tiers["silver"],
         customer=globex,
@@ -50,7 +52,6 @@ def _globex_portal_agreement(tiers, services, globex, alice_manager, *, active: 
     )
     if not active:
         return agreement
-    gina = make_user("gina_globex", globex, Role.CUSTOMER_APPROVER)
     agreement.service_description = "Operation of the customer portal for Globex."
     agreement.change_policy = "Normal changes go through the CAB."
     complete_for_proposal(agreement)
