@@ -21,7 +21,7 @@ from agreements.services import agreement_create_from_tier, lifecycle
 from monitoring.evaluation.periods import evaluate_periods
 from monitoring.ingest import IngestError
 from monitoring.ingest.tickets import tickets_ingest
-from monitoring.ingest.uptime import checks_ingest
+from monitoring.ingest.uptime import checks_ingest, maintenance_ingest
 from monitoring.models import Breach, Outage, PeriodResult, Source, Ticket, UptimeCheck
 from monitoring.probe import probe_source_for
 from reporting.selectors import customer_dashboard
@@ -219,6 +219,19 @@ def both_fed(shared_portal, acme_monitor, globex_monitor, acme_desk, now):
     portal = shared_portal[2]
     checks_ingest(acme_monitor, portal, _checks(now, lambda h: "down" if h == 5 else "up"))
     checks_ingest(globex_monitor, portal, _down_lately(now)[-10:])
+    # Globex's own maintenance announcement of the shared portal: Globex's, not Acme's.
+    maintenance_ingest(
+        globex_monitor,
+        [
+            {
+                "external_id": "GMW-1",
+                "service": portal.name,
+                "title": "Globex patch night",
+                "starts_at": (now - timedelta(hours=2)).isoformat(),
+                "ends_at": (now - timedelta(hours=1)).isoformat(),
+            }
+        ],
+    )
     tickets_ingest(
         acme_desk,
         [
@@ -247,6 +260,9 @@ def test_globex_viewer_sees_none_of_acmes_checks_outages_or_tickets(
     assert {row["check"].source_id for row in response.context["rows"]} == {globex_monitor.pk}
     outages = [entry["outage"] for entry in response.context["outages"]]
     assert outages and {o.source_id for o in outages} == {globex_monitor.pk}
+    assert [entry["window"].title for entry in response.context["maintenance"]] == [
+        "Globex patch night"
+    ]
     acme_ticket = Ticket.objects.get(external_id="ACME-PORTAL-1")
     assert "ACME-PORTAL-1" not in client.get(reverse("monitoring:ticket-list")).content.decode()
     assert "ACME-PORTAL-1" not in client.get(reverse("ticket-list")).content.decode()
@@ -262,6 +278,8 @@ def test_globex_viewer_sees_none_of_acmes_checks_outages_or_tickets(
     assert response.context["summary"]["total"] == HOURS + 1
     assert {row["check"].source_id for row in response.context["rows"]} == {acme_monitor.pk}
     assert {entry["outage"].source_id for entry in response.context["outages"]} <= {acme_monitor.pk}
+    assert response.context["maintenance"] == []
+    assert "Globex patch night" not in response.content.decode()
 
 
 def test_dashboard_timeline_draws_only_outages_counted_for_the_agreement(
