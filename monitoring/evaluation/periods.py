@@ -48,6 +48,7 @@ from ..models import (
     TicketTimer,
     UptimeCheck,
 )
+from ..ownership import counted_for
 from ..silence import clip_open_outages
 from . import alerts
 from .format import percent
@@ -168,8 +169,13 @@ def measure(
     now: datetime,
     closed: bool,
 ) -> tuple[Verdict, str, Goal]:
-    """The verdict of one target over ``window``, with the unit of its value and its goal."""
+    """The verdict of one target over ``window``, with the unit of its value and its goal.
+
+    Only data of the sources that count for the agreement's customer is read (its own and
+    the provider's shared ones, ``monitoring.ownership``): another customer's feed about a
+    shared service changes none of this agreement's figures."""
     start, end = window
+    counted = counted_for(agreement.customer_id)
     if target.is_ticket_timer:
         goal_target = float(target.compliance_target or 100)
         goal = Goal(
@@ -197,6 +203,7 @@ def measure(
     if target.metric == "availability" and target.data_source == "uptime":
         outages = Outage.objects.filter(
             Q(ended_at__isnull=True) | Q(ended_at__gt=start),
+            counted,
             service_id__in=service_ids,
             started_at__lt=end,
         ).values_list("started_at", "ended_at", "source_id")
@@ -204,6 +211,7 @@ def measure(
         cap = None
         if terms.maintenance_excluded:
             maintenance = MaintenanceWindow.objects.filter(
+                counted,
                 service_id__in=service_ids,
                 starts_at__lt=end,
                 ends_at__gt=start,
@@ -211,7 +219,9 @@ def measure(
                 announced_at__lte=F("starts_at") - timedelta(days=terms.maintenance_notice_days),
             ).values_list("starts_at", "ends_at")
             cap = terms.maintenance_max_minutes * 60 * MONTHS_IN.get(target.period, 1)
-        found, unmeasured, silent = _silence_applied(list(outages), service_ids, window, now)
+        found, unmeasured, silent = _silence_applied(
+            list(outages), service_ids, window, now, agreement.customer_id
+        )
         if (
             silent is not None
             and not silent.counts_as_down
@@ -223,7 +233,7 @@ def measure(
                 "percent",
                 goal,
             )
-        if not found and not _has_checks(service_ids, window):
+        if not found and not _has_checks(service_ids, window, counted):
             reason = "No uptime checks or outages were recorded for this period."
             return Verdict(None, NO_DATA, closed, {"reason": reason}), "percent", goal
         verdict = availability_verdict(
@@ -236,19 +246,22 @@ def measure(
         return verdict, "percent", goal
     if target.data_source == "errors":
         events = ErrorEvent.objects.filter(
-            service_id__in=service_ids, occurred_at__gte=start, occurred_at__lt=end
+            counted, service_id__in=service_ids, occurred_at__gte=start, occurred_at__lt=end
         )
         if target.error_category:
             events = events.filter(category=target.error_category)
         count = events.count()
-        if not count and not ErrorEvent.objects.filter(service_id__in=service_ids).exists():
+        if (
+            not count
+            and not ErrorEvent.objects.filter(counted, service_id__in=service_ids).exists()
+        ):
             # Zero errors from a feed that never sent any is not a measurement.
             reason = "No error events have ever been received for these services."
             return Verdict(None, NO_DATA, closed, {"reason": reason}), "count", goal
         return count_verdict(count, goal, closed), "count", goal
     if target.data_source == "measurements":
         values = Measurement.objects.filter(
-            service_id__in=service_ids, measured_at__gte=start, measured_at__lt=end
+            counted, service_id__in=service_ids, measured_at__gte=start, measured_at__lt=end
         )
         if target.name:
             values = values.filter(name=target.name)
@@ -262,7 +275,7 @@ def measure(
             float(target.warning_percent),
         )
         incidents = ContinuityIncident.objects.filter(
-            service_id__in=service_ids, started_at__gte=start, started_at__lt=end
+            counted, service_id__in=service_ids, started_at__gte=start, started_at__lt=end
         ).values_list("started_at", "recovered_at")
         return recovery_verdict(list(incidents), min(now, end), minutes, closed), "minutes", minutes
     reason = f"The portal has no data feed for {target.data_source or target.metric} targets yet."
@@ -274,6 +287,7 @@ def _silence_applied(
     service_ids: list[int],
     window: tuple[datetime, datetime],
     now: datetime,
+    customer_id: int,
 ) -> tuple[
     list[tuple[datetime, datetime | None]],
     list[tuple[datetime, datetime]],
@@ -283,7 +297,7 @@ def _silence_applied(
     (``monitoring.silence``): open outages of stale sources end at the evidence's end, and
     the services' silence is unmeasured, or down where the source says silence counts so."""
     upto = min(max(now, window[0]), window[1])
-    silent = staleness.services_silence(service_ids, now)
+    silent = staleness.services_silence(service_ids, now, customer_id)
     if silent is not None and silent.counts_as_down:
         # The silence runs on as downtime: open outages run on too, and the silence is one
         # more outage from the moment the data should have come.
@@ -306,10 +320,11 @@ def _no_data_since(since: datetime, closed: bool, zone: str) -> Verdict:
     return Verdict(None, NO_DATA, closed, details)
 
 
-def _has_checks(service_ids: list[int], window: tuple[datetime, datetime]) -> bool:
-    """Whether any uptime check covers the window: without one, 100 % would be a guess."""
+def _has_checks(service_ids: list[int], window: tuple[datetime, datetime], counted: Q) -> bool:
+    """Whether any counted uptime check covers the window: without one, 100 % would be a
+    guess (another customer's checks of the service say nothing for this agreement)."""
     return UptimeCheck.objects.filter(
-        service_id__in=service_ids, checked_at__gte=window[0], checked_at__lt=window[1]
+        counted, service_id__in=service_ids, checked_at__gte=window[0], checked_at__lt=window[1]
     ).exists()
 
 

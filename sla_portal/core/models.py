@@ -286,6 +286,7 @@ class AccountEvent(models.Model):
         TOKEN_CREATED = "token_created", "API token created"
         TOKEN_REVOKED = "token_revoked", "API token revoked"
         SECRET_ROTATED = "source_secret_rotated", "Source signing secret rotated"
+        SOURCE_SHARING = "source_sharing_changed", "Source sharing changed"
 
     organisation = models.ForeignKey(
         Organisation, on_delete=models.PROTECT, related_name="account_events"
