@@ -18,7 +18,7 @@ def remove_sweep(apps, schema_editor) -> None:
 
 class Migration(migrations.Migration):
     dependencies = [
-        ("core", "0005_api_tokens"),
+        ("core", "0006_source_sharing_event"),
         ("django_celery_beat", "0019_alter_periodictasks_options"),
     ]
 
