@@ -6,7 +6,7 @@ from django.db import migrations, models
 class Migration(migrations.Migration):
 
     dependencies = [
-        ('monitoring', '0020_breach_withdrawn'),
+        ('monitoring', '0021_data_belongs_to_its_source'),
     ]
 
     operations = [
