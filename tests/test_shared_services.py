@@ -379,3 +379,21 @@ def test_migration_gives_sourceless_rows_to_the_only_customer_covering_the_servi
     evaluate_periods(now + timedelta(minutes=30))
     assert _down_seconds(_availability(acme_agreement)) == 0
     assert _down_seconds(_availability(globex_agreement)) == 0
+
+
+def test_another_customers_outage_of_a_shared_service_leaves_the_dashboard_unchanged(
+    client, shared_portal, acme_monitor, globex_monitor, carol_customer, now
+):
+    _, _, portal = shared_portal
+    checks_ingest(acme_monitor, portal, _all_up(now))
+    evaluate_periods(now)
+    client.force_login(carol_customer)
+    page = client.get(reverse("reporting:dashboard")).content.decode()
+    start = page.index('data-version="') + len('data-version="')
+    version = page[start : page.index('"', start)]
+
+    checks_ingest(globex_monitor, portal, _down_lately(now))
+    assert Outage.objects.filter(source=globex_monitor).exists()
+    # The live poll answers "nothing changed" (204): Globex's outage is not Acme's data.
+    poll = client.get(reverse("reporting:dashboard-live"), {"v": version})
+    assert poll.status_code == 204
