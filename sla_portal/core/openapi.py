@@ -23,6 +23,7 @@ customer's, so it matches both, which ``oneOf`` forbids.
 
 from __future__ import annotations
 
+import re
 from typing import Any
 
 from django.core.exceptions import FieldDoesNotExist
@@ -107,12 +108,31 @@ def document_errors(result: dict, generator, request, public) -> dict:
     return result
 
 
+DRF_DECIMAL = re.compile(r"^\^(-\?)?\\d\{0,(\d+)\}\(\?:\\\.\\d\{0,(\d+)\}\)\?\$$")
+
+
+def _decimal_pattern(pattern: str) -> str:
+    """drf-spectacular's ``^-?\\d{0,8}(?:\\.\\d{0,2})?$`` also matches ``""``, ``"-"`` and
+    ``"."``, which DRF refuses ("A valid number is required."): at least one digit."""
+    match = DRF_DECIMAL.match(pattern)
+    if match is None:
+        return pattern
+    sign, whole, places = match[1] or "", int(match[2]), int(match[3])
+    if whole == 0:
+        return rf"^{sign}0?\.\d{{1,{places}}}$" if places else pattern
+    fraction = rf"(\.\d{{0,{places}}})?" if places else ""
+    only_fraction = rf"|\.\d{{1,{places}}}" if places else ""
+    return rf"^{sign}(\d{{1,{whole}}}{fraction}{only_fraction})$"
+
+
 def _rewrite_formats(node: Any) -> None:
     """Also turns choices between components into ``anyOf`` (module docstring)."""
     if isinstance(node, dict):
         if node.get("type") == "string" and node.get("format") == "time":
             del node["format"]
             node["pattern"] = TIME_PATTERN
+        if node.get("format") == "decimal" and isinstance(node.get("pattern"), str):
+            node["pattern"] = _decimal_pattern(node["pattern"])
         choices = node.get("oneOf")
         if (
             choices
@@ -129,7 +149,15 @@ def _rewrite_formats(node: Any) -> None:
 
 
 class PortalAutoSchema(AutoSchema):
-    """drf-spectacular's schema, with read-only fields as the database stores them."""
+    """drf-spectacular's schema, with read-only fields as the database stores them and
+    closed request bodies where the serializer refuses unknown fields."""
+
+    def _map_basic_serializer(self, serializer, direction):
+        schema = super()._map_basic_serializer(serializer, direction)
+        # StrictFieldsMixin (agreements.serializers) answers 400 to a key it does not know.
+        if direction == "request" and getattr(serializer, "refuses_unknown_fields", False):
+            schema["additionalProperties"] = False
+        return schema
 
     def _map_serializer_field(self, field, direction, bypass_extensions=False):
         if field.read_only:
@@ -140,7 +168,17 @@ class PortalAutoSchema(AutoSchema):
                     field.allow_null = True
                 if model_field.blank and isinstance(field, serializers.ChoiceField):
                     field.allow_blank = True
-        return super()._map_serializer_field(field, direction, bypass_extensions)
+        schema = super()._map_serializer_field(field, direction, bypass_extensions)
+        # A decimal as a string cannot carry "minimum": a field that refuses negative values
+        # (money, percentages) gets a pattern without the minus sign instead.
+        if (
+            isinstance(field, serializers.DecimalField)
+            and field.min_value is not None
+            and field.min_value >= 0
+            and isinstance(schema.get("pattern"), str)
+        ):
+            schema["pattern"] = schema["pattern"].replace("^-?", "^", 1)
+        return schema
 
 
 def _model_field(field: serializers.Field):
