@@ -390,12 +390,18 @@ def _examples(name: str, response: dict, request: dict | None = None) -> list[Op
 
 
 def _crud_schema(
-    noun: str, serializer: type[BaseSerializer], example: dict, request: dict
+    noun: str,
+    serializer: type[BaseSerializer],
+    example: dict,
+    request: dict,
+    update_conflict: OpenApiExample | None = None,
 ) -> dict[str, Any]:
-    """The schema of the standard catalogue operations, each with examples."""
+    """The schema of the standard catalogue operations, each with examples; an update that
+    the rows using this one can forbid documents its 409 with ``update_conflict``."""
     bad = _bad_request(
         OpenApiExample("Field errors", value={"name": [f"{noun} with this name already exists."]})
     )
+    conflict = {409: _conflict(update_conflict)} if update_conflict is not None else {}
     return {
         "list": extend_schema(examples=_examples(noun, example)),
         "retrieve": extend_schema(
@@ -407,11 +413,11 @@ def _crud_schema(
         ),
         "update": extend_schema(
             examples=_examples(noun, example, request),
-            responses={200: serializer, 400: bad, 403: FORBIDDEN, 404: NOT_FOUND},
+            responses={200: serializer, 400: bad, 403: FORBIDDEN, 404: NOT_FOUND, **conflict},
         ),
         "partial_update": extend_schema(
             examples=_examples(noun, example, {"description": example["description"]}),
-            responses={200: serializer, 400: bad, 403: FORBIDDEN, 404: NOT_FOUND},
+            responses={200: serializer, 400: bad, 403: FORBIDDEN, 404: NOT_FOUND, **conflict},
         ),
         "destroy": extend_schema(
             responses={
@@ -451,8 +457,25 @@ class ServiceViewSet(CatalogueDestroyMixin, ScopedViewSetMixin, viewsets.ModelVi
         serializer.instance = self.get_queryset().get(pk=serializer.save().pk)
 
 
+CALENDAR_SIGNED = OpenApiExample(
+    "Used by signed agreements",
+    value={
+        "calendar": [
+            "Signed agreements use this calendar (SLA-2026-0001): their service hours cannot "
+            "change. Create a new calendar and use it in a new version instead."
+        ]
+    },
+)
+
+
 @extend_schema_view(
-    **_crud_schema("Calendar", CalendarSerializer, CALENDAR_EXAMPLE, CALENDAR_REQUEST)
+    **_crud_schema(
+        "Calendar",
+        CalendarSerializer,
+        CALENDAR_EXAMPLE,
+        CALENDAR_REQUEST,
+        update_conflict=CALENDAR_SIGNED,
+    )
 )
 class CalendarViewSet(CatalogueDestroyMixin, ScopedViewSetMixin, viewsets.ModelViewSet):
     """Calendars (service hours): time zone, weekly hours, public holidays and closures.

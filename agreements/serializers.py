@@ -153,6 +153,10 @@ class StrictFieldsMixin:
     equal to the stored one is let through, so a GET's body can be sent back with changes
     to the writable fields."""
 
+    # Read by the OpenAPI schema (sla_portal.core.openapi): request bodies of these
+    # serializers are documented with ``additionalProperties: false``.
+    refuses_unknown_fields = True
+
     def unknown_field_errors(self, data: Mapping) -> dict[str, list[str]]:
         known = ", ".join(name for name, field in self.fields.items() if not field.read_only)
         errors = {

@@ -22,6 +22,7 @@ from drf_spectacular.utils import (
     OpenApiExample,
     OpenApiParameter,
     OpenApiResponse,
+    PolymorphicProxySerializer,
     extend_schema,
     extend_schema_view,
 )
@@ -33,10 +34,11 @@ from rest_framework.request import Request
 from rest_framework.response import Response
 from rest_framework.serializers import BaseSerializer
 
-from agreements.api import FORBIDDEN, NOT_FOUND, CatalogueDestroyMixin
+from agreements.api import FORBIDDEN, IN_USE, NOT_FOUND, CatalogueDestroyMixin
 from agreements.selectors import services_visible_to
 from sla_portal.core import safejson
 from sla_portal.core.api import ScopedViewSetMixin
+from sla_portal.core.filters import UtcIsoDateTimeFilter
 from sla_portal.core.models import User
 from sla_portal.core.permissions import DrafterOrReadOnly
 
@@ -337,10 +339,20 @@ def _source_examples(*request: dict) -> list[OpenApiExample]:
     return examples
 
 
+def _source_as_seen(many: bool = False) -> PolymorphicProxySerializer:
+    """Provider staff read a source with its feed's state, customers its name and kind only."""
+    return PolymorphicProxySerializer(
+        component_name="SourceAsSeen",
+        serializers=[SourceSerializer, CustomerSourceSerializer],
+        resource_type_field_name=None,
+        many=many,
+    )
+
+
 @extend_schema_view(
-    list=extend_schema(examples=_source_examples()),
+    list=extend_schema(examples=_source_examples(), responses={200: _source_as_seen(many=True)}),
     retrieve=extend_schema(
-        examples=_source_examples(), responses={200: SourceSerializer, 404: NOT_FOUND}
+        examples=_source_examples(), responses={200: _source_as_seen(), 404: NOT_FOUND}
     ),
     create=extend_schema(
         examples=_source_examples(SOURCE_REQUEST),
@@ -355,7 +367,15 @@ def _source_examples(*request: dict) -> list[OpenApiExample]:
         responses={200: SourceSerializer, 400: OpenApiTypes.OBJECT, 403: FORBIDDEN, 404: NOT_FOUND},
     ),
     destroy=extend_schema(
-        responses={204: OpenApiResponse(description="Deleted."), 403: FORBIDDEN, 404: NOT_FOUND}
+        responses={
+            204: OpenApiResponse(description="Deleted."),
+            403: FORBIDDEN,
+            404: NOT_FOUND,
+            # CatalogueDestroyMixin: a source whose tickets or imports are kept stays.
+            409: OpenApiResponse(
+                OpenApiTypes.OBJECT, description="Still in use.", examples=[IN_USE]
+            ),
+        }
     ),
 )
 class SourceViewSet(CatalogueDestroyMixin, ScopedViewSetMixin, viewsets.ModelViewSet):
@@ -600,10 +620,10 @@ class TicketFilter(django_filters.FilterSet):
         choices=[(p, p) for p in ("P1", "P2", "P3", "P4")], help_text="Ticket priority."
     )
     state = django_filters.ChoiceFilter(choices=Ticket.State.choices, help_text="Ticket state.")
-    opened_after = django_filters.IsoDateTimeFilter(
+    opened_after = UtcIsoDateTimeFilter(
         field_name="opened_at", lookup_expr="gte", help_text="Opened at or after (ISO-8601)."
     )
-    opened_before = django_filters.IsoDateTimeFilter(
+    opened_before = UtcIsoDateTimeFilter(
         field_name="opened_at", lookup_expr="lt", help_text="Opened before (ISO-8601)."
     )
 

@@ -10,6 +10,8 @@ from __future__ import annotations
 import django_filters
 from django.db.models import F, QuerySet
 
+from sla_portal.core.filters import UtcIsoDateTimeFilter
+
 from .evaluation.format import state_word
 from .models import Alert, Breach, Level, PeriodResult, Status, TicketTimer
 
@@ -72,12 +74,12 @@ class PeriodResultFilter(django_filters.FilterSet):
         field_name="target_key", help_text="The target's key, as in `target_key` of a result."
     )
     status = django_filters.ChoiceFilter(choices=Status.choices, help_text="Period verdict.")
-    period_start_after = django_filters.IsoDateTimeFilter(
+    period_start_after = UtcIsoDateTimeFilter(
         field_name="period_start",
         lookup_expr="gte",
         help_text="Periods starting at or after (ISO-8601).",
     )
-    period_start_before = django_filters.IsoDateTimeFilter(
+    period_start_before = UtcIsoDateTimeFilter(
         field_name="period_start", lookup_expr="lt", help_text="Periods starting before (ISO-8601)."
     )
     closed = django_filters.BooleanFilter(

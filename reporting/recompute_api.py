@@ -144,7 +144,14 @@ def _api_runs(user) -> QuerySet[RecomputeRun]:
             ),
             OpenApiExample("Run", value=RUN_EXAMPLE, response_only=True, status_codes=["201"]),
         ],
-        responses={201: RecomputeRunSerializer, 400: REFUSED, 403: REFUSED, 409: BUSY},
+        # Customers are told 404: the runs are not their data.
+        responses={
+            201: RecomputeRunSerializer,
+            400: REFUSED,
+            403: REFUSED,
+            404: NOT_FOUND,
+            409: BUSY,
+        },
     ),
 )
 class RecomputeRunViewSet(

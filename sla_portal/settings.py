@@ -160,6 +160,10 @@ if DATABASES["default"]["ENGINE"] == "django.db.backends.sqlite3":
             "init_command": "PRAGMA journal_mode=WAL; PRAGMA synchronous=NORMAL;",
         }
     )
+# A request the database could not answer (down, restarting, a lock timeout) answers 503 with
+# this Retry-After, in seconds (sla_portal.core.errors.database_unavailable): long enough for a
+# restart or a failover, short enough that a feed catches up soon after.
+DATABASE_RETRY_AFTER_SECONDS = int(os.environ.get("DATABASE_RETRY_AFTER_SECONDS", "15"))
 DEFAULT_AUTO_FIELD = "django.db.models.BigAutoField"
 
 AUTH_USER_MODEL = "core.User"
@@ -457,7 +461,8 @@ REST_FRAMEWORK = {
         "sla_portal.core.tokens.ApiTokenAuthentication",
     ],
     "DEFAULT_PERMISSION_CLASSES": ["rest_framework.permissions.IsAuthenticated"],
-    "DEFAULT_SCHEMA_CLASS": "drf_spectacular.openapi.AutoSchema",
+    # drf-spectacular's, with read-only fields as stored (sla_portal.core.openapi).
+    "DEFAULT_SCHEMA_CLASS": "sla_portal.core.openapi.PortalAutoSchema",
     "DEFAULT_FILTER_BACKENDS": ["django_filters.rest_framework.DjangoFilterBackend"],
     "DEFAULT_PAGINATION_CLASS": "rest_framework.pagination.PageNumberPagination",
     "PAGE_SIZE": 50,
@@ -504,6 +509,12 @@ SPECTACULAR_SETTINGS = {
     # Syntax colouring of examples is off: its theme's colours fall below 4.5:1.
     "SWAGGER_UI_SETTINGS": {"deepLinking": False, "syntaxHighlight": {"activated": False}},
     "REDOC_DIST": "SIDECAR",
+    # Named enums first (drf-spectacular's own hook), then the error answers every operation
+    # can give and times as patterns (sla_portal.core.openapi).
+    "POSTPROCESSING_HOOKS": [
+        "drf_spectacular.hooks.postprocess_schema_enums",
+        "sla_portal.core.openapi.document_errors",
+    ],
     # Fee period and target period share one set of choices: name it once.
     "ENUM_NAME_OVERRIDES": {
         "PeriodEnum": "agreements.choices.Period",

@@ -5,6 +5,12 @@ failure view (``CSRF_FAILURE_VIEW``) are the views below. They answer JSON under
 (``{"detail": …}``, like REST framework's own errors) and otherwise render ``<status>.html``,
 which extend ``base.html`` and say what happened and where to go next.
 
+A database that cannot answer (down, restarting, out of connections, a lock or statement
+timeout) is not a bug: such a request answers ``503`` with ``Retry-After``, JSON under
+``/api/`` and ``/hooks/`` and the styled ``503.html`` for people, so that a client retries
+instead of giving up. Nothing is written: every write runs in a transaction that the error
+rolls back.
+
 With ``DEBUG`` on, Django skips the handlers and shows its technical pages (a 404 lists every
 URL of the portal, a 500 shows the traceback). ``DebugErrorPagesMiddleware`` gives those
 requests the same styled pages; the traceback is still logged to the terminal. A developer
@@ -14,11 +20,13 @@ who wants Django's technical pages back sets ``DEBUG_ERROR_PAGES=1``.
 from __future__ import annotations
 
 import logging
+import sys
 from collections.abc import Callable
 
 from django.conf import settings
 from django.core import signals
 from django.core.exceptions import BadRequest, PermissionDenied, SuspiciousOperation
+from django.db import InterfaceError, OperationalError
 from django.http import Http404, HttpRequest, HttpResponse, JsonResponse
 from django.http.multipartparser import MultiPartParserError
 from django.shortcuts import render
@@ -27,6 +35,8 @@ from django.utils.http import url_has_allowed_host_and_scheme
 from django.utils.log import log_response
 
 API_PREFIX = "/api/"
+# Webhooks: machines that read JSON too (their answers are ``{"error": …}``).
+HOOKS_PREFIX = "/hooks/"
 
 # Said to API clients, in the words REST framework uses for its own errors.
 API_DETAIL = {
@@ -34,7 +44,14 @@ API_DETAIL = {
     403: "You do not have permission to perform this action.",
     404: "Not found.",
     500: "A server error occurred.",
+    503: "The database is unavailable; nothing was changed. Try again later.",
 }
+
+# The errors of a database that is there but cannot answer now: the connection failed or was
+# lost, or a lock or statement timeout, a deadlock or a serialization failure ended the
+# statement (psycopg2 raises all of these as OperationalError). Retrying later can succeed.
+# Integrity, data and programming errors are bugs or bad input and stay 500 / 400.
+DATABASE_UNAVAILABLE = (OperationalError, InterfaceError)
 
 
 def is_api_request(request: HttpRequest) -> bool:
@@ -94,7 +111,28 @@ def page_not_found(request: HttpRequest, exception: BaseException | None = None)
     return _page(request, 404, exception)
 
 
+def database_unavailable(request: HttpRequest) -> HttpResponse:
+    """503 with Retry-After: the database could not answer this request (see
+    ``DATABASE_UNAVAILABLE``). Rendered without the request's context, which would read the
+    session and the user from that same database."""
+    retry_after = str(settings.DATABASE_RETRY_AFTER_SECONDS)
+    if is_api_request(request):
+        response = JsonResponse({"detail": API_DETAIL[503]}, status=503)
+    elif request.path.startswith(HOOKS_PREFIX):
+        response = JsonResponse({"error": API_DETAIL[503]}, status=503)
+    else:
+        response = HttpResponse(
+            render_to_string("503.html", {"status_code": 503, "retry_after": retry_after}),
+            status=503,
+        )
+    response["Retry-After"] = retry_after
+    return response
+
+
 def server_error(request: HttpRequest) -> HttpResponse:
+    # Django calls handler500 while it handles the exception, so the exception is at hand.
+    if isinstance(sys.exception(), DATABASE_UNAVAILABLE):
+        return database_unavailable(request)
     if is_api_request(request):
         return JsonResponse({"detail": API_DETAIL[500]}, status=500)
     try:
