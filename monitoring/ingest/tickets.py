@@ -3,14 +3,16 @@
 from __future__ import annotations
 
 from collections.abc import Mapping, Sequence
+from contextlib import nullcontext
 from dataclasses import dataclass
 from datetime import date, datetime
 from typing import Any
 
-from django.db import transaction
+from django.db import connection, transaction
 from django.utils import timezone
 
 from agreements.models import Agreement
+from monitoring.evaluation.trigger import queue_evaluation
 from monitoring.models import Source, Ticket, TicketPause, TicketStatusChange
 
 from . import (
@@ -21,6 +23,7 @@ from . import (
     mark_received,
     newest_time,
     notify_changed,
+    receipt_sql,
     source_accepts,
 )
 from .bulk import bulk_update_rows
@@ -38,7 +41,7 @@ from .fields import (
     timestamp,
 )
 from .history import StatusEntry, pauses_from_history
-from .upsert import tickets_upsert
+from .upsert import INLINE_UP_TO, tickets_upsert
 
 __all__ = ["tickets_ingest"]
 
@@ -289,11 +292,14 @@ def tickets_ingest(source: Source, rows: Sequence[Mapping]) -> IngestResult:
     tickets for evaluation and calls :func:`notify_changed` after commit."""
     source_accepts(source)
     cleaned = _validate(source, rows)
+    data_until = newest_time(ticket.values for ticket in cleaned)
+    if uses_copy() and connection.get_autocommit():
+        return _ingest_in_one_transaction(source, cleaned, data_until)
     with transaction.atomic():
-        mark_received(source, data_until=newest_time(ticket.values for ticket in cleaned))
+        mark_received(source, data_until=data_until)
         now = timezone.now()
         if uses_copy():
-            created, updated = tickets_upsert(
+            created, updated, _ = tickets_upsert(
                 source.pk,
                 source.customer_id,
                 [(t.external_id, t.values, t.history) for t in cleaned],
@@ -304,6 +310,36 @@ def tickets_ingest(source: Source, rows: Sequence[Mapping]) -> IngestResult:
         changed = [*created, *updated]
         if changed:
             transaction.on_commit(lambda: notify_changed("tickets", changed))
+    return IngestResult(
+        created=len(created),
+        updated=len(updated),
+        unchanged=len(cleaned) - len(created) - len(updated),
+    )
+
+
+def _ingest_in_one_transaction(
+    source: Source, cleaned: list[_CleanTicket], data_until: datetime | None
+) -> IngestResult:
+    """The batch with its receipt stamp and its evaluation nudge in one transaction, when
+    no caller's transaction is open (the API, in autocommit): one commit, and for a small
+    batch one round trip. A caller's transaction (a webhook writing checks and tickets
+    together, an import) keeps the stamp and the nudge after its commit instead, so that
+    neither the source row nor the nudge row stays locked for the caller's whole work."""
+    now = timezone.now()
+    # A small batch is one simple query, which PostgreSQL runs as a transaction of its own:
+    # no BEGIN and COMMIT round trips. A larger one streams COPY first, in a transaction.
+    block = nullcontext() if len(cleaned) <= INLINE_UP_TO else transaction.atomic()
+    with block:
+        created, updated, queue = tickets_upsert(
+            source.pk,
+            source.customer_id,
+            [(t.external_id, t.values, t.history) for t in cleaned],
+            now,
+            after=[receipt_sql(source, data_until, now)],
+            nudge=True,
+        )
+    if queue:
+        queue_evaluation()
     return IngestResult(
         created=len(created),
         updated=len(updated),

@@ -17,6 +17,7 @@ from typing import Any
 
 from django.db import connection
 
+from monitoring.evaluation.trigger import record_request_sql
 from monitoring.models import Outage, Ticket, TicketPause, TicketStatusChange, UptimeCheck
 
 from .copy import copy_into, flag, moment, number, text
@@ -118,15 +119,26 @@ def tickets_upsert(
     customer_id: int,
     rows: Sequence[tuple[str, dict[str, Any], list[StatusEntry] | None]],
     now: datetime,
-) -> tuple[list[int], list[int]]:
+    *,
+    after: Sequence[tuple[str, list[Any]]] = (),
+    nudge: bool = False,
+) -> tuple[list[int], list[int], bool]:
     """Upsert cleaned tickets ``(external_id, values, history or None)`` of one source.
 
-    Returns the ids of the tickets created and of those updated; rows whose digest equals
-    the stored one are left alone. A sent history replaces the stored status changes and
-    pauses of each created or updated ticket; changed tickets get ``changed_at = now`` and
-    ``evaluated_at = NULL`` (the evaluation mark) in the same statement."""
+    Returns the ids of the tickets created and of those updated, and whether a task must be
+    queued (below); rows whose digest equals the stored one are left alone. A sent history
+    replaces the stored status changes and pauses of each created or updated ticket; changed
+    tickets get ``changed_at = now`` and ``evaluated_at = NULL`` (the evaluation mark) in the
+    same statement.
+
+    ``after``: statements ``(sql, params)`` run at the end of the same script (the source's
+    receipt stamp). ``nudge``: record the evaluation request of the changed tickets'
+    agreements in the same script (``monitoring.evaluation.trigger.record_request_sql``);
+    the third value then says whether the caller must queue the task after the commit.
+    Called in autocommit, a batch of up to ``INLINE_UP_TO`` tickets is one simple query,
+    which PostgreSQL runs as one transaction: one round trip and one commit per request."""
     if not rows:  # an empty batch: nothing to stage (INSERT … VALUES needs a row)
-        return [], []
+        return [], [], False
     ticket = Ticket._meta.db_table
     changes = TicketStatusChange._meta.db_table
     pauses = TicketPause._meta.db_table
@@ -188,9 +200,26 @@ def tickets_upsert(
         INSERT INTO {pauses} (ticket_id, start, "end", reason)
         SELECT ticket_id, at, next_at, left(status, 60) FROM edges WHERE pauses_clock
         ORDER BY ticket_id, at;
-        SELECT id, created FROM {CHANGED_STAGE};
     """
     params: list[Any] = [source_id, customer_id, now]
+    for sql, statement_params in after:
+        script += f"{sql};\n"
+        params += statement_params
+    if nudge:
+        agreements = (
+            f"SELECT DISTINCT t.agreement_id::text FROM {CHANGED_STAGE} c"
+            f" JOIN {ticket} t ON t.id = c.id WHERE t.agreement_id IS NOT NULL"
+        )
+        record, record_params = record_request_sql(
+            agreements, f"EXISTS (SELECT 1 FROM {CHANGED_STAGE})", now
+        )
+        script += (
+            f"WITH nudge AS ({record}) SELECT id, created, (SELECT * FROM nudge)"
+            f" FROM {CHANGED_STAGE};"
+        )
+        params += record_params
+    else:
+        script += f"SELECT id, created, false FROM {CHANGED_STAGE};"
     with connection.cursor() as cursor:
         if len(rows) <= INLINE_UP_TO:
             # A small batch (a desk's webhook, one ticket) in one round trip: the staging
@@ -217,9 +246,11 @@ def tickets_upsert(
             cursor.execute(script, params)
         created: list[int] = []
         updated: list[int] = []
-        for pk, is_new in cursor.fetchall():
+        queue = False
+        for pk, is_new, queue_task in cursor.fetchall():
             (created if is_new else updated).append(pk)
-    return created, updated
+            queue = bool(queue_task)
+    return created, updated, queue
 
 
 def _inline_load(
