@@ -139,6 +139,8 @@ def tickets_upsert(
     which PostgreSQL runs as one transaction: one round trip and one commit per request."""
     if not rows:  # an empty batch: nothing to stage (INSERT … VALUES needs a row)
         return [], [], False
+    if len(rows) <= INLINE_UP_TO and all(history is None for _, _, history in rows):
+        return _tickets_upsert_one_statement(source_id, customer_id, rows, now, after, nudge)
     ticket = Ticket._meta.db_table
     changes = TicketStatusChange._meta.db_table
     pauses = TicketPause._meta.db_table
@@ -250,6 +252,69 @@ def tickets_upsert(
         created: list[int] = []
         updated: list[int] = []
         queue = False
+        for pk, is_new, queue_task in cursor.fetchall():
+            (created if is_new else updated).append(pk)
+            queue = bool(queue_task)
+    return created, updated, queue
+
+
+def _tickets_upsert_one_statement(
+    source_id: int,
+    customer_id: int,
+    rows: Sequence[tuple[str, dict[str, Any], list[StatusEntry] | None]],
+    now: datetime,
+    after: Sequence[tuple[str, list[Any]]],
+    nudge: bool,
+) -> tuple[list[int], list[int], bool]:
+    """:func:`tickets_upsert` for a small batch that sends no history (a desk's webhook, one
+    ticket): one statement, its rows as ``VALUES``, the ``after`` statements and the nudge
+    as data-modifying ``WITH`` parts. With no history there is no status change or pause to
+    replace, so no staging table is needed: creating and emptying three temporary tables
+    and the five statements around them were most of PostgreSQL's work for one ticket.
+    The values, digest, marks and answer are those of the staged path."""
+    ticket = Ticket._meta.db_table
+    casts = [f"%s::{_TYPES.get(name, 'bigint')}" for name in DIGEST_FIELDS]
+    row_sql = "(%s::text, " + ", ".join(casts) + ", false)"
+    params: list[Any] = []
+    for external_id, values, _ in rows:
+        params += [external_id, *(values[name] for name in DIGEST_FIELDS)]
+    names = ", ".join(DIGEST_FIELDS)
+    updates = ", ".join(
+        f"{name} = EXCLUDED.{name}"
+        for name in (*DIGEST_FIELDS, "changed_at", "evaluated_at", "ingest_digest")
+    )
+    sql = f"""
+        WITH s ({", ".join(TICKET_COLUMNS)}) AS (VALUES {", ".join([row_sql] * len(rows))}),
+        h (external_id, entries) AS (SELECT NULL::text, NULL::text WHERE false),
+        up AS (
+            INSERT INTO {ticket} AS t (source_id, customer_id, external_id, {names},
+                changed_at, evaluated_at, ingest_digest)
+            SELECT %s, %s, s.external_id, {", ".join(f"s.{n}" for n in DIGEST_FIELDS)},
+                %s, NULL, {DIGEST_SQL}
+            FROM s LEFT JOIN h ON h.external_id = s.external_id
+            ON CONFLICT (source_id, external_id) DO UPDATE SET {updates}
+            WHERE t.ingest_digest IS DISTINCT FROM EXCLUDED.ingest_digest
+            RETURNING t.id, (t.xmax = 0) AS created, t.agreement_id
+        )"""
+    params += [source_id, customer_id, now]
+    for position, (statement, statement_params) in enumerate(after):
+        sql += f", after{position} AS ({statement})"
+        params += statement_params
+    if nudge:
+        record, record_params = record_request_sql(
+            "SELECT DISTINCT agreement_id::text FROM up WHERE agreement_id IS NOT NULL",
+            "EXISTS (SELECT 1 FROM up)",
+            now,
+        )
+        sql += f", nudge AS ({record}) SELECT id, created, (SELECT * FROM nudge) FROM up"
+        params += record_params
+    else:
+        sql += " SELECT id, created, false FROM up"
+    created: list[int] = []
+    updated: list[int] = []
+    queue = False
+    with connection.cursor() as cursor:
+        cursor.execute(sql, params)
         for pk, is_new, queue_task in cursor.fetchall():
             (created if is_new else updated).append(pk)
             queue = bool(queue_task)
