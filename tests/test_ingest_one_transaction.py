@@ -177,3 +177,12 @@ def test_the_one_statement_nudge_and_the_python_nudge_record_the_same(
     lost = now + trigger.LOST_AFTER * 2
     assert by_sql(lost) is True
     assert request_row().queued_at == lost
+
+
+def test_an_empty_batch_still_stamps_the_receipt_and_nudges_nothing(acme_desk):
+    """As before the batch got its own transaction: an empty list is a sign of life."""
+    with mock.patch.object(evaluate_changed, "delay") as delay:
+        assert tickets_ingest(acme_desk, []) == IngestResult()
+    assert delay.call_count == 0
+    assert not EvaluationRequest.objects.exists()
+    assert Source.objects.get(pk=acme_desk.pk).last_received_at is not None

@@ -301,7 +301,7 @@ def tickets_ingest(source: Source, rows: Sequence[Mapping]) -> IngestResult:
     source_accepts(source)
     cleaned = _validate(source, rows)
     data_until = newest_time(ticket.values for ticket in cleaned)
-    if uses_copy() and connection.get_autocommit():
+    if cleaned and uses_copy() and connection.get_autocommit():
         return _ingest_in_one_transaction(source, cleaned, data_until)
     with transaction.atomic():
         mark_received(source, data_until=data_until)
