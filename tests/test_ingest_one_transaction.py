@@ -1,5 +1,5 @@
-"""A ticket batch sent in autocommit (the API) is written with its receipt stamp and its
-evaluation nudge in one transaction: one commit, and for a small batch one round trip.
+"""A small ticket batch sent in autocommit (the API) is written with its receipt stamp and
+its evaluation nudge in one transaction: one commit and one round trip.
 Inside a caller's transaction (webhooks, imports) the stamp and the nudge wait for that
 caller's commit, as before."""
 
@@ -101,13 +101,17 @@ def test_a_batch_without_agreements_nudges_with_none(acme, acme_desk):
     assert request_row().agreements == {}
 
 
-def test_a_large_batch_streams_copy_and_still_commits_once(active_acme_agreement, acme_desk):
+def test_a_large_batch_stamps_and_nudges_after_its_commit(active_acme_agreement, acme_desk):
+    """Beyond 20 tickets the batch streams COPY in a transaction of its own, and the stamp
+    and the nudge follow its commit (which checks thousands of deferred foreign keys: the
+    two rows are not held locked for that)."""
     rows = [row(f"t{n}", active_acme_agreement.reference) for n in range(60)]
     with mock.patch.object(evaluate_changed, "delay") as delay:
         assert tickets_ingest(acme_desk, rows) == IngestResult(created=60)
     assert delay.call_count == 1
     assert request_row().agreements == {str(active_acme_agreement.pk): 1}
     assert Ticket.objects.filter(evaluated_at__isnull=True).count() == 60
+    assert Source.objects.get(pk=acme_desk.pk).last_received_at is not None
 
 
 def test_a_failing_script_writes_neither_tickets_nor_stamp_nor_nudge(
@@ -123,8 +127,10 @@ def test_a_failing_script_writes_neither_tickets_nor_stamp_nor_nudge(
         return real(*args, **kwargs)
 
     monkeypatch.setattr("monitoring.ingest.tickets.tickets_upsert", with_broken_tail)
-    for size in (1, 60):  # one simple query; COPY in a transaction
-        rows = [row(f"t{n}", active_acme_agreement.reference) for n in range(size)]
+    history = [{"at": OPENED, "status": "New"}]
+    for size, extra in ((1, {}), (20, {}), (3, {"status_history": history})):
+        # One statement; the largest batch of one statement; the staged script.
+        rows = [row(f"t{n}", active_acme_agreement.reference, **extra) for n in range(size)]
         with pytest.raises(Exception, match="no_such_column"):
             tickets_ingest(acme_desk, rows)
         assert not Ticket.objects.exists()

@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import functools
 from collections.abc import Mapping, Sequence
-from contextlib import nullcontext
 from dataclasses import dataclass
 from datetime import date, datetime
 from typing import Any
@@ -301,7 +300,7 @@ def tickets_ingest(source: Source, rows: Sequence[Mapping]) -> IngestResult:
     source_accepts(source)
     cleaned = _validate(source, rows)
     data_until = newest_time(ticket.values for ticket in cleaned)
-    if cleaned and uses_copy() and connection.get_autocommit():
+    if 0 < len(cleaned) <= INLINE_UP_TO and uses_copy() and connection.get_autocommit():
         return _ingest_in_one_transaction(source, cleaned, data_until)
     with transaction.atomic():
         mark_received(source, data_until=data_until)
@@ -328,24 +327,22 @@ def tickets_ingest(source: Source, rows: Sequence[Mapping]) -> IngestResult:
 def _ingest_in_one_transaction(
     source: Source, cleaned: list[_CleanTicket], data_until: datetime | None
 ) -> IngestResult:
-    """The batch with its receipt stamp and its evaluation nudge in one transaction, when
-    no caller's transaction is open (the API, in autocommit): one commit, and for a small
-    batch one round trip. A caller's transaction (a webhook writing checks and tickets
-    together, an import) keeps the stamp and the nudge after its commit instead, so that
-    neither the source row nor the nudge row stays locked for the caller's whole work."""
+    """A small batch (up to ``INLINE_UP_TO`` tickets) with its receipt stamp and its
+    evaluation nudge in one simple query, which PostgreSQL runs as a transaction of its own
+    when no caller's transaction is open (the API, in autocommit): one round trip, one
+    commit, no BEGIN. Larger batches, and any batch in a caller's transaction (a webhook
+    writing checks and tickets together, an import), stamp and nudge after their commit:
+    their commit checks the deferred foreign keys of thousands of rows, and the source and
+    nudge rows must not stay locked for that long."""
     now = timezone.now()
-    # A small batch is one simple query, which PostgreSQL runs as a transaction of its own:
-    # no BEGIN and COMMIT round trips. A larger one streams COPY first, in a transaction.
-    block = nullcontext() if len(cleaned) <= INLINE_UP_TO else transaction.atomic()
-    with block:
-        created, updated, queue = tickets_upsert(
-            source.pk,
-            source.customer_id,
-            [(t.external_id, t.values, t.history) for t in cleaned],
-            now,
-            after=[receipt_sql(source, data_until, now)],
-            nudge=True,
-        )
+    created, updated, queue = tickets_upsert(
+        source.pk,
+        source.customer_id,
+        [(t.external_id, t.values, t.history) for t in cleaned],
+        now,
+        after=[receipt_sql(source, data_until, now)],
+        nudge=True,
+    )
     if queue:
         queue_evaluation()
     return IngestResult(
