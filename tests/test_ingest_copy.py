@@ -14,6 +14,7 @@ from types import SimpleNamespace
 import pytest
 from django.apps import apps
 from django.db import connection, transaction
+from django.test.utils import CaptureQueriesContext
 
 from agreements.models import Service
 from monitoring.ingest import IngestError, IngestResult
@@ -217,6 +218,71 @@ def test_copy_path_stores_exactly_what_the_orm_path_stores(
 
 
 @copy_only
+def test_a_small_batch_without_history_is_one_statement_and_stores_what_the_orm_path_stores(
+    acme_desk, acme_agreement, services, orm_path, nudges, django_capture_on_commit_callbacks
+):
+    """Up to 20 tickets without ``status_history`` are written by one statement without
+    staging tables; it stores, counts, marks and nudges what the ORM path does, and leaves
+    a history stored earlier alone."""
+    rows = [
+        {k: v for k, v in row.items() if k != "status_history"}
+        for row in batch(acme_agreement.reference, services["portal"].name)
+    ]
+    other = Source.objects.create(
+        customer=acme_desk.customer, name="Second desk", timezone=acme_desk.timezone
+    )
+    with_history = {
+        **rows[0],
+        "status_history": history(("2026-03-02T09:00:00Z", "New", False, False)),
+    }
+    for source in (acme_desk, other):
+        tickets_ingest(source, [with_history])  # a stored history the batches must keep
+    Ticket.objects.update(evaluated_at=datetime(2026, 9, 1, tzinfo=UTC))
+
+    def changed_values(rows: list[dict]) -> list[dict]:
+        rows = [dict(row) for row in rows]
+        rows[0]["csat"] = 4
+        rows[2]["title"] = "Retitled"
+        return rows
+
+    def sequence(source, one_statement: bool) -> tuple[list, list, list]:
+        results, snapshots, nudged = [], [], []
+        for sent in (rows, rows, changed_values(rows), changed_values(rows)):
+            nudges.clear()
+            with (
+                django_capture_on_commit_callbacks(execute=True),
+                CaptureQueriesContext(connection) as captured,
+            ):
+                results.append(tickets_ingest(source, sent))
+            writes = [q["sql"] for q in captured.captured_queries if "INSERT" in q["sql"]]
+            if one_statement:
+                assert len(writes) == 1 and "TEMPORARY" not in writes[0]
+            snapshots.append(snapshot(source))
+            by_id = dict(Ticket.objects.filter(source=source).values_list("pk", "external_id"))
+            nudged.append(sorted(by_id[pk] for _, ids in nudges for pk in ids))
+            Ticket.objects.filter(source=source).update(
+                evaluated_at=datetime(2026, 9, 1, tzinfo=UTC)
+            )
+        return results, snapshots, nudged
+
+    one_statement = sequence(acme_desk, True)
+    orm_path()
+    orm = sequence(other, False)
+    assert one_statement == orm
+    results, snapshots, nudged = one_statement
+    assert results == [
+        IngestResult(created=3, updated=1, unchanged=0),
+        IngestResult(created=0, updated=0, unchanged=4),
+        IngestResult(created=0, updated=2, unchanged=2),
+        IngestResult(created=0, updated=0, unchanged=4),
+    ]
+    assert nudged[2] == sorted([rows[0]["external_id"], rows[2]["external_id"]])
+    assert snapshots[3]["INC-1"]["history"] == [
+        (datetime(2026, 3, 2, 9, tzinfo=UTC), "New", False, False)
+    ]
+
+
+@copy_only
 def test_sql_digest_equals_the_python_formula(acme_desk, acme_agreement, services):
     rows = batch(acme_agreement.reference, services["portal"].name)
     tickets_ingest(acme_desk, rows)
@@ -385,7 +451,8 @@ def test_checks_copy_path_matches_the_orm_path(
 
 @pytest.mark.django_db(transaction=True)
 def test_receipt_is_stamped_after_commit_and_evidence_never_moves_back(acme):
-    """In autocommit (as in production) the stamp is one UPDATE of its own after the commit."""
+    """In autocommit (as in production) the stamp is written in the batch's own transaction
+    (``tickets_ingest``'s one script); the evidence only moves forward."""
     feed = Source.objects.create(
         customer=acme, name="Imported desk", kind=Source.Kind.CSV, timezone="UTC"
     )

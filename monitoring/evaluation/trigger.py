@@ -25,6 +25,7 @@ from __future__ import annotations
 import logging
 from collections.abc import Iterable
 from datetime import datetime, timedelta
+from typing import Any
 
 from django.db import connection, transaction
 from django.db.models import F
@@ -134,6 +135,56 @@ def _record_request_pg(agreements: list[str], now: datetime) -> bool:
             cursor.execute(_RECORD_SQL, params)
             row = cursor.fetchone()
     return bool(row[0])
+
+
+def record_request_sql(agreements: str, only_if: str, now: datetime) -> tuple[str, list[Any]]:
+    """:func:`record_request` as one PostgreSQL statement for a batch's own write script, and
+    its parameters (positional). ``agreements`` is a query of one text column (the agreement
+    ids), ``only_if`` a condition (no nudge when the batch changed nothing).
+
+    The statement returns one row, whether the caller must queue a task after the commit
+    (:func:`queue_evaluation`), or none when ``only_if`` is false. Run in the batch's own
+    transaction, the nudge costs no round trip and no commit of its own; it is the batch's
+    last statement, so the row stays locked only for the commit. The order argued in the
+    module docstring holds: a task that clears the flag waits on that lock, so it either
+    commits first (the nudge sees no task outstanding and queues one) or finds the batch's
+    marks and agreements. INSERT … ON CONFLICT creates the row on the first nudge."""
+    table = _table()
+    sql = f"""
+        INSERT INTO {table} AS r (name, sequence, agreements, queued_at)
+        SELECT %s, 1,
+            COALESCE((SELECT jsonb_object_agg(a, 1) FROM ({agreements}) AS x(a)), '{{}}'::jsonb),
+            %s
+        WHERE {only_if}
+        ON CONFLICT (name) DO UPDATE SET
+            sequence = r.sequence + 1,
+            agreements = r.agreements || COALESCE(
+                (SELECT jsonb_object_agg(k, r.sequence + 1)
+                 FROM jsonb_object_keys(EXCLUDED.agreements) AS k),
+                '{{}}'::jsonb),
+            queued_at = CASE WHEN r.queued_at IS NULL OR r.queued_at < %s
+                THEN EXCLUDED.queued_at ELSE r.queued_at END
+        RETURNING r.queued_at = %s"""
+    return sql, [NAME, now, now - LOST_AFTER, now]
+
+
+def queue_evaluation() -> None:
+    """After a commit whose nudge (:func:`record_request_sql`) found no task outstanding:
+    queue one; if the broker refuses, clear the flag so that the next nudge tries again."""
+    from ..models import EvaluationRequest
+    from ..tasks import evaluate_changed
+
+    try:
+        evaluate_changed.delay()
+    except Exception:  # the broker is down: the sweeps will find the changes
+        logger.warning("could not queue the evaluation; the sweep will")
+        EvaluationRequest.objects.filter(name=NAME).update(queued_at=None)
+
+
+def _table() -> str:
+    from ..models import EvaluationRequest
+
+    return EvaluationRequest._meta.db_table
 
 
 def take_request() -> dict[str, int]:

@@ -34,6 +34,7 @@ __all__ = [
     "mark_received",
     "newest_time",
     "notify_changed",
+    "receipt_sql",
     "source_accepts",
 ]
 
@@ -154,19 +155,25 @@ def mark_received(
     transaction.on_commit(stamp)
 
 
-def _stamp_sql(
-    source_id: int, now: datetime, moment: datetime | None, interval: timedelta | None
-) -> None:
-    """The stamp of :func:`mark_received` as one statement that does not wait for its WAL
-    flush (``synchronous_commit = off`` for this transaction only): the batch itself was
-    committed durably; a crash in the next fraction of a second could only lose this receipt
-    time, which the next batch sets again. Waiting for a second flush per request was a
-    fifth of a one-ticket POST."""
-    from django.db import connection
+def receipt_sql(
+    source: Source, data_until: datetime | None, now: datetime, *, evidence: bool = True
+) -> tuple[str, list[Any]]:
+    """The stamp of :func:`mark_received` as one PostgreSQL ``UPDATE`` and its parameters,
+    for a batch that runs it in its own transaction (``tickets_ingest`` in autocommit): no
+    round trip and no commit of its own. It is to be the batch's last write but the nudge,
+    so the source row stays locked only for the commit, not for the batch's length."""
+    from ..staleness import evidence_time, source_interval
 
+    moment = evidence_time(source, data_until, now) if evidence else None
+    interval = source_interval(source) if evidence else None
+    return _receipt_update(source.pk, now, moment, interval)
+
+
+def _receipt_update(
+    source_id: int, now: datetime, moment: datetime | None, interval: timedelta | None
+) -> tuple[str, list[Any]]:
     from ..models import Source
 
-    table = Source._meta.db_table
     evidence = ""
     params: list[Any] = [now]
     if moment is not None:
@@ -177,11 +184,22 @@ def _stamp_sql(
         )
         stale_at = moment + interval if interval else None
         params += [moment, moment, moment, stale_at]
+    sql = f"UPDATE {Source._meta.db_table} SET last_received_at = %s{evidence} WHERE id = %s"
+    return sql, [*params, source_id]
+
+
+def _stamp_sql(
+    source_id: int, now: datetime, moment: datetime | None, interval: timedelta | None
+) -> None:
+    """The stamp of :func:`mark_received` as one statement that does not wait for its WAL
+    flush (``synchronous_commit = off`` for this transaction only): the batch itself was
+    committed durably; a crash in the next fraction of a second could only lose this receipt
+    time, which the next batch sets again. Waiting for a second flush per request was a
+    fifth of a one-ticket POST."""
+    from django.db import connection
+
+    sql, params = _receipt_update(source_id, now, moment, interval)
     with connection.cursor() as cursor:
         # Two statements in one simple query run as one implicit transaction, so SET LOCAL
         # applies to the UPDATE.
-        cursor.execute(
-            f"SET LOCAL synchronous_commit = off;"
-            f" UPDATE {table} SET last_received_at = %s{evidence} WHERE id = %s",
-            [*params, source_id],
-        )
+        cursor.execute(f"SET LOCAL synchronous_commit = off; {sql}", params)

@@ -2,15 +2,17 @@
 
 from __future__ import annotations
 
+import functools
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from datetime import date, datetime
 from typing import Any
 
-from django.db import transaction
+from django.db import connection, transaction
 from django.utils import timezone
 
 from agreements.models import Agreement
+from monitoring.evaluation.trigger import queue_evaluation
 from monitoring.models import Source, Ticket, TicketPause, TicketStatusChange
 
 from . import (
@@ -21,6 +23,7 @@ from . import (
     mark_received,
     newest_time,
     notify_changed,
+    receipt_sql,
     source_accepts,
 )
 from .bulk import bulk_update_rows
@@ -38,7 +41,7 @@ from .fields import (
     timestamp,
 )
 from .history import StatusEntry, pauses_from_history
-from .upsert import tickets_upsert
+from .upsert import INLINE_UP_TO, tickets_upsert
 
 __all__ = ["tickets_ingest"]
 
@@ -91,6 +94,19 @@ class _Service:
     name: str
 
 
+@functools.cache
+def _agreements_sql() -> str:
+    """The customer's agreements with the services each covers (none: one row of NULLs)."""
+    agreement = Agreement._meta.db_table
+    links = Agreement.services.through._meta.db_table
+    service = Agreement.services.field.related_model._meta.db_table
+    return (
+        f"SELECT a.id, a.reference, a.effective_from, a.effective_to, s.id, s.name"
+        f" FROM {agreement} a LEFT JOIN {links} l ON l.agreement_id = a.id"
+        f" LEFT JOIN {service} s ON s.id = l.service_id WHERE a.customer_id = %s"
+    )
+
+
 class _Agreements:
     """The source customer's agreements, loaded once per batch (one query), to resolve rows
     against."""
@@ -98,18 +114,12 @@ class _Agreements:
     def __init__(self, source: Source) -> None:
         self.by_reference: dict[str, _Agreement] = {}
         self.by_service: dict[str, list[tuple[_Agreement, _Service]]] = {}
-        for pk, reference, start, end, service_id, name in (
-            Agreement.objects.filter(customer_id=source.customer_id)
-            .order_by()
-            .values_list(
-                "id",
-                "reference",
-                "effective_from",
-                "effective_to",
-                "services__id",
-                "services__name",
-            )
-        ):
+        with connection.cursor() as cursor:
+            # Written out: compiling the queryset cost more than running it, on a request
+            # that writes one ticket.
+            cursor.execute(_agreements_sql(), [source.customer_id])
+            found = cursor.fetchall()
+        for pk, reference, start, end, service_id, name in found:
             agreement = self.by_reference.setdefault(
                 reference, _Agreement(pk, reference, start, end)
             )
@@ -289,11 +299,14 @@ def tickets_ingest(source: Source, rows: Sequence[Mapping]) -> IngestResult:
     tickets for evaluation and calls :func:`notify_changed` after commit."""
     source_accepts(source)
     cleaned = _validate(source, rows)
+    data_until = newest_time(ticket.values for ticket in cleaned)
+    if 0 < len(cleaned) <= INLINE_UP_TO and uses_copy() and connection.get_autocommit():
+        return _ingest_in_one_transaction(source, cleaned, data_until)
     with transaction.atomic():
-        mark_received(source, data_until=newest_time(ticket.values for ticket in cleaned))
+        mark_received(source, data_until=data_until)
         now = timezone.now()
         if uses_copy():
-            created, updated = tickets_upsert(
+            created, updated, _ = tickets_upsert(
                 source.pk,
                 source.customer_id,
                 [(t.external_id, t.values, t.history) for t in cleaned],
@@ -304,6 +317,34 @@ def tickets_ingest(source: Source, rows: Sequence[Mapping]) -> IngestResult:
         changed = [*created, *updated]
         if changed:
             transaction.on_commit(lambda: notify_changed("tickets", changed))
+    return IngestResult(
+        created=len(created),
+        updated=len(updated),
+        unchanged=len(cleaned) - len(created) - len(updated),
+    )
+
+
+def _ingest_in_one_transaction(
+    source: Source, cleaned: list[_CleanTicket], data_until: datetime | None
+) -> IngestResult:
+    """A small batch (up to ``INLINE_UP_TO`` tickets) with its receipt stamp and its
+    evaluation nudge in one simple query, which PostgreSQL runs as a transaction of its own
+    when no caller's transaction is open (the API, in autocommit): one round trip, one
+    commit, no BEGIN. Larger batches, and any batch in a caller's transaction (a webhook
+    writing checks and tickets together, an import), stamp and nudge after their commit:
+    their commit checks the deferred foreign keys of thousands of rows, and the source and
+    nudge rows must not stay locked for that long."""
+    now = timezone.now()
+    created, updated, queue = tickets_upsert(
+        source.pk,
+        source.customer_id,
+        [(t.external_id, t.values, t.history) for t in cleaned],
+        now,
+        after=[receipt_sql(source, data_until, now)],
+        nudge=True,
+    )
+    if queue:
+        queue_evaluation()
     return IngestResult(
         created=len(created),
         updated=len(updated),

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from collections.abc import Mapping, Sequence
-from datetime import datetime
+from datetime import UTC, datetime
 from typing import Any
 
 from django.db import transaction
@@ -68,6 +68,28 @@ def _covered(source: Source, service: Service) -> bool:
 
 
 def _clean_check(row: Mapping, zone: Any) -> tuple[datetime, str, int | None]:
+    # The shape almost every sender uses (a JSON object, a UTC timestamp, a status as
+    # stored, a count or null), recognised by exact types: for it the general parsers below
+    # return exactly these values. Everything else, including every error, goes through
+    # them. The general path was two thirds of the Python time of a 50,000-check batch.
+    if type(row) is dict:
+        raw, status, ms = row.get("checked_at"), row.get("status"), row.get("response_ms")
+        if (
+            type(raw) is str
+            and type(status) is str
+            and status in CHECK_STATUSES
+            and (ms is None or (type(ms) is int and ms >= 0))
+        ):
+            try:
+                checked_at = datetime.fromisoformat(raw)
+            except ValueError:
+                checked_at = None
+            if checked_at is not None and checked_at.tzinfo is UTC:
+                return checked_at, status, ms
+    return _clean_check_general(row, zone)
+
+
+def _clean_check_general(row: Mapping, zone: Any) -> tuple[datetime, str, int | None]:
     if not isinstance(row, Mapping):
         raise FieldError("", "expected an object")
     checked_at = _field("checked_at", lambda: required_timestamp(row, "checked_at", zone))
