@@ -1,0 +1,404 @@
+"""A fault scenario: private services, the portal's processes, tickets with known moments,
+and the count of what the SMTP server received for each (alert, recipient).
+
+``Stack`` is set up once per test module: a private PostgreSQL cluster with a template
+database (migrated and seeded by ``tests.support.fault_driver``), a private Redis and the
+log directory. Each scenario gets a copy of the template (``CREATE DATABASE … TEMPLATE``,
+a fraction of a second), an emptied Redis and an SMTP server of its own.
+
+Tickets are opened through the driver at a moment it reports, so each alert's moment is
+known without asking the code under test: opened + 6 s (warning), + 12 s (target missed),
++ 24 s (threshold breached). Each accepted message is traced by its Message-ID to its
+``Notification`` row and alert; the ``Outcome`` says what was expected, received, duplicated
+and lost, and how late emails and alert rows were after their moments.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import json
+import math
+import re
+import subprocess
+import sys
+import time
+from collections import Counter
+from dataclasses import dataclass
+from datetime import datetime, timedelta
+from pathlib import Path
+
+import pytest
+
+from tests.support.fault_driver import LEVEL_OFFSETS
+from tests.support.faults import (
+    ROOT,
+    FaultSMTP,
+    PortalProcess,
+    PrivatePostgres,
+    PrivateRedis,
+    celery_beat,
+    celery_worker,
+    manage_command,
+)
+
+TEMPLATE = "fault_template"
+MESSAGE_ID = re.compile(r"<notification\.(\d+)\.")
+TABLE_DIR = ROOT / "var" / "faults"
+LEVELS = tuple(LEVEL_OFFSETS)
+# The sender's socket timeout: a hanging SMTP server costs each attempt this long.
+EMAIL_TIMEOUT_SECONDS = 5
+
+
+class Stack:
+    """The private services one fault module shares (see the module docstring)."""
+
+    def __init__(self, root: Path) -> None:
+        self.root = root
+        self.pg = PrivatePostgres()
+        self.redis = PrivateRedis(root / "redis")
+        self.logs = root / "logs"
+        self.seeded: dict = {}
+
+    def start(self) -> None:
+        self.logs.mkdir(parents=True, exist_ok=True)
+        self.pg.init()
+        self.pg.start()
+        self.redis.start()
+        self.pg.create_database(TEMPLATE)
+        env = self.env(TEMPLATE, smtp_port=0)
+        migrate = subprocess.run(
+            [sys.executable, "manage.py", "migrate", "--noinput"],
+            cwd=ROOT,
+            env=env,
+            capture_output=True,
+            text=True,
+            timeout=300,
+        )
+        if migrate.returncode:
+            raise RuntimeError(f"migrate failed: {migrate.stdout[-2000:]}{migrate.stderr[-3000:]}")
+        self.seeded = self.driver(TEMPLATE, 0, "seed")
+
+    def stop(self) -> None:
+        self.redis.stop()
+        self.pg.destroy()
+
+    def env(self, database: str, smtp_port: int, queue: str = "faults") -> dict[str, str]:
+        """What every process of a scenario runs with: only private services."""
+        import os
+
+        env = dict(os.environ)
+        env.update(
+            {
+                "DJANGO_SETTINGS_MODULE": "tests.settings",
+                "DATABASE_URL": self.pg.url(database),
+                "DB_CONN_MAX_AGE": "0",
+                "REDIS_URL": self.redis.url(0),
+                "CELERY_BROKER_URL": self.redis.url(0),
+                "CELERY_QUEUE": queue,
+                "EMAIL_HOST": "127.0.0.1",
+                "EMAIL_PORT": str(smtp_port),
+                "EMAIL_TIMEOUT": str(EMAIL_TIMEOUT_SECONDS),
+                "DEBUG": "1",
+                "LOG_LEVEL": "INFO",
+                "PYTHONUNBUFFERED": "1",
+            }
+        )
+        if not smtp_port:
+            env.pop("EMAIL_HOST")
+        return env
+
+    def driver(self, database: str, smtp_port: int, *args: str, timeout: float = 600) -> dict:
+        """Run ``tests.support.fault_driver`` on ``database``; its JSON answer."""
+        done = subprocess.run(
+            [sys.executable, "-m", "tests.support.fault_driver", *args],
+            cwd=ROOT,
+            env=self.env(database, smtp_port),
+            capture_output=True,
+            text=True,
+            timeout=timeout,
+        )
+        if done.returncode:
+            raise RuntimeError(f"driver {args} failed: {done.stderr[-3000:]}")
+        return json.loads(done.stdout.strip().splitlines()[-1])
+
+
+@dataclass
+class Outcome:
+    """What one scenario's SMTP server received, measured against what was expected."""
+
+    scenario: str
+    alerts_expected: int
+    emails_expected: int
+    emails_received: int
+    duplicates: int
+    lost: list[tuple[str, str, str]]
+    unexpected: list[tuple[str, str, str]]
+    email_latency: list[float]
+    alert_latency: list[float]
+    note: str = ""
+
+    def row(self) -> dict:
+        return {
+            "scenario": self.scenario,
+            "alerts expected": self.alerts_expected,
+            "emails expected": self.emails_expected,
+            "emails received": self.emails_received,
+            "duplicates": self.duplicates,
+            "lost": len(self.lost),
+            "email p50/p99/max s": _spread(self.email_latency),
+            "alert row p50/p99/max s": _spread(self.alert_latency),
+            "note": self.note,
+        }
+
+
+def percentile(values: list[float], share: float) -> float:
+    """Nearest-rank percentile (p99 of fewer than 100 values is their maximum)."""
+    ordered = sorted(values)
+    return ordered[max(0, math.ceil(share * len(ordered)) - 1)]
+
+
+def _spread(values: list[float]) -> str:
+    if not values:
+        return "–"
+    return "/".join(f"{percentile(values, p):.2f}" for p in (0.5, 0.99, 1.0))
+
+
+class Scenario:
+    """One scenario's database, SMTP server, processes and tickets."""
+
+    def __init__(self, stack: Stack, name: str) -> None:
+        self.stack = stack
+        self.name = name
+        self.database = "fault_" + re.sub(r"\W", "_", name)
+        self.smtp = FaultSMTP()
+        self.processes: list[PortalProcess] = []
+        self.opened: dict[str, datetime] = {}
+        self.log_dir = stack.logs / self.database
+
+    def __enter__(self) -> Scenario:
+        self.log_dir.mkdir(parents=True, exist_ok=True)
+        self.stack.redis.flush()
+        self.stack.pg.create_database(self.database, template=TEMPLATE)
+        self.smtp.start()
+        return self
+
+    def __exit__(self, *exc) -> None:
+        for process in self.processes:
+            process.stop()
+        self.smtp.stop()
+        with contextlib.suppress(Exception):
+            self.stack.pg.drop_database(self.database)
+
+    # --- processes ---------------------------------------------------------------------------
+
+    def env(self) -> dict[str, str]:
+        return self.stack.env(self.database, self.smtp.port)
+
+    def worker(self, name: str = "worker", concurrency: int = 2) -> PortalProcess:
+        process = celery_worker(name, self.env(), self.log_dir, concurrency)
+        self.processes.append(process)
+        return process
+
+    def beat(self, name: str = "beat") -> PortalProcess:
+        process = celery_beat(name, self.env(), self.log_dir)
+        self.processes.append(process)
+        return process
+
+    def command(self, name: str, command: str, ready: bytes) -> PortalProcess:
+        process = manage_command(name, command, self.env(), self.log_dir, ready)
+        self.processes.append(process)
+        return process
+
+    def start(self, *processes: PortalProcess) -> float:
+        """Launch together, wait until each is up; return how long that took."""
+        started = time.monotonic()
+        for process in processes:
+            process.launch()
+        for process in processes:
+            process.wait_ready()
+        return time.monotonic() - started
+
+    # --- data ----------------------------------------------------------------------------------
+
+    def driver(self, *args: str) -> dict:
+        return self.stack.driver(self.database, self.smtp.port, *args)
+
+    def open_tickets(self, prefix: str, count: int) -> datetime:
+        """Open ``count`` P1 tickets now (through the driver); return their opening moment."""
+        answer = self.driver("open", prefix, str(count))
+        opened_at = datetime.fromisoformat(answer["opened_at"])
+        for ticket in answer["tickets"]:
+            self.opened[ticket] = opened_at
+        return opened_at
+
+    def moment(self, ticket: str, level: str) -> datetime:
+        return self.opened[ticket] + timedelta(seconds=LEVEL_OFFSETS[level])
+
+    def last_moment(self) -> datetime:
+        return max(self.moment(ticket, "breached") for ticket in self.opened)
+
+    def expected(self) -> set[tuple[str, str, str]]:
+        """(ticket, level, recipient) of every alert email the opened tickets must cause."""
+        recipients = self.stack.seeded["recipients"]
+        return {
+            (ticket, level, recipient)
+            for ticket in self.opened
+            for level in LEVELS
+            for recipient in recipients[level]
+        }
+
+    # --- what arrived ----------------------------------------------------------------------------
+
+    def _alert_rows(self) -> tuple[dict[int, tuple[str, str]], list[tuple[str, str, datetime]]]:
+        """Notification id → (ticket, level) of alert emails; and every ticket alert row."""
+        with (
+            contextlib.closing(self.stack.pg.connect(self.database)) as connection,
+            connection.cursor() as cursor,
+        ):
+            cursor.execute(
+                "SELECT n.id, t.external_id, a.level FROM core_notification n"
+                " JOIN monitoring_alert a ON n.key = 'alert:' || a.id"
+                " JOIN monitoring_ticket t ON t.id = a.ticket_id"
+            )
+            notifications = {row[0]: (row[1], row[2]) for row in cursor.fetchall()}
+            cursor.execute(
+                "SELECT t.external_id, a.level, a.raised_at FROM monitoring_alert a"
+                " JOIN monitoring_ticket t ON t.id = a.ticket_id"
+            )
+            alerts = list(cursor.fetchall())
+        return notifications, alerts
+
+    def received(self) -> Counter:
+        """(ticket, level, recipient) → copies the SMTP server accepted."""
+        notifications, _ = self._alert_rows()
+        counts: Counter = Counter()
+        for arrival in list(self.smtp.arrivals):
+            match = MESSAGE_ID.search(arrival.message_id)
+            key = notifications.get(int(match.group(1))) if match else None
+            ticket, level = key or ("?", arrival.subject)
+            counts[(ticket, level, arrival.recipient)] += 1
+        return counts
+
+    def wait_for_all(self, timeout: float, settle: float = 3.0) -> None:
+        """Until every expected email arrived (or ``timeout``), then ``settle`` seconds more,
+        so that a copy sent late is counted too."""
+        deadline = time.monotonic() + timeout
+        expected = self.expected()
+        while time.monotonic() < deadline:
+            with contextlib.suppress(Exception):  # the database may be restarting
+                if expected <= set(self.received()):
+                    break
+            time.sleep(0.25)
+        time.sleep(settle)
+
+    def outcome(self, note: str = "") -> Outcome:
+        expected = self.expected()
+        received = self.received()
+        notifications, alerts = self._alert_rows()
+        first_arrival: dict[tuple[str, str, str], datetime] = {}
+        for arrival in list(self.smtp.arrivals):
+            match = MESSAGE_ID.search(arrival.message_id)
+            key = notifications.get(int(match.group(1))) if match else None
+            if key is not None:
+                first_arrival.setdefault((*key, arrival.recipient), arrival.at)
+        email_latency = [
+            (first_arrival[key] - self.moment(key[0], key[1])).total_seconds()
+            for key in expected
+            if key in first_arrival
+        ]
+        alert_latency = [
+            (raised_at - self.moment(ticket, level)).total_seconds()
+            for ticket, level, raised_at in alerts
+            if ticket in self.opened
+        ]
+        return Outcome(
+            scenario=self.name,
+            alerts_expected=len(self.opened) * len(LEVELS),
+            emails_expected=len(expected),
+            emails_received=sum(received.values()),
+            duplicates=sum(n - 1 for n in received.values() if n > 1),
+            lost=sorted(expected - set(received)),
+            unexpected=sorted(set(received) - expected),
+            email_latency=email_latency,
+            alert_latency=alert_latency,
+            note=note,
+        )
+
+    def logs(self) -> str:
+        """The tail of every process's log, for a failure message."""
+        parts = []
+        for process in self.processes:
+            tail = process.output()[-1500:].decode(errors="replace")
+            parts.append(f"--- {process.name} ---\n{tail}")
+        return "\n".join(parts)
+
+
+def assert_exactly_once(outcome: Outcome, scenario: Scenario) -> None:
+    """None lost, none duplicated, nothing unexpected: the promise of every scenario."""
+    record(outcome)
+    assert outcome.lost == [], f"lost {len(outcome.lost)}: {outcome.lost[:10]}\n{scenario.logs()}"
+    assert outcome.duplicates == 0, f"{outcome.duplicates} duplicates\n{scenario.logs()}"
+    assert outcome.unexpected == [], outcome.unexpected[:10]
+    assert outcome.emails_received == outcome.emails_expected
+
+
+def assert_within(
+    latencies: list[float], bound: float, what: str, *, known_failure: str = ""
+) -> None:
+    """p99 of ``latencies`` ≤ ``bound`` seconds.
+
+    ``known_failure``: the current architecture is known to miss this bound (the reason);
+    the test is then marked xfail when it misses, and FAILS when it holds, so the marker
+    cannot outlive the fix.
+    """
+    assert latencies, f"no {what} measured"
+    p99 = percentile(latencies, 0.99)
+    holds = p99 <= bound
+    if known_failure:
+        if holds:
+            pytest.fail(f"{what} p99 {p99:.2f}s ≤ {bound}s now holds: remove the known failure")
+        pytest.xfail(f"{what} p99 {p99:.2f}s > {bound}s: {known_failure}")
+    assert holds, f"{what} p99 {p99:.2f}s > {bound}s (max {max(latencies):.2f}s)"
+
+
+# --- The fault table -----------------------------------------------------------------------------
+
+COLUMNS = (
+    "scenario",
+    "alerts expected",
+    "emails expected",
+    "emails received",
+    "duplicates",
+    "lost",
+    "email p50/p99/max s",
+    "alert row p50/p99/max s",
+    "note",
+)
+
+
+def record(outcome: Outcome) -> None:
+    """Put the scenario's row into ``var/faults/table.json`` and rewrite ``table.md``."""
+    TABLE_DIR.mkdir(parents=True, exist_ok=True)
+    path = TABLE_DIR / "table.json"
+    rows = json.loads(path.read_text()) if path.exists() else {}
+    at = time.strftime("%Y-%m-%d %H:%M UTC", time.gmtime())
+    rows[outcome.scenario] = {**outcome.row(), "at": at}
+    path.write_text(json.dumps(rows, indent=2, ensure_ascii=False))
+    lines = [
+        "| " + " | ".join(COLUMNS) + " |",
+        "|" + "---|" * len(COLUMNS),
+    ]
+    for row in rows.values():
+        lines.append("| " + " | ".join(str(row[c]) for c in COLUMNS) + " |")
+    (TABLE_DIR / "table.md").write_text("\n".join(lines) + "\n")
+
+
+__all__ = [
+    "Outcome",
+    "Scenario",
+    "Stack",
+    "assert_exactly_once",
+    "assert_within",
+    "percentile",
+    "record",
+]
