@@ -135,6 +135,9 @@ class Outcome:
     unexpected: list[tuple[str, str, str]]
     email_latency: list[float]
     alert_latency: list[float]
+    # Alert emails whose row is not recorded as sent at the end: each is an email still to
+    # go out (a duplicate, when the server took it already) or one given up on.
+    unsettled: list[tuple[str, str, str, str]]
     note: str = ""
 
     def row(self) -> dict:
@@ -145,6 +148,7 @@ class Outcome:
             "emails received": self.emails_received,
             "duplicates": self.duplicates,
             "lost": len(self.lost),
+            "unsettled": len(self.unsettled),
             "email p50/p99/max s": _spread(self.email_latency),
             "alert row p50/p99/max s": _spread(self.alert_latency),
             "note": self.note,
@@ -249,28 +253,37 @@ class Scenario:
 
     # --- what arrived ----------------------------------------------------------------------------
 
-    def _alert_rows(self) -> tuple[dict[int, tuple[str, str]], list[tuple[str, str, datetime]]]:
+    def alert_rows(self) -> tuple[dict[int, tuple[str, str]], list[tuple[str, str, datetime]]]:
         """Notification id → (ticket, level) of alert emails; and every ticket alert row."""
+        notifications, alerts, _ = self._rows()
+        return notifications, alerts
+
+    def _rows(self):
+        """What ``_alert_rows`` returns, and (ticket, level, recipient, status) of every alert
+        email row that is not sent."""
         with (
             contextlib.closing(self.stack.pg.connect(self.database)) as connection,
             connection.cursor() as cursor,
         ):
             cursor.execute(
-                "SELECT n.id, t.external_id, a.level FROM core_notification n"
+                "SELECT n.id, t.external_id, a.level, n.recipient, n.status"
+                " FROM core_notification n"
                 " JOIN monitoring_alert a ON n.key = 'alert:' || a.id"
                 " JOIN monitoring_ticket t ON t.id = a.ticket_id"
             )
-            notifications = {row[0]: (row[1], row[2]) for row in cursor.fetchall()}
+            rows = cursor.fetchall()
+            notifications = {row[0]: (row[1], row[2]) for row in rows}
+            unsettled = sorted((row[1], row[2], row[3], row[4]) for row in rows if row[4] != "sent")
             cursor.execute(
                 "SELECT t.external_id, a.level, a.raised_at FROM monitoring_alert a"
                 " JOIN monitoring_ticket t ON t.id = a.ticket_id"
             )
             alerts = list(cursor.fetchall())
-        return notifications, alerts
+        return notifications, alerts, unsettled
 
     def received(self) -> Counter:
         """(ticket, level, recipient) → copies the SMTP server accepted."""
-        notifications, _ = self._alert_rows()
+        notifications, _ = self.alert_rows()
         counts: Counter = Counter()
         for arrival in list(self.smtp.arrivals):
             match = MESSAGE_ID.search(arrival.message_id)
@@ -294,7 +307,7 @@ class Scenario:
     def outcome(self, note: str = "") -> Outcome:
         expected = self.expected()
         received = self.received()
-        notifications, alerts = self._alert_rows()
+        notifications, alerts, unsettled = self._rows()
         first_arrival: dict[tuple[str, str, str], datetime] = {}
         for arrival in list(self.smtp.arrivals):
             match = MESSAGE_ID.search(arrival.message_id)
@@ -321,6 +334,7 @@ class Scenario:
             unexpected=sorted(set(received) - expected),
             email_latency=email_latency,
             alert_latency=alert_latency,
+            unsettled=unsettled,
             note=note,
         )
 
@@ -333,12 +347,27 @@ class Scenario:
         return "\n".join(parts)
 
 
-def assert_exactly_once(outcome: Outcome, scenario: Scenario) -> None:
-    """None lost, none duplicated, nothing unexpected: the promise of every scenario."""
+def assert_exactly_once(outcome: Outcome, scenario: Scenario, *, known_failure: str = "") -> None:
+    """None lost, none duplicated, nothing unexpected, every row settled as sent: the promise
+    of every scenario. The row goes into the fault table first, whatever the verdict.
+
+    ``known_failure`` works as in ``assert_within``: xfail while it fails, a failure once it
+    holds."""
     record(outcome)
-    assert outcome.lost == [], f"lost {len(outcome.lost)}: {outcome.lost[:10]}\n{scenario.logs()}"
-    assert outcome.duplicates == 0, f"{outcome.duplicates} duplicates\n{scenario.logs()}"
-    assert outcome.unexpected == [], outcome.unexpected[:10]
+    problems = []
+    if outcome.lost:
+        problems.append(f"lost {len(outcome.lost)}: {outcome.lost[:10]}")
+    if outcome.duplicates:
+        problems.append(f"{outcome.duplicates} duplicates")
+    if outcome.unexpected:
+        problems.append(f"unexpected: {outcome.unexpected[:10]}")
+    if outcome.unsettled:
+        problems.append(f"rows not recorded as sent: {outcome.unsettled[:10]}")
+    if known_failure:
+        if not problems:
+            pytest.fail(f"{outcome.scenario}: exactly once now holds: remove the known failure")
+        pytest.xfail(f"{'; '.join(problems)}: {known_failure}")
+    assert not problems, "\n".join(problems) + "\n" + scenario.logs()
     assert outcome.emails_received == outcome.emails_expected
 
 
@@ -370,6 +399,7 @@ COLUMNS = (
     "emails received",
     "duplicates",
     "lost",
+    "unsettled",
     "email p50/p99/max s",
     "alert row p50/p99/max s",
     "note",
