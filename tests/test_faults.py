@@ -31,6 +31,7 @@ from datetime import UTC, datetime, timedelta
 import pytest
 
 from tests.support.fault_scenario import (
+    Outcome,
     Scenario,
     Stack,
     assert_exactly_once,
@@ -43,7 +44,7 @@ pytestmark = [pytest.mark.fault, pytest.mark.slow]
 # The goal of issue 16: an alert within 2 s of its moment.
 ALERT_BOUND = 2.0
 # The breach moment is 24 s after opening; what follows it is retries and settling.
-ALL_DONE = 90.0
+ALL_DONE = 60.0
 BROKER_TICK = (
     "the deadline tick travels through the broker and waits behind other tasks in the one "
     "Celery pool (issue 16: deadlines out of the broker)"
@@ -71,23 +72,16 @@ def sleep_until(moment: datetime) -> None:
         time.sleep(remaining)
 
 
-def latency_after(scenario: Scenario, back: list[tuple[datetime, datetime]]) -> list[float]:
+def latency_after(outcome: Outcome, outages: list[tuple[datetime, datetime]]) -> list[float]:
     """Alert-row latency counted from the moment, or from the end of the outage the moment
     fell into (nothing can be written while the database is down)."""
-    from tests.support.fault_scenario import LEVELS
-
     latencies = []
-    _, alerts = scenario.alert_rows()
-    raised = {(ticket, level): at for ticket, level, at in alerts}
-    for ticket in scenario.opened:
-        for level in LEVELS:
-            if (ticket, level) not in raised:
-                continue
-            start = scenario.moment(ticket, level)
-            for down, up in back:
-                if down <= start <= up:
-                    start = up
-            latencies.append((raised[(ticket, level)] - start).total_seconds())
+    for moment, raised in outcome.alert_times:
+        start = moment
+        for down, up in outages:
+            if down <= moment <= up:
+                start = up
+        latencies.append((raised - start).total_seconds())
     return latencies
 
 
@@ -164,7 +158,8 @@ def test_smtp_refusing_then_accepting(fault_stack):
 
 def test_smtp_hanging(fault_stack):
     """The SMTP server holds every message's DATA without answering until 25 s after the
-    tickets open (the sender times out after 5 s); alerts are still raised on time."""
+    tickets open (the sender times out after 20 s, as in production); alerts are still
+    raised on time."""
     with Scenario(fault_stack, "SMTP hanging 25 s") as scenario:
         scenario.smtp.mode = "hang"
         worker, beat = scenario.worker(), scenario.beat()
@@ -198,7 +193,8 @@ def test_postgres_restarted(fault_stack):
             note="down " + ", ".join(f"{(up - down).total_seconds():.1f} s" for down, up in outages)
         )
         assert_exactly_once(outcome, scenario)
-        assert_within(latency_after(scenario, outages), ALERT_BOUND, "alert rows after restart")
+        latencies = latency_after(outcome, outages)
+        assert_within(latencies, ALERT_BOUND, "alert rows after restart")
 
 
 def test_two_workers_and_two_beats(fault_stack):
