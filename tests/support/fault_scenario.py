@@ -218,6 +218,14 @@ class Scenario:
         self.processes.append(process)
         return process
 
+    def deadlines(self, name: str = "deadlines") -> PortalProcess:
+        """``manage.py run_deadlines``: the deadline loop, from the database alone."""
+        return self.command(name, "run_deadlines", b"deadline loop started")
+
+    def mailer(self, name: str = "mailer") -> PortalProcess:
+        """``manage.py run_mailer``: the process that sends the email."""
+        return self.command(name, "run_mailer", b"Mailer started")
+
     def start(self, *processes: PortalProcess) -> float:
         """Launch together, wait until each is up; return how long that took."""
         started = time.monotonic()
