@@ -226,6 +226,30 @@ class Scenario:
         """``manage.py run_mailer``: the process that sends the email."""
         return self.command(name, "run_mailer", b"Mailer started")
 
+    def portal(self, suffix: str = "") -> list[PortalProcess]:
+        """The processes ``run_portal`` supervises besides the web server: the Celery worker
+        and beat, the deadline loop and the mailer (the mailer last)."""
+        return [
+            self.worker(f"worker{suffix}"),
+            self.beat(f"beat{suffix}"),
+            self.deadlines(f"deadlines{suffix}"),
+            self.mailer(f"mailer{suffix}"),
+        ]
+
+    def age_claims(self, by: timedelta) -> int:
+        """Move the claim of every row left ``sending`` back by ``by``: time passing for
+        those rows only, so the reclaim of a dead sender's rows is seen without waiting."""
+        with (
+            contextlib.closing(self.stack.pg.connect(self.database)) as connection,
+            connection.cursor() as cursor,
+        ):
+            cursor.execute(
+                "UPDATE core_notification SET claimed_at = claimed_at - %s"
+                " WHERE status = 'sending'",
+                [by],
+            )
+            return cursor.rowcount
+
     def start(self, *processes: PortalProcess) -> float:
         """Launch together, wait until each is up; return how long that took."""
         started = time.monotonic()
