@@ -239,8 +239,8 @@ class FaultSMTP(SMTPServer):
     ``mode``: ``accept`` (normal), ``refuse`` (``451`` at DATA: a temporary failure, the
     sender must try again later) or ``hang`` (at DATA the server says nothing until the mode
     changes, then refuses, so a sender that timed out meanwhile never had its message taken).
-    ``on_quit``: called with the session's peer when a sender says QUIT, before the server
-    answers; the messages of that session were accepted by then.
+    ``on_quit``: called when a sender that delivered a message in its session says QUIT,
+    before the server answers; the messages of that session were accepted by then.
     """
 
     def __init__(self) -> None:
@@ -266,6 +266,7 @@ class FaultSMTP(SMTPServer):
             return "451 4.3.0 Try again later"
         at = datetime.now(UTC)
         status = await super().handle_DATA(server, session, envelope)
+        session.fault_accepted = True
         with self._arrived:
             message = self.received[-1].message
             for recipient in envelope.rcpt_tos:
@@ -281,7 +282,8 @@ class FaultSMTP(SMTPServer):
 
     async def handle_QUIT(self, server, session, envelope) -> str:
         callback = self.on_quit
-        if callback is not None:
+        # Only a session that delivered something (a sender may also connect just to check).
+        if callback is not None and getattr(session, "fault_accepted", False):
             callback()
         return "221 Bye"
 
