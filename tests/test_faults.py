@@ -106,9 +106,9 @@ def test_worker_sigkill_mid_send_loses_and_duplicates_nothing(fault_stack):
         worker.process.wait(10)
         worker.start()
 
-        scenario.smtp.hanging.clear()
+        scenario.smtp.held.clear()
         scenario.smtp.mode = "hang"
-        assert scenario.smtp.hanging.wait(20), "no email was sent: nothing to kill mid-DATA"
+        assert scenario.smtp.held.wait(20), "no email was sent: nothing to kill mid-DATA"
         os.killpg(worker.process.pid, signal.SIGKILL)
         worker.process.wait(10)
         scenario.smtp.mode = "accept"

@@ -250,13 +250,14 @@ class FaultSMTP(SMTPServer):
         self.refusals = 0
         self.hangs = 0
         self.on_quit: Callable[[], None] | None = None
-        self.hanging = threading.Event()
+        # Set when the server holds a message in "hang" mode.
+        self.held = threading.Event()
 
     async def handle_DATA(self, server, session, envelope) -> str:
         if self.mode == "hang":
             with self._arrived:
                 self.hangs += 1
-            self.hanging.set()
+            self.held.set()
             while self.mode == "hang":
                 await asyncio.sleep(0.05)
             return "451 4.3.0 Try again later"
