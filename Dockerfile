@@ -1,4 +1,8 @@
-# Production image of SLA Portal: the same image runs web (gunicorn), worker and beat.
+# Production image of SLA Portal: the same image runs every process, one per container
+# (docker-compose.yml): web (gunicorn, the default command), the Celery worker
+# (`celery -A sla_portal worker`), beat (`celery -A sla_portal beat`), the deadline loop
+# (`python manage.py run_deadlines`, PostgreSQL only) and the mailer
+# (`python manage.py run_mailer`).
 FROM python:3.11-slim-bookworm
 
 ENV PYTHONDONTWRITEBYTECODE=1 PYTHONUNBUFFERED=1 PIP_NO_CACHE_DIR=1

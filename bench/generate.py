@@ -177,7 +177,9 @@ def build_world(size: Size, start: date) -> dict[str, Any]:
         desks.append((desk.pk, customer.pk, agreement.pk, portal.pk))
         if index == 0:
             big = {"customer": customer.pk, "agreement": agreement.pk, "desk": desk.pk}
-            monitor = Source.objects.create(customer=customer, name="Monitor")
+            # The provider's monitor, measuring every customer's services: shared, so its
+            # checks count for every covering agreement (monitoring.ownership).
+            monitor = Source.objects.create(customer=customer, name="Monitor", shared=True)
         if index == 1:
             # The ingest measurements write here, so that they leave the measured
             # customer's dashboard as generated.

@@ -57,11 +57,12 @@ from .serializers import (
     RotatedSecretSerializer,
     SourceCreatedSerializer,
     SourceSerializer,
+    SourceSharingSerializer,
     TicketDetailSerializer,
     TicketRowSerializer,
     TicketSerializer,
 )
-from .sources import source_rotate_secret
+from .sources import source_rotate_secret, source_set_shared
 
 DEFAULT_MAX_BODY_BYTES = 50 * 1024 * 1024
 # A sender fixing a broken export needs the first problems, not a response of megabytes.
@@ -183,6 +184,7 @@ SOURCE_EXAMPLE = {
     "customer": "acme",
     "name": "Acme ServiceNow",
     "kind": "servicenow",
+    "shared": False,
     "timezone": "Europe/Berlin",
     "signing_secret_hint": "…x0Qa",
     "secret_rotated_at": None,
@@ -398,6 +400,25 @@ class SourceViewSet(CatalogueDestroyMixin, ScopedViewSetMixin, viewsets.ModelVie
         return Response(
             {"signing_secret": secret, "previous_secret_until": source.previous_secret_until}
         )
+
+    @extend_schema(
+        request=SourceSharingSerializer,
+        responses={200: SourceSerializer, 400: OpenApiTypes.OBJECT, 403: FORBIDDEN, 404: NOT_FOUND},
+        examples=[OpenApiExample("Share", value={"shared": True}, request_only=True)],
+    )
+    @action(detail=True, methods=["post"], url_path="sharing", filterset_class=None)
+    def sharing(self, request: Request, pk: str, format: str | None = None) -> Response:
+        """Share the source's data with every agreement that covers its services (a
+        provider-owned measurement), or make it count for its own customer's agreements only
+        again. Service managers only; recorded in the customer's account trail, and the
+        services' open periods are evaluated again."""
+        source = self.get_object()
+        serializer = SourceSharingSerializer(data=request.data)
+        serializer.is_valid(raise_exception=True)
+        source = source_set_shared(
+            source, shared=serializer.validated_data["shared"], by=request.user
+        )
+        return Response(SourceSerializer(source, context=self.get_serializer_context()).data)
 
     def _ingest(self, request: Request, run) -> Response:
         # 404 before parsing: an invisible source is not told whether its body was valid.

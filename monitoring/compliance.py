@@ -12,6 +12,7 @@ the threshold of unacceptable service); ``no_data`` when nothing was measured.
 
 from __future__ import annotations
 
+import math
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
@@ -284,6 +285,11 @@ class Verdict:
     status: str
     final: bool
     details: dict
+    # Availability only: the moment the downtime runs past each level's allowance
+    # (``warning``, ``missed_target``, ``breached``) if the outages open now go on until the
+    # period ends; a level not crossed within the period is absent. Like a ticket timer's
+    # deadlines, known in advance: see ``availability_verdict`` and ``monitoring.budget``.
+    crossings: dict[str, datetime] = field(default_factory=dict)
 
 
 def ticket_share_verdict(
@@ -403,9 +409,13 @@ def availability_verdict(
     so a spent budget is final: ``breached`` as soon as the downtime exceeds what the
     threshold allows. The period is at risk once the downtime has used more than the warning
     share of what the target allows (the error budget).
+
+    ``crossings`` holds the moment each level is crossed, whether past or still to come if
+    the open outages go on (see ``_crossings``).
     """
     start, end = period
     upto = min(max(now, start), end)
+    outages = list(outages)
     service = merge_intervals(calendar.intervals(start, end))
     maintenance = _intersect(service, merge_intervals(excluded_maintenance))
     if max_excluded_seconds is not None:
@@ -447,7 +457,60 @@ def availability_verdict(
     final = closed or status != MET
     if status == MET and not closed and down > budget * goal.warning_percent / 100:
         status = AT_RISK
-    return Verdict(value, status, final, details)
+    crossings = _crossings(counted, counted_seconds, period, outages, goal) if outages else {}
+    return Verdict(value, status, final, details, crossings)
+
+
+def _crossings(
+    counted: list[Interval],
+    counted_seconds: float,
+    period: Interval,
+    outages: list[tuple[datetime, datetime | None]],
+    goal: Goal,
+) -> dict[str, datetime]:
+    """When the downtime runs past each level's allowance, the open outages going on until
+    the period ends::
+
+        budget    = counted * (100 - target) / 100
+        warning   = budget * warning_percent / 100     (at risk: down > warning)
+        missed    = budget + tolerance                 (Goal.status: value < target)
+        breached  = counted * (100 - threshold) / 100 + tolerance
+
+    ``tolerance`` is ``Goal.status``'s slack on the percentage, in seconds, so a moment is
+    exactly where the verdict changes. The downtime grows only inside the counted time
+    (service hours and holidays of the calendar, excluded maintenance and unmeasured time
+    left out), so a level whose allowance is used up exactly at a closing time is crossed
+    when the downtime grows again, at the next opening."""
+    if not goal.higher_is_better:
+        return {}
+    start, end = period
+    spans = merge_intervals(
+        (max(a, start), end if b is None else min(b, end)) for a, b in outages if a < end
+    )
+    runs = _intersect(counted, spans)
+    slack = counted_seconds * TOLERANCE / 100
+    budget = counted_seconds * (100 - goal.target) / 100
+    allowances = {
+        "warning": budget * goal.warning_percent / 100,
+        MISSED_TARGET: budget + slack,
+        BREACHED: counted_seconds * (100 - goal.threshold) / 100 + slack,
+    }
+    found = {level: _runs_past(runs, allowance) for level, allowance in allowances.items()}
+    return {level: moment for level, moment in found.items() if moment is not None}
+
+
+def _runs_past(runs: list[Interval], allowance: float) -> datetime | None:
+    """The first microsecond at which the downtime of ``runs`` exceeds ``allowance``
+    seconds: the verdict at that very instant shows the crossing (downtime exactly at an
+    allowance still meets it), so the deadline loop never has to look twice."""
+    used = 0.0
+    for a, b in runs:
+        length = (b - a).total_seconds()
+        if used + length > allowance:
+            left = max(0.0, allowance - used)
+            return min(b, a + timedelta(microseconds=math.floor(left * 1_000_000) + 1))
+        used += length
+    return None
 
 
 def count_verdict(count: int, goal: Goal, closed: bool) -> Verdict:

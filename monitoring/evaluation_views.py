@@ -24,6 +24,7 @@ from django.views.decorators.http import require_POST
 
 from agreements.models import Agreement
 from sla_portal.core.models import User
+from sla_portal.core.notifications import delivery_status
 
 from .evaluation import ack, actions
 from .evaluation.format import period_label
@@ -81,7 +82,8 @@ def _agreement(request: HttpRequest, pk: int) -> Agreement:
 @login_required
 def alert_list(request: HttpRequest) -> HttpResponse:
     """Alerts the user may see, newest first, filterable and paginated, with the delivery
-    state of their emails and acknowledgement."""
+    state of their emails and acknowledgement. Provider staff also see the email queue:
+    what waits, what is being retried after an error and what failed for good."""
     filterset = AlertListFilter(
         request.GET, queryset=alerts_visible_to(request.user), request=request
     )
@@ -95,6 +97,8 @@ def alert_list(request: HttpRequest) -> HttpResponse:
             "rows": alert_rows(list(page)),
             "query": _query_without_page(request),
             "filtered": any(value for key, value in request.GET.items() if key != "page"),
+            # Every organisation's emails: provider staff only.
+            "delivery": delivery_status() if request.user.is_provider else None,
         },
     )
 

@@ -19,11 +19,12 @@ Up and down, with retries (``ProbeState.retries_before_down``):
   the run and at itself, so the outage is dated from when the service really failed; later
   failures write one ``down`` check each, until an ``up`` ends the outage.
 
-Which source: checks are unique per (service, time), so each attempt is written once, under
-the "Built-in probe" source of the customer with the lowest id among those whose agreements
-cover the service (created on first use). Every customer of the service sees the same checks,
-because uptime rows are scoped by the service's agreements, not by the source. A service no
-agreement covers is not probed at all (``checks_ingest`` would refuse its checks).
+Which source: each attempt is written once, under the "Built-in probe" source of the customer
+with the lowest id among those whose agreements cover the service (created on first use). That
+source is *shared* (``Source.shared``, ``monitoring.ownership``): the probe is the provider's
+own measurement, so its checks count for, and are seen by, every customer whose proposed
+agreements cover the service, whereas a customer's own feed counts only for that customer. A
+service no agreement covers is not probed at all (``checks_ingest`` would refuse its checks).
 
 The first part of this module (``parse_expected``, ``is_expected``, ``probe_once``) uses only the
 standard library and the address guard (``sla_portal.core.netguard``: only public addresses
@@ -351,6 +352,8 @@ def probe_source_for(service: Service) -> Source | None:
     source, _ = Source.objects.get_or_create(
         customer_id=customer_id,
         name=PROBE_SOURCE_NAME,
-        defaults={"kind": Source.Kind.PROBE},
+        # The provider's own measurement of the service, counted for every customer whose
+        # agreements cover it (monitoring.ownership): shared deliberately, on creation.
+        defaults={"kind": Source.Kind.PROBE, "shared": True},
     )
     return source

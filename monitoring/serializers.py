@@ -69,6 +69,7 @@ class SourceSerializer(StrictFieldsMixin, serializers.ModelSerializer):
             "customer",
             "name",
             "kind",
+            "shared",
             "timezone",
             "signing_secret_hint",
             "secret_rotated_at",
@@ -160,6 +161,22 @@ class SourceCreatedSerializer(SourceSerializer):
 
     class Meta(SourceSerializer.Meta):
         fields = [*SourceSerializer.Meta.fields, "signing_secret"]
+
+
+class SourceSharingSerializer(StrictFieldsMixin, serializers.Serializer):
+    """Whether the source's data counts for every agreement covering its services (shared,
+    a provider-owned measurement) or only for its own customer's agreements."""
+
+    shared = serializers.BooleanField(
+        help_text="True: counted for every agreement covering its services. False: only for "
+        "the source's customer's agreements."
+    )
+
+    def validate(self, attrs: dict) -> dict:
+        errors = self.unknown_field_errors(self.initial_data)
+        if errors:
+            raise serializers.ValidationError(errors)
+        return attrs
 
 
 class RotatedSecretSerializer(serializers.Serializer):

@@ -38,6 +38,7 @@ from .sources import (
     source_disable,
     source_enable,
     source_rotate_secret,
+    source_set_shared,
     source_update,
 )
 from .staleness import source_interval, source_set_expectations
@@ -266,4 +267,19 @@ def source_rotate_secret_view(request: HttpRequest, pk: int) -> HttpResponse:
         f"Rotated the signing secret of “{source.name}”; the previous one keeps working "
         "during the overlap.",
     )
+    return redirect("monitoring:source-detail", pk=source.pk)
+
+
+@require_drafter
+@require_POST
+def source_sharing_view(request: HttpRequest, pk: int) -> HttpResponse:
+    """Share a source's data with every agreement covering its services, or stop sharing
+    (``monitoring.ownership``); recorded in the customer's account trail."""
+    source = get_object_or_404(sources_visible_to(request.user), pk=pk)
+    shared = request.POST.get("shared") == "on"
+    source_set_shared(source, shared=shared, by=request.user)
+    counted = "every agreement covering its services" if shared else f"{source.customer}'s only"
+    state = "is shared" if shared else "is no longer shared"
+    text = f"“{source.name}” {state}: its data counts for {counted}."
+    messages.success(request, text)
     return redirect("monitoring:source-detail", pk=source.pk)

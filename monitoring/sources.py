@@ -35,6 +35,7 @@ __all__ = [
     "source_disable",
     "source_enable",
     "source_rotate_secret",
+    "source_set_shared",
     "source_update",
 ]
 
@@ -153,6 +154,47 @@ def source_alerts_update(
         source.for_seconds = for_seconds
         fields.append("for_seconds")
     source.save(update_fields=fields)
+    return source
+
+
+@transaction.atomic
+def source_set_shared(source: Source, *, shared: bool, by: User) -> Source:
+    """Share the source's data with every agreement covering its services, or stop sharing.
+
+    Data belongs to its source's customer and counts only for that customer's agreements
+    (``monitoring.ownership``); sharing is the provider's deliberate exception for its own
+    measurements (the built-in probe, its own monitor). The change is recorded in the
+    customer's account trail, and the open periods of the services the source may feed are
+    evaluated again, since what counts for them has changed. Setting the current value
+    again changes and records nothing."""
+    from .ingest import notify_changed
+    from .ownership import accepted_services
+
+    source = Source.objects.select_for_update().get(pk=source.pk)
+    if source.shared == shared:
+        return source
+    affected = list(accepted_services(source).values_list("pk", flat=True))
+    source.shared = shared
+    source.save(update_fields=["shared"])
+    if shared:
+        affected = list(accepted_services(source).values_list("pk", flat=True))
+    AccountEvent.objects.create(
+        organisation_id=source.customer_id,
+        actor=by,
+        actor_name=by.display_name,
+        action=AccountEvent.Action.SOURCE_SHARING,
+        before="shared" if not shared else "own customer only",
+        after="shared" if shared else "own customer only",
+        message=(
+            f"The data of the source “{source.name}” now counts for every agreement that "
+            "covers its services."
+            if shared
+            else f"The data of the source “{source.name}” now counts only for "
+            f"{source.customer.name}'s agreements."
+        ),
+    )
+    if affected:
+        transaction.on_commit(lambda: notify_changed("checks", affected))
     return source
 
 

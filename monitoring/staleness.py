@@ -33,6 +33,7 @@ from sla_portal.core.notifications import notify
 from .evaluation.format import duration
 from .models import Outage, Source, UptimeCheck
 from .models.sources import WEBHOOK_KINDS
+from .ownership import counted_for
 from .silence import Feed, Silence, expected_interval, service_silence
 
 __all__ = [
@@ -116,32 +117,41 @@ class ServiceSilence:
     counts_as_down: bool
 
 
-def _feed_ids(service_ids: list[int]) -> set[int]:
+def _feed_ids(service_ids: list[int], customer_id: int | None) -> set[int]:
     """The sources that feed these services: those of their outages, of each service's
-    newest check (the unique (service, checked_at) index answers it) and their probes."""
+    newest check (the unique (service, checked_at, source) index answers it) and their
+    probes; only those counted for ``customer_id`` when given (``monitoring.ownership``:
+    another customer's silent feed says nothing about this customer's figures)."""
+    counted = Q() if customer_id is None else counted_for(customer_id)
     ids = set(
-        Outage.objects.filter(service_id__in=service_ids, source__isnull=False)
+        Outage.objects.filter(counted, service_id__in=service_ids, source__isnull=False)
         .order_by()
         .values_list("source_id", flat=True)
         .distinct()
     )
     for service_id in service_ids:
         newest = (
-            UptimeCheck.objects.filter(service_id=service_id)
+            UptimeCheck.objects.filter(counted, service_id=service_id)
             .order_by("-checked_at")
             .values_list("source_id", flat=True)
             .first()
         )
         if newest is not None:
             ids.add(newest)
-    ids.update(Source.objects.filter(service_id__in=service_ids).values_list("pk", flat=True))
+    probes = Source.objects.filter(service_id__in=service_ids)
+    if customer_id is not None:
+        probes = probes.filter(Q(customer_id=customer_id) | Q(shared=True))
+    ids.update(probes.values_list("pk", flat=True))
     return ids
 
 
-def services_silence(service_ids: Iterable[int], now: datetime) -> ServiceSilence | None:
-    """The silence of the services' data, if every source feeding them is stale; None while
-    any of them is fresh, or when nothing is known about them."""
-    ids = _feed_ids(list(service_ids))
+def services_silence(
+    service_ids: Iterable[int], now: datetime, customer_id: int | None = None
+) -> ServiceSilence | None:
+    """The silence of the services' data, if every source feeding them (every source that
+    counts for ``customer_id``, when given) is stale; None while any of them is fresh, or
+    when nothing is known about them."""
+    ids = _feed_ids(list(service_ids), customer_id)
     if not ids:
         return None
     sources = list(

@@ -42,52 +42,58 @@ def run_import_job(job_id: int) -> bool:
     reject_on_worker_lost=True,
 )
 def evaluate_changed(kind: str = "", ids: list[int] | None = None) -> int:
-    """Evaluate what ingest changed: every marked ticket, then the periods of the agreements
-    the nudges recorded (``monitoring.evaluation.trigger``), plus those ``kind``/``ids``
-    name when called with them (a direct call, or a message queued before coalescing)."""
+    """Evaluate what ingest changed: marked tickets, then the periods of the agreements the
+    nudges recorded (``monitoring.evaluation.trigger``), plus those ``kind``/``ids`` name
+    when called with them (a direct call, or a message queued before coalescing).
+
+    Bounded: at most ``EVALUATION_MAX_BATCHES_PER_RUN`` batches of tickets per run. When
+    tickets remain, the periods wait (they read the timers being written) and the run queues
+    the next one through the same coalescing request, so one task stays outstanding and a
+    55,000-ticket backlog is many short runs, not one that holds a worker for a minute."""
+    from django.conf import settings
     from django.utils import timezone
 
     from .evaluation.periods import evaluate_periods
-    from .evaluation.tickets import evaluate_pending_tickets
-    from .evaluation.trigger import agreements_affected, finish_request, take_request
+    from .evaluation.tickets import BATCH_SIZE, evaluate_pending_tickets
+    from .evaluation.trigger import (
+        agreements_affected,
+        continue_evaluation,
+        finish_request,
+        take_request,
+    )
 
     taken = take_request()
     agreement_ids = {int(key) for key in taken}
     if ids:
         agreement_ids.update(agreements_affected(kind, ids))
-    evaluate_pending_tickets(timezone.now())
+    limit = settings.EVALUATION_MAX_BATCHES_PER_RUN
+    evaluated = evaluate_pending_tickets(timezone.now(), max_batches=limit)
+    if evaluated >= limit * BATCH_SIZE:
+        # Every batch was full, so tickets may remain. The agreements stay recorded (not
+        # finished) for the run that completes the tickets.
+        continue_evaluation(agreement_ids)
+        return evaluated
     count = evaluate_periods(timezone.now(), agreement_ids)
     finish_request(taken)
     return count
 
 
-@shared_task(name="monitoring.tick", ignore_result=True)
-def tick() -> int:
-    """The deadline loop (every second): claim due timers, evaluate marked tickets, record
-    the emails of new alerts. Missing a tick loses nothing; the next one finds the rows."""
-    from django.db import transaction
-    from django.utils import timezone
-
-    from .evaluation.alerts import deliver_new_alerts
-    from .evaluation.deadlines import claim_due_timers
-    from .evaluation.tickets import evaluate_pending_tickets
-
-    claimed = claim_due_timers(timezone.now())
-    evaluate_pending_tickets(timezone.now(), max_batches=1)
-    with transaction.atomic():
-        deliver_new_alerts(timezone.now())
-    return claimed
-
-
 @shared_task(name="monitoring.evaluate_periods", ignore_result=True)
-def evaluate_periods() -> int:
-    """Recompute every open period and close the ended ones (time passing changes them:
-    an outage still going on, a period end)."""
+def evaluate_periods(after: int = 0) -> int:
+    """Recompute open periods and close the ended ones (time passing changes them: an
+    outage still going on, a period end), ``PERIODS_MAX_AGREEMENTS_PER_RUN`` agreements per
+    run in id order from ``after``; when more remain, the next run is queued at once."""
+    from django.conf import settings
     from django.utils import timezone
 
-    from .evaluation.periods import evaluate_periods as run
+    from .evaluation.periods import evaluate_periods_from
 
-    return run(timezone.now())
+    count, last = evaluate_periods_from(
+        timezone.now(), after=after, limit=settings.PERIODS_MAX_AGREEMENTS_PER_RUN
+    )
+    if last is not None:
+        evaluate_periods.delay(after=last)
+    return count
 
 
 @shared_task(name="monitoring.send_alert_digests", ignore_result=True)

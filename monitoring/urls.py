@@ -51,6 +51,7 @@ urlpatterns = [
         source_views.source_rotate_secret_view,
         name="source-rotate-secret",
     ),
+    path("sources/<int:pk>/sharing/", source_views.source_sharing_view, name="source-sharing"),
     # Webhooks: signed pushes from monitors and alert managers
     path(
         "hooks/<int:source_id>/generic/", webhook_throttled(webhooks.generic), name="hook-generic"

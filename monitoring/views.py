@@ -308,7 +308,12 @@ def service_checks(request: HttpRequest, pk: int) -> HttpResponse:
     """A service's check results (filtered by status and dates, newest first), a summary of
     the selected range with its outages and maintenance, and bars of the last 24 h and 7 days."""
     service = get_object_or_404(services_with_checks_visible_to(request.user), pk=pk)
+    # Several customers' sources may report one service; the provider sees whose each row is
+    # (a customer sees only its own and the provider's shared ones: monitoring.ownership).
+    show_source = request.user.is_provider
     checks = uptime_checks_visible_to(request.user).filter(service=service)
+    if show_source:
+        checks = checks.select_related("source")
     filterset = CheckHistoryFilter(request.GET, queryset=checks)
     page = Paginator(filterset.qs, PAGE_SIZE).get_page(request.GET.get("page"))
     summary = uptime_summary(filterset.qs)
@@ -318,8 +323,10 @@ def service_checks(request: HttpRequest, pk: int) -> HttpResponse:
     range_start = _day_start(cleaned.get("checked_from"))
     last_day = cleaned.get("checked_to")
     range_end = _day_start(last_day + timedelta(days=1)) if last_day else None
-    outages = outages_visible_to(request.user).filter(service=service)
-    maintenance = maintenance_visible_to(request.user).filter(service=service)
+    outages = outages_visible_to(request.user).filter(service=service).select_related("source")
+    maintenance = (
+        maintenance_visible_to(request.user).filter(service=service).select_related("source")
+    )
     range_outages = list(
         _overlapping(outages, "started_at", "ended_at", range_start, range_end, now)[:PERIOD_LIMIT]
     )
@@ -358,6 +365,7 @@ def service_checks(request: HttpRequest, pk: int) -> HttpResponse:
         "monitoring/service_checks.html",
         {
             "service": service,
+            "show_source": show_source,
             "filter": filterset,
             "page": page,
             "rows": rows,

@@ -37,6 +37,7 @@ from monitoring.ingest.fields import source_zone
 from monitoring.ingest.tickets import tickets_ingest
 from monitoring.ingest.uptime import checks_ingest
 from monitoring.models import SignedDelivery, Source, TicketEventStamp
+from monitoring.ownership import accepted_services
 from sla_portal.core import safejson
 
 __all__ = ["alertmanager", "generic", "uptime_kuma"]
@@ -252,12 +253,7 @@ def _match(source: Source, names: set[str]) -> tuple[dict[str, Service], dict[st
     (through the source's label mapping, ignoring case and spacing), and the names refused
     with the reason. An uncovered name and an unknown one are refused alike, so a feed
     cannot probe another customer's catalogue."""
-    covered = {
-        service.name: service
-        for service in Service.objects.filter(agreements__customer_id=source.customer_id)
-        .distinct()
-        .only("pk", "name")
-    }
+    covered = {service.name: service for service in accepted_services(source).only("pk", "name")}
     match = match_services(names, set(covered), source.service_map)
     return {name: covered[found] for name, found in match.found.items()}, match.refused
 

@@ -210,7 +210,10 @@ if EMAIL_HOST:
     EMAIL_HOST_PASSWORD = os.environ.get("EMAIL_HOST_PASSWORD", "")
     EMAIL_USE_TLS = env_bool("EMAIL_USE_TLS")
     EMAIL_USE_SSL = env_bool("EMAIL_USE_SSL")
-    EMAIL_TIMEOUT = int(os.environ.get("EMAIL_TIMEOUT", "20"))
+    # Seconds for each socket operation of an SMTP conversation (connect, greeting, each
+    # command). A server that hangs costs a sender thread this long per step, so it is kept
+    # short; run_mailer's other threads go on meanwhile.
+    EMAIL_TIMEOUT = int(os.environ.get("EMAIL_TIMEOUT", "10"))
 else:
     EMAIL_BACKEND = "django.core.mail.backends.filebased.EmailBackend"
     EMAIL_FILE_PATH = VAR_DIR / "mail"
@@ -219,6 +222,22 @@ else:
 # (30 s, 1 min, 2 min … at most an hour apart); after this many attempts it is marked failed
 # and shown as a delivery problem instead. Eight attempts span a little over an hour.
 NOTIFY_MAX_ATTEMPTS = int(os.environ.get("NOTIFY_MAX_ATTEMPTS", "8"))
+
+# The mail process (manage.py run_mailer, core.mailer): this many sender threads, each sending
+# one email at a time, so one SMTP conversation that hangs holds up one thread, not the queue.
+# Woken by PostgreSQL NOTIFY when a notification is committed, and looking every
+# MAILER_POLL_SECONDS anyway (the only way on SQLite, where it runs one thread).
+MAILER_THREADS = int(os.environ.get("MAILER_THREADS", "4"))
+MAILER_POLL_SECONDS = float(os.environ.get("MAILER_POLL_SECONDS", "1"))
+
+# /healthz (core.health): the parts whose failure answers 503 (the others are reported only;
+# see core.health for why SMTP is not required), and how old each process's heartbeat may be.
+HEALTH_REQUIRED_PARTS = env_list("HEALTH_REQUIRED_PARTS", "database,broker,worker,deadlines,mailer")
+# The deadline loop and the mailer beat about once a second: a few seconds of silence is news.
+DEADLINES_HEARTBEAT_MAX_AGE_SECONDS = float(os.environ.get("DEADLINES_HEARTBEAT_MAX_AGE", "10"))
+MAILER_HEARTBEAT_MAX_AGE_SECONDS = float(os.environ.get("MAILER_HEARTBEAT_MAX_AGE", "10"))
+# Seconds to wait for the SMTP server's greeting in the health check (0: no connect check).
+HEALTH_SMTP_CONNECT_TIMEOUT = float(os.environ.get("HEALTH_SMTP_CONNECT_TIMEOUT", "1"))
 
 # Monthly reports (reporting.services): a closed month's report is a draft that provider staff
 # review (root causes) and issue; the beat task issues a draft nobody issued after this many
@@ -315,15 +334,21 @@ CELERY_TASK_REJECT_ON_WORKER_LOST = True
 CELERY_WORKER_PREFETCH_MULTIPLIER = 1
 CELERY_TASK_IGNORE_RESULT = True
 CELERY_BROKER_CONNECTION_RETRY_ON_STARTUP = True
-CELERY_BEAT_SCHEDULER = "django_celery_beat.schedulers:DatabaseScheduler"
+# Through a broker outage, however long: reconnect every second, and say so once when it
+# starts and once when it ends (sla_portal.core.broker_reconnect). Celery's own back-off
+# (2, 4, 6 … 30 s, giving up after 100 attempts) found Redis again up to 30 s late.
+CELERY_BROKER_CONNECTION_MAX_RETRIES = None
+CELERY_WORKER_CONSUMER = "sla_portal.core.broker_reconnect:Consumer"
+# A task running when the broker connection is lost cannot be acknowledged any more and is
+# delivered again after the return: stop it then (Celery 6's default; every task is
+# idempotent) rather than let it finish work that will be repeated.
+CELERY_WORKER_CANCEL_LONG_RUNNING_TASKS_ON_CONNECTION_LOSS = True
+# django-celery-beat's DatabaseScheduler, with the same reconnection.
+CELERY_BEAT_SCHEDULER = "sla_portal.core.broker_reconnect:DatabaseScheduler"
 # Every periodic job, with why it exists. django-celery-beat copies these into its tables.
 CELERY_BEAT_SCHEDULE = {
     # Proves to /healthz that a worker is consuming and the scheduler is ticking.
     "worker-heartbeat": {"task": "core.heartbeat", "schedule": 15.0},
-    # The notification sweep. Each notify() also queues a delivery on commit, but emails are
-    # rows in the database first: when the broker was down at that moment, a worker died
-    # mid-task or a retry's back-off has passed, this picks the due rows up. Nothing is lost.
-    "deliver-notifications": {"task": "core.deliver_notifications", "schedule": 30.0},
     # Signed agreements go into force on their effective date (idempotent; a late run
     # still activates them with the right date in the trail).
     "activate-agreements": {"task": "agreements.activate_due", "schedule": 600.0},
@@ -337,11 +362,9 @@ CELERY_BEAT_SCHEDULE = {
     # with a conditional UPDATE; this tick only looks for due rows, so a short period keeps
     # probes close to their interval and a missed tick (or a restart) loses nothing.
     "run-due-probes": {"task": "monitoring.run_due_probes", "schedule": 5.0},
-    # The deadline loop. Running timers carry their next deadline in an indexed column; each
-    # tick claims the due ones with a conditional UPDATE and evaluates marked tickets, so a
-    # warning or breach alert leaves within seconds of its moment. A tick that waited in the
-    # queue longer than its period is dropped (expires): the next one does the same work.
-    "evaluation-tick": {"task": "monitoring.tick", "schedule": 1.0, "options": {"expires": 5}},
+    # (No deadline tick here: deadlines are claimed every second by `manage.py run_deadlines`,
+    # a process that needs only the database, so they never wait behind this queue's work or
+    # for the broker; see monitoring.evaluation.loop.)
     # Periods change as time passes (an outage still going on, a period that ends), not only
     # when data arrives; this recomputes open periods and closes the ended ones.
     "evaluate-periods": {
@@ -409,8 +432,22 @@ PROBE_BATCH_SIZE = int(os.environ.get("PROBE_BATCH_SIZE", "200"))
 PROBE_CONCURRENCY = int(os.environ.get("PROBE_CONCURRENCY", "8"))
 # Days before a review that the managers and customer approvers are reminded.
 REVIEW_REMINDER_DAYS = int(os.environ.get("REVIEW_REMINDER_DAYS", "14"))
-# A worker is healthy when its last heartbeat is younger than this.
-WORKER_HEARTBEAT_MAX_AGE_SECONDS = int(os.environ.get("WORKER_HEARTBEAT_MAX_AGE", "90"))
+# Bounds on the work of one run, so that no run holds a worker (or a tick) for long; the
+# rest is done by the next run, queued at once. Each batch is evaluation.tickets.BATCH_SIZE
+# (2,000) tickets, well under a second's work each.
+# - The deadline loop (run_deadlines) evaluates at most this many batches of marked tickets
+#   per tick after claiming what is due: a big ingest is worked off beside the deadlines
+#   without delaying them by more than a batch.
+DEADLINE_LOOP_MAX_BATCHES = int(os.environ.get("DEADLINE_LOOP_MAX_BATCHES", "1"))
+# - monitoring.evaluate_changed evaluates at most this many batches per run, then queues
+#   itself again (one outstanding at a time) when tickets remain.
+EVALUATION_MAX_BATCHES_PER_RUN = int(os.environ.get("EVALUATION_MAX_BATCHES_PER_RUN", "5"))
+# - monitoring.evaluate_periods recomputes at most this many agreements per run, then queues
+#   itself again for the agreements after the last one it did.
+PERIODS_MAX_AGREEMENTS_PER_RUN = int(os.environ.get("PERIODS_MAX_AGREEMENTS_PER_RUN", "20"))
+# The Celery worker is healthy when its last heartbeat (sent every 15 s) is younger than
+# this: three missed beats. The alerting path is judged faster, by the deadline loop's tick.
+WORKER_HEARTBEAT_MAX_AGE_SECONDS = int(os.environ.get("WORKER_HEARTBEAT_MAX_AGE", "45"))
 
 # --- API ------------------------------------------------------------------------------------
 REST_FRAMEWORK = {

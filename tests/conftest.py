@@ -15,6 +15,7 @@ from django.conf import settings
 from tests.support.actors import *  # noqa: F403  (fixtures)
 from tests.support.agreements import *  # noqa: F403  (fixtures)
 from tests.support.browser import *  # noqa: F403  (fixtures)
+from tests.support.mailer import *  # noqa: F403  (fixtures)
 from tests.support.moments import *  # noqa: F403  (fixtures)
 from tests.support.monitoring import *  # noqa: F403  (fixtures)
 from tests.support.smtp import *  # noqa: F403  (fixtures)

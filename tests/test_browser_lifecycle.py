@@ -23,7 +23,7 @@ def form(page, action: str):
 
 
 def test_the_whole_lifecycle_with_emails(
-    new_page, smtp_server, celery_worker, acme_agreement, alice_manager, carol_customer
+    new_page, smtp_server, celery_worker, mailer, acme_agreement, alice_manager, carol_customer
 ):
     agreement = acme_agreement
     agreement.service_description = "Operation of the customer portal."

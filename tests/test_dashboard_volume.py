@@ -18,7 +18,7 @@ from django.utils import timezone
 
 from agreements.models import Agreement, Review
 from monitoring.evaluation.actions import breach_root_cause_set
-from monitoring.models import Breach, MaintenanceWindow, Outage, PeriodResult, Ticket
+from monitoring.models import Breach, MaintenanceWindow, Outage, PeriodResult, Source, Ticket
 from sla_portal.core.models import Notification
 from tests.support.volume import fill_history
 from tests.test_dashboards import evaluate, globex_active, open_ticket, two_customers  # noqa: F401
@@ -207,11 +207,15 @@ CUSTOMER_CHANGES = {
             "period_end": timezone.now() - timedelta(days=399),
         }
     ),
+    # Data rows name the customer's source: data belongs to the source that sent it.
     "outage": lambda a: Outage.objects.create(
-        service=a.services.first(), started_at=timezone.now() - timedelta(minutes=5)
+        service=a.services.first(),
+        source=Source.objects.filter(customer=a.customer).first(),
+        started_at=timezone.now() - timedelta(minutes=5),
     ),
     "maintenance": lambda a: MaintenanceWindow.objects.create(
         service=a.services.first(),
+        source=Source.objects.filter(customer=a.customer).first(),
         external_id="mw-1",
         title="Patch night",
         starts_at=timezone.now() + timedelta(hours=1),

@@ -239,6 +239,74 @@ def test_data_marked_after_the_task_started_is_evaluated_by_the_next_task(
     assert EvaluationRequest.objects.get().agreements == {}
 
 
+# --- Bounded runs --------------------------------------------------------------------------------
+
+
+def test_evaluate_changed_stops_at_its_bound_and_queues_one_next_run(
+    active_acme_agreement, acme_desk, monkeypatch, settings
+):
+    """A backlog is many short runs: each evaluates at most its batches, keeps the
+    agreements for the run that finishes the tickets, and queues the next run only when no
+    other is outstanding; the last run evaluates the periods and forgets the request."""
+    from monitoring.evaluation import tickets
+
+    monkeypatch.setattr(tickets, "BATCH_SIZE", 2)
+    settings.EVALUATION_MAX_BATCHES_PER_RUN = 1
+    opened = datetime.now(UTC) - timedelta(minutes=5)
+    with mock.patch.object(evaluate_changed, "delay") as delay:
+        ingest(
+            acme_desk,
+            active_acme_agreement,
+            *({"external_id": f"t{n}", "opened_at": opened} for n in range(5)),
+        )
+        trigger.request_evaluation("tickets", Ticket.objects.values_list("pk", flat=True))
+        assert delay.call_count == 1
+        PeriodResult.objects.all().delete()
+
+        assert evaluate_changed() == 2  # tickets, not periods: two left to go
+        assert delay.call_count == 2  # the next run queued
+        assert not PeriodResult.objects.exists()
+        assert list(EvaluationRequest.objects.get().agreements) == [str(active_acme_agreement.pk)]
+
+        # The queued run is outstanding: a nudge now queues nothing more.
+        some = list(Ticket.objects.values_list("pk", flat=True)[:1])
+        trigger.request_evaluation("tickets", some)
+        assert delay.call_count == 2
+
+        # The next run starts, and a nudge queues a run while it works: stopping at its
+        # bound, it queues no second one.
+        real_take = trigger.take_request
+
+        def take_then_nudge() -> dict:
+            taken = real_take()
+            trigger.request_evaluation("tickets", some)
+            return taken
+
+        with mock.patch.object(trigger, "take_request", take_then_nudge):
+            assert evaluate_changed() == 2
+        assert delay.call_count == 3
+
+        evaluate_changed()  # the last ticket, then the periods
+        assert delay.call_count == 3
+    assert not Ticket.objects.filter(evaluated_at__isnull=True).exists()
+    assert PeriodResult.objects.filter(agreement=active_acme_agreement).exists()
+    assert EvaluationRequest.objects.get().agreements == {}
+
+
+def test_evaluate_periods_does_a_bounded_slice_and_queues_the_rest(active_acme_agreement, settings):
+    from monitoring.tasks import evaluate_periods as task
+
+    settings.PERIODS_MAX_AGREEMENTS_PER_RUN = 1
+    PeriodResult.objects.all().delete()
+    with mock.patch.object(task, "delay") as delay:
+        assert task() > 0
+        # The slice was full: the next run continues after the last agreement done.
+        delay.assert_called_once_with(after=active_acme_agreement.pk)
+        assert task(after=active_acme_agreement.pk) == 0
+        assert delay.call_count == 1  # nothing after it: the round is over
+    assert PeriodResult.objects.filter(agreement=active_acme_agreement).exists()
+
+
 @pytest.mark.worker
 @pytest.mark.django_db(transaction=True)
 def test_a_thousand_single_ingests_leave_one_task_and_every_ticket_evaluated(

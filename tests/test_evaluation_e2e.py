@@ -1,11 +1,13 @@
-"""The deadline loop end to end: a real worker, ``celery beat``, Redis, PostgreSQL and SMTP.
+"""The deadline loop end to end: ``run_deadlines``, a real worker, ``celery beat``, Redis,
+PostgreSQL and SMTP.
 
 An agreement is signed with a P1 first-response target of seconds instead of minutes, so a
 ticket opened "now" crosses its warning point, due time and threshold while the test watches.
-Beat sends the one-second evaluation tick (``CELERY_BEAT_SCHEDULE``, DatabaseScheduler) to the
-test's own queue; the worker claims due timers, raises alerts and sends their emails to an
-aiosmtpd server on 127.0.0.1. Each email is traced back through its Message-ID to its
-``Notification`` row and alert, so the assertions name the ticket, level and recipient.
+The deadline loop claims due timers every second and raises alerts; beat
+(``CELERY_BEAT_SCHEDULE``, DatabaseScheduler) sends the periodic jobs to the test's own queue
+and the worker sends the alerts' emails to an aiosmtpd server on 127.0.0.1. Each email is
+traced back through its Message-ID to its ``Notification`` row and alert, so the assertions
+name the ticket, level and recipient.
 """
 
 from __future__ import annotations
@@ -279,6 +281,7 @@ def sleep_until(moment: datetime) -> None:
 
 def test_a_ticket_warns_misses_and_breaches_on_time_with_one_email_per_level_and_person(
     smtp_server,
+    mailer,
     celery_worker_and_beat,
     acme_agreement,
     acme_desk,
@@ -317,6 +320,7 @@ def test_a_ticket_warns_misses_and_breaches_on_time_with_one_email_per_level_and
 
 def test_a_worker_killed_mid_way_loses_and_duplicates_nothing(
     smtp_server,
+    mailer,
     celery_worker_and_beat: WorkerAndBeat,
     acme_agreement,
     acme_desk,
@@ -324,13 +328,14 @@ def test_a_worker_killed_mid_way_loses_and_duplicates_nothing(
     tom_team,
     carol_customer,
 ):
-    """Killed (SIGKILL, worker and beat) after the warning and before the due time; a ticket
-    is ingested meanwhile and its evaluation request lost with the queue; restarted after the
-    due time. The late target-missed alert goes out at restart, the breach on time, the
-    other ticket is found by the tick's sweep, and every email goes out exactly once."""
+    """Killed (SIGKILL: worker, beat and deadline loop) after the warning and before the due
+    time; a ticket is ingested meanwhile and its evaluation request lost with the queue;
+    restarted after the due time. The late target-missed alert goes out at restart, the
+    breach on time, the other ticket is found by the loop's sweep, and every email goes out
+    exactly once."""
     processes = celery_worker_and_beat
     # The restart happens between the due time and the threshold, so that gap must hold a
-    # boot of both processes with room to spare, however busy the machine is.
+    # boot of the processes with room to spare, however busy the machine is.
     gap = 3 * math.ceil(max(15, 1.5 * processes.boot_seconds + 6) / 3)
     agreement = sign_with_fast_p1_response(
         acme_agreement, alice_manager, carol_customer, target_seconds=15, threshold_seconds=15 + gap

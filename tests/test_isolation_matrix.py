@@ -145,6 +145,8 @@ GROUPS: list[tuple[str, str]] = [
     ("monitoring:source-toggle", "manager"),
     ("monitoring:source-rotate-secret", "manager"),
     ("source-rotate-secret", "manager"),
+    ("monitoring:source-sharing", "manager"),
+    ("source-sharing", "manager"),
     ("source-*-bulk", "manager"),
     # Reports and recomputes.
     ("reporting:report-issue", "manager"),

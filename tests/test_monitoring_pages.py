@@ -107,13 +107,17 @@ def portal_history(services, active_acme_agreement, acme_source) -> dict:
             status=status,
             response_ms=120 + minutes,
         )
+    # Rows name their source: data belongs to the source that sent it (monitoring.ownership).
     ended = Outage.objects.create(
         service=portal,
+        source=acme_source,
         started_at=now - timedelta(minutes=45),
         ended_at=now - timedelta(minutes=25),
         cause="Database failover",
     )
-    ongoing = Outage.objects.create(service=portal, started_at=now - timedelta(minutes=3))
+    ongoing = Outage.objects.create(
+        service=portal, source=acme_source, started_at=now - timedelta(minutes=3)
+    )
     window = MaintenanceWindow.objects.create(
         service=portal,
         source=acme_source,

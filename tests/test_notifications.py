@@ -2,7 +2,9 @@
 
 from __future__ import annotations
 
+import logging
 import re
+import select
 import threading
 import time
 from collections.abc import Callable, Iterator
@@ -12,13 +14,13 @@ from typing import Any
 
 import pytest
 from django.conf import settings as django_settings
-from django.db import connections, transaction
+from django.db import connection, connections, transaction
 from django.db.models import F
 from django.utils import timezone
 
-from sla_portal.celery import app
 from sla_portal.core.models import EmailAttachment, Notification
 from sla_portal.core.notifications import (
+    WAKE_CHANNEL,
     deliver_due,
     notifications_for_agreement,
     notify,
@@ -61,17 +63,6 @@ def email_templates(settings, tmp_path: Path) -> str:
     settings.TEMPLATES = [engine]
     settings.SITE_URL = "https://sla.example.test"
     return "test_notifications/proposed"
-
-
-@pytest.fixture
-def tasks_run_here() -> Iterator[None]:
-    """Queued tasks run at once in this process; the worker tests use the broker instead."""
-    previous = app.conf.task_always_eager
-    app.conf.task_always_eager = True
-    try:
-        yield
-    finally:
-        app.conf.task_always_eager = previous
 
 
 def notify_proposal(
@@ -203,44 +194,71 @@ def test_delivery_sends_what_was_rendered_at_notify_time_without_templates(
 # --- notify(): only committed events are sent -------------------------------------------------
 
 
-def test_a_rolled_back_event_leaves_no_row_and_sends_nothing(
-    email_templates, smtp_server, carol_customer, django_capture_on_commit_callbacks
+@pytest.fixture
+def listener(db) -> Iterator[Callable[[float], int]]:
+    """A connection of its own LISTENing as run_mailer does; call it to count the wake-ups
+    that arrive within the given seconds."""
+    raw = connection.get_new_connection(connection.get_connection_params())
+    raw.autocommit = True
+    with raw.cursor() as cursor:
+        cursor.execute(f"LISTEN {WAKE_CHANNEL}")
+
+    def received(within: float) -> int:
+        count = 0
+        deadline = time.monotonic() + within
+        while (remaining := deadline - time.monotonic()) > 0:
+            if select.select([raw], [], [], remaining)[0]:
+                raw.poll()
+                count += len(raw.notifies)
+                raw.notifies.clear()
+        return count
+
+    try:
+        yield received
+    finally:
+        raw.close()
+
+
+@only_on_postgresql
+@pytest.mark.django_db(transaction=True)
+def test_a_rolled_back_event_leaves_no_row_wakes_nobody_and_sends_nothing(
+    email_templates, smtp_server, carol_customer, listener
 ):
-    with (
-        django_capture_on_commit_callbacks() as queued,
-        pytest.raises(RuntimeError),
-        transaction.atomic(),
-    ):
+    with pytest.raises(RuntimeError), transaction.atomic():
         notify_proposal(email_templates, [carol_customer])
         raise RuntimeError("the agreement could not be proposed")
 
-    assert queued == []
+    assert listener(0.5) == 0
     assert not Notification.objects.exists()
     assert deliver_due() == 0
     assert smtp_server.messages == []
 
 
-def test_a_committed_event_queues_delivery_which_sends_the_email(
-    email_templates, smtp_server, carol_customer, django_capture_on_commit_callbacks, tasks_run_here
+@only_on_postgresql
+@pytest.mark.django_db(transaction=True)
+def test_a_committed_event_wakes_the_mailer_on_commit_and_not_before(
+    email_templates, smtp_server, carol_customer, listener
 ):
-    with django_capture_on_commit_callbacks(execute=True) as queued:
+    with transaction.atomic():
         notify_proposal(email_templates, [carol_customer])
-        assert smtp_server.messages == []  # nothing before the commit
+        assert listener(0.5) == 0  # nothing before the commit
 
-    assert len(queued) == 1
+    assert listener(0.5) == 1
+    assert deliver_due() == 1
     assert len(smtp_server.messages) == 1
     assert Notification.objects.get().status == Status.SENT
 
 
-def test_notifying_nobody_queues_nothing(
-    email_templates, carol_customer, django_capture_on_commit_callbacks
-):
+@only_on_postgresql
+@pytest.mark.django_db(transaction=True)
+def test_notifying_nobody_new_wakes_nobody(email_templates, carol_customer, listener):
     notify_proposal(email_templates, [carol_customer])
-    with django_capture_on_commit_callbacks() as queued:
-        notify_proposal(email_templates, [carol_customer])
-        notify_proposal(email_templates, [""])
+    assert listener(0.5) == 1
 
-    assert queued == []
+    notify_proposal(email_templates, [carol_customer])
+    notify_proposal(email_templates, [""])
+
+    assert listener(0.5) == 0
 
 
 # --- deliver_due(): retries, back-off, giving up ----------------------------------------------
@@ -303,6 +321,28 @@ def test_a_refused_email_is_retried_with_back_off_then_sent_once_accepted(
     )
 
 
+def test_each_failed_attempt_is_logged_with_recipient_notification_and_attempt(
+    email_templates, smtp_server, carol_customer, caplog
+):
+    smtp_server.refuse(carol_customer.email)
+    (row,) = notify_proposal(email_templates, [carol_customer])
+
+    with caplog.at_level(logging.WARNING, logger="sla_portal.core.notifications"):
+        deliver_due()
+        advance_past_backoff()
+        deliver_due()
+
+    first, second = (r for r in caplog.records if r.name == "sla_portal.core.notifications")
+    assert first.levelno == second.levelno == logging.WARNING
+    assert first.getMessage().startswith(
+        f"Email to carol_customer@acme.example (notification {row.pk}) failed, attempt 1 of 8: "
+        "SMTPRecipientsRefused: "
+    )
+    assert "550" in first.getMessage()
+    assert first.getMessage().endswith("; next attempt in 0:00:30")
+    assert "attempt 2 of 8" in second.getMessage()
+
+
 def test_an_email_that_keeps_failing_is_marked_failed_after_the_last_attempt(
     email_templates, carol_customer, settings
 ):
@@ -327,24 +367,28 @@ def test_an_email_that_keeps_failing_is_marked_failed_after_the_last_attempt(
 # --- deliver_due(): claims -------------------------------------------------------------------
 
 
-def test_a_row_another_worker_is_sending_is_left_alone(
+def test_a_row_another_sender_is_sending_is_left_alone(
     email_templates, smtp_server, carol_customer
 ):
     (row,) = notify_proposal(email_templates, [carol_customer])
+    # Claimed almost two minutes ago: that sender may still be in its conversation (each
+    # conversation is cut off after a minute, SEND_DEADLINE).
     Notification.objects.filter(pk=row.pk).update(
-        status=Status.SENDING, claimed_at=timezone.now(), attempts=1
+        status=Status.SENDING, claimed_at=timezone.now() - timedelta(seconds=110), attempts=1
     )
 
     assert deliver_due() == 0
     assert smtp_server.messages == []
 
 
-def test_a_row_left_sending_by_a_dead_worker_is_sent_after_ten_minutes(
+def test_a_row_left_sending_by_a_dead_sender_is_sent_after_the_sending_timeout(
     email_templates, smtp_server, carol_customer
 ):
     (row,) = notify_proposal(email_templates, [carol_customer])
     Notification.objects.filter(pk=row.pk).update(
-        status=Status.SENDING, claimed_at=timezone.now() - timedelta(minutes=11), attempts=1
+        status=Status.SENDING,
+        claimed_at=timezone.now() - timedelta(minutes=2, seconds=1),
+        attempts=1,
     )
 
     assert deliver_due() == 1
@@ -376,8 +420,8 @@ def test_a_row_that_stalls_at_the_last_attempt_fails_instead_of_going_round_agai
 @pytest.mark.django_db(transaction=True)
 def test_two_workers_delivering_at_once_send_each_email_once(smtp_server):
     addresses = [f"customer{number}@acme.example" for number in range(30)]
-    # Rows as notify() leaves them, but without its delivery task: a worker listening on the
-    # broker would take them before the two below could race for them.
+    # Rows as notify() leaves them, but without its wake-up: a mailer listening would take
+    # them before the two below could race for them.
     Notification.objects.bulk_create(
         Notification(
             kind="agreement.proposal_sent",
@@ -413,11 +457,7 @@ def test_two_workers_delivering_at_once_send_each_email_once(smtp_server):
 
 @only_on_postgresql
 @pytest.mark.django_db(transaction=True)
-def test_two_transactions_announcing_the_same_event_store_one_row(
-    email_templates, carol_customer, tasks_run_here
-):
-    # (tasks_run_here: the delivery queued on commit runs in-process, not on a broker queue
-    # that no worker of this test listens to.)
+def test_two_transactions_announcing_the_same_event_store_one_row(email_templates, carol_customer):
     first_inserted = threading.Event()
     errors: list[BaseException] = []
 
@@ -497,7 +537,7 @@ def test_admin_lists_notifications_by_status_and_kind_read_only(
     assert client.post(f"/admin/core/notification/{row.pk}/delete/").status_code == 403
 
 
-# --- End to end: a real worker and a real SMTP server -----------------------------------------
+# --- End to end: the real mail process, a real worker and a real SMTP server ---------------
 
 
 def notify_and_commit(template: str, recipients: list) -> Notification:
@@ -506,20 +546,14 @@ def notify_and_commit(template: str, recipients: list) -> Notification:
     return row
 
 
-def tasks_succeeded(worker: WorkerProcess) -> int:
-    """How many delivery tasks the worker has finished, from its log."""
-    log = worker.log_path.read_text()
-    return len(re.findall(r"Task core\.deliver_notifications\[[^\]]+\] succeeded", log))
-
-
 @pytest.mark.worker
 @pytest.mark.django_db(transaction=True)
-def test_worker_sends_a_committed_notification_as_text_and_html(
-    email_templates, smtp_server, celery_worker, carol_customer
+def test_the_mailer_sends_a_committed_notification_as_text_and_html(
+    email_templates, smtp_server, mailer, carol_customer
 ):
     row = notify_and_commit(email_templates, [carol_customer])
 
-    (message,) = smtp_server.wait_for(1, timeout=30)
+    (message,) = smtp_server.wait_for(1, timeout=10)
 
     assert message["To"] == "carol_customer@acme.example"
     assert str(message["Subject"]) == "Agreement SLA-2026-0007 is waiting for Carol"
@@ -532,26 +566,24 @@ def test_worker_sends_a_committed_notification_as_text_and_html(
 
 @pytest.mark.worker
 @pytest.mark.django_db(transaction=True)
-def test_a_killed_worker_loses_nothing_and_sends_nothing_twice(
-    email_templates, smtp_server, celery_worker, carol_customer, tmp_path
+def test_the_celery_task_still_sends_what_is_due_when_asked(
+    email_templates, smtp_server, celery_worker, carol_customer
 ):
-    celery_worker.stop(kill=True)
+    """No mailer runs here: the task, kept as a manual fallback, sends the row once."""
     row = notify_and_commit(email_templates, [carol_customer])
     time.sleep(1)
-    assert smtp_server.messages == []
-    row.refresh_from_db()
-    assert row.status == Status.PENDING  # waiting in the database, not lost
+    assert smtp_server.messages == []  # nothing queues the task any more
 
-    replacement = WorkerProcess(celery_worker.queue, tmp_path / "replacement.log")
-    replacement.start()
-    try:
-        deliver_notifications.delay()  # the beat sweep, without waiting for beat
-        smtp_server.wait_for(1, timeout=30)
-        # Both the task queued on commit and the sweep have run before we count.
-        wait_until(lambda: tasks_succeeded(replacement) >= 2)
-    finally:
-        replacement.stop()
+    deliver_notifications.delay()
+    deliver_notifications.delay()
+    smtp_server.wait_for(1, timeout=30)
+    wait_until(lambda: worker_log_count(celery_worker, "succeeded") >= 2)
 
     assert len(smtp_server.messages) == 1
     row.refresh_from_db()
     assert (row.status, row.attempts) == (Status.SENT, 1)
+
+
+def worker_log_count(worker: WorkerProcess, outcome: str) -> int:
+    log = worker.log_path.read_text()
+    return len(re.findall(rf"Task core\.deliver_notifications\[[^\]]+\] {outcome}", log))

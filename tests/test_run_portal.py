@@ -1,7 +1,8 @@
-"""`make run` (run_portal): quiet while all is well, the address and logins last, errors shown.
+"""`make run` (run_portal): quiet while all is well, the address and logins last, errors shown,
+a crashed process restarted.
 
 The portal runs for real here: run_portal in its own process on a fresh SQLite file and the
-filesystem broker, with its web server, worker and scheduler, on a free port.
+filesystem broker, with its web server, worker, scheduler and deadline loop, on a free port.
 """
 
 from __future__ import annotations
@@ -9,6 +10,7 @@ from __future__ import annotations
 import os
 import signal
 import socket
+import sqlite3
 import subprocess
 import sys
 import threading
@@ -184,3 +186,89 @@ def test_make_run_prints_the_address_and_logins_last_and_then_stays_quiet(portal
     process.send_signal(signal.SIGINT)
     assert process.wait(timeout=30) == 0
     assert output.wait_for(lambda line: line == "Stopped.", timeout=5)
+
+
+def children_of(pid: int) -> dict[int, str]:
+    """The direct children of ``pid`` and their command lines (from /proc)."""
+    found = {}
+    for entry in Path("/proc").iterdir():
+        if not entry.name.isdigit():
+            continue
+        try:
+            stat = (entry / "stat").read_text()
+            cmdline = (entry / "cmdline").read_bytes().replace(b"\0", b" ").decode()
+        except OSError:
+            continue
+        # The fields after the command name (which may hold spaces) start at ") ".
+        ppid = int(stat.rsplit(") ", 1)[1].split()[1])
+        if ppid == pid and cmdline:
+            found[int(entry.name)] = cmdline
+    return found
+
+
+def child_pid(portal_pid: int, marker: str) -> int | None:
+    for pid, cmdline in children_of(portal_pid).items():
+        if marker in cmdline:
+            return pid
+    return None
+
+
+def deadlines_heartbeat(var_dir: Path) -> str | None:
+    with sqlite3.connect(var_dir / "db.sqlite3", timeout=10) as db:
+        row = db.execute(
+            "SELECT beat_at FROM core_workerheartbeat WHERE name = 'deadlines'"
+        ).fetchone()
+    return row[0] if row else None
+
+
+def test_a_killed_child_is_restarted_with_back_off_and_said_so(portal, tmp_path):
+    process, output, port, _env = portal
+    url = f"http://127.0.0.1:{port}/"
+    assert output.wait_for(lambda line: f"running on {url}" in line, timeout=120), "\n".join(
+        output.text()
+    )
+    # Every process is a child of run_portal, the deadline loop among them.
+    worker = child_pid(process.pid, "celery -A sla_portal --quiet worker")
+    loop = child_pid(process.pid, "manage.py run_deadlines")
+    assert worker and loop, children_of(process.pid)
+    assert deadlines_heartbeat(tmp_path) is not None
+
+    killed_at = time.monotonic()
+    os.kill(worker, signal.SIGKILL)
+    os.kill(loop, signal.SIGKILL)
+    for name in ("worker", "deadlines"):
+        said = f"{name} exited with -9; restarting in 1 s"
+        assert output.wait_for(lambda line, said=said: said in line, timeout=10), "\n".join(
+            output.since(killed_at)
+        )
+
+    # Both come back as new processes, and the loop ticks again.
+    deadline = time.monotonic() + 60
+    while time.monotonic() < deadline:
+        new_worker = child_pid(process.pid, "celery -A sla_portal --quiet worker")
+        new_loop = child_pid(process.pid, "manage.py run_deadlines")
+        if new_worker and new_loop and new_worker != worker and new_loop != loop:
+            break
+        time.sleep(0.3)
+    else:
+        raise AssertionError(children_of(process.pid))
+    beat_before = deadlines_heartbeat(tmp_path)
+    deadline = time.monotonic() + 60
+    while time.monotonic() < deadline and deadlines_heartbeat(tmp_path) == beat_before:
+        time.sleep(0.5)
+    assert deadlines_heartbeat(tmp_path) != beat_before, "the restarted loop does not tick"
+    assert get(url + "accounts/login/") == 200
+    assert process.poll() is None
+
+    # Killed again at once: the back-off doubles.
+    os.kill(new_loop, signal.SIGKILL)
+    assert output.wait_for(
+        lambda line: "deadlines exited with -9; restarting in 2 s" in line, timeout=10
+    ), "\n".join(output.since(killed_at))
+
+    # Ctrl-C stops everything, the children included.
+    children = set(children_of(process.pid))
+    process.send_signal(signal.SIGINT)
+    assert process.wait(timeout=30) == 0
+    time.sleep(0.5)
+    assert not [pid for pid in children if Path(f"/proc/{pid}").exists()]

@@ -21,6 +21,7 @@ from agreements.models import Agreement, Service
 from agreements.terms import MONITORED_STATES, MeasuredTarget, MeasuredTerms, measured_terms
 
 from .. import staleness
+from ..budget import WARNING, next_crossing
 from ..compliance import (
     AT_RISK,
     BREACHED,
@@ -47,6 +48,7 @@ from ..models import (
     TicketTimer,
     UptimeCheck,
 )
+from ..ownership import counted_for
 from ..silence import clip_open_outages
 from . import alerts
 from .format import percent
@@ -68,6 +70,22 @@ def evaluate_periods(now: datetime, agreement_ids: Iterable[int] | None = None) 
     for agreement in agreements:
         count += evaluate_agreement_periods(agreement, now)
     return count
+
+
+def evaluate_periods_from(now: datetime, after: int, limit: int) -> tuple[int, int | None]:
+    """Evaluate the periods of up to ``limit`` monitored agreements with an id above
+    ``after``, in id order; return the count and the last id done when more may remain
+    (``None`` when this run reached the end), for the next run to continue from."""
+    agreements = list(
+        Agreement.objects.filter(
+            status__in=MONITORED_STATES, in_force_version__isnull=False, pk__gt=after
+        )
+        .select_related("in_force_version", "created_by")
+        .order_by("pk")[:limit]
+    )
+    count = sum(evaluate_agreement_periods(agreement, now) for agreement in agreements)
+    more = len(agreements) == limit
+    return count, (agreements[-1].pk if more else None)
 
 
 def evaluate_agreement_periods(agreement: Agreement, now: datetime) -> int:
@@ -125,7 +143,10 @@ def _evaluate_target(
         window = (max(start, term_start), min(end, term_end) if term_end else end)
         closed = now >= window[1]
         verdict, unit, goal = measure(agreement, terms, target, service_ids, window, now, closed)
-        row = _store(agreement, terms, target, (start, end), verdict, unit, goal, closed, now)
+        # While an outage is open, the next moment its budget is crossed is the period's
+        # deadline: the deadline loop alerts then (``period_deadlines``).
+        due = None if closed else next_crossing(verdict.crossings, verdict.status, now)
+        row = _store(agreement, terms, target, (start, end), verdict, unit, goal, closed, now, due)
         _record_outcome(agreement, target, row, verdict, unit, goal, now)
     return len(periods)
 
@@ -148,8 +169,13 @@ def measure(
     now: datetime,
     closed: bool,
 ) -> tuple[Verdict, str, Goal]:
-    """The verdict of one target over ``window``, with the unit of its value and its goal."""
+    """The verdict of one target over ``window``, with the unit of its value and its goal.
+
+    Only data of the sources that count for the agreement's customer is read (its own and
+    the provider's shared ones, ``monitoring.ownership``): another customer's feed about a
+    shared service changes none of this agreement's figures."""
     start, end = window
+    counted = counted_for(agreement.customer_id)
     if target.is_ticket_timer:
         goal_target = float(target.compliance_target or 100)
         goal = Goal(
@@ -177,6 +203,7 @@ def measure(
     if target.metric == "availability" and target.data_source == "uptime":
         outages = Outage.objects.filter(
             Q(ended_at__isnull=True) | Q(ended_at__gt=start),
+            counted,
             service_id__in=service_ids,
             started_at__lt=end,
         ).values_list("started_at", "ended_at", "source_id")
@@ -184,6 +211,7 @@ def measure(
         cap = None
         if terms.maintenance_excluded:
             maintenance = MaintenanceWindow.objects.filter(
+                counted,
                 service_id__in=service_ids,
                 starts_at__lt=end,
                 ends_at__gt=start,
@@ -191,7 +219,9 @@ def measure(
                 announced_at__lte=F("starts_at") - timedelta(days=terms.maintenance_notice_days),
             ).values_list("starts_at", "ends_at")
             cap = terms.maintenance_max_minutes * 60 * MONTHS_IN.get(target.period, 1)
-        found, unmeasured, silent = _silence_applied(list(outages), service_ids, window, now)
+        found, unmeasured, silent = _silence_applied(
+            list(outages), service_ids, window, now, agreement.customer_id
+        )
         if (
             silent is not None
             and not silent.counts_as_down
@@ -203,7 +233,7 @@ def measure(
                 "percent",
                 goal,
             )
-        if not found and not _has_checks(service_ids, window):
+        if not found and not _has_checks(service_ids, window, counted):
             reason = "No uptime checks or outages were recorded for this period."
             return Verdict(None, NO_DATA, closed, {"reason": reason}), "percent", goal
         verdict = availability_verdict(
@@ -216,19 +246,22 @@ def measure(
         return verdict, "percent", goal
     if target.data_source == "errors":
         events = ErrorEvent.objects.filter(
-            service_id__in=service_ids, occurred_at__gte=start, occurred_at__lt=end
+            counted, service_id__in=service_ids, occurred_at__gte=start, occurred_at__lt=end
         )
         if target.error_category:
             events = events.filter(category=target.error_category)
         count = events.count()
-        if not count and not ErrorEvent.objects.filter(service_id__in=service_ids).exists():
+        if (
+            not count
+            and not ErrorEvent.objects.filter(counted, service_id__in=service_ids).exists()
+        ):
             # Zero errors from a feed that never sent any is not a measurement.
             reason = "No error events have ever been received for these services."
             return Verdict(None, NO_DATA, closed, {"reason": reason}), "count", goal
         return count_verdict(count, goal, closed), "count", goal
     if target.data_source == "measurements":
         values = Measurement.objects.filter(
-            service_id__in=service_ids, measured_at__gte=start, measured_at__lt=end
+            counted, service_id__in=service_ids, measured_at__gte=start, measured_at__lt=end
         )
         if target.name:
             values = values.filter(name=target.name)
@@ -242,7 +275,7 @@ def measure(
             float(target.warning_percent),
         )
         incidents = ContinuityIncident.objects.filter(
-            service_id__in=service_ids, started_at__gte=start, started_at__lt=end
+            counted, service_id__in=service_ids, started_at__gte=start, started_at__lt=end
         ).values_list("started_at", "recovered_at")
         return recovery_verdict(list(incidents), min(now, end), minutes, closed), "minutes", minutes
     reason = f"The portal has no data feed for {target.data_source or target.metric} targets yet."
@@ -254,6 +287,7 @@ def _silence_applied(
     service_ids: list[int],
     window: tuple[datetime, datetime],
     now: datetime,
+    customer_id: int,
 ) -> tuple[
     list[tuple[datetime, datetime | None]],
     list[tuple[datetime, datetime]],
@@ -263,7 +297,7 @@ def _silence_applied(
     (``monitoring.silence``): open outages of stale sources end at the evidence's end, and
     the services' silence is unmeasured, or down where the source says silence counts so."""
     upto = min(max(now, window[0]), window[1])
-    silent = staleness.services_silence(service_ids, now)
+    silent = staleness.services_silence(service_ids, now, customer_id)
     if silent is not None and silent.counts_as_down:
         # The silence runs on as downtime: open outages run on too, and the silence is one
         # more outage from the moment the data should have come.
@@ -286,10 +320,11 @@ def _no_data_since(since: datetime, closed: bool, zone: str) -> Verdict:
     return Verdict(None, NO_DATA, closed, details)
 
 
-def _has_checks(service_ids: list[int], window: tuple[datetime, datetime]) -> bool:
-    """Whether any uptime check covers the window: without one, 100 % would be a guess."""
+def _has_checks(service_ids: list[int], window: tuple[datetime, datetime], counted: Q) -> bool:
+    """Whether any counted uptime check covers the window: without one, 100 % would be a
+    guess (another customer's checks of the service say nothing for this agreement)."""
     return UptimeCheck.objects.filter(
-        service_id__in=service_ids, checked_at__gte=window[0], checked_at__lt=window[1]
+        counted, service_id__in=service_ids, checked_at__gte=window[0], checked_at__lt=window[1]
     ).exists()
 
 
@@ -303,6 +338,7 @@ def _store(
     goal: Goal,
     closed: bool,
     now: datetime,
+    next_due: datetime | None = None,
 ) -> PeriodResult:
     row, _ = PeriodResult.objects.update_or_create(
         agreement=agreement,
@@ -330,6 +366,7 @@ def _store(
             "details": verdict.details,
             "evaluated_at": now,
             "closed_at": now if closed else None,
+            "next_due": next_due,
         },
     )
     return row
@@ -359,16 +396,26 @@ def _record_outcome(
     goal: Goal,
     now: datetime,
 ) -> None:
-    """Warn about a period at risk; open a breach and alert when a miss is final."""
+    """Warn about a period at risk; open a breach and alert when a miss is final.
+
+    A level is stamped with the moment it was reached: for availability the moment its
+    budget was crossed (``Verdict.crossings``), whichever evaluation notices it first (the
+    deadline loop at that moment, or a later periodic evaluation); otherwise the evaluation
+    time, at most the period's end."""
     text = value_text(verdict.value, unit, goal)
     if target.is_ticket_timer:
         text = f"{text} of tickets within the time target"
     reached_at = min(now, row.period_end)
+
+    def moment(level: str) -> datetime:
+        crossed = verdict.crossings.get(level)
+        return crossed if crossed is not None and crossed <= reached_at else reached_at
+
     candidates = []
     breach = None
     missed = verdict.status in (MISSED_TARGET, BREACHED)
     if not row.is_closed and (verdict.status == AT_RISK or (missed and not verdict.final)):
-        candidates.append(alerts.Candidate(Level.WARNING, reached_at, row.period_end, text))
+        candidates.append(alerts.Candidate(Level.WARNING, moment(WARNING), row.period_end, text))
     if missed and verdict.final:
         breach = Breach.objects.filter(period_result=row).first()
         if breach is not None and breach.closed_at is None and row.is_closed:
@@ -383,7 +430,7 @@ def _record_outcome(
                 target_label=target.label[:200],
                 period_result=row,
                 level=verdict.status,
-                opened_at=reached_at,
+                opened_at=moment(MISSED_TARGET),
                 closed_at=row.closed_at,
                 value_text=text[:300],
             )
@@ -391,7 +438,9 @@ def _record_outcome(
             Breach.objects.filter(pk=breach.pk).update(
                 level=verdict.status, closed_at=row.closed_at, value_text=text[:300]
             )
-        candidates.append(alerts.Candidate(verdict.status, reached_at, row.period_end, text))
+        candidates.append(
+            alerts.Candidate(verdict.status, moment(verdict.status), row.period_end, text)
+        )
     elif not missed:
         # Data corrected since a final miss was recorded (checks re-sent without the outage):
         # the period meets its target after all, so its breach must not stay open for ever,

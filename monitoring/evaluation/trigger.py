@@ -14,9 +14,10 @@ cleared the flag, the nudge finds none outstanding and queues the next task. The
 locked for each step, so the two orders are the only ones. An agreement is forgotten only
 if no nudge asked for it again while the task ran (a sequence number per request), and a
 task lost with its worker is replaced by the next nudge after ``LOST_AFTER``. Beyond that,
-the request is only a nudge: the tick evaluates marked tickets every second and every
-open period is recomputed every minute, so a broker that is down delays the evaluation
-but loses nothing.
+the request is only a nudge: the deadline loop evaluates marked tickets every second
+(``monitoring.evaluation.loop``) and every open period is recomputed every minute, so a
+broker that is down delays the evaluation but loses nothing. A run does a bounded amount
+of work and queues the next through the same request (``continue_evaluation``).
 """
 
 from __future__ import annotations
@@ -40,9 +41,6 @@ LOST_AFTER = timedelta(minutes=10)
 def request_evaluation(kind: str, ids: Iterable[int]) -> None:
     """Record what a committed batch changed and queue ``monitoring.evaluate_changed``
     unless a task is already outstanding (see the module docstring)."""
-    from ..models import EvaluationRequest
-    from ..tasks import evaluate_changed
-
     ids = list(ids)
     if not ids:
         return
@@ -51,12 +49,25 @@ def request_evaluation(kind: str, ids: Iterable[int]) -> None:
     except Exception:  # the database is unreachable: the sweeps will find the changes
         logger.warning("could not record the evaluation of %d %s; the sweep will", len(ids), kind)
         return
-    if not queue:
-        return
+    if queue:
+        _queue_task(f"{len(ids)} {kind}")
+
+
+def continue_evaluation(agreement_ids: Iterable[int]) -> None:
+    """Called by a task that stopped at its bound with tickets left: record its agreements
+    again and queue the next run, unless a nudge has queued one meanwhile (one outstanding)."""
+    if record_request(agreement_ids, timezone.now()):
+        _queue_task("the remaining tickets")
+
+
+def _queue_task(what: str) -> None:
+    from ..models import EvaluationRequest
+    from ..tasks import evaluate_changed
+
     try:
         evaluate_changed.delay()
     except Exception:  # the broker is down: the sweeps will find the changes
-        logger.warning("could not queue the evaluation of %d %s; the sweep will", len(ids), kind)
+        logger.warning("could not queue the evaluation of %s; the sweep will", what)
         # Nothing is outstanding after all: the next nudge tries to queue again.
         EvaluationRequest.objects.filter(name=NAME).update(queued_at=None)
 

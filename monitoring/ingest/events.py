@@ -15,8 +15,8 @@ from typing import Any
 
 from django.db import models, transaction
 
-from agreements.models import Service
 from monitoring.models import ContinuityIncident, ErrorEvent, Measurement, Source
+from monitoring.ownership import accepted_services
 
 from . import (
     MAX_BATCH,
@@ -94,12 +94,9 @@ def _service(row: Mapping, services: dict[str, int]) -> int:
 
 
 def _customer_services(source: Source) -> dict[str, int]:
-    """Names and ids of the services the source's customer's agreements cover."""
-    return dict(
-        Service.objects.filter(agreements__customer_id=source.customer_id)
-        .values_list("name", "pk")
-        .distinct()
-    )
+    """Names and ids of the services the source may send data for (its customer's
+    agreements', or any agreement's for a shared source: ``monitoring.ownership``)."""
+    return dict(accepted_services(source).values_list("name", "pk"))
 
 
 def _ingest(kind: _Kind, source: Source, rows: Sequence[Mapping]) -> IngestResult:
@@ -245,9 +242,10 @@ def _clean_measurement(row: Mapping, zone: Any, services: dict[str, int]) -> tup
 
 
 def _measurement_lookup(source: Source, keys: list[Key]) -> models.QuerySet:
-    # Keyed by service, name and time, not by source: a measurement is a fact of the service,
-    # whichever feed reported it last.
+    # Keyed by service, name and time within the source: another customer's feed measuring
+    # the same service keeps its own values (monitoring.ownership).
     return Measurement.objects.filter(
+        source=source,
         service_id__in={k[0] for k in keys},
         name__in={k[1] for k in keys},
         measured_at__in={k[2] for k in keys},

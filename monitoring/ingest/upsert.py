@@ -251,9 +251,10 @@ def checks_upsert(
     service_id: int,
     rows: Sequence[tuple[datetime, str, int | None]],
 ) -> tuple[int, int]:
-    """Upsert cleaned checks ``(checked_at, status, response_ms)`` of one service; returns
-    how many were created and how many updated (a stored check equal in status, response
-    time and source is not written)."""
+    """Upsert cleaned checks ``(checked_at, status, response_ms)`` of one service from one
+    source; returns how many were created and how many updated (a stored check equal in
+    status and response time is not written). Checks are unique per source, so another
+    source's check at the same instant is never overwritten."""
     table = UptimeCheck._meta.db_table
     with connection.cursor() as cursor:
         cursor.execute(
@@ -269,10 +270,10 @@ def checks_upsert(
             WITH up AS (
                 INSERT INTO {table} AS t (service_id, source_id, checked_at, status, response_ms)
                 SELECT %s, %s, checked_at, status, response_ms FROM {CHECK_STAGE}
-                ON CONFLICT (service_id, checked_at) DO UPDATE SET status = EXCLUDED.status,
-                    response_ms = EXCLUDED.response_ms, source_id = EXCLUDED.source_id
-                WHERE (t.status, t.response_ms, t.source_id)
-                    IS DISTINCT FROM (EXCLUDED.status, EXCLUDED.response_ms, EXCLUDED.source_id)
+                ON CONFLICT (service_id, checked_at, source_id) DO UPDATE
+                SET status = EXCLUDED.status, response_ms = EXCLUDED.response_ms
+                WHERE (t.status, t.response_ms)
+                    IS DISTINCT FROM (EXCLUDED.status, EXCLUDED.response_ms)
                 RETURNING (t.xmax = 0) AS created
             )
             SELECT count(*) FILTER (WHERE created), count(*) FILTER (WHERE NOT created) FROM up
@@ -286,13 +287,15 @@ def checks_upsert(
 def outages_recompute(
     source_id: int, service_id: int, before: datetime | None, after: datetime | None
 ) -> None:
-    """``monitoring.outages.outages_from_checks`` over the service's checks in ``[before,
-    after]`` (open ends when None), in SQL: replaces the outages overlapping that span.
+    """``monitoring.outages.outages_from_checks`` over the source's checks of the service in
+    ``[before, after]`` (open ends when None), in SQL: replaces that source's outages
+    overlapping the span (other sources' outages of the service are their own).
 
     Maintenance checks are left out (they neither start nor end an outage); an outage
     starts at a ``down`` whose previous up/down check was not ``down`` and ends at the next
-    ``up``: among the starts and the ``up`` checks, the row after the start. A service has
-    one check per instant (a unique index), so an ``up`` never coincides with the start."""
+    ``up``: among the starts and the ``up`` checks, the row after the start. A source has
+    one check of a service per instant (a unique index), so an ``up`` never coincides with
+    the start."""
     checks = UptimeCheck._meta.db_table
     outages = Outage._meta.db_table
     span, params = "", []
@@ -310,12 +313,12 @@ def outages_recompute(
     with connection.cursor() as cursor:
         cursor.execute(
             f"""
-            DELETE FROM {outages} WHERE service_id = %s{overlapping};
+            DELETE FROM {outages} WHERE service_id = %s AND source_id = %s{overlapping};
             WITH c AS (
                 SELECT checked_at, status,
                     lag(status) OVER (ORDER BY checked_at) AS previous
                 FROM {checks}
-                WHERE service_id = %s AND status IN ('up', 'down'){span}
+                WHERE service_id = %s AND source_id = %s AND status IN ('up', 'down'){span}
             ), edges AS (
                 SELECT checked_at, status, lead(checked_at) OVER (ORDER BY checked_at) AS next_at
                 FROM c WHERE status = 'up' OR previous IS DISTINCT FROM 'down'
@@ -324,5 +327,14 @@ def outages_recompute(
             SELECT %s, %s, checked_at, next_at, '' FROM edges WHERE status = 'down'
             ORDER BY checked_at
             """,
-            [service_id, *overlap_params, service_id, *params, service_id, source_id],
+            [
+                service_id,
+                source_id,
+                *overlap_params,
+                service_id,
+                source_id,
+                *params,
+                service_id,
+                source_id,
+            ],
         )

@@ -9,9 +9,10 @@ from typing import Any
 from django.db import transaction
 from django.db.models import Q
 
-from agreements.models import Agreement, Service
+from agreements.models import Service
 from monitoring.models import MaintenanceWindow, Outage, Source, UptimeCheck
 from monitoring.outages import outages_from_checks
+from monitoring.ownership import accepted_services
 
 from . import (
     MAX_BATCH,
@@ -58,8 +59,9 @@ def _field(key: str, parse):
 
 def _covered(source: Source, service: Service) -> bool:
     """Data of a service is accepted from a source only if the source's customer has an
-    agreement covering it, so a feed cannot write into another customer's measurements."""
-    return Agreement.objects.filter(customer_id=source.customer_id, services=service).exists()
+    agreement covering it (any agreement, for a provider-shared source): the rest is refused,
+    never stored to count nowhere (``monitoring.ownership.accepted_services``)."""
+    return accepted_services(source).filter(pk=service.pk).exists()
 
 
 # --- Checks and outages --------------------------------------------------------------------
@@ -80,8 +82,9 @@ def _clean_check(row: Mapping, zone: Any) -> tuple[datetime, str, int | None]:
 
 
 def checks_ingest(source: Source, service: Service, rows: Sequence[Mapping]) -> IngestResult:
-    """Validate and upsert uptime checks of ``service`` (keyed by ``checked_at``), then
-    recompute the service's outages around the checks sent.
+    """Validate and upsert uptime checks of ``service`` from ``source`` (keyed by
+    ``checked_at``), then recompute the outages of that source's view of the service around
+    the checks sent. Other sources' checks of the service are neither read nor touched.
 
     Row keys: ``checked_at`` (required), ``status`` (``up``, ``down`` or ``maintenance``),
     ``response_ms``. Raises :class:`IngestError` listing every invalid row (nothing written)."""
@@ -140,11 +143,11 @@ def _write_checks(
 ) -> tuple[int, int]:
     """The ORM path (SQLite in development); returns how many checks were created and
     updated."""
-    # One range query: a batch is a stretch of one service's timeline.
+    # One range query: a batch is a stretch of the source's timeline of one service.
     existing = {
         checked_at: (pk, status, response_ms, source_id)
         for pk, checked_at, status, response_ms, source_id in UptimeCheck.objects.filter(
-            service=service, checked_at__gte=low, checked_at__lte=high
+            service=service, source=source, checked_at__gte=low, checked_at__lte=high
         ).values_list("pk", "checked_at", "status", "response_ms", "source_id")
     }
     to_create: list[UptimeCheck] = []
@@ -171,12 +174,13 @@ def _write_checks(
 
 
 def _recompute_outages(source: Source, service: Service, low: datetime, high: datetime) -> None:
-    """Replace the outages of ``service`` around ``[low, high]`` with those its checks give.
+    """Replace the outages ``source`` recorded for ``service`` around ``[low, high]`` with
+    those its checks give: each source's outages come from its own checks only.
 
     The span is widened to the last ``up`` check before it and the first ``up`` check after
     it: only an ``up`` ends an outage, so outages outside those anchors cannot depend on the
     changed checks, and an outage running into or out of the batch is recomputed whole."""
-    checks = UptimeCheck.objects.filter(service=service)
+    checks = UptimeCheck.objects.filter(service=service, source=source)
     up = checks.filter(status=UptimeCheck.Status.UP)
     before = (
         up.filter(checked_at__lt=low).order_by("-checked_at").values_list("checked_at", flat=True)
@@ -185,7 +189,7 @@ def _recompute_outages(source: Source, service: Service, low: datetime, high: da
         up.filter(checked_at__gt=high).order_by("checked_at").values_list("checked_at", flat=True)
     ).first()
     window = checks
-    overlapping = Outage.objects.filter(service=service)
+    overlapping = Outage.objects.filter(service=service, source=source)
     if before is not None:
         window = window.filter(checked_at__gte=before)
         overlapping = overlapping.filter(Q(ended_at__isnull=True) | Q(ended_at__gt=before))
@@ -243,11 +247,7 @@ def maintenance_ingest(source: Source, rows: Sequence[Mapping]) -> IngestResult:
     source_accepts(source)
     _limit(rows)
     zone = source_zone(source.timezone)
-    services = dict(
-        Service.objects.filter(agreements__customer_id=source.customer_id)
-        .values_list("name", "pk")
-        .distinct()
-    )
+    services = dict(accepted_services(source).values_list("name", "pk"))
     errors: list[RowError] = []
     cleaned: dict[tuple[int, str], dict[str, Any]] = {}
     first_index: dict[tuple[int, str], int] = {}

@@ -161,6 +161,10 @@ class PeriodResult(models.Model):
     details = models.JSONField(default=dict)
     evaluated_at = models.DateTimeField()
     closed_at = models.DateTimeField(null=True, blank=True)
+    # The deadline loop's column, as on ``TicketTimer``: while an outage is open, the next
+    # moment the period's downtime crosses the warning share, the target or the threshold
+    # (``monitoring.budget``). Empty when nothing more can be crossed by time passing.
+    next_due = models.DateTimeField(null=True, blank=True)
 
     scope_paths = ("customer",)
     objects = ScopedManager()
@@ -179,6 +183,11 @@ class PeriodResult(models.Model):
             models.Index(fields=["agreement", "-period_start"], name="period_agreement_start"),
             models.Index(
                 fields=["period_end"], condition=Q(closed_at__isnull=True), name="period_open"
+            ),
+            # Only periods with an open outage have a next deadline: the index stays as
+            # small as the outages going on.
+            models.Index(
+                fields=["next_due"], condition=Q(next_due__isnull=False), name="period_next_due"
             ),
         ]
 

@@ -7,10 +7,10 @@ from django.db.models import F, Q
 
 from sla_portal.core.scoping import ScopedManager
 
-from .uptime import SERVICE_SCOPE
+from .uptime import SourceOwned
 
 
-class ErrorEvent(models.Model):
+class ErrorEvent(SourceOwned, models.Model):
     """One error of a category, counted against functionality targets."""
 
     service = models.ForeignKey("agreements.Service", on_delete=models.PROTECT, related_name="+")
@@ -19,7 +19,6 @@ class ErrorEvent(models.Model):
     category = models.CharField(max_length=80)
     occurred_at = models.DateTimeField()
 
-    scope_paths = SERVICE_SCOPE
     objects = ScopedManager()
 
     class Meta:
@@ -35,7 +34,7 @@ class ErrorEvent(models.Model):
         return f"{self.category} at {self.occurred_at:%Y-%m-%d %H:%M}"
 
 
-class Measurement(models.Model):
+class Measurement(SourceOwned, models.Model):
     """A measured value of a service, e.g. the hourly p95 page load time in ms."""
 
     service = models.ForeignKey("agreements.Service", on_delete=models.PROTECT, related_name="+")
@@ -44,14 +43,15 @@ class Measurement(models.Model):
     measured_at = models.DateTimeField()
     value = models.FloatField()
 
-    scope_paths = SERVICE_SCOPE
     objects = ScopedManager()
 
     class Meta:
         ordering = ["service", "name", "-measured_at"]
         constraints = [
+            # Per source: two customers' feeds measuring one service keep their own values.
             models.UniqueConstraint(
-                fields=["service", "name", "measured_at"], name="measurement_unique_time"
+                fields=["service", "name", "measured_at", "source"],
+                name="measurement_unique_time",
             )
         ]
 
@@ -59,7 +59,7 @@ class Measurement(models.Model):
         return f"{self.name} = {self.value} at {self.measured_at:%Y-%m-%d %H:%M}"
 
 
-class ContinuityIncident(models.Model):
+class ContinuityIncident(SourceOwned, models.Model):
     """A continuity event (a disaster-recovery case): when it began and when service was
     recovered, measured against recovery-time targets."""
 
@@ -70,7 +70,6 @@ class ContinuityIncident(models.Model):
     recovered_at = models.DateTimeField(null=True, blank=True)
     description = models.TextField(blank=True)
 
-    scope_paths = SERVICE_SCOPE
     objects = ScopedManager()
 
     class Meta:

@@ -78,6 +78,18 @@ class Source(models.Model):
     previous_secret_until = models.DateTimeField(null=True, blank=True, editable=False)
     secret_rotated_at = models.DateTimeField(null=True, blank=True, editable=False)
     created_at = models.DateTimeField(auto_now_add=True)
+    # Data belongs to its source's customer and counts only for that customer's agreements
+    # (monitoring.ownership). A shared source is a provider-owned measurement (the built-in
+    # probe, the provider's own monitor) counted for every agreement covering its services;
+    # only provider managers set it, and each change is in the customer's account trail.
+    shared = models.BooleanField(
+        default=False,
+        editable=False,
+        help_text=(
+            "Provider-owned measurement: its data counts for every customer's agreements that "
+            "cover the service, not only this customer's."
+        ),
+    )
     # Cached from the ingest (stamped after each accepted batch): deriving it from the data
     # would scan millions of tickets and checks per source on every list page.
     last_received_at = models.DateTimeField(null=True, blank=True, editable=False)

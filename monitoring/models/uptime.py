@@ -7,11 +7,23 @@ from django.db.models import F, Q
 
 from sla_portal.core.scoping import ScopedManager
 
-# Services are shared catalogue rows; a customer sees the data of its own agreements' services.
-SERVICE_SCOPE = ("service__agreements__customer",)
+
+class SourceOwned:
+    """Monitoring data belongs to the source that sent it (``monitoring.ownership``): a
+    customer sees its own sources' rows, and a provider-shared source's rows of the services
+    its proposed agreements cover. Services are shared catalogue rows, so the service alone
+    never decides (a Globex feed about "Customer Portal" is not Acme's data)."""
+
+    scope_paths: tuple[str, ...] = ("source__customer",)
+
+    @classmethod
+    def scope_condition(cls, organisation_id: int) -> Q:
+        from monitoring.ownership import visible_to_organisation
+
+        return visible_to_organisation(organisation_id)
 
 
-class UptimeCheck(models.Model):
+class UptimeCheck(SourceOwned, models.Model):
     """One check of a service at one time: up, down, or in maintenance."""
 
     class Status(models.TextChoices):
@@ -19,7 +31,8 @@ class UptimeCheck(models.Model):
         DOWN = "down", "Down"
         MAINTENANCE = "maintenance", "Maintenance"
 
-    # Served by the unique (service, checked_at) index; a second one at 100M rows is waste.
+    # Served by the unique (service, checked_at, source) index; a second one at 100M rows is
+    # waste.
     service = models.ForeignKey(
         "agreements.Service", on_delete=models.PROTECT, related_name="+", db_index=False
     )
@@ -30,24 +43,31 @@ class UptimeCheck(models.Model):
     status = models.CharField(max_length=12, choices=Status.choices)
     response_ms = models.PositiveIntegerField(null=True, blank=True)
 
-    scope_paths = SERVICE_SCOPE
     objects = ScopedManager()
 
     class Meta:
         ordering = ["service", "-checked_at"]
         constraints = [
-            models.UniqueConstraint(fields=["service", "checked_at"], name="check_unique_time")
+            # One check per source and instant: two customers' monitors checking one service
+            # at the same second each keep their own row (the source is last, so the index
+            # still serves every (service, time range) read). NULLS NOT DISTINCT keeps rows
+            # that name no source unique per instant, as before.
+            models.UniqueConstraint(
+                fields=["service", "checked_at", "source"],
+                name="check_unique_time",
+                nulls_distinct=False,
+            )
         ]
 
     def __str__(self) -> str:
         return f"{self.service} {self.status} at {self.checked_at:%Y-%m-%d %H:%M}"
 
 
-class Outage(models.Model):
+class Outage(SourceOwned, models.Model):
     """A period a service was down: from the first failed check to the first success after it
     (open while no success has come yet)."""
 
-    # Served by the unique (service, started_at) index.
+    # Served by the unique (service, started_at, source) index.
     service = models.ForeignKey(
         "agreements.Service", on_delete=models.PROTECT, related_name="+", db_index=False
     )
@@ -58,13 +78,17 @@ class Outage(models.Model):
     )
     cause = models.CharField(max_length=200, blank=True)
 
-    scope_paths = SERVICE_SCOPE
     objects = ScopedManager()
 
     class Meta:
         ordering = ["service", "-started_at"]
         constraints = [
-            models.UniqueConstraint(fields=["service", "started_at"], name="outage_unique_start"),
+            # Outages are derived per source from that source's checks.
+            models.UniqueConstraint(
+                fields=["service", "started_at", "source"],
+                name="outage_unique_start",
+                nulls_distinct=False,
+            ),
             models.CheckConstraint(
                 condition=Q(ended_at__isnull=True) | Q(ended_at__gt=F("started_at")),
                 name="outage_ordered",
@@ -75,7 +99,7 @@ class Outage(models.Model):
         return f"{self.service} down from {self.started_at:%Y-%m-%d %H:%M}"
 
 
-class MaintenanceWindow(models.Model):
+class MaintenanceWindow(SourceOwned, models.Model):
     """Planned maintenance of a service, with when it was announced."""
 
     service = models.ForeignKey("agreements.Service", on_delete=models.PROTECT, related_name="+")
@@ -88,7 +112,6 @@ class MaintenanceWindow(models.Model):
     ends_at = models.DateTimeField()
     announced_at = models.DateTimeField(null=True, blank=True)
 
-    scope_paths = SERVICE_SCOPE
     objects = ScopedManager()
 
     class Meta:

@@ -28,7 +28,15 @@ from agreements.selectors import agreements_visible_to
 from agreements.terms import MONITORED_STATES
 from monitoring import staleness
 from monitoring.evaluation.format import duration, number, percent, period_label
-from monitoring.models import Breach, MaintenanceWindow, Outage, PeriodResult, Status, TicketTimer
+from monitoring.models import (
+    Breach,
+    MaintenanceWindow,
+    Outage,
+    PeriodResult,
+    Source,
+    Status,
+    TicketTimer,
+)
 from monitoring.presentation import goals, level_badge, status_badge
 from sla_portal.core.models import Notification, User
 from sla_portal.core.notifications import pending_problems
@@ -466,13 +474,13 @@ def _timelines(
         Outage.objects.visible_to(user)
         .filter(service_id__in=service_ids, started_at__lt=latest)
         .filter(Q(ended_at__isnull=True) | Q(ended_at__gt=earliest))
-        .select_related("service")
+        .select_related("service", "source")
         .order_by("started_at")
     )
     windows = list(
         MaintenanceWindow.objects.visible_to(user)
         .filter(service_id__in=service_ids, starts_at__lt=latest, ends_at__gt=earliest)
-        .select_related("service")
+        .select_related("service", "source")
         .order_by("starts_at")
     )
     # An open outage of a source that went stale ends where its evidence ends, as in the
@@ -487,6 +495,13 @@ def _timelines(
         if agreement.pk in periods:
             found[agreement.pk] = _timeline(agreement, periods[agreement.pk], outages, windows, now)
     return found
+
+
+def _counts_for(source: Source | None, agreement: Agreement) -> bool:
+    """Whether a row of ``source`` counts for ``agreement`` (``monitoring.ownership``): the
+    timeline draws what the figure beside it counted, never another customer's outage of a
+    shared service."""
+    return source is not None and (source.customer_id == agreement.customer_id or source.shared)
 
 
 def _timeline(
@@ -513,7 +528,7 @@ def _timeline(
     for service in sorted(agreement.services.all(), key=lambda s: s.name):
         mine = []
         for outage in outages:
-            if outage.service_id != service.pk:
+            if outage.service_id != service.pk or not _counts_for(outage.source, agreement):
                 continue
             if not _overlaps(outage.started_at, outage.ended_at or now, start, end):
                 continue
@@ -532,7 +547,7 @@ def _timeline(
             text = f"No data since {timezone.localtime(silent_from):%-d %b %Y %H:%M}"
             mine.append(place("nodata", service.name, since, None, text))
         for window in windows:
-            if window.service_id != service.pk:
+            if window.service_id != service.pk or not _counts_for(window.source, agreement):
                 continue
             if not _overlaps(window.starts_at, window.ends_at, start, end):
                 continue

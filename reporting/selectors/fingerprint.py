@@ -13,7 +13,8 @@ fingerprint covers exactly what the page is made of, and nothing that moves by i
   nearest open deadlines, the open breaches, the tickets at risk, the delivery problems) and
   the counts beside them;
 * on the customer's availability timeline, the outages and maintenance windows of the
-  current periods and the sources whose data stopped;
+  current periods counted for the customer (its own sources' and the shared ones) and the
+  sources whose data stopped;
 * for the provider, today's date: reviews and expiries say "in 12 days".
 
 Countdowns ("2 h left", "breached 3 d ago") are not in it: the page carries their deadlines
@@ -62,6 +63,10 @@ AGREEMENTS = _hash(
     " FROM agreements_agreement a WHERE " + SCOPE.format(alias="a")
 )
 
+# The sources whose rows the timeline draws (monitoring.ownership): the customer's own and the
+# provider's shared ones, so another customer's outage of a shared service moves nothing here.
+COUNTED = "SELECT s.id FROM monitoring_source s WHERE s.shared OR " + SCOPE.format(alias="s")
+
 CUSTOMER = f"""
 WITH ag AS MATERIALIZED ({MONITORED}),
 cur AS MATERIALIZED (
@@ -69,12 +74,13 @@ cur AS MATERIALIZED (
     WHERE p.agreement_id IN (SELECT id FROM ag) AND {SCOPE.format(alias="p")}
       AND p.period_start <= %(now)s AND p.period_end > %(now)s),
 since AS (SELECT min(period_start) AS at FROM cur WHERE metric = 'availability'),
+cnt AS MATERIALIZED ({COUNTED}),
 svc AS MATERIALIZED (
     SELECT s.agreement_id, s.service_id FROM agreements_agreement_services s
     WHERE s.agreement_id IN (SELECT id FROM ag)),
 outs AS MATERIALIZED (
     SELECT o.id, o.started_at, o.ended_at, o.source_id FROM monitoring_outage o
-    WHERE o.service_id IN (SELECT service_id FROM svc)
+    WHERE o.service_id IN (SELECT service_id FROM svc) AND o.source_id IN (SELECT id FROM cnt)
       AND (o.ended_at IS NULL OR o.ended_at > (SELECT at FROM since)))
 SELECT md5(concat_ws('#', {AGREEMENTS},
   {
@@ -102,6 +108,7 @@ SELECT md5(concat_ws('#', {AGREEMENTS},
     _hash(
         "SELECT m.id, m.starts_at, m.ends_at, m.title FROM monitoring_maintenancewindow m"
         " WHERE m.service_id IN (SELECT service_id FROM svc)"
+        " AND m.source_id IN (SELECT id FROM cnt)"
         " AND m.ends_at > (SELECT at FROM since)"
     )
 },

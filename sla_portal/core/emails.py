@@ -13,7 +13,10 @@ that run a real SMTP server).
 
 from __future__ import annotations
 
-from collections.abc import Mapping, Sequence
+import contextlib
+import socket
+import threading
+from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass
 from typing import Any
 
@@ -81,10 +84,16 @@ class EmailTransport:
         rendered: RenderedEmail,
         headers: Mapping[str, str] | None = None,
         attachments: Sequence[tuple[str, bytes, str]] = (),
+        on_accepted: Callable[[], None] | None = None,
+        deadline: float | None = None,
     ) -> None:
         """Send ``rendered`` to each recipient; raise if any message is not accepted.
 
         ``attachments`` are (filename, content, content type) triples added to every message.
+        ``on_accepted`` is called once the server has accepted every message and before the
+        session is closed, so the caller records delivery without waiting for the server's
+        goodbye. ``deadline`` (seconds) cuts off a conversation that has not finished by then
+        (each socket operation is also bounded by ``EMAIL_TIMEOUT``).
         """
         if not recipients:
             return
@@ -106,9 +115,49 @@ class EmailTransport:
                 message.attach(filename, content, content_type)
             messages.append(message)
         # One connection for the batch: a single SMTP session rather than one per recipient.
-        sent = connection.send_messages(messages)
-        if sent != len(messages):
-            raise EmailNotSent(f"{sent} of {len(messages)} messages were accepted")
+        # Opened here, so send_messages leaves it open and the caller hears of the acceptance
+        # before the QUIT.
+        watchdog = _Watchdog(connection, deadline)
+        try:
+            connection.open()
+            sent = connection.send_messages(messages)
+            if sent != len(messages):
+                raise EmailNotSent(f"{sent} of {len(messages)} messages were accepted")
+            if on_accepted is not None:
+                on_accepted()
+        finally:
+            watchdog.cancel()
+            # The goodbye is a courtesy; its failure changes nothing about what was sent.
+            with contextlib.suppress(Exception):
+                connection.close()
+
+
+class _Watchdog:
+    """Cuts off an SMTP conversation that outlasts ``deadline`` seconds.
+
+    ``EMAIL_TIMEOUT`` bounds each socket operation, but a server that answers one byte at a
+    time just inside it could hold a sender for ever. Shutting the socket down makes the
+    blocked read return at once, and the send fails as a dropped connection would.
+    """
+
+    def __init__(self, connection: Any, deadline: float | None) -> None:
+        self.connection = connection
+        self.timer: threading.Timer | None = None
+        if deadline is not None:
+            self.timer = threading.Timer(deadline, self._cut_off)
+            self.timer.daemon = True
+            self.timer.start()
+
+    def _cut_off(self) -> None:
+        smtp = getattr(self.connection, "connection", None)
+        sock = getattr(smtp, "sock", None)
+        if sock is not None:
+            with contextlib.suppress(OSError):
+                sock.shutdown(socket.SHUT_RDWR)
+
+    def cancel(self) -> None:
+        if self.timer is not None:
+            self.timer.cancel()
 
 
 def send_templated(

@@ -1,60 +1,270 @@
-"""Health of the portal's moving parts: database, broker and the worker heartbeat."""
+"""Health of the portal's moving parts, for ``/healthz``: always JSON, a reason for each part.
+
+Parts, in the order they are reported:
+
+``database``   ``SELECT 1`` on the default database.
+``broker``     a connection to the Celery broker (Redis): ingest queues its evaluation there.
+``worker``     the Celery worker's heartbeat task (every 15 s through beat and the broker).
+``deadlines``  the deadline loop (``run_deadlines``) writes its heartbeat on every tick, about
+               once a second, so a stopped or stuck loop shows within a few seconds rather
+               than after the worker heartbeat's long allowance.
+``mailer``     the mail process (``run_mailer``) writes its heartbeat on every round (≤ 1 s).
+``smtp``       the mail server as the mailer finds it: the outcome of the latest attempts, the
+               pending and failing counts, and a connect check (the server's 220 greeting
+               within ``HEALTH_SMTP_CONNECT_TIMEOUT``).
+
+``HEALTH_REQUIRED_PARTS`` names the parts whose failure answers 503; the others are reported
+but do not fail the whole. SMTP is not required by default: the mail server is outside the
+portal, its outage delays email without losing any (rows wait in the database), and a load
+balancer that took the web out of rotation for it would make things worse, not better.
+
+Each check is guarded: a check that raises reports its part as failing with the exception's
+text, never an HTML 500. Parts that read the database are not tried when the database check
+failed (each would only wait for the same connection timeout) and say so.
+"""
 
 from __future__ import annotations
 
+import socket
+import time
+from collections.abc import Callable
+from typing import Any
+
 from django.conf import settings
-from django.db import connection
+from django.db import connection, transaction
 from django.utils import timezone
 
 from sla_portal.celery import app
 
-from .models import WorkerHeartbeat
+from .models import Notification, WorkerHeartbeat
+from .notifications import delivery_status
 
+# Heartbeat row names, written by their processes (``record_heartbeat``).
 HEARTBEAT_NAME = "worker"
+DEADLINES_HEARTBEAT = "deadlines"
+MAILER_HEARTBEAT = "mailer"
+
+Part = dict[str, Any]
 
 
-def check_database() -> dict:
+def _failing(reason: str, **details: Any) -> Part:
+    return {"ok": False, "reason": reason, **details}
+
+
+def check_database() -> Part:
+    """The default database answers ``SELECT 1``."""
+    started = time.monotonic()
     try:
         with connection.cursor() as cursor:
             cursor.execute("SELECT 1")
             cursor.fetchone()
     except Exception as exc:
-        return {"ok": False, "error": str(exc)}
-    return {"ok": True, "vendor": connection.vendor}
+        # The next request must not reuse a connection that broke under this one.
+        connection.close_if_unusable_or_obsolete()
+        return _failing(f"database unreachable: {_text(exc)}", vendor=connection.vendor)
+    elapsed = (time.monotonic() - started) * 1000
+    return {
+        "ok": True,
+        "reason": f"answered in {elapsed:.0f} ms",
+        "vendor": connection.vendor,
+    }
 
 
-def check_broker() -> dict:
+def check_broker() -> Part:
+    """A connection to the Celery broker can be made (one try, two seconds)."""
     transport = app.conf.broker_url.split("://", 1)[0]
     try:
         with app.connection_for_write() as conn:
             conn.ensure_connection(max_retries=1, timeout=2)
     except Exception as exc:
-        return {"ok": False, "transport": transport, "error": str(exc)}
-    return {"ok": True, "transport": transport}
+        return _failing(f"broker unreachable: {_text(exc)}", transport=transport)
+    return {"ok": True, "reason": "connected", "transport": transport}
 
 
-def check_worker() -> dict:
-    beat = WorkerHeartbeat.objects.filter(name=HEARTBEAT_NAME).first()
+def check_heartbeat(name: str, max_age_seconds: float, what: str) -> Part:
+    """Fresh when the heartbeat row ``name`` was written less than ``max_age_seconds`` ago."""
+    beat = WorkerHeartbeat.objects.filter(name=name).first()
     if beat is None:
-        return {"ok": False, "error": "no worker heartbeat recorded yet"}
-    age = (timezone.now() - beat.beat_at).total_seconds()
-    ok = age <= settings.WORKER_HEARTBEAT_MAX_AGE_SECONDS
-    result = {"ok": ok, "last_beat": beat.beat_at.isoformat(), "age_seconds": round(age, 1)}
-    if not ok:
-        result["error"] = f"last heartbeat {age:.0f}s ago"
-    return result
-
-
-def health_report() -> dict:
-    """All checks; ``ok`` only when every part is healthy."""
-    checks = {"database": check_database(), "broker": check_broker()}
-    checks["worker"] = check_worker() if checks["database"]["ok"] else {"ok": False}
-    return {"ok": all(c["ok"] for c in checks.values()), "checks": checks}
-
-
-def record_heartbeat(hostname: str = "") -> WorkerHeartbeat:
-    """Called by the worker's periodic task."""
-    beat, _ = WorkerHeartbeat.objects.update_or_create(
-        name=HEARTBEAT_NAME, defaults={"beat_at": timezone.now(), "hostname": hostname}
+        return _failing(f"no {what} heartbeat recorded yet", max_age_seconds=max_age_seconds)
+    age = max((timezone.now() - beat.beat_at).total_seconds(), 0.0)
+    part: Part = {
+        "ok": age <= max_age_seconds,
+        "last_beat": beat.beat_at.isoformat(),
+        "age_seconds": round(age, 1),
+        "max_age_seconds": max_age_seconds,
+        "hostname": beat.hostname,
+    }
+    part["reason"] = (
+        f"last heartbeat {age:.1f}s ago"
+        if part["ok"]
+        else f"last heartbeat {age:.0f}s ago, more than {max_age_seconds:g}s: the {what} "
+        "is stopped or stuck"
     )
-    return beat
+    return part
+
+
+def check_worker() -> Part:
+    return check_heartbeat(
+        HEARTBEAT_NAME, settings.WORKER_HEARTBEAT_MAX_AGE_SECONDS, "Celery worker"
+    )
+
+
+def check_deadlines() -> Part:
+    return check_heartbeat(
+        DEADLINES_HEARTBEAT, settings.DEADLINES_HEARTBEAT_MAX_AGE_SECONDS, "deadline loop"
+    )
+
+
+def check_mailer() -> Part:
+    return check_heartbeat(MAILER_HEARTBEAT, settings.MAILER_HEARTBEAT_MAX_AGE_SECONDS, "mailer")
+
+
+def check_smtp() -> Part:
+    """The mail server as seen by the latest attempts, the queue, and a connect check.
+
+    Failing when the attempt that ended last (of any email) failed, or when the server does
+    not greet within the connect timeout.
+    """
+    counts = _delivery_counts()
+    part: Part = {**counts}
+    reasons = []
+    ok = True
+    if counts["last_attempt"] == "failed":
+        ok = False
+        reasons.append(f"the latest attempt failed: {counts['last_error']}")
+    connect = _smtp_greeting()
+    if connect is not None:
+        part["connect"] = connect
+        if not connect["ok"]:
+            ok = False
+            reasons.append(connect["reason"])
+    if ok:
+        reasons.append(
+            f"{counts['pending']} pending, {counts['failing']} retrying after an error, "
+            f"{counts['failed']} failed for good"
+        )
+    for key in ("last_attempt_at", "oldest_due_at"):
+        if part[key] is not None:
+            part[key] = part[key].isoformat()
+    part["ok"] = ok
+    part["reason"] = "; ".join(reasons)
+    return part
+
+
+def _delivery_counts() -> dict[str, Any]:
+    status = Notification.Status
+    queue = delivery_status(limit=0)
+    figures: dict[str, Any] = {
+        "pending": queue.pending,
+        "failing": queue.retrying,
+        "failed": queue.failed,
+        "oldest_due_at": queue.oldest_due_at,
+    }
+    # The attempt that ended last, of any email: sent, or failed (its row is then back in
+    # line, failed for good, or in its next attempt, and says why in last_error).
+    latest = (
+        Notification.objects.filter(attempted_at__isnull=False)
+        .order_by("-attempted_at")
+        .values("status", "attempted_at", "last_error")
+        .first()
+    )
+    figures["last_attempt_at"] = latest["attempted_at"] if latest else None
+    if latest is None:
+        figures["last_attempt"], figures["last_error"] = None, ""
+    elif latest["status"] == status.SENT:
+        figures["last_attempt"], figures["last_error"] = "sent", ""
+    else:
+        figures["last_attempt"], figures["last_error"] = "failed", latest["last_error"][:300]
+    return figures
+
+
+def _smtp_greeting() -> Part | None:
+    """Connect to the SMTP server and wait for its 220 greeting; ``None`` when not SMTP."""
+    if not settings.EMAIL_BACKEND.endswith("smtp.EmailBackend"):
+        return None
+    timeout = settings.HEALTH_SMTP_CONNECT_TIMEOUT
+    if timeout <= 0:
+        return None
+    address = f"{settings.EMAIL_HOST}:{settings.EMAIL_PORT}"
+    started = time.monotonic()
+    try:
+        with socket.create_connection(
+            (settings.EMAIL_HOST, settings.EMAIL_PORT), timeout=timeout
+        ) as sock:
+            sock.settimeout(max(timeout - (time.monotonic() - started), 0.05))
+            greeting = sock.recv(512)
+            # A polite goodbye, so the server does not log an aborted session; not awaited.
+            sock.sendall(b"QUIT\r\n")
+    except TimeoutError:
+        return _failing(f"{address} did not greet within {timeout:g}s (hanging?)")
+    except OSError as exc:
+        return _failing(f"{address} unreachable: {_text(exc)}")
+    elapsed = (time.monotonic() - started) * 1000
+    if not greeting.startswith(b"220"):
+        return _failing(f"{address} greeted with {greeting[:80]!r}, not 220")
+    return {"ok": True, "reason": f"{address} greeted in {elapsed:.0f} ms"}
+
+
+# Every part, in report order; True: it reads the database.
+CHECKS: dict[str, tuple[Callable[[], Part], bool]] = {
+    "database": (check_database, False),
+    "broker": (check_broker, False),
+    "worker": (check_worker, True),
+    "deadlines": (check_deadlines, True),
+    "mailer": (check_mailer, True),
+    "smtp": (check_smtp, True),
+}
+
+
+def health_report() -> dict[str, Any]:
+    """Every part with ``ok`` and a ``reason``; ``ok`` overall when every required part is.
+
+    Never raises: a check that fails unexpectedly is reported as that part failing.
+    """
+    required = set(settings.HEALTH_REQUIRED_PARTS)
+    checks: dict[str, Part] = {}
+    for name, (check, reads_database) in CHECKS.items():
+        if reads_database and not checks["database"]["ok"]:
+            part = _failing("not checked: the database is unreachable")
+        else:
+            part = _guarded(check, in_transaction=reads_database)
+        part["required"] = name in required
+        checks[name] = part
+    failing = [name for name, part in checks.items() if part["required"] and not part["ok"]]
+    return {
+        "ok": not failing,
+        "failing": failing,
+        "checked_at": timezone.now().isoformat(),
+        "checks": checks,
+    }
+
+
+def _guarded(check: Callable[[], Part], in_transaction: bool) -> Part:
+    try:
+        if not in_transaction:
+            return check()
+        # Its own transaction (a savepoint inside an outer one), so that an error in one
+        # check (a missing table) does not abort the transaction the next check reads in.
+        with transaction.atomic():
+            return check()
+    except Exception as exc:
+        return _failing(f"check failed: {_text(exc)}")
+
+
+def _text(exc: BaseException) -> str:
+    text = " ".join(str(exc).split()) or "(no message)"
+    return f"{type(exc).__name__}: {text}"[:500]
+
+
+def record_heartbeat(name: str = HEARTBEAT_NAME, hostname: str = "") -> None:
+    """Write the heartbeat row ``name`` now: one UPDATE, an INSERT only the first time.
+
+    Called by the Celery worker's periodic task (``worker``) and on every round of the
+    deadline loop (``deadlines``) and the mailer (``mailer``), so it must stay cheap.
+    """
+    now = timezone.now()
+    updated = WorkerHeartbeat.objects.filter(name=name).update(beat_at=now, hostname=hostname)
+    if not updated:
+        WorkerHeartbeat.objects.update_or_create(
+            name=name, defaults={"beat_at": now, "hostname": hostname}
+        )

@@ -212,6 +212,8 @@ class Notification(models.Model):
     next_attempt_at = models.DateTimeField(default=timezone.now)
     claimed_at = models.DateTimeField(null=True, blank=True)
     sent_at = models.DateTimeField(null=True, blank=True)
+    # When the latest attempt ended, sent or failed: /healthz reads the latest outcome of all.
+    attempted_at = models.DateTimeField(null=True, blank=True)
     # A plain id rather than a foreign key: core stays below the agreements app, and an
     # agreement's email history still lists with one indexed query.
     agreement_id = models.BigIntegerField(null=True, blank=True)
@@ -254,6 +256,12 @@ class Notification(models.Model):
                 name="notification_problem_idx",
             ),
             models.Index(fields=["agreement_id"], name="notification_agreement_idx"),
+            # "How did the latest attempt end?" (/healthz): one row from the top of this.
+            models.Index(
+                fields=["-attempted_at"],
+                condition=Q(attempted_at__isnull=False),
+                name="notification_attempted_idx",
+            ),
         ]
 
     def __str__(self) -> str:
@@ -278,6 +286,7 @@ class AccountEvent(models.Model):
         TOKEN_CREATED = "token_created", "API token created"
         TOKEN_REVOKED = "token_revoked", "API token revoked"
         SECRET_ROTATED = "source_secret_rotated", "Source signing secret rotated"
+        SOURCE_SHARING = "source_sharing_changed", "Source sharing changed"
 
     organisation = models.ForeignKey(
         Organisation, on_delete=models.PROTECT, related_name="account_events"

@@ -5,33 +5,44 @@ Two steps, as in healthchecks' alert loop (house style points 8–10):
 1. ``notify()`` runs inside the transaction that records the event. It renders the email for
    each recipient and inserts one ``Notification`` row per recipient under the unique
    (kind, key, recipient) constraint, so announcing the same event again inserts nothing.
-   After commit it queues ``core.deliver_notifications``; on rollback there is no row and
-   nothing is queued.
-2. ``deliver_due()`` (run by that task, and by the beat sweep every 30 s) claims due rows one
-   at a time with a conditional UPDATE, sends each through ``EmailTransport`` and records the
-   outcome. Two workers never send one row twice; a failed send waits with a growing back-off;
-   a row left in "sending" by a worker that died is taken up again after ten minutes.
+   On PostgreSQL it also issues ``NOTIFY`` on ``WAKE_CHANNEL``, which the server delivers
+   only when the transaction commits: on rollback there is no row and nobody is woken.
+2. The mail process (``manage.py run_mailer``, ``core.mailer``) wakes on that NOTIFY (and
+   looks every second anyway), claims due rows one at a time with a conditional UPDATE
+   (``claim_next_due``), sends each through ``EmailTransport`` and records the outcome
+   (``send_claimed``). ``deliver_due()`` does the same in a loop for one caller (tests, the
+   Celery task kept as a manual fallback). Two senders never send one row twice; a failed
+   send waits with a growing back-off; a row left in "sending" by a sender that died is
+   taken up again after ``SENDING_TIMEOUT``.
 
-The broker only carries "look at the table now" nudges. The work itself is in the database,
-so a broker outage or a killed worker delays an email but never loses or doubles it.
+What is exactly-once and what is not (docs/reliability/mail.md says it at length): the
+decision to email a recipient about an event is exactly-once (the unique constraint); the
+handing over to the SMTP server is at-least-once, and a second copy (with the same
+Message-ID) can only happen when the sender dies, or loses the database, in the moment
+between the server's "250" for the message and the UPDATE that marks the row sent, which
+is made before the SMTP session is closed; or when the connection drops after the server
+took the message but before its "250" reached us (RFC 1047), which no client can tell
+apart from a refusal.
 """
 
 from __future__ import annotations
 
 import logging
+import time
 from collections.abc import Iterable, Mapping, Sequence
+from dataclasses import dataclass
 from datetime import datetime, timedelta
 from typing import Any
 from urllib.parse import urlsplit
 
 from django.conf import settings
-from django.db import transaction
-from django.db.models import F, Q, QuerySet
+from django.db import Error as DatabaseFailure
+from django.db import connection
+from django.db.models import Count, F, Min, Q, QuerySet
 from django.utils import timezone
 
 from .emails import EmailTransport, RenderedEmail, render_email
 from .models import EmailAttachment, Notification, User
-from .tasks import deliver_notifications
 
 logger = logging.getLogger(__name__)
 
@@ -40,9 +51,20 @@ Status = Notification.Status
 # Back-off between attempts: 30 s, 1 min, 2 min, 4 min … never more than an hour apart.
 RETRY_BASE_DELAY = timedelta(seconds=30)
 RETRY_MAX_DELAY = timedelta(hours=1)
-# Far longer than one SMTP conversation can take (EMAIL_TIMEOUT bounds each socket operation),
-# so a row still "sending" after this long belongs to a worker that died mid-send.
-SENDING_TIMEOUT = timedelta(minutes=10)
+# The longest one SMTP conversation may last: EmailTransport cuts it off after this (each
+# socket operation is bounded by EMAIL_TIMEOUT as well), so a slow-dripping server cannot
+# hold a sender beyond it either.
+SEND_DEADLINE = timedelta(seconds=60)
+# A row still "sending" this long after its claim belongs to a sender that died: no live
+# sender is still in its conversation (SEND_DEADLINE, plus the connect, plus margin). Short,
+# because such a row waits this long; not shorter, because a live sender's row taken up
+# again would be sent twice.
+SENDING_TIMEOUT = timedelta(minutes=2)
+# How long a sender keeps trying to record "sent" when the database fails just after the
+# server accepted the message, before it leaves the row to be taken up again (and sent twice).
+MARK_SENT_PATIENCE = SENDING_TIMEOUT
+# The PostgreSQL NOTIFY channel that wakes run_mailer when new rows are committed.
+WAKE_CHANNEL = "sla_portal_notifications"
 # last_error is read by people in the admin; a whole SMTP transcript helps nobody.
 MAX_ERROR_LENGTH = 2000
 
@@ -112,9 +134,7 @@ def notify(
         Notification.objects.bulk_create(new_rows, ignore_conflicts=True)
         if attachments:
             _attach(event_rows, new_rows, now, attachments)
-        # robust: the rows are committed by then, so a broker outage must not turn the
-        # caller's successful request into an error; it is logged and the sweep sends them.
-        transaction.on_commit(lambda: deliver_notifications.delay(), robust=True)
+        wake_mailer()
     return list(event_rows.order_by("id"))
 
 
@@ -165,23 +185,34 @@ def _recipients_by_address(recipients: Iterable[User | str]) -> dict[str, User |
     return found
 
 
+def wake_mailer() -> None:
+    """Wake run_mailer when the current transaction commits (at once outside one).
+
+    PostgreSQL holds a NOTIFY until commit and drops it on rollback, which is exactly when
+    the rows become visible or vanish. Elsewhere (SQLite) the mailer polls every second.
+    """
+    if connection.vendor == "postgresql":
+        with connection.cursor() as cursor:
+            cursor.execute(f"NOTIFY {WAKE_CHANNEL}")
+
+
 def deliver_due(limit: int = 100) -> int:
     """Send up to ``limit`` notifications that are due; return how many were sent.
 
-    Safe to run in any number of workers at once: each row is claimed with a conditional
-    UPDATE before it is sent, and only the worker whose UPDATE changed the row sends it.
+    Safe to run in any number of senders at once: each row is claimed with a conditional
+    UPDATE before it is sent, and only the sender whose UPDATE changed the row sends it.
     A failed send goes back to pending with ``last_error`` and a later ``next_attempt_at``
     (see ``retry_delay``), or to failed after ``NOTIFY_MAX_ATTEMPTS`` attempts. Call it
-    outside a transaction, so that each claim is visible to other workers at once.
+    outside a transaction, so that each claim is visible to other senders at once.
     """
-    _reclaim_stalled()
+    reclaim_stalled()
     transport = EmailTransport()
     sent = 0
     for _ in range(limit):
-        notification = _claim_next_due()
+        notification = claim_next_due()
         if notification is None:
             break
-        if _send(notification, transport):
+        if send_claimed(notification, transport):
             sent += 1
     return sent
 
@@ -193,15 +224,15 @@ def retry_delay(attempts: int) -> timedelta:
     return min(RETRY_BASE_DELAY * 2**exponent, RETRY_MAX_DELAY)
 
 
-def _claim_next_due() -> Notification | None:
-    """Claim the oldest due row for this worker, or return ``None`` when nothing is due."""
+def claim_next_due() -> Notification | None:
+    """Claim the oldest due row for this sender, or return ``None`` when nothing is due."""
     while True:
         now = timezone.now()
         due = Notification.objects.filter(status=Status.PENDING, next_attempt_at__lte=now)
         candidate = due.order_by("next_attempt_at", "id").values_list("id", flat=True).first()
         if candidate is None:
             return None
-        # The claim repeats the conditions it was found by. If another worker claimed the row
+        # The claim repeats the conditions it was found by. If another sender claimed the row
         # since we read it, its status is no longer pending and this updates nothing (in
         # PostgreSQL the second UPDATE waits for the first and re-checks the WHERE).
         claimed = due.filter(id=candidate).update(
@@ -211,7 +242,13 @@ def _claim_next_due() -> Notification | None:
             return Notification.objects.get(id=candidate)
 
 
-def _send(notification: Notification, transport: EmailTransport) -> bool:
+def send_claimed(notification: Notification, transport: EmailTransport) -> bool:
+    """Send a row claimed by ``claim_next_due`` and record the outcome; True if it was sent.
+
+    The row is marked sent as soon as the server has accepted the message, before the SMTP
+    session is closed: the moment in which a sender that dies leaves a delivered email
+    looking undelivered is one UPDATE long, not a QUIT round trip to a server that may hang.
+    """
     rendered = RenderedEmail(
         subject=notification.subject, text=notification.body_text, html=notification.body_html
     )
@@ -219,36 +256,77 @@ def _send(notification: Notification, transport: EmailTransport) -> bool:
         (attachment.filename, bytes(attachment.content), attachment.content_type)
         for attachment in notification.attachments.order_by("id")
     ]
+    accepted = False
+
+    def mark_sent() -> None:
+        nonlocal accepted
+        accepted = True
+        _mark_sent(notification)
+
     try:
         transport.notify(
             [notification.recipient],
             rendered,
             headers={"Message-ID": _message_id(notification)},
             attachments=files,
+            on_accepted=mark_sent,
+            deadline=SEND_DEADLINE.total_seconds(),
         )
     except Exception as exc:
+        if accepted:
+            # Only closing the session failed: the message is out and recorded.
+            return True
         # Any failure (refused, unreachable, timed out) is worth another try later; the
         # attempts cap ends it, and the row shows the error meanwhile.
         _record_failure(notification, exc)
         return False
-    # Not conditional on the claim: the email is out, and "sent" is what stops it being sent
-    # again, even if the row was reclaimed as stalled in the meantime.
-    Notification.objects.filter(id=notification.id).update(
-        status=Status.SENT, sent_at=timezone.now()
-    )
     return True
+
+
+def _mark_sent(notification: Notification) -> None:
+    """Record that the server accepted the message, holding on through a database outage.
+
+    Not conditional on the claim: the email is out, and "sent" is what stops it being sent
+    again, even if the row was reclaimed as stalled in the meantime.
+    """
+    give_up_at = time.monotonic() + MARK_SENT_PATIENCE.total_seconds()
+    while True:
+        try:
+            now = timezone.now()
+            Notification.objects.filter(id=notification.id).update(
+                status=Status.SENT, sent_at=now, attempted_at=now
+            )
+            return
+        except DatabaseFailure as exc:
+            if time.monotonic() >= give_up_at:
+                logger.error(
+                    "Notification %s to %s was accepted by the mail server but could not be "
+                    "marked sent (%s); it will be sent again",
+                    notification.id,
+                    notification.recipient,
+                    exc,
+                )
+                raise
+            # The connection is broken; a new one is made on the next try.
+            connection.close()
+            time.sleep(1)
 
 
 def _record_failure(notification: Notification, exc: Exception) -> None:
     error = f"{type(exc).__name__}: {exc}"[:MAX_ERROR_LENGTH]
-    if notification.attempts >= settings.NOTIFY_MAX_ATTEMPTS:
-        logger.warning(
-            "Giving up on notification %s to %s after %s attempts: %s",
-            notification.id,
-            notification.recipient,
-            notification.attempts,
-            error,
-        )
+    final = notification.attempts >= settings.NOTIFY_MAX_ATTEMPTS
+    # Each failed attempt is logged, not only the last: an SMTP server that refuses or hangs
+    # shows in the logs at its first failure, an hour before delivery is given up.
+    logger.warning(
+        "Email to %s (notification %s) failed, attempt %s of %s: %s; %s",
+        notification.recipient,
+        notification.id,
+        notification.attempts,
+        settings.NOTIFY_MAX_ATTEMPTS,
+        error,
+        "giving up" if final else f"next attempt in {retry_delay(notification.attempts)}",
+    )
+    if final:
         changes: dict[str, Any] = {"status": Status.FAILED}
     else:
         next_attempt_at = timezone.now() + retry_delay(notification.attempts)
@@ -256,22 +334,24 @@ def _record_failure(notification: Notification, exc: Exception) -> None:
     # Only while the claim is still ours: a row reclaimed as stalled meanwhile has a new owner.
     Notification.objects.filter(
         id=notification.id, status=Status.SENDING, claimed_at=notification.claimed_at
-    ).update(last_error=error, **changes)
+    ).update(last_error=error, attempted_at=timezone.now(), **changes)
 
 
-def _reclaim_stalled() -> None:
-    """Put rows that a dead worker left in "sending" back in line (or fail them at the cap)."""
+def reclaim_stalled() -> None:
+    """Put rows that a dead sender left in "sending" back in line (or fail them at the cap)."""
     now = timezone.now()
     stalled = Notification.objects.filter(
         status=Status.SENDING, claimed_at__lt=now - SENDING_TIMEOUT
     )
-    error = "The worker sending this stopped before it finished."
+    error = "The process sending this stopped before it finished."
     # At the cap they fail rather than go round again: an email that kills its worker every
     # time would otherwise be retried forever.
     failed = stalled.filter(attempts__gte=settings.NOTIFY_MAX_ATTEMPTS).update(
-        status=Status.FAILED, last_error=error
+        status=Status.FAILED, last_error=error, attempted_at=now
     )
-    retried = stalled.update(status=Status.PENDING, next_attempt_at=now, last_error=error)
+    retried = stalled.update(
+        status=Status.PENDING, next_attempt_at=now, last_error=error, attempted_at=now
+    )
     if failed or retried:
         logger.warning("Reclaimed stalled notifications: %s to retry, %s failed", retried, failed)
 
@@ -311,3 +391,42 @@ def pending_problems() -> QuerySet[Notification]:
         .select_related("user")
         .order_by("-created_at", "-id")
     )
+
+
+@dataclass(frozen=True)
+class DeliveryStatus:
+    """How the email queue stands: counts by state and the rows that are not sent yet."""
+
+    waiting: int  # pending, not tried yet
+    sending: int  # claimed by a sender right now (or left so by one that died)
+    retrying: int  # pending again after a failed attempt
+    failed: int  # given up after NOTIFY_MAX_ATTEMPTS
+    oldest_due_at: datetime | None
+    unsent: list[Notification]  # newest first, up to the limit asked for
+
+    @property
+    def pending(self) -> int:
+        """Everything still to be delivered."""
+        return self.waiting + self.sending + self.retrying
+
+
+def delivery_status(limit: int = 10) -> DeliveryStatus:
+    """The queue's counts and its ``limit`` newest unsent rows, in two queries.
+
+    Spans every organisation: for provider staff watching delivery (the alerts page) and for
+    /healthz, never for customers.
+    """
+    pending, sending, failed = Status.PENDING, Status.SENDING, Status.FAILED
+    figures = Notification.objects.filter(status__in=[pending, sending, failed]).aggregate(
+        waiting=Count("id", filter=Q(status=pending, attempts=0)),
+        sending=Count("id", filter=Q(status=sending)),
+        retrying=Count("id", filter=Q(status=pending, attempts__gt=0)),
+        failed=Count("id", filter=Q(status=failed)),
+        oldest_due_at=Min("next_attempt_at", filter=Q(status=pending)),
+    )
+    unsent = list(
+        Notification.objects.exclude(status=Status.SENT)
+        .select_related("user")
+        .order_by("-created_at", "-id")[:limit]
+    )
+    return DeliveryStatus(unsent=unsent, **figures)

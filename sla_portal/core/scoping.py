@@ -7,7 +7,10 @@ gets its rows through ``visible_to(user)`` or ``for_organisation(org)``:
 * provider users (and superusers) see everything;
 * customer users see only rows whose scope path leads to their own organisation;
 * anyone else (anonymous, inactive, no organisation) sees nothing;
-* a model with empty ``scope_paths`` is provider-only.
+* a model with empty ``scope_paths`` is provider-only;
+* a model whose rule is not a path (monitoring data belongs to the source that sent it, and a
+  provider-shared source's data is seen through the customer's proposed agreements) defines a
+  classmethod ``scope_condition(organisation_id) -> Q`` instead, which then decides alone.
 """
 
 from __future__ import annotations
@@ -28,6 +31,9 @@ class ScopedQuerySet(models.QuerySet):
             return self.none()
         if organisation.is_provider:
             return self
+        condition_of = getattr(self.model, "scope_condition", None)
+        if condition_of is not None:
+            return self.filter(condition_of(organisation.pk))
         paths: tuple[str, ...] = getattr(self.model, "scope_paths", ())
         if not paths:
             return self.none()

@@ -22,7 +22,14 @@ def heartbeat() -> None:
     reject_on_worker_lost=True,
 )
 def deliver_notifications() -> int:
-    """Send the notifications that are due: queued by ``notify()`` on commit, and by beat."""
+    """Send the notifications that are due, from a worker.
+
+    Not queued or scheduled by the portal any more: email has its own process
+    (``run_mailer``), so a hanging SMTP server never occupies the worker pool. Kept as a
+    manual fallback (``deliver_notifications.delay()`` while no mailer runs) and so that a
+    message queued by an older version is consumed, not refused. Safe beside a mailer:
+    every row is claimed before it is sent.
+    """
     from .notifications import deliver_due
 
     return deliver_due()

@@ -7,6 +7,7 @@ host and port, so mail sent by tasks arrives here too; ``wait_for`` covers that 
 
 from __future__ import annotations
 
+import asyncio
 import contextlib
 import email
 import email.policy
@@ -39,12 +40,18 @@ class SMTPServer:
         self.received: list[ReceivedMessage] = []
         # Addresses answered with 550 at RCPT, to exercise the sender's failure path.
         self.refused: set[str] = set()
+        # Addresses whose RCPT is never answered (the session hangs there); "*" hangs every
+        # session at its first RCPT. Other sessions go on: each is its own coroutine.
+        self.hanging: set[str] = set()
         self._arrived = threading.Condition()
         self._controller: Controller | None = None
 
     # --- aiosmtpd handler hooks (run in the server's thread) ------------------------------
 
     async def handle_RCPT(self, server, session, envelope, address, rcpt_options) -> str:
+        if address.lower() in self.hanging or "*" in self.hanging:
+            # Until the client gives up and goes (or the server stops): a server that hangs.
+            await asyncio.Event().wait()
         if address.lower() in self.refused:
             return "550 5.1.1 Mailbox unavailable"
         envelope.rcpt_tos.append(address)
@@ -89,6 +96,10 @@ class SMTPServer:
     def refuse(self, address: str) -> None:
         """Answer RCPT TO for ``address`` with a permanent failure from now on."""
         self.refused.add(address.lower())
+
+    def hang(self, address: str = "*") -> None:
+        """Never answer RCPT TO for ``address`` (``"*"``: for anyone) from now on."""
+        self.hanging.add(address.lower())
 
     def start(self) -> None:
         # aiosmtpd checks readiness by connecting to its port, so it needs a real number, not

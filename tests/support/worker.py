@@ -129,12 +129,13 @@ class WorkerProcess:
 
 
 class BeatProcess(WorkerProcess):
-    """``celery beat`` with the production scheduler (django-celery-beat's DatabaseScheduler,
-    on the test database), sending every periodic task to ``queue``.
+    """``celery beat`` with the production scheduler (django-celery-beat's DatabaseScheduler as
+    ``sla_portal.core.broker_reconnect`` extends it, on the test database), sending every
+    periodic task to ``queue``.
 
     The schedule is ``CELERY_BEAT_SCHEDULE``, copied into the test database's tables when beat
     starts. Beat sends to the default queue, which ``CELERY_QUEUE`` sets in the settings, so a
-    worker on the same queue runs the ticks and no other run's worker sees them.
+    worker on the same queue runs the periodic jobs and no other run's worker sees them.
     """
 
     name = "beat"
@@ -151,9 +152,27 @@ class BeatProcess(WorkerProcess):
             "beat",
             "-l",
             "info",
+            # The production scheduler: django-celery-beat's, reconnecting every second.
             "--scheduler",
-            "django_celery_beat.schedulers:DatabaseScheduler",
+            "sla_portal.core.broker_reconnect:DatabaseScheduler",
         ]
+
+
+class DeadlinesProcess(WorkerProcess):
+    """``manage.py run_deadlines``: the deadline loop, on the test database. It needs no
+    broker; ``queue`` only names its log beside the others of the test."""
+
+    name = "deadlines"
+    ready_marker = b"deadline loop started"
+
+    def command(self) -> list[str]:
+        return [sys.executable, "manage.py", "run_deadlines"]
+
+    def env(self) -> dict[str, str]:
+        env = super().env()
+        # Its "loop started" line is at INFO; a run with LOG_LEVEL=WARNING would hide it.
+        env["LOG_LEVEL"] = "INFO"
+        return env
 
 
 @pytest.fixture(scope="session")
@@ -216,37 +235,44 @@ def celery_worker(request, django_db_setup, tmp_path) -> Iterator[WorkerProcess]
 
 
 class WorkerAndBeat:
-    """A worker and a beat on one queue: the periodic jobs run as in production."""
+    """A worker, a beat on one queue and the deadline loop: the background processes as in
+    production."""
 
     def __init__(self, queue: str, log_dir: Path) -> None:
         self.queue = queue
         self.worker = WorkerProcess(queue, log_dir / f"worker-{queue}.log")
         self.beat = BeatProcess(queue, log_dir / f"beat-{queue}.log")
+        self.deadlines = DeadlinesProcess(queue, log_dir / f"deadlines-{queue}.log")
         # How long the last start took: booting the app takes seconds, more on a busy machine.
         self.boot_seconds = 0.0
 
     def start(self) -> None:
-        """Start both, booting in parallel; return once the worker consumes and beat sends."""
+        """Start all three, booting in parallel; return once the worker consumes, beat sends
+        and the deadline loop runs."""
         started = time.monotonic()
-        self.worker.launch()
-        self.beat.launch()
-        self.worker.wait_ready()
-        self.beat.wait_ready()
+        for process in (self.worker, self.beat, self.deadlines):
+            process.launch()
+        for process in (self.worker, self.beat, self.deadlines):
+            process.wait_ready()
         self.boot_seconds = time.monotonic() - started
 
     def stop(self, kill: bool = False) -> None:
-        """Stop beat first (nothing new is scheduled), then the worker; ``kill``: SIGKILL."""
+        """Stop beat first (nothing new is scheduled), then the deadline loop and the worker;
+        ``kill``: SIGKILL."""
         self.beat.stop(kill=kill)
+        self.deadlines.stop(kill=kill)
         self.worker.stop(kill=kill)
 
 
 @pytest.fixture
 def celery_worker_and_beat(request, django_db_setup, tmp_path) -> Iterator[WorkerAndBeat]:
-    """A worker and ``celery beat`` (DatabaseScheduler) of one test, on a queue of its own.
+    """A worker and ``celery beat`` (DatabaseScheduler) of one test, on a queue of its own,
+    and the deadline loop (``run_deadlines``).
 
     Beat reads ``CELERY_BEAT_SCHEDULE`` into the test database and sends every periodic task
-    (the one-second evaluation tick, the notification sweep …) to this test's queue. Needs
-    ``django_db(transaction=True)``: both processes read what the test commits. As with
+    (the notification sweep, the period evaluation …) to this test's queue; the deadline loop
+    claims due timers every second. Needs ``django_db(transaction=True)``: the processes read
+    what the test commits. As with
     ``celery_worker``, a requested ``smtp_server`` starts first.
     """
     if "smtp_server" in request.fixturenames:
@@ -262,6 +288,7 @@ def celery_worker_and_beat(request, django_db_setup, tmp_path) -> Iterator[Worke
 
 __all__ = [
     "BeatProcess",
+    "DeadlinesProcess",
     "WorkerAndBeat",
     "WorkerProcess",
     "celery_queue",

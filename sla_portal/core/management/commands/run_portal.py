@@ -1,14 +1,17 @@
-"""Start the web server, a Celery worker and the Celery beat scheduler together.
+"""Run the portal's processes together, as a small supervisor: the web server, a Celery
+worker, the Celery beat scheduler, the deadline loop (``run_deadlines``) and the mailer
+(``run_mailer``).
 
-Each runs as a real separate process; Ctrl-C (or SIGTERM) stops all of them. If any one of
-them exits, the others are stopped too, so a half-running portal never goes unnoticed.
+Each runs as a real separate process. One that dies is started again with a back-off and
+said so ("worker exited with -9; restarting in 1 s", ``sla_portal.core.supervisor``);
+Ctrl-C (or SIGTERM) stops all of them.
 
-The terminal stays quiet unless something is wrong: the worker and the scheduler log at
-WARNING (the deadline loop ticks every second, and a line per tick buried everything else),
-the web server logs only server errors, and the banners are off. The address and the demo
-logins are printed last, once the web server answers, the worker has run a task and the
-scheduler has loaded its schedule. ``--verbose`` (or ``LOG_LEVEL=INFO``) brings back every
-line.
+The terminal stays quiet unless something is wrong: the worker, the scheduler and the loops
+log at WARNING (the deadline loop ticks every second, and a line per tick buried everything
+else), the web server logs only server errors, and the banners are off. The address and the
+demo logins are printed last, once the web server answers, the worker has run a task, the
+scheduler has loaded its schedule and the loops have written their heartbeats.
+``--verbose`` (or ``LOG_LEVEL=INFO``) brings back every line.
 """
 
 from __future__ import annotations
@@ -24,11 +27,13 @@ from collections.abc import Callable
 from datetime import datetime
 
 from django.conf import settings
+from django.core.management import get_commands
 from django.core.management.base import BaseCommand
 from django.db import connections
 from django.utils import timezone
 
 from sla_portal.core.demo import DEMO_PASSWORD, DEMO_USERS
+from sla_portal.core.supervisor import ChildSpec, Supervisor
 
 # How long the processes get to come up before the address is printed anyway, with a
 # warning naming the one that did not.
@@ -36,7 +41,7 @@ STARTUP_TIMEOUT_SECONDS = 90
 
 
 class Command(BaseCommand):
-    help = "Run web server, Celery worker and Celery beat until interrupted."
+    help = "Run web server, Celery worker, beat, deadline loop and mailer until interrupted."
 
     def add_arguments(self, parser) -> None:
         parser.add_argument("--host", default=os.environ.get("HOST", "127.0.0.1"))
@@ -52,7 +57,6 @@ class Command(BaseCommand):
 
     def handle(self, *args, host: str, port: str, gunicorn: bool, verbose: bool, **options) -> None:
         verbose = verbose or os.environ.get("LOG_LEVEL", "").upper() in {"INFO", "DEBUG"}
-        level = "info" if verbose else "warning"
         env = dict(os.environ)
         if not verbose:
             # Read by settings.LOGGING in each child: routine lines (a request served, a tick
@@ -60,37 +64,10 @@ class Command(BaseCommand):
             env.setdefault("LOG_LEVEL", "WARNING")
             env.setdefault("REQUEST_LOG_LEVEL", "ERROR")
             env.setdefault("DJANGO_RUNSERVER_HIDE_WARNING", "true")
-        python = sys.executable
-        web_output = None
-        if gunicorn:
-            web = [python, "-m", "gunicorn", "sla_portal.wsgi", "-b", f"{host}:{port}", "-w", "2"]
-            web += ["--log-level", level]
-        else:
-            # run_portal has run the system checks already (and shows their warnings).
-            web = [python, "manage.py", "runserver", f"{host}:{port}", "--noreload"]
-            if not verbose:
-                web.append("--skip-checks")
-                # runserver's stdout is only its start-up notice; errors (a port in use, a
-                # traceback) go to stderr, which stays on the terminal.
-                web_output = subprocess.DEVNULL
-        celery = [python, "-m", "celery", "-A", "sla_portal"]
-        if not verbose:
-            celery.append("--quiet")  # no banners
-        commands = {
-            "web": web,
-            "worker": [*celery, "worker", "-l", level, "-c", "2", "-n", "portal-worker@%h"],
-            "beat": [*celery, "beat", "-l", level, "--pidfile", ""],
-        }
+        children = portal_children(host, port, gunicorn=gunicorn, verbose=verbose)
         started = timezone.now()
-        processes: dict[str, subprocess.Popen] = {}
-        for name, command in commands.items():
-            # Own process group each, so one signal reaches a process and its children.
-            processes[name] = subprocess.Popen(
-                command,
-                env=env,
-                start_new_session=True,
-                stdout=web_output if name == "web" else None,
-            )
+        supervisor = Supervisor(children, env, say=self._say)
+        supervisor.start()
 
         stopping = False
 
@@ -100,73 +77,55 @@ class Command(BaseCommand):
 
         signal.signal(signal.SIGINT, stop)
         signal.signal(signal.SIGTERM, stop)
-        exit_code = 0
         try:
-            failed = self._wait_until_up(host, port, started, processes, lambda: stopping, verbose)
-            if failed is not None:
-                exit_code, stopping = failed, True
+            names = [child.name for child in children]
+            not_up = self._wait_until_up(host, port, started, supervisor, names, lambda: stopping)
+            if not stopping:
+                self._announce(host, port, not_up=not_up, verbose=verbose)
             while not stopping:
-                for name, process in processes.items():
-                    if process.poll() is not None:
-                        self.stderr.write(f"{name} exited with {process.returncode}; stopping.")
-                        exit_code = process.returncode or 1
-                        stopping = True
-                        break
+                supervisor.poll()
                 time.sleep(0.5)
         finally:
-            self.stdout.write("Stopping web server, worker and scheduler...")
-            for process in processes.values():
-                if process.poll() is None:
-                    # The main process only: Celery then stops its own pool children warmly.
-                    process.terminate()
-            deadline = time.monotonic() + 15
-            for process in processes.values():
-                remaining = max(0.1, deadline - time.monotonic())
-                try:
-                    process.wait(timeout=remaining)
-                except subprocess.TimeoutExpired:
-                    os.killpg(process.pid, signal.SIGKILL)
+            self.stdout.write("Stopping every process...")
+            supervisor.stop()
             self.stdout.write("Stopped.")
-        if exit_code:
-            sys.exit(exit_code)
+
+    def _say(self, line: str) -> None:
+        self.stderr.write(line)
+        self.stderr.flush()
 
     def _wait_until_up(
         self,
         host: str,
         port: str,
         started: datetime,
-        processes: dict[str, subprocess.Popen],
+        supervisor: Supervisor,
+        names: list[str],
         stopping: Callable[[], bool],
-        verbose: bool,
-    ) -> int | None:
-        """Wait for the three to be up, then print the address and logins.
-
-        Returns an exit code when a process died or Ctrl-C came first, else None.
-        """
+    ) -> list[str]:
+        """Wait (restarting what dies meanwhile) until every process is up or the timeout;
+        return the names of those that are not."""
         checks: dict[str, Callable[[], bool]] = {
             "web server": lambda: _accepts_connections(host, port),
             "worker": lambda: _worker_ran_since(started),
             "scheduler": lambda: _schedule_loaded_since(started),
+            "deadline loop": lambda: _heartbeat_since("deadlines", started),
         }
+        if "mailer" in names:
+            checks["mailer"] = lambda: _heartbeat_since("mailer", started)
         waiting = dict(checks)
         # The worker proves itself by running a task; the scheduler sends one only every
         # 15 s, so ask for one now.
         _request_heartbeat()
         deadline = time.monotonic() + STARTUP_TIMEOUT_SECONDS
-        while waiting and time.monotonic() < deadline:
-            if stopping():
-                return 0
-            for name, process in processes.items():
-                if process.poll() is not None:
-                    self.stderr.write(f"{name} exited with {process.returncode}; stopping.")
-                    return process.returncode or 1
+        while waiting and time.monotonic() < deadline and not stopping():
+            supervisor.poll()
             for name, check in list(waiting.items()):
                 if check():
                     del waiting[name]
             time.sleep(0.3)
         connections.close_all()
-        self._announce(host, port, not_up=list(waiting), verbose=verbose)
-        return None
+        return list(waiting)
 
     def _announce(self, host: str, port: str, not_up: list[str], verbose: bool) -> None:
         database = settings.DATABASES["default"]["ENGINE"].rsplit(".", 1)[-1]
@@ -190,11 +149,53 @@ class Command(BaseCommand):
         lines += [
             "",
             f"  SLA Portal is running on {url}",
-            "  Press Ctrl-C to stop the web server, the worker and the scheduler.",
+            "  Press Ctrl-C to stop every process.",
             "=" * 72,
         ]
         self.stdout.write("\n".join(lines))
         self.stdout.flush()
+
+
+def portal_children(host: str, port: str, *, gunicorn: bool, verbose: bool) -> list[ChildSpec]:
+    """The processes of the portal, in start order."""
+    python = sys.executable
+    level = "info" if verbose else "warning"
+    web_output = None
+    if gunicorn:
+        web = [python, "-m", "gunicorn", "sla_portal.wsgi", "-b", f"{host}:{port}", "-w", "2"]
+        web += ["--log-level", level]
+    else:
+        # run_portal has run the system checks already (and shows their warnings).
+        web = [python, "manage.py", "runserver", f"{host}:{port}", "--noreload"]
+        if not verbose:
+            web.append("--skip-checks")
+            # runserver's stdout is only its start-up notice; errors (a port in use, a
+            # traceback) go to stderr, which stays on the terminal.
+            web_output = subprocess.DEVNULL
+    celery = [python, "-m", "celery", "-A", "sla_portal"]
+    if not verbose:
+        celery.append("--quiet")  # no banners
+    children = [
+        ChildSpec("web", web, stdout=web_output),
+        ChildSpec("worker", [*celery, "worker", "-l", level, "-c", "2", "-n", "portal-worker@%h"]),
+        ChildSpec("beat", [*celery, "beat", "-l", level, "--pidfile", ""]),
+        # Deadlines from the database alone, every second (monitoring.evaluation.loop).
+        ChildSpec("deadlines", [python, "manage.py", "run_deadlines"]),
+    ]
+    # Email from its own process; a checkout without the command runs without it (the
+    # worker's delivery task and the beat sweep still send).
+    if "run_mailer" in get_commands():
+        children.append(ChildSpec("mailer", [python, "manage.py", "run_mailer"]))
+    return children
+
+
+def _heartbeat_since(name: str, started: datetime) -> bool:
+    from sla_portal.core.models import WorkerHeartbeat
+
+    try:
+        return WorkerHeartbeat.objects.filter(name=name, beat_at__gte=started).exists()
+    except Exception:
+        return False
 
 
 def _accepts_connections(host: str, port: str) -> bool:
