@@ -134,14 +134,16 @@ def test_redis_stopped_and_back(fault_stack):
         scenario.start(*processes)
         opened_at = scenario.open_tickets("REDIS", 3)
         sleep_until(opened_at + timedelta(seconds=2.5))
-        logged_before = sum(len(p.output().splitlines()) for p in processes)
+        logged_before = {p.name: len(p.output().splitlines()) for p in processes}
         fault_stack.redis.stop()
         sleep_until(opened_at + timedelta(seconds=16))
-        logged_during = sum(len(p.output().splitlines()) for p in processes) - logged_before
+        logged_during = ", ".join(
+            f"{p.name} {len(p.output().splitlines()) - logged_before[p.name]}" for p in processes
+        )
         fault_stack.redis.start()
         scenario.wait_for_all(ALL_DONE)
         assert all(process.alive() for process in processes), scenario.logs()
-        outcome = scenario.outcome(note=f"{logged_during} log lines during the outage")
+        outcome = scenario.outcome(note=f"log lines during the outage: {logged_during}")
         assert_exactly_once(outcome, scenario)
         assert_within(outcome.alert_latency, ALERT_BOUND, "alert rows")
 
