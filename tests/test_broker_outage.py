@@ -122,7 +122,13 @@ def test_worker_and_beat_come_back_within_seconds_of_redis_and_log_the_outage_on
 
         # A task sent now is run within seconds: the worker is consuming again.
         sent_at = timezone.now()
-        Celery(broker=redis.url).send_task("core.heartbeat", queue=queue)
+        # An app of its own, not made the current one: the test process's tasks must keep
+        # going to the suite's broker once this test is over.
+        private = Celery(broker=redis.url, set_as_current=False)
+        try:
+            private.send_task("core.heartbeat", queue=queue)
+        finally:
+            private.close()
         deadline = time.monotonic() + 15
         while time.monotonic() < deadline:
             if WorkerHeartbeat.objects.filter(name="worker", beat_at__gte=sent_at).exists():

@@ -148,6 +148,36 @@ def test_a_tick_claims_a_due_timer_once_and_writes_its_heartbeat(
     assert response_timer("INC-1").next_due == timer.due_at
 
 
+def test_a_claimed_ticket_is_evaluated_before_an_older_backlog(
+    acme_agreement, acme_desk, alice_manager, tom_team, carol_customer, monkeypatch, settings
+):
+    """Ingest's backlog of marked tickets, older than the due ticket's last change and more
+    than a tick's bound, does not stand between the deadline and its alert."""
+    from monitoring.evaluation import tickets
+    from monitoring.models import Ticket
+
+    agreement = sign_with_fast_p1_response(
+        acme_agreement, alice_manager, carol_customer, target_seconds=12, threshold_seconds=24
+    )
+    set_escalation_matrix(agreement, tom_team, alice_manager, carol_customer)
+    open_p1_ticket(acme_desk, agreement, "INC-1", datetime.now(UTC) - timedelta(seconds=5))
+    run_tick(datetime.now(UTC))
+    timer = response_timer("INC-1")
+    for n in range(3):
+        open_p1_ticket(acme_desk, agreement, f"BACKLOG-{n}", datetime.now(UTC))
+    backlog = Ticket.objects.filter(external_id__startswith="BACKLOG-")
+    backlog.update(changed_at=datetime.now(UTC) - timedelta(hours=1))
+    monkeypatch.setattr(tickets, "BATCH_SIZE", 2)
+    settings.DEADLINE_LOOP_MAX_BATCHES = 1
+
+    time.sleep(max(0.0, (timer.warning_at - datetime.now(UTC)).total_seconds()) + 0.1)
+    result = run_tick(datetime.now(UTC))
+    assert result.claimed["ticket timers"] == 1
+    assert result.evaluated == 1 + 2 and result.behind  # the claimed one, then one batch
+    assert Alert.objects.get(ticket__external_id="INC-1").level == WARNING
+    assert backlog.filter(evaluated_at__isnull=True).count() == 1
+
+
 def _tick_in_thread():
     try:
         return run_tick(datetime.now(UTC))

@@ -19,12 +19,18 @@ from ..models import Ticket, TicketTimer
 
 def claim_due_timers(now: datetime, limit: int = 1000) -> int:
     """Claim up to ``limit`` timers due at ``now``; mark their tickets; return how many."""
+    return len(claim_due_timer_tickets(now, limit))
+
+
+def claim_due_timer_tickets(now: datetime, limit: int = 1000) -> list[int]:
+    """Claim up to ``limit`` timers due at ``now``; mark their tickets; return the tickets
+    (one per claimed timer), for the caller to evaluate them first."""
     due = list(
         TicketTimer.objects.filter(next_due__lte=now)
         .order_by("next_due")
         .values_list("pk", "ticket_id", "next_due")[:limit]
     )
-    claimed = 0
+    claimed: list[int] = []
     for pk, ticket_id, seen in due:
         with transaction.atomic():
             # Lock the ticket before the timer, in the order an evaluation does (its batch
@@ -41,5 +47,5 @@ def claim_due_timers(now: datetime, limit: int = 1000) -> int:
                 continue
             if TicketTimer.objects.filter(pk=pk, next_due=seen).update(next_due=None):
                 Ticket.objects.filter(pk=ticket_id).update(evaluated_at=None)
-                claimed += 1
+                claimed.append(ticket_id)
     return claimed

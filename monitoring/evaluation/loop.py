@@ -5,11 +5,12 @@ It used to be a Celery task sent by beat through the broker into the one queue, 
 waited behind slow SMTP sends and big evaluations and stopped altogether while Redis was
 down. Here nothing stands between a deadline and its alert but the database:
 
-1. claim what has fallen due (``CLAIM_STEPS``: ticket timers; each step is a conditional
-   UPDATE on the value it saw, so two loops never claim one row and a crash loses nothing);
-2. evaluate marked tickets, at most ``DEADLINE_LOOP_MAX_BATCHES`` batches (the claimed
-   tickets are among them: ingest's backlog is worked off by the Celery task, a batch at a
-   tick here, so a 40,000-ticket ingest cannot hold a tick for long);
+1. claim what has fallen due (ticket timers, then ``CLAIM_STEPS``; each claim is a
+   conditional UPDATE on the value it saw, so two loops never claim one row and a crash
+   loses nothing);
+2. evaluate the claimed tickets, alone, then at most ``DEADLINE_LOOP_MAX_BATCHES`` batches
+   of the other marked tickets (ingest's backlog is worked off by the Celery task, a batch
+   at a tick here, so a 40,000-ticket ingest neither delays an alert nor holds a tick long);
 3. record the emails of new alerts (``deliver_new_alerts``; the mailer sends them);
 4. write the heartbeat ``deadlines`` that ``/healthz`` judges the loop by.
 
@@ -36,10 +37,10 @@ from django.utils import timezone
 
 from sla_portal.core.models import WorkerHeartbeat
 
+from . import tickets as ticket_evaluation
 from .alerts import deliver_new_alerts
-from .deadlines import claim_due_timers
+from .deadlines import claim_due_timer_tickets
 from .period_deadlines import claim_due_period_deadlines
-from .tickets import BATCH_SIZE, evaluate_batch
 
 logger = logging.getLogger(__name__)
 
@@ -50,11 +51,11 @@ CLAIM_LIMIT = 1000
 # Alerts whose emails one tick records (each slice is one transaction).
 NOTIFY_LIMIT = 500
 
-# What falls due, in order; each takes ``now`` and returns how many rows it claimed: ticket
-# timers, then availability moments (an open outage crossing its budget's warning, target or
-# threshold, ``monitoring.evaluation.period_deadlines``).
+# What else falls due, after the ticket timers; each step takes ``now`` and returns how
+# many rows it claimed, and evaluates or marks what it claimed itself: availability moments
+# (an open outage crossing its budget's warning, target or threshold,
+# ``monitoring.evaluation.period_deadlines``).
 CLAIM_STEPS: list[tuple[str, Callable[[datetime], int]]] = [
-    ("ticket timers", lambda now: claim_due_timers(now, limit=CLAIM_LIMIT)),
     ("availability moments", claim_due_period_deadlines),
 ]
 
@@ -74,21 +75,27 @@ class TickResult:
 
 
 def run_tick(now: datetime) -> TickResult:
-    """Claim what is due at ``now``, evaluate marked tickets (bounded), record new alerts'
-    emails and write the heartbeat. Safe in any number of processes at once."""
-    claimed: dict[str, int] = {}
-    behind = False
+    """Claim what is due at ``now``, evaluate the claimed tickets and then a bounded share of
+    the other marked ones, record new alerts' emails and write the heartbeat. Safe in any
+    number of processes at once."""
+    due_tickets = claim_due_timer_tickets(now, limit=CLAIM_LIMIT)
+    claimed = {"ticket timers": len(due_tickets)}
+    behind = len(due_tickets) >= CLAIM_LIMIT
     for name, step in CLAIM_STEPS:
         claimed[name] = step(now)
         behind |= claimed[name] >= CLAIM_LIMIT
-    evaluated = 0
+    # The claimed tickets alone first: an ingest's backlog of marked tickets must not stand
+    # between a deadline and its alert.
+    evaluate_batch = ticket_evaluation.evaluate_batch
+    evaluated = evaluate_batch(timezone.now(), only=due_tickets) if due_tickets else 0
+    full = False
     for _ in range(settings.DEADLINE_LOOP_MAX_BATCHES):
         done = evaluate_batch(timezone.now())
         evaluated += done
-        if done < BATCH_SIZE:
+        full = done >= ticket_evaluation.BATCH_SIZE
+        if not full:
             break
-    else:
-        behind = True
+    behind |= full
     with transaction.atomic():
         notified = deliver_new_alerts(timezone.now(), limit=NOTIFY_LIMIT)
     behind |= notified >= NOTIFY_LIMIT

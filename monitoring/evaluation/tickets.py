@@ -112,24 +112,25 @@ def evaluate_pending_tickets(now: datetime | None = None, max_batches: int | Non
     return total
 
 
-def evaluate_batch(now: datetime) -> int:
+def evaluate_batch(now: datetime, only: Sequence[int] | None = None) -> int:
     """Claim up to ``BATCH_SIZE`` marked tickets, compute their timers, raise their alerts.
 
     Only ids are claimed (``FOR UPDATE SKIP LOCKED``): other workers skip these rows, and
     the mark is cleared in the same transaction, so a worker that dies loses nothing (its
-    transaction rolls back, marks included)."""
+    transaction rolls back, marks included). ``only``: claim among these tickets alone (the
+    deadline loop's just-claimed ones, so that they never wait behind an ingest's backlog)."""
     with transaction.atomic():
         _relax_commit()
         if connection.vendor == "postgresql":
-            facts = _claim_pg(now)
+            facts = _claim_pg(now, only)
             ids = [f.pk for f in facts]
         else:
-            ids = list(
-                Ticket.objects.select_for_update(skip_locked=True)
-                .filter(evaluated_at__isnull=True)
-                .order_by("changed_at")
-                .values_list("pk", flat=True)[:BATCH_SIZE]
+            marked = Ticket.objects.select_for_update(skip_locked=True).filter(
+                evaluated_at__isnull=True
             )
+            if only is not None:
+                marked = marked.filter(pk__in=list(only))
+            ids = list(marked.order_by("changed_at").values_list("pk", flat=True)[:BATCH_SIZE])
             facts = _ticket_facts(ids)
             Ticket.objects.filter(pk__in=ids).update(evaluated_at=now)
         if not ids:
@@ -138,14 +139,16 @@ def evaluate_batch(now: datetime) -> int:
     return len(ids)
 
 
-def _claim_pg(now: datetime) -> list[TicketFacts]:
+def _claim_pg(now: datetime, only: Sequence[int] | None = None) -> list[TicketFacts]:
     """Claim, clear the mark of and read a batch of marked tickets in one statement."""
     ticket, service = Ticket._meta.db_table, Service._meta.db_table
+    among = "AND id = ANY(%s)" if only is not None else ""
+    params = [list(only)] if only is not None else []
     with connection.cursor() as cursor:
         cursor.execute(
             f"""
             WITH claimed AS (
-                SELECT id FROM "{ticket}" WHERE evaluated_at IS NULL
+                SELECT id FROM "{ticket}" WHERE evaluated_at IS NULL {among}
                 ORDER BY changed_at LIMIT %s FOR UPDATE SKIP LOCKED
             )
             UPDATE "{ticket}" AS t SET evaluated_at = %s FROM claimed WHERE t.id = claimed.id
@@ -154,7 +157,7 @@ def _claim_pg(now: datetime) -> list[TicketFacts]:
                 t.priority, t.state, t.opened_at, t.first_response_at, t.resolved_at,
                 t.closed_at
             """,
-            [BATCH_SIZE, now],
+            [*params, BATCH_SIZE, now],
         )
         return sorted((TicketFacts(*row) for row in cursor.fetchall()), key=lambda f: f.pk)
 
