@@ -20,6 +20,10 @@ from django.utils import timezone
 
 from sla_portal.core.models import EmailAttachment, Notification
 from sla_portal.core.notifications import (
+    CLAIM_MARGIN,
+    MARK_SENT_PATIENCE,
+    SEND_DEADLINE,
+    SENDING_TIMEOUT,
     WAKE_CHANNEL,
     deliver_due,
     notifications_for_agreement,
@@ -379,6 +383,18 @@ def test_a_row_another_sender_is_sending_is_left_alone(
 
     assert deliver_due() == 0
     assert smtp_server.messages == []
+
+
+def test_a_live_sender_stops_trying_to_mark_sent_before_its_row_can_be_reclaimed():
+    # "Mark sent" is retried for MARK_SENT_PATIENCE from the server's "250", which may come
+    # SEND_DEADLINE after the claim; reclaim_stalled() hands the row to another sender
+    # SENDING_TIMEOUT after the claim. The first must end before the second, with a margin,
+    # or a live sender could still record its send while another sends the row again.
+    latest_mark_sent_attempt = SEND_DEADLINE + MARK_SENT_PATIENCE
+    assert latest_mark_sent_attempt + CLAIM_MARGIN <= SENDING_TIMEOUT
+    assert timedelta(seconds=5) <= CLAIM_MARGIN
+    # And it still rides out a short database outage.
+    assert timedelta(seconds=30) <= MARK_SENT_PATIENCE
 
 
 def test_a_row_left_sending_by_a_dead_sender_is_sent_after_the_sending_timeout(

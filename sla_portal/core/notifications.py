@@ -60,9 +60,15 @@ SEND_DEADLINE = timedelta(seconds=60)
 # because such a row waits this long; not shorter, because a live sender's row taken up
 # again would be sent twice.
 SENDING_TIMEOUT = timedelta(minutes=2)
+# Time a sender needs beyond its conversation before a claim can be taken from it: loading
+# the row's attachments before the connect, and clocks of two hosts that differ a little.
+CLAIM_MARGIN = timedelta(seconds=10)
 # How long a sender keeps trying to record "sent" when the database fails just after the
 # server accepted the message, before it leaves the row to be taken up again (and sent twice).
-MARK_SENT_PATIENCE = SENDING_TIMEOUT
+# It counts from the server's "250", which may come up to SEND_DEADLINE after the claim, so
+# it is what is left of SENDING_TIMEOUT after the conversation and the margin: a live sender
+# has stopped trying before reclaim_stalled() may hand its row to another sender.
+MARK_SENT_PATIENCE = SENDING_TIMEOUT - SEND_DEADLINE - CLAIM_MARGIN
 # The PostgreSQL NOTIFY channel that wakes run_mailer when new rows are committed.
 WAKE_CHANNEL = "sla_portal_notifications"
 # last_error is read by people in the admin; a whole SMTP transcript helps nobody.
