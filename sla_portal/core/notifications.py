@@ -51,12 +51,12 @@ Status = Notification.Status
 # Back-off between attempts: 30 s, 1 min, 2 min, 4 min … never more than an hour apart.
 RETRY_BASE_DELAY = timedelta(seconds=30)
 RETRY_MAX_DELAY = timedelta(hours=1)
-# The longest one SMTP conversation may last: EmailTransport cuts it off after this (each
-# socket operation is bounded by EMAIL_TIMEOUT as well), so a slow-dripping server cannot
-# hold a sender beyond it either.
+# The longest one SMTP conversation may last, from the TCP connect to the last reply:
+# EmailTransport cuts it off after this (each socket operation is bounded by EMAIL_TIMEOUT as
+# well), so a slow-dripping server, its greeting included, cannot hold a sender beyond it.
 SEND_DEADLINE = timedelta(seconds=60)
 # A row still "sending" this long after its claim belongs to a sender that died: no live
-# sender is still in its conversation (SEND_DEADLINE, plus the connect, plus margin). Short,
+# sender is still in its conversation (SEND_DEADLINE, plus CLAIM_MARGIN, plus margin). Short,
 # because such a row waits this long; not shorter, because a live sender's row taken up
 # again would be sent twice.
 SENDING_TIMEOUT = timedelta(minutes=2)
