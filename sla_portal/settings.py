@@ -242,6 +242,9 @@ DEADLINES_HEARTBEAT_MAX_AGE_SECONDS = float(os.environ.get("DEADLINES_HEARTBEAT_
 MAILER_HEARTBEAT_MAX_AGE_SECONDS = float(os.environ.get("MAILER_HEARTBEAT_MAX_AGE", "10"))
 # Seconds to wait for the SMTP server's greeting in the health check (0: no connect check).
 HEALTH_SMTP_CONNECT_TIMEOUT = float(os.environ.get("HEALTH_SMTP_CONNECT_TIMEOUT", "1"))
+# Each web process computes the /healthz report at most once per this many seconds and serves
+# it from memory meanwhile: probes every second cost no SMTP session and few queries.
+HEALTH_CACHE_SECONDS = float(os.environ.get("HEALTH_CACHE_SECONDS", "5"))
 
 # Monthly reports (reporting.services): a closed month's report is a draft that provider staff
 # review (root causes) and issue; the beat task issues a draft nobody issued after this many

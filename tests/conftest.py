@@ -23,6 +23,14 @@ from tests.support.worker import *  # noqa: F403  (fixtures)
 
 
 @pytest.fixture(autouse=True)
+def _fresh_failure_log() -> None:
+    """Each test starts as if email delivery had never failed in this process."""
+    from sla_portal.core.notifications import failure_log
+
+    failure_log.reset()
+
+
+@pytest.fixture(autouse=True)
 def _empty_cache() -> None:
     """Rate counters (API throttles, reset-email limits) start at zero in every test. The
     test settings keep the cache in memory, so clearing it touches nothing else."""

@@ -30,3 +30,7 @@ CACHES = {
     "default": {"BACKEND": "django.core.cache.backends.locmem.LocMemCache"},
     "dashboard": {"BACKEND": "django.core.cache.backends.locmem.LocMemCache", "LOCATION": "dash"},
 }
+
+# /healthz is computed afresh on every request, so a test sees the state it just made; the
+# cache itself is tested with its production value (tests/test_health.py).
+HEALTH_CACHE_SECONDS = 0

@@ -2,7 +2,11 @@
 
 from __future__ import annotations
 
+import contextlib
 import smtplib
+import socket
+import threading
+import time
 from pathlib import Path
 
 import pytest
@@ -12,6 +16,7 @@ from django.template import TemplateDoesNotExist
 from sla_portal.core.emails import (
     EmailTransport,
     RenderedEmail,
+    SendDeadlineExceeded,
     render_email,
     send_templated,
 )
@@ -176,3 +181,62 @@ def test_transport_works_with_the_file_backend(settings, tmp_path):
 
     (written,) = tmp_path.iterdir()
     assert "Subject: Breach" in written.read_text()
+
+
+class DrippingGreeter:
+    """A server that sends its 220 greeting one byte at a time, each well inside the socket
+    timeout, so that only a deadline on the whole conversation can end the wait."""
+
+    def __init__(self, every: float) -> None:
+        self.every = every
+        self.listener = socket.create_server(("127.0.0.1", 0))
+        self.port = self.listener.getsockname()[1]
+        self.stopped = threading.Event()
+        self.sent = 0
+        self.thread = threading.Thread(target=self._serve, daemon=True)
+        self.thread.start()
+
+    def _serve(self) -> None:
+        with contextlib.suppress(OSError):
+            conn, _ = self.listener.accept()
+            with conn:
+                # A multi-line greeting ("220-") never ends, however long it drips.
+                while not self.stopped.wait(self.every):
+                    conn.sendall(b"220-slow\r\n"[self.sent % 10 : self.sent % 10 + 1])
+                    self.sent += 1
+
+    def close(self) -> None:
+        self.stopped.set()
+        self.listener.close()
+        self.thread.join(5)
+
+
+def test_the_deadline_covers_a_greeting_dripped_one_byte_at_a_time(settings):
+    server = DrippingGreeter(every=0.3)
+    settings.EMAIL_BACKEND = "django.core.mail.backends.smtp.EmailBackend"
+    settings.EMAIL_HOST, settings.EMAIL_PORT = "127.0.0.1", server.port
+    settings.EMAIL_TIMEOUT = 5
+    outcome: dict[str, BaseException | float] = {}
+
+    def send() -> None:
+        started = time.monotonic()
+        try:
+            EmailTransport().notify(
+                ["carol@acme.example"], RenderedEmail("s", "t", "<p>h</p>"), deadline=1.5
+            )
+        except Exception as exc:
+            outcome["error"] = exc
+        outcome["took"] = time.monotonic() - started
+
+    sender = threading.Thread(target=send, daemon=True)
+    try:
+        sender.start()
+        sender.join(6)
+        assert not sender.is_alive(), "the greeting kept the sender past its deadline"
+    finally:
+        server.close()
+        sender.join(10)
+
+    assert isinstance(outcome["error"], SendDeadlineExceeded)
+    assert "cut off after 1.5s" in str(outcome["error"])
+    assert 1.4 <= outcome["took"] < 3

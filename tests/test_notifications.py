@@ -20,6 +20,10 @@ from django.utils import timezone
 
 from sla_portal.core.models import EmailAttachment, Notification
 from sla_portal.core.notifications import (
+    CLAIM_MARGIN,
+    MARK_SENT_PATIENCE,
+    SEND_DEADLINE,
+    SENDING_TIMEOUT,
     WAKE_CHANNEL,
     deliver_due,
     notifications_for_agreement,
@@ -327,13 +331,14 @@ def test_each_failed_attempt_is_logged_with_recipient_notification_and_attempt(
     smtp_server.refuse(carol_customer.email)
     (row,) = notify_proposal(email_templates, [carol_customer])
 
-    with caplog.at_level(logging.WARNING, logger="sla_portal.core.notifications"):
+    with caplog.at_level(logging.INFO, logger="sla_portal.core.notifications"):
         deliver_due()
         advance_past_backoff()
         deliver_due()
 
     first, second = (r for r in caplog.records if r.name == "sla_portal.core.notifications")
-    assert first.levelno == second.levelno == logging.WARNING
+    # The same error again since the last success: logged, but not warned about twice.
+    assert (first.levelno, second.levelno) == (logging.WARNING, logging.INFO)
     assert first.getMessage().startswith(
         f"Email to carol_customer@acme.example (notification {row.pk}) failed, attempt 1 of 8: "
         "SMTPRecipientsRefused: "
@@ -341,6 +346,48 @@ def test_each_failed_attempt_is_logged_with_recipient_notification_and_attempt(
     assert "550" in first.getMessage()
     assert first.getMessage().endswith("; next attempt in 0:00:30")
     assert "attempt 2 of 8" in second.getMessage()
+
+
+def test_an_smtp_outage_is_warned_about_once_repeats_are_info_and_recovery_is_logged_once(
+    email_templates, smtp_server, carol_customer, victor_viewer, alice_manager, caplog, settings
+):
+    settings.NOTIFY_MAX_ATTEMPTS = 2
+    smtp_port = settings.EMAIL_PORT
+    settings.EMAIL_PORT = free_port()  # the server is down: connection refused for every row
+    notify_proposal(email_templates, [carol_customer, victor_viewer, alice_manager])
+
+    def lines() -> list[tuple[int, str]]:
+        records = [r for r in caplog.records if r.name == "sla_portal.core.notifications"]
+        caplog.clear()
+        return [(r.levelno, r.getMessage()) for r in records]
+
+    with caplog.at_level(logging.INFO, logger="sla_portal.core.notifications"):
+        assert deliver_due() == 0
+        first_round = lines()
+        advance_past_backoff()
+        assert deliver_due() == 0  # the last attempt of each: given up
+        last_round = lines()
+        notify_proposal(email_templates, [carol_customer], key="version:43")
+        settings.EMAIL_PORT = smtp_port  # the server is back
+        assert deliver_due() == 1
+        assert deliver_due() == 0
+        recovery = lines()
+
+    # Every attempt has its line; only the first of the outage is a warning.
+    assert [level for level, _ in first_round] == [logging.WARNING, logging.INFO, logging.INFO]
+    assert all("ConnectionRefusedError" in text for _, text in first_round)
+    assert "attempt 1 of 2" in first_round[1][1]
+    assert [level for level, _ in last_round] == [logging.ERROR] * 3
+    assert all(text.endswith("giving up") for _, text in last_round)
+    assert recovery == [
+        (
+            logging.WARNING,
+            recovery[0][1],
+        )
+    ]
+    assert recovery[0][1].startswith(
+        "Email delivery works again: an email was sent after 6 failed attempt(s) over "
+    )
 
 
 def test_an_email_that_keeps_failing_is_marked_failed_after_the_last_attempt(
@@ -379,6 +426,18 @@ def test_a_row_another_sender_is_sending_is_left_alone(
 
     assert deliver_due() == 0
     assert smtp_server.messages == []
+
+
+def test_a_live_sender_stops_trying_to_mark_sent_before_its_row_can_be_reclaimed():
+    # "Mark sent" is retried for MARK_SENT_PATIENCE from the server's "250", which may come
+    # SEND_DEADLINE after the claim; reclaim_stalled() hands the row to another sender
+    # SENDING_TIMEOUT after the claim. The first must end before the second, with a margin,
+    # or a live sender could still record its send while another sends the row again.
+    latest_mark_sent_attempt = SEND_DEADLINE + MARK_SENT_PATIENCE
+    assert latest_mark_sent_attempt + CLAIM_MARGIN <= SENDING_TIMEOUT
+    assert timedelta(seconds=5) <= CLAIM_MARGIN
+    # And it still rides out a short database outage.
+    assert timedelta(seconds=30) <= MARK_SENT_PATIENCE
 
 
 def test_a_row_left_sending_by_a_dead_sender_is_sent_after_the_sending_timeout(

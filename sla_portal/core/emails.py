@@ -14,6 +14,8 @@ that run a real SMTP server).
 from __future__ import annotations
 
 import contextlib
+import functools
+import smtplib
 import socket
 import threading
 from collections.abc import Callable, Mapping, Sequence
@@ -22,6 +24,7 @@ from typing import Any
 
 from django.conf import settings
 from django.core.mail import EmailMultiAlternatives, get_connection
+from django.core.mail.backends import smtp as django_smtp
 from django.template import Context
 from django.template.loader import get_template, render_to_string
 
@@ -32,6 +35,10 @@ DEFAULT_HEADERS = {"Auto-Submitted": "auto-generated"}
 
 class EmailNotSent(Exception):
     """The mail backend accepted fewer messages than it was given."""
+
+
+class SendDeadlineExceeded(TimeoutError):
+    """The SMTP conversation was cut off: it was still going at its deadline."""
 
 
 @dataclass(frozen=True)
@@ -99,7 +106,10 @@ class EmailTransport:
             return
         # The connection is looked up per call, not per transport, so a changed backend
         # (settings in tests, a long-lived worker) is always honoured.
-        connection = get_connection(fail_silently=False)
+        connection = get_connection(_backend_path(), fail_silently=False)
+        watchdog = _Watchdog(deadline)
+        if isinstance(connection, DeadlineSMTPBackend):
+            connection.on_socket = watchdog.watch
         messages = []
         for recipient in recipients:
             message = EmailMultiAlternatives(
@@ -117,7 +127,8 @@ class EmailTransport:
         # One connection for the batch: a single SMTP session rather than one per recipient.
         # Opened here, so send_messages leaves it open and the caller hears of the acceptance
         # before the QUIT.
-        watchdog = _Watchdog(connection, deadline)
+        # The deadline runs from here: the TCP connect, the greeting, STARTTLS and login count.
+        watchdog.start()
         try:
             connection.open()
             sent = connection.send_messages(messages)
@@ -125,6 +136,12 @@ class EmailTransport:
                 raise EmailNotSent(f"{sent} of {len(messages)} messages were accepted")
             if on_accepted is not None:
                 on_accepted()
+        except Exception as exc:
+            if watchdog.expired:
+                raise SendDeadlineExceeded(
+                    f"SMTP conversation cut off after {deadline:g}s: {type(exc).__name__}: {exc}"
+                ) from exc
+            raise
         finally:
             watchdog.cancel()
             # The goodbye is a courtesy; its failure changes nothing about what was sent.
@@ -132,32 +149,102 @@ class EmailTransport:
                 connection.close()
 
 
+def _backend_path() -> str:
+    """The configured backend, with Django's SMTP backend swapped for ``DeadlineSMTPBackend``."""
+    if settings.EMAIL_BACKEND == "django.core.mail.backends.smtp.EmailBackend":
+        return f"{__name__}.DeadlineSMTPBackend"
+    return settings.EMAIL_BACKEND
+
+
+class _SocketHook(smtplib.SMTP):
+    """Hands each socket to ``_on_socket`` the moment it is connected, before the greeting.
+
+    smtplib connects and reads the whole greeting inside the constructor, and Django keeps the
+    object to itself until STARTTLS and login are done too; without this hook nothing outside
+    could reach the socket while a server drips its greeting. For SMTP over TLS it sits below
+    ``SMTP_SSL`` in the method order, so the plain socket is handed over before the handshake.
+    """
+
+    _on_socket: Callable[[socket.socket], None]
+
+    def _get_socket(self, host: str, port: int, timeout: float) -> socket.socket:
+        sock = super()._get_socket(host, port, timeout)  # type: ignore[misc]
+        self._on_socket(sock)
+        return sock
+
+
+class _WatchedSMTP(_SocketHook):
+    def __init__(self, *args: Any, on_socket: Callable[[socket.socket], None], **kwargs: Any):
+        self._on_socket = on_socket
+        super().__init__(*args, **kwargs)
+
+
+class _WatchedSMTPSSL(smtplib.SMTP_SSL, _SocketHook):
+    def __init__(self, *args: Any, on_socket: Callable[[socket.socket], None], **kwargs: Any):
+        self._on_socket = on_socket
+        super().__init__(*args, **kwargs)
+
+
+class DeadlineSMTPBackend(django_smtp.EmailBackend):
+    """Django's SMTP backend, telling ``on_socket`` of each socket the moment it connects.
+
+    ``EmailTransport`` uses it in place of Django's, so that its watchdog can cut off a
+    conversation at any point, from the TCP connect on.
+    """
+
+    on_socket: Callable[[socket.socket], None] = staticmethod(lambda sock: None)
+
+    @property
+    def connection_class(self) -> Callable[..., smtplib.SMTP]:
+        watched = _WatchedSMTPSSL if self.use_ssl else _WatchedSMTP
+        return functools.partial(watched, on_socket=self.on_socket)
+
+
 class _Watchdog:
     """Cuts off an SMTP conversation that outlasts ``deadline`` seconds.
 
     ``EMAIL_TIMEOUT`` bounds each socket operation, but a server that answers one byte at a
-    time just inside it could hold a sender for ever. Shutting the socket down makes the
-    blocked read return at once, and the send fails as a dropped connection would.
+    time just inside it (its greeting included) could hold a sender for ever, and past
+    ``SENDING_TIMEOUT`` the row would be taken up and sent by another. Shutting the socket
+    down makes the blocked read return at once, and the send fails as a dropped connection
+    would. A socket handed over after the deadline (a slow TCP connect) is shut at once.
     """
 
-    def __init__(self, connection: Any, deadline: float | None) -> None:
-        self.connection = connection
+    def __init__(self, deadline: float | None) -> None:
+        self.deadline = deadline
+        self.expired = False
+        self._lock = threading.Lock()
+        self._sockets: list[socket.socket] = []
         self.timer: threading.Timer | None = None
-        if deadline is not None:
-            self.timer = threading.Timer(deadline, self._cut_off)
+
+    def start(self) -> None:
+        if self.deadline is not None:
+            self.timer = threading.Timer(self.deadline, self._cut_off)
             self.timer.daemon = True
             self.timer.start()
 
+    def watch(self, sock: socket.socket) -> None:
+        with self._lock:
+            self._sockets.append(sock)
+            expired = self.expired
+        if expired:
+            _shut(sock)
+
     def _cut_off(self) -> None:
-        smtp = getattr(self.connection, "connection", None)
-        sock = getattr(smtp, "sock", None)
-        if sock is not None:
-            with contextlib.suppress(OSError):
-                sock.shutdown(socket.SHUT_RDWR)
+        with self._lock:
+            self.expired = True
+            sockets = list(self._sockets)
+        for sock in sockets:
+            _shut(sock)
 
     def cancel(self) -> None:
         if self.timer is not None:
             self.timer.cancel()
+
+
+def _shut(sock: socket.socket) -> None:
+    with contextlib.suppress(OSError):
+        sock.shutdown(socket.SHUT_RDWR)
 
 
 def send_templated(

@@ -28,6 +28,7 @@ apart from a refusal.
 from __future__ import annotations
 
 import logging
+import threading
 import time
 from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass
@@ -51,18 +52,24 @@ Status = Notification.Status
 # Back-off between attempts: 30 s, 1 min, 2 min, 4 min … never more than an hour apart.
 RETRY_BASE_DELAY = timedelta(seconds=30)
 RETRY_MAX_DELAY = timedelta(hours=1)
-# The longest one SMTP conversation may last: EmailTransport cuts it off after this (each
-# socket operation is bounded by EMAIL_TIMEOUT as well), so a slow-dripping server cannot
-# hold a sender beyond it either.
+# The longest one SMTP conversation may last, from the TCP connect to the last reply:
+# EmailTransport cuts it off after this (each socket operation is bounded by EMAIL_TIMEOUT as
+# well), so a slow-dripping server, its greeting included, cannot hold a sender beyond it.
 SEND_DEADLINE = timedelta(seconds=60)
 # A row still "sending" this long after its claim belongs to a sender that died: no live
-# sender is still in its conversation (SEND_DEADLINE, plus the connect, plus margin). Short,
+# sender is still in its conversation (SEND_DEADLINE, plus CLAIM_MARGIN, plus margin). Short,
 # because such a row waits this long; not shorter, because a live sender's row taken up
 # again would be sent twice.
 SENDING_TIMEOUT = timedelta(minutes=2)
+# Time a sender needs beyond its conversation before a claim can be taken from it: loading
+# the row's attachments before the connect, and clocks of two hosts that differ a little.
+CLAIM_MARGIN = timedelta(seconds=10)
 # How long a sender keeps trying to record "sent" when the database fails just after the
 # server accepted the message, before it leaves the row to be taken up again (and sent twice).
-MARK_SENT_PATIENCE = SENDING_TIMEOUT
+# It counts from the server's "250", which may come up to SEND_DEADLINE after the claim, so
+# it is what is left of SENDING_TIMEOUT after the conversation and the margin: a live sender
+# has stopped trying before reclaim_stalled() may hand its row to another sender.
+MARK_SENT_PATIENCE = SENDING_TIMEOUT - SEND_DEADLINE - CLAIM_MARGIN
 # The PostgreSQL NOTIFY channel that wakes run_mailer when new rows are committed.
 WAKE_CHANNEL = "sla_portal_notifications"
 # last_error is read by people in the admin; a whole SMTP transcript helps nobody.
@@ -275,11 +282,13 @@ def send_claimed(notification: Notification, transport: EmailTransport) -> bool:
     except Exception as exc:
         if accepted:
             # Only closing the session failed: the message is out and recorded.
+            failure_log.succeeded()
             return True
         # Any failure (refused, unreachable, timed out) is worth another try later; the
         # attempts cap ends it, and the row shows the error meanwhile.
         _record_failure(notification, exc)
         return False
+    failure_log.succeeded()
     return True
 
 
@@ -316,8 +325,15 @@ def _record_failure(notification: Notification, exc: Exception) -> None:
     error = f"{type(exc).__name__}: {exc}"[:MAX_ERROR_LENGTH]
     final = notification.attempts >= settings.NOTIFY_MAX_ATTEMPTS
     # Each failed attempt is logged, not only the last: an SMTP server that refuses or hangs
-    # shows in the logs at its first failure, an hour before delivery is given up.
-    logger.warning(
+    # shows in the logs at its first failure, an hour before delivery is given up. An error
+    # already logged since the last success (an outage: the same "connection refused" for
+    # every row) is logged again at INFO, so 1,500 waiting emails do not bury the logs in
+    # warnings; a row given up on is an ERROR.
+    level = failure_log.failed(error)
+    if final:
+        level = logging.ERROR
+    logger.log(
+        level,
         "Email to %s (notification %s) failed, attempt %s of %s: %s; %s",
         notification.recipient,
         notification.id,
@@ -335,6 +351,61 @@ def _record_failure(notification: Notification, exc: Exception) -> None:
     Notification.objects.filter(
         id=notification.id, status=Status.SENDING, claimed_at=notification.claimed_at
     ).update(last_error=error, attempted_at=timezone.now(), **changes)
+
+
+class FailureLog:
+    """How loudly to log a failed attempt: WARNING for an error not seen since the last
+    success, INFO for a repeat; one WARNING when an email goes out again after failures.
+
+    Shared by the threads of one process (the mailer's senders).
+    """
+
+    # Distinct errors remembered per run of failures; beyond it, new ones are warned about
+    # still, and merely not remembered (refusals naming each recipient are all distinct).
+    MAX_REMEMBERED = 100
+
+    def __init__(self) -> None:
+        self._lock = threading.Lock()
+        self._errors: set[str] = set()
+        self._failures = 0
+        self._since: float | None = None
+
+    def failed(self, error: str) -> int:
+        """Record a failed attempt with ``error``; return the level to log it at."""
+        with self._lock:
+            self._failures += 1
+            if self._since is None:
+                self._since = time.monotonic()
+            if error in self._errors:
+                return logging.INFO
+            if len(self._errors) < self.MAX_REMEMBERED:
+                self._errors.add(error)
+            return logging.WARNING
+
+    def succeeded(self) -> None:
+        """Record a sent email; log the end of a run of failures, once."""
+        with self._lock:
+            if self._since is None:
+                return
+            failures, lasted = self._failures, time.monotonic() - self._since
+            self.reset_unlocked()
+        logger.warning(
+            "Email delivery works again: an email was sent after %s failed attempt(s) over %.0f s",
+            failures,
+            lasted,
+        )
+
+    def reset(self) -> None:
+        with self._lock:
+            self.reset_unlocked()
+
+    def reset_unlocked(self) -> None:
+        self._errors.clear()
+        self._failures = 0
+        self._since = None
+
+
+failure_log = FailureLog()
 
 
 def reclaim_stalled() -> None:

@@ -21,7 +21,7 @@ from django.views.decorators.http import require_GET, require_POST
 
 from . import services
 from .forms import InviteForm, OrganisationForm, RoleForm, TokenForm
-from .health import health_report
+from .health import cached_health_report
 from .models import ApiToken, User
 from .selectors import organisations_visible_to, people_visible_to
 from .tokens import allowed_scopes, token_create, token_revoke, tokens_visible_to
@@ -191,15 +191,34 @@ class InvitationSetPasswordView(auth_views.PasswordResetConfirmView):
 @never_cache
 @require_GET
 def healthz(request: HttpRequest) -> JsonResponse:
-    """Each part's health as JSON: 200 when every required part is healthy, else 503."""
-    # A probe that sends a session cookie must not make this answer depend on the database
-    # (the middleware below would load the session to ask who is signed in): nobody is.
-    request.user = AnonymousUser()
+    """Each part's health as JSON: 200 when every required part is healthy, else 503.
+
+    Anyone may ask; only provider staff (and the Django admin) see the details.
+    """
+    details = _sees_health_details(request)
     try:
-        report = health_report()
+        report = cached_health_report(details=details)
     except Exception as exc:  # health_report guards each check; this is the last resort
-        report = {"ok": False, "failing": ["health"], "error": f"{type(exc).__name__}: {exc}"}
+        report = {"ok": False, "failing": ["health"]}
+        if details:
+            report["error"] = f"{type(exc).__name__}: {exc}"
     return JsonResponse(report, status=200 if report["ok"] else 503)
+
+
+def _sees_health_details(request: HttpRequest) -> bool:
+    """Provider staff or a Django admin signed in; False when that cannot be told.
+
+    Asking loads the session, and with it the database: when that fails (the outage the probe
+    is asking about), the caller is treated as anonymous, here and in the middleware after.
+    """
+    try:
+        user = request.user
+        return bool(
+            user.is_authenticated and (user.is_provider or user.is_staff or user.is_superuser)
+        )
+    except Exception:
+        request.user = AnonymousUser()
+        return False
 
 
 # --- API tokens ------------------------------------------------------------------------------
