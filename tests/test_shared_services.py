@@ -397,3 +397,35 @@ def test_another_customers_outage_of_a_shared_service_leaves_the_dashboard_uncha
     # The live poll answers "nothing changed" (204): Globex's outage is not Acme's data.
     poll = client.get(reverse("reporting:dashboard-live"), {"v": version})
     assert poll.status_code == 204
+
+
+def test_service_added_while_renegotiating_is_not_seen_until_proposed(
+    shared_portal, services, alice_manager, other_org_viewer, now
+):
+    _, globex_agreement, portal = shared_portal
+    records = services["records"]
+    probe = probe_source_for(portal)  # the provider's shared measurement
+    checks_ingest(probe, portal, _all_up(now))
+
+    lifecycle.review_start(globex_agreement, alice_manager)
+    lifecycle.review_decide(
+        globex_agreement, alice_manager, "renegotiate", findings="Records too",
+        root_causes="Scope grew", lessons="Cover records",
+        actions=[{"description": "Add records", "owner": alice_manager,
+                  "due_date": timezone.localdate()}],
+    )  # fmt: skip
+    globex_agreement.refresh_from_db()
+    assert globex_agreement.status == "renegotiating"
+    globex_agreement.services.add(records)
+    checks_ingest(probe, records, _down_lately(now))
+
+    # In the provider's working copy only: Globex sees nothing of the records service yet,
+    # and still the portal its signed version covers.
+    visible = UptimeCheck.objects.visible_to(other_org_viewer)
+    assert not visible.filter(service=records).exists()
+    assert not Outage.objects.visible_to(other_org_viewer).filter(service=records).exists()
+    assert visible.filter(service=portal).exists()
+
+    lifecycle.propose(globex_agreement, alice_manager, note="Records added")
+    assert UptimeCheck.objects.visible_to(other_org_viewer).filter(service=records).exists()
+    assert Outage.objects.visible_to(other_org_viewer).filter(service=records).exists()
