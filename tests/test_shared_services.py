@@ -22,7 +22,15 @@ from monitoring.evaluation.periods import evaluate_periods
 from monitoring.ingest import IngestError
 from monitoring.ingest.tickets import tickets_ingest
 from monitoring.ingest.uptime import checks_ingest, maintenance_ingest
-from monitoring.models import Breach, Outage, PeriodResult, Source, Ticket, UptimeCheck
+from monitoring.models import (
+    Breach,
+    MaintenanceWindow,
+    Outage,
+    PeriodResult,
+    Source,
+    Ticket,
+    UptimeCheck,
+)
 from monitoring.probe import probe_source_for
 from reporting.selectors import customer_dashboard
 from sla_portal.core.models import AccountEvent, Role
@@ -352,7 +360,7 @@ def test_migration_gives_sourceless_rows_to_the_only_customer_covering_the_servi
 ):
     acme_agreement, globex_agreement, portal = shared_portal
     records = services["records"]
-    agreement_create_from_tier(
+    records_for_acme = agreement_create_from_tier(
         tier=acme_agreement.tier,
         customer=acme,
         title="Records for Acme",
@@ -360,6 +368,8 @@ def test_migration_gives_sourceless_rows_to_the_only_customer_covering_the_servi
         effective_from=acme_agreement.effective_from,
         created_by=acme_agreement.created_by,
     )
+    # Proposed: a draft would cover nothing (the next test).
+    propose_to_customer(records_for_acme, acme_agreement.created_by)
     UptimeCheck.objects.create(service=records, checked_at=now, status="down")
     Outage.objects.create(service=records, started_at=now)
     UptimeCheck.objects.create(service=portal, checked_at=now, status="down")
@@ -429,3 +439,56 @@ def test_service_added_while_renegotiating_is_not_seen_until_proposed(
     lifecycle.propose(globex_agreement, alice_manager, note="Records added")
     assert UptimeCheck.objects.visible_to(other_org_viewer).filter(service=records).exists()
     assert Outage.objects.visible_to(other_org_viewer).filter(service=records).exists()
+
+
+def test_migration_ignores_drafts_and_rekeys_maintenance_ids_that_would_clash(
+    shared_portal, tiers, services, acme, globex, alice_manager, now, capsys
+):
+    acme_agreement = shared_portal[0]
+    records = services["records"]
+    records_for_acme = agreement_create_from_tier(
+        tier=acme_agreement.tier,
+        customer=acme,
+        title="Records for Acme",
+        services=[records],
+        effective_from=acme_agreement.effective_from,
+        created_by=alice_manager,
+    )
+    propose_to_customer(records_for_acme, alice_manager)
+    # Globex's draft also links the records service: the provider's working copy only.
+    agreement_create_from_tier(
+        tier=tiers["silver"],
+        customer=globex,
+        title="Records for Globex",
+        services=[records],
+        effective_from=acme_agreement.effective_from,
+        created_by=alice_manager,
+    )
+    check = UptimeCheck.objects.create(service=records, checked_at=now, status="down")
+    # Two windows recorded without a source under one external id (a NULL source never
+    # clashed), and one with its own.
+    windows = [
+        MaintenanceWindow.objects.create(
+            service=records,
+            external_id=external_id,
+            starts_at=now + timedelta(hours=hour),
+            ends_at=now + timedelta(hours=hour + 1),
+        )
+        for hour, external_id in ((1, "MW-1"), (3, "MW-1"), (5, "MW-2"))
+    ]
+
+    migration = importlib.import_module("monitoring.migrations.0021_data_belongs_to_its_source")
+    migration.attribute_data(apps, None)
+
+    legacy = Source.objects.get(customer=acme, name=migration.LEGACY_SOURCE)
+    check.refresh_from_db()
+    assert check.source == legacy
+    for window in windows:
+        window.refresh_from_db()
+        assert window.source == legacy
+    first, second, third = windows
+    assert (first.external_id, third.external_id) == ("MW-1", "MW-2")
+    assert second.external_id == f"MW-1 (before sources #{second.pk})"
+    said = capsys.readouterr().out
+    assert f"re-keyed 'MW-1 (before sources #{second.pk})'" in said
+    assert not Source.objects.filter(customer=globex, name=migration.LEGACY_SOURCE).exists()
