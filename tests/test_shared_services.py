@@ -188,35 +188,75 @@ def test_unsharing_a_source_makes_it_count_for_its_own_customer_only(
     assert (event.before, event.after) == ("shared", "own customer only")
 
 
+@pytest.fixture
+def acme_probe(acme) -> Source:
+    """A built-in probe source not (yet) shared: the only kind that may be."""
+    return Source.objects.create(customer=acme, name="Acme probe", kind=Source.Kind.PROBE)
+
+
 def test_only_service_managers_share_sources(
-    client, acme_monitor, tom_team, carol_customer, alice_manager
+    client, acme_probe, tom_team, carol_customer, alice_manager
 ):
-    url = reverse("source-sharing", args=[acme_monitor.pk])
+    url = reverse("source-sharing", args=[acme_probe.pk])
     for user, expected in ((tom_team, 403), (carol_customer, 403)):
         client.force_login(user)
         assert client.post(url, {"shared": True}, content_type="application/json").status_code in (
             expected,
             404,
         )
-        page = client.post(reverse("monitoring:source-sharing", args=[acme_monitor.pk]))
+        page = client.post(reverse("monitoring:source-sharing", args=[acme_probe.pk]))
         assert page.status_code == 403
-    acme_monitor.refresh_from_db()
-    assert not acme_monitor.shared
+    acme_probe.refresh_from_db()
+    assert not acme_probe.shared
     assert not AccountEvent.objects.filter(action=AccountEvent.Action.SOURCE_SHARING).exists()
     # Sharing is its own action: a write of the source cannot set it on the way.
     client.force_login(alice_manager)
     patch = client.patch(
-        reverse("source-detail", args=[acme_monitor.pk]),
+        reverse("source-detail", args=[acme_probe.pk]),
         {"shared": True},
         content_type="application/json",
     )
     assert patch.status_code == 400 and "shared" in patch.json()
-    page = client.post(
-        reverse("monitoring:source-sharing", args=[acme_monitor.pk]), {"shared": "on"}
-    )
+    page = client.post(reverse("monitoring:source-sharing", args=[acme_probe.pk]), {"shared": "on"})
     assert page.status_code == 302
-    acme_monitor.refresh_from_db()
-    assert acme_monitor.shared
+    acme_probe.refresh_from_db()
+    assert acme_probe.shared
+
+
+def test_a_source_whose_credentials_others_hold_cannot_be_shared(
+    client, acme_monitor, acme, alice_manager
+):
+    """Acme's own monitor signs its data: shared, Acme could change Globex's figures."""
+    webhook = Source.objects.create(customer=acme, name="Acme kuma", kind=Source.Kind.UPTIME_KUMA)
+    client.force_login(alice_manager)
+    for source in (acme_monitor, webhook):
+        response = client.post(
+            reverse("source-sharing", args=[source.pk]),
+            {"shared": True},
+            content_type="application/json",
+        )
+        assert response.status_code == 400
+        assert "Only a built-in probe's source can be shared" in response.json()["shared"][0]
+
+        detail = reverse("monitoring:source-detail", args=[source.pk])
+        assert 'name="shared"' not in client.get(detail).content.decode()  # no button offered
+        page = client.post(
+            reverse("monitoring:source-sharing", args=[source.pk]), {"shared": "on"}, follow=True
+        )
+        assert page.redirect_chain[-1][0] == detail
+        assert "Only a built-in probe&#x27;s source can be shared" in page.content.decode()
+        source.refresh_from_db()
+        assert not source.shared
+    assert not AccountEvent.objects.filter(action=AccountEvent.Action.SOURCE_SHARING).exists()
+
+    # A source shared before the rule can still be put right.
+    Source.objects.filter(pk=acme_monitor.pk).update(shared=True)
+    response = client.post(
+        reverse("source-sharing", args=[acme_monitor.pk]),
+        {"shared": False},
+        content_type="application/json",
+    )
+    assert response.status_code == 200 and response.json()["shared"] is False
 
 
 # --- What each customer sees -------------------------------------------------------------------
