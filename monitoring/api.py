@@ -64,7 +64,7 @@ from .serializers import (
     TicketRowSerializer,
     TicketSerializer,
 )
-from .sources import source_rotate_secret, source_set_shared
+from .sources import SharingRefused, source_rotate_secret, source_set_shared
 
 DEFAULT_MAX_BODY_BYTES = 50 * 1024 * 1024
 # A sender fixing a broken export needs the first problems, not a response of megabytes.
@@ -435,9 +435,12 @@ class SourceViewSet(CatalogueDestroyMixin, ScopedViewSetMixin, viewsets.ModelVie
         source = self.get_object()
         serializer = SourceSharingSerializer(data=request.data)
         serializer.is_valid(raise_exception=True)
-        source = source_set_shared(
-            source, shared=serializer.validated_data["shared"], by=request.user
-        )
+        try:
+            source = source_set_shared(
+                source, shared=serializer.validated_data["shared"], by=request.user
+            )
+        except SharingRefused as exc:
+            return Response({"shared": [str(exc)]}, status=status.HTTP_400_BAD_REQUEST)
         return Response(SourceSerializer(source, context=self.get_serializer_context()).data)
 
     def _ingest(self, request: Request, run) -> Response:

@@ -9,8 +9,9 @@ that sent it, never to the service alone:
   built-in probe, deliberately counted for every agreement that covers the service). One
   customer's feed reporting a shared service down changes no other customer's figures;
 * a customer sees the rows of its own sources, and the rows a shared source recorded for a
-  service one of its agreements covers once that agreement was proposed to it. A draft is the
-  provider's until proposed, so linking a service in a draft grants no sight of anything;
+  service named in a version of one of its agreements proposed to it. A draft is the provider's
+  until proposed, and so is a service added to an agreement under (re)negotiation until a
+  version naming it is proposed: linking it grants no sight of anything;
 * rows without a source (recorded before every row named one, and not attributable when the
   ownership migration ran) count for no agreement and are seen by the provider only.
 
@@ -22,9 +23,9 @@ tables are still read through their ``(service, time, …)`` indexes (docs/perfo
 
 from __future__ import annotations
 
-from django.db.models import Exists, OuterRef, Q, QuerySet
+from django.db.models import CharField, F, Func, Q, QuerySet
 
-from agreements.models import Agreement, AgreementVersion, Service
+from agreements.models import AgreementVersion, Service
 
 from .models import Source
 
@@ -49,11 +50,26 @@ def counted_for(customer_id: int, field: str = "source") -> Q:
 
 
 def _proposed_services(organisation_id: int) -> QuerySet:
-    """Ids (as a subquery) of the services covered by the organisation's agreements that were
-    proposed to it: a draft grants nothing."""
-    links = Agreement.services.through.objects.filter(agreement__customer_id=organisation_id)
-    proposed = Exists(AgreementVersion.objects.filter(agreement_id=OuterRef("agreement_id")))
-    return links.filter(proposed).values("service_id")
+    """Ids (as a subquery) of the services named in a version proposed to the organisation.
+
+    The versions, not the agreements' live service links: while an agreement is renegotiated
+    (or still negotiated) its links are the provider's working copy, and a service linked
+    there is not the customer's to see until a version naming it is proposed. A draft has no
+    version and grants nothing. A signed version stays named, so a service still in force
+    stays visible while a renegotiation drops it from the working copy. Versions are few per
+    customer; the result is matched to services by their unique name."""
+    names = (
+        AgreementVersion.objects.filter(agreement__customer_id=organisation_id)
+        .annotate(
+            service_name=Func(
+                F("snapshot__terms__services"),
+                function="jsonb_array_elements_text",
+                output_field=CharField(),
+            )
+        )
+        .values("service_name")
+    )
+    return Service.objects.filter(name__in=names).values("pk")
 
 
 def visible_to_organisation(organisation_id: int) -> Q:

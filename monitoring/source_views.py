@@ -32,6 +32,7 @@ from .forms import SOURCE_GROUPS, SourceAlertsForm, SourceForm, time_zone_names
 from .models import ProbeState, Source
 from .selectors import import_jobs_visible_to, source_rows, sources_visible_to
 from .sources import (
+    SharingRefused,
     secret_overlap,
     source_alerts_update,
     source_create,
@@ -277,7 +278,11 @@ def source_sharing_view(request: HttpRequest, pk: int) -> HttpResponse:
     (``monitoring.ownership``); recorded in the customer's account trail."""
     source = get_object_or_404(sources_visible_to(request.user), pk=pk)
     shared = request.POST.get("shared") == "on"
-    source_set_shared(source, shared=shared, by=request.user)
+    try:
+        source_set_shared(source, shared=shared, by=request.user)
+    except SharingRefused as exc:
+        messages.error(request, str(exc))
+        return redirect("monitoring:source-detail", pk=source.pk)
     counted = "every agreement covering its services" if shared else f"{source.customer}'s only"
     state = "is shared" if shared else "is no longer shared"
     text = f"“{source.name}” {state}: its data counts for {counted}."

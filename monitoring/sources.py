@@ -29,7 +29,9 @@ from .models import ProbeState, Source
 from .models.sources import new_secret
 
 __all__ = [
+    "SHARING_REFUSED",
     "ProbeSettings",
+    "SharingRefused",
     "source_alerts_update",
     "source_create",
     "source_disable",
@@ -157,22 +159,37 @@ def source_alerts_update(
     return source
 
 
+SHARING_REFUSED = (
+    "Only a built-in probe's source can be shared: the data of any other source is sent by "
+    "whoever holds its credentials, often the customer's own monitor, and sharing it would let "
+    "that sender change other customers' figures."
+)
+
+
+class SharingRefused(ValueError):
+    """Sharing asked for a source that is not the provider's own measurement."""
+
+
 @transaction.atomic
 def source_set_shared(source: Source, *, shared: bool, by: User) -> Source:
     """Share the source's data with every agreement covering its services, or stop sharing.
 
     Data belongs to its source's customer and counts only for that customer's agreements
     (``monitoring.ownership``); sharing is the provider's deliberate exception for its own
-    measurements (the built-in probe, its own monitor). The change is recorded in the
+    measurement, the built-in probe (:attr:`Source.may_be_shared`). The change is recorded in the
     customer's account trail, and the open periods of the services the source may feed are
     evaluated again, since what counts for them has changed. Setting the current value
-    again changes and records nothing."""
+    again changes and records nothing. Only a source that :attr:`Source.may_be_shared` can
+    be shared (:class:`SharingRefused` otherwise)."""
     from .ingest import notify_changed
     from .ownership import accepted_services
 
     source = Source.objects.select_for_update().get(pk=source.pk)
     if source.shared == shared:
         return source
+    if shared and not source.may_be_shared:
+        # Stopping is always allowed: a source shared before this rule can be put right.
+        raise SharingRefused(SHARING_REFUSED)
     affected = list(accepted_services(source).values_list("pk", flat=True))
     source.shared = shared
     source.save(update_fields=["shared"])

@@ -22,7 +22,15 @@ from monitoring.evaluation.periods import evaluate_periods
 from monitoring.ingest import IngestError
 from monitoring.ingest.tickets import tickets_ingest
 from monitoring.ingest.uptime import checks_ingest, maintenance_ingest
-from monitoring.models import Breach, Outage, PeriodResult, Source, Ticket, UptimeCheck
+from monitoring.models import (
+    Breach,
+    MaintenanceWindow,
+    Outage,
+    PeriodResult,
+    Source,
+    Ticket,
+    UptimeCheck,
+)
 from monitoring.probe import probe_source_for
 from reporting.selectors import customer_dashboard
 from sla_portal.core.models import AccountEvent, Role
@@ -180,35 +188,75 @@ def test_unsharing_a_source_makes_it_count_for_its_own_customer_only(
     assert (event.before, event.after) == ("shared", "own customer only")
 
 
+@pytest.fixture
+def acme_probe(acme) -> Source:
+    """A built-in probe source not (yet) shared: the only kind that may be."""
+    return Source.objects.create(customer=acme, name="Acme probe", kind=Source.Kind.PROBE)
+
+
 def test_only_service_managers_share_sources(
-    client, acme_monitor, tom_team, carol_customer, alice_manager
+    client, acme_probe, tom_team, carol_customer, alice_manager
 ):
-    url = reverse("source-sharing", args=[acme_monitor.pk])
+    url = reverse("source-sharing", args=[acme_probe.pk])
     for user, expected in ((tom_team, 403), (carol_customer, 403)):
         client.force_login(user)
         assert client.post(url, {"shared": True}, content_type="application/json").status_code in (
             expected,
             404,
         )
-        page = client.post(reverse("monitoring:source-sharing", args=[acme_monitor.pk]))
+        page = client.post(reverse("monitoring:source-sharing", args=[acme_probe.pk]))
         assert page.status_code == 403
-    acme_monitor.refresh_from_db()
-    assert not acme_monitor.shared
+    acme_probe.refresh_from_db()
+    assert not acme_probe.shared
     assert not AccountEvent.objects.filter(action=AccountEvent.Action.SOURCE_SHARING).exists()
     # Sharing is its own action: a write of the source cannot set it on the way.
     client.force_login(alice_manager)
     patch = client.patch(
-        reverse("source-detail", args=[acme_monitor.pk]),
+        reverse("source-detail", args=[acme_probe.pk]),
         {"shared": True},
         content_type="application/json",
     )
     assert patch.status_code == 400 and "shared" in patch.json()
-    page = client.post(
-        reverse("monitoring:source-sharing", args=[acme_monitor.pk]), {"shared": "on"}
-    )
+    page = client.post(reverse("monitoring:source-sharing", args=[acme_probe.pk]), {"shared": "on"})
     assert page.status_code == 302
-    acme_monitor.refresh_from_db()
-    assert acme_monitor.shared
+    acme_probe.refresh_from_db()
+    assert acme_probe.shared
+
+
+def test_a_source_whose_credentials_others_hold_cannot_be_shared(
+    client, acme_monitor, acme, alice_manager
+):
+    """Acme's own monitor signs its data: shared, Acme could change Globex's figures."""
+    webhook = Source.objects.create(customer=acme, name="Acme kuma", kind=Source.Kind.UPTIME_KUMA)
+    client.force_login(alice_manager)
+    for source in (acme_monitor, webhook):
+        response = client.post(
+            reverse("source-sharing", args=[source.pk]),
+            {"shared": True},
+            content_type="application/json",
+        )
+        assert response.status_code == 400
+        assert "Only a built-in probe's source can be shared" in response.json()["shared"][0]
+
+        detail = reverse("monitoring:source-detail", args=[source.pk])
+        assert 'name="shared"' not in client.get(detail).content.decode()  # no button offered
+        page = client.post(
+            reverse("monitoring:source-sharing", args=[source.pk]), {"shared": "on"}, follow=True
+        )
+        assert page.redirect_chain[-1][0] == detail
+        assert "Only a built-in probe&#x27;s source can be shared" in page.content.decode()
+        source.refresh_from_db()
+        assert not source.shared
+    assert not AccountEvent.objects.filter(action=AccountEvent.Action.SOURCE_SHARING).exists()
+
+    # A source shared before the rule can still be put right.
+    Source.objects.filter(pk=acme_monitor.pk).update(shared=True)
+    response = client.post(
+        reverse("source-sharing", args=[acme_monitor.pk]),
+        {"shared": False},
+        content_type="application/json",
+    )
+    assert response.status_code == 200 and response.json()["shared"] is False
 
 
 # --- What each customer sees -------------------------------------------------------------------
@@ -352,7 +400,7 @@ def test_migration_gives_sourceless_rows_to_the_only_customer_covering_the_servi
 ):
     acme_agreement, globex_agreement, portal = shared_portal
     records = services["records"]
-    agreement_create_from_tier(
+    records_for_acme = agreement_create_from_tier(
         tier=acme_agreement.tier,
         customer=acme,
         title="Records for Acme",
@@ -360,6 +408,8 @@ def test_migration_gives_sourceless_rows_to_the_only_customer_covering_the_servi
         effective_from=acme_agreement.effective_from,
         created_by=acme_agreement.created_by,
     )
+    # Proposed: a draft would cover nothing (the next test).
+    propose_to_customer(records_for_acme, acme_agreement.created_by)
     UptimeCheck.objects.create(service=records, checked_at=now, status="down")
     Outage.objects.create(service=records, started_at=now)
     UptimeCheck.objects.create(service=portal, checked_at=now, status="down")
@@ -397,3 +447,88 @@ def test_another_customers_outage_of_a_shared_service_leaves_the_dashboard_uncha
     # The live poll answers "nothing changed" (204): Globex's outage is not Acme's data.
     poll = client.get(reverse("reporting:dashboard-live"), {"v": version})
     assert poll.status_code == 204
+
+
+def test_service_added_while_renegotiating_is_not_seen_until_proposed(
+    shared_portal, services, alice_manager, other_org_viewer, now
+):
+    _, globex_agreement, portal = shared_portal
+    records = services["records"]
+    probe = probe_source_for(portal)  # the provider's shared measurement
+    checks_ingest(probe, portal, _all_up(now))
+
+    lifecycle.review_start(globex_agreement, alice_manager)
+    lifecycle.review_decide(
+        globex_agreement, alice_manager, "renegotiate", findings="Records too",
+        root_causes="Scope grew", lessons="Cover records",
+        actions=[{"description": "Add records", "owner": alice_manager,
+                  "due_date": timezone.localdate()}],
+    )  # fmt: skip
+    globex_agreement.refresh_from_db()
+    assert globex_agreement.status == "renegotiating"
+    globex_agreement.services.add(records)
+    checks_ingest(probe, records, _down_lately(now))
+
+    # In the provider's working copy only: Globex sees nothing of the records service yet,
+    # and still the portal its signed version covers.
+    visible = UptimeCheck.objects.visible_to(other_org_viewer)
+    assert not visible.filter(service=records).exists()
+    assert not Outage.objects.visible_to(other_org_viewer).filter(service=records).exists()
+    assert visible.filter(service=portal).exists()
+
+    lifecycle.propose(globex_agreement, alice_manager, note="Records added")
+    assert UptimeCheck.objects.visible_to(other_org_viewer).filter(service=records).exists()
+    assert Outage.objects.visible_to(other_org_viewer).filter(service=records).exists()
+
+
+def test_migration_ignores_drafts_and_rekeys_maintenance_ids_that_would_clash(
+    shared_portal, tiers, services, acme, globex, alice_manager, now, capsys
+):
+    acme_agreement = shared_portal[0]
+    records = services["records"]
+    records_for_acme = agreement_create_from_tier(
+        tier=acme_agreement.tier,
+        customer=acme,
+        title="Records for Acme",
+        services=[records],
+        effective_from=acme_agreement.effective_from,
+        created_by=alice_manager,
+    )
+    propose_to_customer(records_for_acme, alice_manager)
+    # Globex's draft also links the records service: the provider's working copy only.
+    agreement_create_from_tier(
+        tier=tiers["silver"],
+        customer=globex,
+        title="Records for Globex",
+        services=[records],
+        effective_from=acme_agreement.effective_from,
+        created_by=alice_manager,
+    )
+    check = UptimeCheck.objects.create(service=records, checked_at=now, status="down")
+    # Two windows recorded without a source under one external id (a NULL source never
+    # clashed), and one with its own.
+    windows = [
+        MaintenanceWindow.objects.create(
+            service=records,
+            external_id=external_id,
+            starts_at=now + timedelta(hours=hour),
+            ends_at=now + timedelta(hours=hour + 1),
+        )
+        for hour, external_id in ((1, "MW-1"), (3, "MW-1"), (5, "MW-2"))
+    ]
+
+    migration = importlib.import_module("monitoring.migrations.0021_data_belongs_to_its_source")
+    migration.attribute_data(apps, None)
+
+    legacy = Source.objects.get(customer=acme, name=migration.LEGACY_SOURCE)
+    check.refresh_from_db()
+    assert check.source == legacy
+    for window in windows:
+        window.refresh_from_db()
+        assert window.source == legacy
+    first, second, third = windows
+    assert (first.external_id, third.external_id) == ("MW-1", "MW-2")
+    assert second.external_id == f"MW-1 (before sources #{second.pk})"
+    said = capsys.readouterr().out
+    assert f"re-keyed 'MW-1 (before sources #{second.pk})'" in said
+    assert not Source.objects.filter(customer=globex, name=migration.LEGACY_SOURCE).exists()

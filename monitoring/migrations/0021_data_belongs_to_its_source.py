@@ -12,17 +12,65 @@ Data, said line by line on the migration's output:
   that is unambiguous: when the agreements of exactly one customer cover the service, they
   move to that customer's source "Recorded before sources" (created disabled: it receives
   nothing new). Rows of a service several customers' agreements cover (or none) stay without
-  a source: they count for no agreement and only the provider sees them.
+  a source: they count for no agreement and only the provider sees them;
+* only agreements that bind or were proposed count as covering (in negotiation, agreed,
+  active, under review, renegotiating). A draft is the provider's working copy and grants
+  nothing, so another customer's draft does not take a customer's own history away (its
+  periods would otherwise withdraw that customer's breaches). When no such agreement covers
+  the service, those that ended (terminated, expired) decide, as the history is theirs;
+* maintenance windows without a source could share an external id (a NULL source never
+  clashed); under one source they would break ``maintenance_unique_external``, so every
+  window after the first of such a group gets its id re-keyed "<id> (before sources #<pk>)",
+  each one said on the output.
 """
 
 from django.db import migrations, models
 from django.utils import timezone
 
 LEGACY_SOURCE = "Recorded before sources"
+# Agreement states that count as covering a service (agreements.terms.MONITORED_STATES and
+# the proposed ones), then the ended ones; a draft never does. Frozen here: a migration must
+# not follow later edits of the app's constants.
+COVERING_STATES = ("in_negotiation", "agreed", "active", "under_review", "renegotiating")
+ENDED_STATES = ("terminated", "expired")
 
 
 def _say(text):
     print(f"  monitoring 0021: {text}")
+
+
+def _covering_customers(Agreement, service_id) -> list:
+    """The customers whose agreements cover the service: binding or proposed ones first,
+    else ended ones; drafts never."""
+    covering = Agreement.objects.filter(services__id=service_id)
+    for states in (COVERING_STATES, ENDED_STATES):
+        customers = set(covering.filter(status__in=states).values_list("customer_id", flat=True))
+        if customers:
+            return sorted(customers)
+    return []
+
+
+def _rekey_clashing_windows(MaintenanceWindow, service_id) -> None:
+    """Give every source-less window whose external id an earlier one (lower pk) of the same
+    service holds a distinct id, so moving them under one source keeps them unique."""
+    field = MaintenanceWindow._meta.get_field("external_id")
+    seen = set()
+    rows = (
+        MaintenanceWindow.objects.filter(service_id=service_id, source__isnull=True)
+        .order_by("pk")
+        .values_list("pk", "external_id")
+    )
+    for pk, external_id in rows:
+        if external_id not in seen:
+            seen.add(external_id)
+            continue
+        suffix = f" (before sources #{pk})"
+        new_id = external_id[: field.max_length - len(suffix)] + suffix
+        MaintenanceWindow.objects.filter(pk=pk).update(external_id=new_id)
+        _say(
+            f"service {service_id}: maintenance window {pk} shared external id "
+            f"{external_id!r} with an earlier one: re-keyed {new_id!r}"
+        )
 
 
 def attribute_data(apps, schema_editor):
@@ -44,13 +92,7 @@ def attribute_data(apps, schema_editor):
             .distinct()
         )
     for service_id in sorted(service_ids):
-        customers = sorted(
-            set(
-                Agreement.objects.filter(services__id=service_id).values_list(
-                    "customer_id", flat=True
-                )
-            )
-        )
+        customers = _covering_customers(Agreement, service_id)
         counts = {
             model.__name__: model.objects.filter(service_id=service_id, source__isnull=True)
             for model in models_
@@ -62,6 +104,7 @@ def attribute_data(apps, schema_editor):
                 f"{len(customers)} customers): counted for no agreement"
             )
             continue
+        _rekey_clashing_windows(models_[2], service_id)
         source, _ = Source.objects.get_or_create(
             customer_id=customers[0],
             name=LEGACY_SOURCE,

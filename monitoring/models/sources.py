@@ -210,6 +210,16 @@ class Source(models.Model):
         """Whether this kind is set up by pointing a sender at a webhook URL with the secret."""
         return self.kind in WEBHOOK_KINDS
 
+    @property
+    def may_be_shared(self) -> bool:
+        """Whether its data may count for every covering agreement: only the built-in probe's.
+
+        The probe is the one measurement the portal makes itself. Every other kind is sent
+        or exported by whoever holds its credentials or files, often the customer's own
+        monitor, and nothing tells a provider-run sender from a customer's: sharing one
+        would let that customer change other customers' figures."""
+        return self.kind == Source.Kind.PROBE
+
 
 WEBHOOK_KINDS = frozenset({Source.Kind.WEBHOOK, Source.Kind.UPTIME_KUMA, Source.Kind.ALERTMANAGER})
 
