@@ -374,7 +374,7 @@ def celery_worker(name: str, env: dict[str, str], log_dir: Path, concurrency: in
 def celery_beat(name: str, env: dict[str, str], log_dir: Path):
     """``celery beat`` with the production scheduler; up once it has sent a task."""
     command = [sys.executable, "-m", "celery", "-A", "sla_portal", "beat", "-l", "info"]
-    command += ["--scheduler", "django_celery_beat.schedulers:DatabaseScheduler"]
+    command += ["--scheduler", "sla_portal.core.broker_reconnect:DatabaseScheduler"]
     command += ["--pidfile", "", "-s", str(log_dir / f"{name}-schedule")]
     return PortalProcess(
         name, command, env, log_dir / f"{name}.log", b"Scheduler: Sending due task"
