@@ -73,7 +73,7 @@ def evaluate_changed(kind: str = "", ids: list[int] | None = None) -> int:
         # finished) for the run that completes the tickets.
         continue_evaluation(agreement_ids)
         return evaluated
-    count = evaluate_periods(timezone.now(), agreement_ids)
+    count = evaluate_periods(None, agreement_ids)  # each at the clock once locked
     finish_request(taken)
     return count
 
@@ -84,12 +84,13 @@ def evaluate_periods(after: int = 0) -> int:
     outage still going on, a period end), ``PERIODS_MAX_AGREEMENTS_PER_RUN`` agreements per
     run in id order from ``after``; when more remain, the next run is queued at once."""
     from django.conf import settings
-    from django.utils import timezone
 
     from .evaluation.periods import evaluate_periods_from
 
+    # Each agreement at the clock once its lock is held, not at a moment taken before
+    # the slice began (``evaluate_agreement_periods``).
     count, last = evaluate_periods_from(
-        timezone.now(), after=after, limit=settings.PERIODS_MAX_AGREEMENTS_PER_RUN
+        None, after=after, limit=settings.PERIODS_MAX_AGREEMENTS_PER_RUN
     )
     if last is not None:
         evaluate_periods.delay(after=last)
