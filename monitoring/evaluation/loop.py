@@ -169,19 +169,15 @@ def write_heartbeat(now: datetime) -> None:
 
 def warm_up() -> None:
     """Load now what the first alert would otherwise load on its way out (the URLconf behind
-    the links in the email, with every view it imports; the email templates; the Celery app
-    that carries the delivery nudge): seconds on a busy machine, which belong before the
-    loop starts, not between a deadline and its alert."""
+    the links in the email, with every view it imports; the email templates): seconds on a
+    busy machine, which belong before the loop starts, not between a deadline and its
+    alert. The loop sends nothing through the broker, so the Celery app is left alone."""
     from django.template.loader import get_template
     from django.urls import get_resolver
-
-    from sla_portal.celery import app
 
     get_resolver().url_patterns  # noqa: B018  (the import is the point)
     for name in ("subject.txt", "body.txt", "body.html"):
         get_template(f"emails/alert/{name}")
-    app.loader.import_default_modules()
-    app.finalize(auto=True)
 
 
 class DeadlineLoop:
