@@ -73,26 +73,45 @@ def evaluate_changed(kind: str = "", ids: list[int] | None = None) -> int:
         # finished) for the run that completes the tickets.
         continue_evaluation(agreement_ids)
         return evaluated
-    count = evaluate_periods(timezone.now(), agreement_ids)
+    count = evaluate_periods(None, agreement_ids)  # each at the clock once locked
     finish_request(taken)
     return count
 
 
 @shared_task(name="monitoring.evaluate_periods", ignore_result=True)
-def evaluate_periods(after: int = 0) -> int:
+def evaluate_periods(after: int = 0, number: int | None = None) -> int:
     """Recompute open periods and close the ended ones (time passing changes them: an
     outage still going on, a period end), ``PERIODS_MAX_AGREEMENTS_PER_RUN`` agreements per
-    run in id order from ``after``; when more remain, the next run is queued at once."""
+    run in id order from ``after``; when more remain, the next slice of pass ``number`` is
+    queued at once. Beat's run (no ``number``) starts a pass unless one is in progress
+    (``monitoring.evaluation.passes``), so passes never pile up."""
     from django.conf import settings
     from django.utils import timezone
 
+    from .evaluation.passes import SLICE_EXPIRES, continue_pass, finish_pass, start_pass
     from .evaluation.periods import evaluate_periods_from
 
-    count, last = evaluate_periods_from(
-        timezone.now(), after=after, limit=settings.PERIODS_MAX_AGREEMENTS_PER_RUN
-    )
-    if last is not None:
-        evaluate_periods.delay(after=last)
+    if number is None:
+        number = start_pass(timezone.now())
+        if number is None:
+            return 0  # the pass in progress covers this minute
+    elif not continue_pass(number, timezone.now()):
+        return 0  # a slice of a pass taken as lost: a newer pass is under way
+    try:
+        # Each agreement at the clock once its lock is held, not at a moment taken before
+        # the slice began (``evaluate_agreement_periods``).
+        count, last = evaluate_periods_from(
+            None, after=after, limit=settings.PERIODS_MAX_AGREEMENTS_PER_RUN
+        )
+        if last is not None:
+            evaluate_periods.apply_async(
+                kwargs={"after": last, "number": number}, expires=SLICE_EXPIRES
+            )
+    except Exception:
+        finish_pass(number)  # beat's next start begins again rather than wait LOST_AFTER
+        raise
+    if last is None:
+        finish_pass(number)
     return count
 
 

@@ -293,18 +293,69 @@ def test_evaluate_changed_stops_at_its_bound_and_queues_one_next_run(
     assert EvaluationRequest.objects.get().agreements == {}
 
 
+def queued_slices(queue: str) -> list[tuple[dict, dict]]:
+    """The messages waiting in ``queue`` (taken off it): their kwargs and headers."""
+    from sla_portal.celery import app
+
+    found = []
+    with app.connection_for_write() as conn:
+        simple = conn.SimpleQueue(queue)
+        try:
+            while True:
+                try:
+                    message = simple.get(timeout=0.5)
+                except simple.Empty:
+                    return found
+                message.ack()
+                found.append((message.payload[1], message.headers))
+        finally:
+            simple.close()
+
+
 def test_evaluate_periods_does_a_bounded_slice_and_queues_the_rest(active_acme_agreement, settings):
     from monitoring.tasks import evaluate_periods as task
 
     settings.PERIODS_MAX_AGREEMENTS_PER_RUN = 1
     PeriodResult.objects.all().delete()
-    with mock.patch.object(task, "delay") as delay:
+    with own_queue() as queue:
         assert task() > 0
-        # The slice was full: the next run continues after the last agreement done.
-        delay.assert_called_once_with(after=active_acme_agreement.pk)
-        assert task(after=active_acme_agreement.pk) == 0
-        assert delay.call_count == 1  # nothing after it: the round is over
+        # The slice was full: the next run continues after the last agreement done, and
+        # expires if it waits too long (the pass is then taken as lost, see below).
+        [(kwargs, headers)] = queued_slices(queue)
+        assert kwargs["after"] == active_acme_agreement.pk
+        assert headers["expires"] is not None
+        assert task(**kwargs) == 0
+        assert queued_slices(queue) == []  # nothing after it: the round is over
     assert PeriodResult.objects.filter(agreement=active_acme_agreement).exists()
+
+
+def test_beat_starts_no_second_pass_while_one_is_in_progress(active_acme_agreement, settings):
+    """A pass slower than beat's minute used to have a second chain start beside it."""
+    from monitoring.evaluation import passes
+    from monitoring.tasks import evaluate_periods as task
+
+    settings.PERIODS_MAX_AGREEMENTS_PER_RUN = 1
+    with own_queue() as queue:
+        assert task() > 0
+        [(first, _)] = queued_slices(queue)
+        # Beat's next minute, while the first pass's next slice waits: nothing starts.
+        assert task() == 0
+        assert queued_slices(queue) == []
+        assert task(**first) == 0  # the pass ends
+        # The next minute starts the next pass; a stray slice of the old one does nothing.
+        assert task() > 0
+        [(second, _)] = queued_slices(queue)
+        assert second["number"] == first["number"] + 1
+        assert task(after=0, number=first["number"]) == 0
+        assert queued_slices(queue) == []
+        # The second pass's slice is lost (expired): after LOST_AFTER beat starts again.
+        EvaluationRequest.objects.filter(name=passes.NAME).update(
+            queued_at=datetime.now(UTC) - passes.LOST_AFTER - timedelta(seconds=1)
+        )
+        assert task() > 0
+        [(third, _)] = queued_slices(queue)
+        assert third["number"] == second["number"] + 1
+        assert task(**second) == 0  # the lost one, delivered late after all: dropped
 
 
 @pytest.mark.worker

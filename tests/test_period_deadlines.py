@@ -230,3 +230,30 @@ def test_a_source_gone_silent_before_the_moment_raises_nothing(outage):
     row = march(outage)
     assert row.status == "met" and row.next_due is None
     assert alerts(row) == {}
+
+
+def test_an_evaluation_with_an_older_clock_does_not_undo_the_loops_breach(outage):
+    """A periodic pass takes its clock (12:20) for a slice of agreements; meanwhile the
+    loop claims the miss at 12:44:38.4 and opens the breach. The pass then gets the
+    agreement's lock: it evaluates no earlier than the loop did, so the breach stays open
+    and nobody hears that it closed."""
+    evaluate_periods(OPENED + timedelta(minutes=10))
+    row = march(outage)
+    assert claim_due_period_deadlines(row.next_due) == 1  # the warning
+    row.refresh_from_db()
+    missed_due = row.next_due
+    assert claim_due_period_deadlines(missed_due) == 1
+    breach = Breach.objects.get(period_result=row)
+    assert breach.opened_at == missed_due and breach.closed_at is None
+    emails = Notification.objects.count()
+
+    evaluate_periods(OPENED + timedelta(minutes=20))  # the slice's older clock
+
+    breach.refresh_from_db()
+    assert breach.closed_at is None
+    assert "closed" not in alerts(row)
+    assert Notification.objects.count() == emails
+    row.refresh_from_db()
+    assert row.status == "missed_target"
+    assert row.evaluated_at == missed_due
+    assert near(row.next_due, BREACHED_AT)

@@ -272,3 +272,13 @@ def test_a_killed_child_is_restarted_with_back_off_and_said_so(portal, tmp_path)
     assert process.wait(timeout=30) == 0
     time.sleep(0.5)
     assert not [pid for pid in children if Path(f"/proc/{pid}").exists()]
+
+
+def test_the_portal_runs_every_process_the_mailer_included():
+    """Email has one sender, ``run_mailer``; no checkout runs the portal without it."""
+    from sla_portal.core.management.commands.run_portal import portal_children
+
+    children = portal_children("127.0.0.1", "8000", gunicorn=False, verbose=False)
+    names = [child.name for child in children]
+    assert names == ["web", "worker", "beat", "deadlines", "mailer"]
+    assert children[-1].command[-1] == "run_mailer"

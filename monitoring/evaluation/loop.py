@@ -5,14 +5,21 @@ It used to be a Celery task sent by beat through the broker into the one queue, 
 waited behind slow SMTP sends and big evaluations and stopped altogether while Redis was
 down. Here nothing stands between a deadline and its alert but the database:
 
-1. claim what has fallen due (ticket timers, then ``CLAIM_STEPS``; each claim is a
-   conditional UPDATE on the value it saw, so two loops never claim one row and a crash
-   loses nothing);
+1. claim the ticket timers that have fallen due (a conditional UPDATE on the value it saw,
+   so two loops never claim one row and a crash loses nothing);
 2. evaluate the claimed tickets, alone, then at most ``DEADLINE_LOOP_MAX_BATCHES`` batches
    of the other marked tickets (ingest's backlog is worked off by the Celery task, a batch
    at a tick here, so a 40,000-ticket ingest neither delays an alert nor holds a tick long);
 3. record the emails of new alerts (``deliver_new_alerts``; the mailer sends them);
-4. write the heartbeat ``deadlines`` that ``/healthz`` judges the loop by.
+4. claim the availability moments that have come and evaluate their agreements, a few a
+   tick (``period_deadlines``; their alerts' emails are recorded by that evaluation), after
+   the ticket alerts, so a shared probe's outage that crosses many budgets at once does
+   not hold them up;
+5. write the heartbeat ``deadlines`` that ``/healthz`` judges the loop by.
+
+Each step runs whatever the others did: an error in one (a data bug) is logged with its
+traceback, at most once a minute for the same error, and the rest of the tick and the
+heartbeat go on. Only a lost database connection stops a tick.
 
 ``run_forever`` is the loop around it: it sleeps to the next second boundary, runs again at
 once when a tick left work behind, and lives through a database outage (logged once when it
@@ -32,75 +39,126 @@ from dataclasses import dataclass, field
 from datetime import datetime
 
 from django.conf import settings
-from django.db import DatabaseError, close_old_connections, connections, transaction
+from django.db import (
+    InterfaceError,
+    OperationalError,
+    close_old_connections,
+    connections,
+    transaction,
+)
 from django.utils import timezone
 
 from sla_portal.core.models import WorkerHeartbeat
 
-from . import tickets as ticket_evaluation
 from .alerts import deliver_new_alerts
 from .deadlines import claim_due_timer_tickets
-from .period_deadlines import claim_due_period_deadlines
+from .period_deadlines import TICK_BUDGET, claim_period_deadlines
+from .tickets import BATCH_SIZE, evaluate_batch
 
 logger = logging.getLogger(__name__)
 
 HEARTBEAT_NAME = "deadlines"
-# Rows one claim step takes per tick; a step that took this many may have left more due,
-# so the loop ticks again at once instead of sleeping.
+# Ticket timers one tick claims; a tick that took this many may have left more due, so the
+# loop ticks again at once instead of sleeping.
 CLAIM_LIMIT = 1000
 # Alerts whose emails one tick records (each slice is one transaction).
 NOTIFY_LIMIT = 500
-
-# What else falls due, after the ticket timers; each step takes ``now`` and returns how
-# many rows it claimed, and evaluates or marks what it claimed itself: availability moments
-# (an open outage crossing its budget's warning, target or threshold,
-# ``monitoring.evaluation.period_deadlines``).
-CLAIM_STEPS: list[tuple[str, Callable[[datetime], int]]] = [
-    ("availability moments", claim_due_period_deadlines),
-]
+# The database connection is gone: the tick stops and the loop reports an outage. Any other
+# error belongs to one step and is logged while the others go on.
+OUTAGE = (OperationalError, InterfaceError)
+# The same error of a step is logged again after this many seconds, not at every tick.
+ERROR_LOG_INTERVAL = 60.0
 
 
 @dataclass(frozen=True)
 class TickResult:
-    """What one tick did; ``behind`` when it stopped at a bound with work left."""
+    """What one tick did; ``behind`` when it stopped at a bound with work left; ``failed``
+    names the steps that raised."""
 
     claimed: dict[str, int] = field(default_factory=dict)
     evaluated: int = 0
     notified: int = 0
     behind: bool = False
+    failed: tuple[str, ...] = ()
 
     @property
     def idle(self) -> bool:
         return not (any(self.claimed.values()) or self.evaluated or self.notified)
 
 
+class ErrorLog:
+    """Logs an error with its traceback, the same one (step, type, text) at most once per
+    ``interval`` seconds: a data bug that fails every tick fills no disk."""
+
+    def __init__(self, interval: float = ERROR_LOG_INTERVAL) -> None:
+        self.interval = interval
+        self._last: dict[str, float] = {}
+
+    def report(self, what: str, error: BaseException) -> None:
+        key, now = f"{what}: {type(error).__name__}: {error}", time.monotonic()
+        last = self._last.get(key)
+        if last is None or now - last > self.interval:
+            self._last[key] = now
+            logger.error("%s failed; the next tick tries again", what, exc_info=error)
+
+
+errors = ErrorLog()
+
+
 def run_tick(now: datetime) -> TickResult:
-    """Claim what is due at ``now``, evaluate the claimed tickets and then a bounded share of
-    the other marked ones, record new alerts' emails and write the heartbeat. Safe in any
-    number of processes at once."""
-    due_tickets = claim_due_timer_tickets(now, limit=CLAIM_LIMIT)
-    claimed = {"ticket timers": len(due_tickets)}
-    behind = len(due_tickets) >= CLAIM_LIMIT
-    for name, step in CLAIM_STEPS:
-        claimed[name] = step(now)
-        behind |= claimed[name] >= CLAIM_LIMIT
+    """Claim what is due at ``now``, evaluate marked tickets (bounded), record new alerts'
+    emails, evaluate a few agreements whose availability moment came, and write the
+    heartbeat. Safe in any number of processes at once."""
+    failed: list[str] = []
+
+    def step(name: str, work: Callable[[], tuple[int, bool]]) -> tuple[int, bool]:
+        try:
+            return work()
+        except OUTAGE:
+            raise
+        except Exception as error:
+            errors.report(f"deadline step {name!r}", error)
+            failed.append(name)
+            return 0, False
+
+    due: list[int] = []
+
+    def claim_timers() -> tuple[int, bool]:
+        due[:] = claim_due_timer_tickets(now, limit=CLAIM_LIMIT)
+        return len(due), len(due) >= CLAIM_LIMIT
+
+    timers, timers_behind = step("ticket timers", claim_timers)
+    evaluated, tickets_behind = step("ticket evaluation", lambda: _evaluate_tickets(due))
+    notified, notify_behind = step("alert emails", _record_emails)
+    moments, moments_behind = step(
+        "availability moments", lambda: claim_period_deadlines(now, budget=TICK_BUDGET)
+    )
+    write_heartbeat(timezone.now())
+    return TickResult(
+        claimed={"ticket timers": timers, "availability moments": moments},
+        evaluated=evaluated,
+        notified=notified,
+        behind=timers_behind or tickets_behind or notify_behind or moments_behind,
+        failed=tuple(failed),
+    )
+
+
+def _evaluate_tickets(due: list[int]) -> tuple[int, bool]:
     # The claimed tickets alone first: an ingest's backlog of marked tickets must not stand
     # between a deadline and its alert.
-    evaluate_batch = ticket_evaluation.evaluate_batch
-    evaluated = evaluate_batch(timezone.now(), only=due_tickets) if due_tickets else 0
-    full = False
+    evaluated = evaluate_batch(timezone.now(), only=due) if due else 0
     for _ in range(settings.DEADLINE_LOOP_MAX_BATCHES):
         done = evaluate_batch(timezone.now())
         evaluated += done
-        full = done >= ticket_evaluation.BATCH_SIZE
-        if not full:
-            break
-    behind |= full
+        if done < BATCH_SIZE:
+            return evaluated, False
+    return evaluated, True
+
+
+def _record_emails() -> tuple[int, bool]:
     with transaction.atomic():
         notified = deliver_new_alerts(timezone.now(), limit=NOTIFY_LIMIT)
-    behind |= notified >= NOTIFY_LIMIT
-    write_heartbeat(timezone.now())
-    return TickResult(claimed=claimed, evaluated=evaluated, notified=notified, behind=behind)
+    return notified, notified >= NOTIFY_LIMIT
 
 
 def write_heartbeat(now: datetime) -> None:
@@ -114,19 +172,15 @@ def write_heartbeat(now: datetime) -> None:
 
 def warm_up() -> None:
     """Load now what the first alert would otherwise load on its way out (the URLconf behind
-    the links in the email, with every view it imports; the email templates; the Celery app
-    that carries the delivery nudge): seconds on a busy machine, which belong before the
-    loop starts, not between a deadline and its alert."""
+    the links in the email, with every view it imports; the email templates): seconds on a
+    busy machine, which belong before the loop starts, not between a deadline and its
+    alert. The loop sends nothing through the broker, so the Celery app is left alone."""
     from django.template.loader import get_template
     from django.urls import get_resolver
-
-    from sla_portal.celery import app
 
     get_resolver().url_patterns  # noqa: B018  (the import is the point)
     for name in ("subject.txt", "body.txt", "body.html"):
         get_template(f"emails/alert/{name}")
-    app.loader.import_default_modules()
-    app.finalize(auto=True)
 
 
 class DeadlineLoop:
@@ -142,7 +196,6 @@ class DeadlineLoop:
         self.stop = stop
         self.interval = interval
         self.outage_since: float | None = None
-        self._last_error: tuple[str, float] | None = None
 
     def run(self) -> None:
         warm_up()
@@ -160,7 +213,7 @@ class DeadlineLoop:
         close_old_connections()
         try:
             result = run_tick(timezone.now())
-        except DatabaseError as error:
+        except OUTAGE as error:
             self._database_down(error)
             return None
         except Exception as error:
@@ -182,7 +235,7 @@ class DeadlineLoop:
             )
         return result
 
-    def _database_down(self, error: DatabaseError) -> None:
+    def _database_down(self, error: Exception) -> None:
         # The connection may be half-dead; a fresh one is opened at the next tick.
         # Closing a dead connection may raise anything.
         for connection in connections.all():
@@ -194,10 +247,7 @@ class DeadlineLoop:
             logger.error("database unreachable: %s; retrying every %.0f s", summary, self.interval)
 
     def _unexpected(self, error: Exception) -> None:
-        key, now = f"{type(error).__name__}: {error}", time.monotonic()
-        if self._last_error is None or self._last_error[0] != key or now - self._last_error[1] > 60:
-            logger.exception("deadline tick failed; the next tick tries again")
-            self._last_error = (key, now)
+        errors.report("deadline tick", error)
 
     def _until_next_boundary(self, started: float) -> float:
         """Seconds to sleep: to the next whole ``interval`` of the wall clock, so ticks land

@@ -16,6 +16,7 @@ from zoneinfo import ZoneInfo
 
 from django.db import transaction
 from django.db.models import Count, F, Max, Q
+from django.utils import timezone
 
 from agreements.models import Agreement, Service
 from agreements.terms import MONITORED_STATES, MeasuredTarget, MeasuredTerms, measured_terms
@@ -59,8 +60,9 @@ MAX_BACKFILL_PERIODS = 120
 MONTHS_IN = {"month": 1, "quarter": 3, "year": 12}
 
 
-def evaluate_periods(now: datetime, agreement_ids: Iterable[int] | None = None) -> int:
-    """Evaluate the periods of every monitored agreement (or of the given ones)."""
+def evaluate_periods(now: datetime | None, agreement_ids: Iterable[int] | None = None) -> int:
+    """Evaluate the periods of every monitored agreement (or of the given ones); with
+    ``now`` ``None`` each agreement at the clock once its lock is held."""
     agreements = Agreement.objects.filter(
         status__in=MONITORED_STATES, in_force_version__isnull=False
     ).select_related("in_force_version", "created_by")
@@ -72,7 +74,7 @@ def evaluate_periods(now: datetime, agreement_ids: Iterable[int] | None = None) 
     return count
 
 
-def evaluate_periods_from(now: datetime, after: int, limit: int) -> tuple[int, int | None]:
+def evaluate_periods_from(now: datetime | None, after: int, limit: int) -> tuple[int, int | None]:
     """Evaluate the periods of up to ``limit`` monitored agreements with an id above
     ``after``, in id order; return the count and the last id done when more may remain
     (``None`` when this run reached the end), for the next run to continue from."""
@@ -88,8 +90,14 @@ def evaluate_periods_from(now: datetime, after: int, limit: int) -> tuple[int, i
     return count, (agreements[-1].pk if more else None)
 
 
-def evaluate_agreement_periods(agreement: Agreement, now: datetime) -> int:
-    """Recompute the open periods of one agreement and close those that have ended."""
+def evaluate_agreement_periods(agreement: Agreement, now: datetime | None = None) -> int:
+    """Recompute the open periods of one agreement and close those that have ended.
+
+    ``now`` is never older than the agreement's latest evaluation: a run that took its
+    clock before waiting for the lock (a slice of a periodic pass, a long task) would
+    otherwise undo what the deadline loop did in between at its crossing moment, closing
+    a breach before it opened and telling its people so. ``None`` reads the clock once
+    the lock is held."""
     terms = measured_terms(agreement)
     if terms is None:
         return 0
@@ -104,6 +112,7 @@ def evaluate_agreement_periods(agreement: Agreement, now: datetime) -> int:
         Agreement.objects.select_for_update(no_key=True).filter(pk=agreement.pk).values_list(
             "pk"
         ).first()
+        now = _not_before_latest(agreement, now)
         services = dict(Service.objects.filter(name__in=terms.services).values_list("name", "pk"))
         last_closed = dict(
             PeriodResult.objects.filter(agreement=agreement, closed_at__isnull=False)
@@ -118,6 +127,16 @@ def evaluate_agreement_periods(agreement: Agreement, now: datetime) -> int:
             )
         alerts.deliver_new_alerts(now)
     return count
+
+
+def _not_before_latest(agreement: Agreement, now: datetime | None) -> datetime:
+    """``now`` (the clock when ``None``), moved up to the agreement's latest evaluation."""
+    if now is None:
+        now = timezone.now()
+    latest = PeriodResult.objects.filter(agreement=agreement).aggregate(latest=Max("evaluated_at"))[
+        "latest"
+    ]
+    return max(now, latest) if latest is not None else now
 
 
 def _term_bounds(terms: MeasuredTerms, zone: str) -> tuple[datetime, datetime | None]:

@@ -27,7 +27,6 @@ from collections.abc import Callable
 from datetime import datetime
 
 from django.conf import settings
-from django.core.management import get_commands
 from django.core.management.base import BaseCommand
 from django.db import connections
 from django.utils import timezone
@@ -181,11 +180,9 @@ def portal_children(host: str, port: str, *, gunicorn: bool, verbose: bool) -> l
         ChildSpec("beat", [*celery, "beat", "-l", level, "--pidfile", ""]),
         # Deadlines from the database alone, every second (monitoring.evaluation.loop).
         ChildSpec("deadlines", [python, "manage.py", "run_deadlines"]),
+        # Email from its own process, the only one that sends (sla_portal.core.mailer).
+        ChildSpec("mailer", [python, "manage.py", "run_mailer"]),
     ]
-    # Email from its own process; a checkout without the command runs without it (the
-    # worker's delivery task and the beat sweep still send).
-    if "run_mailer" in get_commands():
-        children.append(ChildSpec("mailer", [python, "manage.py", "run_mailer"]))
     return children
 
 
