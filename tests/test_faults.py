@@ -6,7 +6,7 @@ target missed, + 24 s threshold breached; ``tests.support.fault_driver``), break
 while those moments fall due, and then counts what the SMTP server accepted per (alert,
 recipient): none lost, none duplicated, every email row recorded as sent. Latency is measured
 from each moment to the alert row (``raised_at``) and to the email's arrival, and each
-scenario's row goes into the fault table (``var/faults/table.md``; docs/reliability/fault.md).
+scenario's row goes into the fault table (``var/faults/table.md``; docs/reliability.md).
 
 The services that are stopped are private to this module (``tests.support.faults``): the
 shared PostgreSQL and Redis of the test run are never touched. A missing ``initdb`` or

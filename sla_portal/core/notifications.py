@@ -15,7 +15,7 @@ Two steps, as in healthchecks' alert loop (house style points 8–10):
    send waits with a growing back-off; a row left in "sending" by a sender that died is
    taken up again after ``SENDING_TIMEOUT``.
 
-What is exactly-once and what is not (docs/reliability/mail.md says it at length): the
+What is exactly-once and what is not (docs/reliability.md says it at length): the
 decision to email a recipient about an event is exactly-once (the unique constraint); the
 handing over to the SMTP server is at-least-once, and a second copy (with the same
 Message-ID) can only happen when the sender dies, or loses the database, in the moment
