@@ -119,7 +119,7 @@ def test_a_step_that_raises_leaves_the_other_steps_and_the_heartbeat_to_run(
     def broken_claim(now, limit):
         raise ValueError("a ticket timer with an impossible deadline")
 
-    monkeypatch.setattr(loop, "claim_due_timers", broken_claim)
+    monkeypatch.setattr(loop, "claim_due_timer_tickets", broken_claim)
     WorkerHeartbeat.objects.filter(name=HEARTBEAT_NAME).delete()
     with caplog.at_level(logging.ERROR):
         result = run_tick(WARNING_AT + timedelta(seconds=1))

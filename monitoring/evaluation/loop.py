@@ -50,10 +50,10 @@ from django.utils import timezone
 
 from sla_portal.core.models import WorkerHeartbeat
 
+from . import tickets as ticket_evaluation
 from .alerts import deliver_new_alerts
 from .deadlines import claim_due_timer_tickets
 from .period_deadlines import TICK_BUDGET, claim_period_deadlines
-from .tickets import BATCH_SIZE, evaluate_batch
 
 logger = logging.getLogger(__name__)
 
@@ -146,11 +146,13 @@ def run_tick(now: datetime) -> TickResult:
 def _evaluate_tickets(due: list[int]) -> tuple[int, bool]:
     # The claimed tickets alone first: an ingest's backlog of marked tickets must not stand
     # between a deadline and its alert.
+    # Through the module, read at each call: its batch size is the one evaluate_batch uses.
+    evaluate_batch = ticket_evaluation.evaluate_batch
     evaluated = evaluate_batch(timezone.now(), only=due) if due else 0
     for _ in range(settings.DEADLINE_LOOP_MAX_BATCHES):
         done = evaluate_batch(timezone.now())
         evaluated += done
-        if done < BATCH_SIZE:
+        if done < ticket_evaluation.BATCH_SIZE:
             return evaluated, False
     return evaluated, True
 
