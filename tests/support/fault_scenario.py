@@ -26,8 +26,6 @@ from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
-import pytest
-
 from tests.support.fault_driver import LEVEL_OFFSETS
 from tests.support.faults import (
     ROOT,
@@ -403,12 +401,9 @@ class Scenario:
         return "\n".join(parts)
 
 
-def assert_exactly_once(outcome: Outcome, scenario: Scenario, *, known_failure: str = "") -> None:
+def assert_exactly_once(outcome: Outcome, scenario: Scenario) -> None:
     """None lost, none duplicated, nothing unexpected, every row settled as sent: the promise
-    of every scenario. The row goes into the fault table first, whatever the verdict.
-
-    ``known_failure`` works as in ``assert_within``: xfail while it fails, a failure once it
-    holds."""
+    of every scenario. The row goes into the fault table first, whatever the verdict."""
     record(outcome)
     problems = []
     if outcome.lost:
@@ -419,30 +414,14 @@ def assert_exactly_once(outcome: Outcome, scenario: Scenario, *, known_failure: 
         problems.append(f"unexpected: {outcome.unexpected[:10]}")
     if outcome.unsettled:
         problems.append(f"rows not recorded as sent: {outcome.unsettled[:10]}")
-    if known_failure:
-        if not problems:
-            pytest.fail(f"{outcome.scenario}: exactly once now holds: remove the known failure")
-        pytest.xfail(f"{'; '.join(problems)}: {known_failure}")
     assert not problems, "\n".join(problems) + "\n" + scenario.logs()
 
 
-def assert_within(
-    latencies: list[float], bound: float, what: str, *, known_failure: str = ""
-) -> None:
-    """p99 of ``latencies`` ≤ ``bound`` seconds.
-
-    ``known_failure``: the current architecture is known to miss this bound (the reason);
-    the test is then marked xfail when it misses, and FAILS when it holds, so the marker
-    cannot outlive the fix.
-    """
+def assert_within(latencies: list[float], bound: float, what: str) -> None:
+    """p99 of ``latencies`` ≤ ``bound`` seconds."""
     assert latencies, f"no {what} measured"
     p99 = percentile(latencies, 0.99)
-    holds = p99 <= bound
-    if known_failure:
-        if holds:
-            pytest.fail(f"{what} p99 {p99:.2f}s ≤ {bound}s now holds: remove the known failure")
-        pytest.xfail(f"{what} p99 {p99:.2f}s > {bound}s: {known_failure}")
-    assert holds, f"{what} p99 {p99:.2f}s > {bound}s (max {max(latencies):.2f}s)"
+    assert p99 <= bound, f"{what} p99 {p99:.2f}s > {bound}s (max {max(latencies):.2f}s)"
 
 
 # --- The fault table -----------------------------------------------------------------------------
