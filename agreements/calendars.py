@@ -9,7 +9,7 @@ from zoneinfo import ZoneInfo
 
 import holidays as holidays_lib
 
-from monitoring.clock import BusinessCalendar
+from agreements.clock import BusinessCalendar
 
 from .models import Calendar
 

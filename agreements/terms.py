@@ -2,7 +2,7 @@
 
 While an agreement is renegotiated its editable rows change, but what binds the parties is
 the version in force. ``measured_terms`` turns that version's snapshot into plain values and
-:class:`~monitoring.clock.BusinessCalendar` clocks; versions are immutable, so the result is
+:class:`~agreements.clock.BusinessCalendar` clocks; versions are immutable, so the result is
 cached per version.
 """
 
@@ -12,7 +12,7 @@ from dataclasses import dataclass
 from datetime import date, time
 from decimal import Decimal
 
-from monitoring.clock import BusinessCalendar
+from agreements.clock import BusinessCalendar
 
 from .calendars import _years_around, public_holidays
 

@@ -1,4 +1,4 @@
-"""Benchmark of the business-time clock (``monitoring.clock``).
+"""Benchmark of the business-time clock (``agreements.clock``).
 
 Times ``business_seconds`` and ``deadline`` on random ticket spans with a Berlin office
 calendar (Mon-Fri 09:00-17:00, public holidays of Berlin from the ``holidays`` package).
@@ -26,7 +26,7 @@ import holidays
 
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
-from monitoring.clock import BusinessCalendar
+from agreements.clock import BusinessCalendar
 
 SEED = 20260101
 YEARS = range(2024, 2030)

@@ -1,7 +1,7 @@
 """Compliance arithmetic: ticket timers, measurement periods and per-period verdicts.
 
 Pure functions over plain values (datetimes, floats, lists) and a
-:class:`~monitoring.clock.BusinessCalendar`; no Django. The evaluation services feed them from
+:class:`~agreements.clock.BusinessCalendar`; no Django. The evaluation services feed them from
 the database and store what they return, so every figure a customer sees comes from here and
 is tested here (``docs/evaluation.md`` has the long form of every rule).
 
@@ -18,7 +18,7 @@ from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
 from zoneinfo import ZoneInfo
 
-from .clock import BusinessCalendar
+from agreements.clock import BusinessCalendar
 
 __all__ = [
     "AT_RISK",

@@ -16,8 +16,8 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
+from agreements.clock import BusinessCalendar
 from monitoring.budget import WARNING, next_crossing
-from monitoring.clock import BusinessCalendar
 from monitoring.compliance import (
     AT_RISK,
     BREACHED,

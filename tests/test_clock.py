@@ -1,4 +1,4 @@
-"""Tests for the business-time clock (``monitoring.clock``).
+"""Tests for the business-time clock (``agreements.clock``).
 
 The clock is pure Python, so these tests need neither Django nor a database.  Hand-computed
 examples pin the documented semantics; property-based tests compare the implementation
@@ -16,7 +16,7 @@ import pytest
 from hypothesis import HealthCheck, assume, given, settings
 from hypothesis import strategies as st
 
-from monitoring.clock import BusinessCalendar, time_account
+from agreements.clock import BusinessCalendar, time_account
 
 BERLIN = ZoneInfo("Europe/Berlin")
 HOUR = 3600

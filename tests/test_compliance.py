@@ -14,7 +14,7 @@ import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
-from monitoring.clock import BusinessCalendar
+from agreements.clock import BusinessCalendar
 from monitoring.compliance import (
     AT_RISK,
     BREACHED,

@@ -14,7 +14,7 @@ from django.db import connection
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
-from monitoring.clock import BusinessCalendar
+from agreements.clock import BusinessCalendar
 from monitoring.compliance import TimerInput, ticket_timer
 from monitoring.evaluation import trigger
 from monitoring.evaluation.bulk import upsert_rows

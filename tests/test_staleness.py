@@ -12,7 +12,7 @@ from datetime import UTC, datetime, timedelta
 import pytest
 from django.urls import reverse
 
-from monitoring.clock import BusinessCalendar
+from agreements.clock import BusinessCalendar
 from monitoring.compliance import Goal, availability_verdict
 from monitoring.evaluation.periods import evaluate_periods
 from monitoring.ingest.uptime import checks_ingest

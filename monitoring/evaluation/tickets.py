@@ -32,6 +32,7 @@ from django.db.models import F, Q, Window
 from django.db.models.functions import Lag
 from django.utils import timezone
 
+from agreements.clock import TimeAccount, time_account
 from agreements.models import Agreement, Service
 from agreements.terms import (
     MONITORED_STATES,
@@ -41,7 +42,6 @@ from agreements.terms import (
     terms_of_version,
 )
 
-from ..clock import TimeAccount, time_account
 from ..compliance import MISSED_TARGET, TimerInput, TimerResult, ticket_timer
 from ..models import Breach, Level, Ticket, TicketPause, TicketStatusChange, TicketTimer
 from . import alerts

@@ -1,6 +1,8 @@
 from django.conf import settings
 from django.core.management.base import BaseCommand, CommandError
 
+from agreements.demo import seed_demo_agreements, seed_demo_proposal
+from monitoring.demo import seed_demo_monitoring
 from sla_portal.core.demo import DEMO_PASSWORD, DEMO_USERS, seed_demo_accounts
 
 
@@ -12,9 +14,6 @@ class Command(BaseCommand):
             raise CommandError(
                 "Demo data publishes its passwords: run with DEBUG=1 or SLA_DEMO=1 only."
             )
-        from agreements.demo import seed_demo_agreements, seed_demo_proposal
-        from monitoring.demo import seed_demo_monitoring
-
         organisations = seed_demo_accounts()
         seed_demo_agreements(organisations)
         seed_demo_monitoring()
