@@ -78,6 +78,7 @@ test: install-dev test-deps node_modules/axe-core/axe.min.js
 lint: install-dev
 	$(VENV)/bin/ruff check .
 	$(VENV)/bin/ruff format --check .
+	$(VENV)/bin/lint-imports
 
 format: install-dev
 	$(VENV)/bin/ruff check --fix .
