@@ -12,9 +12,7 @@ from django.db import models
 from django.db.models import Count, QuerySet
 from django.http import HttpRequest
 
-from sla_portal.core.admin import ReadOnlyAdmin
-
-from .models import (
+from agreements.models import (
     Agreement,
     AgreementVersion,
     AuditEvent,
@@ -31,7 +29,8 @@ from .models import (
     TierCreditBand,
     TierTarget,
 )
-from .models.targets import TARGET_SPEC_FIELDS
+from agreements.models.targets import TARGET_SPEC_FIELDS
+from sla_portal.core.admin import ReadOnlyAdmin
 
 TARGET_FIELDS = [*TARGET_SPEC_FIELDS, "position"]
 

@@ -6,6 +6,6 @@ class AgreementsConfig(AppConfig):
     verbose_name = "Agreements"
 
     def ready(self) -> None:
-        from .services import audit
+        from agreements.services import audit
 
         audit.connect()

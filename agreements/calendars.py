@@ -10,8 +10,7 @@ from zoneinfo import ZoneInfo
 import holidays as holidays_lib
 
 from agreements.clock import BusinessCalendar
-
-from .models import Calendar
+from agreements.models import Calendar
 
 # Holidays are expanded for this many years either side of today: enough for any ticket
 # and any agreement term the portal evaluates.

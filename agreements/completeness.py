@@ -21,7 +21,7 @@ from dataclasses import dataclass, field
 from decimal import Decimal
 from typing import Any
 
-from .sections import SECTIONS
+from agreements.sections import SECTIONS
 
 SECTION_ORDER = tuple(section.key for section in SECTIONS)
 SECTION_OF_METRIC = {

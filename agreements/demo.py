@@ -7,9 +7,7 @@ from decimal import Decimal as D
 
 from django.db import transaction
 
-from sla_portal.core.models import Organisation, User
-
-from .models import (
+from agreements.models import (
     Agreement,
     Calendar,
     CalendarHours,
@@ -20,7 +18,8 @@ from .models import (
     TierCreditBand,
     TierTarget,
 )
-from .services import agreement_create_from_tier
+from agreements.services import agreement_create_from_tier
+from sla_portal.core.models import Organisation, User
 
 WEEKDAYS = range(5)
 
@@ -381,7 +380,7 @@ def seed_demo_proposal() -> None:
     Idempotent: an agreement already proposed (or further on) is left as people left it."""
     from django.utils import timezone
 
-    from .services import lifecycle
+    from agreements.services import lifecycle
 
     agreement = Agreement.objects.filter(reference="SLA-DEMO-0002").first()
     manager = User.objects.filter(username="manager").first()

@@ -10,9 +10,9 @@ from __future__ import annotations
 import django_filters
 from django.db.models import QuerySet
 
-from .choices import Criticality, Metric, Priority
-from .models import Agreement, Service, Target
-from .sections import SECTIONS, SECTIONS_BY_KEY
+from agreements.choices import Criticality, Metric, Priority
+from agreements.models import Agreement, Service, Target
+from agreements.sections import SECTIONS, SECTIONS_BY_KEY
 
 
 class ServiceFilter(django_filters.FilterSet):

@@ -15,8 +15,8 @@ from typing import Any
 from django.apps import apps
 from django.db import models
 
-from . import lifecycle as machine
-from .models import AuditEvent
+from agreements import lifecycle as machine
+from agreements.models import AuditEvent
 
 # How the trail names the things it records (AuditEvent.object_type is the model name).
 OBJECT_LABELS = {

@@ -13,8 +13,8 @@ from django.templatetags.static import static
 from weasyprint import HTML
 from weasyprint.urls import URLFetcher, URLFetcherResponse
 
-from .models import Agreement
-from .presentation import document_context
+from agreements.models import Agreement
+from agreements.presentation import document_context
 
 
 class StaticFilesFetcher(URLFetcher):

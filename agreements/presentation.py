@@ -16,9 +16,9 @@ from typing import Any
 
 from django.utils.html import format_html
 
-from . import lifecycle as machine
-from .sections import SECTIONS, SECTIONS_BY_KEY, Section, section_for_metric
-from .services import (
+from agreements import lifecycle as machine
+from agreements.sections import SECTIONS, SECTIONS_BY_KEY, Section, section_for_metric
+from agreements.services import (
     TIER_FIELDS,
     chosen_calendars,
     differing_target_ids,

@@ -9,10 +9,8 @@ from typing import Any
 from django.db import models
 from django.db.models import Count, Exists, OuterRef, Prefetch, Q, QuerySet
 
-from sla_portal.core.models import User
-
-from . import lifecycle as machine
-from .models import (
+from agreements import lifecycle as machine
+from agreements.models import (
     Agreement,
     AgreementVersion,
     Calendar,
@@ -27,7 +25,8 @@ from .models import (
     Target,
     Tier,
 )
-from .sections import SECTIONS
+from agreements.sections import SECTIONS
+from sla_portal.core.models import User
 
 
 def _proposed() -> Exists:

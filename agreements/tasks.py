@@ -7,7 +7,7 @@ from django.utils import timezone
 @shared_task(name="agreements.activate_due", acks_late=True, ignore_result=True)
 def activate_due() -> int:
     """Put signed agreements in force on their effective date."""
-    from .services.lifecycle import activate_due as run
+    from agreements.services.lifecycle import activate_due as run
 
     return run(timezone.localdate())
 
@@ -15,7 +15,7 @@ def activate_due() -> int:
 @shared_task(name="agreements.start_due_reviews", acks_late=True, ignore_result=True)
 def start_due_reviews() -> int:
     """Open the reviews whose due date has come."""
-    from .services.lifecycle import start_due_reviews as run
+    from agreements.services.lifecycle import start_due_reviews as run
 
     return run(timezone.localdate())
 
@@ -23,7 +23,7 @@ def start_due_reviews() -> int:
 @shared_task(name="agreements.send_review_reminders", acks_late=True, ignore_result=True)
 def send_review_reminders() -> int:
     """Remind managers and approvers ahead of reviews (each reminder once)."""
-    from .services.lifecycle import send_review_reminders as run
+    from agreements.services.lifecycle import send_review_reminders as run
 
     return run(timezone.localdate())
 
@@ -31,6 +31,6 @@ def send_review_reminders() -> int:
 @shared_task(name="agreements.expire_ended", acks_late=True, ignore_result=True)
 def expire_ended() -> int:
     """Expire agreements past their end date."""
-    from .services.lifecycle import expire_ended as run
+    from agreements.services.lifecycle import expire_ended as run
 
     return run(timezone.localdate())

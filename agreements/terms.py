@@ -12,9 +12,8 @@ from dataclasses import dataclass
 from datetime import date, time
 from decimal import Decimal
 
+from agreements.calendars import _years_around, public_holidays
 from agreements.clock import BusinessCalendar
-
-from .calendars import _years_around, public_holidays
 
 # Seconds per unit of a time target.
 UNIT_SECONDS = {"seconds": 1, "minutes": 60, "hours": 3600, "ms": 0.001}
@@ -105,7 +104,7 @@ def terms_of_version(version_id: int) -> MeasuredTerms:
     callers need not ``select_related`` it for every row they evaluate."""
     found = _cache.get(version_id)
     if found is None:
-        from .models import AgreementVersion
+        from agreements.models import AgreementVersion
 
         snapshot = AgreementVersion.objects.values_list("snapshot", flat=True).get(pk=version_id)
         if len(_cache) > 512:

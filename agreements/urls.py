@@ -1,6 +1,6 @@
 from django.urls import path
 
-from .views import agreements, catalogue, document, editor, lifecycle
+from agreements.views import agreements, catalogue, document, editor, lifecycle
 
 app_name = "agreements"
 

@@ -18,7 +18,7 @@ from __future__ import annotations
 from collections.abc import Mapping
 from datetime import datetime, timedelta
 
-from .compliance import AT_RISK, BREACHED, MISSED_TARGET
+from monitoring.compliance import AT_RISK, BREACHED, MISSED_TARGET
 
 __all__ = ["LEVELS", "WARNING", "next_crossing"]
 

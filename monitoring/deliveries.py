@@ -22,10 +22,9 @@ from django.db.models import F
 from django.urls import reverse
 from django.utils import timezone
 
+from monitoring.models import Source
 from sla_portal.core.models import Organisation, Role, User
 from sla_portal.core.notifications import notify
-
-from .models import Source
 
 __all__ = [
     "MAX_LISTED_REFUSED_ALERTS",

@@ -12,11 +12,10 @@ from datetime import UTC, datetime, timedelta
 
 from agreements.models import Agreement, Service
 from agreements.services import lifecycle
+from monitoring.ingest.tickets import tickets_ingest
+from monitoring.ingest.uptime import checks_ingest, maintenance_ingest
+from monitoring.models import Source
 from sla_portal.core.models import User
-
-from .ingest.tickets import tickets_ingest
-from .ingest.uptime import checks_ingest, maintenance_ingest
-from .models import Source
 
 DEMO_AGREEMENT = "SLA-DEMO-0001"
 CHECK_EVERY = timedelta(minutes=10)

@@ -16,12 +16,11 @@ from typing import Any
 from django.db import transaction
 
 from agreements.models import Service
-
-from .importers import ChecksResult, ParseError, ParseResult
-from .ingest import MAX_BATCH, IngestError, IngestResult, RowError
-from .ingest.tickets import tickets_ingest
-from .ingest.uptime import checks_ingest, maintenance_ingest
-from .models import Source
+from monitoring.importers import ChecksResult, ParseError, ParseResult
+from monitoring.ingest import MAX_BATCH, IngestError, IngestResult, RowError
+from monitoring.ingest.tickets import tickets_ingest
+from monitoring.ingest.uptime import checks_ingest, maintenance_ingest
+from monitoring.models import Source
 
 
 class ImportRefused(Exception):

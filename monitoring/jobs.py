@@ -21,9 +21,7 @@ from django.db import DEFAULT_DB_ALIAS, connections, transaction
 from django.utils import timezone
 
 from agreements.models import Service
-from sla_portal.core.models import User
-
-from .importers import (
+from monitoring.importers import (
     ChecksResult,
     ImportOptionError,
     ParseResult,
@@ -36,9 +34,16 @@ from .importers import (
     upptime,
     uptime_kuma,
 )
-from .importers.common import READ_PROGRESS
-from .imports import ImportRefused, ImportReport, import_checks, import_maintenance, import_tickets
-from .models import ImportJob, Source
+from monitoring.importers.common import READ_PROGRESS
+from monitoring.imports import (
+    ImportRefused,
+    ImportReport,
+    import_checks,
+    import_maintenance,
+    import_tickets,
+)
+from monitoring.models import ImportJob, Source
+from sla_portal.core.models import User
 
 logger = logging.getLogger(__name__)
 # Skipped rows are listed on the job page; beyond this many the list says "and n more".
@@ -73,7 +78,7 @@ def import_job_submit(
         created_by=created_by,
         retry_of=retry_of,
     )
-    from .tasks import run_import_job
+    from monitoring.tasks import run_import_job
 
     transaction.on_commit(lambda: run_import_job.delay(job.pk))
     return job

@@ -9,10 +9,10 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
-from .evaluation.format import STATE_WORDS, duration, number, percent, state_word
-from .evaluation.selectors import Delivery, alert_deliveries
-from .evaluation.tickets import timer_accounts
-from .models import Alert, Level, PeriodResult, Status, TicketTimer
+from monitoring.evaluation.format import STATE_WORDS, duration, number, percent, state_word
+from monitoring.evaluation.selectors import Delivery, alert_deliveries
+from monitoring.evaluation.tickets import timer_accounts
+from monitoring.models import Alert, Level, PeriodResult, Status, TicketTimer
 
 
 @dataclass(frozen=True)

@@ -15,7 +15,7 @@ from datetime import datetime, timedelta
 from django.conf import settings
 from django.core.files.storage import default_storage
 
-from .models import ImportJob
+from monitoring.models import ImportJob
 
 UPLOAD_DIR = "imports"
 ABANDONED_AFTER = timedelta(days=1)

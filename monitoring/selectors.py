@@ -17,9 +17,16 @@ from django.db.models.functions import Coalesce, Now
 
 from agreements.models import Service
 from agreements.selectors import seen_through_proposed_agreements
+from monitoring.models import (
+    ImportJob,
+    MaintenanceWindow,
+    Outage,
+    Source,
+    Ticket,
+    TicketPause,
+    UptimeCheck,
+)
 from sla_portal.core.models import User
-
-from .models import ImportJob, MaintenanceWindow, Outage, Source, Ticket, TicketPause, UptimeCheck
 
 
 def sources_visible_to(user: User) -> QuerySet[Source]:

@@ -23,10 +23,9 @@ from django.db import transaction
 from django.utils import timezone
 
 from agreements.models import Service
+from monitoring.models import ProbeState, Source
+from monitoring.models.sources import new_secret
 from sla_portal.core.models import AccountEvent, Organisation, User
-
-from .models import ProbeState, Source
-from .models.sources import new_secret
 
 __all__ = [
     "SHARING_REFUSED",
@@ -181,8 +180,8 @@ def source_set_shared(source: Source, *, shared: bool, by: User) -> Source:
     evaluated again, since what counts for them has changed. Setting the current value
     again changes and records nothing. Only a source that :attr:`Source.may_be_shared` can
     be shared (:class:`SharingRefused` otherwise)."""
-    from .ingest import notify_changed
-    from .ownership import accepted_services
+    from monitoring.ingest import notify_changed
+    from monitoring.ownership import accepted_services
 
     source = Source.objects.select_for_update().get(pk=source.pk)
     if source.shared == shared:

@@ -27,14 +27,13 @@ from django.db.models import F, Q
 from django.urls import reverse
 from django.utils import timezone
 
+from monitoring.evaluation.format import duration
+from monitoring.models import Outage, Source, UptimeCheck
+from monitoring.models.sources import WEBHOOK_KINDS
+from monitoring.ownership import counted_for
+from monitoring.silence import Feed, Silence, expected_interval, service_silence
 from sla_portal.core.models import Role, User
 from sla_portal.core.notifications import notify
-
-from .evaluation.format import duration
-from .models import Outage, Source, UptimeCheck
-from .models.sources import WEBHOOK_KINDS
-from .ownership import counted_for
-from .silence import Feed, Silence, expected_interval, service_silence
 
 __all__ = [
     "ServiceSilence",

@@ -13,7 +13,7 @@ from celery import shared_task
 )
 def run_due_probes() -> int:
     """Probe the services whose next probe is due (see ``monitoring.probe``)."""
-    from .probe import run_due_probes as run
+    from monitoring.probe import run_due_probes as run
 
     return run()
 
@@ -28,7 +28,7 @@ def run_due_probes() -> int:
 )
 def run_import_job(job_id: int) -> bool:
     """Import the uploaded file of job ``job_id`` (see ``monitoring.jobs``)."""
-    from .jobs import import_job_run
+    from monitoring.jobs import import_job_run
 
     return import_job_run(job_id)
 
@@ -53,9 +53,9 @@ def evaluate_changed(kind: str = "", ids: list[int] | None = None) -> int:
     from django.conf import settings
     from django.utils import timezone
 
-    from .evaluation.periods import evaluate_periods
-    from .evaluation.tickets import BATCH_SIZE, evaluate_pending_tickets
-    from .evaluation.trigger import (
+    from monitoring.evaluation.periods import evaluate_periods
+    from monitoring.evaluation.tickets import BATCH_SIZE, evaluate_pending_tickets
+    from monitoring.evaluation.trigger import (
         agreements_affected,
         continue_evaluation,
         finish_request,
@@ -88,8 +88,8 @@ def evaluate_periods(after: int = 0, number: int | None = None) -> int:
     from django.conf import settings
     from django.utils import timezone
 
-    from .evaluation.passes import SLICE_EXPIRES, continue_pass, finish_pass, start_pass
-    from .evaluation.periods import evaluate_periods_from
+    from monitoring.evaluation.passes import SLICE_EXPIRES, continue_pass, finish_pass, start_pass
+    from monitoring.evaluation.periods import evaluate_periods_from
 
     if number is None:
         number = start_pass(timezone.now())
@@ -120,7 +120,7 @@ def send_alert_digests() -> int:
     """The daily digest of warnings for people who chose it."""
     from django.utils import timezone
 
-    from .evaluation.alerts import send_digests
+    from monitoring.evaluation.alerts import send_digests
 
     return send_digests(timezone.now())
 
@@ -130,7 +130,7 @@ def purge_import_files() -> int:
     """Delete uploaded export files past their retention (see ``monitoring.retention``)."""
     from django.utils import timezone
 
-    from .retention import purge_import_files as purge
+    from monitoring.retention import purge_import_files as purge
 
     report = purge(timezone.now())
     return report.files + report.abandoned
@@ -142,7 +142,7 @@ def check_stale_sources() -> int:
 
     Not ``acks_late``: a lost run is repeated by the next tick a minute later, and each
     episode is claimed with a conditional UPDATE, so a repeated run announces nothing twice."""
-    from .staleness import check_stale_sources as check
+    from monitoring.staleness import check_stale_sources as check
 
     stale, resumed = check()
     return stale + resumed

@@ -1,8 +1,12 @@
 from django.urls import path
 
+from monitoring import webhooks
+from monitoring.views import evaluation as evaluation_views
+from monitoring.views import imports as upload_views
+from monitoring.views import mapping as mapping_views
+from monitoring.views import sources as source_views
+from monitoring.views import tickets as views
 from sla_portal.core.throttles import webhook_throttled
-
-from . import evaluation_views, mapping_views, source_views, upload_views, views, webhooks
 
 app_name = "monitoring"
 

@@ -50,16 +50,15 @@ from agreements.terms import (
 from monitoring.evaluation.periods import evaluate_agreement_periods, measure
 from monitoring.evaluation.tickets import evaluate_tickets
 from monitoring.models import PeriodResult, Source, Ticket, TicketTimer
-from sla_portal.core.models import User
-
-from .models import PeriodCorrection, RecomputeRun, Report
-from .services import (
+from reporting.models import PeriodCorrection, RecomputeRun, Report
+from reporting.services import (
     ReportError,
     applied_corrections,
     report_correct,
     report_draft_refresh,
     result_month,
 )
+from sla_portal.core.models import User
 
 logger = logging.getLogger(__name__)
 
@@ -251,7 +250,7 @@ def recompute_resume_stalled(now: datetime) -> list[int]:
 
 
 def _enqueue(run_id: int) -> None:
-    from .tasks import recompute_run
+    from reporting.tasks import recompute_run
 
     recompute_run.delay(run_id)
 

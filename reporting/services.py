@@ -55,12 +55,11 @@ from agreements.terms import terms_from_snapshot
 from monitoring.evaluation.alerts import service_manager, signatories
 from monitoring.models import Breach, PeriodResult, Status
 from monitoring.presentation import goals, level_badge, number, period_value, status_badge
+from reporting.credits import CreditResult, compute_credits, schedule_from_snapshot
+from reporting.formatting import money, period_label
+from reporting.models import PeriodCorrection, Report
 from sla_portal.core.models import EmailAttachment, Role, User
 from sla_portal.core.notifications import notify
-
-from .credits import CreditResult, compute_credits, schedule_from_snapshot
-from .formatting import money, period_label
-from .models import PeriodCorrection, Report
 
 # Older months are reported without email (history backfilled or imported late).
 EMAIL_MAX_AGE = timedelta(days=7)
@@ -711,7 +710,7 @@ def report_attachments(report: Report) -> list[EmailAttachment]:
     """The report's PDF and CSV, rendered now, for its email (unsaved; ``notify`` stores them
     once for all recipients). The bytes are the downloads' bytes."""
     # The rendering lives beside the download views, which import this module.
-    from .report_views import render_report_pdf, report_csv_bytes
+    from reporting.views.reports import render_report_pdf, report_csv_bytes
 
     pdf = render_report_pdf(report, base_url=settings.SITE_URL + "/")
     return [

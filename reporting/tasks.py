@@ -16,7 +16,7 @@ def issue_due_reports() -> int:
     """Issue the reports of every month whose period results are all closed."""
     from django.utils import timezone
 
-    from .services import issue_due_reports as issue
+    from reporting.services import issue_due_reports as issue
 
     return issue(timezone.now())
 
@@ -32,7 +32,7 @@ def issue_due_reports() -> int:
 )
 def recompute_run(run_id: int) -> None:
     """One bounded step of a recompute; queues the next step until the run is done."""
-    from .recompute import recompute_step
+    from reporting.recompute import recompute_step
 
     if recompute_step(run_id):
         recompute_run.delay(run_id)
@@ -43,6 +43,6 @@ def recompute_resume_stalled() -> int:
     """The sweep for recompute runs whose next step was lost (``recompute_resume_stalled``)."""
     from django.utils import timezone
 
-    from .recompute import recompute_resume_stalled as resume
+    from reporting.recompute import recompute_resume_stalled as resume
 
     return len(resume(timezone.now()))

@@ -1,6 +1,9 @@
 from django.urls import path
 
-from . import dashboard_views, inbox_views, recompute_views, report_views
+from reporting.views import dashboards as dashboard_views
+from reporting.views import inbox as inbox_views
+from reporting.views import recompute as recompute_views
+from reporting.views import reports as report_views
 
 app_name = "reporting"
 

@@ -2,14 +2,14 @@
 
 from rest_framework.routers import DefaultRouter
 
-from agreements.api import (
+from agreements.api.agreements import (
     AgreementViewSet,
     CalendarViewSet,
     ServiceViewSet,
     TargetViewSet,
     TierViewSet,
 )
-from agreements.api_lifecycle import (
+from agreements.api.lifecycle import (
     AgreementCommentViewSet,
     AgreementHistoryViewSet,
     AgreementLifecycleViewSet,
@@ -17,16 +17,16 @@ from agreements.api_lifecycle import (
     AgreementTransitionViewSet,
     AgreementVersionViewSet,
 )
-from monitoring.api import SourceViewSet, TicketViewSet
-from monitoring.evaluation_api import (
+from monitoring.api.evaluation import (
     AlertViewSet,
     BreachViewSet,
     PeriodResultViewSet,
     TicketTimerViewSet,
 )
-from reporting.api import ReportViewSet
-from reporting.recompute_api import RecomputeRunViewSet
-from sla_portal.core.api import OrganisationViewSet, UserViewSet
+from monitoring.api.ingest import SourceViewSet, TicketViewSet
+from reporting.api.recompute import RecomputeRunViewSet
+from reporting.api.reports import ReportViewSet
+from sla_portal.core.api.people import OrganisationViewSet, UserViewSet
 
 # The lifecycle hangs under one agreement: /api/agreements/<id>/versions/ and so on.
 AGREEMENT = r"agreements/(?P<agreement_pk>\d+)"

@@ -258,7 +258,7 @@ REPORT_REVIEW_DAYS = int(os.environ.get("REPORT_REVIEW_DAYS", "5"))
 # CACHE_REDIS_URL names one. Without Redis: memory of one process, enough for `make run`.
 CACHE_REDIS_URL = os.environ.get("CACHE_REDIS_URL", "") or os.environ.get("REDIS_URL", "")
 # The "dashboard" cache holds the dashboard's rendered live part, keyed by its data
-# fingerprint (reporting.dashboard_views): with Redis every web worker shares one render per
+# fingerprint (reporting.views.dashboards): with Redis every web worker shares one render per
 # change; without it each process renders its own.
 if CACHE_REDIS_URL:
     _cache_prefix = os.environ.get("CACHE_KEY_PREFIX", "sla")

@@ -3,11 +3,12 @@ from django.contrib.auth import views as auth_views
 from django.urls import include, path
 from drf_spectacular.views import SpectacularAPIView, SpectacularSwaggerSplitView
 
-from reporting import inbox_views, people_views
+from reporting.views import inbox as inbox_views
+from reporting.views import people as people_views
 from sla_portal.api_router import router
-from sla_portal.core import api as core_api
 from sla_portal.core import forms as core_forms
-from sla_portal.core import views as core_views
+from sla_portal.core.api import people as core_api
+from sla_portal.core.views import people as core_views
 
 admin.site.site_header = "SLA Portal administration"
 admin.site.site_title = "SLA Portal admin"

@@ -1,5 +1,5 @@
 """The dashboard's live part is rendered once per data fingerprint and audience, then read
-from the cache (``reporting.dashboard_views``): an unchanged page costs the fingerprint query,
+from the cache (``reporting.views.dashboards``): an unchanged page costs the fingerprint query,
 a change renders anew, and a render is never shown to another organisation."""
 
 from __future__ import annotations
@@ -17,7 +17,7 @@ from django.urls import reverse
 from django.utils import timezone
 
 from agreements.models import Agreement
-from reporting import dashboard_views
+from reporting.views import dashboards as dashboard_views
 from tests.test_dashboards import globex_active, two_customers  # noqa: F401
 
 pytestmark = pytest.mark.django_db

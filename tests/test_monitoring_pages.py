@@ -19,7 +19,7 @@ from monitoring.models import (
     TicketStatusChange,
     UptimeCheck,
 )
-from monitoring.views import humane_duration, timeline_bar
+from monitoring.views.tickets import humane_duration, timeline_bar
 from tests.support.actors import PASSWORD
 from tests.support.browser import login, screenshot
 

@@ -6,9 +6,8 @@ from __future__ import annotations
 from django import forms
 from django.forms import inlineformset_factory, modelform_factory
 
-from sla_portal.core.models import Organisation
-
-from ..models import (
+from agreements.forms.targets import mark_invalid
+from agreements.models import (
     Agreement,
     Calendar,
     CreditBand,
@@ -18,8 +17,8 @@ from ..models import (
     SupportChannel,
     Tier,
 )
-from ..sections import MARKDOWN_FIELDS, Section
-from .targets import mark_invalid
+from agreements.sections import MARKDOWN_FIELDS, Section
+from sla_portal.core.models import Organisation
 
 DATE = forms.DateInput(attrs={"type": "date"}, format="%Y-%m-%d")
 TERMS_FIELDS = (

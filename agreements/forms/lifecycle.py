@@ -13,11 +13,10 @@ from django import forms
 from django.forms import formset_factory
 from django.http import QueryDict
 
+from agreements.forms.targets import share_choices
+from agreements.models import SupportingAgreement
+from agreements.sections import SECTIONS
 from sla_portal.core.models import User
-
-from ..models import SupportingAgreement
-from ..sections import SECTIONS
-from .targets import share_choices
 
 GENERAL = "general"
 SECTION_CHOICES = [
@@ -51,7 +50,7 @@ class ProposeForm(forms.Form):
         self.gaps: list[tuple[str, list[str]]] = []
         self.blocking: list[str] = []
         if agreement is not None:
-            from ..services import agreement_completeness
+            from agreements.services import agreement_completeness
 
             report = agreement_completeness(agreement)
             titles = {s.key: f"{s.number}. {s.title}" for s in SECTIONS}

@@ -5,9 +5,9 @@ from __future__ import annotations
 from django import forms
 from django.forms import BaseInlineFormSet, inlineformset_factory
 
-from ..models import Agreement, Calendar, Target, Tier, TierTarget
-from ..models.targets import TARGET_SPEC_FIELDS
-from ..smart import (
+from agreements.models import Agreement, Calendar, Target, Tier, TierTarget
+from agreements.models.targets import TARGET_SPEC_FIELDS
+from agreements.smart import (
     ALLOWED_SOURCES,
     DEFAULT_SOURCE,
     DEFAULT_UNIT,

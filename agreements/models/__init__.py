@@ -1,7 +1,7 @@
-from .agreement import Agreement, Signatory, SupportChannel
-from .audit import AuditEvent
-from .catalogue import Calendar, CalendarHours, ClosureDate, Service
-from .lifecycle import (
+from agreements.models.agreement import Agreement, Signatory, SupportChannel
+from agreements.models.audit import AuditEvent
+from agreements.models.catalogue import Calendar, CalendarHours, ClosureDate, Service
+from agreements.models.lifecycle import (
     Acceptance,
     AgreementVersion,
     Comment,
@@ -11,8 +11,14 @@ from .lifecycle import (
     Signature,
     SupportingAgreement,
 )
-from .targets import CreditBand, PriorityDefinition, Target, TierCreditBand, TierTarget
-from .tiers import Tier
+from agreements.models.targets import (
+    CreditBand,
+    PriorityDefinition,
+    Target,
+    TierCreditBand,
+    TierTarget,
+)
+from agreements.models.tiers import Tier
 
 __all__ = [
     "Acceptance",

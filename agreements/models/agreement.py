@@ -10,9 +10,8 @@ from django.db import models
 from django.db.models import F, Q
 from django.urls import reverse
 
+from agreements.choices import Period
 from sla_portal.core.scoping import ScopedManager
-
-from ..choices import Period
 
 # Written only by the lifecycle services (see Agreement.save).
 LIFECYCLE_FIELDS = frozenset({"status", "in_force_version", "activated_at"})
@@ -191,7 +190,7 @@ class Agreement(models.Model):
     def is_editable(self) -> bool:
         """The provider may change the working copy while negotiating (a counter-proposal
         is an edit followed by a new proposal); never once agreed or in force."""
-        from ..lifecycle import EDITABLE_STATES
+        from agreements.lifecycle import EDITABLE_STATES
 
         return self.status in EDITABLE_STATES
 
@@ -204,7 +203,7 @@ class Agreement(models.Model):
 
     @property
     def stage(self) -> str:
-        from ..lifecycle import STAGE_OF_STATE
+        from agreements.lifecycle import STAGE_OF_STATE
 
         return STAGE_OF_STATE[self.status]
 

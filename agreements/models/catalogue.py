@@ -10,9 +10,8 @@ from django.core.exceptions import ValidationError
 from django.db import models
 from django.db.models import Q
 
+from agreements.choices import Criticality
 from sla_portal.core.scoping import ScopedManager
-
-from ..choices import Criticality
 
 
 def validate_timezone(value: str) -> None:
@@ -93,7 +92,7 @@ class Calendar(models.Model):
         if self.holiday_subdivision and not self.holiday_country:
             raise ValidationError({"holiday_country": "A subdivision needs its country."})
         if self.holiday_country:
-            from ..calendars import holiday_country_error
+            from agreements.calendars import holiday_country_error
 
             error = holiday_country_error(self.holiday_country, self.holiday_subdivision)
             if error:

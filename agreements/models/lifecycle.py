@@ -13,9 +13,8 @@ from django.core.exceptions import ValidationError
 from django.db import models
 from django.db.models import Q
 
+from agreements.sections import SECTIONS_BY_KEY
 from sla_portal.core.scoping import ScopedManager
-
-from ..sections import SECTIONS_BY_KEY
 
 
 class FrozenVersionError(ValidationError):

@@ -8,10 +8,9 @@ from django.core.exceptions import ValidationError
 from django.db import models
 from django.db.models import F, Q
 
+from agreements.choices import DataSource, Direction, Metric, Period, Priority, Unit
+from agreements.smart import TargetSpec, smart_errors
 from sla_portal.core.scoping import ScopedManager
-
-from ..choices import DataSource, Direction, Metric, Period, Priority, Unit
-from ..smart import TargetSpec, smart_errors
 
 # The fields that say what a target is (tier defaults and agreement targets alike), in the
 # order forms, the admin and the API show them.

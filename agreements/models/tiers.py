@@ -7,9 +7,8 @@ from decimal import Decimal
 from django.db import models
 from django.db.models import Q
 
+from agreements.choices import Period
 from sla_portal.core.scoping import ScopedManager
-
-from ..choices import Period
 
 
 class Tier(models.Model):

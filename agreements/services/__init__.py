@@ -1,7 +1,7 @@
 """Writes to agreements: drafting (services/drafting.py), the lifecycle (services/lifecycle.py)
 and the audit trail (services/audit.py)."""
 
-from .drafting import (
+from agreements.services.drafting import (
     DEFAULT_PRIORITIES,
     TARGET_COMPARE_FIELDS,
     TARGET_COPY_FIELDS,

@@ -12,9 +12,7 @@ from typing import Any
 from django.db import models
 from django.db.models.signals import m2m_changed, post_delete, post_save, pre_save
 
-from sla_portal.core.actor import current_actor
-
-from ..models import (
+from agreements.models import (
     Agreement,
     AuditEvent,
     Calendar,
@@ -27,7 +25,8 @@ from ..models import (
     SupportingAgreement,
     Target,
 )
-from ..snapshot import _text
+from agreements.snapshot import _text
+from sla_portal.core.actor import current_actor
 
 IGNORED_FIELDS = {"created_at", "updated_at", "id"}
 

@@ -10,11 +10,8 @@ from typing import Any
 from django.db import transaction
 from django.db.models import Count, Max, Q
 
-from sla_portal.core.locks import hold_transaction_lock
-from sla_portal.core.models import Organisation, Role, User
-
-from ..completeness import AgreementFacts, Completeness, TargetFacts, completeness
-from ..models import (
+from agreements.completeness import AgreementFacts, Completeness, TargetFacts, completeness
+from agreements.models import (
     Agreement,
     Calendar,
     CreditBand,
@@ -25,8 +22,10 @@ from ..models import (
     Tier,
     TierTarget,
 )
-from ..models.targets import TARGET_SPEC_FIELDS
-from ..sections import SECTIONS, SECTIONS_BY_KEY, Section, calendar_section_for
+from agreements.models.targets import TARGET_SPEC_FIELDS
+from agreements.sections import SECTIONS, SECTIONS_BY_KEY, Section, calendar_section_for
+from sla_portal.core.locks import hold_transaction_lock
+from sla_portal.core.models import Organisation, Role, User
 
 # Fields an agreement takes from its tier; the agreement may override each one.
 TIER_FIELDS = (
@@ -140,7 +139,7 @@ def agreement_create_from_tier(
         signatories.append(_signatory_for(agreement, approver, Signatory.Side.CUSTOMER))
     Signatory.objects.bulk_create(signatories)
     # bulk_create sends no signals: put the copied rows in the audit trail explicitly.
-    from .audit import record_created
+    from agreements.services.audit import record_created
 
     record_created(
         [
@@ -258,7 +257,7 @@ def tier_differences(agreement: Agreement) -> list[TierDifference]:
 
 
 def _bands_text(bands: set) -> str:
-    from ..presentation import format_number
+    from agreements.presentation import format_number
 
     ordered = sorted(bands, key=lambda b: -b[1])
     return (
@@ -270,7 +269,7 @@ def _bands_text(bands: set) -> str:
 def _target_differences(
     ours: Iterable[Target], theirs: Iterable[TierTarget], agreement: Agreement | None = None
 ) -> list[TierDifference]:
-    from ..sections import section_for_metric
+    from agreements.sections import section_for_metric
 
     ours_by_key = {t.scope_key: t for t in ours}
     theirs_by_key = {t.scope_key: t for t in theirs}

@@ -18,12 +18,9 @@ from django.db.models import Q
 from django.urls import reverse
 from django.utils import timezone
 
-from sla_portal.core.models import Role, User
-from sla_portal.core.notifications import notify
-
-from .. import lifecycle as machine
-from ..lifecycle import TransitionError
-from ..models import (
+from agreements import lifecycle as machine
+from agreements.lifecycle import TransitionError
+from agreements.models import (
     Acceptance,
     Agreement,
     AgreementVersion,
@@ -33,12 +30,14 @@ from ..models import (
     ReviewAction,
     Signature,
 )
-from ..models.agreement import LIFECYCLE_FIELDS
-from ..presentation import section_heading
-from ..sections import SECTIONS_BY_KEY
-from ..snapshot import build_snapshot, content_hash
-from . import audit
-from .drafting import agreement_completeness
+from agreements.models.agreement import LIFECYCLE_FIELDS
+from agreements.presentation import section_heading
+from agreements.sections import SECTIONS_BY_KEY
+from agreements.services import audit
+from agreements.services.drafting import agreement_completeness
+from agreements.snapshot import build_snapshot, content_hash
+from sla_portal.core.models import Role, User
+from sla_portal.core.notifications import notify
 
 __all__ = ["IncompleteProposal", "TransitionError"]
 

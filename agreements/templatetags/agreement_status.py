@@ -11,7 +11,7 @@ from typing import Any
 from django import template
 from django.utils.html import format_html
 
-from ..presentation import status_of
+from agreements.presentation import status_of
 
 register = template.Library()
 

@@ -10,12 +10,11 @@ from django.db.models import Count
 from django.http import HttpRequest, HttpResponse
 from django.shortcuts import redirect, render
 
+from agreements.forms.agreement import NewAgreementForm
+from agreements.models import Agreement
+from agreements.selectors import agreements_visible_to
+from agreements.services import AgreementError, agreement_create_from_tier
 from sla_portal.core.permissions import require_drafter
-
-from ..forms.agreement import NewAgreementForm
-from ..models import Agreement
-from ..selectors import agreements_visible_to
-from ..services import AgreementError, agreement_create_from_tier
 
 
 @login_required

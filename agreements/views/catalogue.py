@@ -18,10 +18,8 @@ from django.shortcuts import get_object_or_404, redirect, render
 from django.urls import reverse
 from django.utils import timezone
 
-from sla_portal.core.permissions import require_drafter, require_provider
-
-from ..calendars import PreviewDay, holidays_with_names, preview
-from ..forms.catalogue import (
+from agreements.calendars import PreviewDay, holidays_with_names, preview
+from agreements.forms.catalogue import (
     HOURS_HELP,
     Editor,
     PreviewForm,
@@ -29,8 +27,8 @@ from ..forms.catalogue import (
     calendar_editor,
     tier_editor,
 )
-from ..models import Calendar, CalendarHours
-from ..presentation import (
+from agreements.models import Calendar, CalendarHours
+from agreements.presentation import (
     COMPLIANCE_NOUN,
     compliance_text,
     format_money,
@@ -38,13 +36,14 @@ from ..presentation import (
     format_value,
     weekly_hours_text,
 )
-from ..selectors import (
+from agreements.selectors import (
     agreements_visible_to,
     calendars_visible_to,
     services_visible_to,
     tiers_visible_to,
 )
-from ..services import calendar_frozen_reason
+from agreements.services import calendar_frozen_reason
+from sla_portal.core.permissions import require_drafter, require_provider
 
 # Ranges of times and days take a typographic en dash, as in print.
 DASH = "\N{EN DASH}"

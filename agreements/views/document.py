@@ -7,12 +7,11 @@ from django.http import Http404, HttpRequest, HttpResponse
 from django.shortcuts import render
 from django.utils.http import content_disposition_header
 
+from agreements.models import Agreement
+from agreements.pdf import render_agreement_pdf
+from agreements.presentation import document_context
+from agreements.selectors import agreement_document
 from reporting.selectors import agreement_overview
-
-from ..models import Agreement
-from ..pdf import render_agreement_pdf
-from ..presentation import document_context
-from ..selectors import agreement_document
 
 
 def _visible_agreement(request: HttpRequest, pk: int) -> Agreement:

@@ -8,19 +8,24 @@ from django.db import transaction
 from django.http import Http404, HttpRequest, HttpResponse
 from django.shortcuts import get_object_or_404, redirect, render
 
-from sla_portal.core.permissions import require_drafter
-
-from ..forms.agreement import related_formsets, section_form_class, terms_form_class
-from ..forms.targets import agreement_targets_formset, share_choices, table_columns
-from ..models import Agreement, Target
-from ..sections import CALENDAR_SECTIONS, SECTIONS, SECTIONS_BY_KEY, Section, calendar_section_for
-from ..selectors import agreements_visible_to
-from ..services import (
+from agreements.forms.agreement import related_formsets, section_form_class, terms_form_class
+from agreements.forms.targets import agreement_targets_formset, share_choices, table_columns
+from agreements.models import Agreement, Target
+from agreements.sections import (
+    CALENDAR_SECTIONS,
+    SECTIONS,
+    SECTIONS_BY_KEY,
+    Section,
+    calendar_section_for,
+)
+from agreements.selectors import agreements_visible_to
+from agreements.services import (
     agreement_completeness,
     chosen_calendars,
     differing_target_ids,
     target_calendar,
 )
+from sla_portal.core.permissions import require_drafter
 
 TERMS = Section(
     "terms",

@@ -25,13 +25,9 @@ from django.shortcuts import get_object_or_404, render
 from django.urls import reverse
 from django.views.decorators.http import require_POST, require_safe
 
-from sla_portal.core.models import User
-from sla_portal.core.notifications import notifications_for_agreement
-from sla_portal.core.permissions import require_drafter
-
-from .. import lifecycle as machine
-from ..diff import TERMS, diff_snapshots
-from ..forms.lifecycle import (
+from agreements import lifecycle as machine
+from agreements.diff import TERMS, diff_snapshots
+from agreements.forms.lifecycle import (
     SECTION_CHOICES,
     AcceptForm,
     CommentForm,
@@ -43,8 +39,8 @@ from ..forms.lifecycle import (
     SupportingAgreementForm,
     review_actions_formset,
 )
-from ..history import action_label, history_rows
-from ..models import (
+from agreements.history import action_label, history_rows
+from agreements.models import (
     Acceptance,
     Agreement,
     AgreementVersion,
@@ -55,11 +51,14 @@ from ..models import (
     Review,
     Signature,
 )
-from ..presentation import section_heading, status_of
-from ..sections import MARKDOWN_FIELDS, SECTIONS_BY_KEY
-from ..selectors import agreements_visible_to, comments_visible_to
-from ..services import lifecycle as services
-from ..services.lifecycle import TransitionError
+from agreements.presentation import section_heading, status_of
+from agreements.sections import MARKDOWN_FIELDS, SECTIONS_BY_KEY
+from agreements.selectors import agreements_visible_to, comments_visible_to
+from agreements.services import lifecycle as services
+from agreements.services.lifecycle import TransitionError
+from sla_portal.core.models import User
+from sla_portal.core.notifications import notifications_for_agreement
+from sla_portal.core.permissions import require_drafter
 
 # Audit actions that tell the agreement's story (field edits are on the history page).
 TIMELINE_ACTIONS = frozenset(

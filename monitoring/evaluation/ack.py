@@ -16,9 +16,8 @@ from django.conf import settings
 from django.core import signing
 from django.urls import reverse
 
+from monitoring.models import Alert, Level
 from sla_portal.core.models import User
-
-from ..models import Alert, Level
 
 SALT = "monitoring.alert-ack"
 # Long enough for a weekend and a holiday; an alert older than this is history, not news.

@@ -5,9 +5,8 @@ from __future__ import annotations
 from django.core.exceptions import PermissionDenied, ValidationError
 from django.utils import timezone
 
+from monitoring.models import Alert, Breach
 from sla_portal.core.models import User
-
-from ..models import Alert, Breach
 
 
 def alert_acknowledge(alert: Alert, user: User) -> Alert:

@@ -20,13 +20,12 @@ from django.urls import reverse
 from django.utils import timezone
 
 from agreements.models import Agreement
+from monitoring.evaluation.ack import ack_url, can_receive_ack_link
+from monitoring.evaluation.bulk import upsert_rows
+from monitoring.evaluation.format import LEVEL_MEANINGS, duration, state_word
+from monitoring.models import Alert, Breach, DigestItem, EscalationContact, Level, TicketTimer
 from sla_portal.core.models import Role, User
 from sla_portal.core.notifications import notify
-
-from ..models import Alert, Breach, DigestItem, EscalationContact, Level, TicketTimer
-from .ack import ack_url, can_receive_ack_link
-from .bulk import upsert_rows
-from .format import LEVEL_MEANINGS, duration, state_word
 
 RANK = {Level.WARNING: 1, Level.MISSED_TARGET: 2, Level.BREACHED: 3}
 

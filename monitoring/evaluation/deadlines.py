@@ -14,7 +14,7 @@ from datetime import datetime
 
 from django.db import transaction
 
-from ..models import Ticket, TicketTimer
+from monitoring.models import Ticket, TicketTimer
 
 
 def claim_due_timers(now: datetime, limit: int = 1000) -> int:

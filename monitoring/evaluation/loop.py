@@ -48,12 +48,11 @@ from django.db import (
 )
 from django.utils import timezone
 
+from monitoring.evaluation import tickets as ticket_evaluation
+from monitoring.evaluation.alerts import deliver_new_alerts
+from monitoring.evaluation.deadlines import claim_due_timer_tickets
+from monitoring.evaluation.period_deadlines import TICK_BUDGET, claim_period_deadlines
 from sla_portal.core.models import WorkerHeartbeat
-
-from . import tickets as ticket_evaluation
-from .alerts import deliver_new_alerts
-from .deadlines import claim_due_timer_tickets
-from .period_deadlines import TICK_BUDGET, claim_period_deadlines
 
 logger = logging.getLogger(__name__)
 

@@ -17,7 +17,7 @@ from datetime import datetime, timedelta
 
 from django.db.models import F, Q
 
-from ..models import EvaluationRequest
+from monitoring.models import EvaluationRequest
 
 NAME = "evaluate_periods"
 # A pass whose last slice started longer ago than this was lost: beat starts another.

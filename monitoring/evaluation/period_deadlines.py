@@ -26,9 +26,8 @@ from django.db import InterfaceError, OperationalError, transaction
 
 from agreements.models import Agreement
 from agreements.terms import MONITORED_STATES
-
-from ..models import PeriodResult
-from .periods import evaluate_agreement_periods
+from monitoring.evaluation.periods import evaluate_agreement_periods
+from monitoring.models import PeriodResult
 
 logger = logging.getLogger(__name__)
 

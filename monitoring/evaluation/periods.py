@@ -20,10 +20,9 @@ from django.utils import timezone
 
 from agreements.models import Agreement, Service
 from agreements.terms import MONITORED_STATES, MeasuredTarget, MeasuredTerms, measured_terms
-
-from .. import staleness
-from ..budget import WARNING, next_crossing
-from ..compliance import (
+from monitoring import staleness
+from monitoring.budget import WARNING, next_crossing
+from monitoring.compliance import (
     AT_RISK,
     BREACHED,
     MISSED_TARGET,
@@ -37,7 +36,9 @@ from ..compliance import (
     ticket_share_verdict,
     value_verdict,
 )
-from ..models import (
+from monitoring.evaluation import alerts
+from monitoring.evaluation.format import percent
+from monitoring.models import (
     Breach,
     ContinuityIncident,
     ErrorEvent,
@@ -49,10 +50,8 @@ from ..models import (
     TicketTimer,
     UptimeCheck,
 )
-from ..ownership import counted_for
-from ..silence import clip_open_outages
-from . import alerts
-from .format import percent
+from monitoring.ownership import counted_for
+from monitoring.silence import clip_open_outages
 
 # A first evaluation of an agreement that took effect long ago fills in at most this many
 # periods per target (ten years of months); older ones are out of any report's reach.

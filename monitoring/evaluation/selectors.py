@@ -17,9 +17,9 @@ from django.db.models import Count, Q, QuerySet
 from agreements.models import Agreement
 from agreements.selectors import agreements_visible_to
 from agreements.terms import measured_terms
-from sla_portal.core.models import Notification, User
-
-from ..models import (
+from monitoring.evaluation.alerts import default_recipients
+from monitoring.evaluation.format import state_word
+from monitoring.models import (
     Alert,
     Breach,
     DigestItem,
@@ -29,8 +29,7 @@ from ..models import (
     Ticket,
     TicketTimer,
 )
-from .alerts import default_recipients
-from .format import state_word
+from sla_portal.core.models import Notification, User
 
 # Past periods listed per target on the compliance page; older ones are in the API and reports.
 PAST_PERIODS = 12

@@ -41,12 +41,11 @@ from agreements.terms import (
     measured_terms,
     terms_of_version,
 )
-
-from ..compliance import MISSED_TARGET, TimerInput, TimerResult, ticket_timer
-from ..models import Breach, Level, Ticket, TicketPause, TicketStatusChange, TicketTimer
-from . import alerts
-from .bulk import upsert_rows
-from .format import duration
+from monitoring.compliance import MISSED_TARGET, TimerInput, TimerResult, ticket_timer
+from monitoring.evaluation import alerts
+from monitoring.evaluation.bulk import upsert_rows
+from monitoring.evaluation.format import duration
+from monitoring.models import Breach, Level, Ticket, TicketPause, TicketStatusChange, TicketTimer
 
 logger = logging.getLogger(__name__)
 

@@ -62,8 +62,8 @@ def continue_evaluation(agreement_ids: Iterable[int]) -> None:
 
 
 def _queue_task(what: str) -> None:
-    from ..models import EvaluationRequest
-    from ..tasks import evaluate_changed
+    from monitoring.models import EvaluationRequest
+    from monitoring.tasks import evaluate_changed
 
     try:
         evaluate_changed.delay()
@@ -78,7 +78,7 @@ def _locked_request():
 
     The lock is taken by an UPDATE first, so that SQLite too takes its write lock at once
     rather than failing to upgrade a read lock under a concurrent writer."""
-    from ..models import EvaluationRequest
+    from monitoring.models import EvaluationRequest
 
     if not EvaluationRequest.objects.filter(name=NAME).update(sequence=F("sequence") + 1):
         EvaluationRequest.objects.get_or_create(name=NAME)
@@ -120,7 +120,7 @@ def record_request(agreement_ids: Iterable[int], now: datetime) -> bool:
 
 
 def _record_request_pg(agreements: list[str], now: datetime) -> bool:
-    from ..models import EvaluationRequest
+    from monitoring.models import EvaluationRequest
 
     params = {"agreements": agreements, "lost": now - LOST_AFTER, "now": now, "name": NAME}
     with transaction.atomic(), connection.cursor() as cursor:
@@ -171,8 +171,8 @@ def record_request_sql(agreements: str, only_if: str, now: datetime) -> tuple[st
 def queue_evaluation() -> None:
     """After a commit whose nudge (:func:`record_request_sql`) found no task outstanding:
     queue one; if the broker refuses, clear the flag so that the next nudge tries again."""
-    from ..models import EvaluationRequest
-    from ..tasks import evaluate_changed
+    from monitoring.models import EvaluationRequest
+    from monitoring.tasks import evaluate_changed
 
     try:
         evaluate_changed.delay()
@@ -182,7 +182,7 @@ def queue_evaluation() -> None:
 
 
 def _table() -> str:
-    from ..models import EvaluationRequest
+    from monitoring.models import EvaluationRequest
 
     return EvaluationRequest._meta.db_table
 
@@ -213,8 +213,13 @@ def finish_request(taken: dict[str, int]) -> None:
 def agreements_affected(kind: str, ids: list[int]) -> list[int]:
     """The monitored agreements whose results a batch of ``kind`` rows may change."""
     from agreements.models import Agreement
-
-    from ..models import ContinuityIncident, ErrorEvent, MaintenanceWindow, Measurement, Ticket
+    from monitoring.models import (
+        ContinuityIncident,
+        ErrorEvent,
+        MaintenanceWindow,
+        Measurement,
+        Ticket,
+    )
 
     if kind == "tickets":
         return list(

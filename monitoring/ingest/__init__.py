@@ -22,7 +22,7 @@ from datetime import datetime, timedelta
 from typing import TYPE_CHECKING, Any
 
 if TYPE_CHECKING:
-    from ..models import Source
+    from monitoring.models import Source
 
 logger = logging.getLogger(__name__)
 
@@ -81,7 +81,7 @@ def notify_changed(kind: str, ids: Iterable[int]) -> None:
     coalesced evaluation of the batch (``monitoring.evaluation.trigger``). Changed tickets
     were also marked in the batch's own transaction (``Ticket.evaluated_at`` is NULL), so the
     engine's sweep finds them even when the queueing fails."""
-    from ..evaluation.trigger import request_evaluation
+    from monitoring.evaluation.trigger import request_evaluation
 
     ids = list(ids)
     logger.debug("ingest changed %d %s: %s", len(ids), kind, ids[:20])
@@ -121,8 +121,8 @@ def mark_received(
     from django.db.models import Case, DateTimeField, F, Q, Value, When
     from django.utils import timezone
 
-    from ..models import Source
-    from ..staleness import evidence_time, source_interval
+    from monitoring.models import Source
+    from monitoring.staleness import evidence_time, source_interval
 
     source_id = source.pk
     interval = source_interval(source) if evidence else None
@@ -162,7 +162,7 @@ def receipt_sql(
     for a batch that runs it in its own transaction (``tickets_ingest`` in autocommit): no
     round trip and no commit of its own. It is to be the batch's last write but the nudge,
     so the source row stays locked only for the commit, not for the batch's length."""
-    from ..staleness import evidence_time, source_interval
+    from monitoring.staleness import evidence_time, source_interval
 
     moment = evidence_time(source, data_until, now) if evidence else None
     interval = source_interval(source) if evidence else None
@@ -172,7 +172,7 @@ def receipt_sql(
 def _receipt_update(
     source_id: int, now: datetime, moment: datetime | None, interval: timedelta | None
 ) -> tuple[str, list[Any]]:
-    from ..models import Source
+    from monitoring.models import Source
 
     evidence = ""
     params: list[Any] = [now]

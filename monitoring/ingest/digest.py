@@ -25,7 +25,7 @@ from collections.abc import Mapping, Sequence
 from datetime import UTC, datetime, timedelta
 from typing import Any
 
-from .history import StatusEntry
+from monitoring.ingest.history import StatusEntry
 
 # The ticket values covered, in the digest's order (the columns of ``monitoring_ticket``
 # without their ``_id`` suffix distinction: ``agreement_id`` and ``service_id`` are ids).

@@ -15,10 +15,7 @@ from typing import Any
 
 from django.db import models, transaction
 
-from monitoring.models import ContinuityIncident, ErrorEvent, Measurement, Source
-from monitoring.ownership import accepted_services
-
-from . import (
+from monitoring.ingest import (
     MAX_BATCH,
     IngestError,
     IngestResult,
@@ -28,8 +25,8 @@ from . import (
     notify_changed,
     source_accepts,
 )
-from .bulk import bulk_update_rows
-from .fields import (
+from monitoring.ingest.bulk import bulk_update_rows
+from monitoring.ingest.fields import (
     FieldError,
     is_blank,
     optional_timestamp,
@@ -37,6 +34,8 @@ from .fields import (
     source_zone,
     text,
 )
+from monitoring.models import ContinuityIncident, ErrorEvent, Measurement, Source
+from monitoring.ownership import accepted_services
 
 __all__ = ["errors_ingest", "incidents_ingest", "measurements_ingest"]
 

@@ -13,9 +13,7 @@ from django.utils import timezone
 
 from agreements.models import Agreement
 from monitoring.evaluation.trigger import queue_evaluation
-from monitoring.models import Source, Ticket, TicketPause, TicketStatusChange
-
-from . import (
+from monitoring.ingest import (
     MAX_BATCH,
     IngestError,
     IngestResult,
@@ -26,10 +24,10 @@ from . import (
     receipt_sql,
     source_accepts,
 )
-from .bulk import bulk_update_rows
-from .copy import uses_copy
-from .digest import ticket_digest
-from .fields import (
+from monitoring.ingest.bulk import bulk_update_rows
+from monitoring.ingest.copy import uses_copy
+from monitoring.ingest.digest import ticket_digest
+from monitoring.ingest.fields import (
     FieldError,
     boolean,
     integer,
@@ -40,8 +38,9 @@ from .fields import (
     text,
     timestamp,
 )
-from .history import StatusEntry, pauses_from_history
-from .upsert import INLINE_UP_TO, tickets_upsert
+from monitoring.ingest.history import StatusEntry, pauses_from_history
+from monitoring.ingest.upsert import INLINE_UP_TO, tickets_upsert
+from monitoring.models import Source, Ticket, TicketPause, TicketStatusChange
 
 __all__ = ["tickets_ingest"]
 

@@ -18,11 +18,10 @@ from typing import Any
 from django.db import connection
 
 from monitoring.evaluation.trigger import record_request_sql
+from monitoring.ingest.copy import copy_into, flag, moment, number, text
+from monitoring.ingest.digest import DIGEST_FIELDS
+from monitoring.ingest.history import StatusEntry
 from monitoring.models import Outage, Ticket, TicketPause, TicketStatusChange, UptimeCheck
-
-from .copy import copy_into, flag, moment, number, text
-from .digest import DIGEST_FIELDS
-from .history import StatusEntry
 
 TICKET_STAGE = "ingest_ticket_stage"
 HISTORY_STAGE = "ingest_history_stage"

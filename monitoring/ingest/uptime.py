@@ -10,11 +10,7 @@ from django.db import transaction
 from django.db.models import Q
 
 from agreements.models import Service
-from monitoring.models import MaintenanceWindow, Outage, Source, UptimeCheck
-from monitoring.outages import outages_from_checks
-from monitoring.ownership import accepted_services
-
-from . import (
+from monitoring.ingest import (
     MAX_BATCH,
     IngestError,
     IngestResult,
@@ -23,9 +19,9 @@ from . import (
     notify_changed,
     source_accepts,
 )
-from .bulk import bulk_update_rows
-from .copy import uses_copy
-from .fields import (
+from monitoring.ingest.bulk import bulk_update_rows
+from monitoring.ingest.copy import uses_copy
+from monitoring.ingest.fields import (
     FieldError,
     integer,
     is_blank,
@@ -34,7 +30,10 @@ from .fields import (
     source_zone,
     text,
 )
-from .upsert import checks_upsert, outages_recompute
+from monitoring.ingest.upsert import checks_upsert, outages_recompute
+from monitoring.models import MaintenanceWindow, Outage, Source, UptimeCheck
+from monitoring.outages import outages_from_checks
+from monitoring.ownership import accepted_services
 
 __all__ = ["checks_ingest", "maintenance_ingest"]
 

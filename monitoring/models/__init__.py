@@ -1,4 +1,4 @@
-from .evaluation import (
+from monitoring.models.evaluation import (
     Alert,
     Breach,
     DigestItem,
@@ -9,12 +9,12 @@ from .evaluation import (
     Status,
     TicketTimer,
 )
-from .events import ContinuityIncident, ErrorEvent, Measurement
-from .imports import ImportJob
-from .probe import ProbeState
-from .sources import SignedDelivery, Source, TicketEventStamp
-from .tickets import Ticket, TicketPause, TicketStatusChange
-from .uptime import MaintenanceWindow, Outage, UptimeCheck
+from monitoring.models.events import ContinuityIncident, ErrorEvent, Measurement
+from monitoring.models.imports import ImportJob
+from monitoring.models.probe import ProbeState
+from monitoring.models.sources import SignedDelivery, Source, TicketEventStamp
+from monitoring.models.tickets import Ticket, TicketPause, TicketStatusChange
+from monitoring.models.uptime import MaintenanceWindow, Outage, UptimeCheck
 
 __all__ = [
     "Alert",

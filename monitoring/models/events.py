@@ -5,9 +5,8 @@ from __future__ import annotations
 from django.db import models
 from django.db.models import F, Q
 
+from monitoring.models.uptime import SourceOwned
 from sla_portal.core.scoping import ScopedManager
-
-from .uptime import SourceOwned
 
 
 class ErrorEvent(SourceOwned, models.Model):

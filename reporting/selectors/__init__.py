@@ -38,13 +38,12 @@ from monitoring.models import (
     TicketTimer,
 )
 from monitoring.presentation import goals, level_badge, status_badge
+from reporting.models import Report
+from reporting.selectors import recent
+from reporting.selectors.recent import BREACH_COUNT_CAP
+from reporting.selectors.stamps import Stamp, stamp
 from sla_portal.core.models import Notification, User
 from sla_portal.core.notifications import pending_problems
-
-from ..models import Report
-from . import recent
-from .recent import BREACH_COUNT_CAP
-from .stamps import Stamp, stamp
 
 TREND_PERIODS = 12
 # The dashboards' lists are bounded: the newest breaches of each agreement, the nearest open

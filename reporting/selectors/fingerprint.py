@@ -38,9 +38,8 @@ from django.utils import timezone
 from agreements.models import Review
 from agreements.terms import MONITORED_STATES
 from monitoring.models import Status
+from reporting.selectors.recent import BREACH_COUNT_CAP, customer_scope
 from sla_portal.core.models import Notification, User
-
-from .recent import BREACH_COUNT_CAP, customer_scope
 
 
 def _hash(sql: str) -> str:
@@ -192,7 +191,7 @@ SELECT md5(concat_ws('#', {AGREEMENTS},
 def dashboard_fingerprint(user: User, now: datetime | None = None) -> str:
     """A short hash of everything the user's dashboard shows, from one query: equal
     fingerprints mean equal pages (up to the countdowns the browser keeps current)."""
-    from . import (
+    from reporting.selectors import (
         BREACH_HISTORY,
         DELIVERY_PROBLEMS,
         OPEN_BREACHES,

@@ -1,8 +1,15 @@
 from django.contrib import admin
 from django.contrib.auth.admin import UserAdmin as BaseUserAdmin
 
-from .models import AccountEvent, ApiToken, Notification, Organisation, User, WorkerHeartbeat
-from .tokens import token_revoke
+from sla_portal.core.models import (
+    AccountEvent,
+    ApiToken,
+    Notification,
+    Organisation,
+    User,
+    WorkerHeartbeat,
+)
+from sla_portal.core.tokens import token_revoke
 
 
 class ReadOnlyAdmin(admin.ModelAdmin):

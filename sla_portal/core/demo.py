@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from django.db import transaction
 
-from .models import Organisation, Role, User
+from sla_portal.core.models import Organisation, Role, User
 
 DEMO_PASSWORD = "demo-pass-2026"
 

@@ -8,10 +8,10 @@ from typing import Any
 from django import forms
 from django.contrib.auth.forms import PasswordResetForm
 
-from .client_ip import client_ip
-from .models import Organisation
-from .reset_limits import reset_email_allowed
-from .services import roles_for
+from sla_portal.core.client_ip import client_ip
+from sla_portal.core.models import Organisation
+from sla_portal.core.reset_limits import reset_email_allowed
+from sla_portal.core.services import roles_for
 
 logger = logging.getLogger(__name__)
 

@@ -43,9 +43,14 @@ from django.conf import settings
 from django.db import Error as DatabaseFailure
 from django.db import connection
 
-from .emails import EmailTransport
-from .health import MAILER_HEARTBEAT, record_heartbeat
-from .notifications import WAKE_CHANNEL, claim_next_due, reclaim_stalled, send_claimed
+from sla_portal.core.emails import EmailTransport
+from sla_portal.core.health import MAILER_HEARTBEAT, record_heartbeat
+from sla_portal.core.notifications import (
+    WAKE_CHANNEL,
+    claim_next_due,
+    reclaim_stalled,
+    send_claimed,
+)
 
 logger = logging.getLogger(__name__)
 

@@ -12,7 +12,7 @@ from django.db import models
 from django.db.models import Q
 from django.utils import timezone
 
-from .scoping import ScopedManager, ScopedQuerySet
+from sla_portal.core.scoping import ScopedManager, ScopedQuerySet
 
 
 class Organisation(models.Model):

@@ -42,8 +42,8 @@ from django.db import connection
 from django.db.models import Count, F, Min, Q, QuerySet
 from django.utils import timezone
 
-from .emails import EmailTransport, RenderedEmail, render_email
-from .models import EmailAttachment, Notification, User
+from sla_portal.core.emails import EmailTransport, RenderedEmail, render_email
+from sla_portal.core.models import EmailAttachment, Notification, User
 
 logger = logging.getLogger(__name__)
 

@@ -8,7 +8,7 @@ from django.conf import settings
 from rest_framework.exceptions import ParseError
 from rest_framework.parsers import JSONParser
 
-from .safejson import loads
+from sla_portal.core.safejson import loads
 
 READ_CHUNK = 64 * 1024
 
@@ -23,7 +23,7 @@ class SafeJSONParser(JSONParser):
 
     REST framework's parser hands the stream to ``json.load``: a body of 50,000 nested
     brackets raised ``RecursionError`` (a 500) and nothing bounded its size. Bulk ingest has
-    its own parsers with their own size limit (``monitoring.api``)."""
+    its own parsers with their own size limit (``monitoring.api.ingest``)."""
 
     def parse(self, stream: Any, media_type: str | None = None, parser_context: Any = None):
         limit = settings.DATA_UPLOAD_MAX_MEMORY_SIZE

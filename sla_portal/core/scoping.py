@@ -21,7 +21,7 @@ from django.db import models
 from django.db.models import Q
 
 if TYPE_CHECKING:
-    from .models import Organisation
+    from sla_portal.core.models import Organisation
 
 
 class ScopedQuerySet(models.QuerySet):

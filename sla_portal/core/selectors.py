@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from django.db.models import Count, Q, QuerySet
 
-from .models import AccountEvent, Organisation, User
+from sla_portal.core.models import AccountEvent, Organisation, User
 
 
 def organisations_visible_to(user: User) -> QuerySet[Organisation]:

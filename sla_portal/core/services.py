@@ -23,8 +23,15 @@ from django.utils.encoding import force_bytes
 from django.utils.http import urlsafe_base64_encode
 from django.utils.text import slugify
 
-from .models import CUSTOMER_ROLES, PROVIDER_ROLES, AccountEvent, Organisation, Role, User
-from .notifications import notify
+from sla_portal.core.models import (
+    CUSTOMER_ROLES,
+    PROVIDER_ROLES,
+    AccountEvent,
+    Organisation,
+    Role,
+    User,
+)
+from sla_portal.core.notifications import notify
 
 logger = logging.getLogger("sla_portal.accounts")
 

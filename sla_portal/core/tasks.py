@@ -8,7 +8,7 @@ from celery import shared_task
 @shared_task(name="core.heartbeat", ignore_result=True)
 def heartbeat() -> None:
     """Tell /healthz that a worker is consuming and beat is scheduling."""
-    from .health import record_heartbeat
+    from sla_portal.core.health import record_heartbeat
 
     record_heartbeat(hostname=socket.gethostname())
 
@@ -30,6 +30,6 @@ def deliver_notifications() -> int:
     message queued by an older version is consumed, not refused. Safe beside a mailer:
     every row is claimed before it is sent.
     """
-    from .notifications import deliver_due
+    from sla_portal.core.notifications import deliver_due
 
     return deliver_due()

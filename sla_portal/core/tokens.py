@@ -31,7 +31,7 @@ from rest_framework import exceptions
 from rest_framework.authentication import BaseAuthentication, get_authorization_header
 from rest_framework.permissions import SAFE_METHODS
 
-from .models import AccountEvent, ApiToken, User
+from sla_portal.core.models import AccountEvent, ApiToken, User
 
 __all__ = [
     "ApiTokenAuthentication",

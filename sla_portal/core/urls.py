@@ -1,6 +1,6 @@
 from django.urls import path
 
-from . import views
+from sla_portal.core.views import people as views
 
 app_name = "core"
 

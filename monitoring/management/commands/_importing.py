@@ -13,12 +13,11 @@ from typing import TypeVar
 from django.core.management.base import BaseCommand, CommandError
 from django.db import transaction
 
+from monitoring.importers import ImportOptionError
+from monitoring.importers.common import Accounting
+from monitoring.imports import ImportRefused, ImportReport, rows_line
+from monitoring.models import Source
 from sla_portal.core.models import Organisation
-
-from ...importers import ImportOptionError
-from ...importers.common import Accounting
-from ...imports import ImportRefused, ImportReport, rows_line
-from ...models import Source
 
 T = TypeVar("T")
 

@@ -15,9 +15,8 @@ from datetime import datetime
 from django.core.management.base import BaseCommand, CommandError, CommandParser
 
 from agreements.models import Agreement
-
-from ...evaluation.format import percent
-from ...models import PeriodResult
+from monitoring.evaluation.format import percent
+from monitoring.models import PeriodResult
 
 MONTH = re.compile(r"^(\d{4})-(\d{2})$")
 HEADER = (

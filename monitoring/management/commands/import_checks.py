@@ -1,10 +1,9 @@
 from django.core.management.base import BaseCommand, CommandError
 
 from agreements.models import Service
-
-from ...importers import healthcheck, upptime, uptime_kuma
-from ...imports import import_checks
-from ._importing import (
+from monitoring.importers import healthcheck, upptime, uptime_kuma
+from monitoring.imports import import_checks
+from monitoring.management.commands._importing import (
     add_source_arguments,
     customer_of,
     get_source,

@@ -1,11 +1,16 @@
 from django.core.management.base import BaseCommand, CommandError
 
-from ...importers import event_log as el
-from ...importers import generic_csv as gc
-from ...imports import import_tickets
-from ...models import Source
-from ...models.imports import ColumnMapping
-from ._importing import add_source_arguments, parse, print_summary, run
+from monitoring.importers import event_log as el
+from monitoring.importers import generic_csv as gc
+from monitoring.imports import import_tickets
+from monitoring.management.commands._importing import (
+    add_source_arguments,
+    parse,
+    print_summary,
+    run,
+)
+from monitoring.models import Source
+from monitoring.models.imports import ColumnMapping
 
 
 def _existing_source(options: dict) -> Source:

@@ -1,8 +1,8 @@
 from django.core.management.base import BaseCommand, CommandError
 
-from ...importers.statuspage import parse_maintenances
-from ...imports import import_maintenance
-from ._importing import (
+from monitoring.importers.statuspage import parse_maintenances
+from monitoring.imports import import_maintenance
+from monitoring.management.commands._importing import (
     add_source_arguments,
     customer_of,
     get_source,

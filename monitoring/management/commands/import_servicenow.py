@@ -1,8 +1,8 @@
 from django.core.management.base import BaseCommand
 
-from ...importers.servicenow import parse_incident_log
-from ...imports import import_tickets
-from ._importing import (
+from monitoring.importers.servicenow import parse_incident_log
+from monitoring.imports import import_tickets
+from monitoring.management.commands._importing import (
     add_source_arguments,
     customer_of,
     get_source,

@@ -11,7 +11,7 @@ import threading
 
 from django.core.management.base import BaseCommand, CommandParser
 
-from ...evaluation.loop import DeadlineLoop
+from monitoring.evaluation.loop import DeadlineLoop
 
 
 class Command(BaseCommand):
