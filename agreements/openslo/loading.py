@@ -1,0 +1,100 @@
+"""YAML text to plain objects, safely: size, depth and node limits, no aliases.
+
+``yaml.safe_load_all`` builds shared objects for aliases, so an alias bomb ("billion laughs")
+costs little memory but makes every walk over the result exponential; and the composer
+recurses once per nesting level, so 50,000 nested brackets overflow the stack. Both are
+refused by a first pass over the parser's events, which is iterative and stops at the first
+limit crossed.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import Any
+
+import yaml
+
+from agreements.openslo.problems import Problem
+
+MAX_BYTES = 1_000_000
+MAX_DEPTH = 64
+MAX_NODES = 200_000
+
+
+@dataclass(frozen=True)
+class Loaded:
+    """The objects of the file, flattened: a YAML document holding a list of objects (the
+    go-sdk's style) counts each item as one object."""
+
+    objects: list[Any]
+    problems: list[Problem]
+
+
+def _problem(reason: str, mark: Any = None) -> Problem:
+    where = f" (line {mark.line + 1}, column {mark.column + 1})" if mark is not None else ""
+    return Problem(None, "", "", "", reason + where)
+
+
+def load_objects(text: str | bytes) -> Loaded:
+    """Every object of a multi-document YAML file, or the one problem that stops reading."""
+    if isinstance(text, bytes):
+        if len(text) > MAX_BYTES:
+            return Loaded([], [_problem(_too_big(len(text)))])
+        try:
+            text = text.decode("utf-8")
+        except UnicodeDecodeError as exc:
+            return Loaded([], [_problem(f"The file is not UTF-8 text (byte {exc.start}).")])
+    if len(text.encode("utf-8")) > MAX_BYTES:
+        return Loaded([], [_problem(_too_big(len(text.encode("utf-8"))))])
+    if not text.strip():
+        return Loaded([], [_problem("The file is empty: paste or upload OpenSLO YAML.")])
+    problem = _check_events(text)
+    if problem is not None:
+        return Loaded([], [problem])
+    try:
+        documents = list(yaml.load_all(text, Loader=yaml.CSafeLoader))
+    except yaml.YAMLError as exc:  # pragma: no cover - the event pass finds these first
+        return Loaded([], [_problem(f"Not valid YAML: {exc}")])
+    objects: list[Any] = []
+    for document in documents:
+        if document is None:
+            continue
+        if isinstance(document, list):
+            objects.extend(document)
+        else:
+            objects.append(document)
+    if not objects:
+        return Loaded([], [_problem("The file holds no documents.")])
+    return Loaded(objects, [])
+
+
+def _too_big(size: int) -> str:
+    return f"The file is {size:,} bytes; at most {MAX_BYTES:,} bytes are read."
+
+
+def _check_events(text: str) -> Problem | None:
+    depth = 0
+    nodes = 0
+    try:
+        for event in yaml.parse(text, Loader=yaml.CSafeLoader):
+            if isinstance(event, yaml.AliasEvent):
+                return _problem(
+                    f"YAML aliases (*{event.anchor}) are not accepted: write the values out.",
+                    event.start_mark,
+                )
+            if isinstance(event, yaml.NodeEvent):
+                nodes += 1
+                if nodes > MAX_NODES:
+                    return _problem(f"More than {MAX_NODES:,} YAML values.", event.start_mark)
+            if isinstance(event, (yaml.MappingStartEvent, yaml.SequenceStartEvent)):
+                depth += 1
+                if depth > MAX_DEPTH:
+                    return _problem(f"Nested more than {MAX_DEPTH} levels deep.", event.start_mark)
+            elif isinstance(event, (yaml.MappingEndEvent, yaml.SequenceEndEvent)):
+                depth -= 1
+    except yaml.MarkedYAMLError as exc:
+        reason = exc.problem or str(exc)
+        return _problem(f"Not valid YAML: {reason}", exc.problem_mark)
+    except yaml.YAMLError as exc:
+        return _problem(f"Not valid YAML: {exc}")
+    return None
