@@ -17,6 +17,7 @@ from agreements.api.lifecycle import (
     AgreementTransitionViewSet,
     AgreementVersionViewSet,
 )
+from agreements.api.openslo import AgreementOpenSLOViewSet
 from monitoring.api.evaluation import (
     AlertViewSet,
     BreachViewSet,
@@ -46,6 +47,7 @@ router.register(f"{AGREEMENT}/versions", AgreementVersionViewSet, basename="agre
 router.register(f"{AGREEMENT}/comments", AgreementCommentViewSet, basename="agreement-comment")
 router.register(f"{AGREEMENT}/history", AgreementHistoryViewSet, basename="agreement-history")
 router.register(f"{AGREEMENT}/reviews", AgreementReviewViewSet, basename="agreement-review")
+router.register(f"{AGREEMENT}/openslo", AgreementOpenSLOViewSet, basename="agreement-openslo")
 router.register("targets", TargetViewSet, basename="target")
 router.register("sources", SourceViewSet, basename="source")
 router.register("tickets", TicketViewSet, basename="ticket")
