@@ -1,6 +1,6 @@
 from django.urls import path
 
-from agreements.views import agreements, catalogue, document, editor, lifecycle
+from agreements.views import agreements, catalogue, document, editor, lifecycle, openslo
 
 app_name = "agreements"
 
@@ -12,6 +12,12 @@ urlpatterns = [
     path("agreements/<int:pk>/pdf/", document.agreement_pdf, name="pdf"),
     path("agreements/<int:pk>/edit/", editor.agreement_edit, name="edit"),
     path("agreements/<int:pk>/edit/<slug:section>/", editor.section_edit, name="edit-section"),
+    path("agreements/<int:pk>/openslo/", openslo.openslo_import_page, name="openslo-import"),
+    path(
+        "agreements/<int:pk>/openslo/export/",
+        openslo.openslo_export_download,
+        name="openslo-export",
+    ),
     # Lifecycle: negotiate, finalize, monitor, report, review
     path("agreements/<int:pk>/lifecycle/", lifecycle.lifecycle_page, name="lifecycle"),
     path(

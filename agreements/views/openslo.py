@@ -1,0 +1,114 @@
+"""OpenSLO on the agreement pages: import into a draft (upload or paste, preview, confirm)
+and export the targets as a YAML download."""
+
+from __future__ import annotations
+
+from django.contrib import messages
+from django.contrib.auth.decorators import login_required
+from django.http import HttpRequest, HttpResponse
+from django.shortcuts import get_object_or_404, redirect, render
+from django.utils.http import content_disposition_header
+
+from agreements.forms.openslo import OpenSLOImportForm
+from agreements.selectors import agreements_visible_to
+from agreements.services.openslo import (
+    AgreementNotEditable,
+    OpenSLOImportRefused,
+    openslo_export,
+    openslo_import,
+    openslo_plan,
+)
+from sla_portal.core.permissions import require_drafter
+
+
+@login_required
+@require_drafter
+def openslo_import_page(request: HttpRequest, pk: int) -> HttpResponse:
+    """Upload or paste a file, see what it would do (targets, rule-based changes, errors per
+    document), then confirm: the confirmation carries the same text and imports it."""
+    agreement = get_object_or_404(agreements_visible_to(request.user), pk=pk)
+    if not agreement.is_editable:
+        messages.error(request, agreement.not_editable_reason)
+        return redirect(agreement)
+    plan, text = None, ""
+    form = OpenSLOImportForm(request.POST or None, request.FILES or None)
+    if request.method == "POST" and form.is_valid():
+        text = form.cleaned_data["text"]
+        filename = form.cleaned_data.get("filename", "")
+        if isinstance(text, bytes):
+            text = text.decode("utf-8", errors="replace")
+        if "confirm" in request.POST:
+            try:
+                plan = openslo_import(
+                    user=request.user, agreement=agreement, text=text, filename=filename
+                )
+            except AgreementNotEditable as exc:
+                messages.error(request, str(exc))
+                return redirect(agreement)
+            except OpenSLOImportRefused as exc:
+                plan = exc.plan
+            else:
+                counts = plan.counts()
+                messages.success(
+                    request,
+                    f"OpenSLO imported: {counts['create']} target(s) added, {counts['update']} "
+                    f"changed, {counts['unchanged']} unchanged; {len(plan.notes)} value(s) set "
+                    "by a rule (see the history for the details).",
+                )
+                return redirect(agreement)
+        else:
+            plan = openslo_plan(user=request.user, agreement=agreement, text=text)
+    confirm_form = None
+    if plan is not None and plan.ok:
+        confirm_form = OpenSLOImportForm(
+            initial={"yaml": text, "filename": form.cleaned_data.get("filename", "")}
+        )
+    return render(
+        request,
+        "agreements/openslo/import.html",
+        {
+            "agreement": agreement,
+            "form": form,
+            "plan": plan,
+            "confirm_form": confirm_form,
+            "notes_by_document": _by_document(plan.notes) if plan else [],
+            "errors_by_document": _by_document(plan.problems) if plan else [],
+        },
+    )
+
+
+def _by_document(items: list) -> list[tuple[str, list]]:
+    """Errors or notes grouped under the document they belong to, in file order."""
+    groups: dict[object, list] = {}
+    for item in items:
+        groups.setdefault(item.index, []).append(item)
+    ordered = sorted(groups.items(), key=lambda kv: -1 if kv[0] is None else kv[0])
+    result = []
+    for index, group in ordered:
+        if index is None:
+            heading = "The file"
+        else:
+            first = group[0]
+            kind = getattr(first, "kind", "")
+            name = first.name
+            heading = (
+                f"Document #{index + 1}"
+                + (f" · {kind}" if kind else "")
+                + (f" “{name}”" if name else "")
+            )
+        result.append((heading, group))
+    return result
+
+
+@login_required
+def openslo_export_download(request: HttpRequest, pk: int) -> HttpResponse:
+    """The agreement's availability and performance targets as an OpenSLO YAML file."""
+    agreement = get_object_or_404(agreements_visible_to(request.user), pk=pk)
+    response = HttpResponse(
+        openslo_export(user=request.user, agreement=agreement),
+        content_type="application/yaml; charset=utf-8",
+    )
+    response["Content-Disposition"] = content_disposition_header(
+        as_attachment=True, filename=f"{agreement.reference}-openslo.yaml"
+    )
+    return response
