@@ -8,13 +8,15 @@ specs back into OpenSLO v1 YAML that reads back to the same specs. The service
 """
 
 from agreements.openslo.exporting import ExportedTarget, write_openslo
-from agreements.openslo.importing import ImportedTarget, Reading, read_targets
+from agreements.openslo.importing import read_targets
 from agreements.openslo.problems import Note, Problem
+from agreements.openslo.results import ImportedTarget, ObjectSummary, Reading
 
 __all__ = [
     "ExportedTarget",
     "ImportedTarget",
     "Note",
+    "ObjectSummary",
     "Problem",
     "Reading",
     "read_targets",

@@ -26,7 +26,7 @@ from agreements.openslo import (
     write_openslo,
 )
 from agreements.openslo.exporting import EXPORTED_METRICS, slug
-from agreements.openslo.importing import ObjectSummary
+from agreements.openslo.results import ObjectSummary
 from agreements.selectors import agreements_visible_to, calendars_visible_to, targets_visible_to
 from agreements.services.audit import record
 from agreements.services.drafting import AgreementError, next_target_position
@@ -58,6 +58,14 @@ class PlannedTarget:
     values: dict[str, Any]
     existing: Target | None = None
     changes: dict[str, tuple[Any, Any]] = field(default_factory=dict)
+
+    @property
+    def target_text(self) -> str:
+        return _number(self.imported.spec.target_value)
+
+    @property
+    def threshold_text(self) -> str:
+        return _number(self.imported.spec.threshold_value)
 
     @property
     def label(self) -> str:
@@ -94,6 +102,10 @@ class ImportPlan:
             "errors": [p.as_dict() for p in self.problems],
             "counts": self.counts(),
         }
+
+
+def _number(value: Any) -> str:
+    return "" if value is None else format(value.normalize(), "f")
 
 
 def _text(value: Any) -> Any:
@@ -165,6 +177,7 @@ def openslo_plan(*, user: User, agreement: Agreement, text: str | bytes) -> Impo
                 changes[name] = (before, value)
         action = "update" if changes else "unchanged"
         plan.targets.append(PlannedTarget(imported, action, values, current, changes))
+    plan.notes = list(dict.fromkeys(plan.notes))
     return plan
 
 

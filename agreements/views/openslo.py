@@ -13,6 +13,7 @@ from agreements.forms.openslo import OpenSLOImportForm
 from agreements.selectors import agreements_visible_to
 from agreements.services.openslo import (
     AgreementNotEditable,
+    ImportPlan,
     OpenSLOImportRefused,
     openslo_export,
     openslo_import,
@@ -71,32 +72,28 @@ def openslo_import_page(request: HttpRequest, pk: int) -> HttpResponse:
             "form": form,
             "plan": plan,
             "confirm_form": confirm_form,
-            "notes_by_document": _by_document(plan.notes) if plan else [],
-            "errors_by_document": _by_document(plan.problems) if plan else [],
+            "notes_by_document": _by_document(plan, plan.notes) if plan else [],
+            "errors_by_document": _by_document(plan, plan.problems) if plan else [],
         },
     )
 
 
-def _by_document(items: list) -> list[tuple[str, list]]:
+def _by_document(plan: ImportPlan, items: list) -> list[tuple[str, list]]:
     """Errors or notes grouped under the document they belong to, in file order."""
-    groups: dict[object, list] = {}
+    objects = {o.index: o for o in plan.objects}
+    groups: dict[int | None, list] = {}
     for item in items:
         groups.setdefault(item.index, []).append(item)
-    ordered = sorted(groups.items(), key=lambda kv: -1 if kv[0] is None else kv[0])
     result = []
-    for index, group in ordered:
-        if index is None:
+    for index in sorted(groups, key=lambda i: -1 if i is None else i):
+        if index is None or index not in objects:
             heading = "The file"
         else:
-            first = group[0]
-            kind = getattr(first, "kind", "")
-            name = first.name
-            heading = (
-                f"Document #{index + 1}"
-                + (f" · {kind}" if kind else "")
-                + (f" “{name}”" if name else "")
-            )
-        result.append((heading, group))
+            obj = objects[index]
+            heading = f"Document #{index + 1}"
+            heading += f" · {obj.kind}" if obj.kind else ""
+            heading += f" “{obj.name}”" if obj.name else ""
+        result.append((heading, groups[index]))
     return result
 
 
