@@ -151,7 +151,7 @@ def test_export_downloads_yaml_that_reimports_to_the_same_targets(
     assert response["Content-Type"].startswith("application/yaml")
     assert "attachment" in response["Content-Disposition"]
     assert acme_agreement.reference in response["Content-Disposition"]
-    documents = list(yaml.safe_load_all(response.content))
+    documents = yaml.safe_load(response.content)
     exported = acme_agreement.targets.filter(metric__in=["availability", "performance"])
     assert len(documents) == exported.count() > 0
     assert all(d["apiVersion"] == "openslo/v1" and d["kind"] == "SLO" for d in documents)
@@ -170,7 +170,7 @@ def test_customer_exports_the_targets_of_its_signed_agreement(
 ):
     response = api(carol_customer).get(url(active_acme_agreement))
     assert response.status_code == 200
-    names = [d["metadata"]["name"] for d in yaml.safe_load_all(response.content)]
+    names = [d["metadata"]["name"] for d in yaml.safe_load(response.content)]
     assert names and "availability" in names
     assert Target.objects.filter(agreement=active_acme_agreement).exists()
 

@@ -108,7 +108,7 @@ def test_export_button_downloads_yaml(client, acme_agreement, alice_manager):
     response = client.get(f"/agreements/{acme_agreement.pk}/openslo/export/")
     assert response.status_code == 200
     assert response["Content-Disposition"].startswith("attachment")
-    assert all(d["kind"] == "SLO" for d in yaml.safe_load_all(response.content))
+    assert all(d["kind"] == "SLO" for d in yaml.safe_load(response.content))
 
 
 def test_other_organisation_cannot_export(client, active_acme_agreement, other_org_viewer):

@@ -494,9 +494,7 @@ def test_export_reads_back_to_the_same_targets_with_nothing_reinterpreted():
 def test_export_is_openslo_v1_with_ratios_and_a_calendar_window():
     import yaml
 
-    documents = list(
-        yaml.safe_load_all(write_openslo(SPECS[:1], reference="SLA-2026-0001", year=2026))
-    )
+    documents = list(yaml.safe_load(write_openslo(SPECS[:1], reference="SLA-2026-0001", year=2026)))
     (slo,) = documents
     assert slo["apiVersion"] == "openslo/v1" and slo["kind"] == "SLO"
     assert slo["spec"]["objectives"][0]["target"] == 0.9995

@@ -14,6 +14,7 @@ from typing import Any
 
 from django.http import HttpResponse
 from django.utils.http import content_disposition_header
+from drf_spectacular.plumbing import build_basic_type
 from drf_spectacular.types import OpenApiTypes
 from drf_spectacular.utils import (
     OpenApiExample,
@@ -155,47 +156,47 @@ REFUSAL_EXAMPLE = {
     "counts": {"create": 0, "update": 0, "unchanged": 0},
 }
 EXPORT_EXAMPLE = """# OpenSLO v1 export of the availability and performance targets of SLA-2026-0001
-apiVersion: openslo/v1
-kind: SLO
-metadata:
-  name: availability
-  displayName: Availability
-  annotations:
-    sla-portal/name: ''
-    sla-portal/service: ''
-    sla-portal/threshold-value: '99.5'
-    sla-portal/unit: percent
-    sla-portal/warning-percent: '75'
-    sla-portal/calendar: ''
-    sla-portal/agreement: SLA-2026-0001
-spec:
-  service: sla-2026-0001
-  indicator:
-    metadata:
-      name: availability-sli
-    spec:
-      ratioMetric:
-        good:
-          metricSource:
-            type: SLAPortal
-            spec:
-              dataSource: uptime
-        total:
-          metricSource:
-            type: SLAPortal
-            spec:
-              dataSource: uptime
-  timeWindow:
-  - duration: 1M
-    isRolling: false
-    calendar:
-      startTime: '2026-01-01 00:00:00'
-      timeZone: UTC
-  budgetingMethod: RatioTimeslices
-  objectives:
-  - displayName: Availability
-    target: 0.999
-    timeSliceWindow: 1m
+- apiVersion: openslo/v1
+  kind: SLO
+  metadata:
+    name: availability
+    displayName: Availability
+    annotations:
+      sla-portal/name: ''
+      sla-portal/service: ''
+      sla-portal/threshold-value: '99.5'
+      sla-portal/unit: percent
+      sla-portal/warning-percent: '75'
+      sla-portal/calendar: ''
+      sla-portal/agreement: SLA-2026-0001
+  spec:
+    service: sla-2026-0001
+    indicator:
+      metadata:
+        name: availability-sli
+      spec:
+        ratioMetric:
+          good:
+            metricSource:
+              type: SLAPortal
+              spec:
+                dataSource: uptime
+          total:
+            metricSource:
+              type: SLAPortal
+              spec:
+                dataSource: uptime
+    timeWindow:
+    - duration: 1M
+      isRolling: false
+      calendar:
+        startTime: '2026-01-01 00:00:00'
+        timeZone: UTC
+    budgetingMethod: RatioTimeslices
+    objectives:
+    - displayName: Availability
+      target: 0.999
+      timeSliceWindow: 1m
 """
 NOT_FOUND = OpenApiResponse(
     OpenApiTypes.OBJECT,
@@ -216,8 +217,10 @@ NOT_FOUND = OpenApiResponse(
         parameters=[AGREEMENT_PK],
         responses={
             (200, "application/yaml"): OpenApiResponse(
-                OpenApiTypes.STR,
-                description="The YAML file (as a download).",
+                # The YAML document is a list of OpenSLO objects: on a list action the schema
+                # generator wraps a raw schema like this one in an array.
+                build_basic_type(OpenApiTypes.OBJECT),
+                description="The YAML file (as a download): a list of OpenSLO SLO objects.",
                 examples=[OpenApiExample("One availability target", value=EXPORT_EXAMPLE)],
             ),
             404: NOT_FOUND,

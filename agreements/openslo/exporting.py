@@ -51,7 +51,7 @@ def _float(value: Decimal) -> float | int:
 def write_openslo(
     targets: list[ExportedTarget], *, reference: str = "", year: int = 2000, title: str = ""
 ) -> str:
-    """OpenSLO v1 YAML (one document per target) for the availability and performance
+    """OpenSLO v1 YAML (a list of SLO objects, one per target) for the availability and performance
     targets among ``targets``; others are left out (OpenSLO describes neither ticket times
     nor error counts)."""
     documents = []
@@ -71,7 +71,9 @@ def write_openslo(
     header = "# OpenSLO v1 export of the availability and performance targets"
     if reference:
         header += f" of {reference}" + (f" ({title})" if title else "")
-    body = yaml.safe_dump_all(documents, sort_keys=False, allow_unicode=True) if documents else ""
+    # One YAML document holding the list of objects (the go-sdk's and oslo's style): a reader
+    # that takes a single document, as many HTTP clients do for application/yaml, gets it all.
+    body = yaml.safe_dump(documents, sort_keys=False, allow_unicode=True) if documents else "[]\n"
     return f"{header}\n{body}"
 
 

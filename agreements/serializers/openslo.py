@@ -14,14 +14,14 @@ class OpenSLOUploadSerializer(serializers.Serializer):
     )
 
 
-class DocumentSerializer(serializers.Serializer):
+class OpenSLODocumentSerializer(serializers.Serializer):
     document = serializers.IntegerField(help_text="0-based index of the object in the file.")
     api_version = serializers.CharField()
     kind = serializers.CharField()
     name = serializers.CharField(allow_blank=True)
 
 
-class ChangedFieldSerializer(serializers.Serializer):
+class OpenSLOChangedFieldSerializer(serializers.Serializer):
     before = serializers.CharField(allow_null=True)
     after = serializers.CharField(allow_null=True)
 
@@ -30,7 +30,7 @@ def _text(**kwargs) -> serializers.CharField:
     return serializers.CharField(allow_null=True, allow_blank=True, **kwargs)
 
 
-class PlannedTargetSerializer(serializers.Serializer):
+class OpenSLOTargetSerializer(serializers.Serializer):
     action = serializers.ChoiceField(["create", "update", "unchanged"])
     target_id = serializers.IntegerField(
         allow_null=True, help_text="The existing target changed (null when added)."
@@ -52,10 +52,10 @@ class PlannedTargetSerializer(serializers.Serializer):
     data_source = _text()
     service = _text(help_text="The agreement's service it applies to; null: all of them.")
     calendar = _text()
-    changed_fields = serializers.DictField(child=ChangedFieldSerializer())
+    changed_fields = serializers.DictField(child=OpenSLOChangedFieldSerializer())
 
 
-class ChangeSerializer(serializers.Serializer):
+class OpenSLOChangeSerializer(serializers.Serializer):
     """A value the import set or left out by a stated rule."""
 
     document = serializers.IntegerField(allow_null=True)
@@ -65,7 +65,7 @@ class ChangeSerializer(serializers.Serializer):
     message = serializers.CharField()
 
 
-class ErrorSerializer(serializers.Serializer):
+class OpenSLOErrorSerializer(serializers.Serializer):
     """Why the file cannot be imported: the object (index, kind, name), path and reason."""
 
     document = serializers.IntegerField(allow_null=True, help_text="null: the file as a whole.")
@@ -75,7 +75,7 @@ class ErrorSerializer(serializers.Serializer):
     reason = serializers.CharField()
 
 
-class CountsSerializer(serializers.Serializer):
+class OpenSLOCountsSerializer(serializers.Serializer):
     create = serializers.IntegerField()
     update = serializers.IntegerField()
     unchanged = serializers.IntegerField()
@@ -84,11 +84,11 @@ class CountsSerializer(serializers.Serializer):
 class OpenSLOResultSerializer(serializers.Serializer):
     ok = serializers.BooleanField()
     dry_run = serializers.BooleanField()
-    documents = DocumentSerializer(many=True)
-    targets = PlannedTargetSerializer(many=True)
-    changes = ChangeSerializer(many=True)
-    errors = ErrorSerializer(many=True)
-    counts = CountsSerializer()
+    documents = OpenSLODocumentSerializer(many=True)
+    targets = OpenSLOTargetSerializer(many=True)
+    changes = OpenSLOChangeSerializer(many=True)
+    errors = OpenSLOErrorSerializer(many=True)
+    counts = OpenSLOCountsSerializer()
 
 
 class OpenSLORefusalSerializer(OpenSLOResultSerializer):
