@@ -47,6 +47,7 @@ class TicketRow:
 
 
 def ticket_row(timer: TicketTimer, now: datetime) -> TicketRow:
+    """An open ticket timer as a dashboard row: its threshold deadline and the time left."""
     deadline = timer.threshold_due_at
     left = (deadline - now).total_seconds() if deadline else None
     if left is None:

@@ -164,6 +164,7 @@ def _recent_results(user: User, agreement_ids: list[int]) -> QuerySet[PeriodResu
 def panels_by_agreement(
     user: User, agreements: list[Agreement], now: datetime
 ) -> dict[int, list[TargetPanel]]:
+    """The target panels of each agreement (by id), from the rows ``user`` may see."""
     grouped: dict[int, dict[str, list[PeriodResult]]] = defaultdict(lambda: defaultdict(list))
     for row in _recent_results(user, [a.pk for a in agreements]):
         grouped[row.agreement_id][row.target_key].append(row)
@@ -180,5 +181,6 @@ METRIC_ORDER = ["availability", "response_time", "resolution_time"]
 
 
 def target_order(panel: TargetPanel) -> tuple:
+    """Sort key of the panels: availability, response, resolution, then the rest by label."""
     rank = METRIC_ORDER.index(panel.metric) if panel.metric in METRIC_ORDER else len(METRIC_ORDER)
     return (rank, panel.label)

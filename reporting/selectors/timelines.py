@@ -53,6 +53,8 @@ class Timeline:
 def agreement_timelines(
     user: User, agreements: list[Agreement], panels: dict[int, list[TargetPanel]], now: datetime
 ) -> dict[int, Timeline]:
+    """The availability timeline of each agreement (by id) over the current period of its
+    availability target; an agreement without one has none."""
     periods = {}
     for agreement in agreements:
         availability = next(
