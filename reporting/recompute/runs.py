@@ -11,9 +11,7 @@ from django.db.models import Q, QuerySet
 
 from agreements.models import Agreement, Calendar
 from agreements.services.audit import record
-from agreements.terms import (
-    MONITORED_STATES,
-)
+from agreements.terms import MONITORED_STATES
 from monitoring.models import PeriodResult, Source, Ticket
 from reporting.enqueue import recompute_run_enqueue
 from reporting.models import RecomputeRun

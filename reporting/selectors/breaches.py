@@ -12,10 +12,7 @@ from django.db.models import QuerySet
 
 from agreements.models import Agreement
 from monitoring.evaluation.format import duration
-from monitoring.models import (
-    Breach,
-    TicketTimer,
-)
+from monitoring.models import Breach, TicketTimer
 from reporting.selectors.stamps import Stamp, stamp
 from reporting.selectors.states import State, state_of
 from sla_portal.core.models import User

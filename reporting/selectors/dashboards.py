@@ -23,10 +23,7 @@ from agreements.lifecycle import AGREED, STAGE_OF_STATE, STAGES, STATE_LABELS
 from agreements.models import Agreement, Review
 from agreements.selectors import agreements_visible_to
 from agreements.terms import MONITORED_STATES
-from monitoring.models import (
-    Breach,
-    PeriodResult,
-)
+from monitoring.models import Breach, PeriodResult
 from reporting.selectors import recent
 from reporting.selectors.breaches import (
     BREACH_HISTORY,

@@ -8,9 +8,7 @@ import math
 from dataclasses import dataclass
 
 from monitoring.evaluation.format import number
-from monitoring.models import (
-    PeriodResult,
-)
+from monitoring.models import PeriodResult
 from monitoring.presentation import goals
 
 

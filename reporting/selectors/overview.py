@@ -11,10 +11,7 @@ from django.utils import timezone
 
 from agreements.models import Agreement, Review
 from agreements.terms import MONITORED_STATES
-from monitoring.models import (
-    Breach,
-    PeriodResult,
-)
+from monitoring.models import Breach, PeriodResult
 from reporting.selectors.targets import TargetPanel, _panel, target_order
 from sla_portal.core.models import User
 

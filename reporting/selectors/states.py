@@ -8,10 +8,7 @@ from dataclasses import dataclass
 
 from django.utils.html import format_html
 
-from monitoring.models import (
-    Breach,
-    Status,
-)
+from monitoring.models import Breach, Status
 from monitoring.presentation import level_badge, status_badge
 from reporting.selectors.stamps import Stamp, stamp
 

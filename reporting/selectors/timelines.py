@@ -13,12 +13,7 @@ from django.utils import timezone
 from agreements.models import Agreement
 from monitoring import staleness
 from monitoring.evaluation.format import duration, period_label
-from monitoring.models import (
-    MaintenanceWindow,
-    Outage,
-    PeriodResult,
-    Source,
-)
+from monitoring.models import MaintenanceWindow, Outage, PeriodResult, Source
 from reporting.selectors.targets import TargetPanel, silence_of
 from sla_portal.core.models import User
 
