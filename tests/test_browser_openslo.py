@@ -3,6 +3,7 @@ the preview (targets, rule-based changes), confirms, and finds the targets in th
 
 from __future__ import annotations
 
+import re
 from datetime import date
 from pathlib import Path
 
@@ -16,7 +17,17 @@ from tests.support.browser import login, screenshot
 
 pytestmark = [pytest.mark.browser, pytest.mark.django_db(transaction=True)]
 
-FILE = Path("/work/shared/data/openslo/spec-repo/examples/budgeting-method/timeslices-slo.yaml")
+DATA = Path("/work/shared/data/openslo")
+FILE = DATA / "spec-repo/examples/budgeting-method/timeslices-slo.yaml"
+INVALID = DATA / "oslo/test/inputs/validate/v1alpha.yaml"
+PHONE = {"width": 390, "height": 844}
+
+
+def no_horizontal_scroll(page) -> None:
+    overflow = page.evaluate(
+        "() => document.documentElement.scrollWidth - document.documentElement.clientWidth"
+    )
+    assert overflow <= 0, f"the page scrolls sideways by {overflow}px"
 
 
 def test_manager_uploads_previews_confirms_and_sees_the_targets(
@@ -38,6 +49,17 @@ def test_manager_uploads_previews_confirms_and_sees_the_targets(
         page.get_by_role("heading", name=f"Import OpenSLO into {draft.reference}")
     ).to_be_visible()
 
+    # A file with errors: each document's errors with path and reason, and no way to confirm.
+    page.get_by_label("OpenSLO or Sloth file").set_input_files(str(INVALID))
+    page.get_by_role("button", name="Preview").click()
+    expect(page.get_by_role("alert")).to_contain_text("Nothing can be imported")
+    expect(
+        page.get_by_role("heading", name="Document #1 · Service “my-rad service”")
+    ).to_be_visible()
+    expect(page.get_by_text("spec.objectives[0].timeSliceTarget")).to_be_visible()
+    expect(page.get_by_role("button", name=re.compile("^Import"))).to_have_count(0)
+    screenshot(page, "openslo-errors")
+
     page.get_by_label("OpenSLO or Sloth file").set_input_files(str(FILE))
     page.get_by_role("button", name="Preview").click()
 
@@ -49,6 +71,10 @@ def test_manager_uploads_previews_confirms_and_sees_the_targets(
     expect(page.get_by_text("The calendar-aligned time window 1m (1 minute)")).to_be_visible()
     assert_no_axe_violations(page, "openslo preview")
     screenshot(page, "openslo-preview")
+    page.set_viewport_size(PHONE)
+    no_horizontal_scroll(page)
+    screenshot(page, "openslo-preview-phone")
+    page.set_viewport_size({"width": 1280, "height": 900})
     assert not draft.targets.exists()
 
     page.get_by_role("button", name="Import 2 targets").click()

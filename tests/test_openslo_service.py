@@ -151,3 +151,12 @@ def test_a_signed_agreement_is_not_changed(active_acme_agreement, alice_manager)
             user=alice_manager, agreement=active_acme_agreement, text=SLOTH_GETTING_STARTED
         )
     assert active_acme_agreement.targets.count() == count
+
+
+def test_a_rule_hitting_two_objectives_of_one_object_is_said_once(blank_draft, alice_manager):
+    text = (DATA / "openslo/spec-repo/examples/budgeting-method/timeslices-slo.yaml").read_text()
+    plan = openslo_plan(user=alice_manager, agreement=blank_draft, text=text)
+    assert len(plan.targets) == 2
+    unmatched = [n for n in plan.notes if n.rule == "service-not-matched"]
+    assert len(unmatched) == 1
+    assert unmatched[0].path == "spec.service" and "'web-availability'" in unmatched[0].message

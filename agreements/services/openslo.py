@@ -151,7 +151,7 @@ def openslo_plan(*, user: User, agreement: Agreement, text: str | bytes) -> Impo
                 plan.notes.append(
                     Note(
                         imported.index,
-                        imported.spec.name,
+                        _object_name(plan, imported),
                         'metadata.annotations["sla-portal/calendar"]',
                         "calendar-not-found",
                         f"No calendar named {imported.calendar!r}: the target takes its "
@@ -181,6 +181,12 @@ def openslo_plan(*, user: User, agreement: Agreement, text: str | bytes) -> Impo
     return plan
 
 
+def _object_name(plan: ImportPlan, imported: ImportedTarget) -> str:
+    """The name of the object a target came from (notes are about objects, so one rule for
+    two objectives of one object is said once)."""
+    return next((o.name for o in plan.objects if o.index == imported.index), "")
+
+
 def _service_for(
     imported: ImportedTarget, services: list[Service], plan: ImportPlan
 ) -> Service | None:
@@ -199,8 +205,8 @@ def _service_for(
         plan.notes.append(
             Note(
                 imported.index,
-                imported.spec.name,
-                "spec.service",
+                _object_name(plan, imported),
+                "service" if imported.source.startswith("Sloth ") else "spec.service",
                 "service-not-matched",
                 f"The service {named!r} is none of this agreement's services ({listed}): the "
                 "target applies to all of them.",
