@@ -40,6 +40,8 @@ class HistoryRow:
 
 def action_label(name: str) -> str:
     """An audit action as a reader says it: ``changes_requested`` → ``Changes requested``."""
+    if name == "openslo_import":
+        return "Imported from OpenSLO"
     if name.startswith("review_") and name != "review_started":
         return f"Review decided: {name.removeprefix('review_')}"
     return name.replace("_", " ").capitalize()

@@ -114,3 +114,11 @@ def test_export_button_downloads_yaml(client, acme_agreement, alice_manager):
 def test_other_organisation_cannot_export(client, active_acme_agreement, other_org_viewer):
     client.force_login(other_org_viewer)
     assert client.get(f"/agreements/{active_acme_agreement.pk}/openslo/export/").status_code == 404
+
+
+def test_the_import_is_in_the_history_in_words(client, blank_draft, alice_manager):
+    client.force_login(alice_manager)
+    client.post(page(blank_draft), {"yaml": SLOTH, "confirm": "1"})
+    history = client.get(f"/agreements/{blank_draft.pk}/history/").content.decode()
+    assert "Imported from OpenSLO" in history
+    assert "2 target(s) added, 0 changed, 0 unchanged" in history

@@ -506,3 +506,11 @@ def test_export_is_openslo_v1_with_ratios_and_a_calendar_window():
         }
     ]
     assert slo["metadata"]["annotations"]["sla-portal/threshold-value"] == "99.5"
+
+
+def test_a_file_with_too_many_targets_is_refused():
+    objectives = "".join(f"  - displayName: o{i}\n    target: 0.99\n" for i in range(201))
+    text = SLO.split("  objectives:\n")[0] + "  objectives:\n" + objectives
+    reading = read_targets(text)
+    assert not reading.ok and reading.targets == []
+    assert "at most 200 are imported at once" in reading.problems[-1].reason

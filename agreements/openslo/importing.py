@@ -24,6 +24,8 @@ from agreements.openslo.results import ObjectSummary, Reading
 from agreements.openslo.schema import check_object
 from agreements.smart import ALLOWED_UNITS, smart_errors
 
+MAX_TARGETS = 200
+
 
 def read_targets(text: str | bytes) -> Reading:
     """Read OpenSLO / Sloth YAML (one or many documents) into target specs. All or nothing:
@@ -55,6 +57,17 @@ def read_targets(text: str | bytes) -> Reading:
                     "No SLO of this file uses this SLI: it gives no target on its own.",
                 )
             )
+    if len(reading.targets) > MAX_TARGETS:
+        reading.problems.append(
+            Problem(
+                None,
+                "",
+                "",
+                "",
+                f"The file gives {len(reading.targets)} targets; at most {MAX_TARGETS} are "
+                "imported at once (an agreement with more would not be read by anyone).",
+            )
+        )
     _unique_names(reading)
     _smart(reading)
     # One rule said once per place: several objectives of one object may hit the same one.

@@ -17,17 +17,6 @@ class Problem:
     path: str
     reason: str
 
-    @property
-    def where(self) -> str:
-        if self.index is None:
-            return "file"
-        label = f"document #{self.index + 1}"
-        if self.kind or self.name:
-            label += (
-                f" ({' '.join(p for p in (self.kind, repr(self.name) if self.name else '') if p)})"
-            )
-        return label
-
     def as_dict(self) -> dict:
         return {
             "document": self.index,
