@@ -8,6 +8,8 @@ from decimal import Decimal
 from pathlib import Path
 
 import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
 
 from agreements.openslo import ExportedTarget, read_targets, write_openslo
 from agreements.openslo.loading import MAX_DEPTH
@@ -514,3 +516,47 @@ def test_a_file_with_too_many_targets_is_refused():
     reading = read_targets(text)
     assert not reading.ok and reading.targets == []
     assert "at most 200 are imported at once" in reading.problems[-1].reason
+
+
+JUNK = [None, 1, -1, 0.5, float("inf"), "x", "", [], {}, [1], {"a": 1}, True, "1M", 10**30]
+
+
+def _places(value, path=()):
+    yield path
+    if isinstance(value, dict):
+        for key, item in value.items():
+            yield from _places(item, (*path, key))
+    elif isinstance(value, list):
+        for i, item in enumerate(value):
+            yield from _places(item, (*path, i))
+
+
+@settings(max_examples=400, deadline=None, derandomize=True)
+@given(data=st.data())
+def test_any_value_anywhere_in_a_corpus_file_is_an_answer_never_a_crash(data):
+    import copy
+
+    import yaml
+
+    name = data.draw(st.sampled_from([n for n in corpus() if "_gen" not in n]))
+    documents = copy.deepcopy(_CORPUS_OBJECTS[name])
+    for _ in range(data.draw(st.integers(1, 3))):
+        places = [p for p in _places(documents) if p]
+        place = data.draw(st.sampled_from(places))
+        holder = documents
+        for key in place[:-1]:
+            holder = holder[key]
+        holder[place[-1]] = copy.deepcopy(data.draw(st.sampled_from(JUNK)))
+    reading = read_targets(yaml.safe_dump_all(documents))
+    assert reading.ok or (reading.problems and not reading.targets)
+    for problem in reading.problems:
+        assert problem.reason
+
+
+def _corpus_objects() -> dict:
+    import yaml
+
+    return {n: list(yaml.safe_load_all((DATA / n).read_text())) for n in corpus()}
+
+
+_CORPUS_OBJECTS = _corpus_objects()

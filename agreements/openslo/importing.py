@@ -35,17 +35,20 @@ def read_targets(text: str | bytes) -> Reading:
     if loaded.problems:
         reading.problems = loaded.problems
         return reading
-    for index, obj in enumerate(loaded.objects):
+    # A field set to null is a field not given (``alertPolicies:`` with nothing after it is
+    # common in the specification's own examples); every check below then sees one case.
+    objects = [_without_nulls(obj) for obj in loaded.objects]
+    for index, obj in enumerate(objects):
         reading.objects.append(_summary(index, obj))
         reading.problems.extend(check_object(index, obj))
     if reading.problems:
         return reading
-    reading.problems.extend(_check_references(loaded.objects, reading))
+    reading.problems.extend(_check_references(objects, reading))
     if reading.problems:
         return reading
     used_slis: set[str] = set()
-    for index, obj in enumerate(loaded.objects):
-        Converter(index, obj, loaded.objects, reading, used_slis).run()
+    for index, obj in enumerate(objects):
+        Converter(index, obj, objects, reading, used_slis).run()
     for summary in reading.objects:
         if summary.kind == "SLI" and summary.name not in used_slis:
             reading.notes.append(
@@ -75,6 +78,14 @@ def read_targets(text: str | bytes) -> Reading:
     if reading.problems:
         reading.targets = []
     return reading
+
+
+def _without_nulls(value: Any) -> Any:
+    if isinstance(value, dict):
+        return {k: _without_nulls(v) for k, v in value.items() if v is not None}
+    if isinstance(value, list):
+        return [_without_nulls(v) for v in value]
+    return value
 
 
 def _summary(index: int, obj: Any) -> ObjectSummary:
