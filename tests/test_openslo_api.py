@@ -108,11 +108,20 @@ def test_malformed_input_is_a_clear_400_never_a_500(
     assert not blank_draft.targets.exists()
 
 
-def test_a_huge_body_is_refused_by_size(blank_draft, alice_manager):
-    body = "a: " + "x" * 1_100_000
-    response = api(alice_manager).post(url(blank_draft), body, content_type="application/yaml")
-    assert response.status_code == 400
-    assert "at most 1,000,000 bytes" in response.json()["errors"][0]["reason"]
+@pytest.mark.parametrize("size", [1_100_000, 5_000_000])
+def test_a_huge_body_is_refused_by_size(blank_draft, alice_manager, size):
+    body = "a: " + "x" * size
+    client = api(alice_manager)
+    for sent in (
+        client.post(url(blank_draft), body, content_type="application/yaml"),
+        client.post(
+            url(blank_draft),
+            {"file": SimpleUploadedFile("big.yaml", body.encode())},
+            format="multipart",
+        ),
+    ):
+        assert sent.status_code == 400, sent.content
+        assert "at most 1,000,000 bytes" in sent.json()["errors"][0]["reason"]
 
 
 def test_signed_agreement_answers_409_and_stays_as_signed(active_acme_agreement, alice_manager):
