@@ -261,6 +261,8 @@ class Converter:
             self.note(
                 "spec.description", "description", "The description is not kept on the target."
             )
+        if self.metadata.get("labels"):
+            self.note("metadata.labels", "labels", "The labels are not kept on the target.")
 
     def objective_ratio(self, objective: dict, path: str) -> tuple[str, Decimal | None]:
         if "targetPercent" in objective:
@@ -427,8 +429,13 @@ class Converter:
             "Sloth measures over a rolling 30 days unless told otherwise: the targets are "
             "measured per calendar month, the nearest period the portal has.",
         )
+        if spec.get("labels"):
+            self.note(f"{prefix}labels", "labels", "The labels are not kept on the targets.")
         for i, slo in enumerate(spec["slos"]):
             path = f"{prefix}slos[{i}]"
+            for dropped, said in (("description", "description is"), ("labels", "labels are")):
+                if slo.get(dropped):
+                    self.note(f"{path}.{dropped}", dropped, f"The {said} not kept on the target.")
             objective = to_decimal(slo["objective"])
             percent = self.portal_decimal(objective, f"{path}.objective")
             if percent is None:

@@ -22,7 +22,7 @@ from agreements.openslo.loading import load_objects
 from agreements.openslo.problems import Note, Problem
 from agreements.openslo.results import ObjectSummary, Reading
 from agreements.openslo.schema import check_object
-from agreements.smart import ALLOWED_UNITS, smart_errors
+from agreements.smart import smart_errors
 
 MAX_TARGETS = 200
 
@@ -175,7 +175,7 @@ def _unique_names(reading: Reading) -> None:
             reading.notes.append(
                 Note(
                     target.index,
-                    target.spec.name,
+                    reading.objects[target.index].name,
                     "",
                     "name-with-service",
                     f"Another target of this file is also named {target.spec.name!r}: this one "
@@ -207,11 +207,6 @@ def _smart(reading: Reading) -> None:
     """The editor's SMART rules, located in the file."""
     for target in reading.targets:
         errors = smart_errors(target.spec)
-        if (
-            target.spec.metric == "performance"
-            and target.spec.unit not in ALLOWED_UNITS["performance"]
-        ):
-            errors.setdefault("unit", [])
         if not errors:
             continue
         summary = reading.objects[target.index]
@@ -225,7 +220,7 @@ def _smart(reading: Reading) -> None:
                 "compliance_threshold": A.path(A.COMPLIANCE_THRESHOLD),
                 "name": A.path(A.NAME),
             }.get(field_name, objective)
-            for message in messages or [f"{field_name} is not valid"]:
+            for message in messages:
                 reading.problems.append(
                     Problem(target.index, summary.kind, summary.name, path, message)
                 )
