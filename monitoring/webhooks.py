@@ -37,7 +37,7 @@ from monitoring.ingest.fields import source_zone
 from monitoring.ingest.tickets import tickets_ingest
 from monitoring.ingest.uptime import checks_ingest
 from monitoring.models import SignedDelivery, Source, TicketEventStamp
-from monitoring.ownership import accepted_services
+from monitoring.models.ownership import accepted_services
 from sla_portal.core import safejson
 
 __all__ = ["alertmanager", "generic", "uptime_kuma"]

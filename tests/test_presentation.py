@@ -6,7 +6,7 @@ from decimal import Decimal
 
 import pytest
 
-from monitoring.evaluation.format import (
+from monitoring.format import (
     LEVEL_WORDS,
     decimals_of,
     number,

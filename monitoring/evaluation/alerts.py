@@ -22,7 +22,7 @@ from django.utils import timezone
 from agreements.models import Agreement
 from monitoring.evaluation.ack import ack_url, can_receive_ack_link
 from monitoring.evaluation.bulk import upsert_rows
-from monitoring.evaluation.format import LEVEL_MEANINGS, duration, state_word
+from monitoring.format import LEVEL_MEANINGS, duration, state_word
 from monitoring.models import Alert, Breach, DigestItem, EscalationContact, Level, TicketTimer
 from sla_portal.core.models import Role, User
 from sla_portal.core.notifications import notify

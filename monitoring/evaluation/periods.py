@@ -37,7 +37,7 @@ from monitoring.compliance import (
     value_verdict,
 )
 from monitoring.evaluation import alerts
-from monitoring.evaluation.format import percent
+from monitoring.format import percent
 from monitoring.models import (
     Breach,
     ContinuityIncident,
@@ -50,7 +50,7 @@ from monitoring.models import (
     TicketTimer,
     UptimeCheck,
 )
-from monitoring.ownership import counted_for
+from monitoring.models.ownership import counted_for
 from monitoring.silence import clip_open_outages
 
 # A first evaluation of an agreement that took effect long ago fills in at most this many
@@ -197,7 +197,7 @@ def measure(
     """The verdict of one target over ``window``, with the unit of its value and its goal.
 
     Only data of the sources that count for the agreement's customer is read (its own and
-    the provider's shared ones, ``monitoring.ownership``): another customer's feed about a
+    the provider's shared ones, ``monitoring.models.ownership``): another customer's feed about a
     shared service changes none of this agreement's figures."""
     start, end = window
     counted = counted_for(agreement.customer_id)

@@ -18,7 +18,7 @@ from agreements.models import Agreement
 from agreements.selectors import agreements_visible_to
 from agreements.terms import measured_terms
 from monitoring.evaluation.alerts import default_recipients
-from monitoring.evaluation.format import state_word
+from monitoring.format import state_word
 from monitoring.models import (
     Alert,
     Breach,

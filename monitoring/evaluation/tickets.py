@@ -44,7 +44,7 @@ from agreements.terms import (
 from monitoring.compliance import MISSED_TARGET, TimerInput, TimerResult, ticket_timer
 from monitoring.evaluation import alerts
 from monitoring.evaluation.bulk import upsert_rows
-from monitoring.evaluation.format import duration
+from monitoring.format import duration
 from monitoring.models import Breach, Level, Ticket, TicketPause, TicketStatusChange, TicketTimer
 
 logger = logging.getLogger(__name__)

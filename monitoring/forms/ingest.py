@@ -12,9 +12,9 @@ from agreements.selectors import agreements_visible_to, services_visible_to
 from monitoring.adapters import service_map_errors
 from monitoring.importers.servicenow import DEFAULT_PAUSING, DEFAULT_RESOLVING
 from monitoring.models import ImportJob, ProbeState, Source
-from monitoring.probe import parse_expected
 from monitoring.selectors import sources_accepting_data
 from monitoring.sources import ProbeSettings
+from monitoring.status_codes import parse_expected
 from sla_portal.core.models import Organisation, User
 from sla_portal.core.netguard import validate_probe_url
 from sla_portal.core.selectors import organisations_visible_to

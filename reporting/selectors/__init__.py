@@ -27,7 +27,7 @@ from agreements.models import Agreement, Review
 from agreements.selectors import agreements_visible_to
 from agreements.terms import MONITORED_STATES
 from monitoring import staleness
-from monitoring.evaluation.format import duration, number, percent, period_label
+from monitoring.format import duration, number, percent, period_label
 from monitoring.models import (
     Breach,
     MaintenanceWindow,
