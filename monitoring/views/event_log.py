@@ -17,8 +17,8 @@ from django.http import HttpRequest, HttpResponse
 from django.shortcuts import redirect, render
 from django.urls import reverse
 
-from monitoring.forms.ingest import time_zone_names
 from monitoring.forms.mapping import ROLE_LABELS, CsvUploadForm, EventColumnsForm, EventStatesForm
+from monitoring.forms.sources import time_zone_names
 from monitoring.importers import ImportOptionError
 from monitoring.importers import event_log as el
 from monitoring.importers import generic_csv as gc

@@ -22,8 +22,8 @@ from django.http import Http404, HttpRequest, HttpResponse
 from django.shortcuts import get_object_or_404, redirect, render
 from django.urls import reverse
 
-from monitoring.forms.ingest import time_zone_names
 from monitoring.forms.mapping import CsvUploadForm, MappingForm
+from monitoring.forms.sources import time_zone_names
 from monitoring.importers import ImportOptionError
 from monitoring.importers import event_log as el
 from monitoring.importers import generic_csv as gc
