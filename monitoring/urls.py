@@ -1,6 +1,6 @@
 from django.urls import path
 
-from monitoring import webhooks
+from monitoring.api import webhooks
 from monitoring.views import evaluation as evaluation_views
 from monitoring.views import event_log as event_log_views
 from monitoring.views import imports as upload_views
