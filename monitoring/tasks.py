@@ -8,7 +8,7 @@ from django.conf import settings
 from django.utils import timezone
 
 from monitoring import jobs, probe, retention, staleness
-from monitoring.evaluation import alerts, passes, periods, tickets, trigger
+from monitoring.evaluation import alert_emails, passes, periods, tickets, trigger
 
 
 @shared_task(
@@ -104,7 +104,7 @@ def evaluate_periods(after: int = 0, number: int | None = None) -> int:
 @shared_task(name="monitoring.send_alert_digests", ignore_result=True)
 def send_alert_digests() -> int:
     """The daily digest of warnings for people who chose it."""
-    return alerts.send_digests(timezone.now())
+    return alert_emails.send_digests(timezone.now())
 
 
 @shared_task(name="monitoring.purge_import_files", ignore_result=True)

@@ -11,7 +11,7 @@ from django.core.management import call_command
 from django.utils import timezone
 from rest_framework.test import APIClient
 
-from monitoring.evaluation.alerts import deliver_new_alerts
+from monitoring.evaluation.alert_emails import deliver_new_alerts
 from monitoring.evaluation.periods import evaluate_periods
 from monitoring.evaluation.tickets import evaluate_pending_tickets
 from monitoring.format import state_word

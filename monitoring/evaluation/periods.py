@@ -36,7 +36,7 @@ from monitoring.compliance import (
     ticket_share_verdict,
     value_verdict,
 )
-from monitoring.evaluation import alerts
+from monitoring.evaluation import alert_emails, alerts
 from monitoring.format import percent
 from monitoring.models import (
     Breach,
@@ -124,7 +124,7 @@ def evaluate_agreement_periods(agreement: Agreement, now: datetime | None = None
             count += _evaluate_target(
                 agreement, terms, target, services, last_closed.get(target.key), now
             )
-        alerts.deliver_new_alerts(now)
+        alert_emails.deliver_new_alerts(now)
     return count
 
 

@@ -39,7 +39,7 @@ from agreements.terms import (
     terms_of_version,
 )
 from monitoring.compliance import TimerInput, TimerResult, ticket_timer
-from monitoring.evaluation import alerts
+from monitoring.evaluation import alert_emails
 from monitoring.evaluation.bulk import upsert_rows
 from monitoring.evaluation.ticket_breaches import WITHDRAWN_REASON, record_outcomes
 from monitoring.models import Ticket, TicketPause, TicketStatusChange, TicketTimer
@@ -104,7 +104,7 @@ def evaluate_pending_tickets(now: datetime | None = None, max_batches: int | Non
         if done < BATCH_SIZE:
             break
     if total:
-        alerts.deliver_all_new_alerts(now or timezone.now())
+        alert_emails.deliver_all_new_alerts(now or timezone.now())
     return total
 
 
