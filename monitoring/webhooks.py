@@ -60,7 +60,7 @@ def rows_error(errors: list[RowError], batch: str = "") -> Refused:
     return Refused(400, {"errors": listed, "error_count": len(errors)})
 
 
-def counts(result: IngestResult) -> dict[str, int]:
+def result_counts(result: IngestResult) -> dict[str, int]:
     return {"created": result.created, "updated": result.updated, "unchanged": result.unchanged}
 
 
@@ -142,7 +142,7 @@ def ingest_checks(
                 result = checks_ingest(source, service, list(checks.values()))
             except IngestError as exc:
                 raise rows_error(exc.errors, batch=service.name) from None
-            for key, value in counts(result).items():
+            for key, value in result_counts(result).items():
                 counts[key] += value
     return counts
 
@@ -173,7 +173,7 @@ def generic_receive(
     with transaction.atomic():
         if service is not None:
             try:
-                answer["checks"] = counts(checks_ingest(source, service, checks))
+                answer["checks"] = result_counts(checks_ingest(source, service, checks))
             except IngestError as exc:
                 raise rows_error(exc.errors, batch="checks") from None
         if tickets is not None:
@@ -191,7 +191,7 @@ def generic_receive(
                     for e in exc.errors
                 ]
                 raise rows_error(errors, batch="tickets") from None
-            answer["tickets"] = counts(result)
+            answer["tickets"] = result_counts(result)
     return answer
 
 
@@ -257,7 +257,7 @@ def uptime_kuma_receive(source: Source, payload: Mapping[str, Any], service: str
         raise rows_error([RowError(-1, exc.field, exc.reason)]) from None
     if not rows:
         note = {"reason": "no heartbeat: a test message"}
-        return {"checks": counts(IngestResult()), "ignored": [note]}
+        return {"checks": result_counts(IngestResult()), "ignored": [note]}
     if service:
         rows = [(service, row) for _, row in rows]
     return {"checks": ingest_checks(source, rows)}
