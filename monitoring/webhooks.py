@@ -101,8 +101,8 @@ def match(source: Source, names: set[str]) -> tuple[dict[str, Service], dict[str
     with the reason. An uncovered name and an unknown one are refused alike, so a feed
     cannot probe another customer's catalogue."""
     covered = {service.name: service for service in accepted_services(source).only("pk", "name")}
-    match = match_services(names, set(covered), source.service_map)
-    return {name: covered[found] for name, found in match.found.items()}, match.refused
+    matched = match_services(names, set(covered), source.service_map)
+    return {name: covered[found] for name, found in matched.found.items()}, matched.refused
 
 
 def covered_services(source: Source, names: set[str]) -> dict[str, Service]:
