@@ -143,7 +143,7 @@ def test_a_business_hours_calendar_chosen_in_section_4_moves_a_response_deadline
 
     from agreements.snapshot import build_snapshot
     from agreements.terms import terms_from_snapshot
-    from monitoring.compliance import TimerInput, ticket_timer
+    from monitoring.compliance.timers import TimerInput, ticket_timer
 
     def p1_deadline() -> datetime:
         terms = terms_from_snapshot(1, build_snapshot(acme_agreement))

@@ -317,7 +317,7 @@ def test_two_workers_issue_one_report(active_acme_agreement, acme_desk, services
 
 @pytest.mark.parametrize("zone", ["UTC", "Europe/Berlin", "America/New_York", "Pacific/Kiritimati"])
 def test_a_period_is_reported_in_the_month_it_ends_whatever_its_zone(zone):
-    from monitoring.compliance import period_bounds
+    from monitoring.compliance.periods import period_bounds
     from reporting.services.schedule import month_bounds, result_month
 
     for instant, month in [
