@@ -8,7 +8,8 @@ urlpatterns = [
     # Agreements
     path("agreements/", agreements.agreement_list, name="list"),
     path("agreements/new/", agreements.agreement_create, name="create"),
-    path("agreements/<int:pk>/", document.agreement_detail, name="detail"),
+    # agreements/<int:pk>/ (name "detail"): the document shows reporting data, so its view
+    # is reporting.views.agreements.agreement_detail, routed in sla_portal/urls.py.
     path("agreements/<int:pk>/pdf/", document.agreement_pdf, name="pdf"),
     path("agreements/<int:pk>/edit/", editor.agreement_edit, name="edit"),
     path("agreements/<int:pk>/edit/<slug:section>/", editor.section_edit, name="edit-section"),
@@ -27,7 +28,8 @@ urlpatterns = [
     ),
     path("agreements/<int:pk>/versions/compare/", lifecycle.version_compare, name="compare"),
     path("agreements/<int:pk>/history/", lifecycle.history, name="history"),
-    path("agreements/<int:pk>/reviews/<int:review_id>/", lifecycle.review_detail, name="review"),
+    # agreements/<int:pk>/reviews/<int:review_id>/ (name "review"): likewise
+    # reporting.views.agreements.review_detail, routed in sla_portal/urls.py.
     path("agreements/<int:pk>/supporting/", lifecycle.supporting_create, name="supporting-create"),
     # Service catalogue
     path("services/", catalogue.service_list, name="service-list"),

@@ -49,8 +49,8 @@ from agreements.serializers.agreements import (
     ensure_editable,
     lock_editable,
 )
-from agreements.services import tier_differences
 from agreements.smart import TargetSpec, smart_errors
+from agreements.tier_differences import tier_differences
 from sla_portal.core.api.people import ScopedViewSetMixin
 from sla_portal.core.models import User
 from sla_portal.core.permissions import DrafterOrReadOnly

@@ -25,9 +25,9 @@ from django.forms import BaseInlineFormSet, inlineformset_factory
 from django.utils.html import format_html, format_html_join
 from django.utils.text import slugify
 
-from agreements.calendars import holiday_country_error
 from agreements.forms.targets import TierTargetFormSet, share_choices
 from agreements.models import Calendar, CalendarHours, ClosureDate, Service, Tier, TierCreditBand
+from agreements.public_holidays import holiday_country_error
 from agreements.selectors import calendars_visible_to
 from sla_portal.core.models import User
 from sla_portal.core.netguard import validate_probe_url

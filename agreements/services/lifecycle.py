@@ -19,6 +19,7 @@ from django.urls import reverse
 from django.utils import timezone
 
 from agreements import lifecycle as machine
+from agreements.facts import agreement_completeness
 from agreements.lifecycle import TransitionError
 from agreements.models import (
     Acceptance,
@@ -34,7 +35,6 @@ from agreements.models.agreement import LIFECYCLE_FIELDS
 from agreements.presentation import section_heading
 from agreements.sections import SECTIONS_BY_KEY
 from agreements.services import audit
-from agreements.services.drafting import agreement_completeness
 from agreements.snapshot import build_snapshot, content_hash
 from sla_portal.core.models import Role, User
 from sla_portal.core.notifications import notify

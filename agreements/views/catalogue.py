@@ -19,6 +19,14 @@ from django.urls import reverse
 from django.utils import timezone
 
 from agreements.calendars import PreviewDay, holidays_with_names, preview
+from agreements.formatting import (
+    COMPLIANCE_NOUN,
+    compliance_text,
+    format_money,
+    format_percent,
+    format_value,
+    weekly_hours_text,
+)
 from agreements.forms.catalogue import (
     HOURS_HELP,
     Editor,
@@ -28,14 +36,6 @@ from agreements.forms.catalogue import (
     tier_editor,
 )
 from agreements.models import Calendar, CalendarHours
-from agreements.presentation import (
-    COMPLIANCE_NOUN,
-    compliance_text,
-    format_money,
-    format_percent,
-    format_value,
-    weekly_hours_text,
-)
 from agreements.selectors import (
     agreements_visible_to,
     calendars_visible_to,

@@ -594,15 +594,6 @@ def history(request: HttpRequest, pk: int) -> HttpResponse:
 # --- Reviews -------------------------------------------------------------------------------
 
 
-def _period_reports(review: Review) -> list:
-    """The monthly reports of the review period (current revisions, oldest first), with each
-    target's trend over them (``.targets``) and the credits of the period (``.credit_total``).
-    The agreement was scoped to the user already, and its reports share its customer."""
-    from reporting.services import review_reports
-
-    return review_reports(review.agreement, review.period_start, review.period_end)
-
-
 def _review_actions(form: forms.BaseFormSet) -> list[dict[str, Any]]:
     return [
         {
@@ -615,10 +606,19 @@ def _review_actions(form: forms.BaseFormSet) -> list[dict[str, Any]]:
     ]
 
 
-@login_required
-def review_detail(request: HttpRequest, pk: int, review_id: int) -> HttpResponse:
+def review_page(
+    request: HttpRequest,
+    pk: int,
+    review_id: int,
+    *,
+    period_reports: Callable[[Review], Any] | None = None,
+) -> HttpResponse:
     """One review: period, findings, causes, lessons, actions and decision; a service manager
-    records them while it is in progress."""
+    records them while it is in progress.
+
+    The page also lists the monthly reports of the review period, which reporting makes and
+    agreements may not import (apps point down): the routed view, ``reporting.views
+    .agreements.review_detail``, logs the user in and passes them as ``period_reports``."""
     agreement = _agreement(request, pk)
     review = get_object_or_404(agreement.reviews.select_related("decided_by"), pk=review_id)
     can_decide = (
@@ -672,7 +672,7 @@ def review_detail(request: HttpRequest, pk: int, review_id: int) -> HttpResponse
             "agreement": agreement,
             "review": review,
             "actions": list(review.actions.select_related("owner")),
-            "reports": _period_reports(review),
+            "reports": period_reports(review) if period_reports is not None else [],
             "form": form if can_decide else None,
             "formset": formset if can_decide else None,
             "decisions": Review.Decision.choices,
