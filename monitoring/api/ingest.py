@@ -34,7 +34,7 @@ from rest_framework.request import Request
 from rest_framework.response import Response
 from rest_framework.serializers import BaseSerializer
 
-from agreements.api.agreements import FORBIDDEN, IN_USE, NOT_FOUND, CatalogueDestroyMixin
+from agreements.api.common import FORBIDDEN, IN_USE, NOT_FOUND, CatalogueDestroyMixin
 from agreements.selectors import services_visible_to
 from monitoring.ingest import IngestError, IngestResult, RowError
 from monitoring.ingest.events import errors_ingest, incidents_ingest, measurements_ingest
