@@ -12,7 +12,7 @@ from rest_framework.test import APIClient, APIRequestFactory
 
 from agreements.models import Agreement, Calendar, Target, Tier
 from agreements.sections import SECTIONS
-from agreements.serializers.agreements import TargetSerializer
+from agreements.serializers.targets import TargetSerializer
 from agreements.services import agreement_create_from_tier, lifecycle
 from tests.support.agreements import propose_to_customer
 

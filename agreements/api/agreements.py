@@ -45,8 +45,8 @@ from agreements.serializers.agreements import (
     AgreementCreateSerializer,
     AgreementSerializer,
     TierDifferencesSerializer,
-    ensure_editable,
 )
+from agreements.serializers.common import ensure_editable
 from agreements.tier_differences import tier_differences
 from sla_portal.core.api.people import ScopedViewSetMixin
 from sla_portal.core.models import User

@@ -21,11 +21,7 @@ from agreements.selectors import (
     services_visible_to,
     tiers_visible_to,
 )
-from agreements.serializers.agreements import (
-    CalendarSerializer,
-    ServiceSerializer,
-    TierSerializer,
-)
+from agreements.serializers.catalogue import CalendarSerializer, ServiceSerializer, TierSerializer
 from sla_portal.core.api.people import ScopedViewSetMixin
 from sla_portal.core.models import User
 from sla_portal.core.permissions import DrafterOrReadOnly

@@ -28,7 +28,7 @@ from agreements.models import (
     Comment,
 )
 from agreements.selectors import comments_visible_to
-from agreements.serializers.agreements import Conflict
+from agreements.serializers.common import Conflict
 from agreements.serializers.lifecycle import (
     CommentReplySerializer,
     CommentSerializer,

@@ -16,7 +16,7 @@ from drf_spectacular.utils import (
 )
 from rest_framework.serializers import BaseSerializer
 
-from agreements.serializers.agreements import Conflict
+from agreements.serializers.common import Conflict
 
 
 class CatalogueDestroyMixin:

@@ -31,7 +31,7 @@ from agreements.lifecycle import TransitionError
 from agreements.models import Agreement
 from agreements.presentation import status_of
 from agreements.selectors import agreements_visible_to
-from agreements.serializers.agreements import Conflict
+from agreements.serializers.common import Conflict
 from agreements.serializers.lifecycle import (
     FIELDS_OF_ACTION,
     LifecycleStateSerializer,

@@ -29,11 +29,8 @@ from agreements.api.common import (
 from agreements.filters import TargetFilter
 from agreements.models import Target
 from agreements.selectors import targets_visible_to
-from agreements.serializers.agreements import (
-    TargetSerializer,
-    ensure_editable,
-    lock_editable,
-)
+from agreements.serializers.common import ensure_editable, lock_editable
+from agreements.serializers.targets import TargetSerializer
 from agreements.smart import TargetSpec, smart_errors
 from sla_portal.core.api.people import ScopedViewSetMixin
 from sla_portal.core.permissions import DrafterOrReadOnly

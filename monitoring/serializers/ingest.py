@@ -13,7 +13,7 @@ from drf_spectacular.utils import extend_schema_field
 from rest_framework import serializers
 
 from agreements.models import Service
-from agreements.serializers.agreements import StrictFieldsMixin
+from agreements.serializers.common import StrictFieldsMixin
 from monitoring.adapters import service_map_errors
 from monitoring.models import Source, Ticket, TicketPause, TicketStatusChange
 from sla_portal.core.models import Organisation
