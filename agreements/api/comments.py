@@ -33,7 +33,7 @@ from agreements.serializers.lifecycle import (
     CommentReplySerializer,
     CommentSerializer,
 )
-from agreements.services import lifecycle as services
+from agreements.services import comments as services
 
 COMMENT_ID = OpenApiParameter(
     "id", OpenApiTypes.INT, OpenApiParameter.PATH, description="Id of the comment."

@@ -38,6 +38,8 @@ from agreements.serializers.lifecycle import (
     TransitionSerializer,
 )
 from agreements.services import lifecycle as services
+from agreements.services import parties as party_services
+from agreements.services import reviews as review_services
 from agreements.services.lifecycle import IncompleteProposal
 from sla_portal.core.models import User
 
@@ -197,7 +199,7 @@ def lifecycle_state(agreement: Agreement, user: User) -> dict[str, Any]:
     """The lifecycle state of the agreement as the user sees it, with the steps the user may
     take now: those the state machine allows for the user's roles, less those the facts
     already rule out (a side that has accepted, a signatory who has signed)."""
-    latest = services.latest_version(agreement)
+    latest = party_services.latest_version(agreement)
     in_force = agreement.in_force_version
     status = status_of(agreement)
     return {
@@ -210,7 +212,7 @@ def lifecycle_state(agreement: Agreement, user: User) -> dict[str, Any]:
         "in_force_version": in_force.number if in_force else None,
         "available_actions": [
             {"action": step.name, "label": step.label}
-            for step in services.actions_for(user, agreement, latest=latest)
+            for step in party_services.actions_for(user, agreement, latest=latest)
         ],
     }
 
@@ -315,6 +317,6 @@ def _take_step(agreement: Agreement, user: User, data: dict[str, Any]) -> None:
         case "sign":
             services.sign(agreement, user)
         case "start_review":
-            services.review_start(agreement, user)
+            review_services.review_start(agreement, user)
         case _:
-            services.review_decide(agreement, user, step, **fields)
+            review_services.review_decide(agreement, user, step, **fields)

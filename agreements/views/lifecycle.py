@@ -54,7 +54,10 @@ from agreements.models import (
 from agreements.presentation import section_heading, status_of
 from agreements.sections import MARKDOWN_FIELDS, SECTIONS_BY_KEY
 from agreements.selectors import agreements_visible_to, comments_visible_to
+from agreements.services import comments as comment_services
 from agreements.services import lifecycle as services
+from agreements.services import parties as party_services
+from agreements.services import reviews as review_services
 from agreements.services.lifecycle import TransitionError
 from sla_portal.core.models import User
 from sla_portal.core.notifications import notifications_for_agreement
@@ -194,7 +197,7 @@ def _available_actions(
     to_sign: AgreementVersion | None,
 ) -> list[machine.Action]:
     """The buttons to show; review decisions are made on the review page, with findings."""
-    steps = services.actions_for(user, agreement, latest=latest, to_sign=to_sign)
+    steps = party_services.actions_for(user, agreement, latest=latest, to_sign=to_sign)
     return [step for step in steps if step.name not in Review.Decision.values]
 
 
@@ -217,7 +220,9 @@ def _comment_groups(agreement: Agreement, user: User) -> list[CommentGroup]:
         .defer("version__snapshot")
         .order_by("created_at", "id")
     )
-    negotiator = bool(services.roles_of(user, agreement) & {machine.MANAGER, machine.APPROVER})
+    negotiator = bool(
+        party_services.roles_of(user, agreement) & {machine.MANAGER, machine.APPROVER}
+    )
     threads: dict[int, Thread] = {}
     for comment in comments:
         if comment.parent_id in threads:
@@ -292,7 +297,7 @@ def lifecycle_page(request: HttpRequest, pk: int) -> HttpResponse:
     # service's rule, ``version_to_sign``, read from the versions already loaded).
     to_sign = (
         latest
-        if latest is not None and not latest.is_final and services.accepted_by_both(latest)
+        if latest is not None and not latest.is_final and party_services.accepted_by_both(latest)
         else None
     )
     actions = _available_actions(user, agreement, latest, to_sign)
@@ -384,7 +389,7 @@ def _sign(agreement: Agreement, user: User, data: dict[str, Any]) -> Outcome:
 
 
 def _start_review(agreement: Agreement, user: User, data: dict[str, Any]) -> Outcome:
-    review = services.review_start(agreement, user)
+    review = review_services.review_start(agreement, user)
     return Outcome(
         "Review started: record the findings and the decision here.",
         reverse("agreements:review", args=[agreement.pk, review.pk]),
@@ -442,7 +447,7 @@ def comment_create(request: HttpRequest, pk: int) -> HttpResponse:
             messages.error(request, "The reply was not saved: no such comment on this agreement.")
             return _see_other(_lifecycle_url(agreement) + "#comments")
     try:
-        comment = services.comment_add(
+        comment = comment_services.comment_add(
             agreement,
             request.user,
             form.cleaned_data["section"],
@@ -458,8 +463,8 @@ def comment_create(request: HttpRequest, pk: int) -> HttpResponse:
 
 
 THREAD_ACTIONS = {
-    "resolve": (services.comment_resolve, "Thread resolved."),
-    "reopen": (services.comment_reopen, "Thread reopened."),
+    "resolve": (comment_services.comment_resolve, "Thread resolved."),
+    "reopen": (comment_services.comment_reopen, "Thread reopened."),
 }
 
 
@@ -639,7 +644,7 @@ def review_page(
         if form.is_valid() and formset.is_valid():
             decision = request.POST.get("decision", "")
             try:
-                services.review_decide(
+                review_services.review_decide(
                     agreement,
                     request.user,
                     decision,
