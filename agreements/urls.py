@@ -1,6 +1,15 @@
 from django.urls import path
 
-from agreements.views import agreements, catalogue, document, editor, lifecycle
+from agreements.views import (
+    agreements,
+    catalogue,
+    comments,
+    document,
+    editor,
+    history,
+    lifecycle,
+    versions,
+)
 
 app_name = "agreements"
 
@@ -20,14 +29,14 @@ urlpatterns = [
         lifecycle.lifecycle_action,
         name="transition",
     ),
-    path("agreements/<int:pk>/comments/", lifecycle.comment_create, name="comment"),
+    path("agreements/<int:pk>/comments/", comments.comment_create, name="comment"),
     path(
         "agreements/<int:pk>/comments/<int:comment_id>/<slug:action>/",
-        lifecycle.comment_thread,
+        comments.comment_thread,
         name="comment-thread",
     ),
-    path("agreements/<int:pk>/versions/compare/", lifecycle.version_compare, name="compare"),
-    path("agreements/<int:pk>/history/", lifecycle.history, name="history"),
+    path("agreements/<int:pk>/versions/compare/", versions.version_compare, name="compare"),
+    path("agreements/<int:pk>/history/", history.history, name="history"),
     # agreements/<int:pk>/reviews/<int:review_id>/ (name "review"): likewise
     # reporting.views.agreements.review_detail, routed in sla_portal/urls.py.
     path("agreements/<int:pk>/supporting/", lifecycle.supporting_create, name="supporting-create"),

@@ -67,7 +67,6 @@ RESOLVED_EXAMPLE = {
     "resolved_at": "2026-01-08T09:00:00Z",
     "resolved_by": "carol_customer",
 }
-# --- Comments ------------------------------------------------------------------------------
 
 
 @extend_schema_view(

@@ -38,7 +38,6 @@ TRANSITION_AUDIT_EXAMPLE = {
     "after": {"status": "agreed"},
     "message": "Agreed on version 2; awaiting signatures",
 }
-# --- History -------------------------------------------------------------------------------
 
 
 @extend_schema_view(

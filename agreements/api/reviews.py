@@ -46,9 +46,6 @@ REVIEW_EXAMPLE = {
 }
 
 
-# --- Reviews -------------------------------------------------------------------------------
-
-
 @extend_schema_view(
     list=extend_schema(
         summary="Reviews of an agreement",

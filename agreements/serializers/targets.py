@@ -33,8 +33,6 @@ from agreements.services import (
 )
 from agreements.smart import DEFAULT_SOURCE, DEFAULT_UNIT, FIXED_DIRECTION, TargetSpec, smart_errors
 
-# --- Targets -------------------------------------------------------------------------------
-
 TARGET_FIELDS = [*TARGET_SPEC_FIELDS, "position"]
 
 

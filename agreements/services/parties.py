@@ -20,8 +20,6 @@ from agreements.models.agreement import LIFECYCLE_FIELDS
 from sla_portal.core.models import Role, User
 from sla_portal.core.notifications import notify
 
-# --- Who is acting -------------------------------------------------------------------------
-
 
 def roles_of(
     user: User | None, agreement: Agreement, version: AgreementVersion | None = None

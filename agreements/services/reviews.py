@@ -28,8 +28,6 @@ from agreements.services.parties import (
 )
 from sla_portal.core.models import User
 
-# --- Review --------------------------------------------------------------------------------
-
 
 def add_months(day: date, months: int) -> date:
     month_index = day.month - 1 + months

@@ -2,7 +2,7 @@
 performs, and a review with the monthly reports of its period.
 
 The pages themselves belong to agreements (``agreements.views.document.agreement_page`` and
-``agreements.views.lifecycle.review_page``); agreements may not import reporting (apps point
+``agreements.views.reviews.review_page``); agreements may not import reporting (apps point
 down), so these routed views compose the reporting part in. The URLs keep their names in the
 ``agreements`` namespace (see ``sla_portal/urls.py``).
 """
@@ -14,7 +14,7 @@ from django.http import HttpRequest, HttpResponse
 
 from agreements.models import Review
 from agreements.views.document import agreement_page
-from agreements.views.lifecycle import review_page
+from agreements.views.reviews import review_page
 from reporting.selectors import agreement_overview
 from reporting.services import ReviewReports, review_reports
 
@@ -39,6 +39,6 @@ def _period_reports(review: Review) -> ReviewReports:
 
 @login_required
 def review_detail(request: HttpRequest, pk: int, review_id: int) -> HttpResponse:
-    """One review with the reports of its period (see ``agreements.views.lifecycle
+    """One review with the reports of its period (see ``agreements.views.reviews
     .review_page`` for what a service manager records there)."""
     return review_page(request, pk, review_id, period_reports=_period_reports)
