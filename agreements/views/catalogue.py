@@ -27,14 +27,10 @@ from agreements.formatting import (
     format_value,
     weekly_hours_text,
 )
-from agreements.forms.catalogue import (
-    HOURS_HELP,
-    Editor,
-    PreviewForm,
-    ServiceForm,
-    calendar_editor,
-    tier_editor,
-)
+from agreements.forms.calendars import HOURS_HELP, PreviewForm, calendar_editor
+from agreements.forms.common import Editor
+from agreements.forms.services import ServiceForm
+from agreements.forms.tiers import tier_editor
 from agreements.models import Calendar, CalendarHours
 from agreements.selectors import (
     agreements_visible_to,
