@@ -51,8 +51,8 @@ from agreements.services import parties as party_services
 from agreements.services import reviews as review_services
 from agreements.services.lifecycle import TransitionError
 from sla_portal.core.models import User
-from sla_portal.core.notifications import notifications_for_agreement
 from sla_portal.core.permissions import require_drafter
+from sla_portal.core.selectors import notifications_for_agreement
 
 # Audit actions that tell the agreement's story (field edits are on the history page).
 TIMELINE_ACTIONS = frozenset(

@@ -43,7 +43,7 @@ from reporting.selectors import recent
 from reporting.selectors.recent import BREACH_COUNT_CAP
 from reporting.selectors.stamps import Stamp, stamp
 from sla_portal.core.models import Notification, User
-from sla_portal.core.notifications import pending_problems
+from sla_portal.core.selectors import pending_problems
 
 TREND_PERIODS = 12
 # The dashboards' lists are bounded: the newest breaches of each agreement, the nearest open
