@@ -10,7 +10,7 @@ from reporting.views import people as people_views
 from sla_portal.api_router import router
 from sla_portal.core import forms as core_forms
 from sla_portal.core.api import people as core_api
-from sla_portal.core.views import people as core_views
+from sla_portal.core.views import health as health_views
 
 admin.site.site_header = "SLA Portal administration"
 admin.site.site_title = "SLA Portal admin"
@@ -44,7 +44,7 @@ urlpatterns = [
     ),
     path("accounts/", include("django.contrib.auth.urls")),
     path("admin/", admin.site.urls),
-    path("healthz", core_views.healthz, name="healthz"),
+    path("healthz", health_views.healthz, name="healthz"),
     path("api/me/", core_api.me, name="api-me"),
     path("api/", include(router.urls)),
     path("api/schema/", SpectacularAPIView.as_view(), name="api-schema"),
