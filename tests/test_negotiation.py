@@ -15,10 +15,10 @@ from rest_framework.test import APIClient
 
 from agreements import lifecycle as machine
 from agreements.models import Agreement, AgreementVersion, Comment
-from agreements.presentation import status_of
 from agreements.selectors import agreement_document, agreements_visible_to
 from agreements.services import comments as comment_services
 from agreements.services import lifecycle
+from agreements.status import status_of
 from tests.support.agreements import propose_to_customer
 
 pytestmark = pytest.mark.django_db

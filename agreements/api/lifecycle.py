@@ -29,7 +29,6 @@ from rest_framework.response import Response
 from agreements import lifecycle as machine
 from agreements.lifecycle import TransitionError
 from agreements.models import Agreement
-from agreements.presentation import status_of
 from agreements.selectors import agreements_visible_to
 from agreements.serializers.common import Conflict
 from agreements.serializers.lifecycle import (
@@ -41,6 +40,7 @@ from agreements.services import lifecycle as services
 from agreements.services import parties as party_services
 from agreements.services import reviews as review_services
 from agreements.services.lifecycle import IncompleteProposal
+from agreements.status import status_of
 from sla_portal.core.models import User
 
 NO_AGREEMENT = "No Agreement matches the given query."

@@ -20,7 +20,6 @@ from agreements.models import (
     Signatory,
     SupportChannel,
 )
-from agreements.presentation import status_of
 from agreements.sections import SECTIONS, Section
 from agreements.selectors import (
     calendars_visible_to,
@@ -44,6 +43,7 @@ from agreements.services import (
     AgreementError,
     agreement_create_from_tier,
 )
+from agreements.status import status_of
 
 # --- Agreements and their sections ---------------------------------------------------------
 

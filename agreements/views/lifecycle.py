@@ -44,12 +44,13 @@ from agreements.models import (
     Review,
     Signature,
 )
-from agreements.presentation import section_heading, status_of
+from agreements.presentation import section_heading
 from agreements.selectors import agreements_visible_to, comments_visible_to
 from agreements.services import lifecycle as services
 from agreements.services import parties as party_services
 from agreements.services import reviews as review_services
 from agreements.services.lifecycle import TransitionError
+from agreements.status import status_of
 from sla_portal.core.models import User
 from sla_portal.core.permissions import require_drafter
 from sla_portal.core.selectors import notifications_for_agreement
