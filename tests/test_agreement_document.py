@@ -27,7 +27,8 @@ from agreements.models import Agreement, Signatory, SupportChannel, Target
 from agreements.pdf import StaticFilesFetcher
 from agreements.presentation import Mark, bands_text
 from agreements.sections import SECTIONS
-from agreements.services import agreement_create_from_tier, lifecycle
+from agreements.services import lifecycle
+from agreements.services.drafting import agreement_create_from_tier
 from sla_portal.core.demo import seed_demo_accounts
 from sla_portal.core.models import User
 from tests.support.actors import PASSWORD

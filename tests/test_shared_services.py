@@ -17,8 +17,9 @@ from django.apps import apps
 from django.urls import reverse
 from django.utils import timezone
 
-from agreements.services import agreement_create_from_tier, lifecycle
+from agreements.services import lifecycle
 from agreements.services import reviews as review_services
+from agreements.services.drafting import agreement_create_from_tier
 from monitoring.evaluation.periods import evaluate_periods
 from monitoring.ingest import IngestError
 from monitoring.ingest.tickets import tickets_ingest

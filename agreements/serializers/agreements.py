@@ -39,10 +39,7 @@ from agreements.serializers.common import (
     lock_editable,
 )
 from agreements.serializers.targets import SectionTargetSerializer
-from agreements.services import (
-    AgreementError,
-    agreement_create_from_tier,
-)
+from agreements.services.drafting import AgreementError, agreement_create_from_tier
 from agreements.status import status_of
 
 # --- Agreements and their sections ---------------------------------------------------------

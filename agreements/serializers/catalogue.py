@@ -31,9 +31,7 @@ from agreements.serializers.common import (
     provider_users_visible_to,
 )
 from agreements.serializers.targets import TierCreditBandSerializer, TierTargetSerializer
-from agreements.services import (
-    calendar_frozen_reason,
-)
+from agreements.services.drafting import calendar_frozen_reason
 from sla_portal.core.netguard import validate_probe_url
 
 # --- Service catalogue ---------------------------------------------------------------------

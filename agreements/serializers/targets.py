@@ -28,9 +28,7 @@ from agreements.serializers.common import (
     lock_editable,
     not_editable_reason,
 )
-from agreements.services import (
-    next_target_position,
-)
+from agreements.services.drafting import next_target_position
 from agreements.smart import DEFAULT_SOURCE, DEFAULT_UNIT, FIXED_DIRECTION, TargetSpec, smart_errors
 
 TARGET_FIELDS = [*TARGET_SPEC_FIELDS, "position"]

@@ -38,7 +38,7 @@ from agreements.selectors import (
     services_visible_to,
     tiers_visible_to,
 )
-from agreements.services import calendar_frozen_reason
+from agreements.services.drafting import calendar_frozen_reason
 from sla_portal.core.permissions import require_drafter, require_provider
 
 # Ranges of times and days take a typographic en dash, as in print.

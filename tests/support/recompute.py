@@ -10,7 +10,7 @@ from zoneinfo import ZoneInfo
 import pytest
 
 import agreements.public_holidays
-from agreements.services import agreement_create_from_tier
+from agreements.services.drafting import agreement_create_from_tier
 from monitoring.evaluation.periods import evaluate_periods
 from monitoring.evaluation.tickets import evaluate_pending_tickets
 from monitoring.ingest.tickets import tickets_ingest
