@@ -10,11 +10,7 @@ from __future__ import annotations
 from typing import Any
 
 from django.db.models import QuerySet
-from drf_spectacular.utils import (
-    OpenApiExample,
-    extend_schema,
-    extend_schema_view,
-)
+from drf_spectacular.utils import OpenApiExample, extend_schema, extend_schema_view
 from rest_framework import status, viewsets
 from rest_framework.decorators import action
 from rest_framework.exceptions import NotFound, PermissionDenied
@@ -36,11 +32,7 @@ from agreements.api.targets import RESPONSE_TARGET, TARGET_EXAMPLE
 from agreements.filters import AgreementFilter
 from agreements.models import Agreement
 from agreements.sections import SECTIONS
-from agreements.selectors import (
-    agreement_document,
-    agreements_as_proposed,
-    agreements_visible_to,
-)
+from agreements.selectors import agreement_document, agreements_as_proposed, agreements_visible_to
 from agreements.serializers.agreements import (
     AgreementCreateSerializer,
     AgreementSerializer,

@@ -7,20 +7,13 @@ portal shows. Everyone signed in reads; only service managers and provider admin
 from __future__ import annotations
 
 from django.db.models import QuerySet
-from drf_spectacular.utils import (
-    OpenApiExample,
-    extend_schema_view,
-)
+from drf_spectacular.utils import OpenApiExample, extend_schema_view
 from rest_framework import viewsets
 
 from agreements.api.common import CatalogueDestroyMixin, crud_schema
 from agreements.api.targets import TARGET_EXAMPLE
 from agreements.filters import ServiceFilter
-from agreements.selectors import (
-    calendars_visible_to,
-    services_visible_to,
-    tiers_visible_to,
-)
+from agreements.selectors import calendars_visible_to, services_visible_to, tiers_visible_to
 from agreements.serializers.catalogue import CalendarSerializer, ServiceSerializer, TierSerializer
 from sla_portal.core.api.people import ScopedViewSetMixin
 from sla_portal.core.models import User

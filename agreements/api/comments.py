@@ -23,16 +23,10 @@ from rest_framework.serializers import BaseSerializer
 from agreements import lifecycle as machine
 from agreements.api.lifecycle import AGREEMENT_PK, NOT_FOUND, AgreementRowsMixin, response_examples
 from agreements.lifecycle import TransitionError
-from agreements.models import (
-    Agreement,
-    Comment,
-)
+from agreements.models import Agreement, Comment
 from agreements.selectors import comments_visible_to
 from agreements.serializers.common import Conflict
-from agreements.serializers.lifecycle import (
-    CommentReplySerializer,
-    CommentSerializer,
-)
+from agreements.serializers.lifecycle import CommentReplySerializer, CommentSerializer
 from agreements.services import comments as services
 
 COMMENT_ID = OpenApiParameter(

@@ -9,11 +9,7 @@ from typing import Any
 from django.db import models, transaction
 from django.db.models import ProtectedError, RestrictedError
 from drf_spectacular.types import OpenApiTypes
-from drf_spectacular.utils import (
-    OpenApiExample,
-    OpenApiResponse,
-    extend_schema,
-)
+from drf_spectacular.utils import OpenApiExample, OpenApiResponse, extend_schema
 from rest_framework.serializers import BaseSerializer
 
 from agreements.serializers.common import Conflict

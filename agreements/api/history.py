@@ -3,17 +3,11 @@
 from __future__ import annotations
 
 from django.db.models import QuerySet
-from drf_spectacular.utils import (
-    extend_schema,
-    extend_schema_view,
-)
+from drf_spectacular.utils import extend_schema, extend_schema_view
 from rest_framework import mixins, viewsets
 
 from agreements.api.lifecycle import AGREEMENT_PK, NOT_FOUND, AgreementRowsMixin, response_examples
-from agreements.models import (
-    Agreement,
-    AuditEvent,
-)
+from agreements.models import Agreement, AuditEvent
 from agreements.serializers.lifecycle import AuditEventSerializer
 
 AUDIT_EXAMPLE = {

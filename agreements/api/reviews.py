@@ -4,19 +4,11 @@ from __future__ import annotations
 
 from django.db.models import Prefetch, QuerySet
 from drf_spectacular.types import OpenApiTypes
-from drf_spectacular.utils import (
-    OpenApiParameter,
-    extend_schema,
-    extend_schema_view,
-)
+from drf_spectacular.utils import OpenApiParameter, extend_schema, extend_schema_view
 from rest_framework import viewsets
 
 from agreements.api.lifecycle import AGREEMENT_PK, NOT_FOUND, AgreementRowsMixin, response_examples
-from agreements.models import (
-    Agreement,
-    Review,
-    ReviewAction,
-)
+from agreements.models import Agreement, Review, ReviewAction
 from agreements.serializers.lifecycle import ReviewSerializer
 
 REVIEW_ID = OpenApiParameter(

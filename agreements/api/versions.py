@@ -20,18 +20,9 @@ from rest_framework.request import Request
 from rest_framework.response import Response
 from rest_framework.serializers import BaseSerializer
 
-from agreements.api.lifecycle import (
-    AGREEMENT_PK,
-    NOT_FOUND,
-    AgreementRowsMixin,
-    response_examples,
-)
+from agreements.api.lifecycle import AGREEMENT_PK, NOT_FOUND, AgreementRowsMixin, response_examples
 from agreements.diff import SEPARATOR, TERMS, diff_snapshots
-from agreements.models import (
-    Acceptance,
-    Agreement,
-    AgreementVersion,
-)
+from agreements.models import Acceptance, Agreement, AgreementVersion
 from agreements.presentation import section_heading
 from agreements.sections import MARKDOWN_FIELDS, SECTIONS_BY_KEY
 from agreements.serializers.lifecycle import (

@@ -13,18 +13,9 @@ from drf_spectacular.utils import extend_schema_field
 from rest_framework import serializers
 from rest_framework.settings import api_settings
 
-from agreements.models import (
-    Agreement,
-    CreditBand,
-    PriorityDefinition,
-    Signatory,
-    SupportChannel,
-)
+from agreements.models import Agreement, CreditBand, PriorityDefinition, Signatory, SupportChannel
 from agreements.sections import SECTIONS, Section
-from agreements.selectors import (
-    calendars_visible_to,
-    services_visible_to,
-)
+from agreements.selectors import calendars_visible_to, services_visible_to
 from agreements.serializers.common import (
     MONEY,
     PERCENT,

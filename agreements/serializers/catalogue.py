@@ -9,16 +9,8 @@ from django.core.exceptions import ValidationError as DjangoValidationError
 from django.db import transaction
 from rest_framework import serializers
 
-from agreements.models import (
-    Calendar,
-    CalendarHours,
-    ClosureDate,
-    Service,
-    Tier,
-)
-from agreements.selectors import (
-    calendars_visible_to,
-)
+from agreements.models import Calendar, CalendarHours, ClosureDate, Service, Tier
+from agreements.selectors import calendars_visible_to
 from agreements.serializers.common import (
     MONEY,
     PERCENT,

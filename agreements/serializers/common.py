@@ -21,14 +21,8 @@ from rest_framework import serializers, status
 from rest_framework.exceptions import APIException
 from rest_framework.settings import api_settings
 
-from agreements.models import (
-    Agreement,
-    Tier,
-)
-from agreements.selectors import (
-    agreements_visible_to,
-    tiers_visible_to,
-)
+from agreements.models import Agreement, Tier
+from agreements.selectors import agreements_visible_to, tiers_visible_to
 from sla_portal.core.models import Organisation, User
 from sla_portal.core.selectors import organisations_visible_to, users_visible_to
 

@@ -8,19 +8,10 @@ from typing import Any
 from django.db import transaction
 from rest_framework import serializers
 
-from agreements.models import (
-    Agreement,
-    Target,
-    TierCreditBand,
-    TierTarget,
-)
+from agreements.models import Agreement, Target, TierCreditBand, TierTarget
 from agreements.models.targets import TARGET_SPEC_FIELDS
 from agreements.sections import section_for_metric
-from agreements.selectors import (
-    agreements_visible_to,
-    calendars_visible_to,
-    services_visible_to,
-)
+from agreements.selectors import agreements_visible_to, calendars_visible_to, services_visible_to
 from agreements.serializers.common import (
     ScopedPrimaryKeyRelatedField,
     StrictFieldsMixin,

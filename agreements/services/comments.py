@@ -9,10 +9,7 @@ from django.utils import timezone
 
 from agreements import lifecycle as machine
 from agreements.lifecycle import TransitionError
-from agreements.models import (
-    Agreement,
-    Comment,
-)
+from agreements.models import Agreement, Comment
 from agreements.presentation import section_heading
 from agreements.sections import SECTIONS_BY_KEY
 from agreements.services import audit

@@ -17,13 +17,7 @@ from django.utils import timezone
 from agreements import lifecycle as machine
 from agreements.facts import agreement_completeness
 from agreements.lifecycle import TransitionError
-from agreements.models import (
-    Acceptance,
-    Agreement,
-    AgreementVersion,
-    Comment,
-    Signature,
-)
+from agreements.models import Acceptance, Agreement, AgreementVersion, Comment, Signature
 from agreements.presentation import section_heading
 from agreements.sections import SECTIONS_BY_KEY
 from agreements.services import audit

@@ -11,11 +11,7 @@ from django.db.models import Q
 from django.urls import reverse
 
 from agreements import lifecycle as machine
-from agreements.models import (
-    Agreement,
-    AgreementVersion,
-    AuditEvent,
-)
+from agreements.models import Agreement, AgreementVersion, AuditEvent
 from agreements.models.agreement import LIFECYCLE_FIELDS
 from sla_portal.core.models import Role, User
 from sla_portal.core.notifications import notify

@@ -13,11 +13,7 @@ from django.utils import timezone
 
 from agreements import lifecycle as machine
 from agreements.lifecycle import TransitionError
-from agreements.models import (
-    Agreement,
-    Review,
-    ReviewAction,
-)
+from agreements.models import Agreement, Review, ReviewAction
 from agreements.services import audit
 from agreements.services.parties import (
     approvers_of,

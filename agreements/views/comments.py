@@ -9,9 +9,7 @@ from django.http import HttpRequest, HttpResponse
 from django.shortcuts import get_object_or_404
 from django.views.decorators.http import require_POST
 
-from agreements.forms.lifecycle import (
-    CommentForm,
-)
+from agreements.forms.lifecycle import CommentForm
 from agreements.selectors import comments_visible_to
 from agreements.services import comments as comment_services
 from agreements.services.lifecycle import TransitionError

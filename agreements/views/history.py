@@ -11,12 +11,7 @@ from django.shortcuts import render
 from django.views.decorators.http import require_safe
 
 from agreements.history import history_rows
-from agreements.models import (
-    Agreement,
-    AuditEvent,
-    CalendarHours,
-    ClosureDate,
-)
+from agreements.models import Agreement, AuditEvent, CalendarHours, ClosureDate
 from agreements.views.lifecycle import visible_agreement
 
 HISTORY_PAGE_SIZE = 50

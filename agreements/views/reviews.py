@@ -12,13 +12,8 @@ from django.http import HttpRequest, HttpResponse
 from django.shortcuts import get_object_or_404, render
 
 from agreements import lifecycle as machine
-from agreements.forms.lifecycle import (
-    ReviewForm,
-    review_actions_formset,
-)
-from agreements.models import (
-    Review,
-)
+from agreements.forms.lifecycle import ReviewForm, review_actions_formset
+from agreements.models import Review
 from agreements.services import reviews as review_services
 from agreements.services.lifecycle import TransitionError
 from agreements.views.lifecycle import see_other, visible_agreement

@@ -11,9 +11,7 @@ from django.shortcuts import render
 from django.views.decorators.http import require_safe
 
 from agreements.diff import TERMS, diff_snapshots
-from agreements.forms.lifecycle import (
-    CompareForm,
-)
+from agreements.forms.lifecycle import CompareForm
 from agreements.sections import MARKDOWN_FIELDS, SECTIONS_BY_KEY
 from agreements.views.lifecycle import visible_agreement
 
