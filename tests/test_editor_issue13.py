@@ -114,7 +114,7 @@ def test_remove_checkboxes_have_labels_and_no_dangling_describedby(
 
 
 def test_targets_copied_from_a_tier_inherit_their_sections_calendar(acme_agreement, calendars):
-    from agreements.services import chosen_calendars, target_calendar
+    from agreements.calendars import chosen_calendars, target_calendar
 
     p1 = acme_agreement.targets.get(metric="response_time", priority="P1")
     assert p1.calendar_id is None  # Gold's ticket targets use Gold's desk hours: inherited
