@@ -10,7 +10,7 @@ from pathlib import Path
 import pytest
 from playwright.sync_api import expect
 
-from agreements.services import agreement_create_from_tier
+from agreements.services.drafting import agreement_create_from_tier
 from tests.support.actors import PASSWORD
 from tests.support.axe import assert_no_axe_violations
 from tests.support.browser import login, screenshot

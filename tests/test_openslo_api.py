@@ -12,7 +12,7 @@ from django.core.files.uploadedfile import SimpleUploadedFile
 from rest_framework.test import APIClient
 
 from agreements.models import AuditEvent, Target
-from agreements.services import agreement_create_from_tier
+from agreements.services.drafting import agreement_create_from_tier
 from tests.support.agreements import propose_to_customer
 
 pytestmark = pytest.mark.django_db

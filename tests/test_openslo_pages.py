@@ -10,7 +10,7 @@ import pytest
 import yaml
 from django.core.files.uploadedfile import SimpleUploadedFile
 
-from agreements.services import agreement_create_from_tier
+from agreements.services.drafting import agreement_create_from_tier
 from tests.support.agreements import propose_to_customer
 
 pytestmark = pytest.mark.django_db

@@ -10,7 +10,7 @@ import pytest
 
 from agreements.models import AuditEvent, Target
 from agreements.models.targets import TARGET_SPEC_FIELDS
-from agreements.services import agreement_create_from_tier
+from agreements.services.drafting import agreement_create_from_tier
 from agreements.services.openslo import (
     AgreementNotEditable,
     OpenSLOImportRefused,

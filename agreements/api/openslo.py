@@ -32,7 +32,7 @@ from rest_framework.response import Response
 from agreements.models import Agreement
 from agreements.openslo.loading import MAX_BYTES
 from agreements.selectors import agreements_visible_to
-from agreements.serializers.agreements import Conflict
+from agreements.serializers.common import Conflict
 from agreements.serializers.openslo import (
     OpenSLORefusalSerializer,
     OpenSLOResultSerializer,
