@@ -81,4 +81,13 @@ def test_manager_uploads_previews_confirms_and_sees_the_targets(
     expect(page.get_by_text("OpenSLO imported: 2 target(s) added")).to_be_visible()
     expect(page.get_by_text("Reflaction of out availability SLA — SLA").first).to_be_visible()
     screenshot(page, "openslo-imported")
+    # The export and import buttons fit the agreement page at phone width too.
+    page.set_viewport_size(PHONE)
+    expect(page.get_by_role("link", name="Export OpenSLO")).to_be_visible()
+    no_horizontal_scroll(page)
+    screenshot(page, "openslo-document-phone")
+    page.set_viewport_size({"width": 1280, "height": 900})
+    page.goto(f"/agreements/{draft.pk}/history/")
+    expect(page.get_by_text("Imported from OpenSLO").first).to_be_visible()
+    screenshot(page, "openslo-history")
     assert sorted(draft.targets.values_list("target_value", flat=True)) == [99, 99.5]

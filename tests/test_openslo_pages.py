@@ -122,3 +122,4 @@ def test_the_import_is_in_the_history_in_words(client, blank_draft, alice_manage
     history = client.get(f"/agreements/{blank_draft.pk}/history/").content.decode()
     assert "Imported from OpenSLO" in history
     assert "2 target(s) added, 0 changed, 0 unchanged" in history
+    assert "document #1 slos[0].objective: Sloth objectives are percentages" in history

@@ -262,7 +262,16 @@ def openslo_import(
     record(
         action="openslo_import",
         agreement=agreement,
-        after={"file": filename, **counts},
+        # The rule-based changes stay with the import, so the history says them too.
+        after={
+            "file": filename,
+            **counts,
+            "rules": [
+                f"document #{n.index + 1 if n.index is not None else '-'}"
+                f"{f' {n.path}' if n.path else ''}: {n.message}"
+                for n in plan.notes
+            ],
+        },
         message=(
             f"OpenSLO import{f' of {filename}' if filename else ''}: {counts['create']} "
             f"target(s) added, {counts['update']} changed, {counts['unchanged']} unchanged; "
