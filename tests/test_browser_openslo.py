@@ -5,7 +5,6 @@ from __future__ import annotations
 
 import re
 from datetime import date
-from pathlib import Path
 
 import pytest
 from playwright.sync_api import expect
@@ -14,10 +13,11 @@ from agreements.services.drafting import agreement_create_from_tier
 from tests.support.actors import PASSWORD
 from tests.support.axe import assert_no_axe_violations
 from tests.support.browser import login, screenshot
+from tests.support.data import SHARED_DATA
 
 pytestmark = [pytest.mark.browser, pytest.mark.django_db(transaction=True)]
 
-DATA = Path("/work/shared/data/openslo")
+DATA = SHARED_DATA / "openslo"
 FILE = DATA / "spec-repo/examples/budgeting-method/timeslices-slo.yaml"
 INVALID = DATA / "oslo/test/inputs/validate/v1alpha.yaml"
 PHONE = {"width": 390, "height": 844}

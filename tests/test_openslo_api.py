@@ -4,7 +4,6 @@ errors, dry runs, the YAML export, and who may do what."""
 from __future__ import annotations
 
 from datetime import date
-from pathlib import Path
 
 import pytest
 import yaml
@@ -14,10 +13,11 @@ from rest_framework.test import APIClient
 from agreements.models import AuditEvent, Target
 from agreements.services.drafting import agreement_create_from_tier
 from tests.support.agreements import propose_to_customer
+from tests.support.data import SHARED_DATA
 
 pytestmark = pytest.mark.django_db
 
-DATA = Path("/work/shared/data")
+DATA = SHARED_DATA
 SLOTH = (DATA / "sloth/examples/getting-started.yml").read_text()
 INVALID = (DATA / "openslo/oslo/test/inputs/validate/v1alpha.yaml").read_text()
 

@@ -4,7 +4,6 @@ sees the agreement."""
 from __future__ import annotations
 
 from datetime import date
-from pathlib import Path
 
 import pytest
 import yaml
@@ -12,10 +11,11 @@ from django.core.files.uploadedfile import SimpleUploadedFile
 
 from agreements.services.drafting import agreement_create_from_tier
 from tests.support.agreements import propose_to_customer
+from tests.support.data import SHARED_DATA
 
 pytestmark = pytest.mark.django_db
 
-DATA = Path("/work/shared/data")
+DATA = SHARED_DATA
 SLOTH = (DATA / "sloth/examples/kubernetes-apiserver.yml").read_text()
 INVALID = DATA / "openslo/go-sdk/pkg/openslosdk/test_data/inline/inputs/v1_slo_invalid_sli.yaml"
 

@@ -5,7 +5,6 @@ portal writes reads back to the same targets. Pure: no database."""
 from __future__ import annotations
 
 from decimal import Decimal
-from pathlib import Path
 
 import pytest
 from hypothesis import given, settings
@@ -14,10 +13,9 @@ from hypothesis import strategies as st
 from agreements.openslo import ExportedTarget, read_targets, write_openslo
 from agreements.openslo.loading import MAX_DEPTH
 from agreements.smart import TargetSpec
+from tests.support.data import SHARED_DATA
 
-DATA = Path(__file__).resolve().parents[2] / "shared" / "data"
-if not DATA.exists():  # pragma: no cover - a checkout next to the shared data
-    DATA = Path("/work/shared/data")
+DATA = SHARED_DATA
 
 A, P = "availability", "performance"
 V2ALPHA = "unsupported apiVersion 'openslo.com/v2alpha'"

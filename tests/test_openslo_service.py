@@ -4,7 +4,6 @@ from __future__ import annotations
 
 from datetime import date
 from decimal import Decimal
-from pathlib import Path
 
 import pytest
 
@@ -18,8 +17,9 @@ from agreements.services.openslo import (
     openslo_import,
     openslo_plan,
 )
+from tests.support.data import SHARED_DATA
 
-DATA = Path("/work/shared/data")
+DATA = SHARED_DATA
 SLOTH_GETTING_STARTED = (DATA / "sloth/examples/getting-started.yml").read_text()
 COMPARED = (*TARGET_SPEC_FIELDS, "service")
 
