@@ -297,18 +297,7 @@ class Converter:
                 f", budgeting {method}) is measured by the portal as the share of the period "
                 "without outages, from its uptime checks; the queries are not kept.",
             )
-        if method == "Timeslices":
-            kept = [
-                f"{key} {objective[key]}"
-                for key in ("timeSliceTarget", "timeSliceWindow")
-                if objective.get(key) is not None
-            ]
-            self.note(
-                f"{path}.timeSliceTarget",
-                "time-slices",
-                f"{' and '.join(kept)} not kept: the portal counts the time without outages, "
-                "not good time slices.",
-            )
+        self.slice_notes(objective, path, "counts the time without outages")
         spec = TargetSpec(
             metric="availability",
             target_value=percent,
@@ -321,6 +310,22 @@ class Converter:
             **self.common_extras(),
         )
         self.add(spec, path, service)
+
+    def slice_notes(self, objective: dict, path: str, instead: str) -> None:
+        """Time slices the portal does not measure in, said when the file has them (the
+        portal's own export writes a one-minute window for availability, which it implies)."""
+        dropped = [
+            f"{key} {objective[key]}"
+            for key in ("timeSliceTarget", "timeSliceWindow")
+            if objective.get(key) is not None
+        ]
+        if dropped and not self.from_portal:
+            first = "timeSliceTarget" if "timeSliceTarget" in objective else "timeSliceWindow"
+            self.note(
+                f"{path}.{first}",
+                "time-slices",
+                f"{' and '.join(dropped)} not kept: the portal {instead}, not good time slices.",
+            )
 
     def performance(
         self, objective, path, target_path, ratio, name, period, service, method
@@ -346,6 +351,7 @@ class Converter:
                 f"The strict operator {op} is read as {op}e: the portal's target is met when "
                 f"the value reaches {show(target_value)}.",
             )
+        self.slice_notes(objective, path, "judges the mean of the period's values")
         unit = str(self.annotations.get(A.UNIT, ""))
         if not unit:
             unit = "other"
