@@ -558,3 +558,13 @@ def _corpus_objects() -> dict:
 
 
 _CORPUS_OBJECTS = _corpus_objects()
+
+
+def test_portal_annotations_on_a_foreign_slo_do_not_hide_what_is_left_out():
+    text = SLO.replace(
+        "  displayName: Web availability\n",
+        '  displayName: Web availability\n  annotations:\n    sla-portal/name: "Web"\n',
+    )
+    reading = read_targets(text)
+    assert reading.targets[0].spec.name == "Web"
+    assert "measured-by-portal" in {n.rule for n in reading.notes}

@@ -8,6 +8,7 @@ from typing import Any
 
 from agreements.openslo import annotations as A
 from agreements.openslo.checker import DURATION_RE, SLOTH_K8S, V1, V1ALPHA, to_decimal
+from agreements.openslo.exporting import portal_sources_only
 from agreements.openslo.periods import ALPHA_UNITS, period_for, start_is_period_start
 from agreements.openslo.problems import Note, Problem
 from agreements.openslo.results import ImportedTarget, Reading
@@ -40,7 +41,9 @@ class Converter:
         metadata = obj.get("metadata") if isinstance(obj.get("metadata"), dict) else {}
         self.metadata = metadata
         self.annotations = metadata.get("annotations") or {}
-        self.from_portal = A.NAME in self.annotations
+        # Written by the portal's export: its annotations and its own metric sources. Notes
+        # about what such a file leaves out (queries, descriptions) would say nothing.
+        self.from_portal = A.NAME in self.annotations and portal_sources_only(obj.get("spec"))
 
     def note(self, path: str, rule: str, message: str) -> None:
         self.reading.notes.append(Note(self.index, self.summary.name, path, rule, message))

@@ -13,6 +13,7 @@ from __future__ import annotations
 import re
 from dataclasses import dataclass
 from decimal import Decimal
+from typing import Any
 
 import yaml
 
@@ -138,3 +139,22 @@ def _slo(target: ExportedTarget, name: str, label: str, reference: str, year: in
             "objectives": [objective],
         },
     }
+
+
+def portal_sources_only(value: Any) -> bool:
+    """Every metric source in ``value`` is the portal's own (and there is at least one)."""
+    found: list[bool] = []
+
+    def walk(item: Any) -> None:
+        if isinstance(item, dict):
+            source = item.get("metricSource")
+            if isinstance(source, dict):
+                found.append(source.get("type") == SOURCE_TYPE)
+            for child in item.values():
+                walk(child)
+        elif isinstance(item, list):
+            for child in item:
+                walk(child)
+
+    walk(value)
+    return bool(found) and all(found)
