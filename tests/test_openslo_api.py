@@ -191,3 +191,16 @@ def test_schema_documents_both_operations(alice_manager):
     assert "application/yaml" in operations["post"]["requestBody"]["content"]
     assert "application/yaml" in operations["get"]["responses"]["200"]["content"]
     assert {"201", "400", "403", "404", "409"} <= set(operations["post"]["responses"])
+
+
+def test_provider_team_member_exports_but_may_not_import(blank_draft, tom_team):
+    client = api(tom_team)
+    assert client.get(url(blank_draft)).status_code == 200
+    response = client.post(url(blank_draft), SLOTH, content_type="application/yaml")
+    assert response.status_code == 403
+    assert not blank_draft.targets.exists()
+
+
+def test_provider_admin_imports_too(blank_draft, ada_admin):
+    response = api(ada_admin).post(url(blank_draft), SLOTH, content_type="application/yaml")
+    assert response.status_code == 201
