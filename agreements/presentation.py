@@ -408,6 +408,13 @@ def _tier_target_text(template: Any, target: Any, calendar_names: Mapping[int, s
     return ", ".join(parts) or "other measurement terms"
 
 
+def _sample_text(min_responses: int | None) -> str:
+    """An experience target's minimum sample, where the compliance goal would be."""
+    if not min_responses:
+        return ""
+    return f"verdict from {min_responses} response{'s' if min_responses != 1 else ''}"
+
+
 def _target_calendar_text(target: Any, calendar: Any) -> str:
     if calendar is None:
         return target.calendar.name if target.calendar_id else "24x7"
@@ -442,7 +449,8 @@ def target_row(
         scope=target.service.name if target.service is not None else "All services",
         target=format_value(target.target_value, target.unit),
         threshold=format_value(target.threshold_value, target.unit),
-        compliance=compliance_text(target.compliance_target, target.compliance_threshold, noun),
+        compliance=compliance_text(target.compliance_target, target.compliance_threshold, noun)
+        or _sample_text(getattr(target, "min_responses", None)),
         period=target.get_period_display(),
         calendar_name=_target_calendar_text(target, calendar),
         calendar_pk=(

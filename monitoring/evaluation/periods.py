@@ -38,6 +38,8 @@ from monitoring.compliance import (
 )
 from monitoring.evaluation import alerts
 from monitoring.evaluation.format import percent
+from monitoring.experience import measure as measure_experience
+from monitoring.experience.arithmetic import experience_verdict
 from monitoring.models import (
     Breach,
     ContinuityIncident,
@@ -225,6 +227,8 @@ def measure(
         return verdict, "percent", goal
 
     goal = _goal(target)
+    if target.is_experience:
+        return _experience(agreement, target, service_ids, window, closed), target.unit, goal
     if target.metric == "availability" and target.data_source == "uptime":
         outages = Outage.objects.filter(
             Q(ended_at__isnull=True) | Q(ended_at__gt=start),
@@ -305,6 +309,22 @@ def measure(
         return recovery_verdict(list(incidents), min(now, end), minutes, closed), "minutes", minutes
     reason = f"The portal has no data feed for {target.data_source or target.metric} targets yet."
     return Verdict(None, NO_DATA, closed, {"reason": reason}), target.unit, goal
+
+
+def _experience(
+    agreement: Agreement,
+    target: MeasuredTarget,
+    service_ids: list[int],
+    window: tuple[datetime, datetime],
+    closed: bool,
+) -> Verdict:
+    """CSAT or NPS of one period (``monitoring.experience``, docs/experience.md)."""
+    if target.metric == "csat":
+        scoped = service_ids if target.service else None
+        scores = measure_experience.csat_ratings(agreement.pk, window, scoped)
+    else:
+        scores = measure_experience.nps_scores(agreement.pk, window)
+    return experience_verdict(target.metric, scores, _goal(target), target.min_responses, closed)
 
 
 def _silence_applied(

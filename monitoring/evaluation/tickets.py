@@ -45,6 +45,7 @@ from monitoring.compliance import MISSED_TARGET, TimerInput, TimerResult, ticket
 from monitoring.evaluation import alerts
 from monitoring.evaluation.bulk import upsert_rows
 from monitoring.evaluation.format import duration
+from monitoring.experience.services import csat_invite_resolved
 from monitoring.models import Breach, Level, Ticket, TicketPause, TicketStatusChange, TicketTimer
 
 logger = logging.getLogger(__name__)
@@ -135,6 +136,10 @@ def evaluate_batch(now: datetime, only: Sequence[int] | None = None) -> int:
         if not ids:
             return 0
         _evaluate(ids, facts, now)
+        # Resolved tickets of agreements with a CSAT target: ask the customer, once.
+        resolved = [f.pk for f in facts if f.resolved_at is not None and f.state != "open"]
+        if resolved:
+            csat_invite_resolved(resolved, now)
     return len(ids)
 
 

@@ -221,6 +221,8 @@ def agreements_affected(kind: str, ids: list[int]) -> list[int]:
         Ticket,
     )
 
+    if kind == "agreements":  # a survey answer names its agreement (monitoring.experience)
+        return list(Agreement.objects.filter(pk__in=ids).values_list("pk", flat=True))
     if kind == "tickets":
         return list(
             Ticket.objects.filter(pk__in=ids, agreement__isnull=False)

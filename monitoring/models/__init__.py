@@ -10,6 +10,7 @@ from monitoring.models.evaluation import (
     TicketTimer,
 )
 from monitoring.models.events import ContinuityIncident, ErrorEvent, Measurement
+from monitoring.models.experience import Survey
 from monitoring.models.imports import ImportJob
 from monitoring.models.probe import ProbeState
 from monitoring.models.sources import SignedDelivery, Source, TicketEventStamp
@@ -34,6 +35,7 @@ __all__ = [
     "SignedDelivery",
     "Source",
     "Status",
+    "Survey",
     "Ticket",
     "TicketEventStamp",
     "TicketPause",
