@@ -38,8 +38,7 @@ from monitoring.compliance import (
 )
 from monitoring.evaluation import alerts
 from monitoring.evaluation.format import percent
-from monitoring.experience import measure as measure_experience
-from monitoring.experience.arithmetic import experience_verdict
+from monitoring.experience.measure import experience_period
 from monitoring.models import (
     Breach,
     ContinuityIncident,
@@ -227,8 +226,9 @@ def measure(
         return verdict, "percent", goal
 
     goal = _goal(target)
-    if target.is_experience:
-        return _experience(agreement, target, service_ids, window, closed), target.unit, goal
+    if target.is_experience:  # CSAT, NPS: docs/experience.md
+        verdict = experience_period(agreement.pk, target, service_ids, window, goal, closed)
+        return verdict, target.unit, goal
     if target.metric == "availability" and target.data_source == "uptime":
         outages = Outage.objects.filter(
             Q(ended_at__isnull=True) | Q(ended_at__gt=start),
@@ -309,22 +309,6 @@ def measure(
         return recovery_verdict(list(incidents), min(now, end), minutes, closed), "minutes", minutes
     reason = f"The portal has no data feed for {target.data_source or target.metric} targets yet."
     return Verdict(None, NO_DATA, closed, {"reason": reason}), target.unit, goal
-
-
-def _experience(
-    agreement: Agreement,
-    target: MeasuredTarget,
-    service_ids: list[int],
-    window: tuple[datetime, datetime],
-    closed: bool,
-) -> Verdict:
-    """CSAT or NPS of one period (``monitoring.experience``, docs/experience.md)."""
-    if target.metric == "csat":
-        scoped = service_ids if target.service else None
-        scores = measure_experience.csat_ratings(agreement.pk, window, scoped)
-    else:
-        scores = measure_experience.nps_scores(agreement.pk, window)
-    return experience_verdict(target.metric, scores, _goal(target), target.min_responses, closed)
 
 
 def _silence_applied(
@@ -425,7 +409,7 @@ def value_text(value: float | None, unit: str, goal: Goal) -> str:
             return "no data"
         if unit == "percent":
             return percent(number, goals=(goal.target, goal.threshold))
-        if unit == "count":  # "3 against target 2", not "3 count against target 2 count"
+        if unit in ("count", "score"):  # "3 against target 2", not "3 count against ..."
             return f"{number:g}"
         return f"{number:g} {unit}"
 

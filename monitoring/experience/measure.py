@@ -13,7 +13,27 @@ from datetime import datetime
 from django.db.models import OuterRef, Subquery
 from django.db.models.functions import Coalesce
 
+from monitoring.compliance import Goal, Verdict
+from monitoring.experience.arithmetic import experience_verdict
 from monitoring.models import Survey, Ticket
+
+
+def experience_period(
+    agreement_id: int,
+    target,
+    service_ids: list[int],
+    window: tuple[datetime, datetime],
+    goal: Goal,
+    closed: bool,
+) -> Verdict:
+    """The verdict of a CSAT or NPS target (``agreements.terms.MeasuredTarget``) over one
+    period window, with its response counts in the details."""
+    if target.metric == "csat":
+        scoped = service_ids if target.service else None
+        scores = csat_ratings(agreement_id, window, scoped)
+    else:
+        scores = nps_scores(agreement_id, window)
+    return experience_verdict(target.metric, scores, goal, target.min_responses, closed)
 
 
 def csat_ratings(agreement_id: int, window: tuple[datetime, datetime], service_ids=None) -> list:

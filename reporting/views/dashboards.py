@@ -36,6 +36,7 @@ from reporting.selectors import (
     provider_dashboard,
     signed_agreements_to_come,
 )
+from reporting.selectors.experience import experience_by_agreement
 from reporting.selectors.fingerprint import dashboard_fingerprint
 from sla_portal.core.models import User
 
@@ -51,12 +52,18 @@ LIVE_CACHE_SECONDS = 60
 def _live_context(request: HttpRequest) -> tuple[str, dict]:
     now = timezone.now()
     if request.user.is_provider:
+        board = provider_dashboard(request.user, now)
+        shown = [light.agreement.pk for light in board.agreements]
         return "reporting/_dashboard_provider.html", {
-            "board": provider_dashboard(request.user, now),
+            "board": board,
+            "experience": experience_by_agreement(request.user, shown, now),
             "now": now,
         }
+    panels = customer_dashboard(request.user, now)
+    shown = [panel.agreement.pk for panel in panels]
     return "reporting/_dashboard_customer.html", {
-        "panels": customer_dashboard(request.user, now),
+        "panels": panels,
+        "experience": experience_by_agreement(request.user, shown, now),
         "to_come": list(signed_agreements_to_come(request.user)),
         "now": now,
     }

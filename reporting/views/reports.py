@@ -30,6 +30,7 @@ from monitoring.presentation import level_badge, status_badge
 from reporting import selectors, services
 from reporting.formatting import money, period_label
 from reporting.models import Report
+from reporting.selectors.experience import experience_in_month
 from sla_portal.core.csvsafe import SafeDictWriter
 from sla_portal.core.permissions import require_drafter
 
@@ -205,6 +206,8 @@ def report_detail(request: HttpRequest, pk: int) -> HttpResponse:
     manager = request.user.can_draft_agreements
     context["can_correct"] = manager and not report.is_superseded and not report.is_draft
     context["can_issue"] = manager and report.is_draft
+    # The review starts from the watermelon: targets met while customers are unhappy.
+    context["experience"] = experience_in_month(request.user, report)
     return render(request, "reporting/report_detail.html", context)
 
 
