@@ -10,7 +10,7 @@ from monitoring.models.evaluation import (
     TicketTimer,
 )
 from monitoring.models.events import ContinuityIncident, ErrorEvent, Measurement
-from monitoring.models.experience import Survey
+from monitoring.models.experience import NpsSchedule, Survey
 from monitoring.models.imports import ImportJob
 from monitoring.models.probe import ProbeState
 from monitoring.models.sources import SignedDelivery, Source, TicketEventStamp
@@ -29,6 +29,7 @@ __all__ = [
     "Level",
     "MaintenanceWindow",
     "Measurement",
+    "NpsSchedule",
     "Outage",
     "PeriodResult",
     "ProbeState",

@@ -91,3 +91,33 @@ class Survey(models.Model):
     @property
     def is_answered(self) -> bool:
         return self.answered_at is not None
+
+
+class NpsSchedule(models.Model):
+    """When an agreement's customer contacts are asked the NPS question: every
+    ``every_months`` months from ``starts_on``. Round 1 is due on ``starts_on``, round 2
+    ``every_months`` later, and so on; each round asks each contact once (``Survey``)."""
+
+    agreement = models.OneToOneField(
+        "agreements.Agreement", on_delete=models.CASCADE, related_name="nps_schedule"
+    )
+    customer = models.ForeignKey("core.Organisation", on_delete=models.PROTECT, related_name="+")
+    every_months = models.PositiveSmallIntegerField(
+        help_text="Ask the NPS question every this many months (1-12)."
+    )
+    starts_on = models.DateField(help_text="The day of the first round.")
+    updated_at = models.DateTimeField(auto_now=True)
+
+    scope_paths = ("customer",)
+    objects = ScopedManager()
+
+    class Meta:
+        constraints = [
+            models.CheckConstraint(
+                condition=Q(every_months__gte=1, every_months__lte=12),
+                name="nps_schedule_every_range",
+            ),
+        ]
+
+    def __str__(self) -> str:
+        return f"NPS every {self.every_months} month(s) from {self.starts_on}"
