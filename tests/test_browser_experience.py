@@ -129,3 +129,9 @@ def test_customer_answers_the_csat_email_and_the_dashboards_flag_the_watermelon(
     expect(badge).to_be_visible()
     expect(provider.locator("#agreements-rag")).to_contain_text(COMMENT)
     screenshot(provider, "csat-watermelon-provider")
+
+    # The agreement's Experience page tells the same story, with the answer in its table.
+    provider.goto(f"/agreements/{agreement.pk}/experience/")
+    expect(provider.locator(f"[data-watermelon='{agreement.pk}']")).to_be_visible()
+    expect(provider.get_by_role("table")).to_contain_text(COMMENT)
+    screenshot(provider, "csat-experience-page")
