@@ -98,11 +98,12 @@ def test_a_bad_month_is_a_400_naming_the_field(client, answered, carol_customer,
     assert "YYYY-MM" in response.json()["month"][0]
 
 
-def test_a_month_without_experience_results_is_a_404_saying_so(client, answered, carol_customer):
+def test_a_month_without_experience_results_has_no_figures(client, answered, carol_customer):
     client.force_login(carol_customer)
     response = client.get(f"/api/agreements/{answered.pk}/experience/", {"month": "2020-01"})
-    assert response.status_code == 404
-    assert "no experience target" in response.json()["detail"]
+    assert response.status_code == 200
+    body = response.json()
+    assert (body["experience"], body["watermelon"], body["period_start"]) == ([], False, None)
 
 
 def test_anonymous_callers_are_refused(client, answered):

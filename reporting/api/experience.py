@@ -4,7 +4,8 @@ The period containing the middle of ``?month=YYYY-MM`` (default: the current one
 experience targets' figures and response counts, the SLA targets' counts, the watermelon
 flag (every SLA target met, an experience target below its threshold) and the latest low
 comments. Scoped like the portal: another organisation's agreement answers 404. An
-agreement without experience targets evaluated in that period answers 404 too, saying so.
+agreement without experience targets evaluated in that period answers with an empty list
+and no period.
 """
 
 from __future__ import annotations
@@ -84,7 +85,7 @@ class AgreementExperienceViewSet(viewsets.ViewSet):
         responses={200: ExperienceSerializer, 400: BAD_MONTH, 404: NOT_FOUND},
         examples=[OpenApiExample("Watermelon", value=EXPERIENCE_EXAMPLE, response_only=True)],
     )
-    def list(self, request: Request, agreement_pk: str) -> Response:
+    def list(self, request: Request, agreement_pk: str, format: str | None = None) -> Response:
         agreement = agreements_visible_to(request.user).filter(pk=int(agreement_pk)).first()
         if agreement is None:
             raise NotFound("No Agreement matches the given query.")
@@ -98,5 +99,16 @@ class AgreementExperienceViewSet(viewsets.ViewSet):
             at = datetime.combine(date(year, number, 15), time(12), tzinfo=UTC)
         found = experience_of(request.user, agreement.pk, at)
         if found is None:
-            raise NotFound("This agreement has no experience target evaluated in that period.")
+            # No CSAT or NPS target evaluated then: nothing to show beside compliance.
+            return Response(
+                {
+                    "agreement": agreement.pk,
+                    "period_start": None,
+                    "period_end": None,
+                    "sla": None,
+                    "experience": [],
+                    "watermelon": False,
+                    "comments": [],
+                }
+            )
         return Response(ExperienceSerializer(found).data)

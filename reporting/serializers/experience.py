@@ -35,9 +35,9 @@ class SlaCountsSerializer(serializers.Serializer):
 
 class ExperienceSerializer(serializers.Serializer):
     agreement = serializers.IntegerField(source="agreement_id")
-    period_start = serializers.DateTimeField()
-    period_end = serializers.DateTimeField()
-    sla = SlaCountsSerializer(source="*")
+    period_start = serializers.DateTimeField(allow_null=True)
+    period_end = serializers.DateTimeField(allow_null=True)
+    sla = SlaCountsSerializer(source="*", allow_null=True)
     experience = ExperienceFigureSerializer(source="figures", many=True)
     watermelon = serializers.BooleanField()
     comments = ExperienceCommentSerializer(many=True)
