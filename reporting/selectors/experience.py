@@ -11,7 +11,7 @@ CSAT answers of tickets resolved in it, NPS answers given in it.
 from __future__ import annotations
 
 from collections import defaultdict
-from collections.abc import Iterable
+from collections.abc import Iterable, Mapping
 from dataclasses import dataclass, field
 from datetime import datetime, time
 from zoneinfo import ZoneInfo
@@ -145,8 +145,18 @@ def experience_by_agreement(
     by_agreement: dict[int, list[PeriodResult]] = defaultdict(list)
     for row in rows:
         by_agreement[row.agreement_id].append(row)
+    return experience_from_results(user, by_agreement)
+
+
+def experience_from_results(
+    user: User, results_by_agreement: Mapping[int, Iterable[PeriodResult]]
+) -> dict[int, Experience]:
+    """:func:`experience_by_agreement` from period results already read (the dashboards'
+    current periods): no query at all unless an experience target is below its target,
+    then one per such agreement for its comments."""
     found: dict[int, Experience] = {}
-    for agreement_id, results in by_agreement.items():
+    for agreement_id, rows in results_by_agreement.items():
+        results = list(rows)
         experience_rows = [r for r in results if r.metric in EXPERIENCE_METRICS]
         if not experience_rows:
             continue
