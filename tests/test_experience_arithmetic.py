@@ -93,3 +93,12 @@ def test_nps_verdict_counts_promoters_passives_and_detractors():
 def test_low_answers():
     assert is_low("csat", 2) and not is_low("csat", 3)
     assert is_low("nps", 6) and not is_low("nps", 7)
+
+
+def test_the_worked_example_of_the_docs():
+    csat = experience_verdict("csat", [5, 4, 1, 2], CSAT_GOAL, 3, closed=True)
+    assert (csat.value, csat.status) == (3.0, BREACHED)
+    early = experience_verdict("csat", [5, 4], CSAT_GOAL, 3, closed=True)
+    assert "2 of the 3 needed" in early.details["reason"]
+    nps = experience_verdict("nps", [10, 9, 7, 3], NPS_GOAL, 2, closed=True)
+    assert (nps.value, nps.status) == (25.0, MISSED_TARGET)
