@@ -25,7 +25,6 @@ from monitoring.api.evaluation import (
 )
 from monitoring.api.experience import SurveyViewSet
 from monitoring.api.ingest import SourceViewSet, TicketViewSet
-from reporting.api.experience import AgreementExperienceViewSet
 from reporting.api.recompute import RecomputeRunViewSet
 from reporting.api.reports import ReportViewSet
 from sla_portal.core.api.people import OrganisationViewSet, UserViewSet
@@ -48,9 +47,6 @@ router.register(f"{AGREEMENT}/versions", AgreementVersionViewSet, basename="agre
 router.register(f"{AGREEMENT}/comments", AgreementCommentViewSet, basename="agreement-comment")
 router.register(f"{AGREEMENT}/history", AgreementHistoryViewSet, basename="agreement-history")
 router.register(f"{AGREEMENT}/reviews", AgreementReviewViewSet, basename="agreement-review")
-router.register(
-    f"{AGREEMENT}/experience", AgreementExperienceViewSet, basename="agreement-experience"
-)
 router.register("targets", TargetViewSet, basename="target")
 router.register("sources", SourceViewSet, basename="source")
 router.register("tickets", TicketViewSet, basename="ticket")

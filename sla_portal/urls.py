@@ -3,6 +3,7 @@ from django.contrib.auth import views as auth_views
 from django.urls import include, path
 from drf_spectacular.views import SpectacularAPIView, SpectacularSwaggerSplitView
 
+from reporting.api import experience as experience_api
 from reporting.views import inbox as inbox_views
 from reporting.views import people as people_views
 from sla_portal.api_router import router
@@ -32,6 +33,11 @@ urlpatterns = [
     path("admin/", admin.site.urls),
     path("healthz", core_views.healthz, name="healthz"),
     path("api/me/", core_api.me, name="api-me"),
+    path(
+        "api/agreements/<int:agreement_pk>/experience/",
+        experience_api.agreement_experience,
+        name="agreement-experience",
+    ),
     path("api/", include(router.urls)),
     path("api/schema/", SpectacularAPIView.as_view(), name="api-schema"),
     # The split view serves Swagger UI's start-up script as a file: no inline script, so the

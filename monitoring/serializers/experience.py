@@ -10,7 +10,7 @@ from monitoring.models import Survey
 class SurveySerializer(serializers.ModelSerializer):
     agreement_reference = serializers.CharField(source="agreement.reference", read_only=True)
     ticket_external_id = serializers.CharField(
-        source="ticket.external_id", read_only=True, default=None
+        source="ticket.external_id", read_only=True, default=None, allow_null=True
     )
 
     class Meta:

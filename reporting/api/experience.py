@@ -20,7 +20,7 @@ from drf_spectacular.utils import (
     OpenApiResponse,
     extend_schema,
 )
-from rest_framework import viewsets
+from rest_framework.decorators import api_view
 from rest_framework.exceptions import NotFound, ValidationError
 from rest_framework.request import Request
 from rest_framework.response import Response
@@ -71,44 +71,43 @@ BAD_MONTH = OpenApiResponse(
 )
 
 
-class AgreementExperienceViewSet(viewsets.ViewSet):
+@extend_schema(
+    parameters=[
+        OpenApiParameter(
+            "month",
+            OpenApiTypes.STR,
+            description="The month as YYYY-MM; the current period when left out.",
+        )
+    ],
+    responses={200: ExperienceSerializer, 400: BAD_MONTH, 404: NOT_FOUND},
+    examples=[OpenApiExample("Watermelon", value=EXPERIENCE_EXAMPLE, response_only=True)],
+)
+@api_view(["GET"])
+def agreement_experience(request: Request, agreement_pk: int) -> Response:
     """Experience (CSAT, NPS) beside SLA compliance for one agreement and period."""
-
-    @extend_schema(
-        parameters=[
-            OpenApiParameter(
-                "month",
-                OpenApiTypes.STR,
-                description="The month as YYYY-MM; the current period when left out.",
-            )
-        ],
-        responses={200: ExperienceSerializer, 400: BAD_MONTH, 404: NOT_FOUND},
-        examples=[OpenApiExample("Watermelon", value=EXPERIENCE_EXAMPLE, response_only=True)],
-    )
-    def list(self, request: Request, agreement_pk: str, format: str | None = None) -> Response:
-        agreement = agreements_visible_to(request.user).filter(pk=int(agreement_pk)).first()
-        if agreement is None:
-            raise NotFound("No Agreement matches the given query.")
-        query = MonthQuerySerializer(data=request.query_params)
-        if not query.is_valid():
-            raise ValidationError(query.errors)
-        month = query.validated_data.get("month")
-        at = timezone.now()
-        if month:
-            year, number = (int(part) for part in month.split("-"))
-            at = datetime.combine(date(year, number, 15), time(12), tzinfo=UTC)
-        found = experience_of(request.user, agreement.pk, at)
-        if found is None:
-            # No CSAT or NPS target evaluated then: nothing to show beside compliance.
-            return Response(
-                {
-                    "agreement": agreement.pk,
-                    "period_start": None,
-                    "period_end": None,
-                    "sla": None,
-                    "experience": [],
-                    "watermelon": False,
-                    "comments": [],
-                }
-            )
-        return Response(ExperienceSerializer(found).data)
+    agreement = agreements_visible_to(request.user).filter(pk=agreement_pk).first()
+    if agreement is None:
+        raise NotFound("No Agreement matches the given query.")
+    query = MonthQuerySerializer(data=request.query_params)
+    if not query.is_valid():
+        raise ValidationError(query.errors)
+    month = query.validated_data.get("month")
+    at = timezone.now()
+    if month:
+        year, number = (int(part) for part in month.split("-"))
+        at = datetime.combine(date(year, number, 15), time(12), tzinfo=UTC)
+    found = experience_of(request.user, agreement.pk, at)
+    if found is None:
+        # No CSAT or NPS target evaluated then: nothing to show beside compliance.
+        return Response(
+            {
+                "agreement": agreement.pk,
+                "period_start": None,
+                "period_end": None,
+                "sla": None,
+                "experience": [],
+                "watermelon": False,
+                "comments": [],
+            }
+        )
+    return Response(ExperienceSerializer(found).data)
