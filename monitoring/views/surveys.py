@@ -23,7 +23,11 @@ NPS_CHOICES = tuple((score, str(score)) for score in range(11))
 
 
 class AnswerForm(forms.Form):
-    score = forms.TypedChoiceField(coerce=int, widget=forms.RadioSelect)
+    # Bootstrap's toggle buttons: the radios stay real (keyboard, screen readers), drawn as
+    # the buttons of their labels.
+    score = forms.TypedChoiceField(
+        coerce=int, widget=forms.RadioSelect(attrs={"class": "btn-check"})
+    )
     comment = forms.CharField(
         required=False,
         max_length=2000,
