@@ -13,21 +13,18 @@ from django.utils import timezone
 from hypothesis import assume, given, settings
 from hypothesis import strategies as st
 
-from agreements.services import agreement_create_from_tier, lifecycle
-from monitoring.evaluation.format import duration
+from agreements.services import lifecycle
+from agreements.services.drafting import agreement_create_from_tier
 from monitoring.evaluation.periods import evaluate_periods
 from monitoring.evaluation.tickets import evaluate_pending_tickets
+from monitoring.format import duration
 from monitoring.ingest.tickets import tickets_ingest
 from monitoring.ingest.uptime import checks_ingest
 from monitoring.models import PeriodResult, Source, Status, TicketTimer
-from reporting.selectors import (
-    agreement_overview,
-    customer_dashboard,
-    gauge_for,
-    gauge_scale,
-    provider_dashboard,
-    state_of,
-)
+from reporting.selectors.dashboards import customer_dashboard, provider_dashboard
+from reporting.selectors.gauges import gauge_for, gauge_scale
+from reporting.selectors.overview import agreement_overview
+from reporting.selectors.states import state_of
 from sla_portal.core.models import Role
 from tests.support.actors import make_user
 from tests.support.agreements import complete_for_proposal

@@ -6,7 +6,8 @@ import pytest
 from hypothesis import given
 from hypothesis import strategies as st
 
-from monitoring.compliance import BREACHED, MET, MISSED_TARGET, NO_DATA, Goal
+from monitoring.compliance.states import BREACHED, MET, MISSED_TARGET, NO_DATA
+from monitoring.compliance.verdicts import Goal
 from monitoring.experience.arithmetic import (
     csat_mean,
     enough_responses,

@@ -16,7 +16,7 @@ from monitoring.experience.services import survey_answer
 from monitoring.ingest.tickets import tickets_ingest
 from monitoring.models import Survey, Ticket
 from reporting.models import Report
-from reporting.services import issue_due_reports
+from reporting.services.reports import issue_due_reports
 from tests.support.experience import sign_with_experience_targets
 
 pytestmark = pytest.mark.django_db

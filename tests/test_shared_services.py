@@ -1,10 +1,10 @@
 """Isolation of shared services: a service covered by two customers' agreements.
 
 "Customer Portal" is in Acme's Gold agreement and in Globex's. Data belongs to the source that
-sent it (``monitoring.ownership``): Globex's monitor reporting the portal down changes Globex's
-figures and none of Acme's, each customer sees only its own sources' rows, a provider-shared
-source counts (and is seen) through every proposed agreement covering the service, and a
-draft grants nothing.
+sent it (``monitoring.models.ownership``): Globex's monitor reporting the portal down changes
+Globex's figures and none of Acme's, each customer sees only its own sources' rows, a
+provider-shared source counts (and is seen) through every proposed agreement covering the
+service, and a draft grants nothing.
 """
 
 from __future__ import annotations
@@ -17,7 +17,9 @@ from django.apps import apps
 from django.urls import reverse
 from django.utils import timezone
 
-from agreements.services import agreement_create_from_tier, lifecycle
+from agreements.services import lifecycle
+from agreements.services import reviews as review_services
+from agreements.services.drafting import agreement_create_from_tier
 from monitoring.evaluation.periods import evaluate_periods
 from monitoring.ingest import IngestError
 from monitoring.ingest.tickets import tickets_ingest
@@ -32,7 +34,7 @@ from monitoring.models import (
     UptimeCheck,
 )
 from monitoring.probe import probe_source_for
-from reporting.selectors import customer_dashboard
+from reporting.selectors.dashboards import customer_dashboard
 from sla_portal.core.models import AccountEvent, Role
 from tests.support.actors import make_user
 from tests.support.agreements import complete_for_proposal, propose_to_customer
@@ -457,8 +459,8 @@ def test_service_added_while_renegotiating_is_not_seen_until_proposed(
     probe = probe_source_for(portal)  # the provider's shared measurement
     checks_ingest(probe, portal, _all_up(now))
 
-    lifecycle.review_start(globex_agreement, alice_manager)
-    lifecycle.review_decide(
+    review_services.review_start(globex_agreement, alice_manager)
+    review_services.review_decide(
         globex_agreement, alice_manager, "renegotiate", findings="Records too",
         root_causes="Scope grew", lessons="Cover records",
         actions=[{"description": "Add records", "owner": alice_manager,

@@ -16,7 +16,8 @@ from __future__ import annotations
 
 from collections.abc import Sequence
 
-from monitoring.compliance import NO_DATA, Goal, Verdict
+from monitoring.compliance.states import NO_DATA
+from monitoring.compliance.verdicts import Goal, Verdict
 
 CSAT_RANGE = (1, 5)
 NPS_RANGE = (0, 10)

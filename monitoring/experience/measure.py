@@ -13,7 +13,7 @@ from datetime import datetime
 from django.db.models import OuterRef, Subquery
 from django.db.models.functions import Coalesce
 
-from monitoring.compliance import Goal, Verdict
+from monitoring.compliance.verdicts import Goal, Verdict
 from monitoring.experience.arithmetic import experience_verdict
 from monitoring.models import Survey, Ticket
 

@@ -19,16 +19,16 @@ from rest_framework.exceptions import NotFound, PermissionDenied
 from rest_framework.request import Request
 from rest_framework.response import Response
 
-from agreements.api.agreements import NOT_FOUND
+from agreements.api.common import NOT_FOUND
 from reporting.models import RecomputeRun
-from reporting.recompute import (
+from reporting.recompute.apply import recompute_apply
+from reporting.recompute.runs import (
     RecomputeBusy,
     RecomputeError,
-    recompute_apply,
     recompute_cancel,
     recompute_request,
-    recompute_runs_visible_to,
 )
+from reporting.selectors.recompute import recompute_runs_visible_to
 from reporting.serializers.recompute import RecomputeApplySerializer, RecomputeRunSerializer
 from sla_portal.core.api.people import ScopedViewSetMixin
 

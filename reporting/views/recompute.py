@@ -20,20 +20,20 @@ from django.utils import timezone
 from django.views.decorators.http import require_POST
 
 from agreements.models import Calendar
-from monitoring.evaluation.format import state_word
+from monitoring.format import state_word
 from monitoring.models import Source
 from monitoring.presentation import status_badge
 from reporting.models import RecomputeRun
-from reporting.recompute import (
+from reporting.recompute.apply import recompute_apply
+from reporting.recompute.runs import (
     RecomputeBusy,
     RecomputeError,
     monitored_agreements,
-    recompute_apply,
     recompute_cancel,
     recompute_request,
-    recompute_runs_visible_to,
 )
-from reporting.services import result_month
+from reporting.selectors.recompute import recompute_runs_visible_to
+from reporting.services.schedule import result_month
 
 PAGE_SIZE = 25
 # States are never colour alone: an icon and the word go with each (see portal.css .state).

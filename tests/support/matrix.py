@@ -110,7 +110,8 @@ def build_world() -> dict:
     """The organisations, the six actors and one Acme object of every kind a URL names."""
     from agreements.demo import seed_calendars, seed_services, seed_tiers
     from agreements.models import Comment, Review
-    from agreements.services import agreement_create_from_tier, lifecycle
+    from agreements.services import lifecycle
+    from agreements.services.drafting import agreement_create_from_tier
     from monitoring.evaluation import ack
     from monitoring.evaluation.periods import evaluate_periods
     from monitoring.evaluation.tickets import evaluate_pending_tickets
@@ -128,8 +129,8 @@ def build_world() -> dict:
         TicketTimer,
     )
     from reporting.models import Report
-    from reporting.recompute import recompute_request
-    from reporting.services import issue_due_reports
+    from reporting.recompute.runs import recompute_request
+    from reporting.services.reports import issue_due_reports
     from sla_portal.core.models import ApiToken
     from sla_portal.core.tokens import create_token_for_tests
 
