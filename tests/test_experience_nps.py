@@ -99,3 +99,31 @@ def test_experience_page_scoping_and_schedule_rights(
     assert saved.status_code == 302
     assert nps_agreement.nps_schedule.every_months == 3
     assert b"Every 3 months from 15 Jan 2026" in client.get(url).content
+
+
+def test_nps_schedule_api(client, nps_agreement, alice_manager, carol_customer, other_org_viewer):
+    url = f"/api/agreements/{nps_agreement.pk}/nps-schedule/"
+    client.force_login(alice_manager)
+    assert client.get(url).json() == {"every_months": 0, "starts_on": None, "current_round": None}
+    for bad in (
+        {"every_months": 13},
+        {"every_months": "x"},
+        {},
+        {"every_months": 1, "starts_on": "soon"},
+    ):
+        response = client.put(url, bad, content_type="application/json")
+        assert response.status_code == 400, bad
+        assert set(response.json()) <= {"every_months", "starts_on"}
+    saved = client.put(
+        url, {"every_months": 3, "starts_on": "2026-01-15"}, content_type="application/json"
+    )
+    assert saved.status_code == 200
+    assert saved.json()["every_months"] == 3 and saved.json()["current_round"] >= 1
+    client.force_login(carol_customer)
+    assert client.get(url).json()["every_months"] == 3
+    assert client.put(url, {"every_months": 0}, content_type="application/json").status_code == 403
+    client.force_login(other_org_viewer)
+    assert client.get(url).status_code == 404
+    client.force_login(alice_manager)
+    removed = client.put(url, {"every_months": 0}, content_type="application/json")
+    assert removed.json()["every_months"] == 0

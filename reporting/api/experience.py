@@ -25,7 +25,7 @@ from rest_framework.exceptions import NotFound, ValidationError
 from rest_framework.request import Request
 from rest_framework.response import Response
 
-from agreements.api.agreements import NOT_FOUND
+from agreements.api.common import NOT_FOUND
 from agreements.selectors import agreements_visible_to
 from reporting.selectors.experience import experience_of
 from reporting.serializers.experience import ExperienceSerializer, MonthQuerySerializer
