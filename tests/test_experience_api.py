@@ -109,3 +109,10 @@ def test_a_month_without_experience_results_has_no_figures(client, answered, car
 def test_anonymous_callers_are_refused(client, answered):
     assert client.get(f"/api/agreements/{answered.pk}/experience/").status_code in (401, 403)
     assert client.get("/api/surveys/").status_code in (401, 403)
+
+
+def test_the_customer_dashboard_card_says_how_many_responses(client, answered, carol_customer):
+    client.force_login(carol_customer)
+    page = client.get("/dashboard/").content.decode()
+    assert "From 1 response" in page
+    assert f'data-watermelon="{answered.pk}"' in page
