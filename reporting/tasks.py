@@ -46,3 +46,11 @@ def recompute_resume_stalled() -> int:
     from reporting.recompute import recompute_resume_stalled as resume
 
     return len(resume(timezone.now()))
+
+
+@shared_task(name="reporting.status_maintenance_notices", ignore_result=True)
+def status_maintenance_notices() -> int:
+    """Email status page subscribers of maintenance coming soon (each window once per page)."""
+    from reporting.statuspage.services import maintenance_notices_send
+
+    return maintenance_notices_send()
