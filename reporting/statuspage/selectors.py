@@ -47,17 +47,18 @@ def token_hash(token: str) -> str:
     return hashlib.sha256(token.encode("utf-8", "surrogatepass")).hexdigest()
 
 
-def _services_sql(page: str) -> str:
-    """SQL of the service ids a page shows (``page`` is an SQL expression of its row)."""
+def _services_sql(customer: str, page: str) -> str:
+    """SQL of the service ids a page shows (``customer`` and ``page`` are SQL expressions of
+    the customer's and the page's ids)."""
     return f"""
         SELECT DISTINCT s.service_id FROM agreements_agreement_services s
         JOIN agreements_agreement a ON a.id = s.agreement_id
-        WHERE a.customer_id = ({page}).customer_id AND a.status = ANY(%(monitored)s)
+        WHERE a.customer_id = {customer} AND a.status = ANY(%(monitored)s)
           AND a.in_force_version_id IS NOT NULL
           AND (NOT EXISTS (SELECT 1 FROM reporting_statuspage_services c
-                           WHERE c.statuspage_id = ({page}).id)
+                           WHERE c.statuspage_id = {page})
                OR s.service_id IN (SELECT c.service_id FROM reporting_statuspage_services c
-                                   WHERE c.statuspage_id = ({page}).id))"""
+                                   WHERE c.statuspage_id = {page}))"""
 
 
 def _hash(sql: str) -> str:
@@ -68,7 +69,7 @@ STAMP_SQL = f"""
 WITH p AS MATERIALIZED (
     SELECT id, customer_id, name, updated_at FROM reporting_statuspage
     WHERE token_hash = %(hash)s AND enabled),
-svc AS MATERIALIZED ({_services_sql("SELECT id, customer_id FROM p")}),
+svc AS MATERIALIZED ({_services_sql("(SELECT customer_id FROM p)", "(SELECT id FROM p)")}),
 cnt AS MATERIALIZED (
     SELECT s.id FROM monitoring_source s
     WHERE s.shared OR s.customer_id = (SELECT customer_id FROM p))

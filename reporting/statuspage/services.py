@@ -119,6 +119,8 @@ def status_page_rotate(page: StatusPage, now: datetime | None = None) -> str:
     page.token_hash = token_hash(token)
     page.rotated_at = now or timezone.now()
     page.save(update_fields=["token_hash", "rotated_at", "updated_at"])
+    # Now, and again after commit: a request between the two may have cached it anew.
+    _forget_link(old)
     transaction.on_commit(lambda: _forget_link(old))
     return token
 
