@@ -26,6 +26,7 @@ from monitoring.api.evaluation import (
 from monitoring.api.ingest import SourceViewSet, TicketViewSet
 from reporting.api.recompute import RecomputeRunViewSet
 from reporting.api.reports import ReportViewSet
+from reporting.api.status import IncidentViewSet, StatusPageViewSet
 from sla_portal.core.api.people import OrganisationViewSet, UserViewSet
 
 # The lifecycle hangs under one agreement: /api/agreements/<id>/versions/ and so on.
@@ -55,3 +56,5 @@ router.register("breaches", BreachViewSet, basename="breach")
 router.register("alerts", AlertViewSet, basename="alert")
 router.register("reports", ReportViewSet, basename="report")
 router.register("recompute", RecomputeRunViewSet, basename="recompute")
+router.register("incidents", IncidentViewSet, basename="incident")
+router.register("status-pages", StatusPageViewSet, basename="status-page")

@@ -156,7 +156,7 @@ def test_page_shows_state_bars_incidents_newest_update_first_and_maintenance(
 
 
 def test_maintenance_in_progress_shows_under_maintenance(acme_status_page, acme_monitor, services):
-    page, token = acme_status_page
+    _page, token = acme_status_page
     now = timezone.now()
     MaintenanceWindow.objects.create(
         service=services["portal"],
@@ -172,7 +172,7 @@ def test_maintenance_in_progress_shows_under_maintenance(acme_status_page, acme_
 def test_page_shows_no_data_of_another_customer(
     acme_status_page, active_globex_agreement, services, globex, alice_manager
 ):
-    page, token = acme_status_page
+    _page, token = acme_status_page
     # Globex's own monitor says the shared Customer Portal is down, and Globex has an
     # incident on its own service: neither is Acme's.
     globex_monitor = Source.objects.create(customer=globex, name="Globex monitor")
@@ -382,7 +382,7 @@ def test_upcoming_maintenance_is_announced_once(acme_status_page, acme_monitor, 
 def test_confirmation_and_notice_emails_render_all_three_parts(
     acme_status_page, services, alice_manager, settings
 ):
-    page, token = acme_status_page
+    _page, token = acme_status_page
     Client().post(f"/status/{token}/subscribe/", {"email": "dana@example.com"})
     confirmation = Notification.objects.get(kind="status.confirm")
     assert confirmation.subject == "Confirm your subscription to Acme Logistics status"

@@ -128,6 +128,7 @@ def build_world() -> dict:
     from reporting.models import Report
     from reporting.recompute import recompute_request
     from reporting.services import issue_due_reports
+    from reporting.statuspage.services import incident_create, status_page_create
     from sla_portal.core.models import ApiToken
     from sla_portal.core.tokens import create_token_for_tests
 
@@ -209,7 +210,14 @@ def build_world() -> dict:
     comment = Comment.objects.create(
         agreement=agreement, section="general", author=carol, body="Looks right to us."
     )
+    status_page, status_token = status_page_create(acme, "Acme status", [], alice)
+    incident = incident_create(
+        acme, "Acme portal slow", "degraded", [services["portal"]], "Looking into it.", alice
+    )
     objects = {
+        "status_page": status_page,
+        "status_token": status_token,
+        "incident": incident,
         "provider": provider,
         "acme": acme,
         "globex": globex,
