@@ -102,6 +102,8 @@ class StatusPageSerializer(StrictFieldsMixin, serializers.ModelSerializer):
             "link",
         ]
         read_only_fields = ["id", "created_at", "rotated_at", "subscribers", "link"]
+        # The service refuses a second page of the same name, naming the field.
+        validators: list = []
 
     def get_subscribers(self, page: StatusPage) -> int:
         """Confirmed subscribers that have not unsubscribed."""
