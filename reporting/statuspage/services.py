@@ -222,6 +222,8 @@ def announce_update(update: IncidentUpdate, now: datetime) -> list[StatusNotice]
         )
         deliver_notice(notice, now)
         notices.append(notice)
+        # The page shows the update at once, not when its cached stamp expires.
+        transaction.on_commit(lambda hash_=page.token_hash: _forget_link(hash_))
     return notices
 
 
