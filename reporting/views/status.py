@@ -123,7 +123,9 @@ def _message(
         status=status,
     )
     response["X-Robots-Tag"] = "noindex, nofollow"
-    response["Referrer-Policy"] = "no-referrer"
+    # Not no-referrer: under it browsers send "Origin: null" with the page's own form, which
+    # the CSRF check refuses. same-origin still keeps the signed link from other sites.
+    response["Referrer-Policy"] = "same-origin"
     patch_cache_control(response, private=True, no_store=True)
     return response
 
