@@ -111,7 +111,8 @@ def main(argv: list[str] | None = None) -> int:
     from monitoring.evaluation.tickets import evaluate_pending_tickets
     from monitoring.models import TicketTimer
     from reporting.models import PeriodCorrection, RecomputeRun
-    from reporting.recompute import recompute_request, recompute_step
+    from reporting.recompute.runs import recompute_request
+    from reporting.recompute.steps import recompute_step
     from sla_portal.core.models import User
 
     agreement = create_agreement("silver")

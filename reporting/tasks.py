@@ -1,6 +1,13 @@
-"""Periodic jobs of the reporting app: thin entry points over ``reporting.services``."""
+"""Periodic jobs of the reporting app: thin entry points over ``reporting.services.reports``
+and ``reporting.recompute``."""
 
 from celery import shared_task
+from django.utils import timezone
+
+from reporting.enqueue import RECOMPUTE_RUN
+from reporting.recompute.runs import recompute_resume_stalled as resume
+from reporting.recompute.steps import recompute_step
+from reporting.services.reports import issue_due_reports as issue
 
 
 @shared_task(
@@ -14,15 +21,11 @@ from celery import shared_task
 )
 def issue_due_reports() -> int:
     """Issue the reports of every month whose period results are all closed."""
-    from django.utils import timezone
-
-    from reporting.services import issue_due_reports as issue
-
     return issue(timezone.now())
 
 
 @shared_task(
-    name="reporting.recompute_run",
+    name=RECOMPUTE_RUN,
     ignore_result=True,
     # Each step is one transaction that moves a stored cursor with the run row locked: a
     # redelivery after a worker died starts the step again, a duplicate waits and finds
@@ -32,8 +35,6 @@ def issue_due_reports() -> int:
 )
 def recompute_run(run_id: int) -> None:
     """One bounded step of a recompute; queues the next step until the run is done."""
-    from reporting.recompute import recompute_step
-
     if recompute_step(run_id):
         recompute_run.delay(run_id)
 
@@ -41,10 +42,6 @@ def recompute_run(run_id: int) -> None:
 @shared_task(name="reporting.recompute_resume_stalled", ignore_result=True)
 def recompute_resume_stalled() -> int:
     """The sweep for recompute runs whose next step was lost (``recompute_resume_stalled``)."""
-    from django.utils import timezone
-
-    from reporting.recompute import recompute_resume_stalled as resume
-
     return len(resume(timezone.now()))
 
 

@@ -12,8 +12,8 @@ from playwright.sync_api import expect
 from monitoring.evaluation.periods import evaluate_periods
 from monitoring.ingest.uptime import checks_ingest
 from reporting.models import Report
-from reporting.services import issue_due_reports
-from reporting.views.reports import report_csv_bytes
+from reporting.services.rendering import report_csv_bytes
+from reporting.services.reports import issue_due_reports
 from sla_portal.core.notifications import deliver_due
 from tests.support.actors import PASSWORD
 from tests.support.axe import assert_no_axe_violations

@@ -15,7 +15,7 @@ from monitoring.evaluation.periods import evaluate_periods
 from monitoring.ingest.uptime import checks_ingest
 from monitoring.models import Breach
 from reporting.models import Report
-from reporting.services import issue_due_reports
+from reporting.services.reports import issue_due_reports
 from tests.support.actors import PASSWORD
 from tests.support.axe import assert_no_axe_violations
 from tests.support.browser import DOCS_SCREENSHOTS, login, screenshot

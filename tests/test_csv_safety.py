@@ -13,7 +13,7 @@ import pytest
 
 from monitoring.evaluation.actions import breach_root_cause_set
 from monitoring.models import Breach
-from reporting.views.reports import report_csv_bytes
+from reporting.services.rendering import report_csv_bytes
 from sla_portal.core.csvsafe import SafeDictWriter, SafeWriter, safe_cell
 from tests.test_report_review import november  # noqa: F401  (fixture)
 

@@ -20,14 +20,10 @@ from monitoring.evaluation.tickets import evaluate_pending_tickets
 from monitoring.ingest.tickets import tickets_ingest
 from monitoring.ingest.uptime import checks_ingest
 from monitoring.models import PeriodResult, Source, Status, TicketTimer
-from reporting.selectors import (
-    agreement_overview,
-    customer_dashboard,
-    gauge_for,
-    gauge_scale,
-    provider_dashboard,
-    state_of,
-)
+from reporting.selectors.dashboards import customer_dashboard, provider_dashboard
+from reporting.selectors.gauges import gauge_for, gauge_scale
+from reporting.selectors.overview import agreement_overview
+from reporting.selectors.states import state_of
 from sla_portal.core.models import Role
 from tests.support.actors import make_user
 from tests.support.agreements import complete_for_proposal

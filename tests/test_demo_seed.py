@@ -7,7 +7,7 @@ import pytest
 from django.core.management import call_command
 
 from agreements.models import Agreement
-from reporting.inbox import inbox_for
+from reporting.selectors.inbox import inbox_for
 from sla_portal.core.models import User
 
 

@@ -14,7 +14,7 @@ from agreements.models import Review
 from agreements.services import lifecycle
 from monitoring.evaluation.actions import alert_acknowledge
 from monitoring.models import Alert, ImportJob
-from reporting.inbox import inbox_for
+from reporting.selectors.inbox import inbox_for
 from tests.support.actors import make_user
 from tests.support.agreements import complete_for_proposal
 from tests.test_evaluation_alerts import open_ticket
@@ -280,7 +280,7 @@ def test_items_say_how_long_they_waited_in_words():
 
 
 def test_piles_of_failed_imports_are_counted_but_not_all_loaded(acme_desk, alice_manager):
-    from reporting import inbox as inbox_module
+    from reporting.selectors import inbox as inbox_module
 
     for n in range(inbox_module.SHOWN_PER_KIND + 3):
         _job(acme_desk, ImportJob.Status.FAILED, alice_manager, error=f"Boom {n}")
@@ -292,7 +292,7 @@ def test_piles_of_failed_imports_are_counted_but_not_all_loaded(acme_desk, alice
 
 
 def test_more_items_than_shown_link_to_their_own_list(client, acme_desk, alice_manager):
-    from reporting import inbox as inbox_module
+    from reporting.selectors import inbox as inbox_module
 
     for n in range(inbox_module.SHOWN_PER_KIND + 2):
         _job(acme_desk, ImportJob.Status.FAILED, alice_manager, error=f"Boom {n}")

@@ -71,8 +71,8 @@ def test_every_place_a_period_is_shown_uses_the_targets_decimals():
     from monitoring.evaluation.periods import value_text
     from monitoring.models import PeriodResult
     from monitoring.presentation import availability_figures, goal_text, period_value
-    from reporting.selectors import _panel
-    from reporting.services import _value_text
+    from reporting.selectors.targets import _panel
+    from reporting.services.content import _value_text
 
     row = PeriodResult(
         target_label="Availability",

@@ -19,15 +19,14 @@ from monitoring.evaluation.periods import evaluate_periods
 from monitoring.evaluation.tickets import evaluate_pending_tickets
 from monitoring.models import Alert, Ticket, TicketTimer
 from reporting.models import PeriodCorrection, RecomputeRun, Report
-from reporting.recompute import (
+from reporting.recompute.apply import recompute_apply
+from reporting.recompute.runs import (
     RecomputeBusy,
     RecomputeError,
-    recompute_apply,
     recompute_cancel,
     recompute_request,
-    recompute_run_to_end,
-    recompute_step,
 )
+from reporting.recompute.steps import recompute_run_to_end, recompute_step
 from sla_portal.core.models import Notification
 from tests.support.recompute import *  # noqa: F403  (fixtures)
 from tests.support.recompute import (
@@ -238,7 +237,7 @@ def test_a_second_request_while_one_runs_names_the_running_one(measured, alice_m
 
 
 def test_a_run_resumes_from_its_cursor(measured, alice_manager, holiday_learned_late, monkeypatch):
-    monkeypatch.setattr("reporting.recompute.TICKET_STEP", 1)
+    monkeypatch.setattr("reporting.recompute.steps.TICKET_STEP", 1)
     run = recompute_request(
         alice_manager, scope="agreement", agreement=measured, reason="Holiday", now=LATER
     )
@@ -267,7 +266,7 @@ def test_a_failing_step_records_the_error(measured, alice_manager, monkeypatch):
     def broken(*args, **kwargs):
         raise RuntimeError("database went away")
 
-    monkeypatch.setattr("reporting.recompute.evaluate_tickets", broken)
+    monkeypatch.setattr("reporting.recompute.steps.evaluate_tickets", broken)
     run = recompute_request(
         alice_manager, scope="agreement", agreement=measured, reason="Holiday", now=LATER
     )

@@ -7,7 +7,8 @@ import pytest
 from rest_framework.test import APIClient
 
 from reporting.models import PeriodCorrection, RecomputeRun, Report
-from reporting.recompute import recompute_request, recompute_run_to_end
+from reporting.recompute.runs import recompute_request
+from reporting.recompute.steps import recompute_run_to_end
 from tests.support.recompute import *  # noqa: F403  (fixtures)
 from tests.support.recompute import LATER, SEPTEMBER
 

@@ -15,9 +15,10 @@ from django.conf import settings
 
 from monitoring.evaluation.tickets import evaluate_tickets
 from monitoring.models import Alert, Breach, Ticket
-from reporting import recompute
 from reporting.models import RecomputeRun, Report
-from reporting.recompute import recompute_apply, recompute_request
+from reporting.recompute import runs as recompute
+from reporting.recompute.apply import recompute_apply
+from reporting.recompute.runs import recompute_request
 from reporting.selectors.recent import latest_breaches, with_counts
 from sla_portal.celery import app
 from tests.support.recompute import *  # noqa: F403  (fixtures)

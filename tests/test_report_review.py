@@ -18,13 +18,8 @@ from monitoring.ingest.uptime import checks_ingest
 from monitoring.models import Breach
 from reporting import formatting
 from reporting.models import Report
-from reporting.services import (
-    ReportError,
-    first_report_month,
-    issue_due_reports,
-    report_correct,
-    report_issue,
-)
+from reporting.services.reports import ReportError, issue_due_reports, report_correct, report_issue
+from reporting.services.schedule import first_report_month
 from sla_portal.core.models import EmailAttachment, Notification
 from sla_portal.core.notifications import deliver_due
 from sla_portal.core.tokens import create_token_for_tests

@@ -19,13 +19,8 @@ from monitoring.evaluation.periods import evaluate_periods
 from monitoring.ingest.uptime import checks_ingest
 from monitoring.models import Breach
 from reporting.models import Report
-from reporting.services import (
-    ReportError,
-    due_months,
-    issue_due_reports,
-    report_correct,
-    report_draft,
-)
+from reporting.services.reports import ReportError, issue_due_reports, report_correct, report_draft
+from reporting.services.schedule import due_months
 from sla_portal.core.models import Notification
 
 pytestmark = pytest.mark.django_db
@@ -323,7 +318,7 @@ def test_two_workers_issue_one_report(active_acme_agreement, acme_desk, services
 @pytest.mark.parametrize("zone", ["UTC", "Europe/Berlin", "America/New_York", "Pacific/Kiritimati"])
 def test_a_period_is_reported_in_the_month_it_ends_whatever_its_zone(zone):
     from monitoring.compliance import period_bounds
-    from reporting.services import month_bounds, result_month
+    from reporting.services.schedule import month_bounds, result_month
 
     for instant, month in [
         (utc(2026, 10, 15), OCTOBER),

@@ -32,7 +32,7 @@ from monitoring.models import (
     UptimeCheck,
 )
 from monitoring.probe import probe_source_for
-from reporting.selectors import customer_dashboard
+from reporting.selectors.dashboards import customer_dashboard
 from sla_portal.core.models import AccountEvent, Role
 from tests.support.actors import make_user
 from tests.support.agreements import complete_for_proposal, propose_to_customer

@@ -11,7 +11,7 @@ from agreements.models import Agreement
 from agreements.pdf import render_agreement_pdf
 from agreements.presentation import document_context
 from agreements.selectors import agreement_document
-from reporting.selectors import agreement_overview
+from reporting.selectors.overview import agreement_overview
 
 
 def _visible_agreement(request: HttpRequest, pk: int) -> Agreement:

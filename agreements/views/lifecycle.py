@@ -598,7 +598,7 @@ def _period_reports(review: Review) -> list:
     """The monthly reports of the review period (current revisions, oldest first), with each
     target's trend over them (``.targets``) and the credits of the period (``.credit_total``).
     The agreement was scoped to the user already, and its reports share its customer."""
-    from reporting.services import review_reports
+    from reporting.selectors.reviews import review_reports
 
     return review_reports(review.agreement, review.period_start, review.period_end)
 

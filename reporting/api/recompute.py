@@ -21,14 +21,14 @@ from rest_framework.response import Response
 
 from agreements.api.agreements import NOT_FOUND
 from reporting.models import RecomputeRun
-from reporting.recompute import (
+from reporting.recompute.apply import recompute_apply
+from reporting.recompute.runs import (
     RecomputeBusy,
     RecomputeError,
-    recompute_apply,
     recompute_cancel,
     recompute_request,
-    recompute_runs_visible_to,
 )
+from reporting.selectors.recompute import recompute_runs_visible_to
 from reporting.serializers.recompute import RecomputeApplySerializer, RecomputeRunSerializer
 from sla_portal.core.api.people import ScopedViewSetMixin
 

@@ -1,6 +1,6 @@
 """REST endpoints of the monthly reports: ``/api/reports/`` and ``/api/reports/<id>/``.
 
-Read-only and scoped like the portal (``reporting.selectors.reports_visible_to``): provider
+Read-only and scoped like the portal (``reporting.selectors.reports.reports_visible_to``): provider
 staff see every report, drafts included; a customer only its own organisation's issued
 reports, and anything else answers 404. The detail carries the credit computation (bands,
 cap, the figures per metric) and links to the PDF and CSV.
@@ -23,11 +23,12 @@ from rest_framework.decorators import action
 from rest_framework.request import Request
 
 from agreements.api.agreements import NOT_FOUND
-from reporting import services
 from reporting.filters import ReportFilter
 from reporting.models import Report
-from reporting.selectors import reports_visible_to
+from reporting.selectors.reports import reports_visible_to
 from reporting.serializers.reports import ReportDetailSerializer, ReportSerializer
+from reporting.services.rendering import render_report_pdf, report_csv_text
+from reporting.services.reports import report_draft_refresh
 from sla_portal.core.api.people import ScopedViewSetMixin
 from sla_portal.core.models import User
 
@@ -198,9 +199,7 @@ class ReportViewSet(ScopedViewSetMixin, viewsets.ReadOnlyModelViewSet):
         self, request: Request, pk: str | None = None, format: str | None = None
     ) -> HttpResponse:
         """The PDF the customer was sent (the same as the report page's download)."""
-        from reporting.views.reports import render_report_pdf
-
-        report = services.report_draft_refresh(self.get_object())
+        report = report_draft_refresh(self.get_object())
         pdf = render_report_pdf(report, base_url=request.build_absolute_uri("/"))
         return self._file(pdf, "application/pdf", f"{report.filename}.pdf")
 
@@ -215,8 +214,6 @@ class ReportViewSet(ScopedViewSetMixin, viewsets.ReadOnlyModelViewSet):
         self, request: Request, pk: str | None = None, format: str | None = None
     ) -> HttpResponse:
         """The CSV of the report (UTF-8 with a byte-order mark, like the page's download)."""
-        from reporting.views.reports import report_csv_text
-
-        report = services.report_draft_refresh(self.get_object())
+        report = report_draft_refresh(self.get_object())
         text = "\ufeff" + report_csv_text(report)
         return self._file(text, "text/csv; charset=utf-8", f"{report.filename}.csv")

@@ -38,6 +38,13 @@ from django.utils import timezone
 from agreements.models import Review
 from agreements.terms import MONITORED_STATES
 from monitoring.models import Status
+from reporting.selectors.breaches import (
+    BREACH_HISTORY,
+    OPEN_BREACHES,
+    OPEN_TICKETS,
+    TICKETS_AT_RISK,
+)
+from reporting.selectors.dashboards import DELIVERY_PROBLEMS, REVIEW_DAYS
 from reporting.selectors.recent import BREACH_COUNT_CAP, customer_scope
 from sla_portal.core.models import Notification, User
 
@@ -191,15 +198,6 @@ SELECT md5(concat_ws('#', {AGREEMENTS},
 def dashboard_fingerprint(user: User, now: datetime | None = None) -> str:
     """A short hash of everything the user's dashboard shows, from one query: equal
     fingerprints mean equal pages (up to the countdowns the browser keeps current)."""
-    from reporting.selectors import (
-        BREACH_HISTORY,
-        DELIVERY_PROBLEMS,
-        OPEN_BREACHES,
-        OPEN_TICKETS,
-        REVIEW_DAYS,
-        TICKETS_AT_RISK,
-    )
-
     now = now or timezone.now()
     org = customer_scope(user)
     params = {"org": org, "now": now, "monitored": list(MONITORED_STATES)}

@@ -30,8 +30,8 @@ from django.template.loader import render_to_string
 from django.utils import timezone
 
 from agreements.selectors import agreements_visible_to
-from reporting.selectors import (
-    breach_history,
+from reporting.selectors.breaches import breach_history
+from reporting.selectors.dashboards import (
     customer_dashboard,
     provider_dashboard,
     signed_agreements_to_come,

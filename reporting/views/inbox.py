@@ -17,7 +17,7 @@ from django.shortcuts import render
 from django.views.decorators.cache import never_cache
 from django.views.decorators.http import require_safe
 
-from reporting.inbox import inbox_for
+from reporting.selectors.inbox import inbox_for
 from sla_portal.core.selectors import organisations_visible_to
 
 # Items per kind in Home's panel; the inbox page lists them all.

@@ -8,7 +8,7 @@ from django.http import HttpRequest, HttpResponse
 from django.shortcuts import get_object_or_404, render
 from django.views.decorators.http import require_safe
 
-from reporting.people import organisation_page
+from reporting.selectors.people import organisation_page
 from sla_portal.core.selectors import organisations_visible_to
 
 

@@ -24,16 +24,16 @@ from monitoring.evaluation.format import state_word
 from monitoring.models import Source
 from monitoring.presentation import status_badge
 from reporting.models import RecomputeRun
-from reporting.recompute import (
+from reporting.recompute.apply import recompute_apply
+from reporting.recompute.runs import (
     RecomputeBusy,
     RecomputeError,
     monitored_agreements,
-    recompute_apply,
     recompute_cancel,
     recompute_request,
-    recompute_runs_visible_to,
 )
-from reporting.services import result_month
+from reporting.selectors.recompute import recompute_runs_visible_to
+from reporting.services.schedule import result_month
 
 PAGE_SIZE = 25
 # States are never colour alone: an icon and the word go with each (see portal.css .state).

@@ -3,16 +3,13 @@
 Views stay thin: login, a scoped queryset (``Report.objects.visible_to``: a customer sees only
 its own organisation's reports, and another organisation's report answers 404 exactly like
 one that does not exist), a service, a template. Everything shown comes from the report's
-frozen ``content``, so the page, the PDF and the CSV of one revision always agree.
+frozen ``content`` through ``reporting.services.rendering``, so the page, the PDF and the CSV
+of one revision always agree.
 """
 
 from __future__ import annotations
 
-import io
-from dataclasses import dataclass
-from datetime import datetime
 from typing import Any
-from zoneinfo import ZoneInfo
 
 from django.contrib import messages
 from django.contrib.auth.decorators import login_required
@@ -20,41 +17,23 @@ from django.core.paginator import Paginator
 from django.db.models import QuerySet
 from django.http import HttpRequest, HttpResponse
 from django.shortcuts import get_object_or_404, redirect, render
-from django.template.loader import render_to_string
 from django.utils import timezone
 from django.utils.http import content_disposition_header
 from django.views.decorators.http import require_POST, require_safe
 
-from agreements.pdf import StaticFilesFetcher
-from monitoring.presentation import level_badge, status_badge
-from reporting import selectors, services
-from reporting.formatting import money, period_label
 from reporting.models import Report
-from sla_portal.core.csvsafe import SafeDictWriter
+from reporting.selectors import reports as report_selectors
+from reporting.services import reports as report_services
+from reporting.services.rendering import render_report_pdf, report_context, report_csv_bytes
 from sla_portal.core.permissions import require_drafter
 
 PAGE_SIZE = 50
-# The PDF page is narrower than the screen: it compares with fewer earlier periods.
-PDF_COMPARISON_PERIODS = 6
-TREND_WORDS = {
-    "better": ("bi-arrow-up-right", "↗", "better"),
-    "worse": ("bi-arrow-down-right", "↘", "worse"),
-    "same": ("bi-arrow-right", "→", "unchanged"),
-}
-PDF_SYMBOLS = {
-    "met": "✔",
-    "missed_target": "✖",
-    # DejaVu (the PDF's fonts) has no ⛔; the circled slash reads as "stop" as well.
-    "breached": "⊘",
-    "no_data": "–",
-    "at_risk": "⚠",
-}
 
 
 def reports_visible_to(user: Any) -> QuerySet[Report]:
     """Reports the user may see, with what their lists and pages show (see
-    ``reporting.selectors.reports_visible_to``: drafts are for provider staff only)."""
-    return selectors.reports_visible_to(user).select_related(
+    ``reporting.selectors.reports.reports_visible_to``: drafts are for provider staff only)."""
+    return report_selectors.reports_visible_to(user).select_related(
         "agreement", "customer", "issued_by", "supersedes", "superseded_by", "version"
     )
 
@@ -63,110 +42,7 @@ def _report(request: HttpRequest, pk: int) -> Report:
     report = get_object_or_404(reports_visible_to(request.user), pk=pk)
     # A draft shows the facts as they are now (a root cause recorded a minute ago), so the
     # page, its PDF and its CSV agree with what issuing it would freeze.
-    return services.report_draft_refresh(report)
-
-
-# --- Presentation -----------------------------------------------------------------------------
-
-
-@dataclass(frozen=True)
-class Trend:
-    key: str
-    icon: str
-    symbol: str
-    text: str
-
-
-def _higher_is_better(line: dict) -> bool:
-    if line["goal_target"] != line["goal_threshold"]:
-        return line["goal_target"] > line["goal_threshold"]
-    return line.get("direction") == "higher" or line.get("value_unit") == "percent"
-
-
-def trend(line: dict) -> Trend | None:
-    """This period against the one before (None without both values)."""
-    earlier = [p for p in line.get("comparison", []) if p["value"] is not None]
-    if line["value"] is None or not earlier:
-        return None
-    before, now = earlier[-1]["value"], line["value"]
-    if abs(now - before) < 1e-9:
-        key = "same"
-    elif (now > before) == _higher_is_better(line):
-        key = "better"
-    else:
-        key = "worse"
-    icon, symbol, text = TREND_WORDS[key]
-    return Trend(key, icon, symbol, text)
-
-
-def _local(value: str | None, zone: ZoneInfo) -> datetime | None:
-    return datetime.fromisoformat(value).astimezone(zone) if value else None
-
-
-def report_context(report: Report, comparison_periods: int = 12) -> dict[str, Any]:
-    """What the page and the PDF show, from the report's frozen content."""
-    content = report.content
-    zone = ZoneInfo(report.zone)
-    lines = []
-    for line in content["lines"]:
-        comparison = line.get("comparison", [])[-comparison_periods:]
-        lines.append(
-            {
-                **line,
-                "badge": status_badge(line["status"]),
-                "symbol": PDF_SYMBOLS.get(line["status"], ""),
-                "trend": trend(line),
-                "comparison": comparison,
-                "period_start_local": _local(line["period_start"], zone),
-                "period_end_local": _local(line["period_end"], zone),
-            }
-        )
-    # The comparison table: one column per earlier month that any target has a value for.
-    months = sorted({p["month"] for line in lines for p in line["comparison"]})[
-        -comparison_periods:
-    ]
-    for line in lines:
-        by_month = {p["month"]: p for p in line["comparison"]}
-        line["columns"] = [
-            {
-                **by_month[m],
-                "badge": status_badge(by_month[m]["status"]),
-                "symbol": PDF_SYMBOLS.get(by_month[m]["status"], ""),
-            }
-            if m in by_month
-            else None
-            for m in months
-        ]
-    breaches = [
-        {
-            **breach,
-            "badge": level_badge(breach["level"]),
-            "symbol": PDF_SYMBOLS.get(breach["level"], ""),
-            "opened_local": _local(breach["opened_at"], zone),
-        }
-        for breach in content["breaches"]
-    ]
-    return {
-        "report": report,
-        "agreement": report.agreement,
-        "content": content,
-        "credits": content["credits"],
-        "lines": lines,
-        "breaches": breaches,
-        "comparison_months": [datetime.fromisoformat(m) for m in months],
-        # From the month's local dates, never from its UTC bounds (see formatting).
-        "period_label": period_label(report.month, report.zone),
-        "issued_local": report.issued_at.astimezone(zone) if report.issued_at else None,
-        "drafted_local": report.drafted_at.astimezone(zone) if report.drafted_at else None,
-        "auto_issue_local": (report.drafted_at + services.review_window()).astimezone(zone)
-        if report.is_draft and report.drafted_at
-        else None,
-        "revisions": list(
-            Report.objects.filter(agreement_id=report.agreement_id, month=report.month)
-            .select_related("issued_by")
-            .order_by("revision")
-        ),
-    }
+    return report_services.report_draft_refresh(report)
 
 
 # --- Pages ------------------------------------------------------------------------------------
@@ -208,15 +84,6 @@ def report_detail(request: HttpRequest, pk: int) -> HttpResponse:
     return render(request, "reporting/report_detail.html", context)
 
 
-def render_report_pdf(report: Report, base_url: str) -> bytes:
-    """The report as a PDF (WeasyPrint), from the same content as the page."""
-    from weasyprint import HTML
-
-    context = report_context(report, comparison_periods=PDF_COMPARISON_PERIODS)
-    html = render_to_string("reporting/pdf/report.html", context)
-    return HTML(string=html, base_url=base_url, url_fetcher=StaticFilesFetcher()).write_pdf()
-
-
 @login_required
 @require_safe
 def report_pdf(request: HttpRequest, pk: int) -> HttpResponse:
@@ -228,109 +95,6 @@ def report_pdf(request: HttpRequest, pk: int) -> HttpResponse:
         as_attachment=True, filename=f"{report.filename}.pdf"
     )
     return response
-
-
-CSV_COLUMNS = [
-    "section",
-    "item",
-    "period_start",
-    "period_end",
-    "value",
-    "unit",
-    "target",
-    "threshold",
-    "status",
-    "credit_percent",
-    "credit_amount",
-    "currency",
-    "note",
-]
-
-
-def report_csv_text(report: Report) -> str:
-    """One row per target, one per breach, then the credit rows: per metric, the total
-    before the cap, and the credit due (whose value is the monthly fee it is a share of).
-    ``target`` and ``threshold`` are in the row's ``unit``; for a credit row ``target`` is
-    the band the value fell below.
-
-    Numbers: the value columns (``value``, ``target``, ``threshold``, ``credit_percent``,
-    ``credit_amount``) hold plain machine-readable numbers (``2400.00``: a point, no
-    thousands separator) for finance systems; the ``note`` column is for people and writes
-    money like the page, the PDF and the email (``2,400.00 EUR``, ``reporting.formatting``)."""
-    content = report.content
-    credits = content["credits"]
-    out = io.StringIO()
-    writer = SafeDictWriter(out, fieldnames=CSV_COLUMNS)
-    writer.writeheader()
-    for line in content["lines"]:
-        writer.writerow(
-            {
-                "section": "target",
-                "item": line["label"],
-                "period_start": line["period_start"],
-                "period_end": line["period_end"],
-                "value": "" if line["value"] is None else line["value"],
-                "unit": line["value_unit"],
-                "target": line["goal_target"],
-                "threshold": line["goal_threshold"],
-                "status": line["status"],
-                "note": line["value_text"],
-            }
-        )
-    for breach in content["breaches"]:
-        writer.writerow(
-            {
-                "section": "breach",
-                "item": f"{breach['label']} ({breach['subject']})",
-                "period_start": breach["opened_at"],
-                "period_end": breach["closed_at"] or "",
-                "status": breach["level"],
-                "note": breach["root_cause"] or "No root cause recorded yet.",
-            }
-        )
-    for line in credits["lines"]:
-        writer.writerow(
-            {
-                "section": "credit",
-                "item": line["metric_label"],
-                "value": line["achieved"] or "",
-                "unit": "percent",
-                "target": line["band_below"] or "",
-                "credit_percent": line["percent"],
-                "currency": credits["currency"],
-                "note": line["note"],
-            }
-        )
-    writer.writerow(
-        {
-            "section": "credit_total",
-            "item": "Before cap",
-            "credit_percent": credits["uncapped_percent"],
-            "currency": credits["currency"],
-            "note": f"Cap {credits['cap_percent']} %",
-        }
-    )
-    writer.writerow(
-        {
-            "section": "credit_due",
-            "item": "Service credit due",
-            "period_start": content["period_start"],
-            "period_end": content["period_end"],
-            "value": credits["monthly_fee"],
-            "unit": credits["currency"],
-            "credit_percent": credits["percent"],
-            "credit_amount": credits["amount"],
-            "currency": credits["currency"],
-            "note": f"{credits['percent']} % of the monthly fee of "
-            f"{money(credits['monthly_fee'], credits['currency'])}",
-        }
-    )
-    return out.getvalue()
-
-
-def report_csv_bytes(report: Report) -> bytes:
-    """The CSV file as downloaded and as attached to the report email: UTF-8 with a BOM."""
-    return ("\ufeff" + report_csv_text(report)).encode()
 
 
 @login_required
@@ -352,8 +116,8 @@ def report_issue(request: HttpRequest, pk: int) -> HttpResponse:
     """Issue a reviewed draft: frozen from the current facts and emailed to the customer."""
     report = _report(request, pk)
     try:
-        issued = services.report_issue(report, timezone.now(), request.user)
-    except services.ReportError as refusal:
+        issued = report_services.report_issue(report, timezone.now(), request.user)
+    except report_services.ReportError as refusal:
         messages.error(request, str(refusal))
         return redirect(report)
     if issued.emailed:
@@ -370,10 +134,10 @@ def report_correct(request: HttpRequest, pk: int) -> HttpResponse:
     """Issue the next revision, recomputed from current facts, with the reason given."""
     report = _report(request, pk)
     try:
-        correction = services.report_correct(
+        correction = report_services.report_correct(
             report, request.user, request.POST.get("note", ""), timezone.now()
         )
-    except services.ReportError as refusal:
+    except report_services.ReportError as refusal:
         messages.error(request, str(refusal))
         return redirect(report)
     messages.success(request, f"Revision {correction.revision} issued and sent.")

@@ -16,11 +16,9 @@ from monitoring.evaluation.tickets import evaluate_pending_tickets
 from monitoring.ingest.tickets import tickets_ingest
 from monitoring.models import PeriodResult, TicketTimer
 from reporting.models import RecomputeRun
-from reporting.recompute import (
-    recompute_request,
-    recompute_run_to_end,
-)
-from reporting.services import issue_due_reports
+from reporting.recompute.runs import recompute_request
+from reporting.recompute.steps import recompute_run_to_end
+from reporting.services.reports import issue_due_reports
 from tests.support.agreements import complete_for_proposal
 
 BERLIN = ZoneInfo("Europe/Berlin")
