@@ -324,3 +324,23 @@ def test_status_page_for_the_provider_itself_is_refused(
 
     with pytest.raises(ValidationError):
         status_page_create(provider_org, "Ours", [], alice_manager)
+
+
+def test_incident_lists_cost_the_same_few_queries_for_many_incidents(
+    active_acme_agreement, services, alice_manager, django_assert_max_num_queries
+):
+    for number in range(12):
+        incident_create(
+            active_acme_agreement.customer,
+            f"Incident {number}",
+            "degraded",
+            [services["portal"]],
+            "Looking.",
+            alice_manager,
+        )
+    portal, api = _portal(alice_manager), _api(alice_manager)
+    portal.get("/incidents/")  # session and first-use reads out of the way
+    with django_assert_max_num_queries(12):
+        assert portal.get("/incidents/").status_code == 200
+    with django_assert_max_num_queries(10):
+        assert len(api.get("/api/incidents/").json()["results"]) == 12
