@@ -389,3 +389,21 @@ def test_confirmation_and_notice_emails_render_all_three_parts(
     assert "Confirm subscription" in confirmation.body_html
     assert reverse("status-confirm", args=["x"]).rsplit("x", 1)[0] in confirmation.body_text
     assert not mail.outbox  # queued for the mail process, not sent from the request
+
+
+def test_subscribing_again_when_subscribed_sends_nothing_and_changes_nothing(acme_status_page):
+    page, _ = acme_status_page
+    dana = confirmed_subscriber(page, "dana@example.com")
+    assert subscribe(page, "DANA@example.com", "10.0.0.9").result == "ok"
+    assert Subscriber.objects.get(pk=dana.pk).is_active
+    assert not Notification.objects.filter(kind="status.confirm").exists()
+
+
+def test_resubscribing_after_unsubscribing_needs_a_new_confirmation(acme_status_page):
+    page, _ = acme_status_page
+    dana = confirmed_subscriber(page, "dana@example.com")
+    Subscriber.objects.filter(pk=dana.pk).update(unsubscribed_at=timezone.now())
+    subscribe(page, "dana@example.com", "10.0.0.9")
+    dana.refresh_from_db()
+    assert not dana.is_active and dana.confirm_nonce
+    assert Notification.objects.filter(kind="status.confirm").count() == 1
