@@ -344,3 +344,20 @@ def test_incident_lists_cost_the_same_few_queries_for_many_incidents(
         assert portal.get("/incidents/").status_code == 200
     with django_assert_max_num_queries(10):
         assert len(api.get("/api/incidents/").json()["results"]) == 12
+
+
+def test_status_page_lists_count_confirmed_subscribers_only(
+    acme_status_page, alice_manager, django_assert_max_num_queries
+):
+    from reporting.statuspage.services import subscribe
+
+    page, _ = acme_status_page
+    confirmed_subscriber(page, "dana@example.com")
+    subscribe(page, "pending@example.com", "10.0.0.3")
+    [row] = _api(alice_manager).get("/api/status-pages/").json()["results"]
+    assert row["subscribers"] == 1 and row["link"] is None
+    client = _portal(alice_manager)
+    client.get("/status-pages/")
+    with django_assert_max_num_queries(12):
+        response = client.get("/status-pages/")
+    assert [p.active_subscribers for p in response.context["pages"]] == [1]

@@ -107,6 +107,9 @@ class StatusPageSerializer(StrictFieldsMixin, serializers.ModelSerializer):
 
     def get_subscribers(self, page: StatusPage) -> int:
         """Confirmed subscribers that have not unsubscribed."""
+        counted = getattr(page, "active_subscribers", None)
+        if counted is not None:
+            return counted
         return page.subscribers.filter(
             confirmed_at__isnull=False, unsubscribed_at__isnull=True
         ).count()

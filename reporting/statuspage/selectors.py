@@ -21,7 +21,7 @@ from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
 
 from django.db import connection
-from django.db.models import Prefetch, Q, QuerySet
+from django.db.models import Count, Prefetch, Q, QuerySet
 
 from agreements.models import Service
 from agreements.terms import MONITORED_STATES
@@ -308,10 +308,20 @@ def page_content(page: StatusPage, now: datetime | None = None) -> StatusContent
 
 
 def status_pages_visible_to(user: User) -> QuerySet[StatusPage]:
-    """Status pages the user may see: the provider's staff all, a customer its own."""
+    """Status pages the user may see: the provider's staff all, a customer its own; each with
+    ``active_subscribers``, the count of its confirmed subscribers still subscribed."""
     return (
         StatusPage.objects.visible_to(user)
         .select_related("customer")
+        .annotate(
+            active_subscribers=Count(
+                "subscribers",
+                filter=Q(
+                    subscribers__confirmed_at__isnull=False,
+                    subscribers__unsubscribed_at__isnull=True,
+                ),
+            )
+        )
         .order_by("customer__name", "name", "id")
     )
 

@@ -20,11 +20,7 @@ from django.urls import reverse
 from django.views.decorators.http import require_http_methods, require_POST
 
 from reporting.forms.status import IncidentForm, IncidentUpdateForm, StatusPageForm
-from reporting.statuspage.selectors import (
-    active_subscribers,
-    incidents_visible_to,
-    status_pages_visible_to,
-)
+from reporting.statuspage.selectors import incidents_visible_to, status_pages_visible_to
 from reporting.statuspage.services import (
     incident_create,
     incident_update_post,
@@ -154,10 +150,7 @@ def status_page_list(request: HttpRequest) -> HttpResponse:
             else:
                 new_link = (page, request.build_absolute_uri(reverse("status-page", args=[token])))
                 form = StatusPageForm()
-    pages = [
-        (page, active_subscribers(page.pk).count())
-        for page in status_pages_visible_to(request.user).prefetch_related("services")
-    ]
+    pages = status_pages_visible_to(request.user).prefetch_related("services")
     return render(
         request,
         "reporting/status/page_list.html",
@@ -180,10 +173,7 @@ def status_page_action(request: HttpRequest, pk: int, action: str) -> HttpRespon
         return redirect("reporting:status-page-list")
     else:
         raise Http404("No such action.")
-    pages = [
-        (row, active_subscribers(row.pk).count())
-        for row in status_pages_visible_to(request.user).prefetch_related("services")
-    ]
+    pages = status_pages_visible_to(request.user).prefetch_related("services")
     return render(
         request,
         "reporting/status/page_list.html",
