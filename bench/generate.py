@@ -178,7 +178,7 @@ def build_world(size: Size, start: date) -> dict[str, Any]:
         if index == 0:
             big = {"customer": customer.pk, "agreement": agreement.pk, "desk": desk.pk}
             # The provider's monitor, measuring every customer's services: shared, so its
-            # checks count for every covering agreement (monitoring.ownership).
+            # checks count for every covering agreement (monitoring.models.ownership).
             monitor = Source.objects.create(customer=customer, name="Monitor", shared=True)
         if index == 1:
             # The ingest measurements write here, so that they leave the measured

@@ -233,7 +233,7 @@ def _write_slice(path: Path, target: Path, limit: int) -> None:
 
 def summary(agreement: Any) -> list[str]:
     """Per priority over the year: tickets that met and missed, from the closed periods."""
-    from monitoring.evaluation.format import percent
+    from monitoring.format import percent
     from monitoring.models import PeriodResult
 
     totals: dict[tuple[str, str], list] = {}

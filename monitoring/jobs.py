@@ -21,6 +21,7 @@ from django.db import DEFAULT_DB_ALIAS, connections, transaction
 from django.utils import timezone
 
 from agreements.models import Service
+from monitoring.enqueue import RUN_IMPORT_JOB, enqueue
 from monitoring.importers import (
     ChecksResult,
     ImportOptionError,
@@ -78,9 +79,7 @@ def import_job_submit(
         created_by=created_by,
         retry_of=retry_of,
     )
-    from monitoring.tasks import run_import_job
-
-    transaction.on_commit(lambda: run_import_job.delay(job.pk))
+    transaction.on_commit(lambda: enqueue(RUN_IMPORT_JOB, job.pk))
     return job
 
 

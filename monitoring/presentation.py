@@ -9,9 +9,9 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
-from monitoring.evaluation.format import STATE_WORDS, duration, number, percent, state_word
 from monitoring.evaluation.selectors import Delivery, alert_deliveries
-from monitoring.evaluation.tickets import timer_accounts
+from monitoring.evaluation.timer_accounts import timer_accounts
+from monitoring.format import STATE_WORDS, duration, number, percent, state_word
 from monitoring.models import Alert, Level, PeriodResult, Status, TicketTimer
 
 

@@ -21,14 +21,15 @@ Up and down, with retries (``ProbeState.retries_before_down``):
 
 Which source: each attempt is written once, under the "Built-in probe" source of the customer
 with the lowest id among those whose agreements cover the service (created on first use). That
-source is *shared* (``Source.shared``, ``monitoring.ownership``): the probe is the provider's
+source is *shared* (``Source.shared``, ``monitoring.models.ownership``): the probe is the provider's
 own measurement, so its checks count for, and are seen by, every customer whose proposed
 agreements cover the service, whereas a customer's own feed counts only for that customer. A
 service no agreement covers is not probed at all (``checks_ingest`` would refuse its checks).
 
-The first part of this module (``parse_expected``, ``is_expected``, ``probe_once``) uses only the
-standard library and the address guard (``sla_portal.core.netguard``: only public addresses
-are probed unless ``SLA_PROBE_ALLOW_PRIVATE``); the second part reads and writes the database.
+Which statuses count as up is read by ``monitoring.status_codes`` (pure). The first part of
+this module (``probe_once``) uses only the standard library and the address guard
+(``sla_portal.core.netguard``: only public addresses are probed unless
+``SLA_PROBE_ALLOW_PRIVATE``); the second part reads and writes the database.
 """
 
 from __future__ import annotations
@@ -53,6 +54,7 @@ from agreements.models import Agreement, Service
 from monitoring.ingest import IngestError
 from monitoring.ingest.uptime import checks_ingest
 from monitoring.models import ProbeState, Source, UptimeCheck
+from monitoring.status_codes import is_expected
 from sla_portal.core.netguard import RefusedAddress, guarded_create_connection
 
 logger = logging.getLogger(__name__)
@@ -63,38 +65,6 @@ USER_AGENT = "SLA-Portal-Probe/1.0"
 MAX_ERROR_LENGTH = 500
 
 # --- Pure helpers (standard library only) ---------------------------------------------------
-
-
-def parse_expected(spec: str) -> list[tuple[int, int]]:
-    """Read a status spec like ``"200-299,301"`` into inclusive ``(low, high)`` ranges.
-
-    Raises ``ValueError`` for an empty spec, a code outside 100–599 or a range whose end comes
-    before its start: a spec that can never match would report every service down.
-    """
-    ranges: list[tuple[int, int]] = []
-    for part in spec.split(","):
-        part = part.strip()
-        if not part:
-            continue
-        low_text, _, high_text = part.partition("-")
-        try:
-            low = int(low_text)
-            high = int(high_text) if high_text else low
-        except ValueError:
-            raise ValueError(f"'{part}' is not a status code or range like 200-299") from None
-        if not (100 <= low <= 599 and 100 <= high <= 599):
-            raise ValueError(f"'{part}': status codes run from 100 to 599")
-        if high < low:
-            raise ValueError(f"'{part}': the range ends before it starts")
-        ranges.append((low, high))
-    if not ranges:
-        raise ValueError("name at least one status code, e.g. 200-299")
-    return ranges
-
-
-def is_expected(code: int, spec: str) -> bool:
-    """Whether ``code`` is one of the statuses ``spec`` accepts."""
-    return any(low <= code <= high for low, high in parse_expected(spec))
 
 
 @dataclass(frozen=True, slots=True)
@@ -353,7 +323,7 @@ def probe_source_for(service: Service) -> Source | None:
         customer_id=customer_id,
         name=PROBE_SOURCE_NAME,
         # The provider's own measurement of the service, counted for every customer whose
-        # agreements cover it (monitoring.ownership): shared deliberately, on creation.
+        # agreements cover it (monitoring.models.ownership): shared deliberately, on creation.
         defaults={"kind": Source.Kind.PROBE, "shared": True},
     )
     return source

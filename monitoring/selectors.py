@@ -17,6 +17,7 @@ from django.db.models.functions import Coalesce, Now
 
 from agreements.models import Service
 from agreements.selectors import seen_through_proposed_agreements
+from monitoring.importers.event_log import STATES_KEY
 from monitoring.models import (
     ImportJob,
     MaintenanceWindow,
@@ -26,7 +27,12 @@ from monitoring.models import (
     TicketPause,
     UptimeCheck,
 )
+from monitoring.models.imports import ColumnMapping
 from sla_portal.core.models import User
+
+# The kinds of saved column mapping: ticket CSVs, and event logs (one row per state change),
+# whose mappings hold the state roles under ``event_log.STATES_KEY``.
+TICKETS, EVENT_LOG = "tickets", "event_log"
 
 
 def sources_visible_to(user: User) -> QuerySet[Source]:
@@ -132,3 +138,16 @@ def maintenance_visible_to(user: User) -> QuerySet[MaintenanceWindow]:
 def import_jobs_visible_to(user: User) -> QuerySet[ImportJob]:
     """Import jobs of the sources the user may see, newest first."""
     return ImportJob.objects.visible_to(user).select_related("source__customer", "created_by")
+
+
+def mappings_visible_to(user: User, kind: str | None = None) -> QuerySet[ColumnMapping]:
+    """Saved column mappings of the sources the user may see, optionally of one kind.
+
+    Event-log mappings are the ones holding state roles (``event_log.STATES_KEY``).
+    """
+    mappings = ColumnMapping.objects.visible_to(user).select_related("source")
+    if kind == EVENT_LOG:
+        return mappings.filter(mapping__has_key=STATES_KEY)
+    if kind == TICKETS:
+        return mappings.exclude(mapping__has_key=STATES_KEY)
+    return mappings

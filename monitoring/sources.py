@@ -23,7 +23,9 @@ from django.db import transaction
 from django.utils import timezone
 
 from agreements.models import Service
+from monitoring.ingest import notify_changed
 from monitoring.models import ProbeState, Source
+from monitoring.models.ownership import accepted_services
 from monitoring.models.sources import new_secret
 from sla_portal.core.models import AccountEvent, Organisation, User
 
@@ -174,15 +176,12 @@ def source_set_shared(source: Source, *, shared: bool, by: User) -> Source:
     """Share the source's data with every agreement covering its services, or stop sharing.
 
     Data belongs to its source's customer and counts only for that customer's agreements
-    (``monitoring.ownership``); sharing is the provider's deliberate exception for its own
+    (``monitoring.models.ownership``); sharing is the provider's deliberate exception for its own
     measurement, the built-in probe (:attr:`Source.may_be_shared`). The change is recorded in the
     customer's account trail, and the open periods of the services the source may feed are
     evaluated again, since what counts for them has changed. Setting the current value
     again changes and records nothing. Only a source that :attr:`Source.may_be_shared` can
     be shared (:class:`SharingRefused` otherwise)."""
-    from monitoring.ingest import notify_changed
-    from monitoring.ownership import accepted_services
-
     source = Source.objects.select_for_update().get(pk=source.pk)
     if source.shared == shared:
         return source

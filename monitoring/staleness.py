@@ -27,10 +27,10 @@ from django.db.models import F, Q
 from django.urls import reverse
 from django.utils import timezone
 
-from monitoring.evaluation.format import duration
+from monitoring.format import duration
 from monitoring.models import Outage, Source, UptimeCheck
+from monitoring.models.ownership import counted_for
 from monitoring.models.sources import WEBHOOK_KINDS
-from monitoring.ownership import counted_for
 from monitoring.silence import Feed, Silence, expected_interval, service_silence
 from sla_portal.core.models import Role, User
 from sla_portal.core.notifications import notify
@@ -119,7 +119,7 @@ class ServiceSilence:
 def _feed_ids(service_ids: list[int], customer_id: int | None) -> set[int]:
     """The sources that feed these services: those of their outages, of each service's
     newest check (the unique (service, checked_at, source) index answers it) and their
-    probes; only those counted for ``customer_id`` when given (``monitoring.ownership``:
+    probes; only those counted for ``customer_id`` when given (``monitoring.models.ownership``:
     another customer's silent feed says nothing about this customer's figures)."""
     counted = Q() if customer_id is None else counted_for(customer_id)
     ids = set(

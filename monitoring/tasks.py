@@ -1,6 +1,14 @@
-"""Periodic jobs of the monitoring app: thin entry points over ``monitoring.probe``."""
+"""Celery entry points of the monitoring app, thin over the engine, the import jobs and the probe.
+
+This module imports them and never the reverse: they queue a task by name
+(``monitoring.enqueue``)."""
 
 from celery import shared_task
+from django.conf import settings
+from django.utils import timezone
+
+from monitoring import jobs, probe, retention, staleness
+from monitoring.evaluation import alert_emails, passes, periods, tickets, trigger
 
 
 @shared_task(
@@ -13,9 +21,7 @@ from celery import shared_task
 )
 def run_due_probes() -> int:
     """Probe the services whose next probe is due (see ``monitoring.probe``)."""
-    from monitoring.probe import run_due_probes as run
-
-    return run()
+    return probe.run_due_probes()
 
 
 @shared_task(
@@ -28,9 +34,7 @@ def run_due_probes() -> int:
 )
 def run_import_job(job_id: int) -> bool:
     """Import the uploaded file of job ``job_id`` (see ``monitoring.jobs``)."""
-    from monitoring.jobs import import_job_run
-
-    return import_job_run(job_id)
+    return jobs.import_job_run(job_id)
 
 
 @shared_task(
@@ -50,31 +54,19 @@ def evaluate_changed(kind: str = "", ids: list[int] | None = None) -> int:
     tickets remain, the periods wait (they read the timers being written) and the run queues
     the next one through the same coalescing request, so one task stays outstanding and a
     55,000-ticket backlog is many short runs, not one that holds a worker for a minute."""
-    from django.conf import settings
-    from django.utils import timezone
-
-    from monitoring.evaluation.periods import evaluate_periods
-    from monitoring.evaluation.tickets import BATCH_SIZE, evaluate_pending_tickets
-    from monitoring.evaluation.trigger import (
-        agreements_affected,
-        continue_evaluation,
-        finish_request,
-        take_request,
-    )
-
-    taken = take_request()
+    taken = trigger.take_request()
     agreement_ids = {int(key) for key in taken}
     if ids:
-        agreement_ids.update(agreements_affected(kind, ids))
+        agreement_ids.update(trigger.agreements_affected(kind, ids))
     limit = settings.EVALUATION_MAX_BATCHES_PER_RUN
-    evaluated = evaluate_pending_tickets(timezone.now(), max_batches=limit)
-    if evaluated >= limit * BATCH_SIZE:
+    evaluated = tickets.evaluate_pending_tickets(timezone.now(), max_batches=limit)
+    if evaluated >= limit * tickets.BATCH_SIZE:
         # Every batch was full, so tickets may remain. The agreements stay recorded (not
         # finished) for the run that completes the tickets.
-        continue_evaluation(agreement_ids)
+        trigger.continue_evaluation(agreement_ids)
         return evaluated
-    count = evaluate_periods(None, agreement_ids)  # each at the clock once locked
-    finish_request(taken)
+    count = periods.evaluate_periods(None, agreement_ids)  # each at the clock once locked
+    trigger.finish_request(taken)
     return count
 
 
@@ -85,54 +77,40 @@ def evaluate_periods(after: int = 0, number: int | None = None) -> int:
     run in id order from ``after``; when more remain, the next slice of pass ``number`` is
     queued at once. Beat's run (no ``number``) starts a pass unless one is in progress
     (``monitoring.evaluation.passes``), so passes never pile up."""
-    from django.conf import settings
-    from django.utils import timezone
-
-    from monitoring.evaluation.passes import SLICE_EXPIRES, continue_pass, finish_pass, start_pass
-    from monitoring.evaluation.periods import evaluate_periods_from
-
     if number is None:
-        number = start_pass(timezone.now())
+        number = passes.start_pass(timezone.now())
         if number is None:
             return 0  # the pass in progress covers this minute
-    elif not continue_pass(number, timezone.now()):
+    elif not passes.continue_pass(number, timezone.now()):
         return 0  # a slice of a pass taken as lost: a newer pass is under way
     try:
         # Each agreement at the clock once its lock is held, not at a moment taken before
         # the slice began (``evaluate_agreement_periods``).
-        count, last = evaluate_periods_from(
+        count, last = periods.evaluate_periods_from(
             None, after=after, limit=settings.PERIODS_MAX_AGREEMENTS_PER_RUN
         )
         if last is not None:
             evaluate_periods.apply_async(
-                kwargs={"after": last, "number": number}, expires=SLICE_EXPIRES
+                kwargs={"after": last, "number": number}, expires=passes.SLICE_EXPIRES
             )
     except Exception:
-        finish_pass(number)  # beat's next start begins again rather than wait LOST_AFTER
+        passes.finish_pass(number)  # beat's next start begins again rather than wait LOST_AFTER
         raise
     if last is None:
-        finish_pass(number)
+        passes.finish_pass(number)
     return count
 
 
 @shared_task(name="monitoring.send_alert_digests", ignore_result=True)
 def send_alert_digests() -> int:
     """The daily digest of warnings for people who chose it."""
-    from django.utils import timezone
-
-    from monitoring.evaluation.alerts import send_digests
-
-    return send_digests(timezone.now())
+    return alert_emails.send_digests(timezone.now())
 
 
 @shared_task(name="monitoring.purge_import_files", ignore_result=True)
 def purge_import_files() -> int:
     """Delete uploaded export files past their retention (see ``monitoring.retention``)."""
-    from django.utils import timezone
-
-    from monitoring.retention import purge_import_files as purge
-
-    report = purge(timezone.now())
+    report = retention.purge_import_files(timezone.now())
     return report.files + report.abandoned
 
 
@@ -142,7 +120,5 @@ def check_stale_sources() -> int:
 
     Not ``acks_late``: a lost run is repeated by the next tick a minute later, and each
     episode is claimed with a conditional UPDATE, so a repeated run announces nothing twice."""
-    from monitoring.staleness import check_stale_sources as check
-
-    stale, resumed = check()
+    stale, resumed = staleness.check_stale_sources()
     return stale + resumed

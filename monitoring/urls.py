@@ -1,7 +1,8 @@
 from django.urls import path
 
-from monitoring import webhooks
+from monitoring.api import webhooks
 from monitoring.views import evaluation as evaluation_views
+from monitoring.views import event_log as event_log_views
 from monitoring.views import imports as upload_views
 from monitoring.views import mapping as mapping_views
 from monitoring.views import sources as source_views
@@ -33,11 +34,13 @@ urlpatterns = [
     path("imports/new/", upload_views.import_new, name="import-new"),
     path("imports/csv/", mapping_views.csv_upload, name="csv-upload"),
     path("imports/csv/<str:token>/", mapping_views.csv_mapping, name="csv-mapping"),
-    path("imports/events/", mapping_views.event_log_upload, name="event-log-upload"),
-    path("imports/events/<str:token>/", mapping_views.event_log_columns, name="event-log-columns"),
+    path("imports/events/", event_log_views.event_log_upload, name="event-log-upload"),
+    path(
+        "imports/events/<str:token>/", event_log_views.event_log_columns, name="event-log-columns"
+    ),
     path(
         "imports/events/<str:token>/states/",
-        mapping_views.event_log_states,
+        event_log_views.event_log_states,
         name="event-log-states",
     ),
     path("imports/<int:pk>/", upload_views.import_detail, name="import-detail"),

@@ -23,7 +23,8 @@ from monitoring.api.evaluation import (
     PeriodResultViewSet,
     TicketTimerViewSet,
 )
-from monitoring.api.ingest import SourceViewSet, TicketViewSet
+from monitoring.api.sources import SourceViewSet
+from monitoring.api.tickets import TicketViewSet
 from reporting.api.recompute import RecomputeRunViewSet
 from reporting.api.reports import ReportViewSet
 from reporting.api.status import IncidentViewSet, StatusPageViewSet

@@ -13,7 +13,7 @@ from django.utils import timezone
 from playwright.sync_api import expect
 from rest_framework.test import APIClient
 
-from monitoring.evaluation.format import duration
+from monitoring.format import duration
 from monitoring.ingest.uptime import checks_ingest
 from monitoring.models import PeriodResult, Source, Ticket
 from tests.support.actors import PASSWORD

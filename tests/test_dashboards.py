@@ -14,9 +14,9 @@ from hypothesis import assume, given, settings
 from hypothesis import strategies as st
 
 from agreements.services import agreement_create_from_tier, lifecycle
-from monitoring.evaluation.format import duration
 from monitoring.evaluation.periods import evaluate_periods
 from monitoring.evaluation.tickets import evaluate_pending_tickets
+from monitoring.format import duration
 from monitoring.ingest.tickets import tickets_ingest
 from monitoring.ingest.uptime import checks_ingest
 from monitoring.models import PeriodResult, Source, Status, TicketTimer

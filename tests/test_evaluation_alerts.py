@@ -13,7 +13,8 @@ from django.urls import reverse
 from django.utils import timezone
 
 from monitoring.evaluation.ack import MAX_AGE, SALT, ack_token
-from monitoring.evaluation.alerts import default_recipients, deliver_new_alerts, send_digests
+from monitoring.evaluation.alert_emails import deliver_new_alerts, send_digests
+from monitoring.evaluation.alerts import default_recipients
 from monitoring.evaluation.periods import evaluate_periods
 from monitoring.evaluation.tickets import evaluate_pending_tickets, mark_for_evaluation
 from monitoring.ingest.uptime import checks_ingest

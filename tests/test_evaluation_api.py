@@ -11,10 +11,10 @@ from django.core.management import call_command
 from django.utils import timezone
 from rest_framework.test import APIClient
 
-from monitoring.evaluation.alerts import deliver_new_alerts
-from monitoring.evaluation.format import state_word
+from monitoring.evaluation.alert_emails import deliver_new_alerts
 from monitoring.evaluation.periods import evaluate_periods
 from monitoring.evaluation.tickets import evaluate_pending_tickets
+from monitoring.format import state_word
 from monitoring.ingest.tickets import tickets_ingest
 from monitoring.models import Alert, Breach, PeriodResult, TicketTimer
 from sla_portal.core.models import Notification

@@ -122,7 +122,7 @@ def test_alerts_about_long_past_moments_are_stored_notified_and_never_queue(
     opened = NOW - timedelta(days=30)
     ingest(acme_desk, active_acme_agreement, {"external_id": "old", "opened_at": opened})
     # Not through deliver_new_alerts: the evaluation itself stores them as handled.
-    with mock.patch("monitoring.evaluation.alerts.deliver_new_alerts", return_value=0):
+    with mock.patch("monitoring.evaluation.alert_emails.deliver_new_alerts", return_value=0):
         evaluate_pending_tickets(NOW)
     quiet = Alert.objects.filter(ticket__isnull=False)
     assert quiet.count() > 0
@@ -145,7 +145,9 @@ def test_one_run_notifies_every_new_alert_whatever_the_batches(
     now = datetime.now(UTC)
     with (
         mock.patch("monitoring.evaluation.alerts.max_age", return_value=timedelta(days=3)),
-        mock.patch("monitoring.evaluation.alerts.deliver_new_alerts", return_value=0) as deliver,
+        mock.patch(
+            "monitoring.evaluation.alert_emails.deliver_new_alerts", return_value=0
+        ) as deliver,
     ):
         assert evaluate_pending_tickets(now) == 5
     # Three batches, one delivery at the end.

@@ -12,7 +12,7 @@ import pytest
 from django.core.files.uploadedfile import SimpleUploadedFile
 from django.urls import reverse
 
-from monitoring.forms.ingest import ImportUploadForm
+from monitoring.forms.imports import ImportUploadForm
 from monitoring.models import ImportJob, Source, Ticket
 from monitoring.tasks import run_import_job
 from tests.support.actors import PASSWORD

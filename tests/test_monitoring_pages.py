@@ -107,7 +107,7 @@ def portal_history(services, active_acme_agreement, acme_source) -> dict:
             status=status,
             response_ms=120 + minutes,
         )
-    # Rows name their source: data belongs to the source that sent it (monitoring.ownership).
+    # Rows name their source: data belongs to the source that sent it (monitoring.models.ownership).
     ended = Outage.objects.create(
         service=portal,
         source=acme_source,

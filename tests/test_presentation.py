@@ -6,7 +6,7 @@ from decimal import Decimal
 
 import pytest
 
-from monitoring.evaluation.format import (
+from monitoring.format import (
     LEVEL_WORDS,
     decimals_of,
     number,
@@ -68,7 +68,7 @@ def test_every_place_a_period_is_shown_uses_the_targets_decimals():
     availability target with three decimals, not as "100.00 %"."""
     from datetime import UTC, datetime
 
-    from monitoring.evaluation.periods import value_text
+    from monitoring.evaluation.period_breaches import value_text
     from monitoring.models import PeriodResult
     from monitoring.presentation import availability_figures, goal_text, period_value
     from reporting.selectors.targets import _panel

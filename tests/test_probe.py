@@ -18,11 +18,10 @@ from monitoring.models import Outage, ProbeState, Source, UptimeCheck
 from monitoring.probe import (
     claim_due_probes,
     claim_slot,
-    is_expected,
-    parse_expected,
     probe_once,
     run_due_probes,
 )
+from monitoring.status_codes import is_expected, parse_expected
 
 # --- A real HTTP server on 127.0.0.1 ---------------------------------------------------------
 

@@ -1,10 +1,10 @@
 """Isolation of shared services: a service covered by two customers' agreements.
 
 "Customer Portal" is in Acme's Gold agreement and in Globex's. Data belongs to the source that
-sent it (``monitoring.ownership``): Globex's monitor reporting the portal down changes Globex's
-figures and none of Acme's, each customer sees only its own sources' rows, a provider-shared
-source counts (and is seen) through every proposed agreement covering the service, and a
-draft grants nothing.
+sent it (``monitoring.models.ownership``): Globex's monitor reporting the portal down changes
+Globex's figures and none of Acme's, each customer sees only its own sources' rows, a
+provider-shared source counts (and is seen) through every proposed agreement covering the
+service, and a draft grants nothing.
 """
 
 from __future__ import annotations

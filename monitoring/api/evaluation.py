@@ -10,8 +10,6 @@ from __future__ import annotations
 
 from django.core.exceptions import PermissionDenied as DjangoPermissionDenied
 from django.core.exceptions import ValidationError as DjangoValidationError
-from django.db.models import CharField, Count, IntegerField, OuterRef, QuerySet, Subquery, Value
-from django.db.models.functions import Cast, Coalesce, Concat
 from drf_spectacular.types import OpenApiTypes
 from drf_spectacular.utils import (
     OpenApiExample,
@@ -27,6 +25,12 @@ from rest_framework.response import Response
 
 from agreements.api.agreements import NOT_FOUND
 from monitoring.evaluation.actions import alert_acknowledge, breach_root_cause_set
+from monitoring.evaluation.selectors import (
+    alerts_with_deliveries_visible_to,
+    breaches_visible_to,
+    period_results_visible_to,
+    timers_visible_to,
+)
 from monitoring.filters.evaluation import (
     AlertFilter,
     BreachFilter,
@@ -41,69 +45,6 @@ from monitoring.serializers.evaluation import (
     TicketTimerSerializer,
 )
 from sla_portal.core.api.people import ScopedViewSetMixin
-from sla_portal.core.models import Notification, User
-
-# --- Selectors ------------------------------------------------------------------------------
-
-
-def timers_visible_to(user: User) -> QuerySet[TicketTimer]:
-    """Ticket timers the user may see, newest ticket first, with ticket and agreement."""
-    return (
-        TicketTimer.objects.visible_to(user)
-        .select_related("ticket", "agreement")
-        .order_by("-started_at", "ticket_id", "target_key")
-    )
-
-
-def period_results_visible_to(user: User) -> QuerySet[PeriodResult]:
-    """Period results the user may see, by agreement and target, latest period first."""
-    return (
-        PeriodResult.objects.visible_to(user)
-        .select_related("agreement")
-        .order_by("agreement_id", "target_key", "-period_start")
-    )
-
-
-def breaches_visible_to(user: User) -> QuerySet[Breach]:
-    """Breaches the user may see, latest first, with what the serializer names."""
-    return Breach.objects.visible_to(user).select_related(
-        "agreement", "ticket", "period_result", "root_cause_by"
-    )
-
-
-def _delivery_count(*statuses: str) -> Coalesce:
-    # An alert's emails are the Notification rows of kind "alert.<level>" keyed "alert:<id>":
-    # matching the kind too lets the lookup use the unique (kind, key, recipient) index.
-    text = CharField()
-    rows = (
-        Notification.objects.filter(
-            kind=Concat(Value("alert."), OuterRef("level"), output_field=text),
-            key=Concat(Value("alert:"), Cast(OuterRef("pk"), text), output_field=text),
-            status__in=statuses,
-        )
-        .order_by()
-        .values("kind")
-        .annotate(n=Count("pk"))
-        .values("n")
-    )
-    return Coalesce(Subquery(rows, output_field=IntegerField()), Value(0))
-
-
-def alerts_visible_to(user: User) -> QuerySet[Alert]:
-    """Alerts the user may see, latest first, each annotated with how its emails fared
-    (``delivery_sent``, ``delivery_pending``, ``delivery_failed``) in the same query."""
-    return (
-        Alert.objects.visible_to(user)
-        .select_related("agreement", "ticket", "period_result", "acknowledged_by")
-        .annotate(
-            delivery_sent=_delivery_count(Notification.Status.SENT),
-            delivery_pending=_delivery_count(
-                Notification.Status.PENDING, Notification.Status.SENDING
-            ),
-            delivery_failed=_delivery_count(Notification.Status.FAILED),
-        )
-    )
-
 
 # --- Examples shown in the OpenAPI schema ---------------------------------------------------
 
@@ -308,7 +249,7 @@ class AlertViewSet(ScopedViewSetMixin, viewsets.ReadOnlyModelViewSet):
     serializer_class = AlertSerializer
     filterset_class = AlertFilter
     queryset = Alert.objects.none()  # for the schema; rows come from the selector
-    selector = staticmethod(alerts_visible_to)
+    selector = staticmethod(alerts_with_deliveries_visible_to)
 
     @extend_schema(
         summary="Acknowledge an alert",

@@ -49,7 +49,7 @@ from django.db import (
 from django.utils import timezone
 
 from monitoring.evaluation import tickets as ticket_evaluation
-from monitoring.evaluation.alerts import deliver_new_alerts
+from monitoring.evaluation.alert_emails import deliver_new_alerts
 from monitoring.evaluation.deadlines import claim_due_timer_tickets
 from monitoring.evaluation.period_deadlines import TICK_BUDGET, claim_period_deadlines
 from sla_portal.core.models import WorkerHeartbeat

@@ -21,7 +21,7 @@ from django.utils import timezone
 from agreements.models import Agreement, Service
 from agreements.terms import MONITORED_STATES, MeasuredTarget, MeasuredTerms, measured_terms
 from monitoring import staleness
-from monitoring.budget import WARNING, next_crossing
+from monitoring.budget import next_crossing
 from monitoring.compliance import (
     AT_RISK,
     BREACHED,
@@ -36,13 +36,11 @@ from monitoring.compliance import (
     ticket_share_verdict,
     value_verdict,
 )
-from monitoring.evaluation import alerts
-from monitoring.evaluation.format import percent
+from monitoring.evaluation import alert_emails
+from monitoring.evaluation.period_breaches import record_outcome
 from monitoring.models import (
-    Breach,
     ContinuityIncident,
     ErrorEvent,
-    Level,
     MaintenanceWindow,
     Measurement,
     Outage,
@@ -50,7 +48,7 @@ from monitoring.models import (
     TicketTimer,
     UptimeCheck,
 )
-from monitoring.ownership import counted_for
+from monitoring.models.ownership import counted_for
 from monitoring.silence import clip_open_outages
 
 # A first evaluation of an agreement that took effect long ago fills in at most this many
@@ -124,7 +122,7 @@ def evaluate_agreement_periods(agreement: Agreement, now: datetime | None = None
             count += _evaluate_target(
                 agreement, terms, target, services, last_closed.get(target.key), now
             )
-        alerts.deliver_new_alerts(now)
+        alert_emails.deliver_new_alerts(now)
     return count
 
 
@@ -172,7 +170,7 @@ def _evaluate_target(
         # deadline: the deadline loop alerts then (``period_deadlines``).
         due = None if closed else next_crossing(verdict.crossings, verdict.status, now)
         row = _store(agreement, terms, target, (start, end), verdict, unit, goal, closed, now, due)
-        _record_outcome(agreement, target, row, verdict, unit, goal, now)
+        record_outcome(agreement, target, row, verdict, unit, goal, now)
     return len(periods)
 
 
@@ -197,7 +195,7 @@ def measure(
     """The verdict of one target over ``window``, with the unit of its value and its goal.
 
     Only data of the sources that count for the agreement's customer is read (its own and
-    the provider's shared ones, ``monitoring.ownership``): another customer's feed about a
+    the provider's shared ones, ``monitoring.models.ownership``): another customer's feed about a
     shared service changes none of this agreement's figures."""
     start, end = window
     counted = counted_for(agreement.customer_id)
@@ -395,95 +393,3 @@ def _store(
         },
     )
     return row
-
-
-def value_text(value: float | None, unit: str, goal: Goal) -> str:
-    """ "99.12 % against target 99.50 % (threshold 99.00 %)", in the value's unit."""
-
-    def show(number: float | None) -> str:
-        if number is None:
-            return "no data"
-        if unit == "percent":
-            return percent(number, goals=(goal.target, goal.threshold))
-        if unit == "count":  # "3 against target 2", not "3 count against target 2 count"
-            return f"{number:g}"
-        return f"{number:g} {unit}"
-
-    return f"{show(value)} against target {show(goal.target)} (threshold {show(goal.threshold)})"
-
-
-def _record_outcome(
-    agreement: Agreement,
-    target: MeasuredTarget,
-    row: PeriodResult,
-    verdict: Verdict,
-    unit: str,
-    goal: Goal,
-    now: datetime,
-) -> None:
-    """Warn about a period at risk; open a breach and alert when a miss is final.
-
-    A level is stamped with the moment it was reached: for availability the moment its
-    budget was crossed (``Verdict.crossings``), whichever evaluation notices it first (the
-    deadline loop at that moment, or a later periodic evaluation); otherwise the evaluation
-    time, at most the period's end."""
-    text = value_text(verdict.value, unit, goal)
-    if target.is_ticket_timer:
-        text = f"{text} of tickets within the time target"
-    reached_at = min(now, row.period_end)
-
-    def moment(level: str) -> datetime:
-        crossed = verdict.crossings.get(level)
-        return crossed if crossed is not None and crossed <= reached_at else reached_at
-
-    candidates = []
-    breach = None
-    missed = verdict.status in (MISSED_TARGET, BREACHED)
-    if not row.is_closed and (verdict.status == AT_RISK or (missed and not verdict.final)):
-        candidates.append(alerts.Candidate(Level.WARNING, moment(WARNING), row.period_end, text))
-    if missed and verdict.final:
-        breach = Breach.objects.filter(period_result=row).first()
-        if breach is not None and breach.closed_at is None and row.is_closed:
-            # A miss that became final during the period (the outage budget ran out) closes
-            # with the period: its people hear the final figure once.
-            candidates.append(alerts.Candidate(Level.CLOSED, row.period_end, None, text))
-        if breach is None:
-            breach = Breach.objects.create(
-                agreement=agreement,
-                customer_id=agreement.customer_id,
-                target_key=target.key,
-                target_label=target.label[:200],
-                period_result=row,
-                level=verdict.status,
-                opened_at=moment(MISSED_TARGET),
-                closed_at=row.closed_at,
-                value_text=text[:300],
-            )
-        else:
-            Breach.objects.filter(pk=breach.pk).update(
-                level=verdict.status, closed_at=row.closed_at, value_text=text[:300]
-            )
-        candidates.append(
-            alerts.Candidate(verdict.status, moment(verdict.status), row.period_end, text)
-        )
-    elif not missed:
-        # Data corrected since a final miss was recorded (checks re-sent without the outage):
-        # the period meets its target after all, so its breach must not stay open for ever,
-        # and the people who heard of it hear that it is over.
-        breach = Breach.objects.filter(period_result=row, closed_at__isnull=True).first()
-        if breach is not None:
-            breach.closed_at = now
-            breach.value_text = text[:300]
-            breach.save(update_fields=["closed_at", "value_text"])
-            candidates.append(alerts.Candidate(Level.CLOSED, reached_at, None, text))
-    if candidates:
-        alerts.raise_alerts(
-            agreement=agreement,
-            target_key=target.key,
-            target_label=target.label[:200],
-            candidates=candidates,
-            now=now,
-            zone=target.zone,
-            period_result_id=row.pk,
-            breach=breach,
-        )

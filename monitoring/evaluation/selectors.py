@@ -12,13 +12,14 @@ from collections.abc import Iterable
 from dataclasses import dataclass, field
 from datetime import datetime
 
-from django.db.models import Count, Q, QuerySet
+from django.db.models import CharField, Count, IntegerField, OuterRef, Q, QuerySet, Subquery, Value
+from django.db.models.functions import Cast, Coalesce, Concat
 
 from agreements.models import Agreement
 from agreements.selectors import agreements_visible_to
 from agreements.terms import measured_terms
 from monitoring.evaluation.alerts import default_recipients
-from monitoring.evaluation.format import state_word
+from monitoring.format import state_word
 from monitoring.models import (
     Alert,
     Breach,
@@ -269,4 +270,59 @@ def ticket_timers(user: User, ticket: Ticket) -> QuerySet[TicketTimer]:
         TicketTimer.objects.visible_to(user)
         .filter(ticket=ticket)
         .order_by("-metric", "target_label")
+    )
+
+
+# --- Rows of the REST API ------------------------------------------------------------------
+
+
+def timers_visible_to(user: User) -> QuerySet[TicketTimer]:
+    """Ticket timers the user may see, newest ticket first, with ticket and agreement."""
+    return (
+        TicketTimer.objects.visible_to(user)
+        .select_related("ticket", "agreement")
+        .order_by("-started_at", "ticket_id", "target_key")
+    )
+
+
+def period_results_visible_to(user: User) -> QuerySet[PeriodResult]:
+    """Period results the user may see, by agreement and target, latest period first."""
+    return (
+        PeriodResult.objects.visible_to(user)
+        .select_related("agreement")
+        .order_by("agreement_id", "target_key", "-period_start")
+    )
+
+
+def _delivery_count(*statuses: str) -> Coalesce:
+    # An alert's emails are the Notification rows of kind "alert.<level>" keyed "alert:<id>":
+    # matching the kind too lets the lookup use the unique (kind, key, recipient) index.
+    text = CharField()
+    rows = (
+        Notification.objects.filter(
+            kind=Concat(Value("alert."), OuterRef("level"), output_field=text),
+            key=Concat(Value("alert:"), Cast(OuterRef("pk"), text), output_field=text),
+            status__in=statuses,
+        )
+        .order_by()
+        .values("kind")
+        .annotate(n=Count("pk"))
+        .values("n")
+    )
+    return Coalesce(Subquery(rows, output_field=IntegerField()), Value(0))
+
+
+def alerts_with_deliveries_visible_to(user: User) -> QuerySet[Alert]:
+    """Alerts the user may see, latest first, each annotated with how its emails fared
+    (``delivery_sent``, ``delivery_pending``, ``delivery_failed``) in the same query."""
+    return (
+        Alert.objects.visible_to(user)
+        .select_related("agreement", "ticket", "period_result", "acknowledged_by")
+        .annotate(
+            delivery_sent=_delivery_count(Notification.Status.SENT),
+            delivery_pending=_delivery_count(
+                Notification.Status.PENDING, Notification.Status.SENDING
+            ),
+            delivery_failed=_delivery_count(Notification.Status.FAILED),
+        )
     )

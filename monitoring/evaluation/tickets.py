@@ -22,7 +22,6 @@ from __future__ import annotations
 import logging
 from collections import defaultdict
 from collections.abc import Iterable, Sequence
-from dataclasses import dataclass
 from datetime import datetime, time, timedelta
 from typing import NamedTuple
 from zoneinfo import ZoneInfo
@@ -32,20 +31,18 @@ from django.db.models import F, Q, Window
 from django.db.models.functions import Lag
 from django.utils import timezone
 
-from agreements.clock import TimeAccount, time_account
 from agreements.models import Agreement, Service
 from agreements.terms import (
     MONITORED_STATES,
     MeasuredTarget,
     MeasuredTerms,
-    measured_terms,
     terms_of_version,
 )
-from monitoring.compliance import MISSED_TARGET, TimerInput, TimerResult, ticket_timer
-from monitoring.evaluation import alerts
+from monitoring.compliance import TimerInput, TimerResult, ticket_timer
+from monitoring.evaluation import alert_emails
 from monitoring.evaluation.bulk import upsert_rows
-from monitoring.evaluation.format import duration
-from monitoring.models import Breach, Level, Ticket, TicketPause, TicketStatusChange, TicketTimer
+from monitoring.evaluation.ticket_breaches import WITHDRAWN_REASON, record_outcomes
+from monitoring.models import Ticket, TicketPause, TicketStatusChange, TicketTimer
 
 logger = logging.getLogger(__name__)
 
@@ -107,7 +104,7 @@ def evaluate_pending_tickets(now: datetime | None = None, max_batches: int | Non
         if done < BATCH_SIZE:
             break
     if total:
-        alerts.deliver_all_new_alerts(now or timezone.now())
+        alert_emails.deliver_all_new_alerts(now or timezone.now())
     return total
 
 
@@ -208,7 +205,7 @@ def _evaluate(
         .values_list("ticket_id", "start", "end")
     ):
         pauses[ticket_id].append((start, end))
-    resolved_gaps, first_resolved = _resolution_history(ids)
+    resolved_gaps, first_resolved = resolution_history(ids)
     agreements = {
         a.pk: a
         for a in Agreement.objects.filter(
@@ -240,7 +237,7 @@ def _evaluate(
             begin, end = bounds[key]
             if ticket.opened_at < begin or (end is not None and ticket.opened_at >= end):
                 continue
-            spec = _timer_input(
+            spec = timer_input(
                 ticket,
                 target,
                 pauses[ticket.pk],
@@ -255,7 +252,7 @@ def _evaluate(
             rows.append(_timer_row(ticket, agreement, terms, target, spec, result, now))
             outcomes.append((ticket, agreement, target, result))
     _store_timers(ids, rows)
-    return _record_outcomes(outcomes, now, quiet_reason, withdrawn_reason or WITHDRAWN_REASON)
+    return record_outcomes(outcomes, now, quiet_reason, withdrawn_reason or WITHDRAWN_REASON)
 
 
 def _ticket_facts(ids: list[int]) -> list[TicketFacts]:
@@ -289,7 +286,7 @@ def _term_bounds(terms: MeasuredTerms, zone: str) -> tuple[datetime, datetime | 
     return begin, end
 
 
-def _resolution_history(ticket_ids: list[int]) -> tuple[dict[int, list], dict[int, datetime]]:
+def resolution_history(ticket_ids: list[int]) -> tuple[dict[int, list], dict[int, datetime]]:
     """Per ticket, the periods between a resolution and a later reopening, and the first
     resolution (a reopened ticket resolved without a response was responded to then)."""
     gaps: dict[int, list] = defaultdict(list)
@@ -317,7 +314,7 @@ def _resolution_history(ticket_ids: list[int]) -> tuple[dict[int, list], dict[in
     return gaps, first
 
 
-def _timer_input(
+def timer_input(
     ticket: Ticket | TicketFacts,
     target: MeasuredTarget,
     pauses: list,
@@ -401,280 +398,6 @@ def _store_timers(ticket_ids: list[int], rows: list[tuple]) -> None:
         update=TIMER_UPDATE,
         compare=TIMER_COMPARE,
     )
-
-
-# --- Why a timer used less than the time that passed -------------------------------------------
-
-
-@dataclass(frozen=True)
-class TimerAccount:
-    """A timer's business time used set against the wall-clock time since the ticket opened:
-    how much the pauses took out (and why they paused) and how much fell outside the
-    calendar's hours."""
-
-    account: TimeAccount
-    pause_reasons: tuple[str, ...]
-    calendar_name: str
-
-    @property
-    def text(self) -> str:
-        """ "15 min used of 18 min elapsed: 3 min paused (Waiting on customer); 0 min outside
-        the hours of “Office hours”": every part is named, even when it is nothing, so
-        the reader sees the sum."""
-        a = self.account
-        why = f" ({', '.join(self.pause_reasons)})" if self.pause_reasons else ""
-        return (
-            f"{_minutes(a.counted)} used of {_minutes(a.elapsed)} elapsed: "
-            f"{_minutes(a.paused)} paused{why}; {_minutes(a.outside_hours)} outside the hours "
-            f"of \u201c{self.calendar_name}\u201d"
-        )
-
-
-def _minutes(span: timedelta) -> str:
-    seconds = span.total_seconds()
-    # "0 min", not "0 s": the parts are compared with each other, in the same unit.
-    return "0 min" if round(seconds) == 0 else duration(seconds)
-
-
-def timer_accounts(ticket: Ticket, timers: list[TicketTimer]) -> dict[str, TimerAccount]:
-    """Per target key, where the time of each timer of ``ticket`` went, up to the timer's stop
-    or its last evaluation (the moment its ``used_seconds`` is from). Built from the same
-    pauses and calendar as the evaluation, so counted time equals ``used_seconds``."""
-    agreement = ticket.agreement
-    if agreement is None or not timers:
-        return {}
-    terms = measured_terms(agreement)
-    if terms is None:
-        return {}
-    targets = {t.key: t for t in terms.targets}
-    pause_rows = list(TicketPause.objects.filter(ticket_id=ticket.pk).order_by("start"))
-    pauses = [(p.start, p.end) for p in pause_rows]
-    resolved_gaps, first_resolved = _resolution_history([ticket.pk])
-    found = {}
-    for timer in timers:
-        target = targets.get(timer.target_key)
-        if target is None:
-            continue
-        spec = _timer_input(
-            ticket, target, pauses, resolved_gaps[ticket.pk], first_resolved.get(ticket.pk)
-        )
-        end = max(timer.stopped_at or timer.evaluated_at, spec.start)
-        spans = [(a, b or end) for a, b in spec.pauses]
-        account = time_account(target.calendar, spec.start, end, spans)
-        reasons = [
-            p.reason or "paused"
-            for p in pause_rows
-            if p.start < end and (p.end is None or p.end > spec.start)
-        ]
-        if len(spec.pauses) > len(pauses):
-            reasons.append("resolved until reopened")
-        found[timer.target_key] = TimerAccount(
-            account, tuple(dict.fromkeys(reasons)), target.calendar_name
-        )
-    return found
-
-
-def _value_text(target: MeasuredTarget, result: TimerResult) -> str:
-    return (
-        f"{duration(result.used_seconds)} of business time used; target "
-        f"{duration(target.seconds(target.target_value))}, threshold "
-        f"{duration(target.seconds(target.threshold_value))}"
-    )
-
-
-# What an evaluation writes of a ticket's breach; the root-cause note is the reviewers' (an
-# upsert never changes it; a new breach starts with none).
-BREACH_COLUMNS = (
-    "ticket_id",
-    "target_key",
-    "agreement_id",
-    "customer_id",
-    "target_label",
-    "level",
-    "opened_at",
-    "closed_at",
-    "value_text",
-    "root_cause",
-    "withdrawn_at",
-    "withdrawn_reason",
-)
-# A target missed again after a withdrawal is a breach again: the upsert clears the withdrawal.
-BREACH_UPDATE = (
-    "agreement_id",
-    "customer_id",
-    "target_label",
-    "level",
-    "opened_at",
-    "closed_at",
-    "value_text",
-    "withdrawn_at",
-    "withdrawn_reason",
-)
-WITHDRAWN_REASON = "Found met on re-evaluation (data corrected or received late)."
-
-
-def _record_outcomes(
-    outcomes: list[tuple],
-    now: datetime,
-    quiet_reason: str | None = None,
-    withdrawn_reason: str = WITHDRAWN_REASON,
-) -> int:
-    """Open or update the breaches of missed ticket targets, withdraw those found met, and
-    raise the alerts they earned, in a few statements per batch however many tickets it
-    holds; return how many alerts were new."""
-    texts = _LazyTexts(outcomes)
-    breaches = _upsert_breaches(outcomes, texts)
-    breaches.update(_close_recovered_breaches(outcomes, texts))
-    _withdraw_met_breaches(outcomes, now, withdrawn_reason)
-    requests = []
-    for ticket, agreement, target, result in outcomes:
-        key = (ticket.pk, target.key)
-        breach_id = breaches.get(key)
-        levels = [
-            (level, moment)
-            for level, moment in result.reached
-            # A warning about a ticket that is already answered or resolved helps nobody.
-            if not (level == Level.WARNING and result.stopped_at is not None)
-        ]
-        closes = breach_id is not None and result.stopped_at is not None
-        if not levels and not closes:
-            continue
-        text = texts[key]
-        candidates = [
-            alerts.Candidate(level, moment, _due_for(level, result), text)
-            for level, moment in levels
-        ]
-        if closes:
-            candidates.append(alerts.Candidate(Level.CLOSED, result.stopped_at, None, text))
-        if candidates:
-            requests.append(
-                alerts.AlertRequest(
-                    agreement=agreement,
-                    target_key=target.key,
-                    target_label=target.label[:200],
-                    candidates=candidates,
-                    zone=target.zone,
-                    ticket_id=ticket.pk,
-                    breach_id=breach_id,
-                )
-            )
-    if not requests:
-        return 0
-    return alerts.raise_alerts_for(requests, now, quiet_reason=quiet_reason)
-
-
-class _LazyTexts(dict):
-    """The value text of each outcome, formatted only when a breach or an alert needs it
-    (most timers of a large batch are met and never show one)."""
-
-    def __init__(self, outcomes: list[tuple]) -> None:
-        super().__init__()
-        self._of = {(o[0].pk, o[2].key): (o[2], o[3]) for o in outcomes}
-
-    def __missing__(self, key: tuple) -> str:
-        target, result = self._of[key]
-        text = self[key] = _value_text(target, result)
-        return text
-
-
-def _upsert_breaches(outcomes: list[tuple], texts: dict) -> dict[tuple, int]:
-    """One breach per missed ticket target, inserted or brought up to date in one upsert;
-    returns the breach id per (ticket, target key)."""
-    rows = [
-        (
-            ticket.pk,
-            target.key,
-            agreement.pk,
-            agreement.customer_id,
-            target.label[:200],
-            result.state,
-            # When the target was missed: the due time, or the next opening when the due
-            # time is a closing time (the clock had not moved past it before).
-            result.decided_at,
-            result.stopped_at,
-            texts[(ticket.pk, target.key)][:300],
-            "",
-            None,
-            "",
-        )
-        for ticket, agreement, target, result in outcomes
-        if result.state in (MISSED_TARGET, Level.BREACHED)
-    ]
-    if not rows:
-        return {}
-    upsert_rows(
-        Breach,
-        BREACH_COLUMNS,
-        rows,
-        conflict=("ticket_id", "target_key"),
-        update=BREACH_UPDATE,
-    )
-    wanted = {(row[0], row[1]) for row in rows}
-    return {
-        (ticket_id, key): pk
-        for ticket_id, key, pk in Breach.objects.filter(
-            ticket_id__in={ticket_id for ticket_id, _key in wanted}
-        ).values_list("ticket_id", "target_key", "pk")
-        if (ticket_id, key) in wanted
-    }
-
-
-def _close_recovered_breaches(outcomes: list[tuple], texts: dict) -> dict[tuple, int]:
-    """Data that arrived late (a response sent before the deadline but ingested after the
-    breach was opened) can turn a miss into a met target: close that breach rather than leave
-    it open for ever; its people hear that it is over."""
-    stopped = {
-        (ticket.pk, target.key): result.stopped_at
-        for ticket, _agreement, target, result in outcomes
-        if result.state not in (MISSED_TARGET, Level.BREACHED) and result.stopped_at is not None
-    }
-    if not stopped:
-        return {}
-    closed = {}
-    candidates = Breach.objects.filter(
-        ticket_id__in={ticket_id for ticket_id, _key in stopped}, closed_at__isnull=True
-    ).only("id", "ticket_id", "target_key", "closed_at", "value_text")
-    for breach in candidates:
-        key = (breach.ticket_id, breach.target_key)
-        if key in stopped:
-            breach.closed_at = stopped[key]
-            breach.value_text = texts[key][:300]
-            closed[key] = breach
-    if closed:
-        Breach.objects.bulk_update(list(closed.values()), ["closed_at", "value_text"])
-    return {key: breach.pk for key, breach in closed.items()}
-
-
-def _withdraw_met_breaches(outcomes: list[tuple], now: datetime, reason: str) -> int:
-    """Withdraw the breaches of targets this evaluation finds met: the verdict changed (a
-    holiday learned late moved the deadline, corrected data). A breach that closes because
-    its ticket was resolved late keeps its missed verdict and is not touched here. The row
-    stays (it was announced); reports and dashboards leave it out. Returns how many."""
-    met = {
-        (ticket.pk, target.key)
-        for ticket, _agreement, target, result in outcomes
-        if result.state not in (MISSED_TARGET, Level.BREACHED)
-    }
-    if not met:
-        return 0
-    ids = [
-        pk
-        for pk, ticket_id, key in Breach.objects.filter(
-            ticket_id__in={ticket_id for ticket_id, _key in met}, withdrawn_at__isnull=True
-        ).values_list("pk", "ticket_id", "target_key")
-        if (ticket_id, key) in met
-    ]
-    if not ids:
-        return 0
-    return Breach.objects.filter(pk__in=ids).update(withdrawn_at=now, withdrawn_reason=reason[:200])
-
-
-def _due_for(level: str, result: TimerResult) -> datetime | None:
-    return {
-        Level.WARNING: result.due_at,
-        Level.MISSED_TARGET: result.due_at,
-        Level.BREACHED: result.threshold_due_at,
-    }.get(level)
 
 
 def mark_for_evaluation(ticket_ids: Iterable[int]) -> int:

@@ -31,6 +31,17 @@ from django.db import connection, transaction
 from django.db.models import F
 from django.utils import timezone
 
+from agreements.models import Agreement
+from monitoring.enqueue import EVALUATE_CHANGED, enqueue
+from monitoring.models import (
+    ContinuityIncident,
+    ErrorEvent,
+    EvaluationRequest,
+    MaintenanceWindow,
+    Measurement,
+    Ticket,
+)
+
 logger = logging.getLogger(__name__)
 
 NAME = "evaluate_changed"
@@ -62,11 +73,8 @@ def continue_evaluation(agreement_ids: Iterable[int]) -> None:
 
 
 def _queue_task(what: str) -> None:
-    from monitoring.models import EvaluationRequest
-    from monitoring.tasks import evaluate_changed
-
     try:
-        evaluate_changed.delay()
+        enqueue(EVALUATE_CHANGED)
     except Exception:  # the broker is down: the sweeps will find the changes
         logger.warning("could not queue the evaluation of %s; the sweep will", what)
         # Nothing is outstanding after all: the next nudge tries to queue again.
@@ -78,8 +86,6 @@ def _locked_request():
 
     The lock is taken by an UPDATE first, so that SQLite too takes its write lock at once
     rather than failing to upgrade a read lock under a concurrent writer."""
-    from monitoring.models import EvaluationRequest
-
     if not EvaluationRequest.objects.filter(name=NAME).update(sequence=F("sequence") + 1):
         EvaluationRequest.objects.get_or_create(name=NAME)
         EvaluationRequest.objects.filter(name=NAME).update(sequence=F("sequence") + 1)
@@ -120,8 +126,6 @@ def record_request(agreement_ids: Iterable[int], now: datetime) -> bool:
 
 
 def _record_request_pg(agreements: list[str], now: datetime) -> bool:
-    from monitoring.models import EvaluationRequest
-
     params = {"agreements": agreements, "lost": now - LOST_AFTER, "now": now, "name": NAME}
     with transaction.atomic(), connection.cursor() as cursor:
         # The commit need not wait for the disk: a nudge lost in a crash of the database is
@@ -171,19 +175,14 @@ def record_request_sql(agreements: str, only_if: str, now: datetime) -> tuple[st
 def queue_evaluation() -> None:
     """After a commit whose nudge (:func:`record_request_sql`) found no task outstanding:
     queue one; if the broker refuses, clear the flag so that the next nudge tries again."""
-    from monitoring.models import EvaluationRequest
-    from monitoring.tasks import evaluate_changed
-
     try:
-        evaluate_changed.delay()
+        enqueue(EVALUATE_CHANGED)
     except Exception:  # the broker is down: the sweeps will find the changes
         logger.warning("could not queue the evaluation; the sweep will")
         EvaluationRequest.objects.filter(name=NAME).update(queued_at=None)
 
 
 def _table() -> str:
-    from monitoring.models import EvaluationRequest
-
     return EvaluationRequest._meta.db_table
 
 
@@ -212,15 +211,6 @@ def finish_request(taken: dict[str, int]) -> None:
 
 def agreements_affected(kind: str, ids: list[int]) -> list[int]:
     """The monitored agreements whose results a batch of ``kind`` rows may change."""
-    from agreements.models import Agreement
-    from monitoring.models import (
-        ContinuityIncident,
-        ErrorEvent,
-        MaintenanceWindow,
-        Measurement,
-        Ticket,
-    )
-
     if kind == "tickets":
         return list(
             Ticket.objects.filter(pk__in=ids, agreement__isnull=False)

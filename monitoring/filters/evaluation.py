@@ -10,7 +10,7 @@ from __future__ import annotations
 import django_filters
 from django.db.models import F, QuerySet
 
-from monitoring.evaluation.format import state_word
+from monitoring.format import state_word
 from monitoring.models import Alert, Breach, Level, PeriodResult, Status, TicketTimer
 from sla_portal.core.filters import UtcIsoDateTimeFilter
 

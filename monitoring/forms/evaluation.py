@@ -11,7 +11,7 @@ from django.http import HttpRequest
 
 from agreements.models import Agreement
 from agreements.selectors import agreements_visible_to
-from monitoring.evaluation.format import state_word
+from monitoring.format import state_word
 from monitoring.models import Alert, EscalationContact, Level
 from monitoring.presentation import LEVEL_CHOICES
 from sla_portal.core.models import Organisation, User

@@ -19,10 +19,15 @@ import logging
 from collections.abc import Iterable, Mapping
 from dataclasses import asdict, dataclass
 from datetime import datetime, timedelta
-from typing import TYPE_CHECKING, Any
+from typing import Any
 
-if TYPE_CHECKING:
-    from monitoring.models import Source
+from django.db import connection, transaction
+from django.db.models import Case, DateTimeField, F, Q, Value, When
+from django.utils import timezone
+
+from monitoring.evaluation.trigger import request_evaluation
+from monitoring.models import Source
+from monitoring.staleness import evidence_time, source_interval
 
 logger = logging.getLogger(__name__)
 
@@ -81,8 +86,6 @@ def notify_changed(kind: str, ids: Iterable[int]) -> None:
     coalesced evaluation of the batch (``monitoring.evaluation.trigger``). Changed tickets
     were also marked in the batch's own transaction (``Ticket.evaluated_at`` is NULL), so the
     engine's sweep finds them even when the queueing fails."""
-    from monitoring.evaluation.trigger import request_evaluation
-
     ids = list(ids)
     logger.debug("ingest changed %d %s: %s", len(ids), kind, ids[:20])
     request_evaluation(kind, ids)
@@ -117,13 +120,6 @@ def mark_received(
     one one-row UPDATE of its own, so concurrent batches of one source do not queue behind a
     lock on the source row for the length of their transactions. ``evidence=False`` for data
     that says nothing about the service's state now (announced maintenance)."""
-    from django.db import connection, transaction
-    from django.db.models import Case, DateTimeField, F, Q, Value, When
-    from django.utils import timezone
-
-    from monitoring.models import Source
-    from monitoring.staleness import evidence_time, source_interval
-
     source_id = source.pk
     interval = source_interval(source) if evidence else None
 
@@ -162,8 +158,6 @@ def receipt_sql(
     for a batch that runs it in its own transaction (``tickets_ingest`` in autocommit): no
     round trip and no commit of its own. It is to be the batch's last write but the nudge,
     so the source row stays locked only for the commit, not for the batch's length."""
-    from monitoring.staleness import evidence_time, source_interval
-
     moment = evidence_time(source, data_until, now) if evidence else None
     interval = source_interval(source) if evidence else None
     return _receipt_update(source.pk, now, moment, interval)
@@ -172,8 +166,6 @@ def receipt_sql(
 def _receipt_update(
     source_id: int, now: datetime, moment: datetime | None, interval: timedelta | None
 ) -> tuple[str, list[Any]]:
-    from monitoring.models import Source
-
     evidence = ""
     params: list[Any] = [now]
     if moment is not None:
@@ -196,8 +188,6 @@ def _stamp_sql(
     committed durably; a crash in the next fraction of a second could only lose this receipt
     time, which the next batch sets again. Waiting for a second flush per request was a
     fifth of a one-ticket POST."""
-    from django.db import connection
-
     sql, params = _receipt_update(source_id, now, moment, interval)
     with connection.cursor() as cursor:
         # Two statements in one simple query run as one implicit transaction, so SET LOCAL

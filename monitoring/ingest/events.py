@@ -35,7 +35,7 @@ from monitoring.ingest.fields import (
     text,
 )
 from monitoring.models import ContinuityIncident, ErrorEvent, Measurement, Source
-from monitoring.ownership import accepted_services
+from monitoring.models.ownership import accepted_services
 
 __all__ = ["errors_ingest", "incidents_ingest", "measurements_ingest"]
 
@@ -94,7 +94,7 @@ def _service(row: Mapping, services: dict[str, int]) -> int:
 
 def _customer_services(source: Source) -> dict[str, int]:
     """Names and ids of the services the source may send data for (its customer's
-    agreements', or any agreement's for a shared source: ``monitoring.ownership``)."""
+    agreements', or any agreement's for a shared source: ``monitoring.models.ownership``)."""
     return dict(accepted_services(source).values_list("name", "pk"))
 
 
@@ -242,7 +242,7 @@ def _clean_measurement(row: Mapping, zone: Any, services: dict[str, int]) -> tup
 
 def _measurement_lookup(source: Source, keys: list[Key]) -> models.QuerySet:
     # Keyed by service, name and time within the source: another customer's feed measuring
-    # the same service keeps its own values (monitoring.ownership).
+    # the same service keeps its own values (monitoring.models.ownership).
     return Measurement.objects.filter(
         source=source,
         service_id__in={k[0] for k in keys},

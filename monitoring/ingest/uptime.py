@@ -32,8 +32,8 @@ from monitoring.ingest.fields import (
 )
 from monitoring.ingest.upsert import checks_upsert, outages_recompute
 from monitoring.models import MaintenanceWindow, Outage, Source, UptimeCheck
+from monitoring.models.ownership import accepted_services
 from monitoring.outages import outages_from_checks
-from monitoring.ownership import accepted_services
 
 __all__ = ["checks_ingest", "maintenance_ingest"]
 
@@ -59,7 +59,7 @@ def _field(key: str, parse):
 def _covered(source: Source, service: Service) -> bool:
     """Data of a service is accepted from a source only if the source's customer has an
     agreement covering it (any agreement, for a provider-shared source): the rest is refused,
-    never stored to count nowhere (``monitoring.ownership.accepted_services``)."""
+    never stored to count nowhere (``monitoring.models.ownership.accepted_services``)."""
     return accepted_services(source).filter(pk=service.pk).exists()
 
 

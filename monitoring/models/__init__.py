@@ -1,8 +1,5 @@
+from monitoring.models.alerts import Alert, Breach, DigestItem, EscalationContact
 from monitoring.models.evaluation import (
-    Alert,
-    Breach,
-    DigestItem,
-    EscalationContact,
     EvaluationRequest,
     Level,
     PeriodResult,

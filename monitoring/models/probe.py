@@ -7,12 +7,11 @@ from django.db import models
 from django.db.models import Q
 from django.utils import timezone
 
+from monitoring.status_codes import parse_expected
+
 
 def validate_expected_status(value: str) -> None:
     """Accept specs like ``200-299,301``; refuse anything ``parse_expected`` cannot read."""
-    # Imported here: monitoring.probe imports the models, so a top-level import would cycle.
-    from monitoring.probe import parse_expected
-
     try:
         parse_expected(value)
     except ValueError as exc:

@@ -79,7 +79,7 @@ class Source(models.Model):
     secret_rotated_at = models.DateTimeField(null=True, blank=True, editable=False)
     created_at = models.DateTimeField(auto_now_add=True)
     # Data belongs to its source's customer and counts only for that customer's agreements
-    # (monitoring.ownership). A shared source is a provider-owned measurement (the built-in
+    # (monitoring.models.ownership). A shared source is a provider-owned measurement (the built-in
     # probe, the provider's own monitor) counted for every agreement covering its services;
     # only provider managers set it, and each change is in the customer's account trail.
     shared = models.BooleanField(

@@ -5,11 +5,12 @@ from __future__ import annotations
 from django.db import models
 from django.db.models import F, Q
 
+from monitoring.models.ownership import visible_to_organisation
 from sla_portal.core.scoping import ScopedManager
 
 
 class SourceOwned:
-    """Monitoring data belongs to the source that sent it (``monitoring.ownership``): a
+    """Monitoring data belongs to the source that sent it (``monitoring.models.ownership``): a
     customer sees its own sources' rows, and a provider-shared source's rows of the services
     its proposed agreements cover. Services are shared catalogue rows, so the service alone
     never decides (a Globex feed about "Customer Portal" is not Acme's data)."""
@@ -18,8 +19,6 @@ class SourceOwned:
 
     @classmethod
     def scope_condition(cls, organisation_id: int) -> Q:
-        from monitoring.ownership import visible_to_organisation
-
         return visible_to_organisation(organisation_id)
 
 

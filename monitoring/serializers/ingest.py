@@ -9,13 +9,16 @@ from __future__ import annotations
 
 from typing import Any
 
+from django.utils import timezone
 from drf_spectacular.utils import extend_schema_field
 from rest_framework import serializers
 
 from agreements.models import Service
 from agreements.serializers.agreements import StrictFieldsMixin
 from monitoring.adapters import service_map_errors
+from monitoring.ingest.fields import source_zone
 from monitoring.models import Source, Ticket, TicketPause, TicketStatusChange
+from monitoring.staleness import reschedule
 from sla_portal.core.models import Organisation
 
 
@@ -100,21 +103,15 @@ class SourceSerializer(StrictFieldsMixin, serializers.ModelSerializer):
         }
 
     def get_stale(self, source: Source) -> bool:
-        from django.utils import timezone
-
         return source.stale_at is not None and source.stale_at <= timezone.now()
 
     def save(self, **kwargs: Any) -> Source:
         # The stale moment follows the interval (and the kind's default): one place computes it.
-        from monitoring.staleness import reschedule
-
         source = super().save(**kwargs)
         reschedule(source)
         return source
 
     def validate_timezone(self, value: str) -> str:
-        from monitoring.ingest.fields import source_zone
-
         if value and source_zone(value) is None:
             raise serializers.ValidationError(f"Unknown time zone {value!r}.")
         return value

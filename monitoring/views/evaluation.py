@@ -24,7 +24,6 @@ from django.views.decorators.http import require_POST
 
 from agreements.models import Agreement
 from monitoring.evaluation import ack, actions
-from monitoring.evaluation.format import period_label
 from monitoring.evaluation.selectors import (
     TargetCompliance,
     agreement_compliance,
@@ -36,6 +35,7 @@ from monitoring.evaluation.selectors import (
     escalation_matrix,
     open_breaches,
 )
+from monitoring.format import period_label
 from monitoring.forms.evaluation import AlertListFilter, EscalationContactForm, RootCauseForm
 from monitoring.models import Alert
 from monitoring.presentation import (

@@ -13,7 +13,8 @@ from django.http import HttpRequest, HttpResponse
 from django.shortcuts import get_object_or_404, redirect, render
 from django.urls import reverse
 
-from monitoring.forms.ingest import ImportRetryForm, ImportUploadForm, time_zone_names
+from monitoring.forms.imports import ImportRetryForm, ImportUploadForm
+from monitoring.forms.sources import time_zone_names
 from monitoring.importers import ImportOptionError
 from monitoring.importers.uptime_kuma import MONITOR_COLUMNS
 from monitoring.jobs import (

@@ -25,8 +25,8 @@ from django.urls import reverse
 from django.utils import timezone
 from django.views.decorators.http import require_POST
 
-from monitoring.evaluation.format import duration
-from monitoring.forms.ingest import SOURCE_GROUPS, SourceAlertsForm, SourceForm, time_zone_names
+from monitoring.format import duration
+from monitoring.forms.sources import SOURCE_GROUPS, SourceAlertsForm, SourceForm, time_zone_names
 from monitoring.models import ProbeState, Source
 from monitoring.selectors import import_jobs_visible_to, source_rows, sources_visible_to
 from monitoring.sources import (
@@ -274,7 +274,7 @@ def source_rotate_secret_view(request: HttpRequest, pk: int) -> HttpResponse:
 @require_POST
 def source_sharing_view(request: HttpRequest, pk: int) -> HttpResponse:
     """Share a source's data with every agreement covering its services, or stop sharing
-    (``monitoring.ownership``); recorded in the customer's account trail."""
+    (``monitoring.models.ownership``); recorded in the customer's account trail."""
     source = get_object_or_404(sources_visible_to(request.user), pk=pk)
     shared = request.POST.get("shared") == "on"
     try:

@@ -308,7 +308,7 @@ def service_checks(request: HttpRequest, pk: int) -> HttpResponse:
     the selected range with its outages and maintenance, and bars of the last 24 h and 7 days."""
     service = get_object_or_404(services_with_checks_visible_to(request.user), pk=pk)
     # Several customers' sources may report one service; the provider sees whose each row is
-    # (a customer sees only its own and the provider's shared ones: monitoring.ownership).
+    # (a customer sees only its own and the provider's shared ones: monitoring.models.ownership).
     show_source = request.user.is_provider
     checks = uptime_checks_visible_to(request.user).filter(service=service)
     if show_source:

@@ -11,7 +11,7 @@ from datetime import datetime
 from django.db.models import QuerySet
 
 from agreements.models import Agreement
-from monitoring.evaluation.format import duration
+from monitoring.format import duration
 from monitoring.models import Breach, TicketTimer
 from reporting.selectors.stamps import Stamp, stamp
 from reporting.selectors.states import State, state_of

@@ -69,8 +69,8 @@ AGREEMENTS = _hash(
     " FROM agreements_agreement a WHERE " + SCOPE.format(alias="a")
 )
 
-# The sources whose rows the timeline draws (monitoring.ownership): the customer's own and the
-# provider's shared ones, so another customer's outage of a shared service moves nothing here.
+# The sources whose rows the timeline draws (monitoring.models.ownership): the customer's own and
+# the provider's shared ones, so another customer's outage of a shared service moves nothing here.
 COUNTED = "SELECT s.id FROM monitoring_source s WHERE s.shared OR " + SCOPE.format(alias="s")
 
 CUSTOMER = f"""

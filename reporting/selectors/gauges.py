@@ -7,7 +7,7 @@ from __future__ import annotations
 import math
 from dataclasses import dataclass
 
-from monitoring.evaluation.format import number
+from monitoring.format import number
 from monitoring.models import PeriodResult
 from monitoring.presentation import goals
 

@@ -13,7 +13,7 @@ from django.db.models import F, QuerySet, Window
 from django.db.models.functions import RowNumber
 
 from agreements.models import Agreement
-from monitoring.evaluation.format import duration, number, percent, period_label
+from monitoring.format import duration, number, percent, period_label
 from monitoring.models import PeriodResult
 from monitoring.presentation import goals
 from reporting.selectors.gauges import Gauge, gauge_for, higher_is_better

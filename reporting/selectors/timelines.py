@@ -12,7 +12,7 @@ from django.utils import timezone
 
 from agreements.models import Agreement
 from monitoring import staleness
-from monitoring.evaluation.format import duration, period_label
+from monitoring.format import duration, period_label
 from monitoring.models import MaintenanceWindow, Outage, PeriodResult, Source
 from reporting.selectors.targets import TargetPanel, silence_of
 from sla_portal.core.models import User
@@ -94,7 +94,7 @@ def agreement_timelines(
 
 
 def _counts_for(source: Source | None, agreement: Agreement) -> bool:
-    """Whether a row of ``source`` counts for ``agreement`` (``monitoring.ownership``): the
+    """Whether a row of ``source`` counts for ``agreement`` (``monitoring.models.ownership``): the
     timeline draws what the figure beside it counted, never another customer's outage of a
     shared service."""
     return source is not None and (source.customer_id == agreement.customer_id or source.shared)

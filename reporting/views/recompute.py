@@ -20,7 +20,7 @@ from django.utils import timezone
 from django.views.decorators.http import require_POST
 
 from agreements.models import Calendar
-from monitoring.evaluation.format import state_word
+from monitoring.format import state_word
 from monitoring.models import Source
 from monitoring.presentation import status_badge
 from reporting.models import RecomputeRun

@@ -15,7 +15,7 @@ from datetime import datetime
 from django.core.management.base import BaseCommand, CommandError, CommandParser
 
 from agreements.models import Agreement
-from monitoring.evaluation.format import percent
+from monitoring.format import percent
 from monitoring.models import PeriodResult
 
 MONTH = re.compile(r"^(\d{4})-(\d{2})$")

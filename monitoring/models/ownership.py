@@ -26,7 +26,7 @@ from __future__ import annotations
 from django.db.models import CharField, F, Func, Q, QuerySet
 
 from agreements.models import AgreementVersion, Service
-from monitoring.models import Source
+from monitoring.models.sources import Source
 
 __all__ = [
     "accepted_services",
