@@ -11,7 +11,7 @@ window starts) builds the page again, with ``page_content``.
 Everything is scoped to the page's customer: its services are those of its agreements in
 force (optionally narrowed to the page's chosen services), and monitoring rows count only
 from the sources that count for that customer (its own and the provider's shared ones,
-``monitoring.ownership``), exactly as the SLA's availability reads them.
+``monitoring.models.ownership``), exactly as the SLA's availability reads them.
 """
 
 from __future__ import annotations
@@ -26,7 +26,7 @@ from django.db.models import Count, Prefetch, Q, QuerySet
 from agreements.models import Service
 from agreements.terms import MONITORED_STATES
 from monitoring.models import MaintenanceWindow, Outage, UptimeCheck
-from monitoring.ownership import counted_for
+from monitoring.models.ownership import counted_for
 from reporting.models import Incident, IncidentUpdate, StatusPage, Subscriber
 from reporting.statuspage.bars import DayBar, daily_uptime, overall_uptime
 from sla_portal.core.models import User
