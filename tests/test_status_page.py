@@ -407,3 +407,57 @@ def test_resubscribing_after_unsubscribing_needs_a_new_confirmation(acme_status_
     dana.refresh_from_db()
     assert not dana.is_active and dana.confirm_nonce
     assert Notification.objects.filter(kind="status.confirm").count() == 1
+
+
+def test_unmeasured_time_leaves_the_days_measured_time():
+    day = datetime(2026, 12, 6, tzinfo=UTC)
+    silent = [(day + timedelta(hours=12), day + timedelta(hours=36))]
+    outage = [(day + timedelta(hours=6), day + timedelta(hours=12))]
+    bars = daily_uptime(outage, day - timedelta(days=1), now=T0, days=2, unmeasured=silent)
+    assert bars[0].measured_seconds == 12 * 3600 and bars[0].uptime == pytest.approx(50.0)
+    assert bars[1].uptime is None  # today up to noon: all silent
+
+
+def test_a_service_whose_monitor_went_quiet_shows_no_recent_data_not_operational(
+    acme_status_page, acme_monitor, services
+):
+    _, token = acme_status_page
+    now = timezone.now()
+    UptimeCheck.objects.create(
+        service=services["portal"],
+        source=acme_monitor,
+        checked_at=now - timedelta(days=3),
+        status="down",
+    )
+    Outage.objects.create(
+        service=services["portal"], source=acme_monitor, started_at=now - timedelta(days=3)
+    )
+    Source.objects.filter(pk=acme_monitor.pk).update(
+        last_data_at=now - timedelta(days=3),
+        stale_at=now - timedelta(days=3) + timedelta(minutes=10),
+    )
+    body = Client().get(f"/status/{token}/").content.decode()
+    assert "No recent data" in body and "Some services have no recent monitoring data" in body
+    # The open outage ends where the evidence ends: the last two days are unmeasured, not down.
+    # Only the ten minutes of evidence three days ago are measured (one bar, two if they
+    # straddle midnight), and down; every later day is no data, none of them operational.
+    assert body.count('class="day-outage"') in (1, 2)
+    assert body.count('class="day-nodata"') == 90 - body.count('class="day-outage"')
+
+
+def test_silence_that_counts_as_down_is_an_outage(acme_status_page, acme_monitor, services):
+    _, token = acme_status_page
+    now = timezone.now()
+    UptimeCheck.objects.create(
+        service=services["portal"],
+        source=acme_monitor,
+        checked_at=now - timedelta(days=1),
+        status="up",
+    )
+    Source.objects.filter(pk=acme_monitor.pk).update(
+        last_data_at=now - timedelta(hours=2),
+        stale_at=now - timedelta(hours=1),
+        silence_counts_as_down=True,
+    )
+    body = Client().get(f"/status/{token}/").content.decode()
+    assert "Some services have an outage" in body

@@ -68,14 +68,18 @@ def daily_uptime(
     measured_from: datetime | None,
     now: datetime,
     days: int = 90,
+    unmeasured: Iterable[Interval] = (),
 ) -> list[DayBar]:
     """One bar per UTC day, oldest first, ending with today (``now``'s day).
 
     ``outages`` are (start, end or None while open); ``measured_from`` is the first evidence
-    about the service (None: never measured, so every day is "no data")."""
+    about the service (None: never measured, so every day is "no data"). ``unmeasured`` is
+    time nobody measured (the silence of stale sources, ``monitoring.silence``): like the
+    SLA's availability, it is neither up nor down and leaves the day's measured time."""
     today = now.date()
     first = today - timedelta(days=days - 1)
     down = merge((start, end or now) for start, end in outages)
+    silent = merge(unmeasured)
     bars = []
     for offset in range(days):
         day = first + timedelta(days=offset)
@@ -85,8 +89,11 @@ def daily_uptime(
         if measured_from is None or end <= start:
             bars.append(DayBar(day, None, 0.0, 0.0))
             continue
-        span = (end - start).total_seconds()
-        lost = _overlap(down, start, end)
+        span = (end - start).total_seconds() - _overlap(silent, start, end)
+        if span <= 0:
+            bars.append(DayBar(day, None, 0.0, 0.0))
+            continue
+        lost = min(span, _overlap(down, start, end))
         bars.append(DayBar(day, max(0.0, (span - lost) / span * 100), span, lost))
     return bars
 

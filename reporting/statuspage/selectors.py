@@ -27,6 +27,8 @@ from agreements.models import Service
 from agreements.terms import MONITORED_STATES
 from monitoring.models import MaintenanceWindow, Outage, UptimeCheck
 from monitoring.models.ownership import counted_for
+from monitoring.silence import clip_open_outages
+from monitoring.staleness import services_silence, stale_moments
 from reporting.models import Incident, IncidentUpdate, StatusPage, Subscriber
 from reporting.statuspage.bars import DayBar, daily_uptime, overall_uptime
 from sla_portal.core.models import User
@@ -65,6 +67,11 @@ def _hash(sql: str) -> str:
     return f"(SELECT md5(coalesce(string_agg(r::text, '|' ORDER BY r::text), '')) FROM ({sql}) r)"
 
 
+# The counted sources' staleness: a source going quiet changes what the page says.
+STALENESS = (
+    "SELECT s.id, s.stale_at, s.silence_counts_as_down FROM monitoring_source s"
+    " WHERE s.id IN (SELECT id FROM cnt)"
+)
 STAMP_SQL = f"""
 WITH p AS MATERIALIZED (
     SELECT id, customer_id, name, updated_at FROM reporting_statuspage
@@ -75,6 +82,7 @@ cnt AS MATERIALIZED (
     WHERE s.shared OR s.customer_id = (SELECT customer_id FROM p))
 SELECT p.id, md5(concat_ws('#', p.name, p.updated_at, %(bucket)s,
   {_hash("SELECT v.id, v.name FROM agreements_service v WHERE v.id IN (SELECT * FROM svc)")},
+  {_hash(STALENESS)},
   {
     _hash(
         "SELECT o.id, o.ended_at FROM monitoring_outage o"
@@ -163,9 +171,10 @@ STATE_LABELS = {
     "degraded": "Degraded performance",
     "maintenance": "Under maintenance",
     "outage": "Outage",
+    "unknown": "No recent data",
 }
 # Worst first: a service shows the worst state any source of it gives.
-STATE_ORDER = ("outage", "maintenance", "degraded", "operational")
+STATE_ORDER = ("outage", "maintenance", "degraded", "unknown", "operational")
 
 
 @dataclass
@@ -198,6 +207,7 @@ class StatusContent:
             "degraded": "Some services are degraded",
             "maintenance": "Maintenance in progress",
             "outage": "Some services have an outage",
+            "unknown": "Some services have no recent monitoring data",
         }[self.overall]
 
 
@@ -250,12 +260,28 @@ def page_content(page: StatusPage, now: datetime | None = None) -> StatusContent
     ids = [service.pk for service in services]
     counted = counted_for(page.customer_id)
     since = now - timedelta(days=BAR_DAYS)
-    outages: dict[int, list[tuple[datetime, datetime | None]]] = {pk: [] for pk in ids}
+    raw: dict[int, list[tuple[datetime, datetime | None, int | None]]] = {pk: [] for pk in ids}
     first_evidence: dict[int, datetime] = {}
-    for service_id, started, ended in Outage.objects.filter(
+    for service_id, started, ended, source_id in Outage.objects.filter(
         Q(ended_at__isnull=True) | Q(ended_at__gt=since), counted, service_id__in=ids
-    ).values_list("service_id", "started_at", "ended_at"):
-        outages[service_id].append((started, ended))
+    ).values_list("service_id", "started_at", "ended_at", "source_id"):
+        raw[service_id].append((started, ended, source_id))
+    # As the SLA's availability does (monitoring.evaluation.periods): an open outage of a
+    # source that went stale ends where its evidence ends; a service whose every source is
+    # stale is silent from then on, unmeasured unless its source says silence counts as down.
+    moments = stale_moments({source for rows in raw.values() for *_, source in rows}, now)
+    outages = {pk: clip_open_outages(rows, moments) for pk, rows in raw.items()}
+    unmeasured: dict[int, list[tuple[datetime, datetime]]] = {pk: [] for pk in ids}
+    silent_ids = set()
+    for service_id in ids:
+        silent = services_silence([service_id], now, page.customer_id)
+        if silent is None or silent.silence.since >= now:
+            continue
+        if silent.counts_as_down:
+            outages[service_id].append((silent.silence.since, None))
+        else:
+            unmeasured[service_id].append((silent.silence.since, now))
+            silent_ids.add(service_id)
     for service_id in ids:
         # One indexed walk per service: (service, checked_at, source) serves it.
         first_check = (
@@ -291,7 +317,15 @@ def page_content(page: StatusPage, now: datetime | None = None) -> StatusContent
         for incident in active:
             if any(affected.pk == service.pk for affected in incident.services.all()):
                 states.append(incident.impact)
-        bars = daily_uptime(outages[service.pk], first_evidence.get(service.pk), now, BAR_DAYS)
+        if service.pk in silent_ids:
+            states.append("unknown")
+        bars = daily_uptime(
+            outages[service.pk],
+            first_evidence.get(service.pk),
+            now,
+            BAR_DAYS,
+            unmeasured[service.pk],
+        )
         statuses.append(ServiceStatus(service, _worst(states), bars, overall_uptime(bars)))
     return StatusContent(
         page=page,
