@@ -1,56 +1,23 @@
-"""Calendars as the business-time clock sees them, public holidays, and the preview."""
+"""Calendars as the business-time clock sees them, public holidays, the preview, and the
+calendar each target is measured in."""
 
 from __future__ import annotations
 
 from dataclasses import dataclass
 from datetime import date, datetime, time, timedelta
-from functools import lru_cache
 from zoneinfo import ZoneInfo
 
-import holidays as holidays_lib
-
 from agreements.clock import BusinessCalendar
-from agreements.models import Calendar
-
-# Holidays are expanded for this many years either side of today: enough for any ticket
-# and any agreement term the portal evaluates.
-HOLIDAY_YEARS_BACK = 15
-HOLIDAY_YEARS_AHEAD = 10
-
-
-def holiday_country_error(country: str, subdivision: str = "") -> str:
-    """A readable reason why the country/subdivision is unknown to the holidays package."""
-    supported = holidays_lib.list_supported_countries()
-    if country.upper() not in supported:
-        return f"'{country}' is not a country with known public holidays (use e.g. DE, GB, US)."
-    if subdivision and subdivision.upper() not in supported[country.upper()]:
-        known = ", ".join(supported[country.upper()][:12])
-        return f"'{subdivision}' is not a subdivision of {country.upper()} (known: {known}, ...)."
-    return ""
-
-
-@lru_cache(maxsize=256)
-def public_holidays(country: str, subdivision: str, years: tuple[int, ...]) -> dict[date, str]:
-    """Public holidays with their names; empty without a country."""
-    if not country:
-        return {}
-    found = holidays_lib.country_holidays(
-        country.upper(), subdiv=subdivision.upper() or None, years=years
-    )
-    return dict(found.items())
-
-
-def _years_around(today: date) -> tuple[int, ...]:
-    return tuple(range(today.year - HOLIDAY_YEARS_BACK, today.year + HOLIDAY_YEARS_AHEAD + 1))
+from agreements.models import Agreement, Calendar, Target, Tier, TierTarget
+from agreements.public_holidays import public_holidays, years_around
+from agreements.sections import SECTIONS_BY_KEY, Section, calendar_section_for
 
 
 def holidays_with_names(calendar: Calendar, today: date | None = None) -> dict[date, str]:
     """Every local date of the calendar on which no interval counts, with its reason."""
     today = today or date.today()
     closed = dict(
-        public_holidays(
-            calendar.holiday_country, calendar.holiday_subdivision, _years_around(today)
-        )
+        public_holidays(calendar.holiday_country, calendar.holiday_subdivision, years_around(today))
     )
     for closure in calendar.closures.all():
         closed[closure.date] = closure.reason or "Closure"
@@ -102,3 +69,72 @@ def preview(calendar: Calendar, start: datetime, days: int = 14) -> list[Preview
         ]
         result.append(PreviewDay(day=day, periods=periods, closed_reason=closed.get(day, "")))
     return result
+
+
+# --- Calendars of targets ------------------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class TargetCalendar:
+    """The calendar a target is measured in, and where it comes from."""
+
+    calendar: Calendar | None  # None: no calendar anywhere, the clock runs 24x7
+    own: bool  # the target names its own calendar
+    section: Section | None  # the section whose calendar the target would inherit
+    section_calendar: Calendar | None
+
+    @property
+    def name(self) -> str:
+        return self.calendar.name if self.calendar is not None else "24x7"
+
+    @property
+    def disagrees(self) -> bool:
+        """The target names a calendar other than the one its section gives."""
+        return (
+            self.own
+            and self.section_calendar is not None
+            and self.calendar is not None
+            and self.calendar.pk != self.section_calendar.pk
+        )
+
+    @property
+    def short_source(self) -> str:
+        if self.own:
+            return "own calendar"
+        if self.section is not None:
+            return f"section {self.section.number}"
+        return "none chosen in sections 2 or 4"
+
+    @property
+    def source(self) -> str:
+        if self.own:
+            return "own calendar"
+        if self.section is not None:
+            return f"from section {self.section.number}, {self.section.title}"
+        return "no calendar chosen in sections 2 or 4"
+
+
+def chosen_calendars(agreement: Agreement) -> dict[str, Calendar | None]:
+    """The calendar each calendar section chose. With several service-hours calendars the
+    targets inherit the first by name (a target names its own to use another)."""
+    # Sorted here, not in SQL, so prefetched calendars cost no query.
+    service = sorted(agreement.service_calendars.all(), key=lambda c: (c.name, c.pk))
+    return {"hours": service[0] if service else None, "support": agreement.support_calendar}
+
+
+def tier_chosen_calendars(tier: Tier) -> dict[str, Calendar | None]:
+    return {"hours": tier.service_calendar, "support": tier.support_calendar}
+
+
+def target_calendar(
+    target: Target | TierTarget, chosen: dict[str, Calendar | None], metric: str = ""
+) -> TargetCalendar:
+    """The effective calendar of ``target``: its own, else its section's (see
+    :func:`agreements.sections.calendar_section_for`), else 24x7. ``metric`` stands in for a
+    new row's metric that is not chosen yet."""
+    key = calendar_section_for(metric or target.metric, chosen) if metric or target.metric else None
+    section = SECTIONS_BY_KEY[key] if key else None
+    inherited = chosen.get(key) if key else None
+    if target.calendar_id:
+        return TargetCalendar(target.calendar, True, section, inherited)
+    return TargetCalendar(inherited, False, section, inherited)

@@ -18,7 +18,7 @@ from agreements.models import (
     TierCreditBand,
     TierTarget,
 )
-from agreements.services import agreement_create_from_tier
+from agreements.services.drafting import agreement_create_from_tier
 from sla_portal.core.models import Organisation, User
 
 WEEKDAYS = range(5)

@@ -1,8 +1,7 @@
 """How an agreement reads: values with their units, hours in words, rows for the tables.
 
-The formatting functions at the top are pure (plain values in, text out) so they are tested
-in milliseconds without a database. ``document_context`` at the bottom gathers everything the
-agreement document (page and PDF) shows from one agreement loaded by
+The pure formatting it uses is ``agreements.formatting``. ``document_context`` at the bottom
+gathers everything the agreement document (page and PDF) shows from one agreement loaded by
 ``selectors.agreement_document``, so the views stay thin and the templates stay dumb.
 """
 
@@ -10,251 +9,28 @@ from __future__ import annotations
 
 from collections.abc import Iterable, Mapping
 from dataclasses import dataclass, field
-from datetime import time
-from decimal import ROUND_HALF_UP, Decimal
+from decimal import Decimal
 from typing import Any
 
 from django.utils.html import format_html
 
-from agreements import lifecycle as machine
-from agreements.sections import SECTIONS, SECTIONS_BY_KEY, Section, section_for_metric
-from agreements.services import (
-    TIER_FIELDS,
-    chosen_calendars,
-    differing_target_ids,
-    missing_sections,
-    target_calendar,
-    tier_differences,
+from agreements.calendars import chosen_calendars, target_calendar
+from agreements.facts import missing_sections
+from agreements.formatting import (
+    COMPLIANCE_NOUN,
+    compliance_text,
+    credit_band_rows,
+    describe,
+    format_duration,
+    format_money,
+    format_percent,
+    format_value,
+    holidays_text,
+    weekly_hours_text,
 )
-
-UNIT_SUFFIX = {
-    "minutes": "min",
-    "hours": "h",
-    "seconds": "s",
-    "ms": "ms",
-    "percent": "%",
-    "count": "",
-    "other": "",
-}
-WEEKDAY_ABBR = ("Mon", "Tue", "Wed", "Thu", "Fri", "Sat", "Sun")
-# What a compliance goal counts, by where the target's measurements come from.
-COMPLIANCE_NOUN = {
-    "tickets": "tickets",
-    "incidents": "incidents",
-    "security_incidents": "incidents",
-}
-# Status badges are never colour alone: each has an icon and its word (see portal.css).
-STATUS_STYLE = {
-    "draft": ("text-bg-secondary", "bi-pencil"),
-    "in_negotiation": ("text-bg-info", "bi-chat-left-text"),
-    "agreed": ("text-bg-primary", "bi-pen"),
-    "signed": ("text-bg-primary", "bi-patch-check"),
-    "active": ("text-bg-success", "bi-check-circle"),
-    "under_review": ("text-bg-warning", "bi-search"),
-    "renegotiating": ("text-bg-warning", "bi-arrow-repeat"),
-    "terminated": ("text-bg-dark", "bi-x-circle"),
-    "expired": ("text-bg-secondary", "bi-hourglass-bottom"),
-}
-# Sentences under the status: where the agreement stands and who moves next.
-STATUS_NOTES = {
-    "agreed": "Both sides accepted the version; it becomes binding when every signatory has "
-    "signed.",
-    "signed": "Every signatory signed the agreed version. It is binding and takes effect on "
-    "{date}; monitoring starts that day.",
-}
-CENT = Decimal("0.01")
-NBSP = "\u00a0"
-DASH = "\u2013"  # the en dash of ranges: Mon-Fri, 08:00-18:00
-
-
-# --- Pure formatting -----------------------------------------------------------------------
-
-
-def format_number(value: Decimal | int | float) -> str:
-    """A number without the trailing zeros a DecimalField keeps: 99.900 -> '99.9',
-    1500.000 -> '1,500' (never scientific notation)."""
-    number = value if isinstance(value, Decimal) else Decimal(str(value))
-    return f"{number.normalize():,f}"
-
-
-def format_value(value: Decimal | int | float | None, unit: str) -> str:
-    """A target or threshold with its unit, as people write it: '15 min', '99.9 %', '800 ms'.
-
-    The space before the unit is a no-break space (U+00A0) so a narrow table cell or a PDF
-    line never leaves the unit alone on the next line."""
-    if value is None:
-        return "—"
-    suffix = UNIT_SUFFIX.get(unit, "")
-    return f"{format_number(value)}{NBSP}{suffix}" if suffix else format_number(value)
-
-
-def format_duration(minutes: int | None) -> str:
-    """Minutes the way people say them: 45 -> '45 min', 240 -> '4 h', 90 -> '1 h 30 min',
-    2880 -> '2 days' (no-break spaces, like ``format_value``)."""
-    if minutes is None:
-        return "—"
-    if minutes >= 1440 and minutes % 1440 == 0:
-        days = minutes // 1440
-        return f"{days}{NBSP}day{'s' if days != 1 else ''}"
-    hours, rest = divmod(minutes, 60)
-    if not hours:
-        return f"{rest}{NBSP}min"
-    return f"{hours}{NBSP}h" + (f" {rest}{NBSP}min" if rest else "")
-
-
-def format_money(amount: Decimal, currency: str) -> str:
-    """'12,000.00 EUR': the amount as the invoice shows it, with its currency code."""
-    return f"{amount.quantize(CENT, rounding=ROUND_HALF_UP):,}{NBSP}{currency}"
-
-
-def format_percent(value: Decimal | int | float | None) -> str:
-    return format_value(value, "percent")
-
-
-def compliance_text(goal: Decimal | None, breach_below: Decimal | None, noun: str) -> str:
-    """'95 % of tickets; breach below 90 %'; empty when the target has no compliance goal."""
-    if goal is None:
-        return ""
-    text = f"{format_percent(goal)} of {noun}"
-    if breach_below is not None:
-        text += f"; breach below {format_percent(breach_below)}"
-    return text
-
-
-def _clock(moment: time, is_end: bool) -> str:
-    # An interval ending at 00:00 runs to midnight at the end of that day.
-    if is_end and moment == time(0):
-        return "24:00"
-    return f"{moment:%H:%M}"
-
-
-def _interval(start: time, end: time) -> str:
-    overnight = " (overnight)" if end != time(0) and end < start else ""
-    return f"{_clock(start, False)}{DASH}{_clock(end, True)}{overnight}"
-
-
-def weekly_hours_text(intervals: Iterable[tuple[int, time, time]]) -> str:
-    """Weekly hours in words, consecutive days with the same hours run together, with en
-    dashes: 'Mon-Fri 07:00-12:00, 13:00-20:00; Sat 09:00-13:00'."""
-    by_day: dict[int, list[tuple[time, time]]] = {}
-    for weekday, start, end in intervals:
-        by_day.setdefault(weekday, []).append((start, end))
-    if not by_day:
-        return "No weekly hours"
-    day_text = {
-        day: ", ".join(_interval(start, end) for start, end in sorted(spans))
-        for day, spans in by_day.items()
-    }
-    runs: list[tuple[int, int, str]] = []  # first day, last day, hours
-    for day in sorted(day_text):
-        if runs and runs[-1][1] == day - 1 and runs[-1][2] == day_text[day]:
-            runs[-1] = (runs[-1][0], day, day_text[day])
-        else:
-            runs.append((day, day, day_text[day]))
-    parts = []
-    for first, last, hours in runs:
-        days = WEEKDAY_ABBR[first]
-        if last != first:
-            days += f"{DASH}{WEEKDAY_ABBR[last]}"
-        parts.append(f"{days} {hours}")
-    return "; ".join(parts)
-
-
-def holidays_text(country: str, subdivision: str) -> str:
-    """Whose public holidays the clock stops on: 'DE (BE)', or 'none'."""
-    if not country:
-        return "none"
-    return f"{country.upper()} ({subdivision.upper()})" if subdivision else country.upper()
-
-
-def describe(value: Any) -> str:
-    """Any stored value as short text, for the list of differences from the tier."""
-    if value is None:
-        return "—"
-    if isinstance(value, bool):
-        return "yes" if value else "no"
-    if isinstance(value, Decimal | float):
-        return format_number(value)
-    return str(value)
-
-
-@dataclass(frozen=True)
-class CreditBandRow:
-    """One step of the service-credit schedule, in words."""
-
-    metric: str
-    achieved_below: str  # '99.9 %'
-    applies_to: str  # '99.5 % to under 99.9 %'
-    credit: str  # '5 %'
-    amount: str  # '600.00 EUR' of the period fee
-
-
-def credit_band_rows(
-    bands: Iterable[tuple[str, Decimal, Decimal]], fee: Decimal, currency: str
-) -> list[CreditBandRow]:
-    """The credit schedule as rows, best band first, each with the range of achieved values
-    it applies to and what its credit is worth at the agreed fee.
-
-    ``bands`` are (metric label, achieved below, credit percent). Achieved values are
-    percentages: availability, or the share of tickets that met their target."""
-    by_metric: dict[str, list[tuple[Decimal, Decimal]]] = {}
-    for metric, below, credit in bands:
-        by_metric.setdefault(metric, []).append((below, credit))
-    rows = []
-    for metric, steps in by_metric.items():
-        steps.sort(key=lambda step: step[0], reverse=True)
-        for index, (below, credit) in enumerate(steps):
-            upper = format_percent(below)
-            if index + 1 < len(steps):
-                applies_to = f"{format_percent(steps[index + 1][0])} to under {upper}"
-            else:
-                applies_to = f"under {upper}"
-            rows.append(
-                CreditBandRow(
-                    metric=metric,
-                    achieved_below=upper,
-                    applies_to=applies_to,
-                    credit=format_percent(credit),
-                    amount=format_money(fee * credit / 100, currency),
-                )
-            )
-    return rows
-
-
-@dataclass(frozen=True)
-class StatusView:
-    """An agreement's status as every page, list, PDF and API shows it."""
-
-    key: str  # a stored state, or "signed" (agreed, signed by all, effective date to come)
-    label: str
-    css: str
-    icon: str
-
-    def __str__(self) -> str:
-        return self.label
-
-
-def is_signed(agreement: Any) -> bool:
-    """Whether an agreed agreement has a version every signatory signed. Rows loaded through
-    ``selectors.agreements_visible_to`` carry the answer; others ask the database once."""
-    if agreement.status != machine.AGREED:
-        return False
-    known = getattr(agreement, "has_final_version", None)
-    if known is not None:
-        return bool(known)
-    return agreement.versions.filter(finalized_at__isnull=False).exists()
-
-
-def status_of(agreement: Any) -> StatusView:
-    """The one place an agreement's status is put into words: "Signed, takes effect on
-    1 Mar 2027" once every signatory signed a version whose date is still to come."""
-    signed = is_signed(agreement)
-    key = machine.display_state(agreement.status, signed=signed)
-    css, icon = STATUS_STYLE.get(key, ("text-bg-secondary", "bi-circle"))
-    label = machine.status_label(
-        agreement.status, signed=signed, effective_from=agreement.effective_from
-    )
-    return StatusView(key=key, label=label, css=css, icon=icon)
+from agreements.sections import SECTIONS, SECTIONS_BY_KEY, Section, section_for_metric
+from agreements.status import status_of
+from agreements.tier_differences import TIER_FIELDS, differing_target_ids, tier_differences
 
 
 def section_heading(key: str) -> str:

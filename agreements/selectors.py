@@ -45,7 +45,7 @@ def agreements_visible_to(user: User) -> QuerySet[Agreement]:
     agreement without a version does not exist for a customer (404 on every route).
 
     Each row carries ``has_final_version`` (a version signed by everyone), so the status can
-    say "signed, takes effect on …" without a query per row (see ``presentation.status_of``)."""
+    say "signed, takes effect on …" without a query per row (see ``status.status_of``)."""
     agreements = (
         Agreement.objects.visible_to(user)
         .select_related("customer", "tier")

@@ -11,8 +11,9 @@ import json
 from decimal import Decimal
 from typing import Any
 
+from agreements.calendars import chosen_calendars, target_calendar
 from agreements.models import Agreement, Calendar
-from agreements.sections import SECTIONS
+from agreements.sections import SECTIONS, section_for_metric
 
 SCHEMA = 1
 RELATED_FIELDS = {
@@ -95,9 +96,6 @@ def build_snapshot(agreement: Agreement) -> dict:
                 rows.append(row)
             related[name] = sorted(rows, key=lambda r: json.dumps(r, sort_keys=True))
         sections[section.key] = {"fields": fields, "related": related}
-
-    from agreements.sections import section_for_metric
-    from agreements.services.drafting import chosen_calendars, target_calendar
 
     # Each target is recorded with the calendar it is measured in: its own, or the one it
     # inherits from section 2 or 4 (docs/agreements.md), so monitoring, which reads the

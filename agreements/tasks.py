@@ -15,7 +15,7 @@ def activate_due() -> int:
 @shared_task(name="agreements.start_due_reviews", acks_late=True, ignore_result=True)
 def start_due_reviews() -> int:
     """Open the reviews whose due date has come."""
-    from agreements.services.lifecycle import start_due_reviews as run
+    from agreements.services.reviews import start_due_reviews as run
 
     return run(timezone.localdate())
 
@@ -23,7 +23,7 @@ def start_due_reviews() -> int:
 @shared_task(name="agreements.send_review_reminders", acks_late=True, ignore_result=True)
 def send_review_reminders() -> int:
     """Remind managers and approvers ahead of reviews (each reminder once)."""
-    from agreements.services.lifecycle import send_review_reminders as run
+    from agreements.services.reviews import send_review_reminders as run
 
     return run(timezone.localdate())
 
@@ -31,6 +31,6 @@ def send_review_reminders() -> int:
 @shared_task(name="agreements.expire_ended", acks_late=True, ignore_result=True)
 def expire_ended() -> int:
     """Expire agreements past their end date."""
-    from agreements.services.lifecycle import expire_ended as run
+    from agreements.services.reviews import expire_ended as run
 
     return run(timezone.localdate())

@@ -12,8 +12,8 @@ from dataclasses import dataclass
 from datetime import date, time
 from decimal import Decimal
 
-from agreements.calendars import _years_around, public_holidays
 from agreements.clock import BusinessCalendar
+from agreements.public_holidays import public_holidays, years_around
 
 # Seconds per unit of a time target.
 UNIT_SECONDS = {"seconds": 1, "minutes": 60, "hours": 3600, "ms": 0.001}
@@ -173,7 +173,7 @@ def calendar_from_snapshot(row: dict, today: date | None = None) -> BusinessCale
         public_holidays(
             row.get("holiday_country", ""),
             row.get("holiday_subdivision", ""),
-            _years_around(today or date.today()),
+            years_around(today or date.today()),
         )
     )
     closed.update(date.fromisoformat(day) for day, _reason in row.get("closures", []))

@@ -1,6 +1,15 @@
 from django.urls import path
 
-from agreements.views import agreements, catalogue, document, editor, lifecycle
+from agreements.views import (
+    agreements,
+    catalogue,
+    comments,
+    document,
+    editor,
+    history,
+    lifecycle,
+    versions,
+)
 
 app_name = "agreements"
 
@@ -8,7 +17,8 @@ urlpatterns = [
     # Agreements
     path("agreements/", agreements.agreement_list, name="list"),
     path("agreements/new/", agreements.agreement_create, name="create"),
-    path("agreements/<int:pk>/", document.agreement_detail, name="detail"),
+    # agreements/<int:pk>/ (name "detail"): the document shows reporting data, so its view
+    # is reporting.views.agreements.agreement_detail, routed in sla_portal/urls.py.
     path("agreements/<int:pk>/pdf/", document.agreement_pdf, name="pdf"),
     path("agreements/<int:pk>/edit/", editor.agreement_edit, name="edit"),
     path("agreements/<int:pk>/edit/<slug:section>/", editor.section_edit, name="edit-section"),
@@ -19,15 +29,16 @@ urlpatterns = [
         lifecycle.lifecycle_action,
         name="transition",
     ),
-    path("agreements/<int:pk>/comments/", lifecycle.comment_create, name="comment"),
+    path("agreements/<int:pk>/comments/", comments.comment_create, name="comment"),
     path(
         "agreements/<int:pk>/comments/<int:comment_id>/<slug:action>/",
-        lifecycle.comment_thread,
+        comments.comment_thread,
         name="comment-thread",
     ),
-    path("agreements/<int:pk>/versions/compare/", lifecycle.version_compare, name="compare"),
-    path("agreements/<int:pk>/history/", lifecycle.history, name="history"),
-    path("agreements/<int:pk>/reviews/<int:review_id>/", lifecycle.review_detail, name="review"),
+    path("agreements/<int:pk>/versions/compare/", versions.version_compare, name="compare"),
+    path("agreements/<int:pk>/history/", history.history, name="history"),
+    # agreements/<int:pk>/reviews/<int:review_id>/ (name "review"): likewise
+    # reporting.views.agreements.review_detail, routed in sla_portal/urls.py.
     path("agreements/<int:pk>/supporting/", lifecycle.supporting_create, name="supporting-create"),
     # Service catalogue
     path("services/", catalogue.service_list, name="service-list"),

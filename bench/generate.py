@@ -121,7 +121,8 @@ def build_world(size: Size, start: date) -> dict[str, Any]:
     """Provider, customers, users, calendars, tiers, services, sources, agreements in force."""
     from agreements.demo import seed_calendars, seed_services, seed_tiers
     from agreements.models import Service
-    from agreements.services import agreement_create_from_tier, lifecycle
+    from agreements.services import lifecycle
+    from agreements.services.drafting import agreement_create_from_tier
     from monitoring.models import Source
     from sla_portal.core.models import Organisation, Role, User
     from sla_portal.core.tokens import token_create

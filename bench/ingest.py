@@ -225,7 +225,7 @@ class World:
 def build_world() -> World:
     from agreements.demo import seed_calendars, seed_services, seed_tiers
     from agreements.models import Service
-    from agreements.services import agreement_create_from_tier
+    from agreements.services.drafting import agreement_create_from_tier
     from monitoring.models import Source
     from sla_portal.core.models import Organisation, Role, User
     from sla_portal.core.tokens import create_token_for_tests

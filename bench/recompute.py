@@ -106,7 +106,7 @@ def main(argv: list[str] | None = None) -> int:
 
     call_command("migrate", verbosity=0)
 
-    import agreements.calendars
+    import agreements.public_holidays
     from monitoring.evaluation.periods import evaluate_periods
     from monitoring.evaluation.tickets import evaluate_pending_tickets
     from monitoring.models import TicketTimer
@@ -124,7 +124,7 @@ def main(argv: list[str] | None = None) -> int:
     _, periods_s = timed("periods (evaluate_periods)", lambda: evaluate_periods(EVALUATED_AT))
     timers = TicketTimer.objects.count()
 
-    real = agreements.calendars.holidays_lib.country_holidays
+    real = agreements.public_holidays.holidays_lib.country_holidays
 
     def learned(country, subdiv=None, years=()):
         found = dict(real(country, subdiv=subdiv, years=years).items())
@@ -132,7 +132,7 @@ def main(argv: list[str] | None = None) -> int:
             found[LATE_HOLIDAY] = "Holiday learned late"
         return found
 
-    agreements.calendars.holidays_lib.country_holidays = learned
+    agreements.public_holidays.holidays_lib.country_holidays = learned
     manager = User.objects.get(username="manager")
     run = recompute_request(
         manager,

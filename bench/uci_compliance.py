@@ -152,7 +152,8 @@ def create_agreement(tier_slug: str) -> Any:
     """A provider, a customer, their signatories and an agreement from ``tier_slug``, in
     force since 2016-01-01 (until 2016-12-31), signed by both sides."""
     from agreements.demo import seed_calendars, seed_services, seed_tiers
-    from agreements.services import agreement_create_from_tier, lifecycle
+    from agreements.services import lifecycle
+    from agreements.services.drafting import agreement_create_from_tier
     from sla_portal.core.models import Organisation, Role, User
 
     provider = Organisation.objects.create(

@@ -3,7 +3,7 @@
 While an outage is open its downtime grows with every counted second, so the moments at
 which the period's downtime passes the warning share of the budget, the budget itself (the
 target is missed) and the threshold's allowance (the threshold is breached) are known now,
-like a ticket's due time. ``monitoring.compliance.availability_verdict`` computes them with
+like a ticket's due time. ``monitoring.compliance.verdicts.availability_verdict`` computes them with
 the verdict (``Verdict.crossings``), over the very time it counts: service hours and the
 calendar's holidays, excluded maintenance and unmeasured silence all stop the downtime from
 growing, and a budget used up at a closing time is crossed when service resumes. This module
@@ -18,7 +18,7 @@ from __future__ import annotations
 from collections.abc import Mapping
 from datetime import datetime, timedelta
 
-from monitoring.compliance import AT_RISK, BREACHED, MISSED_TARGET
+from monitoring.compliance.states import AT_RISK, BREACHED, MISSED_TARGET
 
 __all__ = ["LEVELS", "WARNING", "next_crossing"]
 

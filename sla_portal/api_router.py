@@ -2,21 +2,14 @@
 
 from rest_framework.routers import DefaultRouter
 
-from agreements.api.agreements import (
-    AgreementViewSet,
-    CalendarViewSet,
-    ServiceViewSet,
-    TargetViewSet,
-    TierViewSet,
-)
-from agreements.api.lifecycle import (
-    AgreementCommentViewSet,
-    AgreementHistoryViewSet,
-    AgreementLifecycleViewSet,
-    AgreementReviewViewSet,
-    AgreementTransitionViewSet,
-    AgreementVersionViewSet,
-)
+from agreements.api.agreements import AgreementViewSet
+from agreements.api.catalogue import CalendarViewSet, ServiceViewSet, TierViewSet
+from agreements.api.comments import AgreementCommentViewSet
+from agreements.api.history import AgreementHistoryViewSet
+from agreements.api.lifecycle import AgreementLifecycleViewSet, AgreementTransitionViewSet
+from agreements.api.reviews import AgreementReviewViewSet
+from agreements.api.targets import TargetViewSet
+from agreements.api.versions import AgreementVersionViewSet
 from monitoring.api.evaluation import (
     AlertViewSet,
     BreachViewSet,

@@ -3,16 +3,30 @@ from django.contrib.auth import views as auth_views
 from django.urls import include, path, re_path
 from drf_spectacular.views import SpectacularAPIView, SpectacularSwaggerSplitView
 
+from agreements import urls as agreement_urls
+from reporting.views import agreements as agreement_report_views
 from reporting.views import inbox as inbox_views
 from reporting.views import people as people_views
 from reporting.views import status as status_views
 from sla_portal.api_router import router
 from sla_portal.core import forms as core_forms
 from sla_portal.core.api import people as core_api
-from sla_portal.core.views import people as core_views
+from sla_portal.core.views import health as health_views
 
 admin.site.site_header = "SLA Portal administration"
 admin.site.site_title = "SLA Portal admin"
+
+# The agreement document and a review show reporting data, so their views live in reporting
+# (agreements may not import it); they keep their paths and names in the agreements namespace.
+agreement_patterns = [
+    path("agreements/<int:pk>/", agreement_report_views.agreement_detail, name="detail"),
+    path(
+        "agreements/<int:pk>/reviews/<int:review_id>/",
+        agreement_report_views.review_detail,
+        name="review",
+    ),
+    *agreement_urls.urlpatterns,
+]
 
 urlpatterns = [
     # Home shows the work inbox, which reads every app: its view lives in reporting.
@@ -20,7 +34,7 @@ urlpatterns = [
     path("", include("sla_portal.core.urls")),
     # The organisation page shows signatories and escalation contacts too: a reporting view.
     path("organisations/<slug:slug>/", people_views.organisation_detail, name="organisation"),
-    path("", include("agreements.urls")),
+    path("", include((agreement_patterns, agreement_urls.app_name))),
     path("", include("monitoring.urls")),
     path("", include("reporting.urls")),
     # The public status pages: the random token in the link is the only key (no login).
@@ -46,7 +60,7 @@ urlpatterns = [
     ),
     path("accounts/", include("django.contrib.auth.urls")),
     path("admin/", admin.site.urls),
-    path("healthz", core_views.healthz, name="healthz"),
+    path("healthz", health_views.healthz, name="healthz"),
     path("api/me/", core_api.me, name="api-me"),
     path("api/", include(router.urls)),
     path("api/schema/", SpectacularAPIView.as_view(), name="api-schema"),

@@ -13,12 +13,8 @@ from django.test.utils import CaptureQueriesContext
 from django.urls import reverse
 
 from agreements.demo import seed_demo_agreements
-from agreements.models import Agreement, Signatory, SupportChannel, Target
-from agreements.pdf import StaticFilesFetcher
-from agreements.presentation import (
+from agreements.formatting import (
     DASH,
-    Mark,
-    bands_text,
     compliance_text,
     credit_band_rows,
     format_duration,
@@ -27,8 +23,12 @@ from agreements.presentation import (
     format_value,
     weekly_hours_text,
 )
+from agreements.models import Agreement, Signatory, SupportChannel, Target
+from agreements.pdf import StaticFilesFetcher
+from agreements.presentation import Mark, bands_text
 from agreements.sections import SECTIONS
-from agreements.services import agreement_create_from_tier, lifecycle
+from agreements.services import lifecycle
+from agreements.services.drafting import agreement_create_from_tier
 from sla_portal.core.demo import seed_demo_accounts
 from sla_portal.core.models import User
 from tests.support.actors import PASSWORD

@@ -8,14 +8,10 @@ import pytest
 from django.core.exceptions import ValidationError
 from django.db import IntegrityError, connection, transaction
 
+from agreements.facts import missing_sections
 from agreements.models import Agreement, Target
-from agreements.services import (
-    AgreementError,
-    agreement_create_from_tier,
-    missing_sections,
-    next_reference,
-    tier_differences,
-)
+from agreements.services.drafting import AgreementError, agreement_create_from_tier, next_reference
+from agreements.tier_differences import tier_differences
 
 pytestmark = pytest.mark.django_db
 

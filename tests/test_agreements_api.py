@@ -12,8 +12,9 @@ from rest_framework.test import APIClient, APIRequestFactory
 
 from agreements.models import Agreement, Calendar, Target, Tier
 from agreements.sections import SECTIONS
-from agreements.serializers.agreements import TargetSerializer
-from agreements.services import agreement_create_from_tier, lifecycle
+from agreements.serializers.targets import TargetSerializer
+from agreements.services import lifecycle
+from agreements.services.drafting import agreement_create_from_tier
 from tests.support.agreements import propose_to_customer
 
 pytestmark = pytest.mark.django_db

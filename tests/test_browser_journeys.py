@@ -19,7 +19,8 @@ from django.utils import timezone
 from playwright.sync_api import expect
 
 from agreements.models import Agreement, AgreementVersion
-from agreements.services import agreement_create_from_tier, lifecycle
+from agreements.services import lifecycle
+from agreements.services.drafting import agreement_create_from_tier
 from monitoring.models import Source
 from sla_portal.core.models import User
 from sla_portal.core.notifications import deliver_due

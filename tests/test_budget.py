@@ -1,6 +1,6 @@
 """When an availability budget is crossed (``Verdict.crossings`` of
-``monitoring.compliance.availability_verdict``, the next deadline from ``monitoring.budget``):
-pure, no database.
+``monitoring.compliance.verdicts.availability_verdict``, the next deadline from
+``monitoring.budget``): pure, no database.
 
 Hand-computed moments pin the rule on a 24x7 calendar, on office hours with a holiday, at a
 closing time and with excluded maintenance; a property test checks that each moment is
@@ -18,14 +18,8 @@ from hypothesis import strategies as st
 
 from agreements.clock import BusinessCalendar
 from monitoring.budget import WARNING, next_crossing
-from monitoring.compliance import (
-    AT_RISK,
-    BREACHED,
-    MET,
-    MISSED_TARGET,
-    Goal,
-    availability_verdict,
-)
+from monitoring.compliance.states import AT_RISK, BREACHED, MET, MISSED_TARGET
+from monitoring.compliance.verdicts import Goal, availability_verdict
 
 
 class Found:

@@ -10,7 +10,7 @@ import pytest
 from django.urls import reverse
 
 from agreements.models import Service, Tier, TierCreditBand, TierTarget
-from agreements.services import agreement_create_from_tier
+from agreements.services.drafting import agreement_create_from_tier
 from sla_portal.core.models import Role
 from tests.support.actors import make_user
 from tests.support.agreements import propose_to_customer

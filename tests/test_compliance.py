@@ -15,7 +15,8 @@ from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
 from agreements.clock import BusinessCalendar
-from monitoring.compliance import (
+from monitoring.compliance.periods import period_bounds, periods_between
+from monitoring.compliance.states import (
     AT_RISK,
     BREACHED,
     MET,
@@ -23,15 +24,14 @@ from monitoring.compliance import (
     NO_DATA,
     PAUSED,
     RUNNING,
+)
+from monitoring.compliance.timers import TimerInput, ticket_timer
+from monitoring.compliance.verdicts import (
     Goal,
-    TimerInput,
     availability_verdict,
     count_verdict,
-    period_bounds,
-    periods_between,
     recovery_verdict,
     ticket_share_verdict,
-    ticket_timer,
     value_verdict,
 )
 

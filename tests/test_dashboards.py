@@ -13,7 +13,8 @@ from django.utils import timezone
 from hypothesis import assume, given, settings
 from hypothesis import strategies as st
 
-from agreements.services import agreement_create_from_tier, lifecycle
+from agreements.services import lifecycle
+from agreements.services.drafting import agreement_create_from_tier
 from monitoring.evaluation.periods import evaluate_periods
 from monitoring.evaluation.tickets import evaluate_pending_tickets
 from monitoring.format import duration

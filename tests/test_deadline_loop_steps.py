@@ -16,7 +16,8 @@ from datetime import date, timedelta
 import pytest
 from django.db import IntegrityError
 
-from agreements.services import agreement_create_from_tier, lifecycle
+from agreements.services import lifecycle
+from agreements.services.drafting import agreement_create_from_tier
 from monitoring.evaluation import loop, period_deadlines
 from monitoring.evaluation.loop import HEARTBEAT_NAME, DeadlineLoop, run_tick
 from monitoring.evaluation.period_deadlines import RETRY_AFTER, claim_period_deadlines

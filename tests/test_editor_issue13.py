@@ -114,7 +114,7 @@ def test_remove_checkboxes_have_labels_and_no_dangling_describedby(
 
 
 def test_targets_copied_from_a_tier_inherit_their_sections_calendar(acme_agreement, calendars):
-    from agreements.services import chosen_calendars, target_calendar
+    from agreements.calendars import chosen_calendars, target_calendar
 
     p1 = acme_agreement.targets.get(metric="response_time", priority="P1")
     assert p1.calendar_id is None  # Gold's ticket targets use Gold's desk hours: inherited
@@ -143,7 +143,7 @@ def test_a_business_hours_calendar_chosen_in_section_4_moves_a_response_deadline
 
     from agreements.snapshot import build_snapshot
     from agreements.terms import terms_from_snapshot
-    from monitoring.compliance import TimerInput, ticket_timer
+    from monitoring.compliance.timers import TimerInput, ticket_timer
 
     def p1_deadline() -> datetime:
         terms = terms_from_snapshot(1, build_snapshot(acme_agreement))

@@ -15,7 +15,7 @@ from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
 from agreements.clock import BusinessCalendar
-from monitoring.compliance import TimerInput, ticket_timer
+from monitoring.compliance.timers import TimerInput, ticket_timer
 from monitoring.evaluation import trigger
 from monitoring.evaluation.bulk import upsert_rows
 from monitoring.evaluation.tickets import evaluate_pending_tickets, mark_for_evaluation

@@ -137,7 +137,7 @@ def test_another_customers_agreement_is_refused_like_an_unknown_one(
 def test_ambiguous_service_is_refused(acme_desk, acme_agreement, tiers, services, acme):
     from datetime import date
 
-    from agreements.services import agreement_create_from_tier
+    from agreements.services.drafting import agreement_create_from_tier
 
     agreement_create_from_tier(
         tier=tiers["silver"],

@@ -448,7 +448,7 @@ def test_a_draft_grants_its_customer_no_sight_of_a_shared_service(
     check history, nor its calendar; proposing the agreement does."""
     from datetime import date
 
-    from agreements.services import agreement_create_from_tier
+    from agreements.services.drafting import agreement_create_from_tier
     from tests.support.agreements import propose_to_customer
 
     draft = agreement_create_from_tier(

@@ -10,6 +10,7 @@ from agreements import lifecycle as machine
 from agreements.lifecycle import TransitionError
 from agreements.models import Agreement, AgreementVersion, AuditEvent, FrozenVersionError, Review
 from agreements.services import lifecycle
+from agreements.services import reviews as review_services
 from agreements.snapshot import content_hash
 from sla_portal.core.models import Notification
 from tests.support.agreements import complete_for_proposal
@@ -217,10 +218,10 @@ def test_the_working_copy_of_an_active_agreement_is_not_editable(
 
 def test_review_continue_renegotiate_terminate(proposable, alice_manager, carol_customer):
     first = walk_to_active(proposable, alice_manager, carol_customer)
-    review = lifecycle.review_start(proposable, alice_manager)
+    review = review_services.review_start(proposable, alice_manager)
     proposable.refresh_from_db()
     assert proposable.status == "under_review"
-    lifecycle.review_decide(
+    review_services.review_decide(
         proposable, alice_manager, "renegotiate", findings="P1 missed twice",
         root_causes="On-call rota gap", lessons="Add a second on-call engineer",
         actions=[{"description": "Fix the rota", "owner": alice_manager, "due_date": date.today()}],
@@ -249,10 +250,10 @@ def test_review_reminders_go_out_once_per_review_and_recipient(
     walk_to_active(proposable, alice_manager, carol_customer)
     review = proposable.reviews.get()
     early = review.due_date - timedelta(days=20)
-    assert lifecycle.send_review_reminders(early) == 0
+    assert review_services.send_review_reminders(early) == 0
     day = review.due_date - timedelta(days=14)
-    assert lifecycle.send_review_reminders(day) == 1
-    lifecycle.send_review_reminders(day + timedelta(days=1))
+    assert review_services.send_review_reminders(day) == 1
+    review_services.send_review_reminders(day + timedelta(days=1))
     reminders = Notification.objects.filter(kind="agreement.review_due")
     assert sorted(reminders.values_list("recipient", flat=True)) == sorted(
         [alice_manager.email, carol_customer.email]
@@ -262,11 +263,11 @@ def test_review_reminders_go_out_once_per_review_and_recipient(
 def test_due_reviews_start_and_ended_agreements_expire(proposable, alice_manager, carol_customer):
     walk_to_active(proposable, alice_manager, carol_customer)
     due = proposable.reviews.get().due_date
-    assert lifecycle.start_due_reviews(due - timedelta(days=1)) == 0
-    assert lifecycle.start_due_reviews(due) == 1
+    assert review_services.start_due_reviews(due - timedelta(days=1)) == 0
+    assert review_services.start_due_reviews(due) == 1
     proposable.refresh_from_db()
     assert proposable.status == "under_review"
-    assert lifecycle.expire_ended(date(2028, 1, 1)) == 1
+    assert review_services.expire_ended(date(2028, 1, 1)) == 1
     proposable.refresh_from_db()
     assert proposable.status == "expired"
     assert Review.objects.filter(agreement=proposable, status="in_progress").exists()

@@ -8,6 +8,8 @@ from rest_framework.test import APIClient
 
 from agreements.models import Acceptance, Agreement, AgreementVersion, Comment, Signature
 from agreements.services import lifecycle
+from agreements.services import parties as party_services
+from agreements.services import reviews as review_services
 from agreements.snapshot import content_hash
 from tests.support.agreements import complete_for_proposal
 
@@ -323,7 +325,7 @@ def test_a_proposal_with_gaps_names_them(alice_manager, acme_agreement):
 
 
 def test_a_customer_cannot_decide_a_review(carol_customer, alice_manager, active):
-    lifecycle.review_start(active, alice_manager)
+    review_services.review_start(active, alice_manager)
 
     response = step(carol_customer, active, "terminate")
 
@@ -377,7 +379,7 @@ def test_a_malformed_step_is_a_400_naming_the_field(carol_customer, proposed, bo
 
 
 def test_a_review_action_owner_must_be_a_user(alice_manager, active):
-    lifecycle.review_start(active, alice_manager)
+    review_services.review_start(active, alice_manager)
 
     response = step(
         alice_manager,
@@ -512,7 +514,7 @@ def test_comparing_a_version_with_itself_shows_nothing(alice_manager, proposed):
 def _counter_proposals(agreement: Agreement, manager, approver, count: int) -> None:
     """``count`` more versions, each answered by the customer with a change request."""
     for _ in range(count):
-        latest = lifecycle.latest_version(agreement)
+        latest = party_services.latest_version(agreement)
         lifecycle.request_changes(agreement, approver, "Another site, please.")
         Agreement.objects.filter(pk=agreement.pk).update(scale=f"{latest.number + 1} sites")
         lifecycle.propose(agreement, manager, note=f"Round {latest.number + 1}")

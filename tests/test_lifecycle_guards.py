@@ -9,7 +9,9 @@ from rest_framework.test import APIClient
 
 from agreements.lifecycle import TransitionError
 from agreements.models import AgreementVersion, AuditEvent, Comment, Review
+from agreements.services import comments as comment_services
 from agreements.services import lifecycle
+from agreements.services import reviews as review_services
 from sla_portal.core.models import Role
 from tests.support.actors import make_user
 from tests.support.agreements import complete_for_proposal
@@ -101,7 +103,7 @@ def test_a_version_record_cannot_be_rewritten(proposable, alice_manager):
 
 
 def test_comments_and_decided_reviews_are_frozen(proposable, alice_manager, carol_customer):
-    comment = lifecycle.comment_add(proposable, carol_customer, "general", "First remark")
+    comment = comment_services.comment_add(proposable, carol_customer, "general", "First remark")
     with pytest.raises(ValueError, match="append-only"):
         comment.save()
     with pytest.raises((DatabaseError, IntegrityError)), transaction.atomic():
@@ -109,8 +111,10 @@ def test_comments_and_decided_reviews_are_frozen(proposable, alice_manager, caro
     agree(proposable, alice_manager, carol_customer)
     lifecycle.sign(proposable, alice_manager)
     lifecycle.sign(proposable, carol_customer)
-    lifecycle.review_start(proposable, alice_manager)
-    review = lifecycle.review_decide(proposable, alice_manager, "continue", findings="All met")
+    review_services.review_start(proposable, alice_manager)
+    review = review_services.review_decide(
+        proposable, alice_manager, "continue", findings="All met"
+    )
     with pytest.raises(ValueError, match="decided review"):
         review.save()
     with pytest.raises((DatabaseError, IntegrityError)), transaction.atomic():
@@ -124,8 +128,8 @@ def test_continuing_on_the_due_date_schedules_the_next_review(
     lifecycle.sign(proposable, alice_manager)
     lifecycle.sign(proposable, carol_customer)
     due = proposable.reviews.get().due_date
-    lifecycle.review_start(proposable, None, today=due)
-    lifecycle.review_decide(proposable, alice_manager, "continue", today=due)
+    review_services.review_start(proposable, None, today=due)
+    review_services.review_decide(proposable, alice_manager, "continue", today=due)
     upcoming = proposable.reviews.filter(status="scheduled").get()
     assert upcoming.due_date > due
 
@@ -181,7 +185,7 @@ def test_review_actions_are_owned_by_the_provider_only(
     agree(proposable, alice_manager, carol_customer)
     lifecycle.sign(proposable, alice_manager)
     lifecycle.sign(proposable, carol_customer)
-    lifecycle.review_start(proposable, alice_manager)
+    review_services.review_start(proposable, alice_manager)
     response = api(alice_manager).post(
         f"/api/agreements/{proposable.pk}/transitions/",
         {

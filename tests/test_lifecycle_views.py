@@ -30,7 +30,9 @@ from agreements.models import (
     ReviewAction,
     SupportingAgreement,
 )
+from agreements.services import comments as comment_services
 from agreements.services import lifecycle as services
+from agreements.services import reviews as review_services
 from sla_portal.core.models import Notification
 from tests.support.actors import PASSWORD
 from tests.support.agreements import complete_for_proposal
@@ -148,7 +150,7 @@ def test_customer_reads_the_lifecycle_of_its_own_agreement_without_manager_actio
 def test_other_organisations_customer_gets_404_everywhere(
     client, other_org_viewer, in_force, alice_manager
 ):
-    review = services.review_start(in_force, alice_manager)
+    review = review_services.review_start(in_force, alice_manager)
     client.force_login(other_org_viewer)
     pk = in_force.pk
     for url in (
@@ -185,7 +187,7 @@ def test_lifecycle_page_needs_a_fixed_number_of_queries(
             agreement=negotiating, kind="ola", reference=f"OLA-{n}", party="Network team"
         )
         services.propose(negotiating, alice_manager, note=f"Revision {n}")
-        services.comment_add(negotiating, carol_customer, "support", f"Remark {n}")
+        comment_services.comment_add(negotiating, carol_customer, "support", f"Remark {n}")
 
     # Measured first after one round, so both measurements show the page in the same state
     # (which actions and checklists are offered depends on whose turn it is: a supporting
@@ -503,7 +505,7 @@ def test_start_review_then_renegotiate_keeps_the_signed_version_in_force(
 
 
 def test_customer_cannot_record_a_review(client, alice_manager, carol_customer, in_force):
-    review = services.review_start(in_force, alice_manager)
+    review = review_services.review_start(in_force, alice_manager)
     client.force_login(carol_customer)
     assert "Record the review" not in page(client, "review", in_force, review.pk)
     response = client.post(
@@ -514,7 +516,7 @@ def test_customer_cannot_record_a_review(client, alice_manager, carol_customer, 
 
 
 def test_review_without_a_decision_records_nothing(client, alice_manager, in_force):
-    review = services.review_start(in_force, alice_manager)
+    review = review_services.review_start(in_force, alice_manager)
     client.force_login(alice_manager)
     response = client.post(
         reverse("agreements:review", args=[in_force.pk, review.pk]),

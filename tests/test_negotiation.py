@@ -15,9 +15,10 @@ from rest_framework.test import APIClient
 
 from agreements import lifecycle as machine
 from agreements.models import Agreement, AgreementVersion, Comment
-from agreements.presentation import status_of
 from agreements.selectors import agreement_document, agreements_visible_to
+from agreements.services import comments as comment_services
 from agreements.services import lifecycle
+from agreements.status import status_of
 from tests.support.agreements import propose_to_customer
 
 pytestmark = pytest.mark.django_db
@@ -341,9 +342,9 @@ def test_a_viewer_and_a_team_member_get_no_actions_in_the_api(proposed, victor_v
 def test_a_reply_joins_the_thread_of_the_first_remark_on_its_section(
     proposed, alice_manager, carol_customer
 ):
-    remark = lifecycle.comment_add(proposed, carol_customer, "availability", "Why 99.9 %?")
-    reply = lifecycle.comment_add(proposed, alice_manager, body="Cost.", parent=remark)
-    again = lifecycle.comment_add(proposed, carol_customer, body="And 99.95?", parent=reply)
+    remark = comment_services.comment_add(proposed, carol_customer, "availability", "Why 99.9 %?")
+    reply = comment_services.comment_add(proposed, alice_manager, body="Cost.", parent=remark)
+    again = comment_services.comment_add(proposed, carol_customer, body="And 99.95?", parent=reply)
     assert (reply.parent, reply.section) == (remark, "availability")
     assert again.parent == remark  # threads are one level deep
     assert list(remark.replies.order_by("pk")) == [reply, again]
@@ -352,19 +353,19 @@ def test_a_reply_joins_the_thread_of_the_first_remark_on_its_section(
 def test_resolving_and_reopening_a_thread_is_recorded_and_guarded(
     proposed, alice_manager, carol_customer, victor_viewer, tom_team
 ):
-    remark = lifecycle.comment_add(proposed, tom_team, "support", "Desk hours?")
-    reply = lifecycle.comment_add(proposed, carol_customer, body="Mon-Fri.", parent=remark)
+    remark = comment_services.comment_add(proposed, tom_team, "support", "Desk hours?")
+    reply = comment_services.comment_add(proposed, carol_customer, body="Mon-Fri.", parent=remark)
     with pytest.raises(machine.NotYourStep, match="Only the thread's author"):
-        lifecycle.comment_resolve(proposed, victor_viewer, remark)
+        comment_services.comment_resolve(proposed, victor_viewer, remark)
 
-    thread = lifecycle.comment_resolve(proposed, carol_customer, reply)  # any comment of it
+    thread = comment_services.comment_resolve(proposed, carol_customer, reply)  # any comment of it
     assert thread == remark and thread.resolved_by == carol_customer and thread.is_resolved
     with pytest.raises(machine.TransitionError, match="already resolved"):
-        lifecycle.comment_resolve(proposed, alice_manager, remark)
+        comment_services.comment_resolve(proposed, alice_manager, remark)
     with pytest.raises(machine.TransitionError, match="reopen it to reply"):
-        lifecycle.comment_add(proposed, alice_manager, body="One more thing", parent=remark)
+        comment_services.comment_add(proposed, alice_manager, body="One more thing", parent=remark)
 
-    lifecycle.comment_reopen(proposed, tom_team, remark)  # the thread's author
+    comment_services.comment_reopen(proposed, tom_team, remark)  # the thread's author
     remark.refresh_from_db()
     assert remark.resolved_at is None and remark.resolved_by is None
     events = list(
@@ -385,7 +386,7 @@ def test_resolving_and_reopening_a_thread_is_recorded_and_guarded(
 
 
 def test_what_was_said_stays_append_only_while_the_resolution_changes(proposed, carol_customer):
-    remark = lifecycle.comment_add(proposed, carol_customer, "general", "Fine by us")
+    remark = comment_services.comment_add(proposed, carol_customer, "general", "Fine by us")
     remark.body = "rewritten"
     with pytest.raises(ValueError, match="append-only"):
         remark.save()
@@ -395,7 +396,7 @@ def test_what_was_said_stays_append_only_while_the_resolution_changes(proposed, 
 
     with pytest.raises(DatabaseError), transaction.atomic():
         Comment.objects.filter(pk=remark.pk).update(body="rewritten")
-    lifecycle.comment_resolve(proposed, carol_customer, remark)  # the resolution may change
+    comment_services.comment_resolve(proposed, carol_customer, remark)  # the resolution may change
 
 
 def test_threads_through_the_api(proposed, alice_manager, carol_customer, victor_viewer):
@@ -434,7 +435,7 @@ def test_threads_through_the_api(proposed, alice_manager, carol_customer, victor
 def test_comments_of_another_organisation_are_404(
     proposed, carol_customer, other_org_viewer, globex_agreement, alice_manager
 ):
-    remark = lifecycle.comment_add(proposed, carol_customer, "general", "Acme only")
+    remark = comment_services.comment_add(proposed, carol_customer, "general", "Acme only")
     propose_to_customer(globex_agreement, alice_manager)
     theirs = api(other_org_viewer)
     for action in ("reply/", "resolve/", "reopen/", ""):
@@ -454,10 +455,10 @@ def test_comments_of_another_organisation_are_404(
 def test_lifecycle_page_shows_threads_with_reply_and_resolve(
     client, proposed, alice_manager, carol_customer, victor_viewer
 ):
-    open_remark = lifecycle.comment_add(proposed, carol_customer, "support", "Desk hours?")
-    done = lifecycle.comment_add(proposed, carol_customer, "charges", "Fee in EUR?")
-    lifecycle.comment_add(proposed, alice_manager, body="Yes, EUR.", parent=done)
-    lifecycle.comment_resolve(proposed, carol_customer, done)
+    open_remark = comment_services.comment_add(proposed, carol_customer, "support", "Desk hours?")
+    done = comment_services.comment_add(proposed, carol_customer, "charges", "Fee in EUR?")
+    comment_services.comment_add(proposed, alice_manager, body="Yes, EUR.", parent=done)
+    comment_services.comment_resolve(proposed, carol_customer, done)
 
     client.force_login(alice_manager)
     page = html_of(client, "lifecycle", proposed.pk)
@@ -514,7 +515,7 @@ def test_change_request_email_names_the_section_by_number_and_title(
 def test_history_and_timeline_name_sections_by_number_and_title(
     client, proposed, alice_manager, carol_customer
 ):
-    lifecycle.comment_add(proposed, carol_customer, "continuity", "RTO 2 h?")
+    comment_services.comment_add(proposed, carol_customer, "continuity", "RTO 2 h?")
     client.force_login(alice_manager)
     history = html_of(client, "history", proposed.pk)
     assert "Carol Customer on 8. Continuity" in history

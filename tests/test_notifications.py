@@ -26,11 +26,10 @@ from sla_portal.core.notifications import (
     SENDING_TIMEOUT,
     WAKE_CHANNEL,
     deliver_due,
-    notifications_for_agreement,
     notify,
-    pending_problems,
     retry_delay,
 )
+from sla_portal.core.selectors import notifications_for_agreement, pending_problems
 from sla_portal.core.tasks import deliver_notifications
 from tests.support.smtp import free_port
 from tests.support.worker import WorkerProcess

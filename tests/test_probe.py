@@ -298,7 +298,7 @@ def test_two_workers_claiming_at_once_never_share_a_probe(tiers, services, acme,
     from datetime import date
 
     from agreements.models import Service
-    from agreements.services import agreement_create_from_tier
+    from agreements.services.drafting import agreement_create_from_tier
 
     probed = [
         Service.objects.create(name=f"Probed {i}", probe_url=f"http://127.0.0.1:9/{i}")

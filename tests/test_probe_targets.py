@@ -107,7 +107,7 @@ def test_a_redirect_to_an_internal_address_is_refused(local_server, settings, mo
 @pytest.mark.django_db
 def test_the_service_form_says_why_a_url_is_refused(client, alice_manager, settings):
     settings.SLA_PROBE_ALLOW_PRIVATE = False
-    from agreements.forms.catalogue import ServiceForm
+    from agreements.forms.services import ServiceForm
 
     form = ServiceForm(
         data={"name": "Intranet", "criticality": "medium", "probe_url": "http://10.0.0.5/up"}

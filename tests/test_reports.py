@@ -13,7 +13,6 @@ import pytest
 from django.db import DatabaseError, IntegrityError, connection, transaction
 
 from agreements.models import Review
-from agreements.views.lifecycle import _period_reports
 from monitoring.evaluation.actions import breach_root_cause_set
 from monitoring.evaluation.periods import evaluate_periods
 from monitoring.ingest.uptime import checks_ingest
@@ -21,6 +20,7 @@ from monitoring.models import Breach
 from reporting.models import Report
 from reporting.services.reports import ReportError, issue_due_reports, report_correct, report_draft
 from reporting.services.schedule import due_months
+from reporting.views.agreements import _period_reports
 from sla_portal.core.models import Notification
 
 pytestmark = pytest.mark.django_db
@@ -317,7 +317,7 @@ def test_two_workers_issue_one_report(active_acme_agreement, acme_desk, services
 
 @pytest.mark.parametrize("zone", ["UTC", "Europe/Berlin", "America/New_York", "Pacific/Kiritimati"])
 def test_a_period_is_reported_in_the_month_it_ends_whatever_its_zone(zone):
-    from monitoring.compliance import period_bounds
+    from monitoring.compliance.periods import period_bounds
     from reporting.services.schedule import month_bounds, result_month
 
     for instant, month in [

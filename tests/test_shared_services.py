@@ -17,7 +17,9 @@ from django.apps import apps
 from django.urls import reverse
 from django.utils import timezone
 
-from agreements.services import agreement_create_from_tier, lifecycle
+from agreements.services import lifecycle
+from agreements.services import reviews as review_services
+from agreements.services.drafting import agreement_create_from_tier
 from monitoring.evaluation.periods import evaluate_periods
 from monitoring.ingest import IngestError
 from monitoring.ingest.tickets import tickets_ingest
@@ -457,8 +459,8 @@ def test_service_added_while_renegotiating_is_not_seen_until_proposed(
     probe = probe_source_for(portal)  # the provider's shared measurement
     checks_ingest(probe, portal, _all_up(now))
 
-    lifecycle.review_start(globex_agreement, alice_manager)
-    lifecycle.review_decide(
+    review_services.review_start(globex_agreement, alice_manager)
+    review_services.review_decide(
         globex_agreement, alice_manager, "renegotiate", findings="Records too",
         root_causes="Scope grew", lessons="Cover records",
         actions=[{"description": "Add records", "owner": alice_manager,

@@ -13,7 +13,7 @@ import pytest
 from django.urls import reverse
 
 from agreements.clock import BusinessCalendar
-from monitoring.compliance import Goal, availability_verdict
+from monitoring.compliance.verdicts import Goal, availability_verdict
 from monitoring.evaluation.periods import evaluate_periods
 from monitoring.ingest.uptime import checks_ingest
 from monitoring.models import Alert, Breach, PeriodResult, Source

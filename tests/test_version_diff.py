@@ -9,15 +9,8 @@ import pytest
 from hypothesis import given
 from hypothesis import strategies as st
 
-from agreements.diff import (
-    Change,
-    SectionDiff,
-    WordChunk,
-    diff_snapshots,
-    field_label,
-    has_changes,
-    word_diff,
-)
+from agreements.diff import Change, SectionDiff, diff_snapshots, field_label, has_changes
+from agreements.word_diff import WordChunk, word_diff
 
 NARRATIVE = frozenset({"service_description", "after_hours_procedure", "change_policy"})
 

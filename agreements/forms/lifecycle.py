@@ -13,6 +13,7 @@ from django import forms
 from django.forms import formset_factory
 from django.http import QueryDict
 
+from agreements.facts import agreement_completeness
 from agreements.forms.targets import share_choices
 from agreements.models import SupportingAgreement
 from agreements.sections import SECTIONS
@@ -50,8 +51,6 @@ class ProposeForm(forms.Form):
         self.gaps: list[tuple[str, list[str]]] = []
         self.blocking: list[str] = []
         if agreement is not None:
-            from agreements.services import agreement_completeness
-
             report = agreement_completeness(agreement)
             titles = {s.key: f"{s.number}. {s.title}" for s in SECTIONS}
             grouped: dict[str, list[str]] = {}

@@ -11,6 +11,7 @@ from django.db import models
 from django.db.models import Q
 
 from agreements.choices import Criticality
+from agreements.public_holidays import holiday_country_error
 from sla_portal.core.scoping import ScopedManager
 
 
@@ -92,8 +93,6 @@ class Calendar(models.Model):
         if self.holiday_subdivision and not self.holiday_country:
             raise ValidationError({"holiday_country": "A subdivision needs its country."})
         if self.holiday_country:
-            from agreements.calendars import holiday_country_error
-
             error = holiday_country_error(self.holiday_country, self.holiday_subdivision)
             if error:
                 raise ValidationError({"holiday_country": error})

@@ -26,10 +26,10 @@ from agreements.models import (
 )
 from agreements.presentation import section_heading
 from agreements.sections import SECTIONS
-from agreements.serializers.agreements import (
+from agreements.serializers.common import (
     ScopedSlugRelatedField,
     StrictFieldsMixin,
-    _provider_users_visible_to,
+    provider_users_visible_to,
 )
 
 # --- Transitions ---------------------------------------------------------------------------
@@ -74,7 +74,7 @@ class ReviewActionInputSerializer(StrictFieldsMixin, serializers.ModelSerializer
 
     owner = ScopedSlugRelatedField(
         # Actions are carried out by the provider's people, never another customer's.
-        selector=_provider_users_visible_to,
+        selector=provider_users_visible_to,
         slug_field="username",
         required=False,
         allow_null=True,

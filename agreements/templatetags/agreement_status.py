@@ -1,7 +1,7 @@
 """The agreement's status in words and as a badge, for every template that shows one.
 
 ``{{ agreement|status_label }}`` and ``{% status_badge agreement %}`` both come from
-``agreements.presentation.status_of``, so the list, the lifecycle pages, the document and the
+``agreements.status.status_of``, so the list, the lifecycle pages, the document and the
 PDF never disagree ("Signed, takes effect on 1 Mar 2027", not "awaiting signatures")."""
 
 from __future__ import annotations
@@ -11,7 +11,7 @@ from typing import Any
 from django import template
 from django.utils.html import format_html
 
-from agreements.presentation import status_of
+from agreements.status import status_of
 
 register = template.Library()
 

@@ -13,7 +13,7 @@ from django.shortcuts import redirect, render
 from agreements.forms.agreement import NewAgreementForm
 from agreements.models import Agreement
 from agreements.selectors import agreements_visible_to
-from agreements.services import AgreementError, agreement_create_from_tier
+from agreements.services.drafting import AgreementError, agreement_create_from_tier
 from sla_portal.core.permissions import require_drafter
 
 

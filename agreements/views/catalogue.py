@@ -19,16 +19,7 @@ from django.urls import reverse
 from django.utils import timezone
 
 from agreements.calendars import PreviewDay, holidays_with_names, preview
-from agreements.forms.catalogue import (
-    HOURS_HELP,
-    Editor,
-    PreviewForm,
-    ServiceForm,
-    calendar_editor,
-    tier_editor,
-)
-from agreements.models import Calendar, CalendarHours
-from agreements.presentation import (
+from agreements.formatting import (
     COMPLIANCE_NOUN,
     compliance_text,
     format_money,
@@ -36,13 +27,18 @@ from agreements.presentation import (
     format_value,
     weekly_hours_text,
 )
+from agreements.forms.calendars import HOURS_HELP, PreviewForm, calendar_editor
+from agreements.forms.common import Editor
+from agreements.forms.services import ServiceForm
+from agreements.forms.tiers import tier_editor
+from agreements.models import Calendar, CalendarHours
 from agreements.selectors import (
     agreements_visible_to,
     calendars_visible_to,
     services_visible_to,
     tiers_visible_to,
 )
-from agreements.services import calendar_frozen_reason
+from agreements.services.drafting import calendar_frozen_reason
 from sla_portal.core.permissions import require_drafter, require_provider
 
 # Ranges of times and days take a typographic en dash, as in print.

@@ -2,6 +2,9 @@
 
 from __future__ import annotations
 
+from collections.abc import Callable
+from typing import Any
+
 from django.contrib.auth.decorators import login_required
 from django.http import Http404, HttpRequest, HttpResponse
 from django.shortcuts import render
@@ -11,7 +14,6 @@ from agreements.models import Agreement
 from agreements.pdf import render_agreement_pdf
 from agreements.presentation import document_context
 from agreements.selectors import agreement_document
-from reporting.selectors.overview import agreement_overview
 
 
 def _visible_agreement(request: HttpRequest, pk: int) -> Agreement:
@@ -23,14 +25,23 @@ def _visible_agreement(request: HttpRequest, pk: int) -> Agreement:
         raise Http404("No such agreement.") from None
 
 
-@login_required
-def agreement_detail(request: HttpRequest, pk: int) -> HttpResponse:
+def agreement_page(
+    request: HttpRequest,
+    pk: int,
+    *,
+    extra_context: Callable[[Agreement], dict[str, Any]] | None = None,
+) -> HttpResponse:
     """All ten sections of one agreement; the provider also sees differences from the tier
-    and what is still missing, and a service manager gets edit links while it is a draft."""
+    and what is still missing, and a service manager gets edit links while it is a draft.
+
+    The page also shows how the agreement performs, which reporting knows and agreements may
+    not import (apps point down): the routed view, ``reporting.views.agreements
+    .agreement_detail``, logs the user in and passes that part as ``extra_context``."""
     agreement = _visible_agreement(request, pk)
     context = document_context(agreement, review=request.user.is_provider)
     context["can_edit"] = request.user.can_draft_agreements and agreement.is_editable
-    context["overview"] = agreement_overview(agreement, request.user)
+    if extra_context is not None:
+        context.update(extra_context(agreement))
     return render(request, "agreements/document.html", context)
 
 

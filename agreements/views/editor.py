@@ -8,6 +8,8 @@ from django.db import transaction
 from django.http import Http404, HttpRequest, HttpResponse
 from django.shortcuts import get_object_or_404, redirect, render
 
+from agreements.calendars import chosen_calendars, target_calendar
+from agreements.facts import agreement_completeness
 from agreements.forms.agreement import related_formsets, section_form_class, terms_form_class
 from agreements.forms.targets import agreement_targets_formset, share_choices, table_columns
 from agreements.models import Agreement, Target
@@ -19,12 +21,7 @@ from agreements.sections import (
     calendar_section_for,
 )
 from agreements.selectors import agreements_visible_to
-from agreements.services import (
-    agreement_completeness,
-    chosen_calendars,
-    differing_target_ids,
-    target_calendar,
-)
+from agreements.tier_differences import differing_target_ids
 from sla_portal.core.permissions import require_drafter
 
 TERMS = Section(

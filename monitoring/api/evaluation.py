@@ -23,7 +23,7 @@ from rest_framework.exceptions import PermissionDenied
 from rest_framework.request import Request
 from rest_framework.response import Response
 
-from agreements.api.agreements import NOT_FOUND
+from agreements.api.common import NOT_FOUND
 from monitoring.evaluation.actions import alert_acknowledge, breach_root_cause_set
 from monitoring.evaluation.selectors import (
     alerts_with_deliveries_visible_to,

@@ -21,7 +21,7 @@ from rest_framework.request import Request
 from rest_framework.response import Response
 from rest_framework.serializers import BaseSerializer
 
-from agreements.api.agreements import FORBIDDEN, NOT_FOUND
+from agreements.api.common import FORBIDDEN, NOT_FOUND
 from agreements.selectors import services_visible_to
 from monitoring.api.parsers import BULK_PARSERS, MAX_REPORTED_ERRORS, errors_body
 from monitoring.ingest import IngestError, IngestResult, RowError

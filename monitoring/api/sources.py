@@ -20,7 +20,7 @@ from rest_framework.request import Request
 from rest_framework.response import Response
 from rest_framework.serializers import BaseSerializer
 
-from agreements.api.agreements import FORBIDDEN, IN_USE, NOT_FOUND, CatalogueDestroyMixin
+from agreements.api.common import FORBIDDEN, IN_USE, NOT_FOUND, CatalogueDestroyMixin
 from monitoring.api.ingest import BulkIngestMixin
 from monitoring.models import Source
 from monitoring.selectors import sources_visible_to

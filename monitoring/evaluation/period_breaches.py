@@ -9,7 +9,8 @@ from datetime import datetime
 from agreements.models import Agreement
 from agreements.terms import MeasuredTarget
 from monitoring.budget import WARNING
-from monitoring.compliance import AT_RISK, BREACHED, MISSED_TARGET, Goal, Verdict
+from monitoring.compliance.states import AT_RISK, BREACHED, MISSED_TARGET
+from monitoring.compliance.verdicts import Goal, Verdict
 from monitoring.evaluation import alerts
 from monitoring.format import percent
 from monitoring.models import Breach, Level, PeriodResult

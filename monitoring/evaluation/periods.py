@@ -22,16 +22,13 @@ from agreements.models import Agreement, Service
 from agreements.terms import MONITORED_STATES, MeasuredTarget, MeasuredTerms, measured_terms
 from monitoring import staleness
 from monitoring.budget import next_crossing
-from monitoring.compliance import (
-    AT_RISK,
-    BREACHED,
-    MISSED_TARGET,
-    NO_DATA,
+from monitoring.compliance.periods import periods_between
+from monitoring.compliance.states import AT_RISK, BREACHED, MISSED_TARGET, NO_DATA
+from monitoring.compliance.verdicts import (
     Goal,
     Verdict,
     availability_verdict,
     count_verdict,
-    periods_between,
     recovery_verdict,
     ticket_share_verdict,
     value_verdict,

@@ -9,7 +9,8 @@ from __future__ import annotations
 from datetime import datetime
 
 from agreements.terms import MeasuredTarget
-from monitoring.compliance import MISSED_TARGET, TimerResult
+from monitoring.compliance.states import MISSED_TARGET
+from monitoring.compliance.timers import TimerResult
 from monitoring.evaluation import alerts
 from monitoring.evaluation.bulk import upsert_rows
 from monitoring.format import duration

@@ -38,7 +38,7 @@ from agreements.terms import (
     MeasuredTerms,
     terms_of_version,
 )
-from monitoring.compliance import TimerInput, TimerResult, ticket_timer
+from monitoring.compliance.timers import TimerInput, TimerResult, ticket_timer
 from monitoring.evaluation import alert_emails
 from monitoring.evaluation.bulk import upsert_rows
 from monitoring.evaluation.ticket_breaches import WITHDRAWN_REASON, record_outcomes

@@ -12,7 +12,7 @@ from drf_spectacular.extensions import OpenApiSerializerFieldExtension
 from drf_spectacular.plumbing import ResolvedComponent
 from rest_framework import serializers
 
-from agreements.serializers.agreements import StrictFieldsMixin
+from agreements.serializers.common import StrictFieldsMixin
 from monitoring.format import state_word
 from monitoring.models import Alert, Breach, PeriodResult, TicketTimer
 from monitoring.presentation import LEVEL_CHOICES, STATUS_CHOICES

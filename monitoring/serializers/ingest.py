@@ -14,7 +14,7 @@ from drf_spectacular.utils import extend_schema_field
 from rest_framework import serializers
 
 from agreements.models import Service
-from agreements.serializers.agreements import StrictFieldsMixin
+from agreements.serializers.common import StrictFieldsMixin
 from monitoring.adapters import service_map_errors
 from monitoring.ingest.fields import source_zone
 from monitoring.models import Source, Ticket, TicketPause, TicketStatusChange

@@ -48,7 +48,7 @@ from monitoring.presentation import (
     status_badge,
 )
 from sla_portal.core.models import User
-from sla_portal.core.notifications import delivery_status
+from sla_portal.core.selectors import delivery_status
 
 PAGE_SIZE = 50
 

@@ -19,7 +19,7 @@ from rest_framework.exceptions import NotFound, PermissionDenied
 from rest_framework.request import Request
 from rest_framework.response import Response
 
-from agreements.api.agreements import NOT_FOUND
+from agreements.api.common import NOT_FOUND
 from reporting.models import RecomputeRun
 from reporting.recompute.apply import recompute_apply
 from reporting.recompute.runs import (

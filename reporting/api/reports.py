@@ -22,7 +22,7 @@ from rest_framework import renderers, viewsets
 from rest_framework.decorators import action
 from rest_framework.request import Request
 
-from agreements.api.agreements import NOT_FOUND
+from agreements.api.common import NOT_FOUND
 from reporting.filters import ReportFilter
 from reporting.models import Report
 from reporting.selectors.reports import reports_visible_to

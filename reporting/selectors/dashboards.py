@@ -39,7 +39,7 @@ from reporting.selectors.states import BreachRow, State, breach_rows, state_of
 from reporting.selectors.targets import TargetPanel, _panel, panels_by_agreement, target_order
 from reporting.selectors.timelines import Timeline, agreement_timelines
 from sla_portal.core.models import Notification, User
-from sla_portal.core.notifications import pending_problems
+from sla_portal.core.selectors import pending_problems
 
 DELIVERY_PROBLEMS = 10
 

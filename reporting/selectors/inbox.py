@@ -39,7 +39,7 @@ from django.utils import timezone
 
 from agreements import lifecycle as machine
 from agreements.models import Acceptance, Agreement, AgreementVersion, Comment, Review
-from agreements.services.lifecycle import accepted_by_both, signatory_row
+from agreements.services.parties import accepted_by_both, signatory_row
 from monitoring.models import Alert, DigestItem, ImportJob, Level
 from sla_portal.core.models import Notification, Role, User
 
@@ -158,7 +158,7 @@ def _add_bounded(inbox: Inbox, kind: Kind, items: list[InboxItem], total: int) -
 
 
 def _is_manager(user: User, agreement: Agreement) -> bool:
-    """As ``lifecycle.managers_of``: the service managers and the agreement's drafter."""
+    """As ``parties.managers_of``: the service managers and the agreement's drafter."""
     return user.is_provider and (
         user.role == Role.SERVICE_MANAGER
         or (user.can_draft_agreements and agreement.created_by_id == user.pk)
@@ -166,7 +166,7 @@ def _is_manager(user: User, agreement: Agreement) -> bool:
 
 
 def _is_approver(user: User, agreement: Agreement) -> bool:
-    """As ``lifecycle.approvers_of``: the approvers of the agreement's customer."""
+    """As ``parties.approvers_of``: the approvers of the agreement's customer."""
     return user.role == Role.CUSTOMER_APPROVER and user.organisation_id == agreement.customer_id
 
 
@@ -216,7 +216,7 @@ def _negotiation_items(user: User) -> list[InboxItem]:
         agreement = version.agreement
         sides = {a.side: a for a in version.acceptances.all()}
         # The provider accepts its own proposal by sending it; the customer's acceptance
-        # agrees the version (agreements.services.lifecycle.accepted_by_both).
+        # agrees the version (agreements.services.parties.accepted_by_both).
         both = accepted_by_both(version)
         url = _lifecycle_url(agreement)
         if both:

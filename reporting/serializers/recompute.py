@@ -5,7 +5,7 @@ from __future__ import annotations
 from rest_framework import serializers
 
 from agreements.models import Agreement, Calendar
-from agreements.serializers.agreements import StrictFieldsMixin
+from agreements.serializers.common import StrictFieldsMixin
 from monitoring.models import Source
 from monitoring.serializers.evaluation import NamedChoiceField
 from reporting.models import PeriodCorrection, RecomputeRun

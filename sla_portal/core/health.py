@@ -48,7 +48,7 @@ from django.utils import timezone
 
 from sla_portal.celery import app
 from sla_portal.core.models import Notification, WorkerHeartbeat
-from sla_portal.core.notifications import delivery_status
+from sla_portal.core.selectors import delivery_status
 
 # Heartbeat row names, written by their processes (``record_heartbeat``).
 HEARTBEAT_NAME = "worker"

@@ -15,13 +15,18 @@ gets its rows through ``visible_to(user)`` or ``for_organisation(org)``:
 
 from __future__ import annotations
 
-from typing import TYPE_CHECKING, Any
+from typing import Any, Protocol
 
 from django.db import models
 from django.db.models import Q
 
-if TYPE_CHECKING:
-    from sla_portal.core.models import Organisation
+
+class Organisation(Protocol):
+    """What scoping needs of an organisation (``sla_portal.core.models.Organisation``, whose
+    managers are built from this module, so it cannot be imported here)."""
+
+    pk: Any
+    is_provider: bool
 
 
 class ScopedQuerySet(models.QuerySet):

@@ -7,7 +7,7 @@ from datetime import date
 import pytest
 
 from agreements.demo import seed_calendars, seed_services, seed_tiers
-from agreements.services import agreement_create_from_tier
+from agreements.services.drafting import agreement_create_from_tier
 
 
 def complete_for_proposal(agreement):

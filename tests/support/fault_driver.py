@@ -49,7 +49,8 @@ def seed() -> dict:
 
     from agreements.demo import seed_calendars, seed_services, seed_tiers
     from agreements.models import Target
-    from agreements.services import agreement_create_from_tier, lifecycle
+    from agreements.services import lifecycle
+    from agreements.services.drafting import agreement_create_from_tier
     from monitoring.evaluation.periods import evaluate_periods
     from monitoring.models import EscalationContact, Source
     from sla_portal.core.models import Notification, Organisation, Role

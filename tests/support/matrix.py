@@ -110,7 +110,8 @@ def build_world() -> dict:
     """The organisations, the six actors and one Acme object of every kind a URL names."""
     from agreements.demo import seed_calendars, seed_services, seed_tiers
     from agreements.models import Comment, Review
-    from agreements.services import agreement_create_from_tier, lifecycle
+    from agreements.services import lifecycle
+    from agreements.services.drafting import agreement_create_from_tier
     from monitoring.evaluation import ack
     from monitoring.evaluation.periods import evaluate_periods
     from monitoring.evaluation.tickets import evaluate_pending_tickets

@@ -9,8 +9,8 @@ from zoneinfo import ZoneInfo
 
 import pytest
 
-import agreements.calendars
-from agreements.services import agreement_create_from_tier
+import agreements.public_holidays
+from agreements.services.drafting import agreement_create_from_tier
 from monitoring.evaluation.periods import evaluate_periods
 from monitoring.evaluation.tickets import evaluate_pending_tickets
 from monitoring.ingest.tickets import tickets_ingest
@@ -98,7 +98,7 @@ def measured(silver, acme_desk):
 @pytest.fixture
 def holiday_learned_late(monkeypatch):
     """The ``holidays`` package now knows two Berlin holidays it did not know before."""
-    real = agreements.calendars.holidays_lib.country_holidays
+    real = agreements.public_holidays.holidays_lib.country_holidays
 
     def updated(country, subdiv=None, years=()):
         found = dict(real(country, subdiv=subdiv, years=years).items())
@@ -106,9 +106,9 @@ def holiday_learned_late(monkeypatch):
             found.update(LATE_HOLIDAYS)
         return found
 
-    monkeypatch.setattr(agreements.calendars.holidays_lib, "country_holidays", updated)
+    monkeypatch.setattr(agreements.public_holidays.holidays_lib, "country_holidays", updated)
     yield
-    agreements.calendars.public_holidays.cache_clear()
+    agreements.public_holidays.public_holidays.cache_clear()
 
 
 def response_timer(external_id: str) -> TicketTimer:
