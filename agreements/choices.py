@@ -12,6 +12,9 @@ class Metric(models.TextChoices):
     RECOVERY_TIME = "recovery_time", "Recovery time"
     SECURITY_NOTIFICATION = "security_notification", "Security notification time"
     CUSTOM = "custom", "Custom measured value"
+    # Experience beside compliance (docs/experience.md): the customer's view of the service.
+    CSAT = "csat", "Customer satisfaction (CSAT)"
+    NPS = "nps", "Net promoter score (NPS)"
 
 
 class Unit(models.TextChoices):
@@ -21,6 +24,7 @@ class Unit(models.TextChoices):
     MILLISECONDS = "ms", "milliseconds"
     PERCENT = "percent", "%"
     COUNT = "count", "count"
+    SCORE = "score", "score"
     OTHER = "other", "other"
 
 
@@ -49,6 +53,7 @@ class DataSource(models.TextChoices):
     MEASUREMENTS = "measurements", "Measured values"
     INCIDENTS = "incidents", "Continuity incidents"
     SECURITY_INCIDENTS = "security_incidents", "Security incidents"
+    SURVEYS = "surveys", "Customer surveys"
 
 
 class Criticality(models.TextChoices):

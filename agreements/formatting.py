@@ -19,6 +19,7 @@ UNIT_SUFFIX = {
     "ms": "ms",
     "percent": "%",
     "count": "",
+    "score": "",
     "other": "",
 }
 WEEKDAY_ABBR = ("Mon", "Tue", "Wed", "Thu", "Fri", "Sat", "Sun")

@@ -192,6 +192,13 @@ def _target_calendar_text(target: Any, calendar: Any) -> str:
     return f"{calendar.name} (section {calendar.section.number})"
 
 
+def _sample_text(min_responses: int | None) -> str:
+    """An experience target's minimum sample, where the compliance goal would be."""
+    if not min_responses:
+        return ""
+    return f"verdict from {min_responses} response{'s' if min_responses != 1 else ''}"
+
+
 def target_row(
     target: Any,
     *,
@@ -218,7 +225,8 @@ def target_row(
         scope=target.service.name if target.service is not None else "All services",
         target=format_value(target.target_value, target.unit),
         threshold=format_value(target.threshold_value, target.unit),
-        compliance=compliance_text(target.compliance_target, target.compliance_threshold, noun),
+        compliance=compliance_text(target.compliance_target, target.compliance_threshold, noun)
+        or _sample_text(getattr(target, "min_responses", None)),
         period=target.get_period_display(),
         calendar_name=_target_calendar_text(target, calendar),
         calendar_pk=(

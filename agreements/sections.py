@@ -54,10 +54,10 @@ SECTIONS: tuple[Section, ...] = (
         "support",
         4,
         "Support levels",
-        "Service desk channels, desk hours, after-hours procedure, priorities and "
-        "response/resolution targets.",
+        "Service desk channels, desk hours, after-hours procedure, priorities, "
+        "response/resolution targets and the customer's experience (CSAT, NPS).",
         ("support_calendar", "after_hours_procedure"),
-        target_metrics=("response_time", "resolution_time"),
+        target_metrics=("response_time", "resolution_time", "csat", "nps"),
         related=("support_channels", "priority_definitions"),
         required=("support_calendar",),
     ),

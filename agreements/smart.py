@@ -16,6 +16,10 @@ TIME_METRICS = frozenset(
     {"response_time", "resolution_time", "recovery_time", "security_notification"}
 )
 TIME_UNITS = frozenset({"minutes", "hours", "seconds", "ms"})
+# Experience targets (docs/experience.md): the range of their values, and they need a
+# minimum number of responses before a period gets a verdict.
+EXPERIENCE_METRICS = frozenset({"csat", "nps"})
+EXPERIENCE_RANGE = {"csat": (Decimal(1), Decimal(5)), "nps": (Decimal(-100), Decimal(100))}
 
 # Which units and data sources can measure each metric.
 ALLOWED_UNITS = {
@@ -27,6 +31,8 @@ ALLOWED_UNITS = {
     "error_count": {"count"},
     "performance": {"ms", "seconds", "percent", "count", "other"},
     "custom": {"ms", "seconds", "minutes", "hours", "percent", "count", "other"},
+    "csat": {"score"},
+    "nps": {"score"},
 }
 ALLOWED_SOURCES = {
     "response_time": {"tickets"},
@@ -37,6 +43,9 @@ ALLOWED_SOURCES = {
     "error_count": {"errors"},
     "performance": {"measurements"},
     "custom": {"measurements"},
+    # CSAT ratings are stored on tickets (imported, or answered in the resolution survey).
+    "csat": {"tickets"},
+    "nps": {"surveys"},
 }
 # The natural direction of each metric; performance and custom values may go either way.
 FIXED_DIRECTION = {
@@ -46,6 +55,8 @@ FIXED_DIRECTION = {
     "recovery_time": "lower",
     "availability": "higher",
     "error_count": "lower",
+    "csat": "higher",
+    "nps": "higher",
 }
 DEFAULT_UNIT = {
     "response_time": "minutes",
@@ -56,6 +67,8 @@ DEFAULT_UNIT = {
     "error_count": "count",
     "performance": "ms",
     "custom": "other",
+    "csat": "score",
+    "nps": "score",
 }
 DEFAULT_SOURCE = {metric: sorted(sources)[0] for metric, sources in ALLOWED_SOURCES.items()}
 DEFAULT_SOURCE["security_notification"] = "security_incidents"
@@ -76,6 +89,7 @@ class TargetSpec:
     compliance_target: Decimal | None = None
     compliance_threshold: Decimal | None = None
     warning_percent: Decimal | None = None
+    min_responses: int | None = None
 
 
 def smart_errors(spec: TargetSpec) -> dict[str, list[str]]:
@@ -136,6 +150,10 @@ def smart_errors(spec: TargetSpec) -> dict[str, list[str]]:
                     f"Realistic: the breach level ({cth}%) cannot be above the compliance "
                     f"goal ({ct}%).",
                 )
+    if metric in EXPERIENCE_METRICS:
+        _check_experience(spec, add)
+    elif spec.min_responses is not None:
+        add("min_responses", "Specific: a minimum of responses applies to CSAT and NPS only.")
     warning = spec.warning_percent
     if warning is not None and not Decimal(0) < warning < Decimal(100):
         add("warning_percent", "Realistic: warn at a share of the time between 1 and 99%.")
@@ -168,4 +186,19 @@ def _check_values(spec: TargetSpec, target: Decimal, threshold: Decimal, add) ->
             "threshold_value",
             f"Realistic: the threshold ({threshold}) cannot be better than the target "
             f"({target}); higher is better here, so the threshold must be {target} or less.",
+        )
+
+
+def _check_experience(spec: TargetSpec, add) -> None:
+    low, high = EXPERIENCE_RANGE[spec.metric]
+    name = "a CSAT (mean of 1-5 ratings)" if spec.metric == "csat" else "an NPS"
+    for field in ("target_value", "threshold_value"):
+        value = getattr(spec, field)
+        if value is not None and not low <= value <= high:
+            add(field, f"Realistic: {name} lies between {low} and {high}, not {value}.")
+    if spec.min_responses is None or spec.min_responses < 1:
+        add(
+            "min_responses",
+            "Measurable: say how many responses a period needs before it gets a verdict "
+            "(at least 1; e.g. 10).",
         )

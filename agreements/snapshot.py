@@ -108,6 +108,9 @@ def build_snapshot(agreement: Agreement) -> dict:
         row = {field: _text(getattr(target, field)) or "" for field in TARGET_FIELDS}
         for optional in ("compliance_target", "compliance_threshold"):
             row[optional] = _text(getattr(target, optional))
+        # Only experience targets have one: other rows keep the snapshot they always had.
+        if target.min_responses is not None:
+            row["min_responses"] = _text(target.min_responses)
         calendar = effective[target.pk]
         row["calendar"] = calendar.name if calendar is not None else "24x7"
         # Whether the target named that calendar itself or took its section's: a customer

@@ -41,6 +41,8 @@ class MeasuredTarget:
     warning_percent: Decimal
     calendar_name: str
     calendar: BusinessCalendar
+    # CSAT and NPS targets: responses a period needs before it gets a verdict.
+    min_responses: int | None = None
 
     @property
     def higher_is_better(self) -> bool:
@@ -52,6 +54,10 @@ class MeasuredTarget:
             "response_time",
             "resolution_time",
         }
+
+    @property
+    def is_experience(self) -> bool:
+        return self.metric in {"csat", "nps"}
 
     @property
     def zone(self) -> str:
@@ -140,6 +146,7 @@ def terms_from_snapshot(version_id: int, snapshot: dict) -> MeasuredTerms:
                 warning_percent=Decimal(row.get("warning_percent") or "75"),
                 calendar_name=name if name in calendars else "24x7",
                 calendar=calendars.get(name, BusinessCalendar.always()),
+                min_responses=int(row["min_responses"]) if row.get("min_responses") else None,
             )
         )
     terms = snapshot["terms"]

@@ -129,6 +129,8 @@ def number(value: float | None, unit: str, goals: Iterable[float | Decimal | Non
         return duration(float(value) * TIME_UNITS[unit])
     if unit == "count":
         return f"{value:g}"
+    if unit == "score":  # CSAT 1-5 and NPS -100..100 are bare numbers: "4.33", "+30"
+        return f"{float(value):.3g}"
     return f"{float(value):g} {unit}"
 
 

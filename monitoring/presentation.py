@@ -110,6 +110,8 @@ def period_facts(row: PeriodResult) -> str:
         return f"{d['count']} event{'s' if d['count'] != 1 else ''}"
     if "incidents" in d:
         return f"{d['incidents']} incident{'s' if d['incidents'] != 1 else ''}"
+    if "responses" in d:  # CSAT and NPS (monitoring.experience)
+        return d.get("reason") or f"{d['responses']} response{'s' if d['responses'] != 1 else ''}"
     if "samples" in d:
         return f"{d['samples']} sample{'s' if d['samples'] != 1 else ''}"
     return d.get("reason", "")

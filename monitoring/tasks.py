@@ -122,3 +122,12 @@ def check_stale_sources() -> int:
     episode is claimed with a conditional UPDATE, so a repeated run announces nothing twice."""
     stale, resumed = staleness.check_stale_sources()
     return stale + resumed
+
+
+@shared_task(name="monitoring.send_nps_surveys", ignore_result=True)
+def send_nps_surveys() -> int:
+    """Ask each agreement's contacts the NPS question of the round due (once per round and
+    contact, ``monitoring.experience.nps``)."""
+    from monitoring.experience.nps import nps_send_due
+
+    return nps_send_due()

@@ -6,6 +6,7 @@ from monitoring.views import event_log as event_log_views
 from monitoring.views import imports as upload_views
 from monitoring.views import mapping as mapping_views
 from monitoring.views import sources as source_views
+from monitoring.views import surveys as survey_views
 from monitoring.views import tickets as views
 from sla_portal.core.throttles import webhook_throttled
 
@@ -21,6 +22,8 @@ urlpatterns = [
     path("alerts/<int:pk>/acknowledge/", evaluation_views.alert_acknowledge, name="alert-ack"),
     # The one-click link of alert emails (a signed token, no login)
     path("alerts/ack/<str:token>/", evaluation_views.alert_ack_link, name="alert-ack-link"),
+    # The links of CSAT and NPS survey emails (a signed token, no login)
+    path("surveys/<str:token>/", survey_views.survey_answer_page, name="survey-answer"),
     path("breaches/<int:pk>/", evaluation_views.breach_detail, name="breach-detail"),
     path("agreements/<int:pk>/compliance/", evaluation_views.compliance, name="compliance"),
     path("agreements/<int:pk>/escalation/", evaluation_views.escalation, name="escalation"),

@@ -1,6 +1,7 @@
 from django.urls import path
 
 from reporting.views import dashboards as dashboard_views
+from reporting.views import experience as experience_views
 from reporting.views import inbox as inbox_views
 from reporting.views import incidents as incident_views
 from reporting.views import recompute as recompute_views
@@ -16,6 +17,12 @@ urlpatterns = [
         "dashboard/agreements/<int:pk>/breaches/",
         dashboard_views.agreement_breaches,
         name="agreement-breaches",
+    ),
+    # Experience beside compliance: CSAT, NPS, survey answers and the NPS schedule
+    path(
+        "agreements/<int:pk>/experience/",
+        experience_views.agreement_experience,
+        name="agreement-experience",
     ),
     # What is waiting for the person logged in (Home shows it too)
     path("inbox/", inbox_views.inbox_page, name="inbox"),

@@ -16,6 +16,7 @@ from monitoring.api.evaluation import (
     PeriodResultViewSet,
     TicketTimerViewSet,
 )
+from monitoring.api.experience import SurveyViewSet
 from monitoring.api.sources import SourceViewSet
 from monitoring.api.tickets import TicketViewSet
 from reporting.api.recompute import RecomputeRunViewSet
@@ -48,6 +49,7 @@ router.register("timers", TicketTimerViewSet, basename="timer")
 router.register("compliance", PeriodResultViewSet, basename="period-result")
 router.register("breaches", BreachViewSet, basename="breach")
 router.register("alerts", AlertViewSet, basename="alert")
+router.register("surveys", SurveyViewSet, basename="survey")
 router.register("reports", ReportViewSet, basename="report")
 router.register("recompute", RecomputeRunViewSet, basename="recompute")
 router.register("incidents", IncidentViewSet, basename="incident")

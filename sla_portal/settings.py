@@ -423,6 +423,14 @@ CELERY_BEAT_SCHEDULE = {
         "task": "monitoring.purge_import_files",
         "schedule": crontab(hour=3, minute=30),
     },
+    # The periodic NPS survey: the round due on each agreement's schedule goes to every contact
+    # not asked yet (one Survey row per agreement, round and contact), so a repeated or late
+    # run asks nobody twice.
+    "nps-surveys": {
+        "task": "monitoring.send_nps_surveys",
+        "schedule": 3600.0,
+        "options": {"expires": 1800},
+    },
     # Warnings gathered for people who chose a daily digest instead of immediate emails.
     "alert-digests": {
         "task": "monitoring.send_alert_digests",

@@ -4,6 +4,8 @@ from django.urls import include, path, re_path
 from drf_spectacular.views import SpectacularAPIView, SpectacularSwaggerSplitView
 
 from agreements import urls as agreement_urls
+from monitoring.api import experience as survey_api
+from reporting.api import experience as experience_api
 from reporting.views import agreements as agreement_report_views
 from reporting.views import inbox as inbox_views
 from reporting.views import people as people_views
@@ -62,6 +64,16 @@ urlpatterns = [
     path("admin/", admin.site.urls),
     path("healthz", health_views.healthz, name="healthz"),
     path("api/me/", core_api.me, name="api-me"),
+    path(
+        "api/agreements/<int:agreement_pk>/experience/",
+        experience_api.agreement_experience,
+        name="agreement-experience",
+    ),
+    path(
+        "api/agreements/<int:agreement_pk>/nps-schedule/",
+        survey_api.nps_schedule,
+        name="agreement-nps-schedule",
+    ),
     path("api/", include(router.urls)),
     path("api/schema/", SpectacularAPIView.as_view(), name="api-schema"),
     # The split view serves Swagger UI's start-up script as a file: no inline script, so the

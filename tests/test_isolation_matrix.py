@@ -61,7 +61,12 @@ UNFILLABLE: dict[str, tuple[str, dict[str, str]]] = {
 # Routes whose filled argument is itself the credential: whoever holds it is shown the object
 # (the link of an alert email names the alert and its recipient), so their bodies are not
 # checked for Acme's text.
-CAPABILITY_LINKS = {"monitoring:alert-ack-link", "status-page", "status-subscribe"}
+CAPABILITY_LINKS = {
+    "monitoring:alert-ack-link",
+    "monitoring:survey-answer",
+    "status-page",
+    "status-subscribe",
+}
 
 # Which group each route belongs to, by name (shell-style patterns, first match wins):
 #   public          no sign-in: about signing in, or authenticated by a signature or a token
@@ -87,6 +92,7 @@ GROUPS: list[tuple[str, str]] = [
     ("healthz", "public"),
     ("monitoring:hook-*", "public"),
     ("monitoring:alert-ack-link", "public"),
+    ("monitoring:survey-answer", "public"),
     ("api-schema", "public"),
     ("api-docs", "public"),
     # The public status page: its random token is the key; its subscription links are signed.
@@ -256,6 +262,7 @@ FILL_BY_RESOURCE = {
     "sources": {"pk": _pk("source"), "group": lambda w: "webhook"},
     "hooks": {"source_id": _pk("source")},
     "reports": {"pk": _pk("report")},
+    "surveys": {"pk": _pk("survey"), "token": lambda w: w["survey_token"]},
     "recompute": {"pk": _pk("recompute")},
     "incidents": {"pk": _pk("incident")},
     "status-pages": {"pk": _pk("status_page"), "action": lambda w: "rotate"},

@@ -50,6 +50,7 @@ TARGET_EXAMPLE = {
     "compliance_threshold": None,
     "warning_percent": "75.00",
     "data_source": "uptime",
+    "min_responses": None,
     "position": 1,
 }
 RESPONSE_TARGET = {

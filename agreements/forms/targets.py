@@ -11,6 +11,7 @@ from agreements.smart import (
     ALLOWED_SOURCES,
     DEFAULT_SOURCE,
     DEFAULT_UNIT,
+    EXPERIENCE_METRICS,
     FIXED_DIRECTION,
     TICKET_METRICS,
     smart_errors,
@@ -63,6 +64,7 @@ class TargetRowForm(forms.ModelForm):
             "compliance_target": forms.NumberInput(attrs={**SMALL, "step": "any"}),
             "compliance_threshold": forms.NumberInput(attrs={**SMALL, "step": "any"}),
             "warning_percent": forms.NumberInput(attrs={**SMALL, "step": "any"}),
+            "min_responses": forms.NumberInput(attrs={**SMALL, "min": "1"}),
         }
 
     def __init__(self, *args, **kwargs) -> None:
@@ -156,6 +158,7 @@ def table_columns(metrics: tuple[str, ...]) -> dict[str, bool]:
         "direction": any(m not in FIXED_DIRECTION for m in metrics),
         "data_source": any(len(ALLOWED_SOURCES[m]) > 1 for m in metrics),
         "compliance": bool(set(metrics) & TICKET_METRICS),
+        "experience": bool(set(metrics) & EXPERIENCE_METRICS),
     }
 
 

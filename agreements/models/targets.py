@@ -29,6 +29,7 @@ TARGET_SPEC_FIELDS = (
     "compliance_threshold",
     "warning_percent",
     "data_source",
+    "min_responses",
 )
 
 
@@ -71,6 +72,22 @@ def target_constraints() -> list[models.BaseConstraint]:
         models.CheckConstraint(
             condition=Q(warning_percent__gt=0, warning_percent__lt=100),
             name="%(app_label)s_%(class)s_warning_range",
+        ),
+        # Experience targets (docs/experience.md): a CSAT is a mean of 1-5 ratings, an NPS
+        # lies in -100..100, and both need a minimum sample before a verdict.
+        models.CheckConstraint(
+            condition=~Q(metric="csat")
+            | Q(target_value__gte=1, target_value__lte=5, threshold_value__gte=1),
+            name="%(app_label)s_%(class)s_csat_range",
+        ),
+        models.CheckConstraint(
+            condition=~Q(metric="nps")
+            | Q(target_value__gte=-100, target_value__lte=100, threshold_value__gte=-100),
+            name="%(app_label)s_%(class)s_nps_range",
+        ),
+        models.CheckConstraint(
+            condition=~Q(metric__in=["csat", "nps"]) | Q(min_responses__gte=1),
+            name="%(app_label)s_%(class)s_experience_sample",
         ),
     ]
 
@@ -120,6 +137,11 @@ class TargetFields(models.Model):
         help_text="Warn when this share of the allowed time is used.",
     )
     data_source = models.CharField(max_length=24, choices=DataSource.choices)
+    min_responses = models.PositiveIntegerField(
+        null=True,
+        blank=True,
+        help_text="CSAT and NPS targets: responses a period needs before it gets a verdict.",
+    )
     position = models.PositiveSmallIntegerField(default=0)
 
     class Meta:
@@ -156,6 +178,7 @@ class TargetFields(models.Model):
             compliance_target=self.compliance_target,
             compliance_threshold=self.compliance_threshold,
             warning_percent=self.warning_percent,
+            min_responses=self.min_responses,
         )
 
     def clean(self) -> None:

@@ -24,7 +24,7 @@ def value_text(value: float | None, unit: str, goal: Goal) -> str:
             return "no data"
         if unit == "percent":
             return percent(number, goals=(goal.target, goal.threshold))
-        if unit == "count":  # "3 against target 2", not "3 count against target 2 count"
+        if unit in ("count", "score"):  # "3 against target 2", not "3 count against target 2"
             return f"{number:g}"
         return f"{number:g} {unit}"
 

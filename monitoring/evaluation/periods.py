@@ -35,6 +35,7 @@ from monitoring.compliance.verdicts import (
 )
 from monitoring.evaluation import alert_emails
 from monitoring.evaluation.period_breaches import record_outcome
+from monitoring.experience.measure import experience_period
 from monitoring.models import (
     ContinuityIncident,
     ErrorEvent,
@@ -220,6 +221,9 @@ def measure(
         return verdict, "percent", goal
 
     goal = _goal(target)
+    if target.is_experience:  # CSAT, NPS: docs/experience.md
+        verdict = experience_period(agreement.pk, target, service_ids, window, goal, closed)
+        return verdict, target.unit, goal
     if target.metric == "availability" and target.data_source == "uptime":
         outages = Outage.objects.filter(
             Q(ended_at__isnull=True) | Q(ended_at__gt=start),

@@ -42,6 +42,7 @@ from monitoring.compliance.timers import TimerInput, TimerResult, ticket_timer
 from monitoring.evaluation import alert_emails
 from monitoring.evaluation.bulk import upsert_rows
 from monitoring.evaluation.ticket_breaches import WITHDRAWN_REASON, record_outcomes
+from monitoring.experience.services import csat_invite_resolved
 from monitoring.models import Ticket, TicketPause, TicketStatusChange, TicketTimer
 
 logger = logging.getLogger(__name__)
@@ -132,6 +133,10 @@ def evaluate_batch(now: datetime, only: Sequence[int] | None = None) -> int:
         if not ids:
             return 0
         _evaluate(ids, facts, now)
+        # Resolved tickets of agreements with a CSAT target: ask the customer, once.
+        resolved = [f.pk for f in facts if f.resolved_at is not None and f.state != "open"]
+        if resolved:
+            csat_invite_resolved(resolved, now)
     return len(ids)
 
 

@@ -211,6 +211,8 @@ def finish_request(taken: dict[str, int]) -> None:
 
 def agreements_affected(kind: str, ids: list[int]) -> list[int]:
     """The monitored agreements whose results a batch of ``kind`` rows may change."""
+    if kind == "agreements":  # a survey answer names its agreement (monitoring.experience)
+        return list(Agreement.objects.filter(pk__in=ids).values_list("pk", flat=True))
     if kind == "tickets":
         return list(
             Ticket.objects.filter(pk__in=ids, agreement__isnull=False)

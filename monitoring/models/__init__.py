@@ -7,6 +7,7 @@ from monitoring.models.evaluation import (
     TicketTimer,
 )
 from monitoring.models.events import ContinuityIncident, ErrorEvent, Measurement
+from monitoring.models.experience import NpsSchedule, Survey
 from monitoring.models.imports import ImportJob
 from monitoring.models.probe import ProbeState
 from monitoring.models.sources import SignedDelivery, Source, TicketEventStamp
@@ -25,12 +26,14 @@ __all__ = [
     "Level",
     "MaintenanceWindow",
     "Measurement",
+    "NpsSchedule",
     "Outage",
     "PeriodResult",
     "ProbeState",
     "SignedDelivery",
     "Source",
     "Status",
+    "Survey",
     "Ticket",
     "TicketEventStamp",
     "TicketPause",

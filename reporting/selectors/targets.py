@@ -69,6 +69,11 @@ def _remaining(row: PeriodResult) -> str:
             f"{d['met']} met, {d['missed']} missed, {pending} open{risk}: at best "
             f"{percent(share, 1)} of tickets can still meet the goal"
         )
+    if "responses" in d:  # CSAT and NPS (docs/experience.md)
+        n, needed = d["responses"], d.get("min_responses", 1)
+        if n < needed:
+            return f"{n} of the {needed} responses needed for a verdict"
+        return f"From {n} response{'s' if n != 1 else ''}"
     if "count" in d:
         left = row.goal_target - d["count"]
         return f"{max(left, 0):g} more before the target is missed"

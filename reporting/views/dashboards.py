@@ -36,6 +36,7 @@ from reporting.selectors.dashboards import (
     provider_dashboard,
     signed_agreements_to_come,
 )
+from reporting.selectors.experience import experience_from_results
 from reporting.selectors.fingerprint import dashboard_fingerprint
 from sla_portal.core.models import User
 
@@ -51,12 +52,21 @@ LIVE_CACHE_SECONDS = 60
 def _live_context(request: HttpRequest) -> tuple[str, dict]:
     now = timezone.now()
     if request.user.is_provider:
+        board = provider_dashboard(request.user, now)
+        shown = {
+            light.agreement.pk: [t.current for t in light.targets] for light in board.agreements
+        }
         return "reporting/_dashboard_provider.html", {
-            "board": provider_dashboard(request.user, now),
+            "board": board,
+            "experience": experience_from_results(request.user, shown),
             "now": now,
         }
+    panels = customer_dashboard(request.user, now)
+    shown = {panel.agreement.pk: [t.current for t in panel.targets] for panel in panels}
     return "reporting/_dashboard_customer.html", {
-        "panels": customer_dashboard(request.user, now),
+        "panels": panels,
+        # Experience beside compliance, from the rows the panels read (no query of its own).
+        "experience": experience_from_results(request.user, shown),
         "to_come": list(signed_agreements_to_come(request.user)),
         "now": now,
     }

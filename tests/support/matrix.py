@@ -115,6 +115,7 @@ def build_world() -> dict:
     from monitoring.evaluation import ack
     from monitoring.evaluation.periods import evaluate_periods
     from monitoring.evaluation.tickets import evaluate_pending_tickets
+    from monitoring.experience.tokens import survey_token
     from monitoring.ingest.tickets import tickets_ingest
     from monitoring.models import (
         Alert,
@@ -123,6 +124,7 @@ def build_world() -> dict:
         ImportJob,
         PeriodResult,
         Source,
+        Survey,
         Ticket,
         TicketTimer,
     )
@@ -211,6 +213,12 @@ def build_world() -> dict:
     comment = Comment.objects.create(
         agreement=agreement, section="general", author=carol, body="Looks right to us."
     )
+    survey = Survey.objects.create(
+        kind="csat",
+        agreement=agreement,
+        customer=acme,
+        ticket=Ticket.objects.get(external_id=ACME_TICKET),
+    )
     status_page, status_token = status_page_create(acme, "Acme status", [], alice)
     incident = incident_create(
         acme, "Acme portal slow", "degraded", [services["portal"]], "Looking into it.", alice
@@ -236,6 +244,8 @@ def build_world() -> dict:
         "breach": Breach.objects.filter(agreement=agreement).first(),
         "alert": alert,
         "ack_token": ack.ack_token(alert, alice) if alert else "none",
+        "survey": survey,
+        "survey_token": survey_token(survey, 4),
         "report": Report.objects.filter(agreement=agreement).first(),
         "comment": comment,
         "review": Review.objects.create(

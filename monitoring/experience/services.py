@@ -1,0 +1,192 @@
+"""Writes of the experience surveys: asking (once) and answering (once).
+
+* ``csat_invite_resolved`` runs in the ticket evaluation's own transaction
+  (``monitoring.evaluation.tickets.evaluate_batch``), so every path by which a ticket
+  arrives resolved (API, webhook, import, the probe's sweep) passes here, and a batch that
+  rolls back leaves neither a survey nor an email behind. The survey row is unique per
+  ticket and its email a ``Notification`` unique per (event, recipient), so a ticket
+  resolved again, or evaluated twice, is asked once.
+* ``survey_answer`` records an answer with a conditional UPDATE (``answered_at IS NULL``):
+  two clicks racing, the second link of the email, a second contact: the first answer
+  counts, every later one is told so. A CSAT answer also sets the ticket's ``csat`` and asks
+  for the ticket's periods to be evaluated again (after commit).
+"""
+
+from __future__ import annotations
+
+import logging
+from collections.abc import Iterable
+from dataclasses import dataclass
+from datetime import datetime, timedelta
+
+from celery import current_app
+from django.db import IntegrityError, transaction
+from django.utils import timezone
+
+from agreements.models import Agreement
+from agreements.terms import MONITORED_STATES, terms_of_version
+from monitoring.experience import tokens
+from monitoring.models import Survey, Ticket
+from sla_portal.core.models import CUSTOMER_ROLES, User
+from sla_portal.core.notifications import notify
+
+logger = logging.getLogger(__name__)
+
+# Only tickets resolved this recently are asked about: an import of last year's tickets
+# must not send the customer a thousand surveys, and a memory of weeks ago is a poor rating.
+INVITE_RESOLVED_WITHIN = timedelta(days=3)
+CSAT_KIND = "survey.csat"
+NPS_KIND = "survey.nps"
+CSAT_CHOICES = (
+    (1, "Very dissatisfied"),
+    (2, "Dissatisfied"),
+    (3, "Neutral"),
+    (4, "Satisfied"),
+    (5, "Very satisfied"),
+)
+
+
+def survey_contacts(customer_id: int) -> list[User]:
+    """Who is asked: the active users of the customer organisation (viewers and approvers).
+
+    Tickets carry no requester address, and the escalation matrix lists who hears about
+    breaches (mostly the provider's people), not who uses the service."""
+    return list(
+        User.objects.filter(
+            organisation_id=customer_id, is_active=True, role__in=list(CUSTOMER_ROLES)
+        )
+        .exclude(email="")
+        .order_by("pk")
+    )
+
+
+def has_experience_target(agreement: Agreement, metric: str) -> bool:
+    """Whether the agreement's version in force has a ``metric`` (csat/nps) target."""
+    if agreement.status not in MONITORED_STATES or not agreement.in_force_version_id:
+        return False
+    terms = terms_of_version(agreement.in_force_version_id)
+    return any(target.metric == metric for target in terms.targets)
+
+
+def csat_invite_resolved(ticket_ids: Iterable[int], now: datetime) -> int:
+    """Ask the customer about each of these tickets that is resolved (recently, without a
+    rating yet) under an agreement with a CSAT target; return how many surveys were new.
+
+    Call inside the transaction that evaluates the tickets: the emails are recorded with it."""
+    candidates = list(
+        Ticket.objects.filter(
+            pk__in=list(ticket_ids),
+            agreement__isnull=False,
+            resolved_at__gte=now - INVITE_RESOLVED_WITHIN,
+            resolved_at__lte=now,
+            csat__isnull=True,
+        )
+        .exclude(state=Ticket.State.OPEN)
+        .exclude(surveys__kind=Survey.Kind.CSAT)
+        .select_related("agreement", "agreement__customer")
+    )
+    asked: dict[int, bool] = {}
+    created = 0
+    for ticket in candidates:
+        agreement = ticket.agreement
+        if agreement.pk not in asked:
+            asked[agreement.pk] = has_experience_target(agreement, "csat")
+        if not asked[agreement.pk]:
+            continue
+        survey = _new_csat_survey(ticket)
+        if survey is None:
+            continue
+        created += 1
+        _send_csat_email(survey, ticket, agreement)
+    return created
+
+
+def _new_csat_survey(ticket: Ticket) -> Survey | None:
+    """A new survey for ``ticket``, or None when another transaction made one first."""
+    try:
+        with transaction.atomic():
+            return Survey.objects.create(
+                kind=Survey.Kind.CSAT,
+                agreement_id=ticket.agreement_id,
+                customer_id=ticket.customer_id,
+                ticket=ticket,
+            )
+    except IntegrityError:
+        return None
+
+
+def _send_csat_email(survey: Survey, ticket: Ticket, agreement: Agreement) -> None:
+    links = [(score, label, tokens.survey_url(survey, score)) for score, label in CSAT_CHOICES]
+    notify(
+        CSAT_KIND,
+        f"survey:{survey.pk}",
+        survey_contacts(agreement.customer_id),
+        "emails/csat_survey",
+        {"ticket": ticket, "agreement": agreement, "links": links},
+        agreement_id=agreement.pk,
+    )
+
+
+@dataclass(frozen=True)
+class Answer:
+    """The outcome of an answer: ``recorded`` or ``already`` (the survey was answered)."""
+
+    outcome: str
+    survey: Survey
+
+
+def survey_answer(survey: Survey, score: int, comment: str = "", answered_by: str = "") -> Answer:
+    """Record ``score`` (and an optional comment) as the survey's one answer.
+
+    A second answer changes nothing and says ``already``. A CSAT answer sets the ticket's
+    rating: counted in the period its ticket was resolved (docs/experience.md), which is
+    evaluated again once this commits."""
+    now = timezone.now()
+    with transaction.atomic():
+        won = Survey.objects.filter(pk=survey.pk, answered_at__isnull=True).update(
+            answered_at=now,
+            score=score,
+            comment=comment.strip()[:2000],
+            answered_by=answered_by[:254],
+        )
+        survey.refresh_from_db()
+        if not won:
+            return Answer("already", survey)
+        if survey.kind == Survey.Kind.CSAT:
+            Ticket.objects.filter(pk=survey.ticket_id).update(csat=score, changed_at=now)
+            ticket_id = survey.ticket_id
+            transaction.on_commit(lambda: _reevaluate(ticket_id))
+        else:
+            agreement_id = survey.agreement_id
+            transaction.on_commit(lambda: _reevaluate_agreement(agreement_id))
+    return Answer("recorded", survey)
+
+
+def survey_comment(survey: Survey, comment: str) -> bool:
+    """Add the comment to an answered survey that has none yet; False when it had one."""
+    comment = comment.strip()[:2000]
+    if not comment:
+        return False
+    return bool(
+        Survey.objects.filter(pk=survey.pk, answered_at__isnull=False, comment="").update(
+            comment=comment
+        )
+    )
+
+
+def _reevaluate(ticket_id: int) -> None:
+    """Queue the evaluation of the ticket's agreement by the task's name: the evaluation
+    engine reads this package, so this package does not import it. A broker that is down
+    only delays it: every open period is recomputed each minute anyway."""
+    _queue_evaluation({"kind": "tickets", "ids": [ticket_id]})
+
+
+def _reevaluate_agreement(agreement_id: int) -> None:
+    _queue_evaluation({"kind": "agreements", "ids": [agreement_id]})
+
+
+def _queue_evaluation(kwargs: dict) -> None:
+    try:
+        current_app.send_task("monitoring.evaluate_changed", kwargs=kwargs)
+    except Exception:  # the broker is down: the periodic recomputation finds the answer
+        logger.warning("could not queue the evaluation after a survey answer; the sweep will")
