@@ -43,3 +43,11 @@ def recompute_run(run_id: int) -> None:
 def recompute_resume_stalled() -> int:
     """The sweep for recompute runs whose next step was lost (``recompute_resume_stalled``)."""
     return len(resume(timezone.now()))
+
+
+@shared_task(name="reporting.status_maintenance_notices", ignore_result=True)
+def status_maintenance_notices() -> int:
+    """Email status page subscribers of maintenance coming soon (each window once per page)."""
+    from reporting.statuspage.services import maintenance_notices_send
+
+    return maintenance_notices_send()

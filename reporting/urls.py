@@ -3,6 +3,7 @@ from django.urls import path
 from reporting.views import dashboards as dashboard_views
 from reporting.views import experience as experience_views
 from reporting.views import inbox as inbox_views
+from reporting.views import incidents as incident_views
 from reporting.views import recompute as recompute_views
 from reporting.views import reports as report_views
 
@@ -47,4 +48,14 @@ urlpatterns = [
         name="recompute-cancel",
     ),
     path("recompute/<int:pk>/apply/", recompute_views.recompute_apply_view, name="recompute-apply"),
+    # Incidents, and the links of the customers' public status pages
+    path("incidents/", incident_views.incident_list, name="incident-list"),
+    path("incidents/new/", incident_views.incident_new, name="incident-new"),
+    path("incidents/<int:pk>/", incident_views.incident_detail, name="incident-detail"),
+    path("status-pages/", incident_views.status_page_list, name="status-page-list"),
+    path(
+        "status-pages/<int:pk>/<slug:action>/",
+        incident_views.status_page_action,
+        name="status-page-action",
+    ),
 ]

@@ -22,6 +22,7 @@ from monitoring.api.sources import SourceViewSet
 from monitoring.api.tickets import TicketViewSet
 from reporting.api.recompute import RecomputeRunViewSet
 from reporting.api.reports import ReportViewSet
+from reporting.api.status import IncidentViewSet, StatusPageViewSet
 from sla_portal.core.api.people import OrganisationViewSet, UserViewSet
 
 # The lifecycle hangs under one agreement: /api/agreements/<id>/versions/ and so on.
@@ -53,3 +54,5 @@ router.register("alerts", AlertViewSet, basename="alert")
 router.register("surveys", SurveyViewSet, basename="survey")
 router.register("reports", ReportViewSet, basename="report")
 router.register("recompute", RecomputeRunViewSet, basename="recompute")
+router.register("incidents", IncidentViewSet, basename="incident")
+router.register("status-pages", StatusPageViewSet, basename="status-page")

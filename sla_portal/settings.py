@@ -302,6 +302,14 @@ AXES_CLIENT_IP_CALLABLE = "sla_portal.core.client_ip.client_ip"
 # email is sent.
 PASSWORD_RESET_MAX_PER_ADDRESS = int(os.environ.get("PASSWORD_RESET_MAX_PER_ADDRESS", "3"))
 PASSWORD_RESET_MAX_PER_IP = int(os.environ.get("PASSWORD_RESET_MAX_PER_IP", "20"))
+# Status page subscriptions: at most this many requests per address and per client address
+# an hour (each may send a confirmation email); past that the page answers 429.
+STATUS_SUBSCRIBE_MAX_PER_ADDRESS = int(os.environ.get("STATUS_SUBSCRIBE_MAX_PER_ADDRESS", "3"))
+STATUS_SUBSCRIBE_MAX_PER_IP = int(os.environ.get("STATUS_SUBSCRIBE_MAX_PER_IP", "20"))
+# How long a subscription's confirmation link works.
+STATUS_CONFIRM_MAX_AGE_SECONDS = int(os.environ.get("STATUS_CONFIRM_MAX_AGE_SECONDS", "172800"))
+# How long browsers and shared caches may keep the public status page.
+STATUS_PAGE_MAX_AGE_SECONDS = int(os.environ.get("STATUS_PAGE_MAX_AGE_SECONDS", "30"))
 # JSON bodies (API, bulk ingest, webhooks): deeper nesting than this is refused with 400
 # before it can exhaust the parser's stack; no real payload nests more than a few levels.
 JSON_MAX_DEPTH = int(os.environ.get("JSON_MAX_DEPTH", "64"))
@@ -359,6 +367,12 @@ CELERY_BEAT_SCHEDULE = {
     # Signed agreements go into force on their effective date (idempotent; a late run
     # still activates them with the right date in the trail).
     "activate-agreements": {"task": "agreements.activate_due", "schedule": 600.0},
+    # Subscribers of status pages hear of maintenance windows coming in the next days, once
+    # each (a unique notice per page and window makes a re-run send nothing).
+    "status-maintenance-notices": {
+        "task": "reporting.status_maintenance_notices",
+        "schedule": 600.0,
+    },
     # Reviews open on their due date.
     "start-due-reviews": {"task": "agreements.start_due_reviews", "schedule": 3600.0},
     # Review reminders ahead of the due date; each goes out once per review and recipient.

@@ -1,6 +1,6 @@
 from django.contrib import admin
 from django.contrib.auth import views as auth_views
-from django.urls import include, path
+from django.urls import include, path, re_path
 from drf_spectacular.views import SpectacularAPIView, SpectacularSwaggerSplitView
 
 from agreements import urls as agreement_urls
@@ -9,6 +9,7 @@ from reporting.api import experience as experience_api
 from reporting.views import agreements as agreement_report_views
 from reporting.views import inbox as inbox_views
 from reporting.views import people as people_views
+from reporting.views import status as status_views
 from sla_portal.api_router import router
 from sla_portal.core import forms as core_forms
 from sla_portal.core.api import people as core_api
@@ -38,6 +39,21 @@ urlpatterns = [
     path("", include((agreement_patterns, agreement_urls.app_name))),
     path("", include("monitoring.urls")),
     path("", include("reporting.urls")),
+    # The public status pages: the random token in the link is the only key (no login).
+    re_path(
+        r"^status/(?P<token>[A-Za-z0-9_-]{20,100})/$", status_views.status_page, name="status-page"
+    ),
+    re_path(
+        r"^status/(?P<token>[A-Za-z0-9_-]{20,100})/subscribe/$",
+        status_views.status_subscribe,
+        name="status-subscribe",
+    ),
+    path("status/confirm/<str:token>/", status_views.status_confirm, name="status-confirm"),
+    path(
+        "status/unsubscribe/<str:token>/",
+        status_views.status_unsubscribe,
+        name="status-unsubscribe",
+    ),
     # Django's reset page with an hourly limit on the emails it sends (core.reset_limits).
     path(
         "accounts/password_reset/",

@@ -19,6 +19,7 @@ from tests.support.mailer import *  # noqa: F403  (fixtures)
 from tests.support.moments import *  # noqa: F403  (fixtures)
 from tests.support.monitoring import *  # noqa: F403  (fixtures)
 from tests.support.smtp import *  # noqa: F403  (fixtures)
+from tests.support.status import *  # noqa: F403  (fixtures)
 from tests.support.worker import *  # noqa: F403  (fixtures)
 
 

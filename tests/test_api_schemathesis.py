@@ -76,6 +76,8 @@ def _real_ids(world: dict) -> dict[str, list[Any]]:
                 "review",
                 "recompute",
                 "period",
+                "incident",
+                "status_page",
             )
             if world.get(name) is not None
         ],

@@ -61,7 +61,12 @@ UNFILLABLE: dict[str, tuple[str, dict[str, str]]] = {
 # Routes whose filled argument is itself the credential: whoever holds it is shown the object
 # (the link of an alert email names the alert and its recipient), so their bodies are not
 # checked for Acme's text.
-CAPABILITY_LINKS = {"monitoring:alert-ack-link", "monitoring:survey-answer"}
+CAPABILITY_LINKS = {
+    "monitoring:alert-ack-link",
+    "monitoring:survey-answer",
+    "status-page",
+    "status-subscribe",
+}
 
 # Which group each route belongs to, by name (shell-style patterns, first match wins):
 #   public          no sign-in: about signing in, or authenticated by a signature or a token
@@ -90,6 +95,11 @@ GROUPS: list[tuple[str, str]] = [
     ("monitoring:survey-answer", "public"),
     ("api-schema", "public"),
     ("api-docs", "public"),
+    # The public status page: its random token is the key; its subscription links are signed.
+    ("status-page", "public"),
+    ("status-subscribe", "public"),
+    ("status-confirm", "public"),
+    ("status-unsubscribe", "public"),
     # Pages and lists for every signed-in person.
     ("reporting:dashboard-live", "poll"),
     ("reporting:inbox-badge", "poll"),
@@ -154,6 +164,14 @@ GROUPS: list[tuple[str, str]] = [
     ("reporting:report-correct", "manager"),
     ("reporting:recompute-*", "manager"),
     ("recompute-*", "manager"),
+    # Incidents: read as scoped, posted by managers; status page links: the provider's.
+    ("reporting:incident-new", "manager"),
+    ("incident-updates", "acme_write"),
+    ("reporting:status-page-list", "provider"),
+    ("reporting:status-page-action", "manager"),
+    ("status-page-list", "provider"),
+    ("status-page-detail", "provider"),
+    ("status-page-rotate", "manager"),
     # Lists under one agreement are that agreement's; every other list is scoped.
     ("agreement-*-list", "acme"),
     ("*-list", "signed_in"),
@@ -246,6 +264,9 @@ FILL_BY_RESOURCE = {
     "reports": {"pk": _pk("report")},
     "surveys": {"pk": _pk("survey"), "token": lambda w: w["survey_token"]},
     "recompute": {"pk": _pk("recompute")},
+    "incidents": {"pk": _pk("incident")},
+    "status-pages": {"pk": _pk("status_page"), "action": lambda w: "rotate"},
+    "status": {"token": lambda w: w["status_token"]},
 }
 FILL_BY_NAME = {
     "agreement-comment-": {"pk": _pk("comment")},

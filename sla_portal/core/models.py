@@ -217,6 +217,8 @@ class Notification(models.Model):
     # A plain id rather than a foreign key: core stays below the agreements app, and an
     # agreement's email history still lists with one indexed query.
     agreement_id = models.BigIntegerField(null=True, blank=True)
+    # Extra headers of this recipient's email (List-Unsubscribe for subscribers' notices).
+    headers = models.JSONField(default=dict, blank=True)
     # Shared rows: the event's files are stored once, however many recipients it has.
     attachments = models.ManyToManyField(EmailAttachment, blank=True, related_name="notifications")
 

@@ -30,7 +30,7 @@ from __future__ import annotations
 import logging
 import threading
 import time
-from collections.abc import Iterable, Mapping, Sequence
+from collections.abc import Callable, Iterable, Mapping, Sequence
 from datetime import datetime, timedelta
 from typing import Any
 from urllib.parse import urlsplit
@@ -86,6 +86,7 @@ def notify(
     context: Mapping[str, Any],
     agreement_id: int | None = None,
     attachments: Sequence[EmailAttachment] = (),
+    headers_for: Callable[[str], Mapping[str, str]] | None = None,
 ) -> list[Notification]:
     """Record one email per recipient for the event (``kind``, ``key``) and send it after commit.
 
@@ -102,6 +103,9 @@ def notify(
     ``attachments`` (unsaved ``EmailAttachment`` rows, already rendered to bytes) go with
     every new email of the event. They are stored once, only if a new row is created, and
     shared by the recipients' rows; retries send those stored bytes.
+
+    ``headers_for(address)`` gives extra headers for one recipient's email (a subscriber's
+    List-Unsubscribe); they are stored with the row, so every retry sends them too.
 
     Returns the event's rows for these recipients, new ones and any from earlier calls.
     """
@@ -134,6 +138,7 @@ def notify(
                 created_at=now,
                 next_attempt_at=now,
                 agreement_id=agreement_id,
+                headers=dict(headers_for(address)) if headers_for is not None else {},
             )
         )
     if new_rows:
@@ -273,7 +278,7 @@ def send_claimed(notification: Notification, transport: EmailTransport) -> bool:
         transport.notify(
             [notification.recipient],
             rendered,
-            headers={"Message-ID": _message_id(notification)},
+            headers={**(notification.headers or {}), "Message-ID": _message_id(notification)},
             attachments=files,
             on_accepted=mark_sent,
             deadline=SEND_DEADLINE.total_seconds(),

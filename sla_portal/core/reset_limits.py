@@ -27,6 +27,12 @@ def _count(key: str) -> int:
         return 1
 
 
+def count_in_window(key: str) -> int:
+    """Count one request under ``key`` in the current hour; the count so far (other hourly
+    limits, such as the status page's subscriptions, share this counter)."""
+    return _count(key)
+
+
 def reset_email_allowed(email: str, client_ip: str) -> bool:
     """Count one reset request for ``email`` from ``client_ip``; whether its email may go."""
     digest = hashlib.sha256(email.strip().lower().encode()).hexdigest()[:32]

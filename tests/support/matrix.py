@@ -131,6 +131,7 @@ def build_world() -> dict:
     from reporting.models import Report
     from reporting.recompute.runs import recompute_request
     from reporting.services.reports import issue_due_reports
+    from reporting.statuspage.services import incident_create, status_page_create
     from sla_portal.core.models import ApiToken
     from sla_portal.core.tokens import create_token_for_tests
 
@@ -218,7 +219,14 @@ def build_world() -> dict:
         customer=acme,
         ticket=Ticket.objects.get(external_id=ACME_TICKET),
     )
+    status_page, status_token = status_page_create(acme, "Acme status", [], alice)
+    incident = incident_create(
+        acme, "Acme portal slow", "degraded", [services["portal"]], "Looking into it.", alice
+    )
     objects = {
+        "status_page": status_page,
+        "status_token": status_token,
+        "incident": incident,
         "provider": provider,
         "acme": acme,
         "globex": globex,

@@ -3,6 +3,7 @@ from django.core.management.base import BaseCommand, CommandError
 
 from agreements.demo import seed_demo_agreements, seed_demo_proposal
 from monitoring.demo import seed_demo_monitoring
+from reporting.statuspage.demo import seed_demo_status_page
 from sla_portal.core.demo import DEMO_PASSWORD, DEMO_USERS, seed_demo_accounts
 
 
@@ -23,3 +24,6 @@ class Command(BaseCommand):
         )
         for username, org, role, *_ in DEMO_USERS:
             self.stdout.write(f"  {username:<16} {role.label} ({org})")
+        link = seed_demo_status_page()
+        if link:
+            self.stdout.write(f"Acme's public status page (no login): {link}")

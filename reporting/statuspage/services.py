@@ -1,0 +1,358 @@
+"""Writes of the status page: links, incidents, subscriptions and notices.
+
+Every announcement becomes a ``StatusNotice`` per page that shows it (unique per page and
+subject) and a ``SubscriberDelivery`` per confirmed subscriber (unique per subscriber and
+notice), inserted in the transaction that records the event; the email itself is a
+``core.Notification`` row sent by the mail process after commit. So a notice reaches each
+subscriber exactly once, however often it is announced, and a rolled-back incident sends
+nothing.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import secrets
+from collections.abc import Iterable
+from dataclasses import dataclass
+from datetime import datetime, timedelta
+
+from django.conf import settings
+from django.core import signing
+from django.core.cache import cache
+from django.core.exceptions import ValidationError
+from django.db import IntegrityError, transaction
+from django.utils import timezone
+
+from agreements.models import Service
+from monitoring.models import MaintenanceWindow
+from reporting.models import (
+    Incident,
+    IncidentUpdate,
+    StatusNotice,
+    StatusPage,
+    Subscriber,
+    SubscriberDelivery,
+)
+from reporting.statuspage import emails
+from reporting.statuspage.selectors import (
+    active_subscribers,
+    customer_services,
+    page_maintenance,
+    page_services,
+    pages_showing,
+    token_hash,
+)
+from sla_portal.core.models import Organisation, User
+from sla_portal.core.reset_limits import count_in_window
+
+# Subscribers hear of a maintenance window this many days before it starts.
+MAINTENANCE_NOTICE_DAYS = 7
+
+
+def stamp_cache_key(hash_: str) -> str:
+    """Where the public view keeps (page id, stamp) of a token's hash for a few seconds."""
+    return f"status:stamp:{hash_}"
+
+
+def _forget_link(hash_: str) -> None:
+    """A rotated or disabled link stops working at once, not when its cached stamp expires."""
+    # The cache down: the entry expires in seconds anyway.
+    with contextlib.suppress(Exception):
+        cache.delete(stamp_cache_key(hash_))
+
+
+def new_token() -> str:
+    """A link's secret: 256 random bits, URL-safe."""
+    return secrets.token_urlsafe(32)
+
+
+# --- Links ------------------------------------------------------------------------------------
+
+
+def _check_services(customer: Organisation, services: Iterable[Service]) -> list[Service]:
+    services = list(services)
+    allowed = set(customer_services(customer.pk).values_list("pk", flat=True))
+    foreign = [service.name for service in services if service.pk not in allowed]
+    if foreign:
+        raise ValidationError(
+            {
+                "services": (
+                    f"Not a service of {customer.name}'s agreements in force: "
+                    + ", ".join(sorted(foreign))
+                )
+            }
+        )
+    return services
+
+
+@transaction.atomic
+def status_page_create(
+    customer: Organisation,
+    name: str,
+    services: Iterable[Service],
+    by: User,
+    now: datetime | None = None,
+) -> tuple[StatusPage, str]:
+    """Create a customer's status page; return it and its link's token (shown only now)."""
+    if customer.is_provider:
+        raise ValidationError({"customer": "A status page belongs to a customer organisation."})
+    services = _check_services(customer, services)
+    if StatusPage.objects.filter(customer=customer, name=name).exists():
+        raise ValidationError({"name": f"{customer.name} already has a page named “{name}”."})
+    token = new_token()
+    page = StatusPage.objects.create(
+        customer=customer,
+        name=name,
+        token_hash=token_hash(token),
+        created_at=now or timezone.now(),
+        created_by=by,
+    )
+    page.services.set(services)
+    return page, token
+
+
+@transaction.atomic
+def status_page_rotate(page: StatusPage, now: datetime | None = None) -> str:
+    """Give the page a new link; the old one stops working. Returns the new token."""
+    old = page.token_hash
+    token = new_token()
+    page.token_hash = token_hash(token)
+    page.rotated_at = now or timezone.now()
+    page.save(update_fields=["token_hash", "rotated_at", "updated_at"])
+    # Now, and again after commit: a request between the two may have cached it anew.
+    _forget_link(old)
+    transaction.on_commit(lambda: _forget_link(old))
+    return token
+
+
+def status_page_set_enabled(page: StatusPage, enabled: bool) -> StatusPage:
+    """Turn the link off (it answers 404) or on again."""
+    page.enabled = enabled
+    page.save(update_fields=["enabled", "updated_at"])
+    _forget_link(page.token_hash)
+    return page
+
+
+# --- Incidents --------------------------------------------------------------------------------
+
+
+@transaction.atomic
+def incident_create(
+    customer: Organisation,
+    title: str,
+    impact: str,
+    services: Iterable[Service],
+    message: str,
+    by: User,
+    status: str = Incident.Status.INVESTIGATING,
+    internal_note: str = "",
+    now: datetime | None = None,
+) -> Incident:
+    """Post an incident with its first update, and announce it to the pages' subscribers."""
+    now = now or timezone.now()
+    if customer.is_provider:
+        raise ValidationError({"customer": "Incidents are posted for a customer organisation."})
+    services = _check_services(customer, services)
+    if not services:
+        raise ValidationError({"services": "Name at least one affected service."})
+    if impact not in Incident.Impact.values:
+        raise ValidationError({"impact": f"Not one of {', '.join(Incident.Impact.values)}."})
+    if status not in Incident.Status.values:
+        raise ValidationError({"status": f"Not one of {', '.join(Incident.Status.values)}."})
+    resolved = status == Incident.Status.RESOLVED
+    incident = Incident.objects.create(
+        customer=customer,
+        title=title,
+        impact=impact,
+        status=status,
+        internal_note=internal_note,
+        started_at=now,
+        resolved_at=now if resolved else None,
+        updated_at=now,
+        created_by=by,
+    )
+    incident.services.set(services)
+    update = IncidentUpdate.objects.create(
+        incident=incident, status=status, message=message, posted_at=now, posted_by=by
+    )
+    announce_update(update, now)
+    return incident
+
+
+@transaction.atomic
+def incident_update_post(
+    incident: Incident, status: str, message: str, by: User, now: datetime | None = None
+) -> IncidentUpdate:
+    """Post an update (a status and a message) and announce it. A resolved incident is closed."""
+    now = now or timezone.now()
+    incident = Incident.objects.select_for_update().get(pk=incident.pk)
+    if not incident.is_active:
+        raise ValidationError({"status": "This incident is resolved; post a new incident."})
+    if status not in Incident.Status.values:
+        raise ValidationError({"status": f"Not one of {', '.join(Incident.Status.values)}."})
+    if not message.strip():
+        raise ValidationError({"message": "Say what changed."})
+    # Updates are ordered by time: one posted in the same instant as the last comes after it.
+    latest = incident.updates.order_by("-posted_at").values_list("posted_at", flat=True).first()
+    if latest is not None and now <= latest:
+        now = latest + timedelta(microseconds=1)
+    update = IncidentUpdate.objects.create(
+        incident=incident, status=status, message=message, posted_at=now, posted_by=by
+    )
+    incident.status = status
+    incident.updated_at = now
+    if status == Incident.Status.RESOLVED:
+        incident.resolved_at = now
+    incident.save(update_fields=["status", "updated_at", "resolved_at"])
+    announce_update(update, now)
+    return update
+
+
+def announce_update(update: IncidentUpdate, now: datetime) -> list[StatusNotice]:
+    """A notice of ``update`` on every enabled page of the customer that shows an affected
+    service, delivered to its confirmed subscribers (inside the caller's transaction)."""
+    incident = update.incident
+    service_ids = list(incident.services.values_list("pk", flat=True))
+    notices = []
+    for page in pages_showing(incident.customer_id, service_ids):
+        notice, _ = StatusNotice.objects.get_or_create(
+            page=page,
+            incident_update=update,
+            defaults={"kind": StatusNotice.Kind.INCIDENT, "created_at": now},
+        )
+        deliver_notice(notice, now)
+        notices.append(notice)
+        # The page shows the update at once, not when its cached stamp expires.
+        transaction.on_commit(lambda hash_=page.token_hash: _forget_link(hash_))
+    return notices
+
+
+def deliver_notice(notice: StatusNotice, now: datetime | None = None) -> int:
+    """Queue the notice's email for each confirmed subscriber that has not had it; how many."""
+    now = now or timezone.now()
+    done = set(notice.deliveries.values_list("subscriber_id", flat=True))
+    context = emails.notice_context(notice)
+    queued = 0
+    for subscriber in active_subscribers(notice.page_id).select_related("page__customer"):
+        if subscriber.pk in done:
+            continue
+        try:
+            # A savepoint: a delivery made meanwhile by another transaction only skips this one.
+            with transaction.atomic():
+                delivery = SubscriberDelivery.objects.create(
+                    subscriber=subscriber, notice=notice, created_at=now
+                )
+        except IntegrityError:
+            continue
+        row = emails.send_notice(notice, subscriber, context)
+        if row is not None:
+            SubscriberDelivery.objects.filter(pk=delivery.pk).update(notification=row)
+        queued += 1
+    return queued
+
+
+def maintenance_notices_send(now: datetime | None = None) -> int:
+    """Announce maintenance windows starting within ``MAINTENANCE_NOTICE_DAYS`` on every
+    enabled page that shows their service; each window once per page. Returns notices made."""
+    now = now or timezone.now()
+    horizon = now + timedelta(days=MAINTENANCE_NOTICE_DAYS)
+    made = 0
+    for page in StatusPage.objects.filter(enabled=True).select_related("customer"):
+        ids = list(page_services(page).values_list("pk", flat=True))
+        windows: Iterable[MaintenanceWindow] = page_maintenance(page, ids, now).filter(
+            starts_at__gt=now, starts_at__lte=horizon
+        )
+        for window in windows:
+            with transaction.atomic():
+                notice, created = StatusNotice.objects.get_or_create(
+                    page=page,
+                    maintenance=window,
+                    defaults={"kind": StatusNotice.Kind.MAINTENANCE, "created_at": now},
+                )
+                if created:
+                    deliver_notice(notice, now)
+                    made += 1
+    return made
+
+
+# --- Subscriptions ----------------------------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class Outcome:
+    """What a subscription step did: ``ok``, ``limited``, ``invalid`` or ``expired``."""
+
+    result: str
+    subscriber: Subscriber | None = None
+
+
+def subscribe(page: StatusPage, email: str, client_ip: str, now: datetime | None = None) -> Outcome:
+    """Ask for notices for ``email``: a confirmation email goes out, nothing else until it is
+    confirmed. Counted per address and per client address an hour (``limited`` past either).
+
+    The answer is the same whether the address was subscribed already or not, so the page
+    tells nobody who is subscribed."""
+    now = now or timezone.now()
+    email = email.strip().lower()
+    digest = token_hash(email)[:32]
+    per_address = count_in_window(f"status-subscribe:address:{digest}")
+    per_ip = count_in_window(f"status-subscribe:ip:{client_ip}")
+    if (
+        per_address > settings.STATUS_SUBSCRIBE_MAX_PER_ADDRESS
+        or per_ip > settings.STATUS_SUBSCRIBE_MAX_PER_IP
+    ):
+        return Outcome("limited")
+    with transaction.atomic():
+        subscriber, _ = Subscriber.objects.select_for_update().get_or_create(
+            page=page, email=email, defaults={"created_at": now}
+        )
+        if subscriber.is_active:
+            return Outcome("ok", subscriber)
+        subscriber.confirm_nonce = secrets.token_hex(16)
+        subscriber.confirmed_at = None
+        subscriber.unsubscribed_at = None
+        subscriber.save(update_fields=["confirm_nonce", "confirmed_at", "unsubscribed_at"])
+        subscriber.page = page
+        emails.send_confirmation(subscriber)
+    return Outcome("ok", subscriber)
+
+
+def subscriber_confirm(token: str, now: datetime | None = None) -> Outcome:
+    """Confirm a subscription from its emailed link: once, and only before it expires."""
+    try:
+        subscriber_id, nonce = emails.read_confirm_token(token)
+    except signing.SignatureExpired:
+        return Outcome("expired")
+    except signing.BadSignature:
+        return Outcome("invalid")
+    with transaction.atomic():
+        subscriber = (
+            Subscriber.objects.select_for_update()
+            .select_related("page")
+            .filter(pk=subscriber_id)
+            .first()
+        )
+        if subscriber is None or not nonce or subscriber.confirm_nonce != nonce:
+            # Used already, or replaced by a newer request: the link is spent.
+            return Outcome("invalid")
+        subscriber.confirmed_at = now or timezone.now()
+        subscriber.confirm_nonce = ""
+        subscriber.save(update_fields=["confirmed_at", "confirm_nonce"])
+    return Outcome("ok", subscriber)
+
+
+def subscriber_unsubscribe(token: str, now: datetime | None = None) -> Outcome:
+    """Stop a subscriber's notices from the signed link of any notice (idempotent)."""
+    try:
+        subscriber_id = emails.read_unsubscribe_token(token)
+    except signing.BadSignature:
+        return Outcome("invalid")
+    subscriber = Subscriber.objects.select_related("page").filter(pk=subscriber_id).first()
+    if subscriber is None:
+        return Outcome("invalid")
+    if subscriber.unsubscribed_at is None:
+        subscriber.unsubscribed_at = now or timezone.now()
+        Subscriber.objects.filter(pk=subscriber.pk, unsubscribed_at__isnull=True).update(
+            unsubscribed_at=subscriber.unsubscribed_at
+        )
+    return Outcome("ok", subscriber)

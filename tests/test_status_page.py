@@ -1,0 +1,465 @@
+"""The public status page: what it shows, to whom, how it caches, and its subscriptions."""
+
+from __future__ import annotations
+
+import hashlib
+from datetime import UTC, datetime, timedelta
+
+import pytest
+from django.core import mail
+from django.test import Client
+from django.urls import reverse
+from django.utils import timezone
+
+from monitoring.models import MaintenanceWindow, Outage, Source, UptimeCheck
+from reporting.models import StatusNotice, StatusPage, Subscriber, SubscriberDelivery
+from reporting.statuspage.bars import daily_uptime, overall_uptime
+from reporting.statuspage.emails import confirm_token, unsubscribe_token
+from reporting.statuspage.services import (
+    deliver_notice,
+    incident_create,
+    incident_update_post,
+    maintenance_notices_send,
+    status_page_rotate,
+    status_page_set_enabled,
+    subscribe,
+    subscriber_confirm,
+)
+from sla_portal.core.models import Notification
+from tests.support.status import confirmed_subscriber
+
+pytestmark = pytest.mark.django_db
+
+T0 = datetime(2026, 12, 7, 12, 0, tzinfo=UTC)
+
+
+# --- Daily uptime arithmetic (no database) -------------------------------------------------
+
+
+@pytest.mark.django_db(transaction=False)
+def test_a_day_with_36_minutes_down_has_97_5_percent_uptime():
+    day = datetime(2026, 12, 5, tzinfo=UTC)
+    outages = [(day + timedelta(hours=10), day + timedelta(hours=10, minutes=36))]
+    bars = daily_uptime(outages, measured_from=day - timedelta(days=30), now=T0, days=3)
+    assert [bar.day.isoformat() for bar in bars] == ["2026-12-05", "2026-12-06", "2026-12-07"]
+    assert bars[0].uptime == pytest.approx(97.5)
+    assert bars[0].level == "outage"
+    assert bars[1].uptime == 100 and bars[1].level == "operational"
+    # Today is the day so far: 12 hours measured.
+    assert bars[2].measured_seconds == 12 * 3600
+
+
+def test_overlapping_outages_of_two_sources_count_once_and_days_before_evidence_have_no_data():
+    day = datetime(2026, 12, 6, tzinfo=UTC)
+    outages = [
+        (day + timedelta(hours=1), day + timedelta(hours=2)),
+        (day + timedelta(hours=1, minutes=30), day + timedelta(hours=2, minutes=24)),
+    ]
+    bars = daily_uptime(outages, measured_from=day, now=T0, days=3)
+    assert bars[0].uptime is None and bars[0].level == "nodata"
+    assert bars[1].down_seconds == 84 * 60
+    assert overall_uptime(bars) == pytest.approx((36 * 3600 - 84 * 60) / (36 * 3600) * 100)
+
+
+def test_an_open_outage_runs_until_now_and_a_never_measured_service_has_no_data():
+    bars = daily_uptime(
+        [(T0 - timedelta(hours=6), None)], measured_from=T0 - timedelta(days=2), now=T0, days=1
+    )
+    assert bars[0].uptime == pytest.approx(50.0)
+    assert all(bar.uptime is None for bar in daily_uptime([], None, T0, days=90))
+    assert overall_uptime(daily_uptime([], None, T0, days=90)) is None
+
+
+# --- The link ------------------------------------------------------------------------------
+
+
+def test_the_link_carries_256_random_bits_and_only_their_hash_is_stored(acme_status_page):
+    page, token = acme_status_page
+    assert len(token) >= 43  # 32 bytes, URL-safe base64
+    assert page.token_hash == hashlib.sha256(token.encode()).hexdigest()
+    stored = StatusPage.objects.filter(pk=page.pk).values()[0]
+    assert token not in str(stored)
+    assert Client().get(f"/status/{token}/").status_code == 200
+
+
+def test_rotated_and_disabled_links_answer_404(acme_status_page, settings):
+    page, token = acme_status_page
+    client = Client()
+    assert client.get(f"/status/{token}/").status_code == 200
+    new = status_page_rotate(page)
+    assert client.get(f"/status/{token}/").status_code == 404
+    assert client.get(f"/status/{new}/").status_code == 200
+    status_page_set_enabled(page, False)
+    assert client.get(f"/status/{new}/").status_code == 404
+    status_page_set_enabled(page, True)
+    assert client.get(f"/status/{new}/").status_code == 200
+
+
+@pytest.mark.parametrize(
+    "path",
+    [
+        "/status/" + "A" * 43 + "/",
+        "/status/short/",
+        "/status/" + "x" * 5000 + "/",
+        "/status/%00%ff" + "a" * 30 + "/",
+        "/status/confirm/garbage/",
+        "/status/unsubscribe/garbage/",
+    ],
+)
+def test_unknown_or_malformed_links_never_answer_500(path, db):
+    response = Client().get(path)
+    assert response.status_code in (200, 404)  # confirm/unsubscribe GET only ask
+
+
+# --- What the page shows -------------------------------------------------------------------
+
+
+def test_page_shows_state_bars_incidents_newest_update_first_and_maintenance(
+    acme_status_page, acme_monitor, services, alice_manager
+):
+    page, token = acme_status_page
+    portal = services["portal"]
+    now = timezone.now()
+    UptimeCheck.objects.create(
+        service=portal, source=acme_monitor, checked_at=now - timedelta(days=20), status="up"
+    )
+    Outage.objects.create(
+        service=portal, source=acme_monitor, started_at=now - timedelta(minutes=20)
+    )
+    MaintenanceWindow.objects.create(
+        service=portal,
+        source=acme_monitor,
+        external_id="CHG-1",
+        title="Database upgrade",
+        starts_at=now + timedelta(days=2),
+        ends_at=now + timedelta(days=2, hours=2),
+    )
+    incident = incident_create(
+        page.customer,
+        "Portal unreachable",
+        "outage",
+        [portal],
+        "We are looking into it.",
+        alice_manager,
+        internal_note="Root cause: SECRET-FIREWALL-RULE",
+    )
+    incident_update_post(incident, "identified", "A firewall change; rolling back.", alice_manager)
+    body = Client().get(f"/status/{token}/").content.decode()
+    assert "Customer Portal" in body
+    assert "Outage" in body and "Some services have an outage" in body
+    assert body.index("A firewall change") < body.index("We are looking into it.")
+    assert "Database upgrade" in body
+    assert "SECRET-FIREWALL-RULE" not in body
+    assert body.count('class="day-') == 90
+    # Every bar says its day and figure in words, not only in colour.
+    assert "no data" in body and "% uptime" in body
+
+
+def test_maintenance_in_progress_shows_under_maintenance(acme_status_page, acme_monitor, services):
+    _page, token = acme_status_page
+    now = timezone.now()
+    MaintenanceWindow.objects.create(
+        service=services["portal"],
+        source=acme_monitor,
+        external_id="CHG-2",
+        starts_at=now - timedelta(minutes=5),
+        ends_at=now + timedelta(hours=1),
+    )
+    body = Client().get(f"/status/{token}/").content.decode()
+    assert "Under maintenance" in body and "In progress" in body
+
+
+def test_page_shows_no_data_of_another_customer(
+    acme_status_page, active_globex_agreement, services, globex, alice_manager
+):
+    _page, token = acme_status_page
+    # Globex's own monitor says the shared Customer Portal is down, and Globex has an
+    # incident on its own service: neither is Acme's.
+    globex_monitor = Source.objects.create(customer=globex, name="Globex monitor")
+    Outage.objects.create(
+        service=services["portal"], source=globex_monitor, started_at=timezone.now()
+    )
+    incident_create(
+        globex, "Globex records slow", "degraded", [services["records"]], "Slow.", alice_manager
+    )
+    body = Client().get(f"/status/{token}/").content.decode()
+    assert "All systems operational" in body
+    assert "Globex" not in body and "Patient Records" not in body
+
+
+def test_an_incident_for_another_customers_service_is_refused(
+    acme_status_page, active_globex_agreement, services, alice_manager
+):
+    from django.core.exceptions import ValidationError
+
+    page, _ = acme_status_page
+    with pytest.raises(ValidationError) as refused:
+        incident_create(page.customer, "Wrong", "outage", [services["records"]], "x", alice_manager)
+    assert "services" in refused.value.message_dict
+
+
+# --- Caching ---------------------------------------------------------------------------------
+
+
+def test_page_is_public_cacheable_and_answers_304_to_its_etag(
+    acme_status_page, services, alice_manager
+):
+    page, token = acme_status_page
+    client = Client()
+    first = client.get(f"/status/{token}/")
+    assert first.status_code == 200
+    assert "public" in first["Cache-Control"] and "max-age=30" in first["Cache-Control"]
+    assert not first.cookies  # nothing of the visitor: one rendering serves everyone
+    etag = first["ETag"]
+    again = client.get(f"/status/{token}/", HTTP_IF_NONE_MATCH=etag)
+    assert again.status_code == 304 and again.content == b""
+    incident_create(
+        page.customer, "Slow pages", "degraded", [services["portal"]], "Looking.", alice_manager
+    )
+    from django.core.cache import cache
+
+    cache.clear()  # the stamp is kept for a few seconds; a test does not wait for it
+    changed = client.get(f"/status/{token}/", HTTP_IF_NONE_MATCH=etag)
+    assert changed.status_code == 200 and changed["ETag"] != etag
+    assert "Slow pages" in changed.content.decode()
+
+
+def test_a_crowd_costs_no_query_per_request_once_cached(
+    acme_status_page, django_assert_max_num_queries, monkeypatch
+):
+    _, token = acme_status_page
+    # The stamp is kept 5 s; a slow machine must not turn that into a flaky count.
+    monkeypatch.setattr("reporting.views.status.STAMP_CACHE_SECONDS", 300)
+    client = Client()
+    client.get(f"/status/{token}/")
+    with django_assert_max_num_queries(0):
+        for _ in range(20):
+            assert client.get(f"/status/{token}/").status_code == 200
+
+
+# --- Subscriptions ---------------------------------------------------------------------------
+
+
+def test_subscribing_sends_one_confirmation_and_nothing_else_until_confirmed(
+    acme_status_page, services, alice_manager
+):
+    page, token = acme_status_page
+    response = Client().post(f"/status/{token}/subscribe/", {"email": " Dana@Example.com "})
+    assert response.status_code == 200 and b"Check your inbox" in response.content
+    subscriber = Subscriber.objects.get(page=page)
+    assert subscriber.email == "dana@example.com" and not subscriber.is_active
+    confirmations = Notification.objects.filter(kind="status.confirm")
+    assert [row.recipient for row in confirmations] == ["dana@example.com"]
+    assert "/status/confirm/" in confirmations[0].body_text
+    incident_create(page.customer, "Down", "outage", [services["portal"]], "x", alice_manager)
+    assert not Notification.objects.filter(kind="status.notice").exists()
+
+
+def test_confirmation_link_works_once_and_expires(acme_status_page, settings):
+    page, _ = acme_status_page
+    subscribe(page, "erin@example.com", "10.0.0.1")
+    subscriber = Subscriber.objects.get(email="erin@example.com")
+    link = confirm_token(subscriber)
+    client = Client(enforce_csrf_checks=False)
+    assert client.get(f"/status/confirm/{link}/").status_code == 200  # asks only
+    assert not Subscriber.objects.get(pk=subscriber.pk).is_active
+    assert client.post(f"/status/confirm/{link}/").status_code == 200
+    assert Subscriber.objects.get(pk=subscriber.pk).is_active
+    assert client.post(f"/status/confirm/{link}/").status_code == 400  # spent
+    assert client.post("/status/confirm/" + link[:-3] + "abc/").status_code == 400  # forged
+
+    subscribe(page, "fay@example.com", "10.0.0.1")
+    late = Subscriber.objects.get(email="fay@example.com")
+    settings.STATUS_CONFIRM_MAX_AGE_SECONDS = -1
+    assert subscriber_confirm(confirm_token(late)).result == "expired"
+    assert b"expired" in client.post(f"/status/confirm/{confirm_token(late)}/").content
+
+
+def test_each_notice_reaches_each_confirmed_subscriber_exactly_once(
+    acme_status_page, services, alice_manager
+):
+    page, _ = acme_status_page
+    dana = confirmed_subscriber(page, "dana@example.com")
+    subscribe(page, "pending@example.com", "10.0.0.2")  # never confirmed
+    incident = incident_create(
+        page.customer, "Down", "outage", [services["portal"]], "Looking.", alice_manager
+    )
+    notice = StatusNotice.objects.get(page=page)
+    assert deliver_notice(notice) == 0  # announced again: nothing new
+    rows = Notification.objects.filter(kind="status.notice")
+    assert [row.recipient for row in rows] == ["dana@example.com"]
+    assert SubscriberDelivery.objects.filter(subscriber=dana, notice=notice).count() == 1
+    assert rows[0].headers["List-Unsubscribe"].startswith("<http")
+    assert rows[0].headers["List-Unsubscribe-Post"] == "List-Unsubscribe=One-Click"
+    incident_update_post(incident, "resolved", "Back up.", alice_manager)
+    assert Notification.objects.filter(kind="status.notice").count() == 2
+    subjects = list(
+        Notification.objects.filter(kind="status.notice").values_list("subject", flat=True)
+    )
+    assert any(subject.startswith("[Resolved] Down") for subject in subjects)
+
+
+def test_unsubscribe_is_one_click_without_a_session_and_stops_notices(
+    acme_status_page, services, alice_manager
+):
+    page, _ = acme_status_page
+    dana = confirmed_subscriber(page, "dana@example.com")
+    client = Client(enforce_csrf_checks=True)
+    # What a mail program sends for List-Unsubscribe-Post: no cookie, no CSRF token.
+    response = client.post(
+        f"/status/unsubscribe/{unsubscribe_token(dana)}/", {"List-Unsubscribe": "One-Click"}
+    )
+    assert response.status_code == 200 and b"Unsubscribed" in response.content
+    assert Subscriber.objects.get(pk=dana.pk).unsubscribed_at is not None
+    incident_create(page.customer, "Down", "outage", [services["portal"]], "x", alice_manager)
+    assert not Notification.objects.filter(kind="status.notice").exists()
+
+
+def test_subscribe_requests_are_limited_per_address_and_client(acme_status_page, settings):
+    _, token = acme_status_page
+    settings.STATUS_SUBSCRIBE_MAX_PER_ADDRESS = 2
+    settings.STATUS_SUBSCRIBE_MAX_PER_IP = 3
+    client = Client()
+    url = f"/status/{token}/subscribe/"
+    assert client.post(url, {"email": "a@example.com"}).status_code == 200
+    assert client.post(url, {"email": "a@example.com"}).status_code == 200
+    limited = client.post(url, {"email": "A@example.com"})
+    assert limited.status_code == 429 and limited["Retry-After"] == "3600"
+    assert client.post(url, {"email": "b@example.com"}).status_code == 429  # 4th from this IP
+    # Each allowed request sent a fresh link (the newer replaces the older); no more.
+    assert Notification.objects.filter(kind="status.confirm").count() == 2
+
+
+@pytest.mark.parametrize(
+    "data",
+    [
+        {},
+        {"email": ""},
+        {"email": "not-an-address"},
+        {"email": "a" * 5000 + "@x.com"},
+        {"email": "x@example.com\r\nBcc: y@example.com"},
+        {"email": "\x00@example.com"},
+    ],
+)
+def test_bad_subscribe_input_gets_a_clear_400(acme_status_page, data):
+    _, token = acme_status_page
+    response = Client().post(f"/status/{token}/subscribe/", data)
+    assert response.status_code == 400
+    assert not Subscriber.objects.exists()
+
+
+def test_subscribing_on_a_disabled_page_answers_404(acme_status_page):
+    page, token = acme_status_page
+    status_page_set_enabled(page, False)
+    response = Client().post(f"/status/{token}/subscribe/", {"email": "a@example.com"})
+    assert response.status_code == 404
+
+
+def test_upcoming_maintenance_is_announced_once(acme_status_page, acme_monitor, services):
+    page, _ = acme_status_page
+    confirmed_subscriber(page, "dana@example.com")
+    now = timezone.now()
+    MaintenanceWindow.objects.create(
+        service=services["portal"],
+        source=acme_monitor,
+        external_id="CHG-9",
+        title="Kernel patches",
+        starts_at=now + timedelta(days=3),
+        ends_at=now + timedelta(days=3, hours=1),
+    )
+    MaintenanceWindow.objects.create(  # too far ahead for now
+        service=services["portal"],
+        source=acme_monitor,
+        external_id="CHG-10",
+        starts_at=now + timedelta(days=30),
+        ends_at=now + timedelta(days=30, hours=1),
+    )
+    assert maintenance_notices_send(now) == 1
+    assert maintenance_notices_send(now) == 0
+    rows = Notification.objects.filter(kind="status.notice")
+    assert rows.count() == 1 and "Scheduled maintenance" in rows[0].subject
+    assert "Kernel patches" in rows[0].body_text
+
+
+def test_confirmation_and_notice_emails_render_all_three_parts(
+    acme_status_page, services, alice_manager, settings
+):
+    _page, token = acme_status_page
+    Client().post(f"/status/{token}/subscribe/", {"email": "dana@example.com"})
+    confirmation = Notification.objects.get(kind="status.confirm")
+    assert confirmation.subject == "Confirm your subscription to Acme Logistics status"
+    assert "Confirm subscription" in confirmation.body_html
+    assert reverse("status-confirm", args=["x"]).rsplit("x", 1)[0] in confirmation.body_text
+    assert not mail.outbox  # queued for the mail process, not sent from the request
+
+
+def test_subscribing_again_when_subscribed_sends_nothing_and_changes_nothing(acme_status_page):
+    page, _ = acme_status_page
+    dana = confirmed_subscriber(page, "dana@example.com")
+    assert subscribe(page, "DANA@example.com", "10.0.0.9").result == "ok"
+    assert Subscriber.objects.get(pk=dana.pk).is_active
+    assert not Notification.objects.filter(kind="status.confirm").exists()
+
+
+def test_resubscribing_after_unsubscribing_needs_a_new_confirmation(acme_status_page):
+    page, _ = acme_status_page
+    dana = confirmed_subscriber(page, "dana@example.com")
+    Subscriber.objects.filter(pk=dana.pk).update(unsubscribed_at=timezone.now())
+    subscribe(page, "dana@example.com", "10.0.0.9")
+    dana.refresh_from_db()
+    assert not dana.is_active and dana.confirm_nonce
+    assert Notification.objects.filter(kind="status.confirm").count() == 1
+
+
+def test_unmeasured_time_leaves_the_days_measured_time():
+    day = datetime(2026, 12, 6, tzinfo=UTC)
+    silent = [(day + timedelta(hours=12), day + timedelta(hours=36))]
+    outage = [(day + timedelta(hours=6), day + timedelta(hours=12))]
+    bars = daily_uptime(outage, day - timedelta(days=1), now=T0, days=2, unmeasured=silent)
+    assert bars[0].measured_seconds == 12 * 3600 and bars[0].uptime == pytest.approx(50.0)
+    assert bars[1].uptime is None  # today up to noon: all silent
+
+
+def test_a_service_whose_monitor_went_quiet_shows_no_recent_data_not_operational(
+    acme_status_page, acme_monitor, services
+):
+    _, token = acme_status_page
+    now = timezone.now()
+    UptimeCheck.objects.create(
+        service=services["portal"],
+        source=acme_monitor,
+        checked_at=now - timedelta(days=3),
+        status="down",
+    )
+    Outage.objects.create(
+        service=services["portal"], source=acme_monitor, started_at=now - timedelta(days=3)
+    )
+    Source.objects.filter(pk=acme_monitor.pk).update(
+        last_data_at=now - timedelta(days=3),
+        stale_at=now - timedelta(days=3) + timedelta(minutes=10),
+    )
+    body = Client().get(f"/status/{token}/").content.decode()
+    assert "No recent data" in body and "Some services have no recent monitoring data" in body
+    # The open outage ends where the evidence ends: the last two days are unmeasured, not down.
+    # Only the ten minutes of evidence three days ago are measured (one bar, two if they
+    # straddle midnight), and down; every later day is no data, none of them operational.
+    assert body.count('class="day-outage"') in (1, 2)
+    assert body.count('class="day-nodata"') == 90 - body.count('class="day-outage"')
+
+
+def test_silence_that_counts_as_down_is_an_outage(acme_status_page, acme_monitor, services):
+    _, token = acme_status_page
+    now = timezone.now()
+    UptimeCheck.objects.create(
+        service=services["portal"],
+        source=acme_monitor,
+        checked_at=now - timedelta(days=1),
+        status="up",
+    )
+    Source.objects.filter(pk=acme_monitor.pk).update(
+        last_data_at=now - timedelta(hours=2),
+        stale_at=now - timedelta(hours=1),
+        silence_counts_as_down=True,
+    )
+    body = Client().get(f"/status/{token}/").content.decode()
+    assert "Some services have an outage" in body
