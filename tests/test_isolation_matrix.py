@@ -131,6 +131,7 @@ GROUPS: list[tuple[str, str]] = [
     ("agreements:edit*", "manager"),
     ("agreements:*-create", "manager"),
     ("agreements:*-edit", "manager"),
+    ("agreements:openslo-import", "manager"),
     ("agreements:tier-*", "provider"),
     ("agreements:calendar-detail", "provider"),
     ("calendar-detail", "provider"),
