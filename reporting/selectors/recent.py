@@ -10,6 +10,7 @@ dashboard only needs to say "more than a thousand" and the history page has the 
 
 from __future__ import annotations
 
+from django.db import connection
 from django.db.models import F, QuerySet
 from django.db.models.expressions import RawSQL
 
@@ -37,6 +38,21 @@ def _driver(agreements: list[int] | QuerySet) -> tuple[str, list]:
     return "unnest(%s::bigint[]) AS a(id)", [list(agreements)]
 
 
+def _portable_top(
+    queryset: QuerySet, agreement_ids: list[int] | QuerySet, order: tuple, per_agreement: int
+) -> list[int]:
+    """The same top ``per_agreement`` rows per agreement, one small query per agreement: for
+    the embedded SQLite of ``make run``, which has neither ``LATERAL`` nor arrays. Demo
+    data holds a handful of agreements; production runs on PostgreSQL."""
+    if isinstance(agreement_ids, QuerySet):
+        agreement_ids = list(agreement_ids.values_list("pk", flat=True))
+    found: list[int] = []
+    for agreement_id in agreement_ids:
+        rows = queryset.filter(agreement_id=agreement_id).order_by(*order)
+        found += rows.values_list("id", flat=True)[:per_agreement]
+    return found
+
+
 def _scope(alias: str, user: User) -> tuple[str, list]:
     org = customer_scope(user)
     if org is None:
@@ -49,6 +65,19 @@ def latest_breaches(
 ) -> QuerySet[Breach]:
     """The newest ``per_agreement`` breaches of each agreement, newest first, with what the
     dashboard prints of them (ticket, period)."""
+    visible = Breach.objects.visible_to(user)
+    if connection.vendor != "postgresql":
+        ids = _portable_top(
+            visible.filter(withdrawn_at__isnull=True),
+            agreement_ids,
+            ("-opened_at", "-id"),
+            per_agreement,
+        )
+        return (
+            visible.filter(id__in=ids)
+            .select_related("ticket", "period_result")
+            .order_by("-opened_at", "-id")
+        )
     driver, driver_params = _driver(agreement_ids)
     scope, params = _scope("b", user)
     lateral = (
@@ -70,6 +99,13 @@ def nearest_timers(
 ) -> QuerySet[TicketTimer]:
     """The ``per_agreement`` open ticket targets of each agreement whose threshold is nearest
     (paused ones, without a deadline, last), through the partial ``timer_open_due`` index."""
+    order = (F("threshold_due_at").asc(nulls_last=True), "id")
+    if connection.vendor != "postgresql":
+        visible = TicketTimer.objects.visible_to(user)
+        ids = _portable_top(
+            visible.filter(stopped_at__isnull=True), agreement_ids, order, per_agreement
+        )
+        return visible.filter(id__in=ids).select_related("ticket", "agreement").order_by(*order)
     driver, driver_params = _driver(agreement_ids)
     scope, params = _scope("t", user)
     lateral = (
