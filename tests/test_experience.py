@@ -293,3 +293,28 @@ def test_answer_counts_in_the_open_period_of_the_resolution(xla_agreement, acme_
     assert month.details["responses"] == 3
     assert month.value == pytest.approx(3.0)
     assert month.status == "breached"
+
+
+def test_answers_nudge_the_coalesced_evaluation_not_one_task_each(
+    client, xla_agreement, acme_desk, monkeypatch
+):
+    """A burst of answers records the agreement in the evaluation request and queues one
+    ``evaluate_changed`` while it is outstanding (``monitoring.evaluation.trigger``)."""
+    from celery import current_app
+
+    from monitoring.evaluation import trigger
+    from monitoring.models import EvaluationRequest
+
+    surveys = [_survey_for(xla_agreement, acme_desk, f"B{n}") for n in range(3)]
+    EvaluationRequest.objects.all().delete()
+    queued = []
+    monkeypatch.setattr(trigger, "enqueue", lambda name, *args: queued.append(name))
+    monkeypatch.setattr(
+        current_app, "send_task", lambda name, **kwargs: queued.append(f"direct {name}")
+    )
+    for survey in surveys:
+        url = f"/surveys/{tokens.survey_token(survey, 4)}/"
+        assert client.post(url, {"score": "4"}).status_code == 200
+    assert queued == ["monitoring.evaluate_changed"]
+    request = EvaluationRequest.objects.get(name=trigger.NAME)
+    assert str(xla_agreement.pk) in request.agreements

@@ -15,6 +15,7 @@ from django.http import HttpRequest, HttpResponse, HttpResponseNotAllowed
 from django.shortcuts import render
 from django.views.decorators.cache import never_cache
 
+from monitoring.evaluation.trigger import request_evaluation
 from monitoring.experience import tokens
 from monitoring.experience.services import CSAT_CHOICES, survey_answer, survey_comment
 from monitoring.models import Survey
@@ -76,6 +77,11 @@ def survey_answer_page(request: HttpRequest, token: str) -> HttpResponse:
         form = AnswerForm(request.POST, kind=survey.kind)
         if form.is_valid():
             answer = survey_answer(survey, form.cleaned_data["score"], form.cleaned_data["comment"])
+            if answer.outcome == "recorded":
+                # Committed: nudge the coalesced evaluation (one task outstanding however
+                # many answers arrive); a database or broker that is down only delays it,
+                # every open period is recomputed each minute anyway.
+                request_evaluation("agreements", [survey.agreement_id])
             return _page(
                 request,
                 "done" if answer.outcome == "recorded" else "already",
