@@ -318,3 +318,33 @@ def test_answers_nudge_the_coalesced_evaluation_not_one_task_each(
     assert queued == ["monitoring.evaluate_changed"]
     request = EvaluationRequest.objects.get(name=trigger.NAME)
     assert str(xla_agreement.pk) in request.agreements
+
+
+def test_a_comment_posted_before_any_answer_gets_the_answer_form(client, xla_agreement, acme_desk):
+    """``action=comment`` on an unanswered survey records nothing and says nothing false: it
+    is an answer without a score (the form again, 400), or with one, the answer."""
+    survey = _survey_for(xla_agreement, acme_desk)
+    url = f"/surveys/{tokens.survey_token(survey, 2)}/"
+    response = client.post(url, {"action": "comment", "comment": "Slow."})
+    assert response.status_code == 400
+    assert b"already been answered" not in response.content
+    assert b"How satisfied are you" in response.content
+    survey.refresh_from_db()
+    assert survey.answered_at is None
+    answered = client.post(url, {"action": "comment", "score": "2", "comment": "Slow."})
+    assert answered.status_code == 200 and b"Thank you" in answered.content
+    survey.refresh_from_db()
+    assert (survey.score, survey.comment) == (2, "Slow.")
+
+
+def test_a_signed_in_respondent_is_recorded_as_the_one_who_answered(
+    client, xla_agreement, acme_desk, carol_customer
+):
+    survey = _survey_for(xla_agreement, acme_desk)
+    anonymous = _survey_for(xla_agreement, acme_desk, "T-11")
+    client.post(f"/surveys/{tokens.survey_token(anonymous, 4)}/", {"score": "4"})
+    client.force_login(carol_customer)
+    client.post(f"/surveys/{tokens.survey_token(survey, 4)}/", {"score": "4"})
+    survey.refresh_from_db()
+    anonymous.refresh_from_db()
+    assert (survey.answered_by, anonymous.answered_by) == (carol_customer.email, "")

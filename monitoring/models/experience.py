@@ -42,7 +42,8 @@ class Survey(models.Model):
     answered_at = models.DateTimeField(null=True, blank=True)
     score = models.SmallIntegerField(null=True, blank=True)
     comment = models.TextField(blank=True, max_length=2000)
-    # Who answered (the CSAT link goes to every contact: the first answer counts).
+    # Who answered, when signed in (the link needs no login; the CSAT link goes to every
+    # contact and the first answer counts); blank for an anonymous answer.
     answered_by = models.EmailField(blank=True)
 
     scope_paths = ("customer",)
