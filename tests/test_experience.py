@@ -348,3 +348,43 @@ def test_a_signed_in_respondent_is_recorded_as_the_one_who_answered(
     survey.refresh_from_db()
     anonymous.refresh_from_db()
     assert (survey.answered_by, anonymous.answered_by) == (carol_customer.email, "")
+
+
+def test_a_csat_target_of_one_service_asks_and_counts_only_that_services_tickets(
+    acme_agreement, alice_manager, carol_customer, acme_desk, services
+):
+    from monitoring.experience.measure import csat_ratings
+
+    acme_agreement.services.add(services["erp"])
+    agreement = sign_with_experience_targets(
+        acme_agreement, alice_manager, carol_customer, csat_service=services["erp"]
+    )
+    now = timezone.now()
+    resolved = {
+        "opened_at": (now - timedelta(hours=3)).isoformat(),
+        "resolved_at": (now - timedelta(hours=1)).isoformat(),
+    }
+    ingest(
+        acme_desk,
+        agreement,
+        {"external_id": "ERP-1", "service": "ERP Hosting", **resolved},
+        {"external_id": "WEB-1", "service": "Customer Portal", **resolved},
+    )
+    evaluate_pending_tickets(now)
+    assert list(Survey.objects.values_list("ticket__external_id", flat=True)) == ["ERP-1"]
+    Ticket.objects.update(csat=2)
+    erp = [services["erp"].pk]
+    window = (now - timedelta(days=1), now + timedelta(days=1))
+    assert csat_ratings(agreement.pk, window, erp) == [2]
+
+
+def test_a_ticket_reopened_after_its_rating_leaves_the_figure(xla_agreement, acme_desk):
+    from monitoring.experience.measure import csat_ratings
+
+    now = timezone.now()
+    rated = [_survey_for(xla_agreement, acme_desk, f"O{n}") for n in range(2)]
+    for survey in rated:
+        survey_answer(survey, 2)
+    Ticket.objects.filter(pk=rated[0].ticket_id).update(state=Ticket.State.OPEN)
+    window = (now - timedelta(days=1), now + timedelta(days=1))
+    assert csat_ratings(xla_agreement.pk, window) == [2]

@@ -2,7 +2,10 @@
 
 * CSAT: the 1-5 rating of each ticket of the agreement **resolved** in the period (the
   ticket's ``csat``, from the desk's feed or the resolution survey), whenever it was given:
-  a rating is about the resolution, so it belongs to the resolution's period.
+  a rating is about the resolution, so it belongs to the resolution's period. A target of
+  one service counts that service's tickets only. A ticket reopened after its rating (state
+  ``open`` again) is left out until it is resolved again: its rating was about a resolution
+  that did not hold.
 * NPS: the 0-10 answers of the agreement's NPS surveys **answered** in the period.
 """
 
@@ -46,7 +49,7 @@ def csat_ratings(agreement_id: int, window: tuple[datetime, datetime], service_i
     ).values("score")[:1]
     tickets = Ticket.objects.filter(
         agreement_id=agreement_id, resolved_at__gte=start, resolved_at__lt=end
-    )
+    ).exclude(state=Ticket.State.OPEN)
     if service_ids is not None:
         tickets = tickets.filter(service_id__in=service_ids)
     rated = tickets.annotate(rating=Coalesce("csat", Subquery(answered))).filter(

@@ -60,15 +60,30 @@ def survey_contacts(customer_id: int) -> list[User]:
 
 def has_experience_target(agreement: Agreement, metric: str) -> bool:
     """Whether the agreement's version in force has a ``metric`` (csat/nps) target."""
+    return experience_services(agreement, metric) is not None
+
+
+ALL_SERVICES = frozenset({"*"})
+
+
+def experience_services(agreement: Agreement, metric: str) -> frozenset[str] | None:
+    """The names of the services the agreement's ``metric`` (csat/nps) targets in force
+    cover: ``ALL_SERVICES`` when one covers every service, None without such a target."""
     if agreement.status not in MONITORED_STATES or not agreement.in_force_version_id:
-        return False
+        return None
     terms = terms_of_version(agreement.in_force_version_id)
-    return any(target.metric == metric for target in terms.targets)
+    targets = [target for target in terms.targets if target.metric == metric]
+    if not targets:
+        return None
+    if any(not target.service for target in targets):
+        return ALL_SERVICES
+    return frozenset(target.service for target in targets)
 
 
 def csat_invite_resolved(ticket_ids: Iterable[int], now: datetime) -> int:
     """Ask the customer about each of these tickets that is resolved (recently, without a
-    rating yet) under an agreement with a CSAT target; return how many surveys were new.
+    rating yet) under an agreement with a CSAT target covering the ticket's service; return
+    how many surveys were new.
 
     Call inside the transaction that evaluates the tickets: the emails are recorded with it."""
     candidates = list(
@@ -81,15 +96,21 @@ def csat_invite_resolved(ticket_ids: Iterable[int], now: datetime) -> int:
         )
         .exclude(state=Ticket.State.OPEN)
         .exclude(surveys__kind=Survey.Kind.CSAT)
-        .select_related("agreement", "agreement__customer")
+        .select_related("agreement", "agreement__customer", "service")
     )
-    asked: dict[int, bool] = {}
+    asked: dict[int, frozenset[str] | None] = {}
     created = 0
     for ticket in candidates:
         agreement = ticket.agreement
         if agreement.pk not in asked:
-            asked[agreement.pk] = has_experience_target(agreement, "csat")
-        if not asked[agreement.pk]:
+            asked[agreement.pk] = experience_services(agreement, "csat")
+        covered = asked[agreement.pk]
+        if covered is None:
+            continue
+        # A CSAT target of one service asks about that service's tickets only.
+        if covered is not ALL_SERVICES and (
+            ticket.service is None or ticket.service.name not in covered
+        ):
             continue
         survey = _new_csat_survey(ticket)
         if survey is None:

@@ -203,13 +203,14 @@ def experience_in_month(user: User, report) -> Experience | None:
 def _comment_window(agreement_id: int, row: PeriodResult) -> Q:
     """The low answers with a comment that count in one figure's period."""
     if row.metric == "csat":
+        # As the figure counts them (``monitoring.experience.measure``): not a reopened ticket.
         return Q(
             agreement_id=agreement_id,
             kind=Survey.Kind.CSAT,
             score__lte=LOW_CSAT,
             ticket__resolved_at__gte=row.period_start,
             ticket__resolved_at__lt=row.period_end,
-        )
+        ) & ~Q(ticket__state="open")
     return Q(
         agreement_id=agreement_id,
         kind=Survey.Kind.NPS,
