@@ -388,3 +388,46 @@ def test_a_ticket_reopened_after_its_rating_leaves_the_figure(xla_agreement, acm
     Ticket.objects.filter(pk=rated[0].ticket_id).update(state=Ticket.State.OPEN)
     window = (now - timedelta(days=1), now + timedelta(days=1))
     assert csat_ratings(xla_agreement.pk, window) == [2]
+
+
+def test_a_late_rating_counts_in_the_resolution_month_until_the_links_expire(
+    xla_agreement, acme_desk
+):
+    """The worked example of docs/experience.md: a ticket resolved on a month's last day and
+    rated days later counts in that month, whose CSAT figure stays provisional (not final)
+    until the survey links of its last tickets have expired."""
+    ratings = (("N1", 10, 5), ("N2", 11, 4), ("N3", 12, 1))
+    ingest(
+        acme_desk,
+        xla_agreement,
+        *(
+            {
+                "external_id": name,
+                "opened_at": f"2026-11-{day}T08:00:00Z",
+                "resolved_at": f"2026-11-{day}T12:00:00Z",
+                "csat": csat,
+            }
+            for name, day, csat in ratings
+        ),
+    )
+    evaluate_periods(utc(2026, 12, 2))
+    november = csat_result(xla_agreement, utc(2026, 11, 1))
+    assert november.details["responses"] == 3 and not november.final
+    ingest(
+        acme_desk,
+        xla_agreement,
+        {
+            "external_id": "N4",
+            "opened_at": "2026-11-30T08:00:00Z",
+            "resolved_at": "2026-11-30T12:00:00Z",
+            "csat": 2,
+        },
+    )
+    evaluate_periods(utc(2026, 12, 5))
+    november.refresh_from_db()
+    assert november.details["responses"] == 4
+    assert november.value == pytest.approx(3.0)  # (5 + 4 + 1 + 2) / 4
+    assert november.status == "breached" and not november.final
+    evaluate_periods(utc(2027, 1, 5))
+    november.refresh_from_db()
+    assert november.final and november.closed_at is not None

@@ -85,3 +85,60 @@ def test_comments_are_read_once_for_all_agreements_and_only_for_a_missed_figure(
     with django_assert_max_num_queries(0):
         found = experience_from_results(alice_manager, quiet)
     assert found[acme_agreement.pk].comments == found[globex_agreement.pk].comments == []
+
+
+def test_a_csat_figure_is_provisional_until_its_late_ratings_are_in(acme_agreement, alice_manager):
+    november = (utc(2026, 11, 1), utc(2026, 12, 1))
+    results = {
+        acme_agreement.pk: [
+            figure(acme_agreement, "csat", *november, Status.BREACHED),
+            figure(acme_agreement, "nps", *november, Status.BREACHED),
+        ]
+    }
+    early = experience_from_results(alice_manager, results, now=utc(2026, 12, 20))
+    csat, nps = early[acme_agreement.pk].figures
+    assert (csat.provisional, nps.provisional) == (True, False)
+    assert csat.closes_at == utc(2027, 1, 3)
+    late = experience_from_results(alice_manager, results, now=utc(2027, 1, 3))
+    assert not late[acme_agreement.pk].figures[0].provisional
+
+
+def test_a_comment_shows_only_while_its_score_is_in_the_figure(
+    acme_agreement, alice_manager, acme_desk
+):
+    from monitoring.models import Ticket
+
+    ticket = Ticket.objects.create(
+        source=acme_desk,
+        external_id="C-1",
+        agreement=acme_agreement,
+        customer_id=acme_agreement.customer_id,
+        opened_at=utc(2026, 11, 2, 8),
+        resolved_at=utc(2026, 11, 2, 12),
+        state=Ticket.State.RESOLVED,
+        csat=1,
+    )
+    Survey.objects.create(
+        kind=Survey.Kind.CSAT,
+        agreement=acme_agreement,
+        customer_id=acme_agreement.customer_id,
+        ticket=ticket,
+        answered_at=utc(2026, 11, 3),
+        score=1,
+        comment="Slow.",
+    )
+    results = {
+        acme_agreement.pk: [
+            figure(acme_agreement, "csat", utc(2026, 11, 1), utc(2026, 12, 1), Status.BREACHED)
+        ]
+    }
+
+    def shown() -> list[str]:
+        found = experience_from_results(alice_manager, results)
+        return [c.comment for c in found[acme_agreement.pk].comments]
+
+    assert shown() == ["Slow."]
+    Ticket.objects.filter(pk=ticket.pk).update(csat=4)  # the desk's feed rated it again
+    assert shown() == []
+    Ticket.objects.filter(pk=ticket.pk).update(csat=1, state=Ticket.State.OPEN)  # reopened
+    assert shown() == []

@@ -7,18 +7,34 @@
   ``open`` again) is left out until it is resolved again: its rating was about a resolution
   that did not hold.
 * NPS: the 0-10 answers of the agreement's NPS surveys **answered** in the period.
+
+Since a CSAT rating may come after its period ended (a ticket resolved on the month's last
+day is rated days later), a CSAT period closes only ``CSAT_GRACE`` after its end: the time
+within which its last ticket is asked (``INVITE_RESOLVED_WITHIN``) plus the life of the
+survey link (``tokens.MAX_AGE``). Until then its figure is provisional (not final) and is
+recomputed with every late rating; after that no survey link of the period still works.
 """
 
 from __future__ import annotations
 
-from datetime import datetime
+from datetime import datetime, timedelta
 
 from django.db.models import OuterRef, Subquery
 from django.db.models.functions import Coalesce
 
 from monitoring.compliance.verdicts import Goal, Verdict
+from monitoring.experience import tokens
 from monitoring.experience.arithmetic import experience_verdict
+from monitoring.experience.services import INVITE_RESOLVED_WITHIN
 from monitoring.models import Survey, Ticket
+
+CSAT_GRACE: timedelta = INVITE_RESOLVED_WITHIN + tokens.MAX_AGE
+
+
+def closes_at(metric: str, period_end: datetime) -> datetime:
+    """When a period of a ``metric`` target ending at ``period_end`` closes (is final): a CSAT
+    period ``CSAT_GRACE`` later, every other at its end."""
+    return period_end + CSAT_GRACE if metric == "csat" else period_end
 
 
 def experience_period(

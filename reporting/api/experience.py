@@ -47,6 +47,8 @@ EXPERIENCE_EXAMPLE = {
             "threshold": 3.8,
             "below_threshold": True,
             "reason": "",
+            "provisional": True,
+            "closes_at": "2027-02-03T00:00:00Z",
         }
     ],
     "watermelon": True,

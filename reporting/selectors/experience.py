@@ -21,6 +21,7 @@ from django.db.models.functions import RowNumber
 from django.utils import timezone
 
 from monitoring.experience.arithmetic import DETRACTOR_UP_TO, LOW_CSAT
+from monitoring.experience.measure import closes_at
 from monitoring.models import PeriodResult, Status, Survey
 from sla_portal.core.models import User
 
@@ -45,6 +46,10 @@ class ExperienceFigure:
     target: float
     threshold: float
     reason: str
+    # When the figure is final: a CSAT period waits for late ratings after its end
+    # (``monitoring.experience.measure.closes_at``); until then it is provisional.
+    closes_at: datetime | None = None
+    provisional: bool = False
 
     @property
     def below_threshold(self) -> bool:
@@ -106,8 +111,9 @@ class Experience:
         return self.sla_all_met and bool(self.below_threshold)
 
 
-def _figure(row: PeriodResult) -> ExperienceFigure:
+def _figure(row: PeriodResult, now: datetime) -> ExperienceFigure:
     details = row.details or {}
+    closes = closes_at(row.metric, row.period_end)
     return ExperienceFigure(
         metric=row.metric,
         label=row.target_label,
@@ -118,6 +124,8 @@ def _figure(row: PeriodResult) -> ExperienceFigure:
         target=row.goal_target,
         threshold=row.goal_threshold,
         reason=details.get("reason", ""),
+        closes_at=closes,
+        provisional=now < closes,
     )
 
 
@@ -152,11 +160,14 @@ def experience_by_agreement(
 
 
 def experience_from_results(
-    user: User, results_by_agreement: Mapping[int, Iterable[PeriodResult]]
+    user: User,
+    results_by_agreement: Mapping[int, Iterable[PeriodResult]],
+    now: datetime | None = None,
 ) -> dict[int, Experience]:
     """:func:`experience_by_agreement` from period results already read (the dashboards'
     current periods): no query at all unless an experience target missed its target, then
     one for the comments of every such agreement."""
+    now = now or timezone.now()
     found: dict[int, Experience] = {}
     missed: list[tuple[int, PeriodResult]] = []
     for agreement_id, rows in results_by_agreement.items():
@@ -168,7 +179,7 @@ def experience_from_results(
         # its own period below).
         first = experience_rows[0]
         view = Experience(agreement_id, first.period_start, first.period_end)
-        view.figures = [_figure(r) for r in experience_rows]
+        view.figures = [_figure(r, now) for r in experience_rows]
         for row in results:
             if row.metric in EXPERIENCE_METRICS:
                 continue
@@ -203,14 +214,19 @@ def experience_in_month(user: User, report) -> Experience | None:
 def _comment_window(agreement_id: int, row: PeriodResult) -> Q:
     """The low answers with a comment that count in one figure's period."""
     if row.metric == "csat":
-        # As the figure counts them (``monitoring.experience.measure``): not a reopened ticket.
-        return Q(
-            agreement_id=agreement_id,
-            kind=Survey.Kind.CSAT,
-            score__lte=LOW_CSAT,
-            ticket__resolved_at__gte=row.period_start,
-            ticket__resolved_at__lt=row.period_end,
-        ) & ~Q(ticket__state="open")
+        # Only answers whose score is in the figure (``monitoring.experience.measure``): not
+        # of a reopened ticket, nor one whose rating the desk's feed has since replaced.
+        return (
+            Q(
+                agreement_id=agreement_id,
+                kind=Survey.Kind.CSAT,
+                score__lte=LOW_CSAT,
+                ticket__resolved_at__gte=row.period_start,
+                ticket__resolved_at__lt=row.period_end,
+            )
+            & (Q(ticket__csat__isnull=True) | Q(ticket__csat=F("score")))
+            & ~Q(ticket__state="open")
+        )
     return Q(
         agreement_id=agreement_id,
         kind=Survey.Kind.NPS,

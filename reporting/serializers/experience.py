@@ -21,6 +21,10 @@ class ExperienceFigureSerializer(serializers.Serializer):
     threshold = serializers.FloatField()
     below_threshold = serializers.BooleanField()
     reason = serializers.CharField(allow_blank=True)
+    provisional = serializers.BooleanField(
+        help_text="The figure can still change: a CSAT period waits for late ratings."
+    )
+    closes_at = serializers.DateTimeField(allow_null=True)
 
 
 class ExperienceCommentSerializer(serializers.Serializer):
