@@ -121,7 +121,7 @@ def nps_schedule(request: Request, agreement_pk: int) -> Response:
     if request.method == "PUT":
         if not request.user.can_draft_agreements:
             raise PermissionDenied("Only service managers may change this.")
-        serializer = NpsScheduleSerializer(data=request.data)
+        serializer = NpsScheduleSerializer(data=request.data, context={"agreement": agreement})
         serializer.is_valid(raise_exception=True)
         nps_schedule_set(
             agreement,

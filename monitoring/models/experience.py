@@ -37,6 +37,9 @@ class Survey(models.Model):
     )
     # NPS: the round (1, 2, ... from the agreement's effective date) and the contact asked.
     round = models.PositiveIntegerField(null=True, blank=True)
+    # NPS: the day the round was due. A round is keyed by it, not by its number: a changed
+    # schedule renumbers the rounds, but never re-asks a round already sent.
+    round_on = models.DateField(null=True, blank=True)
     recipient = models.EmailField(blank=True)
     created_at = models.DateTimeField(default=timezone.now)
     answered_at = models.DateTimeField(null=True, blank=True)
@@ -56,13 +59,18 @@ class Survey(models.Model):
                 fields=["ticket"], condition=Q(kind="csat"), name="survey_csat_once_per_ticket"
             ),
             models.UniqueConstraint(
-                fields=["agreement", "round", "recipient"],
+                fields=["agreement", "round_on", "recipient"],
                 condition=Q(kind="nps"),
                 name="survey_nps_once_per_round_contact",
             ),
             models.CheckConstraint(
                 condition=(Q(kind="csat") & Q(ticket__isnull=False))
-                | (Q(kind="nps") & Q(round__isnull=False) & ~Q(recipient="")),
+                | (
+                    Q(kind="nps")
+                    & Q(round__isnull=False)
+                    & Q(round_on__isnull=False)
+                    & ~Q(recipient="")
+                ),
                 name="survey_kind_subject",
             ),
             models.CheckConstraint(
