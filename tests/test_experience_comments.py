@@ -32,12 +32,13 @@ def figure(agreement, metric: str, start: datetime, end: datetime, status: str) 
     )
 
 
-def nps_answer(agreement, score: int, comment: str, at: datetime, round_on=None) -> Survey:
+def nps_answer(agreement, score: int, comment: str, at: datetime) -> Survey:
     return Survey.objects.create(
         kind=Survey.Kind.NPS,
         agreement=agreement,
         customer_id=agreement.customer_id,
         round=1,
+        round_on=at.date(),
         recipient=f"{comment[:5].lower().replace(' ', '')}@acme.example",
         answered_at=at,
         score=score,
