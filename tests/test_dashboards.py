@@ -413,6 +413,47 @@ def test_provider_dashboard_query_count_does_not_grow_with_agreements(
         assert client.get(DASHBOARD).status_code == 200
 
 
+def test_provider_dashboard_reads_experience_comments_in_one_query(
+    client, django_assert_max_num_queries, two_customers, alice_manager
+):
+    """Several agreements whose experience figures missed their targets: their low comments
+    come in one query, not one per agreement."""
+    from monitoring.models import Survey
+
+    client.force_login(alice_manager)
+    client.get(DASHBOARD)
+    with django_assert_max_num_queries(14):
+        assert client.get(DASHBOARD).status_code == 200
+    now = timezone.now()
+    for agreement in two_customers:
+        row = PeriodResult.objects.filter(
+            agreement=agreement, period_start__lte=now, period_end__gt=now
+        ).first()
+        for metric, status in (("csat", Status.BREACHED), ("nps", Status.MISSED_TARGET)):
+            row.pk = None
+            row.target_key = f"{metric}-experience"
+            row.metric = metric
+            row.status = status
+            row.value = 1.0
+            row.details = {"responses": 5, "min_responses": 3}
+            row.save()
+        Survey.objects.create(
+            kind=Survey.Kind.NPS,
+            agreement=agreement,
+            customer_id=agreement.customer_id,
+            round=1,
+            round_on=now.date(),
+            recipient="someone@example.com",
+            answered_at=max(now - timedelta(minutes=1), row.period_start),
+            score=2,
+            comment=f"Unhappy with {agreement.reference}.",
+        )
+    with django_assert_max_num_queries(15) as captured:
+        assert client.get(DASHBOARD).status_code == 200
+    survey_reads = [q for q in captured.captured_queries if '"monitoring_survey"' in q["sql"]]
+    assert len(survey_reads) == 1
+
+
 # --- The agreement-status panel -------------------------------------------------------------------
 
 

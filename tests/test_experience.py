@@ -293,3 +293,141 @@ def test_answer_counts_in_the_open_period_of_the_resolution(xla_agreement, acme_
     assert month.details["responses"] == 3
     assert month.value == pytest.approx(3.0)
     assert month.status == "breached"
+
+
+def test_answers_nudge_the_coalesced_evaluation_not_one_task_each(
+    client, xla_agreement, acme_desk, monkeypatch
+):
+    """A burst of answers records the agreement in the evaluation request and queues one
+    ``evaluate_changed`` while it is outstanding (``monitoring.evaluation.trigger``)."""
+    from celery import current_app
+
+    from monitoring.evaluation import trigger
+    from monitoring.models import EvaluationRequest
+
+    surveys = [_survey_for(xla_agreement, acme_desk, f"B{n}") for n in range(3)]
+    EvaluationRequest.objects.all().delete()
+    queued = []
+    monkeypatch.setattr(trigger, "enqueue", lambda name, *args: queued.append(name))
+    monkeypatch.setattr(
+        current_app, "send_task", lambda name, **kwargs: queued.append(f"direct {name}")
+    )
+    for survey in surveys:
+        url = f"/surveys/{tokens.survey_token(survey, 4)}/"
+        assert client.post(url, {"score": "4"}).status_code == 200
+    assert queued == ["monitoring.evaluate_changed"]
+    request = EvaluationRequest.objects.get(name=trigger.NAME)
+    assert str(xla_agreement.pk) in request.agreements
+
+
+def test_a_comment_posted_before_any_answer_gets_the_answer_form(client, xla_agreement, acme_desk):
+    """``action=comment`` on an unanswered survey records nothing and says nothing false: it
+    is an answer without a score (the form again, 400), or with one, the answer."""
+    survey = _survey_for(xla_agreement, acme_desk)
+    url = f"/surveys/{tokens.survey_token(survey, 2)}/"
+    response = client.post(url, {"action": "comment", "comment": "Slow."})
+    assert response.status_code == 400
+    assert b"already been answered" not in response.content
+    assert b"How satisfied are you" in response.content
+    survey.refresh_from_db()
+    assert survey.answered_at is None
+    answered = client.post(url, {"action": "comment", "score": "2", "comment": "Slow."})
+    assert answered.status_code == 200 and b"Thank you" in answered.content
+    survey.refresh_from_db()
+    assert (survey.score, survey.comment) == (2, "Slow.")
+
+
+def test_a_signed_in_respondent_is_recorded_as_the_one_who_answered(
+    client, xla_agreement, acme_desk, carol_customer
+):
+    survey = _survey_for(xla_agreement, acme_desk)
+    anonymous = _survey_for(xla_agreement, acme_desk, "T-11")
+    client.post(f"/surveys/{tokens.survey_token(anonymous, 4)}/", {"score": "4"})
+    client.force_login(carol_customer)
+    client.post(f"/surveys/{tokens.survey_token(survey, 4)}/", {"score": "4"})
+    survey.refresh_from_db()
+    anonymous.refresh_from_db()
+    assert (survey.answered_by, anonymous.answered_by) == (carol_customer.email, "")
+
+
+def test_a_csat_target_of_one_service_asks_and_counts_only_that_services_tickets(
+    acme_agreement, alice_manager, carol_customer, acme_desk, services
+):
+    from monitoring.experience.measure import csat_ratings
+
+    acme_agreement.services.add(services["erp"])
+    agreement = sign_with_experience_targets(
+        acme_agreement, alice_manager, carol_customer, csat_service=services["erp"]
+    )
+    now = timezone.now()
+    resolved = {
+        "opened_at": (now - timedelta(hours=3)).isoformat(),
+        "resolved_at": (now - timedelta(hours=1)).isoformat(),
+    }
+    ingest(
+        acme_desk,
+        agreement,
+        {"external_id": "ERP-1", "service": "ERP Hosting", **resolved},
+        {"external_id": "WEB-1", "service": "Customer Portal", **resolved},
+    )
+    evaluate_pending_tickets(now)
+    assert list(Survey.objects.values_list("ticket__external_id", flat=True)) == ["ERP-1"]
+    Ticket.objects.update(csat=2)
+    erp = [services["erp"].pk]
+    window = (now - timedelta(days=1), now + timedelta(days=1))
+    assert csat_ratings(agreement.pk, window, erp) == [2]
+
+
+def test_a_ticket_reopened_after_its_rating_leaves_the_figure(xla_agreement, acme_desk):
+    from monitoring.experience.measure import csat_ratings
+
+    now = timezone.now()
+    rated = [_survey_for(xla_agreement, acme_desk, f"O{n}") for n in range(2)]
+    for survey in rated:
+        survey_answer(survey, 2)
+    Ticket.objects.filter(pk=rated[0].ticket_id).update(state=Ticket.State.OPEN)
+    window = (now - timedelta(days=1), now + timedelta(days=1))
+    assert csat_ratings(xla_agreement.pk, window) == [2]
+
+
+def test_a_late_rating_counts_in_the_resolution_month_until_the_links_expire(
+    xla_agreement, acme_desk
+):
+    """The worked example of docs/experience.md: a ticket resolved on a month's last day and
+    rated days later counts in that month, whose CSAT figure stays provisional (not final)
+    until the survey links of its last tickets have expired."""
+    ratings = (("N1", 10, 5), ("N2", 11, 4), ("N3", 12, 1))
+    ingest(
+        acme_desk,
+        xla_agreement,
+        *(
+            {
+                "external_id": name,
+                "opened_at": f"2026-11-{day}T08:00:00Z",
+                "resolved_at": f"2026-11-{day}T12:00:00Z",
+                "csat": csat,
+            }
+            for name, day, csat in ratings
+        ),
+    )
+    evaluate_periods(utc(2026, 12, 2))
+    november = csat_result(xla_agreement, utc(2026, 11, 1))
+    assert november.details["responses"] == 3 and not november.final
+    ingest(
+        acme_desk,
+        xla_agreement,
+        {
+            "external_id": "N4",
+            "opened_at": "2026-11-30T08:00:00Z",
+            "resolved_at": "2026-11-30T12:00:00Z",
+            "csat": 2,
+        },
+    )
+    evaluate_periods(utc(2026, 12, 5))
+    november.refresh_from_db()
+    assert november.details["responses"] == 4
+    assert november.value == pytest.approx(3.0)  # (5 + 4 + 1 + 2) / 4
+    assert november.status == "breached" and not november.final
+    evaluate_periods(utc(2027, 1, 5))
+    november.refresh_from_db()
+    assert november.final and november.closed_at is not None

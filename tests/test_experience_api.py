@@ -90,12 +90,23 @@ def test_customer_and_provider_list_surveys_with_filters(
     assert client.get(f"/api/surveys/?agreement={answered.pk}").json()["count"] == 1
 
 
-@pytest.mark.parametrize("month", ["2026-13", "december", "2026-1", "'; drop", "2026-12-01"])
+@pytest.mark.parametrize(
+    "month", ["2026-13", "december", "2026-1", "'; drop", "2026-12-01", "0000-05", "2026-00"]
+)
 def test_a_bad_month_is_a_400_naming_the_field(client, answered, carol_customer, month):
     client.force_login(carol_customer)
     response = client.get(f"/api/agreements/{answered.pk}/experience/", {"month": month})
     assert response.status_code == 400
     assert "YYYY-MM" in response.json()["month"][0]
+
+
+def test_the_agreement_filter_of_surveys_is_no_existence_oracle(client, answered, other_org_viewer):
+    """Another organisation's agreement and one that does not exist answer alike."""
+    client.force_login(other_org_viewer)
+    theirs = client.get("/api/surveys/", {"agreement": answered.pk})
+    missing = client.get("/api/surveys/", {"agreement": answered.pk + 100000})
+    assert (theirs.status_code, missing.status_code) == (200, 200)
+    assert theirs.json()["count"] == missing.json()["count"] == 0
 
 
 def test_a_month_without_experience_results_has_no_figures(client, answered, carol_customer):

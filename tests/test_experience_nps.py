@@ -127,3 +127,63 @@ def test_nps_schedule_api(client, nps_agreement, alice_manager, carol_customer, 
     client.force_login(alice_manager)
     removed = client.put(url, {"every_months": 0}, content_type="application/json")
     assert removed.json()["every_months"] == 0
+
+
+def test_a_schedule_change_sends_no_second_round_within_the_period(nps_agreement):
+    """Rounds are keyed by their due date: moving the schedule's anchor back makes the
+    current round "round 2", but a round went out yesterday, so nobody is asked again until
+    a whole period after it."""
+    today = timezone.localdate()
+    nps_schedule_set(nps_agreement, 3, today - timedelta(days=1))
+    assert nps_send_due() == 2
+    nps_schedule_set(nps_agreement, 3, today - timedelta(days=120))
+    assert nps_send_due() == 0
+    assert set(Survey.objects.values_list("round_on", flat=True)) == {today - timedelta(days=1)}
+    # Ten and a half months after the anchor: the round due at nine months, more than one
+    # period after the round sent, goes out.
+    assert nps_send_due(timezone.now() + timedelta(days=200)) == 2
+
+
+def test_no_nps_survey_without_an_nps_target(acme_agreement, alice_manager, carol_customer):
+    from monitoring.models import NpsSchedule
+
+    agreement = sign_with_experience_targets(acme_agreement, alice_manager, carol_customer)
+    NpsSchedule.objects.create(
+        agreement=agreement,
+        customer_id=agreement.customer_id,
+        every_months=1,
+        starts_on=timezone.localdate() - timedelta(days=1),
+    )
+    assert nps_send_due() == 0
+    assert not Survey.objects.exists()
+
+
+def test_the_schedule_api_refuses_odd_intervals_and_far_dates(client, nps_agreement, alice_manager):
+    url = f"/api/agreements/{nps_agreement.pk}/nps-schedule/"
+    client.force_login(alice_manager)
+    today = timezone.localdate()
+    for bad in (
+        {"every_months": 2},
+        {"every_months": 5},
+        {"every_months": -1},
+        {"every_months": 1, "starts_on": "1999-12-31"},
+        {"every_months": 1, "starts_on": "0001-01-01"},
+        {"every_months": 1, "starts_on": (today + timedelta(days=400)).isoformat()},
+    ):
+        response = client.put(url, bad, content_type="application/json")
+        assert response.status_code == 400, bad
+        assert set(response.json()) <= {"every_months", "starts_on"}, response.json()
+
+
+def test_the_schedule_api_refuses_an_agreement_without_nps_target(
+    client, acme_agreement, alice_manager, carol_customer
+):
+    agreement = sign_with_experience_targets(acme_agreement, alice_manager, carol_customer)
+    client.force_login(alice_manager)
+    response = client.put(
+        f"/api/agreements/{agreement.pk}/nps-schedule/",
+        {"every_months": 3},
+        content_type="application/json",
+    )
+    assert response.status_code == 400
+    assert "NPS target" in response.json()["every_months"][0]

@@ -47,13 +47,19 @@ SURVEY_EXAMPLE = {
 
 
 class SurveyFilter(django_filters.FilterSet):
+    # A plain id, not a model choice over every agreement: the rows are already scoped, so
+    # another organisation's agreement matches nothing exactly like one that does not exist
+    # (a model choice would answer 400 for the latter: an existence oracle).
+    agreement = django_filters.NumberFilter(
+        field_name="agreement", help_text="Id of the agreement."
+    )
     answered = django_filters.BooleanFilter(
         field_name="answered_at", lookup_expr="isnull", exclude=True, label="Answered"
     )
 
     class Meta:
         model = Survey
-        fields = ["kind", "agreement"]
+        fields = ["kind"]
 
 
 EXAMPLES = [OpenApiExample("CSAT survey answered", value=SURVEY_EXAMPLE, response_only=True)]
@@ -115,7 +121,7 @@ def nps_schedule(request: Request, agreement_pk: int) -> Response:
     if request.method == "PUT":
         if not request.user.can_draft_agreements:
             raise PermissionDenied("Only service managers may change this.")
-        serializer = NpsScheduleSerializer(data=request.data)
+        serializer = NpsScheduleSerializer(data=request.data, context={"agreement": agreement})
         serializer.is_valid(raise_exception=True)
         nps_schedule_set(
             agreement,

@@ -35,7 +35,7 @@ from monitoring.compliance.verdicts import (
 )
 from monitoring.evaluation import alert_emails
 from monitoring.evaluation.period_breaches import record_outcome
-from monitoring.experience.measure import experience_period
+from monitoring.experience.measure import closes_at, experience_period
 from monitoring.models import (
     ContinuityIncident,
     ErrorEvent,
@@ -162,7 +162,8 @@ def _evaluate_target(
     )
     for start, end in periods:
         window = (max(start, term_start), min(end, term_end) if term_end else end)
-        closed = now >= window[1]
+        # A CSAT period waits for its late ratings (monitoring.experience.measure).
+        closed = now >= closes_at(target.metric, window[1])
         verdict, unit, goal = measure(agreement, terms, target, service_ids, window, now, closed)
         # While an outage is open, the next moment its budget is crossed is the period's
         # deadline: the deadline loop alerts then (``period_deadlines``).

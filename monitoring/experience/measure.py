@@ -2,20 +2,39 @@
 
 * CSAT: the 1-5 rating of each ticket of the agreement **resolved** in the period (the
   ticket's ``csat``, from the desk's feed or the resolution survey), whenever it was given:
-  a rating is about the resolution, so it belongs to the resolution's period.
+  a rating is about the resolution, so it belongs to the resolution's period. A target of
+  one service counts that service's tickets only. A ticket reopened after its rating (state
+  ``open`` again) is left out until it is resolved again: its rating was about a resolution
+  that did not hold.
 * NPS: the 0-10 answers of the agreement's NPS surveys **answered** in the period.
+
+Since a CSAT rating may come after its period ended (a ticket resolved on the month's last
+day is rated days later), a CSAT period closes only ``CSAT_GRACE`` after its end: the time
+within which its last ticket is asked (``INVITE_RESOLVED_WITHIN``) plus the life of the
+survey link (``tokens.MAX_AGE``). Until then its figure is provisional (not final) and is
+recomputed with every late rating; after that no survey link of the period still works.
 """
 
 from __future__ import annotations
 
-from datetime import datetime
+from datetime import datetime, timedelta
 
 from django.db.models import OuterRef, Subquery
 from django.db.models.functions import Coalesce
 
 from monitoring.compliance.verdicts import Goal, Verdict
+from monitoring.experience import tokens
 from monitoring.experience.arithmetic import experience_verdict
+from monitoring.experience.services import INVITE_RESOLVED_WITHIN
 from monitoring.models import Survey, Ticket
+
+CSAT_GRACE: timedelta = INVITE_RESOLVED_WITHIN + tokens.MAX_AGE
+
+
+def closes_at(metric: str, period_end: datetime) -> datetime:
+    """When a period of a ``metric`` target ending at ``period_end`` closes (is final): a CSAT
+    period ``CSAT_GRACE`` later, every other at its end."""
+    return period_end + CSAT_GRACE if metric == "csat" else period_end
 
 
 def experience_period(
@@ -46,7 +65,7 @@ def csat_ratings(agreement_id: int, window: tuple[datetime, datetime], service_i
     ).values("score")[:1]
     tickets = Ticket.objects.filter(
         agreement_id=agreement_id, resolved_at__gte=start, resolved_at__lt=end
-    )
+    ).exclude(state=Ticket.State.OPEN)
     if service_ids is not None:
         tickets = tickets.filter(service_id__in=service_ids)
     rated = tickets.annotate(rating=Coalesce("csat", Subquery(answered))).filter(

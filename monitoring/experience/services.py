@@ -8,18 +8,18 @@
   resolved again, or evaluated twice, is asked once.
 * ``survey_answer`` records an answer with a conditional UPDATE (``answered_at IS NULL``):
   two clicks racing, the second link of the email, a second contact: the first answer
-  counts, every later one is told so. A CSAT answer also sets the ticket's ``csat`` and asks
-  for the ticket's periods to be evaluated again (after commit).
+  counts, every later one is told so. A CSAT answer also sets the ticket's ``csat``. The
+  caller asks for the agreement's periods to be evaluated again once the answer committed,
+  through the coalesced trigger (``monitoring.evaluation.trigger.request_evaluation``): the
+  evaluation engine imports this package, so this package does not import it back.
 """
 
 from __future__ import annotations
 
-import logging
 from collections.abc import Iterable
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 
-from celery import current_app
 from django.db import IntegrityError, transaction
 from django.utils import timezone
 
@@ -29,8 +29,6 @@ from monitoring.experience import tokens
 from monitoring.models import Survey, Ticket
 from sla_portal.core.models import CUSTOMER_ROLES, User
 from sla_portal.core.notifications import notify
-
-logger = logging.getLogger(__name__)
 
 # Only tickets resolved this recently are asked about: an import of last year's tickets
 # must not send the customer a thousand surveys, and a memory of weeks ago is a poor rating.
@@ -62,15 +60,30 @@ def survey_contacts(customer_id: int) -> list[User]:
 
 def has_experience_target(agreement: Agreement, metric: str) -> bool:
     """Whether the agreement's version in force has a ``metric`` (csat/nps) target."""
+    return experience_services(agreement, metric) is not None
+
+
+ALL_SERVICES = frozenset({"*"})
+
+
+def experience_services(agreement: Agreement, metric: str) -> frozenset[str] | None:
+    """The names of the services the agreement's ``metric`` (csat/nps) targets in force
+    cover: ``ALL_SERVICES`` when one covers every service, None without such a target."""
     if agreement.status not in MONITORED_STATES or not agreement.in_force_version_id:
-        return False
+        return None
     terms = terms_of_version(agreement.in_force_version_id)
-    return any(target.metric == metric for target in terms.targets)
+    targets = [target for target in terms.targets if target.metric == metric]
+    if not targets:
+        return None
+    if any(not target.service for target in targets):
+        return ALL_SERVICES
+    return frozenset(target.service for target in targets)
 
 
 def csat_invite_resolved(ticket_ids: Iterable[int], now: datetime) -> int:
     """Ask the customer about each of these tickets that is resolved (recently, without a
-    rating yet) under an agreement with a CSAT target; return how many surveys were new.
+    rating yet) under an agreement with a CSAT target covering the ticket's service; return
+    how many surveys were new.
 
     Call inside the transaction that evaluates the tickets: the emails are recorded with it."""
     candidates = list(
@@ -83,15 +96,21 @@ def csat_invite_resolved(ticket_ids: Iterable[int], now: datetime) -> int:
         )
         .exclude(state=Ticket.State.OPEN)
         .exclude(surveys__kind=Survey.Kind.CSAT)
-        .select_related("agreement", "agreement__customer")
+        .select_related("agreement", "agreement__customer", "service")
     )
-    asked: dict[int, bool] = {}
+    asked: dict[int, frozenset[str] | None] = {}
     created = 0
     for ticket in candidates:
         agreement = ticket.agreement
         if agreement.pk not in asked:
-            asked[agreement.pk] = has_experience_target(agreement, "csat")
-        if not asked[agreement.pk]:
+            asked[agreement.pk] = experience_services(agreement, "csat")
+        covered = asked[agreement.pk]
+        if covered is None:
+            continue
+        # A CSAT target of one service asks about that service's tickets only.
+        if covered is not ALL_SERVICES and (
+            ticket.service is None or ticket.service.name not in covered
+        ):
             continue
         survey = _new_csat_survey(ticket)
         if survey is None:
@@ -139,8 +158,8 @@ def survey_answer(survey: Survey, score: int, comment: str = "", answered_by: st
     """Record ``score`` (and an optional comment) as the survey's one answer.
 
     A second answer changes nothing and says ``already``. A CSAT answer sets the ticket's
-    rating: counted in the period its ticket was resolved (docs/experience.md), which is
-    evaluated again once this commits."""
+    rating: counted in the period its ticket was resolved (docs/experience.md). After a
+    ``recorded`` answer the caller requests the evaluation of the survey's agreement."""
     now = timezone.now()
     with transaction.atomic():
         won = Survey.objects.filter(pk=survey.pk, answered_at__isnull=True).update(
@@ -154,11 +173,6 @@ def survey_answer(survey: Survey, score: int, comment: str = "", answered_by: st
             return Answer("already", survey)
         if survey.kind == Survey.Kind.CSAT:
             Ticket.objects.filter(pk=survey.ticket_id).update(csat=score, changed_at=now)
-            ticket_id = survey.ticket_id
-            transaction.on_commit(lambda: _reevaluate(ticket_id))
-        else:
-            agreement_id = survey.agreement_id
-            transaction.on_commit(lambda: _reevaluate_agreement(agreement_id))
     return Answer("recorded", survey)
 
 
@@ -172,21 +186,3 @@ def survey_comment(survey: Survey, comment: str) -> bool:
             comment=comment
         )
     )
-
-
-def _reevaluate(ticket_id: int) -> None:
-    """Queue the evaluation of the ticket's agreement by the task's name: the evaluation
-    engine reads this package, so this package does not import it. A broker that is down
-    only delays it: every open period is recomputed each minute anyway."""
-    _queue_evaluation({"kind": "tickets", "ids": [ticket_id]})
-
-
-def _reevaluate_agreement(agreement_id: int) -> None:
-    _queue_evaluation({"kind": "agreements", "ids": [agreement_id]})
-
-
-def _queue_evaluation(kwargs: dict) -> None:
-    try:
-        current_app.send_task("monitoring.evaluate_changed", kwargs=kwargs)
-    except Exception:  # the broker is down: the periodic recomputation finds the answer
-        logger.warning("could not queue the evaluation after a survey answer; the sweep will")

@@ -3,6 +3,9 @@
 from __future__ import annotations
 
 from django import forms
+from django.utils import timezone
+
+from monitoring.experience.nps import EARLIEST_START, LATEST_START_AHEAD
 
 
 class NpsScheduleForm(forms.Form):
@@ -24,3 +27,12 @@ class NpsScheduleForm(forms.Form):
         widget=forms.DateInput(attrs={"type": "date", "class": "form-control"}),
         help_text="Empty: today.",
     )
+
+    def clean_starts_on(self):
+        value = self.cleaned_data.get("starts_on")
+        latest = timezone.localdate() + LATEST_START_AHEAD
+        if value is not None and not EARLIEST_START <= value <= latest:
+            raise forms.ValidationError(
+                f"The first round lies between {EARLIEST_START:%d %b %Y} and a year from today."
+            )
+        return value

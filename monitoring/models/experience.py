@@ -37,12 +37,16 @@ class Survey(models.Model):
     )
     # NPS: the round (1, 2, ... from the agreement's effective date) and the contact asked.
     round = models.PositiveIntegerField(null=True, blank=True)
+    # NPS: the day the round was due. A round is keyed by it, not by its number: a changed
+    # schedule renumbers the rounds, but never re-asks a round already sent.
+    round_on = models.DateField(null=True, blank=True)
     recipient = models.EmailField(blank=True)
     created_at = models.DateTimeField(default=timezone.now)
     answered_at = models.DateTimeField(null=True, blank=True)
     score = models.SmallIntegerField(null=True, blank=True)
     comment = models.TextField(blank=True, max_length=2000)
-    # Who answered (the CSAT link goes to every contact: the first answer counts).
+    # Who answered, when signed in (the link needs no login; the CSAT link goes to every
+    # contact and the first answer counts); blank for an anonymous answer.
     answered_by = models.EmailField(blank=True)
 
     scope_paths = ("customer",)
@@ -55,13 +59,18 @@ class Survey(models.Model):
                 fields=["ticket"], condition=Q(kind="csat"), name="survey_csat_once_per_ticket"
             ),
             models.UniqueConstraint(
-                fields=["agreement", "round", "recipient"],
+                fields=["agreement", "round_on", "recipient"],
                 condition=Q(kind="nps"),
                 name="survey_nps_once_per_round_contact",
             ),
             models.CheckConstraint(
                 condition=(Q(kind="csat") & Q(ticket__isnull=False))
-                | (Q(kind="nps") & Q(round__isnull=False) & ~Q(recipient="")),
+                | (
+                    Q(kind="nps")
+                    & Q(round__isnull=False)
+                    & Q(round_on__isnull=False)
+                    & ~Q(recipient="")
+                ),
                 name="survey_kind_subject",
             ),
             models.CheckConstraint(

@@ -15,6 +15,7 @@ from django.http import HttpRequest, HttpResponse, HttpResponseNotAllowed
 from django.shortcuts import render
 from django.views.decorators.cache import never_cache
 
+from monitoring.evaluation.trigger import request_evaluation
 from monitoring.experience import tokens
 from monitoring.experience.services import CSAT_CHOICES, survey_answer, survey_comment
 from monitoring.models import Survey
@@ -60,13 +61,11 @@ def survey_answer_page(request: HttpRequest, token: str) -> HttpResponse:
     except tokens.SurveyLinkError as error:
         status = 400 if error.reason == "invalid" else 410
         return _page(request, error.reason, status=status)
-    if request.method == "POST" and request.POST.get("action") == "comment":
+    # The comment path is for an answered survey only: before the answer, a comment posted
+    # is an answer (its score missing: the form again), never "already answered".
+    if survey.is_answered and request.method == "POST" and request.POST.get("action") == "comment":
         form = CommentForm(request.POST)
-        if (
-            survey.is_answered
-            and form.is_valid()
-            and survey_comment(survey, form.cleaned_data["comment"])
-        ):
+        if form.is_valid() and survey_comment(survey, form.cleaned_data["comment"]):
             survey.refresh_from_db()
             return _page(request, "commented", survey=survey)
         return _page(request, "already", survey=survey)
@@ -75,7 +74,16 @@ def survey_answer_page(request: HttpRequest, token: str) -> HttpResponse:
     if request.method == "POST":
         form = AnswerForm(request.POST, kind=survey.kind)
         if form.is_valid():
-            answer = survey_answer(survey, form.cleaned_data["score"], form.cleaned_data["comment"])
+            # The link needs no login; a respondent who is signed in is known by name.
+            by = request.user.email if request.user.is_authenticated else ""
+            answer = survey_answer(
+                survey, form.cleaned_data["score"], form.cleaned_data["comment"], answered_by=by
+            )
+            if answer.outcome == "recorded":
+                # Committed: nudge the coalesced evaluation (one task outstanding however
+                # many answers arrive); a database or broker that is down only delays it,
+                # every open period is recomputed each minute anyway.
+                request_evaluation("agreements", [survey.agreement_id])
             return _page(
                 request,
                 "done" if answer.outcome == "recorded" else "already",

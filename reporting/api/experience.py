@@ -10,7 +10,7 @@ and no period.
 
 from __future__ import annotations
 
-from datetime import UTC, date, datetime, time
+from datetime import UTC, datetime, time
 
 from django.utils import timezone
 from drf_spectacular.types import OpenApiTypes
@@ -47,6 +47,8 @@ EXPERIENCE_EXAMPLE = {
             "threshold": 3.8,
             "below_threshold": True,
             "reason": "",
+            "provisional": True,
+            "closes_at": "2027-02-03T00:00:00Z",
         }
     ],
     "watermelon": True,
@@ -94,8 +96,7 @@ def agreement_experience(request: Request, agreement_pk: int) -> Response:
     month = query.validated_data.get("month")
     at = timezone.now()
     if month:
-        year, number = (int(part) for part in month.split("-"))
-        at = datetime.combine(date(year, number, 15), time(12), tzinfo=UTC)
+        at = datetime.combine(month.replace(day=15), time(12), tzinfo=UTC)
     found = experience_of(request.user, agreement.pk, at)
     if found is None:
         # No CSAT or NPS target evaluated then: nothing to show beside compliance.

@@ -16,10 +16,12 @@ from dataclasses import dataclass, field
 from datetime import datetime, time
 from zoneinfo import ZoneInfo
 
-from django.db.models import Q
+from django.db.models import F, Q, Window
+from django.db.models.functions import RowNumber
 from django.utils import timezone
 
 from monitoring.experience.arithmetic import DETRACTOR_UP_TO, LOW_CSAT
+from monitoring.experience.measure import closes_at
 from monitoring.models import PeriodResult, Status, Survey
 from sla_portal.core.models import User
 
@@ -27,6 +29,8 @@ EXPERIENCE_METRICS = ("csat", "nps")
 # An SLA target in one of these states is not met (a period at risk is not "all green").
 NOT_MET = frozenset({Status.AT_RISK, Status.MISSED_TARGET, Status.BREACHED})
 COMMENTS_SHOWN = 3
+# An experience figure in one of these states has comments shown to explain it.
+EXPLAINED = frozenset({Status.MISSED_TARGET, Status.BREACHED})
 
 
 @dataclass(frozen=True)
@@ -42,6 +46,10 @@ class ExperienceFigure:
     target: float
     threshold: float
     reason: str
+    # When the figure is final: a CSAT period waits for late ratings after its end
+    # (``monitoring.experience.measure.closes_at``); until then it is provisional.
+    closes_at: datetime | None = None
+    provisional: bool = False
 
     @property
     def below_threshold(self) -> bool:
@@ -103,8 +111,9 @@ class Experience:
         return self.sla_all_met and bool(self.below_threshold)
 
 
-def _figure(row: PeriodResult) -> ExperienceFigure:
+def _figure(row: PeriodResult, now: datetime) -> ExperienceFigure:
     details = row.details or {}
+    closes = closes_at(row.metric, row.period_end)
     return ExperienceFigure(
         metric=row.metric,
         label=row.target_label,
@@ -115,6 +124,8 @@ def _figure(row: PeriodResult) -> ExperienceFigure:
         target=row.goal_target,
         threshold=row.goal_threshold,
         reason=details.get("reason", ""),
+        closes_at=closes,
+        provisional=now < closes,
     )
 
 
@@ -123,7 +134,7 @@ def experience_by_agreement(
 ) -> dict[int, Experience]:
     """For each agreement the user may see that has an experience target evaluated in the
     period containing ``at`` (now by default): its experience figures and SLA counts of that
-    period, and for a period below target the latest low comments."""
+    period, and for a figure below its target the latest low comments."""
     at = at or timezone.now()
     rows = (
         PeriodResult.objects.visible_to(user)
@@ -149,21 +160,26 @@ def experience_by_agreement(
 
 
 def experience_from_results(
-    user: User, results_by_agreement: Mapping[int, Iterable[PeriodResult]]
+    user: User,
+    results_by_agreement: Mapping[int, Iterable[PeriodResult]],
+    now: datetime | None = None,
 ) -> dict[int, Experience]:
     """:func:`experience_by_agreement` from period results already read (the dashboards'
-    current periods): no query at all unless an experience target is below its target,
-    then one per such agreement for its comments."""
+    current periods): no query at all unless an experience target missed its target, then
+    one for the comments of every such agreement."""
+    now = now or timezone.now()
     found: dict[int, Experience] = {}
+    missed: list[tuple[int, PeriodResult]] = []
     for agreement_id, rows in results_by_agreement.items():
         results = list(rows)
         experience_rows = [r for r in results if r.metric in EXPERIENCE_METRICS]
         if not experience_rows:
             continue
-        # The experience period (monthly, as a rule) bounds the comments.
+        # The experience period shown: the first figure's (each figure's comments come from
+        # its own period below).
         first = experience_rows[0]
         view = Experience(agreement_id, first.period_start, first.period_end)
-        view.figures = [_figure(r) for r in experience_rows]
+        view.figures = [_figure(r, now) for r in experience_rows]
         for row in results:
             if row.metric in EXPERIENCE_METRICS:
                 continue
@@ -173,9 +189,12 @@ def experience_from_results(
                 view.sla_not_met += 1
             else:
                 view.sla_no_data += 1
-        if any(f.status != Status.MET for f in view.figures):
-            view.comments = low_comments(user, agreement_id, view.period_start, view.period_end)
+        # Comments explain a figure below its target; a figure without a verdict (too few
+        # responses), at risk or met has nothing to explain.
+        missed.extend((agreement_id, r) for r in experience_rows if r.status in EXPLAINED)
         found[agreement_id] = view
+    for agreement_id, comments in low_comments_of(user, missed).items():
+        found[agreement_id].comments = comments
     return found
 
 
@@ -192,38 +211,67 @@ def experience_in_month(user: User, report) -> Experience | None:
     return experience_of(user, report.agreement_id, middle)
 
 
-def low_comments(
-    user: User, agreement_id: int, start: datetime, end: datetime, limit: int = COMMENTS_SHOWN
-) -> list[Comment]:
-    """The latest low answers with a comment in the period, newest first."""
-    surveys = (
-        Survey.objects.visible_to(user)
-        .filter(agreement_id=agreement_id, answered_at__isnull=False)
-        .exclude(comment="")
-        .filter(
+def _comment_window(agreement_id: int, row: PeriodResult) -> Q:
+    """The low answers with a comment that count in one figure's period."""
+    if row.metric == "csat":
+        # Only answers whose score is in the figure (``monitoring.experience.measure``): not
+        # of a reopened ticket, nor one whose rating the desk's feed has since replaced.
+        return (
             Q(
+                agreement_id=agreement_id,
                 kind=Survey.Kind.CSAT,
                 score__lte=LOW_CSAT,
-                ticket__resolved_at__gte=start,
-                ticket__resolved_at__lt=end,
+                ticket__resolved_at__gte=row.period_start,
+                ticket__resolved_at__lt=row.period_end,
             )
-            | Q(
-                kind=Survey.Kind.NPS,
-                score__lte=DETRACTOR_UP_TO,
-                answered_at__gte=start,
-                answered_at__lt=end,
-            )
+            & (Q(ticket__csat__isnull=True) | Q(ticket__csat=F("score")))
+            & ~Q(ticket__state="open")
         )
-        .select_related("ticket")
-        .order_by("-answered_at", "-pk")[:limit]
+    return Q(
+        agreement_id=agreement_id,
+        kind=Survey.Kind.NPS,
+        score__lte=DETRACTOR_UP_TO,
+        answered_at__gte=row.period_start,
+        answered_at__lt=row.period_end,
     )
-    return [
-        Comment(
-            kind=s.kind,
-            score=s.score,
-            comment=s.comment,
-            answered_at=s.answered_at,
-            ticket=s.ticket.external_id if s.ticket_id else "",
+
+
+def low_comments_of(
+    user: User, figures: Iterable[tuple[int, PeriodResult]], limit: int = COMMENTS_SHOWN
+) -> dict[int, list[Comment]]:
+    """For each (agreement id, experience period result): the latest low answers with a
+    comment in that figure's own period, newest first, at most ``limit`` per agreement; one
+    query for them all (none without figures)."""
+    windows = Q()
+    for agreement_id, row in figures:
+        windows |= _comment_window(agreement_id, row)
+    if not windows:
+        return {}
+    surveys = (
+        Survey.objects.visible_to(user)
+        .filter(answered_at__isnull=False)
+        .exclude(comment="")
+        .filter(windows)
+        .annotate(
+            newest=Window(
+                RowNumber(),
+                partition_by=[F("agreement_id")],
+                order_by=[F("answered_at").desc(), F("pk").desc()],
+            )
         )
-        for s in surveys
-    ]
+        .filter(newest__lte=limit)
+        .select_related("ticket")
+        .order_by("agreement_id", "-answered_at", "-pk")
+    )
+    found: dict[int, list[Comment]] = defaultdict(list)
+    for s in surveys:
+        found[s.agreement_id].append(
+            Comment(
+                kind=s.kind,
+                score=s.score,
+                comment=s.comment,
+                answered_at=s.answered_at,
+                ticket=s.ticket.external_id if s.ticket_id else "",
+            )
+        )
+    return found

@@ -2,7 +2,12 @@
 
 from __future__ import annotations
 
+import re
+from datetime import date, datetime
+
 from rest_framework import serializers
+
+BAD_MONTH = "Give the month as YYYY-MM, for example 2026-11."
 
 
 class ExperienceFigureSerializer(serializers.Serializer):
@@ -16,6 +21,10 @@ class ExperienceFigureSerializer(serializers.Serializer):
     threshold = serializers.FloatField()
     below_threshold = serializers.BooleanField()
     reason = serializers.CharField(allow_blank=True)
+    provisional = serializers.BooleanField(
+        help_text="The figure can still change: a CSAT period waits for late ratings."
+    )
+    closes_at = serializers.DateTimeField(allow_null=True)
 
 
 class ExperienceCommentSerializer(serializers.Serializer):
@@ -44,8 +53,15 @@ class ExperienceSerializer(serializers.Serializer):
 
 
 class MonthQuerySerializer(serializers.Serializer):
-    month = serializers.RegexField(
-        r"^\d{4}-(0[1-9]|1[0-2])$",
-        required=False,
-        error_messages={"invalid": "Give the month as YYYY-MM, for example 2026-11."},
-    )
+    month = serializers.CharField(required=False)
+
+    def validate_month(self, value: str) -> date:
+        """The first day of the month; any month the calendar does not know (``2026-13``,
+        year ``0000``) is the same 400 as a malformed one, never a 500."""
+        # strptime alone accepts "2026-1"; the pattern insists on two digits.
+        if not re.fullmatch(r"\d{4}-\d{2}", value):
+            raise serializers.ValidationError(BAD_MONTH)
+        try:
+            return datetime.strptime(value, "%Y-%m").date()
+        except ValueError:
+            raise serializers.ValidationError(BAD_MONTH) from None

@@ -121,7 +121,10 @@ def month_results(agreement: Agreement, month: date) -> QuerySet[PeriodResult]:
 def month_is_due(agreement: Agreement, month: date, now: datetime) -> bool:
     """Whether the report of ``month`` can be drafted: all its results closed, the month over."""
     results = list(month_results(agreement, month))
-    if not results or any(r.closed_at is None for r in results):
+    # A CSAT period stays open for its late ratings for weeks after its end
+    # (``monitoring.experience.measure.CSAT_GRACE``): the report does not wait for it and
+    # shows that figure as it stands, not final (docs/experience.md).
+    if not results or any(r.closed_at is None and r.metric != "csat" for r in results):
         return False
     version = max((r.version for r in results), key=lambda v: v.number)
     if now < month_bounds(month, report_zone(version.snapshot))[1]:

@@ -19,11 +19,12 @@ def sign_with_experience_targets(
     nps: tuple[str, str, int] | None = None,
     only_experience: bool = False,
     effective_from: date | None = None,
+    csat_service=None,
 ) -> Agreement:
     """Add a CSAT target (target, threshold, minimum responses; monthly) and optionally an
     NPS one to the draft, then propose, accept and sign it as ``active_acme_agreement`` does.
     ``only_experience`` drops the tier's other targets, so "every SLA target met" is easy to
-    arrange."""
+    arrange. ``csat_service`` (a ``Service``) scopes the CSAT target to that service."""
     if only_experience:
         agreement.targets.all().delete()
     for metric, spec in (("csat", csat), ("nps", nps)):
@@ -41,6 +42,7 @@ def sign_with_experience_targets(
             data_source="tickets" if metric == "csat" else "surveys",
             min_responses=min_responses,
             position=90,
+            service=csat_service if metric == "csat" else None,
         )
     if effective_from is not None:
         agreement.effective_from = effective_from
