@@ -204,3 +204,24 @@ def test_provider_team_member_exports_but_may_not_import(blank_draft, tom_team):
 def test_provider_admin_imports_too(blank_draft, ada_admin):
     response = api(ada_admin).post(url(blank_draft), SLOTH, content_type="application/yaml")
     assert response.status_code == 201
+
+
+@pytest.mark.parametrize(
+    "body",
+    [
+        "apiVersion: openslo/v1\nkind: SLO\nmetadata:\n  name: x\n  displayName: 2022-02-30\n",
+        "a: " + "1" * 5000 + "\n",
+        "a: !!float abc\n",
+        "a: !!int abc\n",
+        "a: !!timestamp abc\n",
+    ],
+)
+def test_a_scalar_yaml_cannot_build_is_a_400_on_dry_run_and_import(
+    blank_draft, alice_manager, body
+):
+    client = api(alice_manager)
+    for query in ("?dry_run=true", ""):
+        response = client.post(url(blank_draft) + query, body, content_type="application/yaml")
+        assert response.status_code == 400, response.content
+        assert response.json()["errors"][0]["reason"].startswith("Not valid YAML:")
+    assert not blank_draft.targets.exists()

@@ -568,3 +568,22 @@ def test_portal_annotations_on_a_foreign_slo_do_not_hide_what_is_left_out():
     reading = read_targets(text)
     assert reading.targets[0].spec.name == "Web"
     assert "measured-by-portal" in {n.rule for n in reading.notes}
+
+
+@pytest.mark.parametrize(
+    ("change", "shown"),
+    [
+        (("displayName: Web availability", "displayName: 2022-02-30"), "2022-02-30"),
+        (("startTime: 2026-01-01 00:00:00", "startTime: 2022-13-45"), "2022-13-45"),
+        (("target: 0.999", "target: " + "9" * 5000), "9999"),
+        (("target: 0.999", "target: !!float abc"), "abc"),
+        (("target: 0.999", "target: !!int abc"), "abc"),
+        (("target: 0.999", "target: !!timestamp abc"), "abc"),
+    ],
+)
+def test_a_scalar_yaml_cannot_build_is_a_located_problem_not_a_crash(change, shown):
+    reading = read_targets(SLO.replace(*change))
+    assert not reading.ok and reading.targets == []
+    (problem,) = reading.problems
+    assert problem.reason.startswith("Not valid YAML:"), problem.reason
+    assert shown in problem.reason and "line" in problem.reason
