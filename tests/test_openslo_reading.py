@@ -587,3 +587,22 @@ def test_a_scalar_yaml_cannot_build_is_a_located_problem_not_a_crash(change, sho
     (problem,) = reading.problems
     assert problem.reason.startswith("Not valid YAML:"), problem.reason
     assert shown in problem.reason and "line" in problem.reason
+
+
+V1ALPHA_SLOS = (DATA / "openslo/go-sdk/pkg/openslo/v1alpha/examples/slos.yaml").read_text()
+
+
+@pytest.mark.parametrize(
+    ("text", "path"),
+    [
+        (SLO.replace("duration: 1M", "duration: 1" + "0" * 400 + "d"), "timeWindow[0].duration"),
+        (SLO.replace("duration: 1M", "duration: 1000001d"), "timeWindow[0].duration"),
+        (V1ALPHA_SLOS.replace("count: 1", "count: 1" + "0" * 400), "timeWindows[0].count"),
+    ],
+)
+def test_a_window_too_long_to_measure_is_a_problem_not_a_crash(text, path):
+    reading = read_targets(text)
+    assert not reading.ok and reading.targets == []
+    assert any(
+        p.path.endswith(path) and "at most 1,000,000" in p.reason for p in reading.problems
+    ), reading.problems
