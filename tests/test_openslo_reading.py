@@ -606,3 +606,17 @@ def test_a_window_too_long_to_measure_is_a_problem_not_a_crash(text, path):
     assert any(
         p.path.endswith(path) and "at most 1,000,000" in p.reason for p in reading.problems
     ), reading.problems
+
+
+@pytest.mark.parametrize("number", ["1e999999999999", "-1E999999999999", "1e-999999999999"])
+@pytest.mark.parametrize("key", ["threshold-value", "warning-percent"])
+def test_an_annotation_number_beyond_any_context_is_a_problem_not_a_crash(key, number):
+    text = SLO.replace(
+        "  displayName: Web availability\n",
+        f'  displayName: Web availability\n  annotations:\n    sla-portal/{key}: "{number}"\n',
+    )
+    reading = read_targets(text)
+    assert not reading.ok and reading.targets == []
+    (problem,) = reading.problems
+    assert problem.path == f'metadata.annotations["sla-portal/{key}"]'
+    assert "beyond what the portal stores" in problem.reason or "more precise" in problem.reason

@@ -97,7 +97,9 @@ class Converter:
         return self.portal_decimal(value, A.path(key)), True
 
     def portal_decimal(self, value: Decimal, path: str) -> Decimal | None:
-        if abs(value) > LIMIT:
+        # abs() and quantize() round in the decimal context, whose exponent limit a text like
+        # "1e999999999999" exceeds (decimal.Overflow): compare its magnitude first.
+        if value.adjusted() > LIMIT.adjusted() or abs(value) > LIMIT:
             self.problem(path, f"{value} is beyond what the portal stores (at most {LIMIT})")
             return None
         if value != value.quantize(PLACES):
