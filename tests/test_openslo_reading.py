@@ -620,3 +620,44 @@ def test_an_annotation_number_beyond_any_context_is_a_problem_not_a_crash(key, n
     (problem,) = reading.problems
     assert problem.path == f'metadata.annotations["sla-portal/{key}"]'
     assert "beyond what the portal stores" in problem.reason or "more precise" in problem.reason
+
+
+def test_when_some_objectives_carry_an_indicator_every_one_must():
+    text = """apiVersion: openslo/v1
+kind: SLO
+metadata:
+  name: mixed
+spec:
+  service: web
+  budgetingMethod: Occurrences
+  objectives:
+  - displayName: first
+    target: 0.99
+    indicatorRef: x
+  - displayName: second
+    target: 0.98
+  - displayName: third
+    target: 0.97
+---
+apiVersion: openslo/v1
+kind: SLI
+metadata:
+  name: x
+spec:
+  ratioMetric:
+    good:
+      metricSource:
+        type: Prometheus
+        spec: {query: ok}
+    total:
+      metricSource:
+        type: Prometheus
+        spec: {query: all}
+"""
+    reading = read_targets(text)
+    assert not reading.ok and reading.targets == []
+    assert [(p.index, p.path) for p in reading.problems] == [
+        (0, "spec.objectives[1].indicator"),
+        (0, "spec.objectives[2].indicator"),
+    ]
+    assert "one of indicator or indicatorRef is required" in reading.problems[0].reason
