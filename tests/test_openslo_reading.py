@@ -661,3 +661,41 @@ spec:
         (0, "spec.objectives[2].indicator"),
     ]
     assert "one of indicator or indicatorRef is required" in reading.problems[0].reason
+
+
+def _many_objectives_file(n: int, slis: int) -> str:
+    objectives = "".join(
+        f"  - target: 0.9\n    op: lte\n    value: 1\n    indicatorRef: s{i % slis}\n"
+        for i in range(n)
+    )
+    documents = "".join(
+        f"---\napiVersion: openslo/v1\nkind: SLI\nmetadata:\n  name: s{i}\nspec:\n"
+        "  thresholdMetric:\n    metricSource:\n      type: P\n      spec: {}\n"
+        for i in range(slis)
+    )
+    return (
+        "apiVersion: openslo/v1\nkind: SLO\nmetadata:\n  name: x\nspec:\n  service: w\n"
+        f"  budgetingMethod: Occurrences\n  objectives:\n{objectives}{documents}"
+    )
+
+
+def test_a_megabyte_of_objectives_is_refused_by_their_count_before_converting():
+    import time
+
+    text = _many_objectives_file(12_000, slis=999)
+    assert 800_000 < len(text) <= 1_000_000
+    started = time.process_time()
+    reading = read_targets(text)
+    spent = time.process_time() - started
+    assert not reading.ok and reading.targets == []
+    assert "12000 objectives; at most 200 are imported at once" in reading.problems[-1].reason
+    # Reading a megabyte of YAML takes about a second; converting 12,000 objectives, each
+    # looking for its SLI among a thousand objects, took many more.
+    assert spent < 3, spent
+
+
+def test_a_file_of_more_than_1000_objects_is_refused():
+    reading = read_targets(_many_objectives_file(1, slis=1001))
+    assert not reading.ok and reading.targets == []
+    (problem,) = reading.problems
+    assert "1,002 objects; at most 1,000" in problem.reason

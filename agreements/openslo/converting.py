@@ -4,7 +4,6 @@ OpenSLO lacks read from a ``sla-portal/`` annotation or filled in by a rule that
 from __future__ import annotations
 
 from decimal import Decimal, InvalidOperation
-from typing import Any
 
 from agreements.openslo import annotations as A
 from agreements.openslo.checker import DURATION_RE, SLOTH_K8S, V1, V1ALPHA, to_decimal
@@ -33,9 +32,9 @@ def show(value: Decimal) -> str:
 
 class Converter:
     def __init__(
-        self, index: int, obj: dict, objects: list[Any], reading: Reading, used_slis: set[str]
+        self, index: int, obj: dict, slis: dict[str, dict], reading: Reading, used_slis: set[str]
     ) -> None:
-        self.index, self.obj, self.objects, self.reading = index, obj, objects, reading
+        self.index, self.obj, self.slis, self.reading = index, obj, slis, reading
         self.used_slis = used_slis
         self.summary = reading.objects[index]
         metadata = obj.get("metadata") if isinstance(obj.get("metadata"), dict) else {}
@@ -205,14 +204,8 @@ class Converter:
         if ref is None:
             return None, ""
         self.used_slis.add(ref)
-        for obj in self.objects:
-            if (
-                obj.get("apiVersion") == V1
-                and obj.get("kind") == "SLI"
-                and (obj.get("metadata") or {}).get("name") == ref
-            ):
-                return obj.get("spec") or {}, f"SLI {ref!r}"
-        return None, ""  # pragma: no cover - references are checked before
+        # References are checked before: the SLI is in the file.
+        return self.slis[ref].get("spec") or {}, f"SLI {ref!r}"
 
     def v1_slo(self) -> None:
         spec = self.obj["spec"]

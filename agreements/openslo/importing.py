@@ -25,6 +25,7 @@ from agreements.openslo.schema import check_object
 from agreements.smart import smart_errors
 
 MAX_TARGETS = 200
+MAX_OBJECTS = 1_000
 
 
 def read_targets(text: str | bytes) -> Reading:
@@ -38,6 +39,18 @@ def read_targets(text: str | bytes) -> Reading:
     # A field set to null is a field not given (``alertPolicies:`` with nothing after it is
     # common in the specification's own examples); every check below then sees one case.
     objects = [_without_nulls(obj) for obj in loaded.objects]
+    # Refused before any check: the work of checking and converting grows with these counts.
+    if len(objects) > MAX_OBJECTS:
+        reading.problems.append(
+            _file_problem(
+                f"The file holds {len(objects):,} objects; at most {MAX_OBJECTS:,} are read."
+            )
+        )
+        return reading
+    objectives = sum(_objective_count(obj) for obj in objects)
+    if objectives > MAX_TARGETS:
+        reading.problems.append(_too_many(objectives, "objectives"))
+        return reading
     for index, obj in enumerate(objects):
         reading.objects.append(_summary(index, obj))
         reading.problems.extend(check_object(index, obj))
@@ -47,8 +60,12 @@ def read_targets(text: str | bytes) -> Reading:
     if reading.problems:
         return reading
     used_slis: set[str] = set()
+    slis: dict[str, dict] = {}
+    for summary, obj in zip(reading.objects, objects, strict=True):
+        if summary.api_version == V1 and summary.kind == "SLI":
+            slis.setdefault(summary.name, obj)
     for index, obj in enumerate(objects):
-        Converter(index, obj, objects, reading, used_slis).run()
+        Converter(index, obj, slis, reading, used_slis).run()
     for summary in reading.objects:
         if summary.kind == "SLI" and summary.name not in used_slis:
             reading.notes.append(
@@ -60,17 +77,8 @@ def read_targets(text: str | bytes) -> Reading:
                     "No SLO of this file uses this SLI: it gives no target on its own.",
                 )
             )
-    if len(reading.targets) > MAX_TARGETS:
-        reading.problems.append(
-            Problem(
-                None,
-                "",
-                "",
-                "",
-                f"The file gives {len(reading.targets)} targets; at most {MAX_TARGETS} are "
-                "imported at once (an agreement with more would not be read by anyone).",
-            )
-        )
+    if len(reading.targets) > MAX_TARGETS:  # pragma: no cover - objectives are counted first
+        reading.problems.append(_too_many(len(reading.targets), "targets"))
     _unique_names(reading)
     _smart(reading)
     # One rule said once per place: several objectives of one object may hit the same one.
@@ -78,6 +86,28 @@ def read_targets(text: str | bytes) -> Reading:
     if reading.problems:
         reading.targets = []
     return reading
+
+
+def _file_problem(reason: str) -> Problem:
+    return Problem(None, "", "", "", reason)
+
+
+def _too_many(count: int, what: str) -> Problem:
+    return _file_problem(
+        f"The file gives {count} {what}; at most {MAX_TARGETS} are imported at once (an "
+        "agreement with more would not be read by anyone)."
+    )
+
+
+def _objective_count(obj: Any) -> int:
+    """How many targets an object could give at most: its objectives (Sloth: its SLOs)."""
+    if not isinstance(obj, dict):
+        return 0
+    spec = obj if "version" in obj and "apiVersion" not in obj else obj.get("spec")
+    if not isinstance(spec, dict):
+        return 0
+    items = spec.get("slos") if "slos" in spec else spec.get("objectives")
+    return len(items) if isinstance(items, list) else 0
 
 
 def _without_nulls(value: Any) -> Any:
