@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from dataclasses import replace
 from datetime import date
 from decimal import Decimal
 
@@ -160,3 +161,78 @@ def test_a_rule_hitting_two_objectives_of_one_object_is_said_once(blank_draft, a
     unmatched = [n for n in plan.notes if n.rule == "service-not-matched"]
     assert len(unmatched) == 1
     assert unmatched[0].path == "spec.service" and "'web-availability'" in unmatched[0].message
+
+
+SLO_WITH_ANNOTATIONS = """apiVersion: openslo/v1
+kind: SLO
+metadata:
+  name: web-availability
+  displayName: Web availability
+  annotations:
+    {annotation}
+spec:
+  service: web
+  indicator:
+    metadata:
+      name: ok-ratio
+    spec:
+      ratioMetric:
+        good:
+          metricSource:
+            type: Prometheus
+            spec:
+              query: sum(ok)
+        total:
+          metricSource:
+            type: Prometheus
+            spec:
+              query: sum(all)
+  budgetingMethod: Occurrences
+  objectives:
+  - displayName: Good
+    target: 0.999
+"""
+
+
+@pytest.mark.parametrize(
+    ("annotation", "key", "reason"),
+    [
+        ('sla-portal/warning-percent: "80.125"', "warning-percent", "2 decimal places"),
+        (f'sla-portal/name: "{"n" * 161}"', "name", "at most 160 characters"),
+    ],
+)
+def test_what_the_database_would_refuse_is_refused_by_the_preview_too(
+    blank_draft, alice_manager, annotation, key, reason
+):
+    text = SLO_WITH_ANNOTATIONS.format(annotation=annotation)
+    plan = openslo_plan(user=alice_manager, agreement=blank_draft, text=text)
+    assert not plan.ok
+    (problem,) = plan.problems
+    assert problem.path == f'metadata.annotations["sla-portal/{key}"]'
+    assert reason in problem.reason
+    with pytest.raises(OpenSLOImportRefused):
+        openslo_import(user=alice_manager, agreement=blank_draft, text=text)
+    assert not blank_draft.targets.exists()
+
+
+def test_the_preview_runs_the_models_validation_on_each_target(
+    blank_draft, alice_manager, monkeypatch
+):
+    # Whatever the reader lets through, the preview offers nothing the database would refuse.
+    from agreements.openslo import read_targets
+    from agreements.services import openslo as service
+
+    def reading_with_a_long_name(text):
+        reading = read_targets(text)
+        (target,) = reading.targets
+        long_spec = replace(target.spec, name="n" * 161)
+        reading.targets = [replace(target, spec=long_spec)]
+        return reading
+
+    monkeypatch.setattr(service, "read_targets", reading_with_a_long_name)
+    text = SLO_WITH_ANNOTATIONS.format(annotation='sla-portal/name: "Web"')
+    plan = openslo_plan(user=alice_manager, agreement=blank_draft, text=text)
+    assert not plan.ok
+    (problem,) = plan.problems
+    assert (problem.index, problem.path) == (0, "spec.objectives[0]")
+    assert problem.reason.startswith("name: ") and "160 characters" in problem.reason

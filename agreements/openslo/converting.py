@@ -14,6 +14,10 @@ from agreements.openslo.results import ImportedTarget, Reading
 from agreements.smart import TargetSpec
 
 PLACES = Decimal("0.001")
+# The warning level and the compliance goals are percentages kept to 2 decimal places.
+PERCENT_PLACES = Decimal("0.01")
+PERCENT_KEYS = (A.WARNING, A.COMPLIANCE_TARGET, A.COMPLIANCE_THRESHOLD)
+MAX_NAME = 160
 UNIT_WORDS = {
     "m": "minutes",
     "h": "hours",
@@ -93,16 +97,21 @@ class Converter:
         if not value.is_finite():
             self.problem(A.path(key), f"must be a finite number, not {text!r}")
             return None, True
-        return self.portal_decimal(value, A.path(key)), True
+        places = PERCENT_PLACES if key in PERCENT_KEYS else PLACES
+        return self.portal_decimal(value, A.path(key), places), True
 
-    def portal_decimal(self, value: Decimal, path: str) -> Decimal | None:
+    def portal_decimal(self, value: Decimal, path: str, places: Decimal = PLACES) -> Decimal | None:
         # abs() and quantize() round in the decimal context, whose exponent limit a text like
         # "1e999999999999" exceeds (decimal.Overflow): compare its magnitude first.
         if value.adjusted() > LIMIT.adjusted() or abs(value) > LIMIT:
             self.problem(path, f"{value} is beyond what the portal stores (at most {LIMIT})")
             return None
-        if value != value.quantize(PLACES):
-            self.problem(path, f"{value} is more precise than the portal keeps (3 decimal places)")
+        if value != value.quantize(places):
+            self.problem(
+                path,
+                f"{value} is more precise than the portal keeps ({-places.as_tuple().exponent} "
+                "decimal places)",
+            )
             return None
         return value
 
@@ -154,7 +163,13 @@ class Converter:
 
     def name_for(self, objective: dict, i: int, count: int, display: str) -> str:
         if A.NAME in self.annotations:
-            return str(self.annotations[A.NAME])
+            name = str(self.annotations[A.NAME])
+            if len(name) > MAX_NAME:
+                self.problem(
+                    A.path(A.NAME),
+                    f"a target's name is at most {MAX_NAME} characters, not {len(name)}",
+                )
+            return name
         base = display or self.summary.name
         if count > 1:
             base = f"{base} — {objective.get('displayName') or f'objective {i + 1}'}"

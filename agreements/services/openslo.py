@@ -9,6 +9,7 @@ one ``openslo_import`` event naming what it did.
 
 from __future__ import annotations
 
+import copy
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -177,8 +178,33 @@ def openslo_plan(*, user: User, agreement: Agreement, text: str | bytes) -> Impo
                 changes[name] = (before, value)
         action = "update" if changes else "unchanged"
         plan.targets.append(PlannedTarget(imported, action, values, current, changes))
+    # The model's own validation (field sizes, decimal places, constraints) on each target as
+    # it would be saved, so the preview never offers an import that would then be refused.
+    for planned in plan.targets:
+        if planned.action == "unchanged":
+            continue
+        try:
+            _row(planned, agreement, position=0).full_clean(exclude=["agreement"])
+        except ValidationError as exc:
+            plan.problems.extend(_located(planned, exc))
     plan.notes = list(dict.fromkeys(plan.notes))
     return plan
+
+
+def _row(planned: PlannedTarget, agreement: Agreement, position: int) -> Target:
+    """The target row importing ``planned`` saves: a new one, or the existing one changed
+    (a copy when only planning, so nothing is changed in memory either)."""
+    if planned.action == "create":
+        target = Target(agreement=agreement, position=position)
+        values = dict(planned.values)
+    else:
+        target = copy.copy(planned.existing)
+        values = {name: after for name, (_, after) in planned.changes.items()}
+    for name, value in values.items():
+        if value is None and name in KEEP_WHEN_EMPTY:
+            continue
+        setattr(target, name, value)
+    return target
 
 
 def _object_name(plan: ImportPlan, imported: ImportedTarget) -> str:
@@ -238,17 +264,9 @@ def openslo_import(
     for planned in plan.targets:
         if planned.action == "unchanged":
             continue
+        target = _row(planned, agreement, position)
         if planned.action == "create":
-            target = Target(agreement=agreement, position=position)
             position += 1
-            values = dict(planned.values)
-        else:
-            target = planned.existing
-            values = {name: after for name, (_, after) in planned.changes.items()}
-        for name, value in values.items():
-            if value is None and name in KEEP_WHEN_EMPTY:
-                continue
-            setattr(target, name, value)
         try:
             target.full_clean(exclude=["agreement"])
         except ValidationError as exc:
