@@ -236,3 +236,17 @@ def test_the_preview_runs_the_models_validation_on_each_target(
     (problem,) = plan.problems
     assert (problem.index, problem.path) == (0, "spec.objectives[0]")
     assert problem.reason.startswith("name: ") and "160 characters" in problem.reason
+
+
+def test_a_new_target_without_a_warning_level_shows_and_says_the_default(
+    blank_draft, alice_manager
+):
+    text = SLO_WITH_ANNOTATIONS.format(annotation='sla-portal/name: "Web"')
+    plan = openslo_plan(user=alice_manager, agreement=blank_draft, text=text)
+    (planned,) = plan.targets
+    assert planned.values["warning_percent"] == Decimal("75")
+    (note,) = [n for n in plan.notes if n.rule == "warning-default"]
+    assert note.path == 'metadata.annotations["sla-portal/warning-percent"]'
+    assert "75 %" in note.message
+    openslo_import(user=alice_manager, agreement=blank_draft, text=text)
+    assert blank_draft.targets.get().warning_percent == Decimal("75")

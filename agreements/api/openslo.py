@@ -106,7 +106,7 @@ RESULT_EXAMPLE = {
             "period": "month",
             "compliance_target": None,
             "compliance_threshold": None,
-            "warning_percent": None,
+            "warning_percent": "75",
             "data_source": "uptime",
             "service": "Customer Portal",
             "calendar": None,
@@ -130,6 +130,14 @@ RESULT_EXAMPLE = {
             "message": "The file gives no threshold of unacceptable service (OpenSLO has no "
             "field for it): it is set equal to the target (99.9 %); edit it in the draft to "
             "allow a margin.",
+        },
+        {
+            "document": 0,
+            "name": "customer-portal",
+            "path": 'metadata.annotations["sla-portal/warning-percent"]',
+            "rule": "warning-default",
+            "message": "No warning level: the portal warns when 75 % of the allowed time is "
+            "used (its default); edit it in the draft.",
         },
     ],
     "errors": [],

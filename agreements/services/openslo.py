@@ -36,6 +36,7 @@ from sla_portal.core.models import User
 # Fields of a spec that, left empty by the file, keep the existing target's value.
 KEEP_WHEN_EMPTY = ("warning_percent", "compliance_target", "compliance_threshold")
 SPEC_FIELDS = tuple(f for f in TARGET_SPEC_FIELDS if f != "calendar")
+DEFAULT_WARNING = Target._meta.get_field("warning_percent").default
 
 
 class OpenSLOImportRefused(AgreementError):
@@ -167,6 +168,19 @@ def openslo_plan(*, user: User, agreement: Agreement, text: str | bytes) -> Impo
         )
         current = existing.get(key)
         if current is None:
+            if values["warning_percent"] is None:
+                # Said and shown, not left to the model's default where nobody sees it.
+                values["warning_percent"] = DEFAULT_WARNING
+                plan.notes.append(
+                    Note(
+                        imported.index,
+                        _object_name(plan, imported),
+                        'metadata.annotations["sla-portal/warning-percent"]',
+                        "warning-default",
+                        f"No warning level: the portal warns when {_number(DEFAULT_WARNING)} % "
+                        "of the allowed time is used (its default); edit it in the draft.",
+                    )
+                )
             plan.targets.append(PlannedTarget(imported, "create", values))
             continue
         changes = {}
