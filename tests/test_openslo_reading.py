@@ -699,3 +699,115 @@ def test_a_file_of_more_than_1000_objects_is_refused():
     assert not reading.ok and reading.targets == []
     (problem,) = reading.problems
     assert "1,002 objects; at most 1,000" in problem.reason
+
+
+def test_a_key_given_twice_is_an_error_not_the_last_one_winning():
+    text = SLO.replace("    target: 0.999\n", "    target: 0.5\n    target: 0.999\n")
+    reading = read_targets(text)
+    assert not reading.ok and reading.targets == []
+    (problem,) = reading.problems
+    assert problem.reason.startswith("Not valid YAML:")
+    assert "'target' is given twice" in problem.reason and "line" in problem.reason
+
+
+SLI_X = """apiVersion: openslo/v1
+kind: SLI
+metadata:
+  name: x
+spec:
+  {metric}
+"""
+RATIO = (
+    "ratioMetric: {good: {metricSource: {type: P, spec: {}}}, "
+    "total: {metricSource: {type: P, spec: {}}}}"
+)
+THRESHOLD = "thresholdMetric: {metricSource: {type: P, spec: {}}}"
+
+
+def test_two_objects_of_one_kind_with_one_name_are_an_error():
+    slo = SLO.replace(
+        SLO[SLO.index("  indicator:\n") : SLO.index("  timeWindow:\n")], "  indicatorRef: x\n"
+    )
+    text = "---\n".join([slo, SLI_X.format(metric=RATIO), SLI_X.format(metric=THRESHOLD)])
+    reading = read_targets(text)
+    assert not reading.ok and reading.targets == []
+    (problem,) = reading.problems
+    assert (problem.index, problem.kind, problem.path) == (2, "SLI", "metadata.name")
+    assert "another SLI named 'x'" in problem.reason and "document #2" in problem.reason
+
+
+def test_a_name_cut_to_160_characters_says_so():
+    text = SLO.replace("displayName: Web availability", "displayName: " + "W" * 170)
+    reading = read_targets(text)
+    assert reading.targets[0].spec.name == "W" * 160
+    (note,) = [n for n in reading.notes if n.rule == "name-shortened"]
+    assert note.path == "metadata.displayName" and "170 characters" in note.message
+
+
+def test_a_sloth_name_cut_to_160_characters_says_so():
+    text = (DATA / "sloth/examples/getting-started.yml").read_text()
+    text = text.replace('name: "requests-availability"', f'name: "{"r" * 170}"')
+    reading = read_targets(text)
+    assert reading.ok, reading.problems
+    assert reading.targets[0].spec.name == "r" * 160
+    (note,) = [n for n in reading.notes if n.rule == "name-shortened"]
+    assert note.path == "slos[0].name"
+
+
+def _annotated(text: str, **annotations: str) -> str:
+    lines = "".join(
+        f'    sla-portal/{k.replace("_", "-")}: "{v}"\n' for k, v in annotations.items()
+    )
+    return text.replace(
+        "  displayName: Web availability\n",
+        f"  displayName: Web availability\n  annotations:\n{lines}",
+        1,
+    )
+
+
+def test_a_name_annotation_that_differs_from_the_display_name_says_which_wins():
+    reading = read_targets(_annotated(SLO, name="Web"))
+    assert reading.targets[0].spec.name == "Web"
+    (note,) = [n for n in reading.notes if n.rule == "annotation-overrides"]
+    assert note.path == 'metadata.annotations["sla-portal/name"]'
+    assert "'Web availability'" in note.message
+
+
+def test_a_compliance_annotation_that_differs_from_the_objective_target_says_which_wins():
+    performance = SLO.replace(
+        "      ratioMetric:\n        good:\n          metricSource:\n            type: "
+        "Prometheus\n            spec:\n              query: sum(ok)\n        total:\n"
+        "          metricSource:\n            type: Prometheus\n            spec:\n"
+        "              query: sum(all)\n",
+        "      thresholdMetric:\n        metricSource:\n          type: Prometheus\n"
+        "          spec:\n            query: latency\n",
+    ).replace("    target: 0.999\n", "    target: 0.95\n    op: lte\n    value: 300\n")
+    reading = read_targets(_annotated(performance, unit="ms", compliance_target="90"))
+    assert reading.ok, reading.problems
+    assert reading.targets[0].spec.compliance_target == Decimal("90")
+    (note,) = [n for n in reading.notes if n.rule == "annotation-overrides"]
+    assert note.path == "spec.objectives[0].target"
+    assert "0.95" in note.message and "90" in note.message
+
+
+def test_a_portal_export_edited_to_keep_time_slices_says_they_are_dropped():
+    text = write_openslo(SPECS[:1], reference="SLA-2026-0001", year=2026)
+    edited = text.replace(
+        "budgetingMethod: RatioTimeslices", "budgetingMethod: Timeslices"
+    ).replace(
+        "      timeSliceWindow: 1m\n", "      timeSliceWindow: 1m\n      timeSliceTarget: 0.95\n"
+    )
+    assert edited.count("timeSliceTarget") == 1
+    reading = read_targets(edited)
+    assert reading.ok, reading.problems
+    assert "time-slices" in {n.rule for n in reading.notes}
+
+
+def test_a_portal_export_with_a_description_added_says_it_is_dropped():
+    text = write_openslo(SPECS[:1], reference="SLA-2026-0001", year=2026)
+    edited = text.replace(
+        "    budgetingMethod:", "    description: Our promise\n    budgetingMethod:"
+    )
+    reading = read_targets(edited)
+    assert reading.ok, reading.problems
+    assert "description" in {n.rule for n in reading.notes}

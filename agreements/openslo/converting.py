@@ -7,7 +7,7 @@ from decimal import Decimal, InvalidOperation
 
 from agreements.openslo import annotations as A
 from agreements.openslo.checker import DURATION_RE, SLOTH_K8S, V1, V1ALPHA, to_decimal
-from agreements.openslo.exporting import portal_sources_only
+from agreements.openslo.exporting import PERFORMANCE_PLACEHOLDER_TARGET, portal_sources_only
 from agreements.openslo.periods import ALPHA_UNITS, period_for, start_is_period_start
 from agreements.openslo.problems import Note, Problem
 from agreements.openslo.results import ImportedTarget, Reading
@@ -161,7 +161,11 @@ class Converter:
             )
         return period
 
-    def name_for(self, objective: dict, i: int, count: int, display: str) -> str:
+    def name_for(self, objective: dict, i: int, count: int, display: str, metric: str) -> str:
+        base = display or self.summary.name
+        base_path = "metadata.displayName" if display else "metadata.name"
+        if count > 1:
+            base = f"{base} — {objective.get('displayName') or f'objective {i + 1}'}"
         if A.NAME in self.annotations:
             name = str(self.annotations[A.NAME])
             if len(name) > MAX_NAME:
@@ -169,11 +173,28 @@ class Converter:
                     A.path(A.NAME),
                     f"a target's name is at most {MAX_NAME} characters, not {len(name)}",
                 )
+            # The export writes an unnamed target's display name as its metric's label.
+            label = name or ("Availability" if metric == "availability" else "Performance")
+            if label != base:
+                named = f"named {name!r}" if name else "left unnamed"
+                self.note(
+                    A.path(A.NAME),
+                    "annotation-overrides",
+                    f"The target is {named} as sla-portal/name says, not {base!r} as the "
+                    "file's own names would make it.",
+                )
             return name
-        base = display or self.summary.name
-        if count > 1:
-            base = f"{base} — {objective.get('displayName') or f'objective {i + 1}'}"
-        return base[:160]
+        return self.shortened(base, base_path)
+
+    def shortened(self, name: str, path: str) -> str:
+        if len(name) <= MAX_NAME:
+            return name
+        self.note(
+            path,
+            "name-shortened",
+            f"The name is {len(name)} characters: the target keeps the first {MAX_NAME}.",
+        )
+        return name[:MAX_NAME]
 
     def service_fields(self, named: str) -> tuple[str, bool]:
         if A.SERVICE in self.annotations:
@@ -244,7 +265,8 @@ class Converter:
                     "composite-weight",
                     "The composite weight is not kept: each objective becomes a target of its own.",
                 )
-            name = self.name_for(objective, i, len(objectives), display)
+            metric = "availability" if "ratioMetric" in sli else "performance"
+            name = self.name_for(objective, i, len(objectives), display, metric)
             if "ratioMetric" in sli:
                 self.availability(
                     objective,
@@ -270,7 +292,7 @@ class Converter:
                 "Alert policies are not imported: the portal warns when a target's warning "
                 "level is reached and alerts on breaches.",
             )
-        if spec.get("description") and not self.from_portal:
+        if spec.get("description"):
             self.note(
                 "spec.description", "description", "The description is not kept on the target."
             )
@@ -332,7 +354,9 @@ class Converter:
             for key in ("timeSliceTarget", "timeSliceWindow")
             if objective.get(key) is not None
         ]
-        if dropped and not self.from_portal:
+        # The portal's export writes exactly a one-minute window for availability, which its
+        # measure implies; anything else in a portal file was added and is dropped: said.
+        if dropped and not (self.from_portal and dropped == ["timeSliceWindow 1m"]):
             first = "timeSliceTarget" if "timeSliceTarget" in objective else "timeSliceWindow"
             self.note(
                 f"{path}.{first}",
@@ -376,7 +400,21 @@ class Converter:
             )
         compliance, present = self.annotation_number(A.COMPLIANCE_TARGET)
         compliance_threshold, _ = self.annotation_number(A.COMPLIANCE_THRESHOLD)
-        if not present:
+        if present:
+            written = (
+                compliance / 100
+                if compliance is not None and compliance < 100
+                else Decimal(str(PERFORMANCE_PLACEHOLDER_TARGET))
+            )
+            if ratio != written:
+                goal = f"{show(compliance)} %" if compliance is not None else "none"
+                self.note(
+                    target_path,
+                    "annotation-overrides",
+                    f"The objective's target {ratio} (share of good events) is not kept: "
+                    f"sla-portal/compliance-target gives the compliance goal ({goal}).",
+                )
+        else:
             self.note(
                 target_path,
                 "share-not-kept",
@@ -417,8 +455,10 @@ class Converter:
         for i, objective in enumerate(objectives):
             path = f"spec.objectives[{i}]"
             target_path, ratio = self.objective_ratio(objective, path)
-            name = self.name_for(objective, i, len(objectives), display)
-            if objective.get("ratioMetrics") is not None:
+            ratio_sli = objective.get("ratioMetrics") is not None
+            metric = "availability" if ratio_sli else "performance"
+            name = self.name_for(objective, i, len(objectives), display, metric)
+            if ratio_sli:
                 self.availability(
                     objective,
                     path,
@@ -489,7 +529,7 @@ class Converter:
                 direction="higher",
                 period="month",
                 data_source="uptime",
-                name=str(slo["name"])[:160],
+                name=self.shortened(str(slo["name"]), f"{path}.name"),
                 **self.common_extras(),
             )
             self.add(target, path, service)

@@ -16,7 +16,7 @@ from dataclasses import replace
 from typing import Any
 
 from agreements.openslo import annotations as A
-from agreements.openslo.checker import V1
+from agreements.openslo.checker import V1, V1ALPHA
 from agreements.openslo.converting import Converter
 from agreements.openslo.loading import load_objects
 from agreements.openslo.problems import Note, Problem
@@ -56,6 +56,7 @@ def read_targets(text: str | bytes) -> Reading:
         reading.problems.extend(check_object(index, obj))
     if reading.problems:
         return reading
+    reading.problems.extend(_duplicate_names(reading))
     reading.problems.extend(_check_references(objects, reading))
     if reading.problems:
         return reading
@@ -133,6 +134,35 @@ def _summary(index: int, obj: Any) -> ObjectSummary:
 
 
 # --- References ----------------------------------------------------------------------------
+
+
+def _duplicate_names(reading: Reading) -> list[Problem]:
+    """Two OpenSLO objects of one kind with one name: a reference to that name would pick one
+    of them without a word, so the file must say which it means. Services are the exception
+    (the go-sdk's own examples repeat one): they change nothing and nothing in the file is
+    looked up among them."""
+    first: dict[tuple[str, str, str], int] = {}
+    problems = []
+    for summary in reading.objects:
+        if summary.api_version not in (V1, V1ALPHA) or not summary.name:
+            continue
+        if summary.kind == "Service":
+            continue
+        key = (summary.api_version, summary.kind, summary.name)
+        if key in first:
+            problems.append(
+                Problem(
+                    summary.index,
+                    summary.kind,
+                    summary.name,
+                    "metadata.name",
+                    f"another {summary.kind} named {summary.name!r} is document "
+                    f"#{first[key] + 1}: names are unique per kind",
+                )
+            )
+        else:
+            first[key] = summary.index
+    return problems
 
 
 def _check_references(objects: list[Any], reading: Reading) -> list[Problem]:

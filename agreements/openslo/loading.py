@@ -27,7 +27,31 @@ MAX_NODES = 200_000
 
 
 class _Loader(yaml.CSafeLoader):
-    """The safe loader, with scalars that cannot build reported where they are."""
+    """The safe loader, with scalars that cannot build reported where they are, and a key
+    given twice in one mapping refused (YAML says keys are unique; PyYAML keeps the last one,
+    so ``target: 0.5`` then ``target: 0.999`` would import 0.999 without a word)."""
+
+    def construct_mapping(self, node: Any, deep: bool = False) -> Any:
+        if isinstance(node, yaml.MappingNode):
+            seen: dict[Any, Any] = {}
+            for key_node, _ in node.value:
+                if key_node.tag == "tag:yaml.org,2002:merge":
+                    continue
+                key = self.construct_object(key_node, deep=True)
+                try:
+                    first = seen.get(key)
+                except TypeError:
+                    continue  # an unhashable key: the constructor below says so
+                if first is not None:
+                    raise ConstructorError(
+                        None,
+                        None,
+                        f"the key {key!r} is given twice in one mapping (first on line "
+                        f"{first.line + 1}): keep one",
+                        key_node.start_mark,
+                    )
+                seen[key] = key_node.start_mark
+        return super().construct_mapping(node, deep=deep)
 
 
 def _guarded(constructor: Any, what: str) -> Any:
