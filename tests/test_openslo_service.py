@@ -250,3 +250,53 @@ def test_a_new_target_without_a_warning_level_shows_and_says_the_default(
     assert "75 %" in note.message
     openslo_import(user=alice_manager, agreement=blank_draft, text=text)
     assert blank_draft.targets.get().warning_percent == Decimal("75")
+
+
+def test_one_unnamed_availability_target_per_service_round_trips(acme, services, alice_manager):
+    def availability(agreement, service, value):
+        return Target.objects.create(
+            agreement=agreement,
+            metric="availability",
+            service=service,
+            target_value=Decimal(value),
+            threshold_value=Decimal("99"),
+            unit="percent",
+            direction="higher",
+            period="month",
+            data_source="uptime",
+        )
+
+    web, api = services["portal"], services["erp"]
+    source = agreement_create_from_tier(
+        tier=None,
+        customer=acme,
+        title="Web and API",
+        services=[web, api],
+        effective_from=date(2026, 1, 1),
+        created_by=alice_manager,
+    )
+    availability(source, web, "99.9")
+    availability(source, api, "99.5")
+    text = openslo_export(user=alice_manager, agreement=source)
+
+    # Into its own agreement: each matches its own target, nothing changes.
+    plan = openslo_plan(user=alice_manager, agreement=source, text=text)
+    assert plan.ok, plan.problems
+    assert [(t.action, t.existing.service) for t in plan.targets] == [
+        ("unchanged", web),
+        ("unchanged", api),
+    ]
+    # Into a new draft: the same two targets.
+    target = agreement_create_from_tier(
+        tier=None,
+        customer=acme,
+        title="Web and API, again",
+        services=[web, api],
+        effective_from=date(2026, 1, 1),
+        created_by=alice_manager,
+    )
+    plan = openslo_import(user=alice_manager, agreement=target, text=text)
+    assert plan.notes == []
+    assert [exported_fields(t) for t in target.targets.order_by("position")] == [
+        exported_fields(t) for t in source.targets.order_by("position")
+    ]

@@ -245,9 +245,11 @@ def _unique_names(reading: Reading) -> None:
             target = replace(target, spec=replace(target.spec, name=new))
         renamed.append(target)
     reading.targets = renamed
-    seen: set[tuple[str, str]] = set()
+    # One name per metric and service: an agreement with one unnamed availability target per
+    # service (Web 99.9, API 99.5) writes two SLOs that differ only by their service.
+    seen: set[tuple[str, str, str]] = set()
     for target in reading.targets:
-        key = (target.spec.metric, target.spec.name)
+        key = (target.spec.metric, target.spec.name, target.service)
         if key in seen:
             summary = reading.objects[target.index]
             reading.problems.append(
@@ -256,8 +258,9 @@ def _unique_names(reading: Reading) -> None:
                     summary.kind,
                     summary.name,
                     target.source.split(", ", 1)[1],
-                    f"a second {target.spec.metric} target named {target.spec.name!r}: give "
-                    "the objectives different displayName values",
+                    f"a second {target.spec.metric} target named {target.spec.name!r}"
+                    + (f" for the service {target.service!r}" if target.service else "")
+                    + ": give the objectives different displayName values",
                 )
             )
         seen.add(key)

@@ -143,7 +143,13 @@ def openslo_plan(*, user: User, agreement: Agreement, text: str | bytes) -> Impo
         return plan
     services = list(agreement.services.all())
     calendars = {c.name: c for c in calendars_visible_to(user)}
-    existing = {t.scope_key: t for t in agreement.targets.select_related("service", "calendar")}
+    # A target is the same target when its scope and its service are the same: an agreement
+    # may have one unnamed availability target per service.
+    existing = {
+        (*t.scope_key, t.service_id): t
+        for t in agreement.targets.select_related("service", "calendar")
+    }
+    planned_keys: set[tuple] = set()
     for imported in reading.targets:
         values = {name: getattr(imported.spec, name) for name in SPEC_FIELDS}
         values["service"] = _service_for(imported, services, plan)
@@ -160,12 +166,29 @@ def openslo_plan(*, user: User, agreement: Agreement, text: str | bytes) -> Impo
                         "section's calendar.",
                     )
                 )
+        service = values["service"]
         key = (
             imported.spec.metric,
             imported.spec.priority,
             imported.spec.error_category,
             imported.spec.name,
+            service.pk if service is not None else None,
         )
+        if key in planned_keys:
+            # Two services of the file that are none of the agreement's become one scope.
+            plan.problems.append(
+                Problem(
+                    imported.index,
+                    "",
+                    _object_name(plan, imported),
+                    imported.source.split(", ", 1)[1],
+                    f"a second {imported.spec.metric} target named {imported.spec.name!r} for "
+                    f"{service.name if service is not None else 'all services'}: give the "
+                    "objectives different displayName values or name the agreement's services",
+                )
+            )
+            continue
+        planned_keys.add(key)
         current = existing.get(key)
         if current is None:
             if values["warning_percent"] is None:
