@@ -36,8 +36,6 @@ def openslo_import_page(request: HttpRequest, pk: int) -> HttpResponse:
     if request.method == "POST" and form.is_valid():
         text = form.cleaned_data["text"]
         filename = form.cleaned_data.get("filename", "")
-        if isinstance(text, bytes):
-            text = text.decode("utf-8", errors="replace")
         if "confirm" in request.POST:
             try:
                 plan = openslo_import(
@@ -61,6 +59,10 @@ def openslo_import_page(request: HttpRequest, pk: int) -> HttpResponse:
             plan = openslo_plan(user=request.user, agreement=agreement, text=text)
     confirm_form = None
     if plan is not None and plan.ok:
+        # An upload is passed on as bytes, so the reader refuses one that is not UTF-8 (as the
+        # API does) rather than importing "caf\ufffd"; read without a problem, it is UTF-8.
+        if isinstance(text, bytes):
+            text = text.decode("utf-8")
         confirm_form = OpenSLOImportForm(
             initial={"yaml": text, "filename": form.cleaned_data.get("filename", "")}
         )
