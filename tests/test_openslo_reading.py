@@ -811,3 +811,18 @@ def test_a_portal_export_with_a_description_added_says_it_is_dropped():
     reading = read_targets(edited)
     assert reading.ok, reading.problems
     assert "description" in {n.rule for n in reading.notes}
+
+
+@pytest.mark.parametrize(
+    "title", ["Web\n- apiVersion: x", "Web\r\n- apiVersion: x", "Web\u2028x\x85y"]
+)
+def test_a_title_with_line_breaks_stays_in_the_header_comment(title):
+    import yaml
+
+    text = write_openslo(SPECS[:1], reference="SLA-2026-0001", year=2026, title=title)
+    header, body = text.split("\n", 1)
+    assert header.startswith("# ") and "apiVersion: x" not in body
+    assert len(yaml.safe_load(text)) == 1
+    reading = read_targets(text)
+    assert reading.ok, reading.problems
+    assert [t.spec for t in reading.targets] == [SPECS[0].spec]
