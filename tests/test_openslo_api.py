@@ -138,14 +138,30 @@ def test_customer_may_not_import(acme_agreement, alice_manager, carol_customer):
     propose_to_customer(acme_agreement, alice_manager)
     response = api(carol_customer).post(url(acme_agreement), SLOTH, content_type="application/yaml")
     assert response.status_code == 403
+    response = api(carol_customer).post(
+        url(acme_agreement) + "?dry_run=true", SLOTH, content_type="application/yaml"
+    )
+    assert response.status_code == 403
+    assert not acme_agreement.targets.filter(name="requests-availability").exists()
 
 
 def test_other_organisation_sees_404_for_import_and_export(active_acme_agreement, other_org_viewer):
     client = api(other_org_viewer)
     assert client.get(url(active_acme_agreement)).status_code == 404
-    assert client.post(
-        url(active_acme_agreement), SLOTH, content_type="application/yaml"
-    ).status_code in {403, 404}
+    for query in ("", "?dry_run=true"):
+        response = client.post(
+            url(active_acme_agreement) + query, SLOTH, content_type="application/yaml"
+        )
+        # Not 403: that would say the agreement exists.
+        assert response.status_code == 404, response.content
+        assert response.json() == {"detail": "No Agreement matches the given query."}
+
+
+def test_customer_posting_to_its_own_draft_not_yet_proposed_gets_404(
+    acme_agreement, carol_customer
+):
+    response = api(carol_customer).post(url(acme_agreement), SLOTH, content_type="application/yaml")
+    assert response.status_code == 404
 
 
 def test_customer_does_not_see_a_draft_not_yet_proposed(acme_agreement, carol_customer):

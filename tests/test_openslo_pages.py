@@ -116,6 +116,15 @@ def test_other_organisation_cannot_export(client, active_acme_agreement, other_o
     assert client.get(f"/agreements/{active_acme_agreement.pk}/openslo/export/").status_code == 404
 
 
+def test_other_organisation_gets_404_from_the_import_page(
+    client, active_acme_agreement, other_org_viewer
+):
+    client.force_login(other_org_viewer)
+    assert client.get(page(active_acme_agreement)).status_code == 404
+    response = client.post(page(active_acme_agreement), {"yaml": SLOTH, "preview": "1"})
+    assert response.status_code == 404
+
+
 def test_the_import_is_in_the_history_in_words(client, blank_draft, alice_manager):
     client.force_login(alice_manager)
     client.post(page(blank_draft), {"yaml": SLOTH, "confirm": "1"})
