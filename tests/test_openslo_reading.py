@@ -826,3 +826,37 @@ def test_a_title_with_line_breaks_stays_in_the_header_comment(title):
     reading = read_targets(text)
     assert reading.ok, reading.problems
     assert [t.spec for t in reading.targets] == [SPECS[0].spec]
+
+
+@pytest.mark.parametrize(
+    ("value", "ok"), [("999999999.5", True), ("999999999.999", True), ("1000000000", False)]
+)
+def test_every_performance_value_the_portal_stores_round_trips(value, ok):
+    spec = TargetSpec(
+        "performance",
+        Decimal(value),
+        Decimal(value),
+        "count",
+        "higher",
+        "month",
+        "measurements",
+        name="Orders per month",
+        warning_percent=Decimal("75"),
+    )
+    reading = read_targets(write_openslo([ExportedTarget(spec)], reference="SLA-2026-0001"))
+    if ok:
+        assert reading.ok, reading.problems
+        assert reading.targets[0].spec.target_value == Decimal(value)
+    else:
+        assert not reading.ok
+        assert "beyond what the portal stores (at most 999999999.999)" in reading.problems[0].reason
+
+
+def test_a_sloth_latency_slo_says_it_becomes_an_availability_target():
+    reading = read_targets((DATA / "sloth/examples/kubernetes-apiserver.yml").read_text())
+    assert reading.ok, reading.problems
+    latency = [t for t in reading.targets if t.spec.name == "requests-latency"]
+    assert latency[0].spec.metric == "availability"
+    (note,) = [n for n in reading.notes if n.rule == "latency-as-availability"]
+    assert note.path == "slos[1]"
+    assert "not a response time" in note.message and "performance target" in note.message

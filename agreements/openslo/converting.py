@@ -27,7 +27,8 @@ UNIT_WORDS = {
     "Q": "quarters",
     "Y": "years",
 }
-LIMIT = Decimal("999999999")
+# The largest target or threshold value the portal stores (12 digits, 3 of them decimals).
+LIMIT = Decimal("999999999.999")
 
 
 def show(value: Decimal) -> str:
@@ -514,6 +515,18 @@ class Converter:
                 "measured by the portal as the share of the period without outages, from its "
                 "uptime checks; the queries are not kept.",
             )
+            said = f"{slo['name']} {slo.get('description') or ''}".lower()
+            if "latency" in said or "slow" in said:
+                # Sloth has no latency SLI of its own: a latency SLO is an error ratio (slow
+                # requests over all requests) whose threshold lives in the query.
+                self.note(
+                    path,
+                    "latency-as-availability",
+                    "This SLO is about latency, but Sloth states it as a ratio of slow "
+                    "requests: it becomes an availability target, not a response time (the "
+                    "latency threshold is in the query, which is not kept). Add a performance "
+                    "target in the draft to promise a response time.",
+                )
             if slo.get("alerting"):
                 self.note(
                     f"{path}.alerting",
