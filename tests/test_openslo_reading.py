@@ -860,3 +860,50 @@ def test_a_sloth_latency_slo_says_it_becomes_an_availability_target():
     (note,) = [n for n in reading.notes if n.rule == "latency-as-availability"]
     assert note.path == "slos[1]"
     assert "not a response time" in note.message and "performance target" in note.message
+
+
+JUNK_TEXT = [
+    "2022-02-30",
+    "2022-13-45 00:00:00",
+    "!!timestamp abc",
+    "!!float abc",
+    "!!int abc",
+    "!!int 0x",
+    "1" + "0" * 400,
+    "1" + "0" * 400 + "d",
+    "9" * 5000,
+    '"1e999999999999"',
+    '"-1e999999999999"',
+    "1e999999",
+    ".nan",
+    "-.inf",
+    "!!binary AAAA",
+    "!!set {a, b}",
+    "!!omap [a: 1]",
+    "{}",
+    "[]",
+]
+
+
+@settings(max_examples=300, deadline=None, derandomize=True)
+@given(data=st.data())
+def test_any_yaml_text_in_place_of_a_value_or_a_key_given_twice_is_an_answer(data):
+    """The value-level fuzz above builds YAML from Python values, so it never writes a bad
+    timestamp, a tag, a huge digit string or a key twice: this one edits the file's text."""
+    name = data.draw(st.sampled_from([n for n in corpus() if "_gen" not in n]))
+    lines = (DATA / name).read_text().splitlines()
+    places = [
+        i for i, line in enumerate(lines) if ": " in line and not line.lstrip().startswith("#")
+    ]
+    for _ in range(data.draw(st.integers(1, 3))):
+        i = data.draw(st.sampled_from(places))
+        key = lines[i].split(": ", 1)[0]
+        if data.draw(st.booleans()):
+            lines[i] = f"{key}: {data.draw(st.sampled_from(JUNK_TEXT))}"
+        else:
+            lines.insert(i + 1, lines[i])  # the same key twice
+            places = [p + (p > i) for p in places]
+    reading = read_targets("\n".join(lines) + "\n")
+    assert reading.ok or (reading.problems and not reading.targets)
+    for problem in reading.problems:
+        assert problem.reason
