@@ -300,3 +300,18 @@ def test_one_unnamed_availability_target_per_service_round_trips(acme, services,
     assert [exported_fields(t) for t in target.targets.order_by("position")] == [
         exported_fields(t) for t in source.targets.order_by("position")
     ]
+
+
+def test_two_targets_whose_services_the_agreement_lacks_are_not_merged(blank_draft, alice_manager):
+    def slo(name: str, service: str) -> str:
+        annotation = f'sla-portal/name: ""\n    sla-portal/service: "{service}"'
+        return SLO_WITH_ANNOTATIONS.format(annotation=annotation).replace(
+            "name: web-availability", f"name: {name}"
+        )
+
+    text = slo("web", "Web") + "---\n" + slo("api", "API")
+    plan = openslo_plan(user=alice_manager, agreement=blank_draft, text=text)
+    assert not plan.ok
+    (problem,) = plan.problems
+    assert (problem.index, problem.path) == (1, "spec.objectives[0]")
+    assert "a second availability target named '' for all services" in problem.reason
