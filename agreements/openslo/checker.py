@@ -166,6 +166,11 @@ def to_decimal(value: int | float) -> Decimal:
     return Decimal(value) if isinstance(value, int) else Decimal(repr(value))
 
 
+def show(value: Decimal) -> str:
+    """A number as people write it: 99.9, not 99.900 or 9.99E+1."""
+    return format(value.normalize(), "f")
+
+
 def type_name(value: Any) -> str:
     if value is None:
         return "nothing"
