@@ -138,14 +138,30 @@ def test_customer_may_not_import(acme_agreement, alice_manager, carol_customer):
     propose_to_customer(acme_agreement, alice_manager)
     response = api(carol_customer).post(url(acme_agreement), SLOTH, content_type="application/yaml")
     assert response.status_code == 403
+    response = api(carol_customer).post(
+        url(acme_agreement) + "?dry_run=true", SLOTH, content_type="application/yaml"
+    )
+    assert response.status_code == 403
+    assert not acme_agreement.targets.filter(name="requests-availability").exists()
 
 
 def test_other_organisation_sees_404_for_import_and_export(active_acme_agreement, other_org_viewer):
     client = api(other_org_viewer)
     assert client.get(url(active_acme_agreement)).status_code == 404
-    assert client.post(
-        url(active_acme_agreement), SLOTH, content_type="application/yaml"
-    ).status_code in {403, 404}
+    for query in ("", "?dry_run=true"):
+        response = client.post(
+            url(active_acme_agreement) + query, SLOTH, content_type="application/yaml"
+        )
+        # Not 403: that would say the agreement exists.
+        assert response.status_code == 404, response.content
+        assert response.json() == {"detail": "No Agreement matches the given query."}
+
+
+def test_customer_posting_to_its_own_draft_not_yet_proposed_gets_404(
+    acme_agreement, carol_customer
+):
+    response = api(carol_customer).post(url(acme_agreement), SLOTH, content_type="application/yaml")
+    assert response.status_code == 404
 
 
 def test_customer_does_not_see_a_draft_not_yet_proposed(acme_agreement, carol_customer):
@@ -204,3 +220,24 @@ def test_provider_team_member_exports_but_may_not_import(blank_draft, tom_team):
 def test_provider_admin_imports_too(blank_draft, ada_admin):
     response = api(ada_admin).post(url(blank_draft), SLOTH, content_type="application/yaml")
     assert response.status_code == 201
+
+
+@pytest.mark.parametrize(
+    "body",
+    [
+        "apiVersion: openslo/v1\nkind: SLO\nmetadata:\n  name: x\n  displayName: 2022-02-30\n",
+        "a: " + "1" * 5000 + "\n",
+        "a: !!float abc\n",
+        "a: !!int abc\n",
+        "a: !!timestamp abc\n",
+    ],
+)
+def test_a_scalar_yaml_cannot_build_is_a_400_on_dry_run_and_import(
+    blank_draft, alice_manager, body
+):
+    client = api(alice_manager)
+    for query in ("?dry_run=true", ""):
+        response = client.post(url(blank_draft) + query, body, content_type="application/yaml")
+        assert response.status_code == 400, response.content
+        assert response.json()["errors"][0]["reason"].startswith("Not valid YAML:")
+    assert not blank_draft.targets.exists()

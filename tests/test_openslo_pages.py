@@ -116,6 +116,15 @@ def test_other_organisation_cannot_export(client, active_acme_agreement, other_o
     assert client.get(f"/agreements/{active_acme_agreement.pk}/openslo/export/").status_code == 404
 
 
+def test_other_organisation_gets_404_from_the_import_page(
+    client, active_acme_agreement, other_org_viewer
+):
+    client.force_login(other_org_viewer)
+    assert client.get(page(active_acme_agreement)).status_code == 404
+    response = client.post(page(active_acme_agreement), {"yaml": SLOTH, "preview": "1"})
+    assert response.status_code == 404
+
+
 def test_the_import_is_in_the_history_in_words(client, blank_draft, alice_manager):
     client.force_login(alice_manager)
     client.post(page(blank_draft), {"yaml": SLOTH, "confirm": "1"})
@@ -123,3 +132,34 @@ def test_the_import_is_in_the_history_in_words(client, blank_draft, alice_manage
     assert "Imported from OpenSLO" in history
     assert "2 target(s) added, 0 changed, 0 unchanged" in history
     assert "document #1 slos[0].objective: Sloth objectives are percentages" in history
+
+
+def test_an_upload_that_is_not_utf8_is_refused_as_the_api_refuses_it(
+    client, blank_draft, alice_manager
+):
+    client.force_login(alice_manager)
+    latin1 = SLOTH.replace('service: "k8s-apiserver"', 'service: "café"').encode("latin-1")
+    assert b"caf\xe9" in latin1
+    for action in ("preview", "confirm"):
+        upload = SimpleUploadedFile("latin1.yml", latin1)
+        response = client.post(page(blank_draft), {"file": upload, action: "1"})
+        assert response.status_code == 200
+        html = response.content.decode()
+        assert "Nothing can be imported" in html and "The file is not UTF-8 text (byte" in html
+        assert 'name="confirm"' not in html
+    assert not blank_draft.targets.exists()
+
+
+def test_a_utf8_upload_keeps_its_accents_through_preview_and_confirm(
+    client, blank_draft, alice_manager
+):
+    client.force_login(alice_manager)
+    text = SLOTH.replace('service: "k8s-apiserver"', 'service: "café"')
+    upload = SimpleUploadedFile("utf8.yml", text.encode())
+    response = client.post(page(blank_draft), {"file": upload, "preview": "1"})
+    html = response.content.decode()
+    assert "The service &#x27;café&#x27; is none of this agreement" in html
+    assert 'name="confirm"' in html and "café" in html.split('name="confirm"')[0]
+    response = client.post(page(blank_draft), {"yaml": text, "confirm": "1"})
+    assert response.status_code == 302
+    assert blank_draft.targets.count() == 2

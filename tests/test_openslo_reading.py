@@ -568,3 +568,342 @@ def test_portal_annotations_on_a_foreign_slo_do_not_hide_what_is_left_out():
     reading = read_targets(text)
     assert reading.targets[0].spec.name == "Web"
     assert "measured-by-portal" in {n.rule for n in reading.notes}
+
+
+@pytest.mark.parametrize(
+    ("change", "shown"),
+    [
+        (("displayName: Web availability", "displayName: 2022-02-30"), "2022-02-30"),
+        (("startTime: 2026-01-01 00:00:00", "startTime: 2022-13-45"), "2022-13-45"),
+        (("target: 0.999", "target: " + "9" * 5000), "9999"),
+        (("target: 0.999", "target: !!float abc"), "abc"),
+        (("target: 0.999", "target: !!int abc"), "abc"),
+        (("target: 0.999", "target: !!timestamp abc"), "abc"),
+    ],
+)
+def test_a_scalar_yaml_cannot_build_is_a_located_problem_not_a_crash(change, shown):
+    reading = read_targets(SLO.replace(*change))
+    assert not reading.ok and reading.targets == []
+    (problem,) = reading.problems
+    assert problem.reason.startswith("Not valid YAML:"), problem.reason
+    assert shown in problem.reason and "line" in problem.reason
+
+
+V1ALPHA_SLOS = (DATA / "openslo/go-sdk/pkg/openslo/v1alpha/examples/slos.yaml").read_text()
+
+
+@pytest.mark.parametrize(
+    ("text", "path"),
+    [
+        (SLO.replace("duration: 1M", "duration: 1" + "0" * 400 + "d"), "timeWindow[0].duration"),
+        (SLO.replace("duration: 1M", "duration: 1000001d"), "timeWindow[0].duration"),
+        (V1ALPHA_SLOS.replace("count: 1", "count: 1" + "0" * 400), "timeWindows[0].count"),
+    ],
+)
+def test_a_window_too_long_to_measure_is_a_problem_not_a_crash(text, path):
+    reading = read_targets(text)
+    assert not reading.ok and reading.targets == []
+    assert any(
+        p.path.endswith(path) and "at most 1,000,000" in p.reason for p in reading.problems
+    ), reading.problems
+
+
+@pytest.mark.parametrize("number", ["1e999999999999", "-1E999999999999", "1e-999999999999"])
+@pytest.mark.parametrize("key", ["threshold-value", "warning-percent"])
+def test_an_annotation_number_beyond_any_context_is_a_problem_not_a_crash(key, number):
+    text = SLO.replace(
+        "  displayName: Web availability\n",
+        f'  displayName: Web availability\n  annotations:\n    sla-portal/{key}: "{number}"\n',
+    )
+    reading = read_targets(text)
+    assert not reading.ok and reading.targets == []
+    (problem,) = reading.problems
+    assert problem.path == f'metadata.annotations["sla-portal/{key}"]'
+    assert "beyond what the portal stores" in problem.reason or "more precise" in problem.reason
+
+
+def test_when_some_objectives_carry_an_indicator_every_one_must():
+    text = """apiVersion: openslo/v1
+kind: SLO
+metadata:
+  name: mixed
+spec:
+  service: web
+  budgetingMethod: Occurrences
+  objectives:
+  - displayName: first
+    target: 0.99
+    indicatorRef: x
+  - displayName: second
+    target: 0.98
+  - displayName: third
+    target: 0.97
+---
+apiVersion: openslo/v1
+kind: SLI
+metadata:
+  name: x
+spec:
+  ratioMetric:
+    good:
+      metricSource:
+        type: Prometheus
+        spec: {query: ok}
+    total:
+      metricSource:
+        type: Prometheus
+        spec: {query: all}
+"""
+    reading = read_targets(text)
+    assert not reading.ok and reading.targets == []
+    assert [(p.index, p.path) for p in reading.problems] == [
+        (0, "spec.objectives[1].indicator"),
+        (0, "spec.objectives[2].indicator"),
+    ]
+    assert "one of indicator or indicatorRef is required" in reading.problems[0].reason
+
+
+def _many_objectives_file(n: int, slis: int) -> str:
+    objectives = "".join(
+        f"  - target: 0.9\n    op: lte\n    value: 1\n    indicatorRef: s{i % slis}\n"
+        for i in range(n)
+    )
+    documents = "".join(
+        f"---\napiVersion: openslo/v1\nkind: SLI\nmetadata:\n  name: s{i}\nspec:\n"
+        "  thresholdMetric:\n    metricSource:\n      type: P\n      spec: {}\n"
+        for i in range(slis)
+    )
+    return (
+        "apiVersion: openslo/v1\nkind: SLO\nmetadata:\n  name: x\nspec:\n  service: w\n"
+        f"  budgetingMethod: Occurrences\n  objectives:\n{objectives}{documents}"
+    )
+
+
+def test_a_megabyte_of_objectives_is_refused_by_their_count_before_converting():
+    import time
+
+    text = _many_objectives_file(12_000, slis=999)
+    assert 800_000 < len(text) <= 1_000_000
+    started = time.process_time()
+    reading = read_targets(text)
+    spent = time.process_time() - started
+    assert not reading.ok and reading.targets == []
+    assert "12000 objectives; at most 200 are imported at once" in reading.problems[-1].reason
+    # Reading a megabyte of YAML takes about a second; converting 12,000 objectives, each
+    # looking for its SLI among a thousand objects, took many more.
+    assert spent < 3, spent
+
+
+def test_a_file_of_more_than_1000_objects_is_refused():
+    reading = read_targets(_many_objectives_file(1, slis=1001))
+    assert not reading.ok and reading.targets == []
+    (problem,) = reading.problems
+    assert "1,002 objects; at most 1,000" in problem.reason
+
+
+def test_a_key_given_twice_is_an_error_not_the_last_one_winning():
+    text = SLO.replace("    target: 0.999\n", "    target: 0.5\n    target: 0.999\n")
+    reading = read_targets(text)
+    assert not reading.ok and reading.targets == []
+    (problem,) = reading.problems
+    assert problem.reason.startswith("Not valid YAML:")
+    assert "'target' is given twice" in problem.reason and "line" in problem.reason
+
+
+SLI_X = """apiVersion: openslo/v1
+kind: SLI
+metadata:
+  name: x
+spec:
+  {metric}
+"""
+RATIO = (
+    "ratioMetric: {good: {metricSource: {type: P, spec: {}}}, "
+    "total: {metricSource: {type: P, spec: {}}}}"
+)
+THRESHOLD = "thresholdMetric: {metricSource: {type: P, spec: {}}}"
+
+
+def test_two_objects_of_one_kind_with_one_name_are_an_error():
+    slo = SLO.replace(
+        SLO[SLO.index("  indicator:\n") : SLO.index("  timeWindow:\n")], "  indicatorRef: x\n"
+    )
+    text = "---\n".join([slo, SLI_X.format(metric=RATIO), SLI_X.format(metric=THRESHOLD)])
+    reading = read_targets(text)
+    assert not reading.ok and reading.targets == []
+    (problem,) = reading.problems
+    assert (problem.index, problem.kind, problem.path) == (2, "SLI", "metadata.name")
+    assert "another SLI named 'x'" in problem.reason and "document #2" in problem.reason
+
+
+def test_a_name_cut_to_160_characters_says_so():
+    text = SLO.replace("displayName: Web availability", "displayName: " + "W" * 170)
+    reading = read_targets(text)
+    assert reading.targets[0].spec.name == "W" * 160
+    (note,) = [n for n in reading.notes if n.rule == "name-shortened"]
+    assert note.path == "metadata.displayName" and "170 characters" in note.message
+
+
+def test_a_sloth_name_cut_to_160_characters_says_so():
+    text = (DATA / "sloth/examples/getting-started.yml").read_text()
+    text = text.replace('name: "requests-availability"', f'name: "{"r" * 170}"')
+    reading = read_targets(text)
+    assert reading.ok, reading.problems
+    assert reading.targets[0].spec.name == "r" * 160
+    (note,) = [n for n in reading.notes if n.rule == "name-shortened"]
+    assert note.path == "slos[0].name"
+
+
+def _annotated(text: str, **annotations: str) -> str:
+    lines = "".join(
+        f'    sla-portal/{k.replace("_", "-")}: "{v}"\n' for k, v in annotations.items()
+    )
+    return text.replace(
+        "  displayName: Web availability\n",
+        f"  displayName: Web availability\n  annotations:\n{lines}",
+        1,
+    )
+
+
+def test_a_name_annotation_that_differs_from_the_display_name_says_which_wins():
+    reading = read_targets(_annotated(SLO, name="Web"))
+    assert reading.targets[0].spec.name == "Web"
+    (note,) = [n for n in reading.notes if n.rule == "annotation-overrides"]
+    assert note.path == 'metadata.annotations["sla-portal/name"]'
+    assert "'Web availability'" in note.message
+
+
+def test_a_compliance_annotation_that_differs_from_the_objective_target_says_which_wins():
+    performance = SLO.replace(
+        "      ratioMetric:\n        good:\n          metricSource:\n            type: "
+        "Prometheus\n            spec:\n              query: sum(ok)\n        total:\n"
+        "          metricSource:\n            type: Prometheus\n            spec:\n"
+        "              query: sum(all)\n",
+        "      thresholdMetric:\n        metricSource:\n          type: Prometheus\n"
+        "          spec:\n            query: latency\n",
+    ).replace("    target: 0.999\n", "    target: 0.95\n    op: lte\n    value: 300\n")
+    reading = read_targets(_annotated(performance, unit="ms", compliance_target="90"))
+    assert reading.ok, reading.problems
+    assert reading.targets[0].spec.compliance_target == Decimal("90")
+    (note,) = [n for n in reading.notes if n.rule == "annotation-overrides"]
+    assert note.path == "spec.objectives[0].target"
+    assert "0.95" in note.message and "90" in note.message
+
+
+def test_a_portal_export_edited_to_keep_time_slices_says_they_are_dropped():
+    text = write_openslo(SPECS[:1], reference="SLA-2026-0001", year=2026)
+    edited = text.replace(
+        "budgetingMethod: RatioTimeslices", "budgetingMethod: Timeslices"
+    ).replace(
+        "      timeSliceWindow: 1m\n", "      timeSliceWindow: 1m\n      timeSliceTarget: 0.95\n"
+    )
+    assert edited.count("timeSliceTarget") == 1
+    reading = read_targets(edited)
+    assert reading.ok, reading.problems
+    assert "time-slices" in {n.rule for n in reading.notes}
+
+
+def test_a_portal_export_with_a_description_added_says_it_is_dropped():
+    text = write_openslo(SPECS[:1], reference="SLA-2026-0001", year=2026)
+    edited = text.replace(
+        "    budgetingMethod:", "    description: Our promise\n    budgetingMethod:"
+    )
+    reading = read_targets(edited)
+    assert reading.ok, reading.problems
+    assert "description" in {n.rule for n in reading.notes}
+
+
+@pytest.mark.parametrize(
+    "title", ["Web\n- apiVersion: x", "Web\r\n- apiVersion: x", "Web\u2028x\x85y"]
+)
+def test_a_title_with_line_breaks_stays_in_the_header_comment(title):
+    import yaml
+
+    text = write_openslo(SPECS[:1], reference="SLA-2026-0001", year=2026, title=title)
+    header, body = text.split("\n", 1)
+    assert header.startswith("# ") and "apiVersion: x" not in body
+    assert len(yaml.safe_load(text)) == 1
+    reading = read_targets(text)
+    assert reading.ok, reading.problems
+    assert [t.spec for t in reading.targets] == [SPECS[0].spec]
+
+
+@pytest.mark.parametrize(
+    ("value", "ok"), [("999999999.5", True), ("999999999.999", True), ("1000000000", False)]
+)
+def test_every_performance_value_the_portal_stores_round_trips(value, ok):
+    spec = TargetSpec(
+        "performance",
+        Decimal(value),
+        Decimal(value),
+        "count",
+        "higher",
+        "month",
+        "measurements",
+        name="Orders per month",
+        warning_percent=Decimal("75"),
+    )
+    reading = read_targets(write_openslo([ExportedTarget(spec)], reference="SLA-2026-0001"))
+    if ok:
+        assert reading.ok, reading.problems
+        assert reading.targets[0].spec.target_value == Decimal(value)
+    else:
+        assert not reading.ok
+        assert "beyond what the portal stores (at most 999999999.999)" in reading.problems[0].reason
+
+
+def test_a_sloth_latency_slo_says_it_becomes_an_availability_target():
+    reading = read_targets((DATA / "sloth/examples/kubernetes-apiserver.yml").read_text())
+    assert reading.ok, reading.problems
+    latency = [t for t in reading.targets if t.spec.name == "requests-latency"]
+    assert latency[0].spec.metric == "availability"
+    (note,) = [n for n in reading.notes if n.rule == "latency-as-availability"]
+    assert note.path == "slos[1]"
+    assert "not a response time" in note.message and "performance target" in note.message
+
+
+JUNK_TEXT = [
+    "2022-02-30",
+    "2022-13-45 00:00:00",
+    "!!timestamp abc",
+    "!!float abc",
+    "!!int abc",
+    "!!int 0x",
+    "1" + "0" * 400,
+    "1" + "0" * 400 + "d",
+    "9" * 5000,
+    '"1e999999999999"',
+    '"-1e999999999999"',
+    "1e999999",
+    ".nan",
+    "-.inf",
+    "!!binary AAAA",
+    "!!set {a, b}",
+    "!!omap [a: 1]",
+    "{}",
+    "[]",
+]
+
+
+@settings(max_examples=300, deadline=None, derandomize=True)
+@given(data=st.data())
+def test_any_yaml_text_in_place_of_a_value_or_a_key_given_twice_is_an_answer(data):
+    """The value-level fuzz above builds YAML from Python values, so it never writes a bad
+    timestamp, a tag, a huge digit string or a key twice: this one edits the file's text."""
+    name = data.draw(st.sampled_from([n for n in corpus() if "_gen" not in n]))
+    lines = (DATA / name).read_text().splitlines()
+    places = [
+        i for i, line in enumerate(lines) if ": " in line and not line.lstrip().startswith("#")
+    ]
+    for _ in range(data.draw(st.integers(1, 3))):
+        i = data.draw(st.sampled_from(places))
+        key = lines[i].split(": ", 1)[0]
+        if data.draw(st.booleans()):
+            lines[i] = f"{key}: {data.draw(st.sampled_from(JUNK_TEXT))}"
+        else:
+            lines.insert(i + 1, lines[i])  # the same key twice
+            places = [p + (p > i) for p in places]
+    reading = read_targets("\n".join(lines) + "\n")
+    assert reading.ok or (reading.problems and not reading.targets)
+    for problem in reading.problems:
+        assert problem.reason

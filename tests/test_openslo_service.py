@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from dataclasses import replace
 from datetime import date
 from decimal import Decimal
 
@@ -160,3 +161,157 @@ def test_a_rule_hitting_two_objectives_of_one_object_is_said_once(blank_draft, a
     unmatched = [n for n in plan.notes if n.rule == "service-not-matched"]
     assert len(unmatched) == 1
     assert unmatched[0].path == "spec.service" and "'web-availability'" in unmatched[0].message
+
+
+SLO_WITH_ANNOTATIONS = """apiVersion: openslo/v1
+kind: SLO
+metadata:
+  name: web-availability
+  displayName: Web availability
+  annotations:
+    {annotation}
+spec:
+  service: web
+  indicator:
+    metadata:
+      name: ok-ratio
+    spec:
+      ratioMetric:
+        good:
+          metricSource:
+            type: Prometheus
+            spec:
+              query: sum(ok)
+        total:
+          metricSource:
+            type: Prometheus
+            spec:
+              query: sum(all)
+  budgetingMethod: Occurrences
+  objectives:
+  - displayName: Good
+    target: 0.999
+"""
+
+
+@pytest.mark.parametrize(
+    ("annotation", "key", "reason"),
+    [
+        ('sla-portal/warning-percent: "80.125"', "warning-percent", "2 decimal places"),
+        (f'sla-portal/name: "{"n" * 161}"', "name", "at most 160 characters"),
+    ],
+)
+def test_what_the_database_would_refuse_is_refused_by_the_preview_too(
+    blank_draft, alice_manager, annotation, key, reason
+):
+    text = SLO_WITH_ANNOTATIONS.format(annotation=annotation)
+    plan = openslo_plan(user=alice_manager, agreement=blank_draft, text=text)
+    assert not plan.ok
+    (problem,) = plan.problems
+    assert problem.path == f'metadata.annotations["sla-portal/{key}"]'
+    assert reason in problem.reason
+    with pytest.raises(OpenSLOImportRefused):
+        openslo_import(user=alice_manager, agreement=blank_draft, text=text)
+    assert not blank_draft.targets.exists()
+
+
+def test_the_preview_runs_the_models_validation_on_each_target(
+    blank_draft, alice_manager, monkeypatch
+):
+    # Whatever the reader lets through, the preview offers nothing the database would refuse.
+    from agreements.openslo import read_targets
+    from agreements.services import openslo as service
+
+    def reading_with_a_long_name(text):
+        reading = read_targets(text)
+        (target,) = reading.targets
+        long_spec = replace(target.spec, name="n" * 161)
+        reading.targets = [replace(target, spec=long_spec)]
+        return reading
+
+    monkeypatch.setattr(service, "read_targets", reading_with_a_long_name)
+    text = SLO_WITH_ANNOTATIONS.format(annotation='sla-portal/name: "Web"')
+    plan = openslo_plan(user=alice_manager, agreement=blank_draft, text=text)
+    assert not plan.ok
+    (problem,) = plan.problems
+    assert (problem.index, problem.path) == (0, "spec.objectives[0]")
+    assert problem.reason.startswith("name: ") and "160 characters" in problem.reason
+
+
+def test_a_new_target_without_a_warning_level_shows_and_says_the_default(
+    blank_draft, alice_manager
+):
+    text = SLO_WITH_ANNOTATIONS.format(annotation='sla-portal/name: "Web"')
+    plan = openslo_plan(user=alice_manager, agreement=blank_draft, text=text)
+    (planned,) = plan.targets
+    assert planned.values["warning_percent"] == Decimal("75")
+    (note,) = [n for n in plan.notes if n.rule == "warning-default"]
+    assert note.path == 'metadata.annotations["sla-portal/warning-percent"]'
+    assert "75 %" in note.message
+    openslo_import(user=alice_manager, agreement=blank_draft, text=text)
+    assert blank_draft.targets.get().warning_percent == Decimal("75")
+
+
+def test_one_unnamed_availability_target_per_service_round_trips(acme, services, alice_manager):
+    def availability(agreement, service, value):
+        return Target.objects.create(
+            agreement=agreement,
+            metric="availability",
+            service=service,
+            target_value=Decimal(value),
+            threshold_value=Decimal("99"),
+            unit="percent",
+            direction="higher",
+            period="month",
+            data_source="uptime",
+        )
+
+    web, api = services["portal"], services["erp"]
+    source = agreement_create_from_tier(
+        tier=None,
+        customer=acme,
+        title="Web and API",
+        services=[web, api],
+        effective_from=date(2026, 1, 1),
+        created_by=alice_manager,
+    )
+    availability(source, web, "99.9")
+    availability(source, api, "99.5")
+    text = openslo_export(user=alice_manager, agreement=source)
+
+    # Into its own agreement: each matches its own target, nothing changes.
+    plan = openslo_plan(user=alice_manager, agreement=source, text=text)
+    assert plan.ok, plan.problems
+    assert [(t.action, t.existing.service) for t in plan.targets] == [
+        ("unchanged", web),
+        ("unchanged", api),
+    ]
+    # Into a new draft: the same two targets.
+    target = agreement_create_from_tier(
+        tier=None,
+        customer=acme,
+        title="Web and API, again",
+        services=[web, api],
+        effective_from=date(2026, 1, 1),
+        created_by=alice_manager,
+    )
+    plan = openslo_import(user=alice_manager, agreement=target, text=text)
+    assert plan.notes == []
+    assert [exported_fields(t) for t in target.targets.order_by("position")] == [
+        exported_fields(t) for t in source.targets.order_by("position")
+    ]
+
+
+def test_two_targets_whose_services_the_agreement_lacks_are_not_merged(blank_draft, alice_manager):
+    def slo(name: str, service: str) -> str:
+        annotation = f'sla-portal/name: ""\n    sla-portal/service: "{service}"'
+        return SLO_WITH_ANNOTATIONS.format(annotation=annotation).replace(
+            "name: web-availability", f"name: {name}"
+        )
+
+    text = slo("web", "Web") + "---\n" + slo("api", "API")
+    plan = openslo_plan(user=alice_manager, agreement=blank_draft, text=text)
+    assert not plan.ok
+    (problem,) = plan.problems
+    assert (problem.index, problem.path) == (1, "spec.objectives[0]")
+    assert "a second availability target named '' for all services" in problem.reason

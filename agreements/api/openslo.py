@@ -24,8 +24,9 @@ from drf_spectacular.utils import (
     extend_schema_view,
 )
 from rest_framework import status, viewsets
-from rest_framework.exceptions import NotFound
+from rest_framework.exceptions import NotFound, PermissionDenied
 from rest_framework.parsers import BaseParser, FormParser, JSONParser, MultiPartParser
+from rest_framework.permissions import IsAuthenticated
 from rest_framework.request import Request
 from rest_framework.response import Response
 
@@ -106,7 +107,7 @@ RESULT_EXAMPLE = {
             "period": "month",
             "compliance_target": None,
             "compliance_threshold": None,
-            "warning_percent": None,
+            "warning_percent": "75",
             "data_source": "uptime",
             "service": "Customer Portal",
             "calendar": None,
@@ -130,6 +131,14 @@ RESULT_EXAMPLE = {
             "message": "The file gives no threshold of unacceptable service (OpenSLO has no "
             "field for it): it is set equal to the target (99.9 %); edit it in the draft to "
             "allow a margin.",
+        },
+        {
+            "document": 0,
+            "name": "customer-portal",
+            "path": 'metadata.annotations["sla-portal/warning-percent"]',
+            "rule": "warning-default",
+            "message": "No warning level: the portal warns when 75 % of the allowed time is "
+            "used (its default); edit it in the draft.",
         },
     ],
     "errors": [],
@@ -298,7 +307,9 @@ NOT_FOUND = OpenApiResponse(
 class AgreementOpenSLOViewSet(viewsets.GenericViewSet):
     """OpenSLO export (everyone who sees the agreement) and import (service managers, drafts)."""
 
-    permission_classes = [DrafterOrReadOnly]
+    # Read access is scoped by the selector; the drafter check comes after it, so another
+    # organisation's agreement answers 404 to a POST too (a 403 would say that it exists).
+    permission_classes = [IsAuthenticated]
     parser_classes = [*YAML_PARSERS, JSONParser, MultiPartParser, FormParser]
     queryset = Agreement.objects.none()  # for the schema; the agreement comes from the selector
     filter_backends: list = []
@@ -321,6 +332,8 @@ class AgreementOpenSLOViewSet(viewsets.GenericViewSet):
 
     def create(self, request: Request, *args: Any, **kwargs: Any) -> Response:
         agreement = self.get_agreement()
+        if not request.user.can_draft_agreements:
+            raise PermissionDenied(DrafterOrReadOnly.message)
         dry_run = str(request.query_params.get("dry_run", "")).lower() in {"1", "true", "yes"}
         text, filename = _file_of(request)
         if dry_run:

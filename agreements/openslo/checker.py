@@ -25,6 +25,9 @@ from agreements.openslo.problems import Problem
 NAME_RE = re.compile(r"^[a-z0-9]([-a-z0-9]*[a-z0-9])?$")
 DURATION_RE = re.compile(r"^([1-9][0-9]*)([mhdwMQY])$")
 LABEL_KEY_RE = re.compile(r"^[A-Za-z0-9]([-A-Za-z0-9_.]{0,61}[A-Za-z0-9])?$")
+# Longer windows than this mean nothing for an agreement, and a count of hundreds of digits
+# overflows a float when the window is compared to the portal's periods.
+MAX_WINDOW_COUNT = 1_000_000
 PREFIX_RE = re.compile(r"^[a-z0-9]([-a-z0-9]*[a-z0-9])?(\.[a-z0-9]([-a-z0-9]*[a-z0-9])?)*$")
 
 V1 = "openslo/v1"
@@ -127,13 +130,23 @@ class Checker:
         if value is None:
             return
         if numeric_ok and isinstance(value, int) and not isinstance(value, bool) and value > 0:
+            self.window_count(value, path)
             return
-        if not isinstance(value, str) or not DURATION_RE.match(value):
+        match = DURATION_RE.match(value) if isinstance(value, str) else None
+        if match is None:
             self.error(
                 path,
                 f"{value!r} is not a duration shorthand: a positive whole number followed by "
                 "m, h, d, w, M, Q or Y (for example 28d, 1M)",
             )
+            return
+        self.window_count(int(match.group(1)), path)
+
+    def window_count(self, count: int, path: str) -> None:
+        if count > MAX_WINDOW_COUNT:
+            digits = len(str(count))
+            shown = f"{count:,}" if digits <= 12 else f"a count of {digits} digits"
+            self.error(path, f"{shown} is too long a window: at most {MAX_WINDOW_COUNT:,} units")
 
     def items(self, value: Any, path: str, *, required: bool = False) -> list:
         if value is None:
@@ -151,6 +164,11 @@ class Checker:
 def to_decimal(value: int | float) -> Decimal:
     # repr gives the shortest text that reads back to the same float: 0.999 stays 0.999.
     return Decimal(value) if isinstance(value, int) else Decimal(repr(value))
+
+
+def show(value: Decimal) -> str:
+    """A number as people write it: 99.9, not 99.900 or 9.99E+1."""
+    return format(value.normalize(), "f")
 
 
 def type_name(value: Any) -> str:
@@ -191,6 +209,8 @@ def check_time_window(check: Checker, windows: Any, path: str, alpha: bool = Fal
                 isinstance(count, bool) or not isinstance(count, int) or count < 1
             ):
                 check.error(f"{where}.count", f"must be a positive whole number, not {count!r}")
+            elif count is not None:
+                check.window_count(count, f"{where}.count")
         else:
             check.duration(window.get("duration"), f"{where}.duration")
         check.boolean(window.get("isRolling"), f"{where}.isRolling")

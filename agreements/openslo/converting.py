@@ -4,17 +4,21 @@ OpenSLO lacks read from a ``sla-portal/`` annotation or filled in by a rule that
 from __future__ import annotations
 
 from decimal import Decimal, InvalidOperation
-from typing import Any
 
 from agreements.openslo import annotations as A
-from agreements.openslo.checker import DURATION_RE, SLOTH_K8S, V1, V1ALPHA, to_decimal
-from agreements.openslo.exporting import portal_sources_only
+from agreements.openslo.checker import DURATION_RE, SLOTH_K8S, V1, V1ALPHA, show, to_decimal
+from agreements.openslo.exporting import PERFORMANCE_PLACEHOLDER_TARGET, portal_sources_only
 from agreements.openslo.periods import ALPHA_UNITS, period_for, start_is_period_start
 from agreements.openslo.problems import Note, Problem
 from agreements.openslo.results import ImportedTarget, Reading
+from agreements.openslo.sloth import convert_sloth
 from agreements.smart import TargetSpec
 
 PLACES = Decimal("0.001")
+# The warning level and the compliance goals are percentages kept to 2 decimal places.
+PERCENT_PLACES = Decimal("0.01")
+PERCENT_KEYS = (A.WARNING, A.COMPLIANCE_TARGET, A.COMPLIANCE_THRESHOLD)
+MAX_NAME = 160
 UNIT_WORDS = {
     "m": "minutes",
     "h": "hours",
@@ -24,18 +28,15 @@ UNIT_WORDS = {
     "Q": "quarters",
     "Y": "years",
 }
-LIMIT = Decimal("999999999")
-
-
-def show(value: Decimal) -> str:
-    return format(value.normalize(), "f")
+# The largest target or threshold value the portal stores (12 digits, 3 of them decimals).
+LIMIT = Decimal("999999999.999")
 
 
 class Converter:
     def __init__(
-        self, index: int, obj: dict, objects: list[Any], reading: Reading, used_slis: set[str]
+        self, index: int, obj: dict, slis: dict[str, dict], reading: Reading, used_slis: set[str]
     ) -> None:
-        self.index, self.obj, self.objects, self.reading = index, obj, objects, reading
+        self.index, self.obj, self.slis, self.reading = index, obj, slis, reading
         self.used_slis = used_slis
         self.summary = reading.objects[index]
         metadata = obj.get("metadata") if isinstance(obj.get("metadata"), dict) else {}
@@ -55,7 +56,7 @@ class Converter:
     def run(self) -> None:
         version, kind = self.summary.api_version, self.summary.kind
         if kind == "Sloth" or version == SLOTH_K8S:
-            self.sloth()
+            convert_sloth(self)
         elif kind == "SLO" and version == V1:
             self.v1_slo()
         elif kind == "SLO" and version == V1ALPHA:
@@ -94,14 +95,21 @@ class Converter:
         if not value.is_finite():
             self.problem(A.path(key), f"must be a finite number, not {text!r}")
             return None, True
-        return self.portal_decimal(value, A.path(key)), True
+        places = PERCENT_PLACES if key in PERCENT_KEYS else PLACES
+        return self.portal_decimal(value, A.path(key), places), True
 
-    def portal_decimal(self, value: Decimal, path: str) -> Decimal | None:
-        if abs(value) > LIMIT:
+    def portal_decimal(self, value: Decimal, path: str, places: Decimal = PLACES) -> Decimal | None:
+        # abs() and quantize() round in the decimal context, whose exponent limit a text like
+        # "1e999999999999" exceeds (decimal.Overflow): compare its magnitude first.
+        if value.adjusted() > LIMIT.adjusted() or abs(value) > LIMIT:
             self.problem(path, f"{value} is beyond what the portal stores (at most {LIMIT})")
             return None
-        if value != value.quantize(PLACES):
-            self.problem(path, f"{value} is more precise than the portal keeps (3 decimal places)")
+        if value != value.quantize(places):
+            self.problem(
+                path,
+                f"{value} is more precise than the portal keeps ({-places.as_tuple().exponent} "
+                "decimal places)",
+            )
             return None
         return value
 
@@ -151,13 +159,40 @@ class Converter:
             )
         return period
 
-    def name_for(self, objective: dict, i: int, count: int, display: str) -> str:
-        if A.NAME in self.annotations:
-            return str(self.annotations[A.NAME])
+    def name_for(self, objective: dict, i: int, count: int, display: str, metric: str) -> str:
         base = display or self.summary.name
+        base_path = "metadata.displayName" if display else "metadata.name"
         if count > 1:
             base = f"{base} — {objective.get('displayName') or f'objective {i + 1}'}"
-        return base[:160]
+        if A.NAME in self.annotations:
+            name = str(self.annotations[A.NAME])
+            if len(name) > MAX_NAME:
+                self.problem(
+                    A.path(A.NAME),
+                    f"a target's name is at most {MAX_NAME} characters, not {len(name)}",
+                )
+            # The export writes an unnamed target's display name as its metric's label.
+            label = name or ("Availability" if metric == "availability" else "Performance")
+            if label != base:
+                named = f"named {name!r}" if name else "left unnamed"
+                self.note(
+                    A.path(A.NAME),
+                    "annotation-overrides",
+                    f"The target is {named} as sla-portal/name says, not {base!r} as the "
+                    "file's own names would make it.",
+                )
+            return name
+        return self.shortened(base, base_path)
+
+    def shortened(self, name: str, path: str) -> str:
+        if len(name) <= MAX_NAME:
+            return name
+        self.note(
+            path,
+            "name-shortened",
+            f"The name is {len(name)} characters: the target keeps the first {MAX_NAME}.",
+        )
+        return name[:MAX_NAME]
 
     def service_fields(self, named: str) -> tuple[str, bool]:
         if A.SERVICE in self.annotations:
@@ -203,14 +238,8 @@ class Converter:
         if ref is None:
             return None, ""
         self.used_slis.add(ref)
-        for obj in self.objects:
-            if (
-                obj.get("apiVersion") == V1
-                and obj.get("kind") == "SLI"
-                and (obj.get("metadata") or {}).get("name") == ref
-            ):
-                return obj.get("spec") or {}, f"SLI {ref!r}"
-        return None, ""  # pragma: no cover - references are checked before
+        # References are checked before: the SLI is in the file.
+        return self.slis[ref].get("spec") or {}, f"SLI {ref!r}"
 
     def v1_slo(self) -> None:
         spec = self.obj["spec"]
@@ -234,7 +263,8 @@ class Converter:
                     "composite-weight",
                     "The composite weight is not kept: each objective becomes a target of its own.",
                 )
-            name = self.name_for(objective, i, len(objectives), display)
+            metric = "availability" if "ratioMetric" in sli else "performance"
+            name = self.name_for(objective, i, len(objectives), display, metric)
             if "ratioMetric" in sli:
                 self.availability(
                     objective,
@@ -260,7 +290,7 @@ class Converter:
                 "Alert policies are not imported: the portal warns when a target's warning "
                 "level is reached and alerts on breaches.",
             )
-        if spec.get("description") and not self.from_portal:
+        if spec.get("description"):
             self.note(
                 "spec.description", "description", "The description is not kept on the target."
             )
@@ -322,7 +352,9 @@ class Converter:
             for key in ("timeSliceTarget", "timeSliceWindow")
             if objective.get(key) is not None
         ]
-        if dropped and not self.from_portal:
+        # The portal's export writes exactly a one-minute window for availability, which its
+        # measure implies; anything else in a portal file was added and is dropped: said.
+        if dropped and not (self.from_portal and dropped == ["timeSliceWindow 1m"]):
             first = "timeSliceTarget" if "timeSliceTarget" in objective else "timeSliceWindow"
             self.note(
                 f"{path}.{first}",
@@ -366,7 +398,21 @@ class Converter:
             )
         compliance, present = self.annotation_number(A.COMPLIANCE_TARGET)
         compliance_threshold, _ = self.annotation_number(A.COMPLIANCE_THRESHOLD)
-        if not present:
+        if present:
+            written = (
+                compliance / 100
+                if compliance is not None and compliance < 100
+                else Decimal(str(PERFORMANCE_PLACEHOLDER_TARGET))
+            )
+            if ratio != written:
+                goal = f"{show(compliance)} %" if compliance is not None else "none"
+                self.note(
+                    target_path,
+                    "annotation-overrides",
+                    f"The objective's target {ratio} (share of good events) is not kept: "
+                    f"sla-portal/compliance-target gives the compliance goal ({goal}).",
+                )
+        else:
             self.note(
                 target_path,
                 "share-not-kept",
@@ -407,8 +453,10 @@ class Converter:
         for i, objective in enumerate(objectives):
             path = f"spec.objectives[{i}]"
             target_path, ratio = self.objective_ratio(objective, path)
-            name = self.name_for(objective, i, len(objectives), display)
-            if objective.get("ratioMetrics") is not None:
+            ratio_sli = objective.get("ratioMetrics") is not None
+            metric = "availability" if ratio_sli else "performance"
+            name = self.name_for(objective, i, len(objectives), display, metric)
+            if ratio_sli:
                 self.availability(
                     objective,
                     path,
@@ -424,62 +472,3 @@ class Converter:
                 self.performance(
                     objective, path, target_path, ratio, name, period, spec["service"], method
                 )
-
-    # -- Sloth ----------------------------------------------------------------------------
-
-    def sloth(self) -> None:
-        k8s = self.summary.api_version == SLOTH_K8S
-        spec = self.obj["spec"] if k8s else self.obj
-        prefix = "spec." if k8s else ""
-        service = spec["service"]
-        self.note(
-            f"{prefix}slos",
-            "sloth-period",
-            "Sloth measures over a rolling 30 days unless told otherwise: the targets are "
-            "measured per calendar month, the nearest period the portal has.",
-        )
-        if spec.get("labels"):
-            self.note(f"{prefix}labels", "labels", "The labels are not kept on the targets.")
-        for i, slo in enumerate(spec["slos"]):
-            path = f"{prefix}slos[{i}]"
-            for dropped, said in (("description", "description is"), ("labels", "labels are")):
-                if slo.get(dropped):
-                    self.note(f"{path}.{dropped}", dropped, f"The {said} not kept on the target.")
-            objective = to_decimal(slo["objective"])
-            percent = self.portal_decimal(objective, f"{path}.objective")
-            if percent is None:
-                continue
-            self.note(
-                f"{path}.objective",
-                "sloth-percent",
-                f"Sloth objectives are percentages: {objective} is kept as {objective} % "
-                "(OpenSLO would write the ratio "
-                f"{show(objective / 100)}).",
-            )
-            kind = next(k for k in ("events", "raw", "plugin") if k in slo["sli"])
-            self.note(
-                f"{path}.sli.{kind}",
-                "measured-by-portal",
-                f"Read as an availability target: Sloth's {kind} SLI (an error ratio) is "
-                "measured by the portal as the share of the period without outages, from its "
-                "uptime checks; the queries are not kept.",
-            )
-            if slo.get("alerting"):
-                self.note(
-                    f"{path}.alerting",
-                    "alerts-not-imported",
-                    "Sloth's alerting is not imported: the portal warns at each target's "
-                    "warning level and alerts on breaches.",
-                )
-            target = TargetSpec(
-                metric="availability",
-                target_value=percent,
-                threshold_value=self.threshold(percent, path, " %"),
-                unit="percent",
-                direction="higher",
-                period="month",
-                data_source="uptime",
-                name=str(slo["name"])[:160],
-                **self.common_extras(),
-            )
-            self.add(target, path, service)

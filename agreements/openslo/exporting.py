@@ -71,11 +71,17 @@ def write_openslo(
         documents.append(_slo(target, name, label, reference, year))
     header = "# OpenSLO v1 export of the availability and performance targets"
     if reference:
-        header += f" of {reference}" + (f" ({title})" if title else "")
+        header += f" of {_one_line(reference)}" + (f" ({_one_line(title)})" if title else "")
     # One YAML document holding the list of objects (the go-sdk's and oslo's style): a reader
     # that takes a single document, as many HTTP clients do for application/yaml, gets it all.
     body = yaml.safe_dump(documents, sort_keys=False, allow_unicode=True) if documents else "[]\n"
     return f"{header}\n{body}"
+
+
+def _one_line(text: str) -> str:
+    """Text for the ``#`` comment: any line break (YAML's or Unicode's) would end the comment
+    and turn the rest of the title into YAML."""
+    return " ".join(text.split())
 
 
 def _slo(target: ExportedTarget, name: str, label: str, reference: str, year: int) -> dict:

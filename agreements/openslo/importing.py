@@ -16,7 +16,7 @@ from dataclasses import replace
 from typing import Any
 
 from agreements.openslo import annotations as A
-from agreements.openslo.checker import V1
+from agreements.openslo.checker import V1, V1ALPHA
 from agreements.openslo.converting import Converter
 from agreements.openslo.loading import load_objects
 from agreements.openslo.problems import Note, Problem
@@ -25,6 +25,7 @@ from agreements.openslo.schema import check_object
 from agreements.smart import smart_errors
 
 MAX_TARGETS = 200
+MAX_OBJECTS = 1_000
 
 
 def read_targets(text: str | bytes) -> Reading:
@@ -38,17 +39,34 @@ def read_targets(text: str | bytes) -> Reading:
     # A field set to null is a field not given (``alertPolicies:`` with nothing after it is
     # common in the specification's own examples); every check below then sees one case.
     objects = [_without_nulls(obj) for obj in loaded.objects]
+    # Refused before any check: the work of checking and converting grows with these counts.
+    if len(objects) > MAX_OBJECTS:
+        reading.problems.append(
+            _file_problem(
+                f"The file holds {len(objects):,} objects; at most {MAX_OBJECTS:,} are read."
+            )
+        )
+        return reading
+    objectives = sum(_objective_count(obj) for obj in objects)
+    if objectives > MAX_TARGETS:
+        reading.problems.append(_too_many(objectives, "objectives"))
+        return reading
     for index, obj in enumerate(objects):
         reading.objects.append(_summary(index, obj))
         reading.problems.extend(check_object(index, obj))
     if reading.problems:
         return reading
+    reading.problems.extend(_duplicate_names(reading))
     reading.problems.extend(_check_references(objects, reading))
     if reading.problems:
         return reading
     used_slis: set[str] = set()
+    slis: dict[str, dict] = {}
+    for summary, obj in zip(reading.objects, objects, strict=True):
+        if summary.api_version == V1 and summary.kind == "SLI":
+            slis.setdefault(summary.name, obj)
     for index, obj in enumerate(objects):
-        Converter(index, obj, objects, reading, used_slis).run()
+        Converter(index, obj, slis, reading, used_slis).run()
     for summary in reading.objects:
         if summary.kind == "SLI" and summary.name not in used_slis:
             reading.notes.append(
@@ -60,17 +78,8 @@ def read_targets(text: str | bytes) -> Reading:
                     "No SLO of this file uses this SLI: it gives no target on its own.",
                 )
             )
-    if len(reading.targets) > MAX_TARGETS:
-        reading.problems.append(
-            Problem(
-                None,
-                "",
-                "",
-                "",
-                f"The file gives {len(reading.targets)} targets; at most {MAX_TARGETS} are "
-                "imported at once (an agreement with more would not be read by anyone).",
-            )
-        )
+    if len(reading.targets) > MAX_TARGETS:  # pragma: no cover - objectives are counted first
+        reading.problems.append(_too_many(len(reading.targets), "targets"))
     _unique_names(reading)
     _smart(reading)
     # One rule said once per place: several objectives of one object may hit the same one.
@@ -78,6 +87,28 @@ def read_targets(text: str | bytes) -> Reading:
     if reading.problems:
         reading.targets = []
     return reading
+
+
+def _file_problem(reason: str) -> Problem:
+    return Problem(None, "", "", "", reason)
+
+
+def _too_many(count: int, what: str) -> Problem:
+    return _file_problem(
+        f"The file gives {count} {what}; at most {MAX_TARGETS} are imported at once (an "
+        "agreement with more would not be read by anyone)."
+    )
+
+
+def _objective_count(obj: Any) -> int:
+    """How many targets an object could give at most: its objectives (Sloth: its SLOs)."""
+    if not isinstance(obj, dict):
+        return 0
+    spec = obj if "version" in obj and "apiVersion" not in obj else obj.get("spec")
+    if not isinstance(spec, dict):
+        return 0
+    items = spec.get("slos") if "slos" in spec else spec.get("objectives")
+    return len(items) if isinstance(items, list) else 0
 
 
 def _without_nulls(value: Any) -> Any:
@@ -103,6 +134,35 @@ def _summary(index: int, obj: Any) -> ObjectSummary:
 
 
 # --- References ----------------------------------------------------------------------------
+
+
+def _duplicate_names(reading: Reading) -> list[Problem]:
+    """Two OpenSLO objects of one kind with one name: a reference to that name would pick one
+    of them without a word, so the file must say which it means. Services are the exception
+    (the go-sdk's own examples repeat one): they change nothing and nothing in the file is
+    looked up among them."""
+    first: dict[tuple[str, str, str], int] = {}
+    problems = []
+    for summary in reading.objects:
+        if summary.api_version not in (V1, V1ALPHA) or not summary.name:
+            continue
+        if summary.kind == "Service":
+            continue
+        key = (summary.api_version, summary.kind, summary.name)
+        if key in first:
+            problems.append(
+                Problem(
+                    summary.index,
+                    summary.kind,
+                    summary.name,
+                    "metadata.name",
+                    f"another {summary.kind} named {summary.name!r} is document "
+                    f"#{first[key] + 1}: names are unique per kind",
+                )
+            )
+        else:
+            first[key] = summary.index
+    return problems
 
 
 def _check_references(objects: list[Any], reading: Reading) -> list[Problem]:
@@ -185,9 +245,11 @@ def _unique_names(reading: Reading) -> None:
             target = replace(target, spec=replace(target.spec, name=new))
         renamed.append(target)
     reading.targets = renamed
-    seen: set[tuple[str, str]] = set()
+    # One name per metric and service: an agreement with one unnamed availability target per
+    # service (Web 99.9, API 99.5) writes two SLOs that differ only by their service.
+    seen: set[tuple[str, str, str]] = set()
     for target in reading.targets:
-        key = (target.spec.metric, target.spec.name)
+        key = (target.spec.metric, target.spec.name, target.service)
         if key in seen:
             summary = reading.objects[target.index]
             reading.problems.append(
@@ -196,8 +258,9 @@ def _unique_names(reading: Reading) -> None:
                     summary.kind,
                     summary.name,
                     target.source.split(", ", 1)[1],
-                    f"a second {target.spec.metric} target named {target.spec.name!r}: give "
-                    "the objectives different displayName values",
+                    f"a second {target.spec.metric} target named {target.spec.name!r}"
+                    + (f" for the service {target.service!r}" if target.service else "")
+                    + ": give the objectives different displayName values",
                 )
             )
         seen.add(key)

@@ -5,6 +5,10 @@ costs little memory but makes every walk over the result exponential; and the co
 recurses once per nesting level, so 50,000 nested brackets overflow the stack. Both are
 refused by a first pass over the parser's events, which is iterative and stops at the first
 limit crossed.
+
+A scalar YAML resolves to a number or a date but cannot build (``2022-02-30``, an integer of
+thousands of digits, ``!!float abc``) raises ValueError, OverflowError or AttributeError from
+PyYAML's constructors: :class:`_Loader` turns those into a located ``ConstructorError``.
 """
 
 from __future__ import annotations
@@ -13,12 +17,70 @@ from dataclasses import dataclass
 from typing import Any
 
 import yaml
+from yaml.constructor import ConstructorError, SafeConstructor
 
 from agreements.openslo.problems import Problem
 
 MAX_BYTES = 1_000_000
 MAX_DEPTH = 64
 MAX_NODES = 200_000
+
+
+class _Loader(yaml.CSafeLoader):
+    """The safe loader, with scalars that cannot build reported where they are, and a key
+    given twice in one mapping refused (YAML says keys are unique; PyYAML keeps the last one,
+    so ``target: 0.5`` then ``target: 0.999`` would import 0.999 without a word)."""
+
+    def construct_mapping(self, node: Any, deep: bool = False) -> Any:
+        if isinstance(node, yaml.MappingNode):
+            seen: dict[Any, Any] = {}
+            for key_node, _ in node.value:
+                if key_node.tag == "tag:yaml.org,2002:merge":
+                    continue
+                key = self.construct_object(key_node, deep=True)
+                try:
+                    first = seen.get(key)
+                except TypeError:
+                    continue  # an unhashable key: the constructor below says so
+                if first is not None:
+                    raise ConstructorError(
+                        None,
+                        None,
+                        f"the key {key!r} is given twice in one mapping (first on line "
+                        f"{first.line + 1}): keep one",
+                        key_node.start_mark,
+                    )
+                seen[key] = key_node.start_mark
+        return super().construct_mapping(node, deep=deep)
+
+
+def _guarded(constructor: Any, what: str) -> Any:
+    def construct(loader: Any, node: Any) -> Any:
+        try:
+            return constructor(loader, node)
+        except (ValueError, OverflowError, AttributeError, TypeError) as exc:
+            shown = str(node.value)
+            shown = shown if len(shown) <= 40 else f"{shown[:20]}…({len(shown):,} characters)"
+            if what == "date":
+                # "day is out of range for month" says why; quoting keeps text that looks like one.
+                why = f" ({exc}; quote it if it is text)" if isinstance(exc, ValueError) else ""
+            else:
+                why = ""
+            raise ConstructorError(
+                None, None, f"{shown!r} is not a valid {what}{why}", node.start_mark
+            ) from exc
+
+    return construct
+
+
+for _tag, _method, _what in (
+    ("int", "construct_yaml_int", "integer"),
+    ("float", "construct_yaml_float", "number"),
+    ("timestamp", "construct_yaml_timestamp", "date"),
+):
+    _Loader.add_constructor(
+        f"tag:yaml.org,2002:{_tag}", _guarded(getattr(SafeConstructor, _method), _what)
+    )
 
 
 @dataclass(frozen=True)
@@ -52,9 +114,9 @@ def load_objects(text: str | bytes) -> Loaded:
     if problem is not None:
         return Loaded([], [problem])
     try:
-        documents = list(yaml.load_all(text, Loader=yaml.CSafeLoader))
-    except yaml.YAMLError as exc:  # pragma: no cover - the event pass finds these first
-        return Loaded([], [_problem(f"Not valid YAML: {exc}")])
+        documents = list(yaml.load_all(text, Loader=_Loader))
+    except yaml.MarkedYAMLError as exc:
+        return Loaded([], [_problem(f"Not valid YAML: {exc.problem}", exc.problem_mark)])
     objects: list[Any] = []
     for document in documents:
         if document is None:

@@ -377,6 +377,17 @@ def _check_v1_slo(check: Checker, spec: Any, path: str) -> None:
         weight = check.number(objective.get("compositeWeight"), f"{where}.compositeWeight")
         if weight is not None and weight <= 0:
             check.error(f"{where}.compositeWeight", f"must be greater than 0, not {weight}")
+        if (
+            composite
+            and not own
+            and "indicator" not in objective
+            and "indicatorRef" not in objective
+        ):
+            check.error(
+                f"{where}.indicator",
+                "one of indicator or indicatorRef is required: the SLO has none of its own, so "
+                "every objective names its SLI",
+            )
         if objective.get("indicator") is not None:
             _check_inline_indicator(check, objective["indicator"], f"{where}.indicator")
         if "indicatorRef" in objective:

@@ -9,6 +9,7 @@ one ``openslo_import`` event naming what it did.
 
 from __future__ import annotations
 
+import copy
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -35,6 +36,7 @@ from sla_portal.core.models import User
 # Fields of a spec that, left empty by the file, keep the existing target's value.
 KEEP_WHEN_EMPTY = ("warning_percent", "compliance_target", "compliance_threshold")
 SPEC_FIELDS = tuple(f for f in TARGET_SPEC_FIELDS if f != "calendar")
+DEFAULT_WARNING = Target._meta.get_field("warning_percent").default
 
 
 class OpenSLOImportRefused(AgreementError):
@@ -141,7 +143,13 @@ def openslo_plan(*, user: User, agreement: Agreement, text: str | bytes) -> Impo
         return plan
     services = list(agreement.services.all())
     calendars = {c.name: c for c in calendars_visible_to(user)}
-    existing = {t.scope_key: t for t in agreement.targets.select_related("service", "calendar")}
+    # A target is the same target when its scope and its service are the same: an agreement
+    # may have one unnamed availability target per service.
+    existing = {
+        (*t.scope_key, t.service_id): t
+        for t in agreement.targets.select_related("service", "calendar")
+    }
+    planned_keys: set[tuple] = set()
     for imported in reading.targets:
         values = {name: getattr(imported.spec, name) for name in SPEC_FIELDS}
         values["service"] = _service_for(imported, services, plan)
@@ -158,14 +166,44 @@ def openslo_plan(*, user: User, agreement: Agreement, text: str | bytes) -> Impo
                         "section's calendar.",
                     )
                 )
+        service = values["service"]
         key = (
             imported.spec.metric,
             imported.spec.priority,
             imported.spec.error_category,
             imported.spec.name,
+            service.pk if service is not None else None,
         )
+        if key in planned_keys:
+            # Two services of the file that are none of the agreement's become one scope.
+            plan.problems.append(
+                Problem(
+                    imported.index,
+                    "",
+                    _object_name(plan, imported),
+                    imported.source.split(", ", 1)[1],
+                    f"a second {imported.spec.metric} target named {imported.spec.name!r} for "
+                    f"{service.name if service is not None else 'all services'}: give the "
+                    "objectives different displayName values or name the agreement's services",
+                )
+            )
+            continue
+        planned_keys.add(key)
         current = existing.get(key)
         if current is None:
+            if values["warning_percent"] is None:
+                # Said and shown, not left to the model's default where nobody sees it.
+                values["warning_percent"] = DEFAULT_WARNING
+                plan.notes.append(
+                    Note(
+                        imported.index,
+                        _object_name(plan, imported),
+                        'metadata.annotations["sla-portal/warning-percent"]',
+                        "warning-default",
+                        f"No warning level: the portal warns when {_number(DEFAULT_WARNING)} % "
+                        "of the allowed time is used (its default); edit it in the draft.",
+                    )
+                )
             plan.targets.append(PlannedTarget(imported, "create", values))
             continue
         changes = {}
@@ -177,8 +215,33 @@ def openslo_plan(*, user: User, agreement: Agreement, text: str | bytes) -> Impo
                 changes[name] = (before, value)
         action = "update" if changes else "unchanged"
         plan.targets.append(PlannedTarget(imported, action, values, current, changes))
+    # The model's own validation (field sizes, decimal places, constraints) on each target as
+    # it would be saved, so the preview never offers an import that would then be refused.
+    for planned in plan.targets:
+        if planned.action == "unchanged":
+            continue
+        try:
+            _row(planned, agreement, position=0).full_clean(exclude=["agreement"])
+        except ValidationError as exc:
+            plan.problems.extend(_located(planned, exc))
     plan.notes = list(dict.fromkeys(plan.notes))
     return plan
+
+
+def _row(planned: PlannedTarget, agreement: Agreement, position: int) -> Target:
+    """The target row importing ``planned`` saves: a new one, or the existing one changed
+    (a copy when only planning, so nothing is changed in memory either)."""
+    if planned.action == "create":
+        target = Target(agreement=agreement, position=position)
+        values = dict(planned.values)
+    else:
+        target = copy.copy(planned.existing)
+        values = {name: after for name, (_, after) in planned.changes.items()}
+    for name, value in values.items():
+        if value is None and name in KEEP_WHEN_EMPTY:
+            continue
+        setattr(target, name, value)
+    return target
 
 
 def _object_name(plan: ImportPlan, imported: ImportedTarget) -> str:
@@ -238,17 +301,9 @@ def openslo_import(
     for planned in plan.targets:
         if planned.action == "unchanged":
             continue
+        target = _row(planned, agreement, position)
         if planned.action == "create":
-            target = Target(agreement=agreement, position=position)
             position += 1
-            values = dict(planned.values)
-        else:
-            target = planned.existing
-            values = {name: after for name, (_, after) in planned.changes.items()}
-        for name, value in values.items():
-            if value is None and name in KEEP_WHEN_EMPTY:
-                continue
-            setattr(target, name, value)
         try:
             target.full_clean(exclude=["agreement"])
         except ValidationError as exc:

@@ -5,6 +5,7 @@ from __future__ import annotations
 
 from django.contrib import messages
 from django.contrib.auth.decorators import login_required
+from django.core.exceptions import PermissionDenied
 from django.http import HttpRequest, HttpResponse
 from django.shortcuts import get_object_or_404, redirect, render
 from django.utils.http import content_disposition_header
@@ -19,15 +20,20 @@ from agreements.services.openslo import (
     openslo_import,
     openslo_plan,
 )
-from sla_portal.core.permissions import require_drafter
+from sla_portal.core.permissions import DrafterOrReadOnly
+
+DRAFTERS_ONLY = DrafterOrReadOnly.message
 
 
 @login_required
-@require_drafter
 def openslo_import_page(request: HttpRequest, pk: int) -> HttpResponse:
     """Upload or paste a file, see what it would do (targets, rule-based changes, errors per
     document), then confirm: the confirmation carries the same text and imports it."""
+    # The agreement first: another organisation's answers 404 whoever asks (a 403 would say
+    # that it exists); then only those who draft may import.
     agreement = get_object_or_404(agreements_visible_to(request.user), pk=pk)
+    if not request.user.can_draft_agreements:
+        raise PermissionDenied(DRAFTERS_ONLY)
     if not agreement.is_editable:
         messages.error(request, agreement.not_editable_reason)
         return redirect(agreement)
@@ -36,8 +42,6 @@ def openslo_import_page(request: HttpRequest, pk: int) -> HttpResponse:
     if request.method == "POST" and form.is_valid():
         text = form.cleaned_data["text"]
         filename = form.cleaned_data.get("filename", "")
-        if isinstance(text, bytes):
-            text = text.decode("utf-8", errors="replace")
         if "confirm" in request.POST:
             try:
                 plan = openslo_import(
@@ -61,6 +65,10 @@ def openslo_import_page(request: HttpRequest, pk: int) -> HttpResponse:
             plan = openslo_plan(user=request.user, agreement=agreement, text=text)
     confirm_form = None
     if plan is not None and plan.ok:
+        # An upload is passed on as bytes, so the reader refuses one that is not UTF-8 (as the
+        # API does) rather than importing "caf\ufffd"; read without a problem, it is UTF-8.
+        if isinstance(text, bytes):
+            text = text.decode("utf-8")
         confirm_form = OpenSLOImportForm(
             initial={"yaml": text, "filename": form.cleaned_data.get("filename", "")}
         )
