@@ -23,7 +23,7 @@ from django.utils import timezone
 from monitoring.experience.arithmetic import DETRACTOR_UP_TO, LOW_CSAT
 from monitoring.experience.measure import closes_at
 from monitoring.models import PeriodResult, Status, Survey
-from sla_portal.core.models import User
+from sla_portal.core.models import Organisation, User
 
 EXPERIENCE_METRICS = ("csat", "nps")
 # An SLA target in one of these states is not met (a period at risk is not "all green").
@@ -31,6 +31,16 @@ NOT_MET = frozenset({Status.AT_RISK, Status.MISSED_TARGET, Status.BREACHED})
 COMMENTS_SHOWN = 3
 # An experience figure in one of these states has comments shown to explain it.
 EXPLAINED = frozenset({Status.MISSED_TARGET, Status.BREACHED})
+
+# Who reads: the acting user, or (for a report's PDF, CSV and email, which every reader of
+# the report gets alike) the customer organisation the report is for.
+Viewer = User | Organisation
+
+
+def _visible(queryset, viewer: Viewer):
+    if isinstance(viewer, Organisation):
+        return queryset.for_organisation(viewer)
+    return queryset.visible_to(viewer)
 
 
 @dataclass(frozen=True)
@@ -130,14 +140,14 @@ def _figure(row: PeriodResult, now: datetime) -> ExperienceFigure:
 
 
 def experience_by_agreement(
-    user: User, agreement_ids: Iterable[int], at: datetime | None = None
+    user: Viewer, agreement_ids: Iterable[int], at: datetime | None = None
 ) -> dict[int, Experience]:
     """For each agreement the user may see that has an experience target evaluated in the
     period containing ``at`` (now by default): its experience figures and SLA counts of that
     period, and for a figure below its target the latest low comments."""
     at = at or timezone.now()
     rows = (
-        PeriodResult.objects.visible_to(user)
+        _visible(PeriodResult.objects, user)
         .filter(agreement_id__in=list(agreement_ids), period_start__lte=at, period_end__gt=at)
         .only(
             "agreement_id",
@@ -160,7 +170,7 @@ def experience_by_agreement(
 
 
 def experience_from_results(
-    user: User,
+    user: Viewer,
     results_by_agreement: Mapping[int, Iterable[PeriodResult]],
     now: datetime | None = None,
 ) -> dict[int, Experience]:
@@ -198,17 +208,26 @@ def experience_from_results(
     return found
 
 
-def experience_of(user: User, agreement_id: int, at: datetime | None = None) -> Experience | None:
+def experience_of(user: Viewer, agreement_id: int, at: datetime | None = None) -> Experience | None:
     """One agreement's :func:`experience_by_agreement`, or None without experience targets."""
     return experience_by_agreement(user, [agreement_id], at).get(agreement_id)
 
 
-def experience_in_month(user: User, report) -> Experience | None:
+def experience_in_month(user: Viewer, report) -> Experience | None:
     """The experience of a monthly report's agreement in the report's month (its middle,
     so the calendar zone of the targets never moves it to a neighbouring month)."""
     zone = ZoneInfo(report.zone)
     middle = datetime.combine(report.month.replace(day=15), time(12), tzinfo=zone)
     return experience_of(user, report.agreement_id, middle)
+
+
+def report_experience(report) -> Experience | None:
+    """:func:`experience_in_month` as the report's page, PDF, CSV and email show it: read
+    now (it is not part of the report's frozen content, see docs/reports.md), scoped to the
+    customer organisation the report is for. The report itself was reached through a scoped
+    read, and every row of its agreement belongs to that customer, so its provider readers
+    and its customer readers get the same section, and one emailed file serves them all."""
+    return experience_in_month(report.customer, report)
 
 
 def _comment_window(agreement_id: int, row: PeriodResult) -> Q:
@@ -237,7 +256,7 @@ def _comment_window(agreement_id: int, row: PeriodResult) -> Q:
 
 
 def low_comments_of(
-    user: User, figures: Iterable[tuple[int, PeriodResult]], limit: int = COMMENTS_SHOWN
+    user: Viewer, figures: Iterable[tuple[int, PeriodResult]], limit: int = COMMENTS_SHOWN
 ) -> dict[int, list[Comment]]:
     """For each (agreement id, experience period result): the latest low answers with a
     comment in that figure's own period, newest first, at most ``limit`` per agreement; one
@@ -248,7 +267,7 @@ def low_comments_of(
     if not windows:
         return {}
     surveys = (
-        Survey.objects.visible_to(user)
+        _visible(Survey.objects, user)
         .filter(answered_at__isnull=False)
         .exclude(comment="")
         .filter(windows)

@@ -1,7 +1,10 @@
 """How a report is shown: the page's and the PDF's context, the PDF (WeasyPrint) and the CSV.
 
 Everything comes from the report's frozen ``content``, so the page, the PDF and the CSV of
-one revision always agree. The download views, the API and the report email
+one revision always agree; except the experience section (CSAT/NPS with their response
+counts, the watermelon flag and the customers' comments), which is not part of the content
+and is read when rendered, the same way for all three (``report_experience``,
+docs/reports.md). The download views, the API and the report email
 (``reporting.services.reports``) all render through here, so an attachment's bytes are the
 download's bytes.
 """
@@ -20,6 +23,7 @@ from agreements.pdf import StaticFilesFetcher
 from monitoring.presentation import level_badge, status_badge
 from reporting.formatting import money, period_label
 from reporting.models import Report
+from reporting.selectors.experience import Experience, report_experience
 from reporting.services.schedule import review_window
 from sla_portal.core.csvsafe import SafeDictWriter
 
@@ -77,7 +81,8 @@ def _local(value: str | None, zone: ZoneInfo) -> datetime | None:
 
 
 def report_context(report: Report, comparison_periods: int = 12) -> dict[str, Any]:
-    """What the page and the PDF show, from the report's frozen content."""
+    """What the page and the PDF show, from the report's frozen content, and the experience
+    of its month as it reads now."""
     content = report.content
     zone = ZoneInfo(report.zone)
     lines = []
@@ -134,6 +139,7 @@ def report_context(report: Report, comparison_periods: int = 12) -> dict[str, An
         "auto_issue_local": (report.drafted_at + review_window()).astimezone(zone)
         if report.is_draft and report.drafted_at
         else None,
+        "experience": report_experience(report),
         "revisions": list(
             Report.objects.filter(agreement_id=report.agreement_id, month=report.month)
             .select_related("issued_by")
@@ -177,7 +183,10 @@ def report_csv_text(report: Report) -> str:
     Numbers: the value columns (``value``, ``target``, ``threshold``, ``credit_percent``,
     ``credit_amount``) hold plain machine-readable numbers (``2400.00``: a point, no
     thousands separator) for finance systems; the ``note`` column is for people and writes
-    money like the page, the PDF and the email (``2,400.00 EUR``, ``reporting.formatting``)."""
+    money like the page, the PDF and the email (``2,400.00 EUR``, ``reporting.formatting``).
+
+    Last, the experience of the month when the agreement has CSAT/NPS targets (read now, like
+    the page: see :func:`_experience_rows`)."""
     content = report.content
     credits = content["credits"]
     out = io.StringIO()
@@ -246,7 +255,66 @@ def report_csv_text(report: Report) -> str:
             f"{money(credits['monthly_fee'], credits['currency'])}",
         }
     )
+    writer.writerows(_experience_rows(report_experience(report)))
     return out.getvalue()
+
+
+def _experience_rows(xp: Experience | None) -> list[dict[str, Any]]:
+    """One ``experience`` row per CSAT/NPS figure (``value`` the figure, ``unit`` score,
+    ``status`` its verdict, ``note`` the response count and "provisional until …"), one
+    ``watermelon`` row (``status`` yes or no, ``note`` why), and one ``experience_comment``
+    row per low answer shown (``note`` the customer's words, escaped like every cell)."""
+    if xp is None:
+        return []
+    start, end = xp.period_start.isoformat(), xp.period_end.isoformat()
+    rows: list[dict[str, Any]] = []
+    for figure in xp.figures:
+        note = figure.responses_text
+        if figure.provisional and figure.closes_at:
+            note += f"; provisional until {figure.closes_at:%Y-%m-%d}"
+        rows.append(
+            {
+                "section": "experience",
+                "item": figure.label,
+                "period_start": start,
+                "period_end": end,
+                "value": "" if figure.value is None else round(figure.value, 2),
+                "unit": "score",
+                "target": figure.target,
+                "threshold": figure.threshold,
+                "status": figure.status,
+                "note": note,
+            }
+        )
+    below = "; ".join(f"{f.label} {f.value_text} ({f.goal_text})" for f in xp.below_threshold)
+    rows.append(
+        {
+            "section": "watermelon",
+            "item": "Every SLA target met, experience below its threshold",
+            "period_start": start,
+            "period_end": end,
+            "status": "yes" if xp.watermelon else "no",
+            "note": f"SLA targets met: {xp.sla_met}, not met: {xp.sla_not_met}, "
+            f"without data: {xp.sla_no_data}" + (f"; below threshold: {below}" if below else ""),
+        }
+    )
+    for comment in xp.comments:
+        kind = (
+            f"CSAT {comment.score}/5, ticket {comment.ticket}"
+            if comment.kind == "csat"
+            else f"NPS {comment.score}/10"
+        )
+        rows.append(
+            {
+                "section": "experience_comment",
+                "item": kind,
+                "period_start": comment.answered_at.isoformat(),
+                "value": comment.score,
+                "unit": "score",
+                "note": comment.comment,
+            }
+        )
+    return rows
 
 
 def report_csv_bytes(report: Report) -> bytes:

@@ -23,7 +23,6 @@ from django.views.decorators.http import require_POST, require_safe
 
 from reporting.models import Report
 from reporting.selectors import reports as report_selectors
-from reporting.selectors.experience import experience_in_month
 from reporting.services import reports as report_services
 from reporting.services.rendering import render_report_pdf, report_context, report_csv_bytes
 from sla_portal.core.permissions import require_drafter
@@ -82,8 +81,8 @@ def report_detail(request: HttpRequest, pk: int) -> HttpResponse:
     manager = request.user.can_draft_agreements
     context["can_correct"] = manager and not report.is_superseded and not report.is_draft
     context["can_issue"] = manager and report.is_draft
-    # The review starts from the watermelon: targets met while customers are unhappy.
-    context["experience"] = experience_in_month(request.user, report)
+    # The review starts from the watermelon (``context["experience"]``): targets met while
+    # customers are unhappy; the PDF and the CSV read it the same way.
     return render(request, "reporting/report_detail.html", context)
 
 
