@@ -463,3 +463,49 @@ def test_silence_that_counts_as_down_is_an_outage(acme_status_page, acme_monitor
     )
     body = Client().get(f"/status/{token}/").content.decode()
     assert "Some services have an outage" in body
+
+
+# --- Scope: the version in force, not the working copy ----------------------------------------
+
+
+def _renegotiate_swapping_portal_for_erp(agreement, manager, services):
+    from agreements.services import reviews
+
+    reviews.review_start(agreement, manager)
+    reviews.review_decide(
+        agreement, manager, "renegotiate", findings="Scope", root_causes="Scope",
+        lessons="Scope", actions=[{"description": "Rescope", "owner": manager,
+                                   "due_date": timezone.localdate()}],
+    )  # fmt: skip
+    agreement.refresh_from_db()
+    assert agreement.status == "renegotiating"
+    # The provider's unproposed working copy: not the customer's, not what the SLA measures.
+    agreement.services.add(services["erp"])
+    agreement.services.remove(services["portal"])
+
+
+def test_renegotiating_shows_the_services_in_force_not_the_working_copy(
+    acme_status_page, active_acme_agreement, services, alice_manager
+):
+    from django.core.exceptions import ValidationError
+
+    from reporting.statuspage.selectors import customer_services, page_services
+
+    page, token = acme_status_page
+    before = Client().get(f"/status/{token}/").content.decode()
+    _renegotiate_swapping_portal_for_erp(active_acme_agreement, alice_manager, services)
+
+    assert [s.name for s in page_services(page)] == ["Customer Portal"]
+    assert [s.name for s in customer_services(page.customer_id)] == ["Customer Portal"]
+    body = Client().get(f"/status/{token}/").content.decode()
+    assert "Customer Portal" in body and "ERP Hosting" not in body
+    assert before.count("Customer Portal") == body.count("Customer Portal")
+    with pytest.raises(ValidationError) as refused:
+        incident_create(page.customer, "ERP", "outage", [services["erp"]], "x", alice_manager)
+    assert "services" in refused.value.message_dict
+    # The provider's forms offer only services in force too.
+    from reporting.forms.status import IncidentForm, StatusPageForm
+
+    for form in (IncidentForm(), StatusPageForm()):
+        offered = set(form.fields["services"].queryset.values_list("name", flat=True))
+        assert offered == {"Customer Portal"}

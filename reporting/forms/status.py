@@ -5,20 +5,13 @@ from __future__ import annotations
 from django import forms
 
 from agreements.models import Service
-from agreements.terms import MONITORED_STATES
 from reporting.models import Incident
+from reporting.statuspage.selectors import services_in_force
 from sla_portal.core.models import Organisation
 
 
 def _services_in_force():
-    return (
-        Service.objects.filter(
-            agreements__status__in=MONITORED_STATES,
-            agreements__in_force_version__isnull=False,
-        )
-        .distinct()
-        .order_by("name")
-    )
+    return services_in_force()
 
 
 def _customers():

@@ -22,6 +22,7 @@ from datetime import UTC, datetime, timedelta
 
 from django.db import connection
 from django.db.models import Count, Prefetch, Q, QuerySet
+from django.db.models.expressions import RawSQL
 
 from agreements.models import Service
 from agreements.terms import MONITORED_STATES
@@ -49,18 +50,44 @@ def token_hash(token: str) -> str:
     return hashlib.sha256(token.encode("utf-8", "surrogatepass")).hexdigest()
 
 
+def in_force_services_sql(customer: str | None = None) -> str:
+    """SQL of the ids of the services named in the terms of the versions in force of agreements
+    being monitored (of the customer ``customer``, an SQL expression of its id, or of any).
+
+    The versions' snapshot, matched to services by their unique name, exactly as the SLA's
+    evaluation reads them (``monitoring.evaluation.periods``); never the agreements' live
+    service links, which during a renegotiation are the provider's unproposed working copy
+    (``monitoring.models.ownership``). Takes no parameters: the states are constants. The
+    one source of the status page's services, for the stamp, the page, the checks and forms.
+    """
+    states = ", ".join(f"'{state}'" for state in sorted(MONITORED_STATES))
+    of_customer = f" AND a.customer_id = {customer}" if customer is not None else ""
+    return f"""
+        SELECT v.id FROM agreements_service v WHERE v.name IN (
+            SELECT jsonb_array_elements_text(ver.snapshot -> 'terms' -> 'services')
+            FROM agreements_agreement a
+            JOIN agreements_agreementversion ver ON ver.id = a.in_force_version_id
+            WHERE a.status IN ({states}){of_customer})"""
+
+
 def _services_sql(customer: str, page: str) -> str:
     """SQL of the service ids a page shows (``customer`` and ``page`` are SQL expressions of
     the customer's and the page's ids)."""
     return f"""
-        SELECT DISTINCT s.service_id FROM agreements_agreement_services s
-        JOIN agreements_agreement a ON a.id = s.agreement_id
-        WHERE a.customer_id = {customer} AND a.status = ANY(%(monitored)s)
-          AND a.in_force_version_id IS NOT NULL
-          AND (NOT EXISTS (SELECT 1 FROM reporting_statuspage_services c
+        SELECT s.id AS service_id FROM ({in_force_services_sql(customer)}) s
+        WHERE (NOT EXISTS (SELECT 1 FROM reporting_statuspage_services c
                            WHERE c.statuspage_id = {page})
-               OR s.service_id IN (SELECT c.service_id FROM reporting_statuspage_services c
-                                   WHERE c.statuspage_id = {page}))"""
+               OR s.id IN (SELECT c.service_id FROM reporting_statuspage_services c
+                           WHERE c.statuspage_id = {page}))"""
+
+
+def services_in_force(customer_id: int | None = None) -> QuerySet[Service]:
+    """Services named by the versions in force of the customer's monitored agreements (of any
+    customer's with None), by name: what a status page may show and an incident may name."""
+    customer = None if customer_id is None else str(int(customer_id))
+    return Service.objects.filter(pk__in=RawSQL(in_force_services_sql(customer), [])).order_by(
+        "name"
+    )
 
 
 def _hash(sql: str) -> str:
@@ -117,7 +144,6 @@ def page_stamp(token: str, now: datetime) -> tuple[int, str] | None:
             STAMP_SQL,
             {
                 "hash": token_hash(token),
-                "monitored": list(MONITORED_STATES),
                 "bucket": bucket.isoformat(),
                 "since": now - timedelta(days=BAR_DAYS),
                 "now": now,
@@ -138,30 +164,18 @@ def page_for_token(token: str) -> StatusPage | None:
 
 
 def page_services(page: StatusPage) -> QuerySet[Service]:
-    """The services the page shows: those of the customer's agreements in force, narrowed to
+    """The services the page shows: those of the customer's versions in force, narrowed to
     the page's chosen ones when it has any."""
-    services = Service.objects.filter(
-        agreements__customer_id=page.customer_id,
-        agreements__status__in=MONITORED_STATES,
-        agreements__in_force_version__isnull=False,
-    )
+    services = services_in_force(page.customer_id)
     chosen = list(page.services.values_list("pk", flat=True))
     if chosen:
         services = services.filter(pk__in=chosen)
-    return services.distinct().order_by("name")
+    return services
 
 
 def customer_services(customer_id: int) -> QuerySet[Service]:
-    """Services a page of this customer may show (its agreements in force)."""
-    return (
-        Service.objects.filter(
-            agreements__customer_id=customer_id,
-            agreements__status__in=MONITORED_STATES,
-            agreements__in_force_version__isnull=False,
-        )
-        .distinct()
-        .order_by("name")
-    )
+    """Services a page of this customer may show (named by its versions in force)."""
+    return services_in_force(customer_id)
 
 
 # --- The page's content ------------------------------------------------------------------------
