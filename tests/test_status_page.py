@@ -509,3 +509,26 @@ def test_renegotiating_shows_the_services_in_force_not_the_working_copy(
     for form in (IncidentForm(), StatusPageForm()):
         offered = set(form.fields["services"].queryset.values_list("name", flat=True))
         assert offered == {"Customer Portal"}
+
+
+def test_an_address_that_grows_past_254_when_lowercased_gets_a_400_not_a_500(acme_status_page):
+    _, token = acme_status_page
+    email = "x" * 248 + "@İ.com"  # 254 characters; "İ".lower() is two
+    assert len(email) == 254 and len(email.lower()) == 255
+    response = Client(raise_request_exception=False).post(
+        f"/status/{token}/subscribe/", {"email": email}
+    )
+    assert response.status_code == 400
+    assert "254" in response.content.decode()
+    assert not Subscriber.objects.exists()
+
+
+def test_notify_skips_an_address_too_long_once_lowercased_instead_of_failing(db):
+    from sla_portal.core.notifications import notify
+
+    long = "y" * 248 + "@İ.com"
+    rows = notify(
+        "status.confirm", "k", [long, "ok@example.com"], "emails/status_confirm",
+        {"page_name": "P", "customer_name": "C", "confirm_url": "u", "valid_hours": 1},
+    )  # fmt: skip
+    assert [row.recipient for row in rows] == ["ok@example.com"]

@@ -43,6 +43,7 @@ from reporting.statuspage.selectors import (
     token_hash,
 )
 from sla_portal.core.models import Organisation, User
+from sla_portal.core.notifications import ADDRESS_MAX_LENGTH, normalise_address
 from sla_portal.core.reset_limits import count_in_window
 
 # Subscribers hear of a maintenance window this many days before it starts.
@@ -293,7 +294,11 @@ def subscribe(page: StatusPage, email: str, client_ip: str, now: datetime | None
     The answer is the same whether the address was subscribed already or not, so the page
     tells nobody who is subscribed."""
     now = now or timezone.now()
-    email = email.strip().lower()
+    email = normalise_address(email)
+    if not email or len(email) > ADDRESS_MAX_LENGTH:
+        raise ValidationError(
+            {"email": f"Enter an address of at most {ADDRESS_MAX_LENGTH} characters."}
+        )
     digest = token_hash(email)[:32]
     per_address = count_in_window(f"status-subscribe:address:{digest}")
     per_ip = count_in_window(f"status-subscribe:ip:{client_ip}")
