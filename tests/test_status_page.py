@@ -13,9 +13,7 @@ from django.utils import timezone
 
 from monitoring.models import MaintenanceWindow, Outage, Source, UptimeCheck
 from reporting.models import StatusNotice, StatusPage, Subscriber, SubscriberDelivery
-from reporting.statuspage.bars import daily_uptime, overall_uptime
-from reporting.statuspage.emails import confirm_token, unsubscribe_token
-from reporting.statuspage.services import (
+from reporting.services.status import (
     deliver_notice,
     incident_create,
     incident_update_post,
@@ -25,6 +23,8 @@ from reporting.statuspage.services import (
     subscribe,
     subscriber_confirm,
 )
+from reporting.services.status_emails import confirm_token, unsubscribe_token
+from reporting.status_bars import daily_uptime, overall_uptime
 from sla_portal.core.models import Notification
 from tests.support.status import confirmed_subscriber
 
@@ -489,7 +489,7 @@ def test_renegotiating_shows_the_services_in_force_not_the_working_copy(
 ):
     from django.core.exceptions import ValidationError
 
-    from reporting.statuspage.selectors import customer_services, page_services
+    from reporting.selectors.status import customer_services, page_services
 
     page, token = acme_status_page
     before = Client().get(f"/status/{token}/").content.decode()

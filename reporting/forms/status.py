@@ -6,7 +6,7 @@ from django import forms
 
 from agreements.models import Service
 from reporting.models import Incident
-from reporting.statuspage.selectors import services_in_force
+from reporting.selectors.status import services_in_force
 from sla_portal.core.models import Organisation
 from sla_portal.core.notifications import ADDRESS_MAX_LENGTH, normalise_address
 

@@ -27,8 +27,8 @@ from django.views.decorators.csrf import csrf_exempt
 from django.views.decorators.http import require_http_methods, require_POST
 
 from reporting.forms.status import SubscribeForm
-from reporting.statuspage.selectors import page_content, page_for_token, page_stamp, token_hash
-from reporting.statuspage.services import (
+from reporting.selectors.status import page_content, page_for_token, page_stamp, token_hash
+from reporting.services.status import (
     stamp_cache_key,
     subscribe,
     subscriber_confirm,

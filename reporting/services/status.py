@@ -33,8 +33,7 @@ from reporting.models import (
     Subscriber,
     SubscriberDelivery,
 )
-from reporting.statuspage import emails
-from reporting.statuspage.selectors import (
+from reporting.selectors.status import (
     active_subscribers,
     customer_services,
     page_maintenance,
@@ -42,6 +41,7 @@ from reporting.statuspage.selectors import (
     pages_showing,
     token_hash,
 )
+from reporting.services import status_emails as emails
 from sla_portal.core.models import Organisation, User
 from sla_portal.core.notifications import ADDRESS_MAX_LENGTH, normalise_address
 from sla_portal.core.reset_limits import count_in_window

@@ -31,7 +31,7 @@ from monitoring.models.ownership import counted_for
 from monitoring.silence import clip_open_outages
 from monitoring.staleness import services_silence, stale_moments
 from reporting.models import Incident, IncidentUpdate, StatusPage, Subscriber
-from reporting.statuspage.bars import DayBar, daily_uptime, overall_uptime
+from reporting.status_bars import DayBar, daily_uptime, overall_uptime
 from sla_portal.core.models import User
 
 # The uptime bars cover this many days, today included.
