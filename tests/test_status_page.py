@@ -532,3 +532,28 @@ def test_notify_skips_an_address_too_long_once_lowercased_instead_of_failing(db)
         {"page_name": "P", "customer_name": "C", "confirm_url": "u", "valid_hours": 1},
     )  # fmt: skip
     assert [row.recipient for row in rows] == ["ok@example.com"]
+
+
+def test_subscribing_while_the_cache_fails_answers_503_with_retry_after(
+    acme_status_page, monkeypatch
+):
+    from django.core.cache import cache
+
+    def broken(*args, **kwargs):
+        raise ConnectionError("Redis is down")
+
+    _, token = acme_status_page
+    page_before = Client().get(f"/status/{token}/")  # the page itself survives, as before
+    monkeypatch.setattr(cache, "add", broken)
+    monkeypatch.setattr(cache, "incr", broken)
+    monkeypatch.setattr(cache, "get", broken)
+    response = Client(raise_request_exception=False).post(
+        f"/status/{token}/subscribe/", {"email": "ops@acme.example"}
+    )
+    assert page_before.status_code == 200
+    assert response.status_code == 503
+    assert response["Retry-After"] == "60"
+    assert "Try again" in response.content.decode()
+    # Failing closed: without the limit nobody may make the portal send confirmations.
+    assert not Subscriber.objects.exists()
+    assert not mail.outbox

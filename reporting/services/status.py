@@ -11,6 +11,7 @@ nothing.
 from __future__ import annotations
 
 import contextlib
+import logging
 import secrets
 from collections.abc import Iterable
 from dataclasses import dataclass
@@ -45,6 +46,8 @@ from reporting.services import status_emails as emails
 from sla_portal.core.models import Organisation, User
 from sla_portal.core.notifications import ADDRESS_MAX_LENGTH, normalise_address
 from sla_portal.core.reset_limits import count_in_window
+
+logger = logging.getLogger(__name__)
 
 # Subscribers hear of a maintenance window this many days before it starts.
 MAINTENANCE_NOTICE_DAYS = 7
@@ -281,7 +284,8 @@ def maintenance_notices_send(now: datetime | None = None) -> int:
 
 @dataclass(frozen=True)
 class Outcome:
-    """What a subscription step did: ``ok``, ``limited``, ``invalid`` or ``expired``."""
+    """What a subscription step did: ``ok``, ``limited``, ``unavailable`` (the limit's
+    counters cannot be read), ``invalid`` or ``expired``."""
 
     result: str
     subscriber: Subscriber | None = None
@@ -300,8 +304,14 @@ def subscribe(page: StatusPage, email: str, client_ip: str, now: datetime | None
             {"email": f"Enter an address of at most {ADDRESS_MAX_LENGTH} characters."}
         )
     digest = token_hash(email)[:32]
-    per_address = count_in_window(f"status-subscribe:address:{digest}")
-    per_ip = count_in_window(f"status-subscribe:ip:{client_ip}")
+    try:
+        per_address = count_in_window(f"status-subscribe:address:{digest}")
+        per_ip = count_in_window(f"status-subscribe:ip:{client_ip}")
+    except Exception:
+        # The counters live in the cache. Without them the limit cannot be kept, and an
+        # unlimited public form that sends email is a flood waiting to happen: fail closed.
+        logger.warning("Subscription limit unavailable (cache down).", exc_info=True)
+        return Outcome("unavailable")
     if (
         per_address > settings.STATUS_SUBSCRIBE_MAX_PER_ADDRESS
         or per_ip > settings.STATUS_SUBSCRIBE_MAX_PER_IP

@@ -147,6 +147,16 @@ def status_subscribe(request: HttpRequest, token: str) -> HttpResponse:
             back=token,
         )
     outcome = subscribe(page, form.cleaned_data["email"], client_ip(request))
+    if outcome.result == "unavailable":
+        response = _message(
+            request,
+            "Try again shortly",
+            "Subscriptions are paused for a moment. Try again in a minute.",
+            status=503,
+            back=token,
+        )
+        response["Retry-After"] = "60"
+        return response
     if outcome.result == "limited":
         response = _message(
             request,
