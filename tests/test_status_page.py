@@ -557,3 +557,40 @@ def test_subscribing_while_the_cache_fails_answers_503_with_retry_after(
     # Failing closed: without the limit nobody may make the portal send confirmations.
     assert not Subscriber.objects.exists()
     assert not mail.outbox
+
+
+@pytest.mark.django_db(transaction=True)
+def test_two_pages_created_at_once_with_one_name_give_a_validation_error_not_a_500(
+    active_acme_agreement, alice_manager
+):
+    import threading
+
+    from django.core.exceptions import ValidationError
+    from django.db import connection, transaction
+
+    from reporting.services.status import status_page_create
+
+    acme = active_acme_agreement.customer
+    inserted, done = threading.Event(), threading.Event()
+
+    def first():
+        try:
+            with transaction.atomic():
+                status_page_create(acme, "Ops", [], alice_manager)
+                inserted.set()
+                done.wait(timeout=1.5)  # the second one has checked and is waiting on the row
+        finally:
+            inserted.set()
+            connection.close()
+
+    thread = threading.Thread(target=first)
+    thread.start()
+    assert inserted.wait(timeout=10)
+    # The first page is not committed: the name check finds nothing, the insert waits on the
+    # unique index until the first commits, then collides.
+    with pytest.raises(ValidationError) as refused:
+        status_page_create(acme, "Ops", [], alice_manager)
+    done.set()
+    thread.join()
+    assert "name" in refused.value.message_dict
+    assert StatusPage.objects.filter(customer=acme, name="Ops").count() == 1

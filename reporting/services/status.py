@@ -104,13 +104,25 @@ def status_page_create(
     if StatusPage.objects.filter(customer=customer, name=name).exists():
         raise ValidationError({"name": f"{customer.name} already has a page named “{name}”."})
     token = new_token()
-    page = StatusPage.objects.create(
-        customer=customer,
-        name=name,
-        token_hash=token_hash(token),
-        created_at=now or timezone.now(),
-        created_by=by,
-    )
+    try:
+        # A savepoint: the check above cannot see a page of the same name created by a
+        # transaction that has not committed yet; the unique constraint then refuses ours.
+        with transaction.atomic():
+            page = StatusPage.objects.create(
+                customer=customer,
+                name=name,
+                token_hash=token_hash(token),
+                created_at=now or timezone.now(),
+                created_by=by,
+            )
+    except IntegrityError as error:
+        if getattr(getattr(error.__cause__, "diag", None), "constraint_name", "") != (
+            "status_page_name_unique"
+        ):
+            raise
+        raise ValidationError(
+            {"name": f"{customer.name} already has a page named “{name}”."}
+        ) from error
     page.services.set(services)
     return page, token
 
