@@ -594,3 +594,34 @@ def test_two_pages_created_at_once_with_one_name_give_a_validation_error_not_a_5
     thread.join()
     assert "name" in refused.value.message_dict
     assert StatusPage.objects.filter(customer=acme, name="Ops").count() == 1
+
+
+@pytest.fixture
+def acme_portal_and_erp(acme_agreement, services, request):
+    """Acme's agreement in force covering Customer Portal and ERP Hosting."""
+    acme_agreement.services.add(services["erp"])
+    agreement = request.getfixturevalue("active_acme_agreement")
+    assert agreement.in_force_version.snapshot["terms"]["services"] == [
+        "Customer Portal",
+        "ERP Hosting",
+    ]
+    return agreement
+
+
+def test_a_page_limited_to_some_services_names_no_other_service(
+    acme_portal_and_erp, services, alice_manager
+):
+    from reporting.services.status import status_page_create
+
+    acme = acme_portal_and_erp.customer
+    page, token = status_page_create(acme, "Portal only", [services["portal"]], alice_manager)
+    confirmed_subscriber(page, "ops@acme.example")
+    incident_create(
+        acme, "Both down", "outage", [services["portal"], services["erp"]], "Down.", alice_manager
+    )
+    body = Client().get(f"/status/{token}/").content.decode()
+    assert "Both down" in body and "Customer Portal" in body
+    assert "ERP Hosting" not in body
+    notice = Notification.objects.get(kind="status.notice")
+    assert "Customer Portal" in notice.body_text
+    assert "ERP Hosting" not in notice.body_text and "ERP Hosting" not in notice.body_html

@@ -248,7 +248,12 @@ def page_incidents(page: StatusPage, service_ids: list[int], now: datetime) -> Q
                 queryset=IncidentUpdate.objects.order_by("-posted_at", "-id"),
                 to_attr="shown_updates",
             ),
-            Prefetch("services", queryset=Service.objects.order_by("name")),
+            # Only the page's services: a page limited to some services names no other.
+            Prefetch(
+                "services",
+                queryset=Service.objects.filter(pk__in=service_ids).order_by("name"),
+                to_attr="shown_services",
+            ),
         )
         .order_by("-started_at", "-id")
     )
@@ -329,7 +334,7 @@ def page_content(page: StatusPage, now: datetime | None = None) -> StatusContent
         ):
             states.append("maintenance")
         for incident in active:
-            if any(affected.pk == service.pk for affected in incident.services.all()):
+            if any(affected.pk == service.pk for affected in incident.shown_services):
                 states.append(incident.impact)
         if service.pk in silent_ids:
             states.append("unknown")

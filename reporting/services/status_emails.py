@@ -21,6 +21,7 @@ from django.core import signing
 from django.urls import reverse
 
 from reporting.models import StatusNotice, Subscriber
+from reporting.selectors.status import page_services
 from sla_portal.core.models import Notification
 from sla_portal.core.notifications import notify
 
@@ -97,7 +98,13 @@ def notice_context(notice: StatusNotice) -> dict[str, Any]:
         context.update(
             incident=incident,
             update=update,
-            services=", ".join(service.name for service in incident.services.order_by("name")),
+            # Only the page's services: a page limited to some services names no other.
+            services=", ".join(
+                service.name
+                for service in incident.services.filter(
+                    pk__in=page_services(notice.page).values("pk")
+                ).order_by("name")
+            ),
             first=not incident.updates.filter(posted_at__lt=update.posted_at).exists(),
         )
     else:
