@@ -625,3 +625,36 @@ def test_a_page_limited_to_some_services_names_no_other_service(
     notice = Notification.objects.get(kind="status.notice")
     assert "Customer Portal" in notice.body_text
     assert "ERP Hosting" not in notice.body_text and "ERP Hosting" not in notice.body_html
+
+
+@pytest.mark.django_db(transaction=True)
+def test_a_stamp_read_before_a_disable_committed_does_not_keep_the_link_alive(
+    acme_status_page, monkeypatch
+):
+    from reporting.selectors.status import page_stamp
+    from reporting.views import status as views
+
+    page, token = acme_status_page
+    client = Client()
+    assert client.get(f"/status/{token}/").status_code == 200  # body cached under its stamp
+    stale = page_stamp(token, timezone.now())
+    calls = []
+
+    def stamp_read_across_the_disable(token_, now):
+        # The stamp query began while the page was enabled; the disable commits meanwhile
+        # (and drops the cached stamp); then the query's old answer is written to the cache.
+        if not calls:
+            calls.append(now)
+            status_page_set_enabled(page, False)
+            return stale
+        return page_stamp(token_, now)
+
+    from django.core.cache import cache
+
+    from reporting.services.status import stamp_cache_key
+
+    cache.delete(stamp_cache_key(page.token_hash))  # the cached stamp expired
+    monkeypatch.setattr(views, "page_stamp", stamp_read_across_the_disable)
+    client.get(f"/status/{token}/")  # concurrent with the disable: either answer is fine
+    assert calls
+    assert client.get(f"/status/{token}/").status_code == 404

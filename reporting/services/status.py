@@ -53,16 +53,31 @@ logger = logging.getLogger(__name__)
 MAINTENANCE_NOTICE_DAYS = 7
 
 
+# How long the public view keeps a link's (page id, stamp): a content change shows within this.
+STAMP_CACHE_SECONDS = 5
+# Put in place of a link's cached stamp when the link is rotated, disabled or enabled: the
+# view writes stamps only where there is none (``cache.add``), so a stamp read from the
+# database before the change committed cannot be written back over it and serve the old
+# answer. It lasts as long as a stamp would; meanwhile each request reads the database.
+STAMP_TOMBSTONE = "gone"
+
+
 def stamp_cache_key(hash_: str) -> str:
     """Where the public view keeps (page id, stamp) of a token's hash for a few seconds."""
     return f"status:stamp:{hash_}"
 
 
 def _forget_link(hash_: str) -> None:
-    """A rotated or disabled link stops working at once, not when its cached stamp expires."""
+    """Content changed: the next request reads the stamp afresh, not when it expires."""
     # The cache down: the entry expires in seconds anyway.
     with contextlib.suppress(Exception):
         cache.delete(stamp_cache_key(hash_))
+
+
+def _bar_link(hash_: str) -> None:
+    """The link's validity changed: no stamp read before now may be cached for it."""
+    with contextlib.suppress(Exception):
+        cache.set(stamp_cache_key(hash_), STAMP_TOMBSTONE, STAMP_CACHE_SECONDS)
 
 
 def new_token() -> str:
@@ -135,17 +150,20 @@ def status_page_rotate(page: StatusPage, now: datetime | None = None) -> str:
     page.token_hash = token_hash(token)
     page.rotated_at = now or timezone.now()
     page.save(update_fields=["token_hash", "rotated_at", "updated_at"])
-    # Now, and again after commit: a request between the two may have cached it anew.
-    _forget_link(old)
-    transaction.on_commit(lambda: _forget_link(old))
+    # Now, and again after commit: a stamp read in between is not written back over it.
+    _bar_link(old)
+    transaction.on_commit(lambda: _bar_link(old))
     return token
 
 
+@transaction.atomic
 def status_page_set_enabled(page: StatusPage, enabled: bool) -> StatusPage:
-    """Turn the link off (it answers 404) or on again."""
+    """Turn the link off (it answers 404) or on again, at once."""
     page.enabled = enabled
     page.save(update_fields=["enabled", "updated_at"])
-    _forget_link(page.token_hash)
+    hash_ = page.token_hash
+    _bar_link(hash_)
+    transaction.on_commit(lambda: _bar_link(hash_))
     return page
 
 
