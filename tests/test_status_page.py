@@ -326,7 +326,7 @@ def test_subscribe_requests_are_limited_per_address_and_client(acme_status_page,
     limited = client.post(url, {"email": "A@example.com"})
     assert limited.status_code == 429 and limited["Retry-After"] == "3600"
     assert client.post(url, {"email": "b@example.com"}).status_code == 429  # 4th from this IP
-    # Each allowed request sent a fresh link (the newer replaces the older); no more.
+    # Each allowed request sent a link (the same one while it is pending); no more.
     assert Notification.objects.filter(kind="status.confirm").count() == 2
 
 
@@ -658,3 +658,29 @@ def test_a_stamp_read_before_a_disable_committed_does_not_keep_the_link_alive(
     client.get(f"/status/{token}/")  # concurrent with the disable: either answer is fine
     assert calls
     assert client.get(f"/status/{token}/").status_code == 404
+
+
+def test_an_unsolicited_request_does_not_cancel_a_pending_confirmation(acme_status_page):
+    page, _ = acme_status_page
+    t0 = timezone.now()
+    subscribe(page, "gil@example.com", "10.0.0.1", now=t0)
+    link = confirm_token(Subscriber.objects.get(email="gil@example.com"))
+    # Someone else asks for the same address an hour later: the link is sent again (the
+    # same nonce), and the link emailed first still works.
+    subscribe(page, "gil@example.com", "10.0.0.66", now=t0 + timedelta(hours=1))
+    sent = Notification.objects.filter(kind="status.confirm").order_by("id")
+    assert sent.count() == 2
+    assert sent[0].key.split(":")[2] == sent[1].key.split(":")[2]  # one nonce
+    assert subscriber_confirm(link).result == "ok"
+
+
+def test_a_request_after_the_confirmation_expired_sends_a_new_link(acme_status_page, settings):
+    page, _ = acme_status_page
+    t0 = timezone.now()
+    subscribe(page, "hal@example.com", "10.0.0.1", now=t0)
+    first = Subscriber.objects.get(email="hal@example.com").confirm_nonce
+    later = t0 + timedelta(seconds=settings.STATUS_CONFIRM_MAX_AGE_SECONDS + 1)
+    subscribe(page, "hal@example.com", "10.0.0.1", now=later)
+    hal = Subscriber.objects.get(email="hal@example.com")
+    assert hal.confirm_nonce and hal.confirm_nonce != first
+    assert Notification.objects.filter(kind="status.confirm").count() == 2

@@ -151,6 +151,8 @@ class Subscriber(models.Model):
     unsubscribed_at = models.DateTimeField(null=True, blank=True)
     # The confirmation link signs this; confirming clears it, so the link works once.
     confirm_nonce = models.CharField(max_length=32, blank=True)
+    # When the nonce's link was sent: a new request reuses it while the link is valid.
+    confirm_sent_at = models.DateTimeField(null=True, blank=True)
 
     scope_paths = ("page__customer",)
     objects = ScopedManager()

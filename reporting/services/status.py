@@ -353,12 +353,27 @@ def subscribe(page: StatusPage, email: str, client_ip: str, now: datetime | None
         )
         if subscriber.is_active:
             return Outcome("ok", subscriber)
+        valid_for = timedelta(seconds=settings.STATUS_CONFIRM_MAX_AGE_SECONDS)
+        if (
+            subscriber.confirm_nonce
+            and subscriber.confirm_sent_at is not None
+            and subscriber.confirm_sent_at + valid_for > now
+        ):
+            # A confirmation is pending and its link still works: anyone may post this form,
+            # so a request must not cancel the link the mailbox's owner holds. The same link
+            # (same nonce) is sent again, so an owner who lost the email gets it back.
+            subscriber.page = page
+            emails.send_confirmation(subscriber, now)
+            return Outcome("ok", subscriber)
         subscriber.confirm_nonce = secrets.token_hex(16)
+        subscriber.confirm_sent_at = now
         subscriber.confirmed_at = None
         subscriber.unsubscribed_at = None
-        subscriber.save(update_fields=["confirm_nonce", "confirmed_at", "unsubscribed_at"])
+        subscriber.save(
+            update_fields=["confirm_nonce", "confirm_sent_at", "confirmed_at", "unsubscribed_at"]
+        )
         subscriber.page = page
-        emails.send_confirmation(subscriber)
+        emails.send_confirmation(subscriber, now)
     return Outcome("ok", subscriber)
 
 

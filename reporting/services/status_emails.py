@@ -14,6 +14,7 @@ signed (``django.core.signing``) so they work without a login and cannot be forg
 
 from __future__ import annotations
 
+from datetime import datetime
 from typing import Any
 
 from django.conf import settings
@@ -69,11 +70,12 @@ def _unsubscribe_headers(subscriber: Subscriber) -> dict[str, str]:
     }
 
 
-def send_confirmation(subscriber: Subscriber) -> None:
-    """Queue the confirmation email of this subscription request (once per nonce)."""
+def send_confirmation(subscriber: Subscriber, requested_at: datetime) -> None:
+    """Queue the confirmation email of this subscription request (once per request: a
+    request while a link is pending sends the same nonce's link again)."""
     notify(
         "status.confirm",
-        f"subscriber:{subscriber.pk}:{subscriber.confirm_nonce}",
+        f"subscriber:{subscriber.pk}:{subscriber.confirm_nonce}:{requested_at.isoformat()}",
         [subscriber.email],
         "emails/status_confirm",
         {
