@@ -684,3 +684,27 @@ def test_a_request_after_the_confirmation_expired_sends_a_new_link(acme_status_p
     hal = Subscriber.objects.get(email="hal@example.com")
     assert hal.confirm_nonce and hal.confirm_nonce != first
     assert Notification.objects.filter(kind="status.confirm").count() == 2
+
+
+def test_a_late_confirmer_gets_the_latest_notice_of_each_incident_still_active(
+    acme_status_page, services, alice_manager
+):
+    page, _ = acme_status_page
+    ongoing = incident_create(
+        page.customer, "Slow", "degraded", [services["portal"]], "Slow.", alice_manager
+    )
+    incident_update_post(ongoing, "identified", "Found it.", alice_manager)
+    over = incident_create(
+        page.customer, "Blip", "outage", [services["portal"]], "Down.", alice_manager
+    )
+    incident_update_post(over, "resolved", "Back.", alice_manager)
+
+    subscribe(page, "ivy@example.com", "10.0.0.1")
+    ivy = Subscriber.objects.get(email="ivy@example.com")
+    assert subscriber_confirm(confirm_token(ivy)).result == "ok"
+    got = Notification.objects.filter(kind="status.notice", recipient="ivy@example.com")
+    assert [row.body_text.count("Found it.") for row in got] == [1]
+    assert "Back." not in got[0].body_text
+    # Exactly once: confirming again (a spent link) or a later catch-up sends nothing more.
+    assert subscriber_confirm(confirm_token(ivy)).result == "invalid"
+    assert got.count() == 1

@@ -398,7 +398,31 @@ def subscriber_confirm(token: str, now: datetime | None = None) -> Outcome:
         subscriber.confirmed_at = now or timezone.now()
         subscriber.confirm_nonce = ""
         subscriber.save(update_fields=["confirmed_at", "confirm_nonce"])
+        catch_up(subscriber, subscriber.confirmed_at)
     return Outcome("ok", subscriber)
+
+
+def catch_up(subscriber: Subscriber, now: datetime) -> int:
+    """Deliver to a newly confirmed subscriber what is still current on its page: the latest
+    notice of each incident still active, and notices of maintenance still to end. Exactly
+    once, through the same unique delivery as every notice; returns how many were queued."""
+    latest: dict[int, StatusNotice] = {}
+    for notice in (
+        StatusNotice.objects.filter(
+            page_id=subscriber.page_id,
+            kind=StatusNotice.Kind.INCIDENT,
+            incident_update__incident__resolved_at__isnull=True,
+        )
+        .select_related("incident_update", "page__customer")
+        .order_by("incident_update__posted_at", "incident_update_id")
+    ):
+        latest[notice.incident_update.incident_id] = notice
+    maintenance = StatusNotice.objects.filter(
+        page_id=subscriber.page_id,
+        kind=StatusNotice.Kind.MAINTENANCE,
+        maintenance__ends_at__gt=now,
+    ).select_related("page__customer")
+    return sum(deliver_notice(notice, now) for notice in [*latest.values(), *maintenance])
 
 
 def subscriber_unsubscribe(token: str, now: datetime | None = None) -> Outcome:
