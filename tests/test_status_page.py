@@ -708,3 +708,30 @@ def test_a_late_confirmer_gets_the_latest_notice_of_each_incident_still_active(
     # Exactly once: confirming again (a spent link) or a later catch-up sends nothing more.
     assert subscriber_confirm(confirm_token(ivy)).result == "invalid"
     assert got.count() == 1
+
+
+def test_a_moved_maintenance_window_is_announced_again_as_rescheduled(
+    acme_status_page, acme_monitor, services
+):
+    page, _ = acme_status_page
+    confirmed_subscriber(page, "dana@example.com")
+    now = timezone.now()
+    window = MaintenanceWindow.objects.create(
+        service=services["portal"],
+        source=acme_monitor,
+        external_id="CHG-11",
+        title="Disk swap",
+        starts_at=now + timedelta(days=2),
+        ends_at=now + timedelta(days=2, hours=1),
+    )
+    assert maintenance_notices_send(now) == 1
+    # The monitor's feed moves the window (updated in place, as ingest does).
+    MaintenanceWindow.objects.filter(pk=window.pk).update(
+        starts_at=now + timedelta(days=4), ends_at=now + timedelta(days=4, hours=2)
+    )
+    assert maintenance_notices_send(now) == 1
+    assert maintenance_notices_send(now) == 0
+    rows = Notification.objects.filter(kind="status.notice").order_by("id")
+    assert rows.count() == 2
+    assert "Rescheduled" in rows[1].subject and "Rescheduled" in rows[1].body_text
+    assert "Rescheduled" not in rows[0].subject

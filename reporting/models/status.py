@@ -197,6 +197,9 @@ class StatusNotice(models.Model):
         blank=True,
         related_name="+",
     )
+    # The window's times this notice announced: a window moved later gets a new notice.
+    maintenance_starts_at = models.DateTimeField(null=True, blank=True)
+    maintenance_ends_at = models.DateTimeField(null=True, blank=True)
     created_at = models.DateTimeField()
 
     scope_paths = ("page__customer",)
@@ -218,9 +221,9 @@ class StatusNotice(models.Model):
                 name="status_notice_once_per_update",
             ),
             models.UniqueConstraint(
-                fields=["page", "maintenance"],
+                fields=["page", "maintenance", "maintenance_starts_at", "maintenance_ends_at"],
                 condition=Q(maintenance__isnull=False),
-                name="status_notice_once_per_maintenance",
+                name="status_notice_once_per_maintenance_time",
             ),
         ]
 

@@ -287,7 +287,8 @@ def deliver_notice(notice: StatusNotice, now: datetime | None = None) -> int:
 
 def maintenance_notices_send(now: datetime | None = None) -> int:
     """Announce maintenance windows starting within ``MAINTENANCE_NOTICE_DAYS`` on every
-    enabled page that shows their service; each window once per page. Returns notices made."""
+    enabled page that shows their service; each window once per page and times (a moved one
+    again, as rescheduled). Returns notices made."""
     now = now or timezone.now()
     horizon = now + timedelta(days=MAINTENANCE_NOTICE_DAYS)
     made = 0
@@ -298,9 +299,13 @@ def maintenance_notices_send(now: datetime | None = None) -> int:
         )
         for window in windows:
             with transaction.atomic():
+                # Keyed by the window's times too: a window the monitor's feed moved (updated
+                # in place) is announced again, as rescheduled; an unmoved one only once.
                 notice, created = StatusNotice.objects.get_or_create(
                     page=page,
                     maintenance=window,
+                    maintenance_starts_at=window.starts_at,
+                    maintenance_ends_at=window.ends_at,
                     defaults={"kind": StatusNotice.Kind.MAINTENANCE, "created_at": now},
                 )
                 if created:

@@ -110,7 +110,12 @@ def notice_context(notice: StatusNotice) -> dict[str, Any]:
             first=not incident.updates.filter(posted_at__lt=update.posted_at).exists(),
         )
     else:
-        context.update(maintenance=notice.maintenance)
+        context.update(
+            maintenance=notice.maintenance,
+            rescheduled=StatusNotice.objects.filter(
+                page_id=notice.page_id, maintenance_id=notice.maintenance_id, pk__lt=notice.pk
+            ).exists(),
+        )
     return context
 
 
