@@ -735,3 +735,22 @@ def test_a_moved_maintenance_window_is_announced_again_as_rescheduled(
     assert rows.count() == 2
     assert "Rescheduled" in rows[1].subject and "Rescheduled" in rows[1].body_text
     assert "Rescheduled" not in rows[0].subject
+
+
+def test_building_a_page_costs_the_same_queries_for_one_service_or_several(
+    acme_portal_and_erp, acme_monitor, services, alice_manager, django_assert_max_num_queries
+):
+    from reporting.selectors.status import page_content
+    from reporting.services.status import status_page_create
+
+    acme = acme_portal_and_erp.customer
+    page, _ = status_page_create(acme, "All", [], alice_manager)
+    for key in ("portal", "erp"):
+        UptimeCheck.objects.create(
+            service=services[key], source=acme_monitor, checked_at=timezone.now(), status="up"
+        )
+    only_portal, _ = status_page_create(acme, "One", [services["portal"]], alice_manager)
+    with django_assert_max_num_queries(12) as one:
+        assert len(page_content(only_portal).services) == 1
+    with django_assert_max_num_queries(len(one.captured_queries)):
+        assert len(page_content(page).services) == 2

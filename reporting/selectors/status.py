@@ -21,7 +21,7 @@ from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
 
 from django.db import connection
-from django.db.models import Count, Prefetch, Q, QuerySet
+from django.db.models import Count, OuterRef, Prefetch, Q, QuerySet, Subquery
 from django.db.models.expressions import RawSQL
 
 from agreements.models import Service
@@ -29,7 +29,7 @@ from agreements.terms import MONITORED_STATES
 from monitoring.models import MaintenanceWindow, Outage, UptimeCheck
 from monitoring.models.ownership import counted_for
 from monitoring.silence import clip_open_outages
-from monitoring.staleness import services_silence, stale_moments
+from monitoring.staleness import services_silence_each, stale_moments
 from reporting.models import Incident, IncidentUpdate, StatusPage, Subscriber
 from reporting.status_bars import DayBar, daily_uptime, overall_uptime
 from sla_portal.core.models import User
@@ -273,7 +273,8 @@ def page_maintenance(
 
 
 def page_content(page: StatusPage, now: datetime | None = None) -> StatusContent:
-    """Everything the public page shows, read with a handful of queries."""
+    """Everything the public page shows, read with a fixed number of queries for any number
+    of services."""
     now = now or datetime.now(UTC)
     services = list(page_services(page))
     ids = [service.pk for service in services]
@@ -292,32 +293,31 @@ def page_content(page: StatusPage, now: datetime | None = None) -> StatusContent
     outages = {pk: clip_open_outages(rows, moments) for pk, rows in raw.items()}
     unmeasured: dict[int, list[tuple[datetime, datetime]]] = {pk: [] for pk in ids}
     silent_ids = set()
-    for service_id in ids:
-        silent = services_silence([service_id], now, page.customer_id)
-        if silent is None or silent.silence.since >= now:
+    silences = services_silence_each(ids, now, page.customer_id)
+    for service_id, silent in silences.items():
+        if silent.silence.since >= now:
             continue
         if silent.counts_as_down:
             outages[service_id].append((silent.silence.since, None))
         else:
             unmeasured[service_id].append((silent.silence.since, now))
             silent_ids.add(service_id)
-    for service_id in ids:
-        # One indexed walk per service: (service, checked_at, source) serves it.
-        first_check = (
-            UptimeCheck.objects.filter(counted, service_id=service_id)
-            .order_by("checked_at")
-            .values_list("checked_at", flat=True)
-            .first()
+    # Each service's first evidence: indexed walks per service, inside one query.
+    first_check = UptimeCheck.objects.filter(counted, service_id=OuterRef("pk")).order_by(
+        "checked_at"
+    )
+    first_outage = Outage.objects.filter(counted, service_id=OuterRef("pk")).order_by("started_at")
+    for service_id, *found in (
+        Service.objects.filter(pk__in=ids)
+        .annotate(
+            first_check=Subquery(first_check.values("checked_at")[:1]),
+            first_outage=Subquery(first_outage.values("started_at")[:1]),
         )
-        first_outage = (
-            Outage.objects.filter(counted, service_id=service_id)
-            .order_by("started_at")
-            .values_list("started_at", flat=True)
-            .first()
-        )
-        found = [moment for moment in (first_check, first_outage) if moment is not None]
-        if found:
-            first_evidence[service_id] = min(found)
+        .values_list("pk", "first_check", "first_outage")
+    ):
+        evidence = [moment for moment in found if moment is not None]
+        if evidence:
+            first_evidence[service_id] = min(evidence)
 
     incidents = list(page_incidents(page, ids, now))
     active = [incident for incident in incidents if incident.is_active]
