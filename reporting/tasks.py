@@ -48,6 +48,6 @@ def recompute_resume_stalled() -> int:
 @shared_task(name="reporting.status_maintenance_notices", ignore_result=True)
 def status_maintenance_notices() -> int:
     """Email status page subscribers of maintenance coming soon (each window once per page)."""
-    from reporting.statuspage.services import maintenance_notices_send
+    from reporting.services.status import maintenance_notices_send
 
     return maintenance_notices_send()

@@ -12,7 +12,7 @@ from django.utils import timezone
 
 from monitoring.models import MaintenanceWindow, Outage, UptimeCheck
 from reporting.models import Subscriber
-from reporting.statuspage.services import incident_create, incident_update_post
+from reporting.services.status import incident_create, incident_update_post
 from tests.support.axe import assert_no_axe_violations
 from tests.support.browser import screenshot
 

@@ -7,7 +7,7 @@ from django.test import Client
 from rest_framework.test import APIClient
 
 from reporting.models import Incident, IncidentUpdate, StatusPage
-from reporting.statuspage.services import incident_create, status_page_create
+from reporting.services.status import incident_create, status_page_create
 from sla_portal.core.models import Notification
 from tests.support.status import confirmed_subscriber
 
@@ -349,7 +349,7 @@ def test_incident_lists_cost_the_same_few_queries_for_many_incidents(
 def test_status_page_lists_count_confirmed_subscribers_only(
     acme_status_page, alice_manager, django_assert_max_num_queries
 ):
-    from reporting.statuspage.services import subscribe
+    from reporting.services.status import subscribe
 
     page, _ = acme_status_page
     confirmed_subscriber(page, "dana@example.com")

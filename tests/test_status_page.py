@@ -13,9 +13,7 @@ from django.utils import timezone
 
 from monitoring.models import MaintenanceWindow, Outage, Source, UptimeCheck
 from reporting.models import StatusNotice, StatusPage, Subscriber, SubscriberDelivery
-from reporting.statuspage.bars import daily_uptime, overall_uptime
-from reporting.statuspage.emails import confirm_token, unsubscribe_token
-from reporting.statuspage.services import (
+from reporting.services.status import (
     deliver_notice,
     incident_create,
     incident_update_post,
@@ -25,6 +23,8 @@ from reporting.statuspage.services import (
     subscribe,
     subscriber_confirm,
 )
+from reporting.services.status_emails import confirm_token, unsubscribe_token
+from reporting.status_bars import daily_uptime, overall_uptime
 from sla_portal.core.models import Notification
 from tests.support.status import confirmed_subscriber
 
@@ -326,7 +326,7 @@ def test_subscribe_requests_are_limited_per_address_and_client(acme_status_page,
     limited = client.post(url, {"email": "A@example.com"})
     assert limited.status_code == 429 and limited["Retry-After"] == "3600"
     assert client.post(url, {"email": "b@example.com"}).status_code == 429  # 4th from this IP
-    # Each allowed request sent a fresh link (the newer replaces the older); no more.
+    # Each allowed request sent a link (the same one while it is pending); no more.
     assert Notification.objects.filter(kind="status.confirm").count() == 2
 
 
@@ -463,3 +463,294 @@ def test_silence_that_counts_as_down_is_an_outage(acme_status_page, acme_monitor
     )
     body = Client().get(f"/status/{token}/").content.decode()
     assert "Some services have an outage" in body
+
+
+# --- Scope: the version in force, not the working copy ----------------------------------------
+
+
+def _renegotiate_swapping_portal_for_erp(agreement, manager, services):
+    from agreements.services import reviews
+
+    reviews.review_start(agreement, manager)
+    reviews.review_decide(
+        agreement, manager, "renegotiate", findings="Scope", root_causes="Scope",
+        lessons="Scope", actions=[{"description": "Rescope", "owner": manager,
+                                   "due_date": timezone.localdate()}],
+    )  # fmt: skip
+    agreement.refresh_from_db()
+    assert agreement.status == "renegotiating"
+    # The provider's unproposed working copy: not the customer's, not what the SLA measures.
+    agreement.services.add(services["erp"])
+    agreement.services.remove(services["portal"])
+
+
+def test_renegotiating_shows_the_services_in_force_not_the_working_copy(
+    acme_status_page, active_acme_agreement, services, alice_manager
+):
+    from django.core.exceptions import ValidationError
+
+    from reporting.selectors.status import customer_services, page_services
+
+    page, token = acme_status_page
+    before = Client().get(f"/status/{token}/").content.decode()
+    _renegotiate_swapping_portal_for_erp(active_acme_agreement, alice_manager, services)
+
+    assert [s.name for s in page_services(page)] == ["Customer Portal"]
+    assert [s.name for s in customer_services(page.customer_id)] == ["Customer Portal"]
+    body = Client().get(f"/status/{token}/").content.decode()
+    assert "Customer Portal" in body and "ERP Hosting" not in body
+    assert before.count("Customer Portal") == body.count("Customer Portal")
+    with pytest.raises(ValidationError) as refused:
+        incident_create(page.customer, "ERP", "outage", [services["erp"]], "x", alice_manager)
+    assert "services" in refused.value.message_dict
+    # The provider's forms offer only services in force too.
+    from reporting.forms.status import IncidentForm, StatusPageForm
+
+    for form in (IncidentForm(), StatusPageForm()):
+        offered = set(form.fields["services"].queryset.values_list("name", flat=True))
+        assert offered == {"Customer Portal"}
+
+
+def test_an_address_that_grows_past_254_when_lowercased_gets_a_400_not_a_500(acme_status_page):
+    _, token = acme_status_page
+    email = "x" * 248 + "@İ.com"  # 254 characters; "İ".lower() is two
+    assert len(email) == 254 and len(email.lower()) == 255
+    response = Client(raise_request_exception=False).post(
+        f"/status/{token}/subscribe/", {"email": email}
+    )
+    assert response.status_code == 400
+    assert "254" in response.content.decode()
+    assert not Subscriber.objects.exists()
+
+
+def test_notify_skips_an_address_too_long_once_lowercased_instead_of_failing(db):
+    from sla_portal.core.notifications import notify
+
+    long = "y" * 248 + "@İ.com"
+    rows = notify(
+        "status.confirm", "k", [long, "ok@example.com"], "emails/status_confirm",
+        {"page_name": "P", "customer_name": "C", "confirm_url": "u", "valid_hours": 1},
+    )  # fmt: skip
+    assert [row.recipient for row in rows] == ["ok@example.com"]
+
+
+def test_subscribing_while_the_cache_fails_answers_503_with_retry_after(
+    acme_status_page, monkeypatch
+):
+    from django.core.cache import cache
+
+    def broken(*args, **kwargs):
+        raise ConnectionError("Redis is down")
+
+    _, token = acme_status_page
+    page_before = Client().get(f"/status/{token}/")  # the page itself survives, as before
+    monkeypatch.setattr(cache, "add", broken)
+    monkeypatch.setattr(cache, "incr", broken)
+    monkeypatch.setattr(cache, "get", broken)
+    response = Client(raise_request_exception=False).post(
+        f"/status/{token}/subscribe/", {"email": "ops@acme.example"}
+    )
+    assert page_before.status_code == 200
+    assert response.status_code == 503
+    assert response["Retry-After"] == "60"
+    assert "Try again" in response.content.decode()
+    # Failing closed: without the limit nobody may make the portal send confirmations.
+    assert not Subscriber.objects.exists()
+    assert not mail.outbox
+
+
+@pytest.mark.django_db(transaction=True)
+def test_two_pages_created_at_once_with_one_name_give_a_validation_error_not_a_500(
+    active_acme_agreement, alice_manager
+):
+    import threading
+
+    from django.core.exceptions import ValidationError
+    from django.db import connection, transaction
+
+    from reporting.services.status import status_page_create
+
+    acme = active_acme_agreement.customer
+    inserted, done = threading.Event(), threading.Event()
+
+    def first():
+        try:
+            with transaction.atomic():
+                status_page_create(acme, "Ops", [], alice_manager)
+                inserted.set()
+                done.wait(timeout=1.5)  # the second one has checked and is waiting on the row
+        finally:
+            inserted.set()
+            connection.close()
+
+    thread = threading.Thread(target=first)
+    thread.start()
+    assert inserted.wait(timeout=10)
+    # The first page is not committed: the name check finds nothing, the insert waits on the
+    # unique index until the first commits, then collides.
+    with pytest.raises(ValidationError) as refused:
+        status_page_create(acme, "Ops", [], alice_manager)
+    done.set()
+    thread.join()
+    assert "name" in refused.value.message_dict
+    assert StatusPage.objects.filter(customer=acme, name="Ops").count() == 1
+
+
+@pytest.fixture
+def acme_portal_and_erp(acme_agreement, services, request):
+    """Acme's agreement in force covering Customer Portal and ERP Hosting."""
+    acme_agreement.services.add(services["erp"])
+    agreement = request.getfixturevalue("active_acme_agreement")
+    assert agreement.in_force_version.snapshot["terms"]["services"] == [
+        "Customer Portal",
+        "ERP Hosting",
+    ]
+    return agreement
+
+
+def test_a_page_limited_to_some_services_names_no_other_service(
+    acme_portal_and_erp, services, alice_manager
+):
+    from reporting.services.status import status_page_create
+
+    acme = acme_portal_and_erp.customer
+    page, token = status_page_create(acme, "Portal only", [services["portal"]], alice_manager)
+    confirmed_subscriber(page, "ops@acme.example")
+    incident_create(
+        acme, "Both down", "outage", [services["portal"], services["erp"]], "Down.", alice_manager
+    )
+    body = Client().get(f"/status/{token}/").content.decode()
+    assert "Both down" in body and "Customer Portal" in body
+    assert "ERP Hosting" not in body
+    notice = Notification.objects.get(kind="status.notice")
+    assert "Customer Portal" in notice.body_text
+    assert "ERP Hosting" not in notice.body_text and "ERP Hosting" not in notice.body_html
+
+
+@pytest.mark.django_db(transaction=True)
+def test_a_stamp_read_before_a_disable_committed_does_not_keep_the_link_alive(
+    acme_status_page, monkeypatch
+):
+    from reporting.selectors.status import page_stamp
+    from reporting.views import status as views
+
+    page, token = acme_status_page
+    client = Client()
+    assert client.get(f"/status/{token}/").status_code == 200  # body cached under its stamp
+    stale = page_stamp(token, timezone.now())
+    calls = []
+
+    def stamp_read_across_the_disable(token_, now):
+        # The stamp query began while the page was enabled; the disable commits meanwhile
+        # (and drops the cached stamp); then the query's old answer is written to the cache.
+        if not calls:
+            calls.append(now)
+            status_page_set_enabled(page, False)
+            return stale
+        return page_stamp(token_, now)
+
+    from django.core.cache import cache
+
+    from reporting.services.status import stamp_cache_key
+
+    cache.delete(stamp_cache_key(page.token_hash))  # the cached stamp expired
+    monkeypatch.setattr(views, "page_stamp", stamp_read_across_the_disable)
+    client.get(f"/status/{token}/")  # concurrent with the disable: either answer is fine
+    assert calls
+    assert client.get(f"/status/{token}/").status_code == 404
+
+
+def test_an_unsolicited_request_does_not_cancel_a_pending_confirmation(acme_status_page):
+    page, _ = acme_status_page
+    t0 = timezone.now()
+    subscribe(page, "gil@example.com", "10.0.0.1", now=t0)
+    link = confirm_token(Subscriber.objects.get(email="gil@example.com"))
+    # Someone else asks for the same address an hour later: the link is sent again (the
+    # same nonce), and the link emailed first still works.
+    subscribe(page, "gil@example.com", "10.0.0.66", now=t0 + timedelta(hours=1))
+    sent = Notification.objects.filter(kind="status.confirm").order_by("id")
+    assert sent.count() == 2
+    assert sent[0].key.split(":")[2] == sent[1].key.split(":")[2]  # one nonce
+    assert subscriber_confirm(link).result == "ok"
+
+
+def test_a_request_after_the_confirmation_expired_sends_a_new_link(acme_status_page, settings):
+    page, _ = acme_status_page
+    t0 = timezone.now()
+    subscribe(page, "hal@example.com", "10.0.0.1", now=t0)
+    first = Subscriber.objects.get(email="hal@example.com").confirm_nonce
+    later = t0 + timedelta(seconds=settings.STATUS_CONFIRM_MAX_AGE_SECONDS + 1)
+    subscribe(page, "hal@example.com", "10.0.0.1", now=later)
+    hal = Subscriber.objects.get(email="hal@example.com")
+    assert hal.confirm_nonce and hal.confirm_nonce != first
+    assert Notification.objects.filter(kind="status.confirm").count() == 2
+
+
+def test_a_late_confirmer_gets_the_latest_notice_of_each_incident_still_active(
+    acme_status_page, services, alice_manager
+):
+    page, _ = acme_status_page
+    ongoing = incident_create(
+        page.customer, "Slow", "degraded", [services["portal"]], "Slow.", alice_manager
+    )
+    incident_update_post(ongoing, "identified", "Found it.", alice_manager)
+    over = incident_create(
+        page.customer, "Blip", "outage", [services["portal"]], "Down.", alice_manager
+    )
+    incident_update_post(over, "resolved", "Back.", alice_manager)
+
+    subscribe(page, "ivy@example.com", "10.0.0.1")
+    ivy = Subscriber.objects.get(email="ivy@example.com")
+    assert subscriber_confirm(confirm_token(ivy)).result == "ok"
+    got = Notification.objects.filter(kind="status.notice", recipient="ivy@example.com")
+    assert [row.body_text.count("Found it.") for row in got] == [1]
+    assert "Back." not in got[0].body_text
+    # Exactly once: confirming again (a spent link) or a later catch-up sends nothing more.
+    assert subscriber_confirm(confirm_token(ivy)).result == "invalid"
+    assert got.count() == 1
+
+
+def test_a_moved_maintenance_window_is_announced_again_as_rescheduled(
+    acme_status_page, acme_monitor, services
+):
+    page, _ = acme_status_page
+    confirmed_subscriber(page, "dana@example.com")
+    now = timezone.now()
+    window = MaintenanceWindow.objects.create(
+        service=services["portal"],
+        source=acme_monitor,
+        external_id="CHG-11",
+        title="Disk swap",
+        starts_at=now + timedelta(days=2),
+        ends_at=now + timedelta(days=2, hours=1),
+    )
+    assert maintenance_notices_send(now) == 1
+    # The monitor's feed moves the window (updated in place, as ingest does).
+    MaintenanceWindow.objects.filter(pk=window.pk).update(
+        starts_at=now + timedelta(days=4), ends_at=now + timedelta(days=4, hours=2)
+    )
+    assert maintenance_notices_send(now) == 1
+    assert maintenance_notices_send(now) == 0
+    rows = Notification.objects.filter(kind="status.notice").order_by("id")
+    assert rows.count() == 2
+    assert "Rescheduled" in rows[1].subject and "Rescheduled" in rows[1].body_text
+    assert "Rescheduled" not in rows[0].subject
+
+
+def test_building_a_page_costs_the_same_queries_for_one_service_or_several(
+    acme_portal_and_erp, acme_monitor, services, alice_manager, django_assert_max_num_queries
+):
+    from reporting.selectors.status import page_content
+    from reporting.services.status import status_page_create
+
+    acme = acme_portal_and_erp.customer
+    page, _ = status_page_create(acme, "All", [], alice_manager)
+    for key in ("portal", "erp"):
+        UptimeCheck.objects.create(
+            service=services[key], source=acme_monitor, checked_at=timezone.now(), status="up"
+        )
+    only_portal, _ = status_page_create(acme, "One", [services["portal"]], alice_manager)
+    with django_assert_max_num_queries(12) as one:
+        assert len(page_content(only_portal).services) == 1
+    with django_assert_max_num_queries(len(one.captured_queries)):
+        assert len(page_content(page).services) == 2

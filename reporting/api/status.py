@@ -26,13 +26,13 @@ from rest_framework.response import Response
 
 from agreements.api.agreements import NOT_FOUND
 from reporting.models import Incident, StatusPage
+from reporting.selectors.status import incidents_visible_to, status_pages_visible_to
 from reporting.serializers.status import (
     IncidentSerializer,
     IncidentUpdateSerializer,
     StatusPageSerializer,
 )
-from reporting.statuspage.selectors import incidents_visible_to, status_pages_visible_to
-from reporting.statuspage.services import (
+from reporting.services.status import (
     incident_create,
     incident_update_post,
     status_page_create,

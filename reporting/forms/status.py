@@ -5,20 +5,14 @@ from __future__ import annotations
 from django import forms
 
 from agreements.models import Service
-from agreements.terms import MONITORED_STATES
 from reporting.models import Incident
+from reporting.selectors.status import services_in_force
 from sla_portal.core.models import Organisation
+from sla_portal.core.notifications import ADDRESS_MAX_LENGTH, normalise_address
 
 
 def _services_in_force():
-    return (
-        Service.objects.filter(
-            agreements__status__in=MONITORED_STATES,
-            agreements__in_force_version__isnull=False,
-        )
-        .distinct()
-        .order_by("name")
-    )
+    return services_in_force()
 
 
 def _customers():
@@ -37,6 +31,17 @@ class SubscribeForm(forms.Form):
             }
         ),
     )
+
+    def clean_email(self) -> str:
+        # Normalised here, then measured: lowercasing can lengthen an address ("İ" becomes
+        # two characters), and the stored form must fit the column.
+        email = normalise_address(self.cleaned_data["email"])
+        if len(email) > ADDRESS_MAX_LENGTH:
+            raise forms.ValidationError(
+                f"An address may have at most {ADDRESS_MAX_LENGTH} characters once lowercased "
+                f"(this one has {len(email)})."
+            )
+        return email
 
 
 class StatusPageForm(forms.Form):

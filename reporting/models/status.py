@@ -151,6 +151,8 @@ class Subscriber(models.Model):
     unsubscribed_at = models.DateTimeField(null=True, blank=True)
     # The confirmation link signs this; confirming clears it, so the link works once.
     confirm_nonce = models.CharField(max_length=32, blank=True)
+    # When the nonce's link was sent: a new request reuses it while the link is valid.
+    confirm_sent_at = models.DateTimeField(null=True, blank=True)
 
     scope_paths = ("page__customer",)
     objects = ScopedManager()
@@ -195,6 +197,9 @@ class StatusNotice(models.Model):
         blank=True,
         related_name="+",
     )
+    # The window's times this notice announced: a window moved later gets a new notice.
+    maintenance_starts_at = models.DateTimeField(null=True, blank=True)
+    maintenance_ends_at = models.DateTimeField(null=True, blank=True)
     created_at = models.DateTimeField()
 
     scope_paths = ("page__customer",)
@@ -216,9 +221,9 @@ class StatusNotice(models.Model):
                 name="status_notice_once_per_update",
             ),
             models.UniqueConstraint(
-                fields=["page", "maintenance"],
+                fields=["page", "maintenance", "maintenance_starts_at", "maintenance_ends_at"],
                 condition=Q(maintenance__isnull=False),
-                name="status_notice_once_per_maintenance",
+                name="status_notice_once_per_maintenance_time",
             ),
         ]
 

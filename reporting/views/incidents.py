@@ -20,8 +20,8 @@ from django.urls import reverse
 from django.views.decorators.http import require_http_methods, require_POST
 
 from reporting.forms.status import IncidentForm, IncidentUpdateForm, StatusPageForm
-from reporting.statuspage.selectors import incidents_visible_to, status_pages_visible_to
-from reporting.statuspage.services import (
+from reporting.selectors.status import incidents_visible_to, status_pages_visible_to
+from reporting.services.status import (
     incident_create,
     incident_update_post,
     status_page_create,

@@ -27,8 +27,10 @@ from django.views.decorators.csrf import csrf_exempt
 from django.views.decorators.http import require_http_methods, require_POST
 
 from reporting.forms.status import SubscribeForm
-from reporting.statuspage.selectors import page_content, page_for_token, page_stamp, token_hash
-from reporting.statuspage.services import (
+from reporting.selectors.status import page_content, page_for_token, page_stamp, token_hash
+from reporting.services.status import (
+    STAMP_CACHE_SECONDS,
+    STAMP_TOMBSTONE,
     stamp_cache_key,
     subscribe,
     subscriber_confirm,
@@ -38,8 +40,6 @@ from sla_portal.core.client_ip import client_ip
 
 logger = logging.getLogger(__name__)
 
-# A crowd asking at once reads the stamp from the cache; a change shows within this.
-STAMP_CACHE_SECONDS = 5
 # A rendered page is kept this long at most (it is keyed by its stamp, so never stale).
 BODY_CACHE_SECONDS = 600
 # The longest signed token accepted in a URL (real ones are about 80 characters).
@@ -62,13 +62,18 @@ def _cache_set(key: str, value, seconds: int) -> None:
 
 
 def _stamp(token: str) -> tuple[int, str] | None:
+    # A crowd asking at once reads the stamp from the cache (STAMP_CACHE_SECONDS).
     key = stamp_cache_key(token_hash(token))
     cached = _cache_get(key)
-    if cached is not None:
+    if cached is not None and cached != STAMP_TOMBSTONE:
         return tuple(cached) if cached else None
     found = page_stamp(token, timezone.now())
-    # An unknown link is remembered too, so guessing at links costs no query either.
-    _cache_set(key, list(found) if found else [], STAMP_CACHE_SECONDS)
+    # An unknown link is remembered too, so guessing at links costs no query either. Only
+    # where no stamp is: never over the mark a rotated, disabled or enabled link leaves.
+    try:
+        cache.add(key, list(found) if found else [], STAMP_CACHE_SECONDS)
+    except Exception:
+        logger.warning("Status page cache unavailable; not kept.", exc_info=True)
     return found
 
 
@@ -147,6 +152,16 @@ def status_subscribe(request: HttpRequest, token: str) -> HttpResponse:
             back=token,
         )
     outcome = subscribe(page, form.cleaned_data["email"], client_ip(request))
+    if outcome.result == "unavailable":
+        response = _message(
+            request,
+            "Try again shortly",
+            "Subscriptions are paused for a moment. Try again in a minute.",
+            status=503,
+            back=token,
+        )
+        response["Retry-After"] = "60"
+        return response
     if outcome.result == "limited":
         response = _message(
             request,

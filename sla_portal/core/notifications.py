@@ -174,6 +174,16 @@ def _attach(
     )
 
 
+# Notification.recipient's length (RFC 5321's limit on a path).
+ADDRESS_MAX_LENGTH = 254
+
+
+def normalise_address(address: str) -> str:
+    """An email address as stored: stripped and lowercased. Check its length after this, not
+    before: lowercasing can make it longer."""
+    return address.strip().lower()
+
+
 def _recipients_by_address(recipients: Iterable[User | str]) -> dict[str, User | None]:
     """Normalised address → the user behind it (``None`` for a plain address), in order."""
     found: dict[str, User | None] = {}
@@ -186,8 +196,13 @@ def _recipients_by_address(recipients: Iterable[User | str]) -> dict[str, User |
             user, address = recipient, recipient.email
         # Mailboxes compare case-insensitively in practice; storing them lowercased makes the
         # unique constraint mean one email per mailbox, not one per spelling of it.
-        address = (address or "").strip().lower()
+        address = normalise_address(address or "")
         if not address:
+            continue
+        if len(address) > ADDRESS_MAX_LENGTH:
+            # Lowercasing can lengthen an address ("İ" becomes two characters): one that no
+            # longer fits the column is skipped, not allowed to fail the whole event's insert.
+            logger.warning("Skipping a recipient address of %d characters", len(address))
             continue
         # A person named both as a user and as an address is addressed as the user, so the
         # row links to the account and the template can greet them by name.

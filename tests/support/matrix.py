@@ -131,7 +131,7 @@ def build_world() -> dict:
     from reporting.models import Report
     from reporting.recompute.runs import recompute_request
     from reporting.services.reports import issue_due_reports
-    from reporting.statuspage.services import incident_create, status_page_create
+    from reporting.services.status import incident_create, status_page_create
     from sla_portal.core.models import ApiToken
     from sla_portal.core.tokens import create_token_for_tests
 

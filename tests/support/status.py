@@ -7,7 +7,7 @@ from django.utils import timezone
 
 from monitoring.models import Source
 from reporting.models import Subscriber
-from reporting.statuspage.services import status_page_create
+from reporting.services.status import status_page_create
 from sla_portal.core.models import Role
 from tests.support.actors import make_user
 from tests.support.agreements import propose_to_customer

@@ -3,7 +3,7 @@ from django.core.management.base import BaseCommand, CommandError
 
 from agreements.demo import seed_demo_agreements, seed_demo_proposal
 from monitoring.demo import seed_demo_monitoring
-from reporting.statuspage.demo import seed_demo_status_page
+from reporting.demo import seed_demo_status_page
 from sla_portal.core.demo import DEMO_PASSWORD, DEMO_USERS, seed_demo_accounts
 
 

@@ -11,6 +11,7 @@ nothing.
 from __future__ import annotations
 
 import contextlib
+import logging
 import secrets
 from collections.abc import Iterable
 from dataclasses import dataclass
@@ -33,8 +34,7 @@ from reporting.models import (
     Subscriber,
     SubscriberDelivery,
 )
-from reporting.statuspage import emails
-from reporting.statuspage.selectors import (
+from reporting.selectors.status import (
     active_subscribers,
     customer_services,
     page_maintenance,
@@ -42,11 +42,24 @@ from reporting.statuspage.selectors import (
     pages_showing,
     token_hash,
 )
+from reporting.services import status_emails as emails
 from sla_portal.core.models import Organisation, User
+from sla_portal.core.notifications import ADDRESS_MAX_LENGTH, normalise_address
 from sla_portal.core.reset_limits import count_in_window
+
+logger = logging.getLogger(__name__)
 
 # Subscribers hear of a maintenance window this many days before it starts.
 MAINTENANCE_NOTICE_DAYS = 7
+
+
+# How long the public view keeps a link's (page id, stamp): a content change shows within this.
+STAMP_CACHE_SECONDS = 5
+# Put in place of a link's cached stamp when the link is rotated, disabled or enabled: the
+# view writes stamps only where there is none (``cache.add``), so a stamp read from the
+# database before the change committed cannot be written back over it and serve the old
+# answer. It lasts as long as a stamp would; meanwhile each request reads the database.
+STAMP_TOMBSTONE = "gone"
 
 
 def stamp_cache_key(hash_: str) -> str:
@@ -55,10 +68,16 @@ def stamp_cache_key(hash_: str) -> str:
 
 
 def _forget_link(hash_: str) -> None:
-    """A rotated or disabled link stops working at once, not when its cached stamp expires."""
+    """Content changed: the next request reads the stamp afresh, not when it expires."""
     # The cache down: the entry expires in seconds anyway.
     with contextlib.suppress(Exception):
         cache.delete(stamp_cache_key(hash_))
+
+
+def _bar_link(hash_: str) -> None:
+    """The link's validity changed: no stamp read before now may be cached for it."""
+    with contextlib.suppress(Exception):
+        cache.set(stamp_cache_key(hash_), STAMP_TOMBSTONE, STAMP_CACHE_SECONDS)
 
 
 def new_token() -> str:
@@ -100,13 +119,25 @@ def status_page_create(
     if StatusPage.objects.filter(customer=customer, name=name).exists():
         raise ValidationError({"name": f"{customer.name} already has a page named “{name}”."})
     token = new_token()
-    page = StatusPage.objects.create(
-        customer=customer,
-        name=name,
-        token_hash=token_hash(token),
-        created_at=now or timezone.now(),
-        created_by=by,
-    )
+    try:
+        # A savepoint: the check above cannot see a page of the same name created by a
+        # transaction that has not committed yet; the unique constraint then refuses ours.
+        with transaction.atomic():
+            page = StatusPage.objects.create(
+                customer=customer,
+                name=name,
+                token_hash=token_hash(token),
+                created_at=now or timezone.now(),
+                created_by=by,
+            )
+    except IntegrityError as error:
+        if getattr(getattr(error.__cause__, "diag", None), "constraint_name", "") != (
+            "status_page_name_unique"
+        ):
+            raise
+        raise ValidationError(
+            {"name": f"{customer.name} already has a page named “{name}”."}
+        ) from error
     page.services.set(services)
     return page, token
 
@@ -119,17 +150,20 @@ def status_page_rotate(page: StatusPage, now: datetime | None = None) -> str:
     page.token_hash = token_hash(token)
     page.rotated_at = now or timezone.now()
     page.save(update_fields=["token_hash", "rotated_at", "updated_at"])
-    # Now, and again after commit: a request between the two may have cached it anew.
-    _forget_link(old)
-    transaction.on_commit(lambda: _forget_link(old))
+    # Now, and again after commit: a stamp read in between is not written back over it.
+    _bar_link(old)
+    transaction.on_commit(lambda: _bar_link(old))
     return token
 
 
+@transaction.atomic
 def status_page_set_enabled(page: StatusPage, enabled: bool) -> StatusPage:
-    """Turn the link off (it answers 404) or on again."""
+    """Turn the link off (it answers 404) or on again, at once."""
     page.enabled = enabled
     page.save(update_fields=["enabled", "updated_at"])
-    _forget_link(page.token_hash)
+    hash_ = page.token_hash
+    _bar_link(hash_)
+    transaction.on_commit(lambda: _bar_link(hash_))
     return page
 
 
@@ -253,7 +287,8 @@ def deliver_notice(notice: StatusNotice, now: datetime | None = None) -> int:
 
 def maintenance_notices_send(now: datetime | None = None) -> int:
     """Announce maintenance windows starting within ``MAINTENANCE_NOTICE_DAYS`` on every
-    enabled page that shows their service; each window once per page. Returns notices made."""
+    enabled page that shows their service; each window once per page and times (a moved one
+    again, as rescheduled). Returns notices made."""
     now = now or timezone.now()
     horizon = now + timedelta(days=MAINTENANCE_NOTICE_DAYS)
     made = 0
@@ -264,9 +299,13 @@ def maintenance_notices_send(now: datetime | None = None) -> int:
         )
         for window in windows:
             with transaction.atomic():
+                # Keyed by the window's times too: a window the monitor's feed moved (updated
+                # in place) is announced again, as rescheduled; an unmoved one only once.
                 notice, created = StatusNotice.objects.get_or_create(
                     page=page,
                     maintenance=window,
+                    maintenance_starts_at=window.starts_at,
+                    maintenance_ends_at=window.ends_at,
                     defaults={"kind": StatusNotice.Kind.MAINTENANCE, "created_at": now},
                 )
                 if created:
@@ -280,7 +319,8 @@ def maintenance_notices_send(now: datetime | None = None) -> int:
 
 @dataclass(frozen=True)
 class Outcome:
-    """What a subscription step did: ``ok``, ``limited``, ``invalid`` or ``expired``."""
+    """What a subscription step did: ``ok``, ``limited``, ``unavailable`` (the limit's
+    counters cannot be read), ``invalid`` or ``expired``."""
 
     result: str
     subscriber: Subscriber | None = None
@@ -293,10 +333,20 @@ def subscribe(page: StatusPage, email: str, client_ip: str, now: datetime | None
     The answer is the same whether the address was subscribed already or not, so the page
     tells nobody who is subscribed."""
     now = now or timezone.now()
-    email = email.strip().lower()
+    email = normalise_address(email)
+    if not email or len(email) > ADDRESS_MAX_LENGTH:
+        raise ValidationError(
+            {"email": f"Enter an address of at most {ADDRESS_MAX_LENGTH} characters."}
+        )
     digest = token_hash(email)[:32]
-    per_address = count_in_window(f"status-subscribe:address:{digest}")
-    per_ip = count_in_window(f"status-subscribe:ip:{client_ip}")
+    try:
+        per_address = count_in_window(f"status-subscribe:address:{digest}")
+        per_ip = count_in_window(f"status-subscribe:ip:{client_ip}")
+    except Exception:
+        # The counters live in the cache. Without them the limit cannot be kept, and an
+        # unlimited public form that sends email is a flood waiting to happen: fail closed.
+        logger.warning("Subscription limit unavailable (cache down).", exc_info=True)
+        return Outcome("unavailable")
     if (
         per_address > settings.STATUS_SUBSCRIBE_MAX_PER_ADDRESS
         or per_ip > settings.STATUS_SUBSCRIBE_MAX_PER_IP
@@ -308,12 +358,27 @@ def subscribe(page: StatusPage, email: str, client_ip: str, now: datetime | None
         )
         if subscriber.is_active:
             return Outcome("ok", subscriber)
+        valid_for = timedelta(seconds=settings.STATUS_CONFIRM_MAX_AGE_SECONDS)
+        if (
+            subscriber.confirm_nonce
+            and subscriber.confirm_sent_at is not None
+            and subscriber.confirm_sent_at + valid_for > now
+        ):
+            # A confirmation is pending and its link still works: anyone may post this form,
+            # so a request must not cancel the link the mailbox's owner holds. The same link
+            # (same nonce) is sent again, so an owner who lost the email gets it back.
+            subscriber.page = page
+            emails.send_confirmation(subscriber, now)
+            return Outcome("ok", subscriber)
         subscriber.confirm_nonce = secrets.token_hex(16)
+        subscriber.confirm_sent_at = now
         subscriber.confirmed_at = None
         subscriber.unsubscribed_at = None
-        subscriber.save(update_fields=["confirm_nonce", "confirmed_at", "unsubscribed_at"])
+        subscriber.save(
+            update_fields=["confirm_nonce", "confirm_sent_at", "confirmed_at", "unsubscribed_at"]
+        )
         subscriber.page = page
-        emails.send_confirmation(subscriber)
+        emails.send_confirmation(subscriber, now)
     return Outcome("ok", subscriber)
 
 
@@ -338,7 +403,31 @@ def subscriber_confirm(token: str, now: datetime | None = None) -> Outcome:
         subscriber.confirmed_at = now or timezone.now()
         subscriber.confirm_nonce = ""
         subscriber.save(update_fields=["confirmed_at", "confirm_nonce"])
+        catch_up(subscriber, subscriber.confirmed_at)
     return Outcome("ok", subscriber)
+
+
+def catch_up(subscriber: Subscriber, now: datetime) -> int:
+    """Deliver to a newly confirmed subscriber what is still current on its page: the latest
+    notice of each incident still active, and notices of maintenance still to end. Exactly
+    once, through the same unique delivery as every notice; returns how many were queued."""
+    latest: dict[int, StatusNotice] = {}
+    for notice in (
+        StatusNotice.objects.filter(
+            page_id=subscriber.page_id,
+            kind=StatusNotice.Kind.INCIDENT,
+            incident_update__incident__resolved_at__isnull=True,
+        )
+        .select_related("incident_update", "page__customer")
+        .order_by("incident_update__posted_at", "incident_update_id")
+    ):
+        latest[notice.incident_update.incident_id] = notice
+    maintenance = StatusNotice.objects.filter(
+        page_id=subscriber.page_id,
+        kind=StatusNotice.Kind.MAINTENANCE,
+        maintenance__ends_at__gt=now,
+    ).select_related("page__customer")
+    return sum(deliver_notice(notice, now) for notice in [*latest.values(), *maintenance])
 
 
 def subscriber_unsubscribe(token: str, now: datetime | None = None) -> Outcome:

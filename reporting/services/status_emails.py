@@ -14,6 +14,7 @@ signed (``django.core.signing``) so they work without a login and cannot be forg
 
 from __future__ import annotations
 
+from datetime import datetime
 from typing import Any
 
 from django.conf import settings
@@ -21,6 +22,7 @@ from django.core import signing
 from django.urls import reverse
 
 from reporting.models import StatusNotice, Subscriber
+from reporting.selectors.status import page_services
 from sla_portal.core.models import Notification
 from sla_portal.core.notifications import notify
 
@@ -68,11 +70,12 @@ def _unsubscribe_headers(subscriber: Subscriber) -> dict[str, str]:
     }
 
 
-def send_confirmation(subscriber: Subscriber) -> None:
-    """Queue the confirmation email of this subscription request (once per nonce)."""
+def send_confirmation(subscriber: Subscriber, requested_at: datetime) -> None:
+    """Queue the confirmation email of this subscription request (once per request: a
+    request while a link is pending sends the same nonce's link again)."""
     notify(
         "status.confirm",
-        f"subscriber:{subscriber.pk}:{subscriber.confirm_nonce}",
+        f"subscriber:{subscriber.pk}:{subscriber.confirm_nonce}:{requested_at.isoformat()}",
         [subscriber.email],
         "emails/status_confirm",
         {
@@ -97,11 +100,22 @@ def notice_context(notice: StatusNotice) -> dict[str, Any]:
         context.update(
             incident=incident,
             update=update,
-            services=", ".join(service.name for service in incident.services.order_by("name")),
+            # Only the page's services: a page limited to some services names no other.
+            services=", ".join(
+                service.name
+                for service in incident.services.filter(
+                    pk__in=page_services(notice.page).values("pk")
+                ).order_by("name")
+            ),
             first=not incident.updates.filter(posted_at__lt=update.posted_at).exists(),
         )
     else:
-        context.update(maintenance=notice.maintenance)
+        context.update(
+            maintenance=notice.maintenance,
+            rescheduled=StatusNotice.objects.filter(
+                page_id=notice.page_id, maintenance_id=notice.maintenance_id, pk__lt=notice.pk
+            ).exists(),
+        )
     return context
 
 

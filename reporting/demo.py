@@ -6,8 +6,8 @@ from django.conf import settings
 from django.urls import reverse
 
 from reporting.models import Incident, StatusPage
-from reporting.statuspage.selectors import customer_services
-from reporting.statuspage.services import incident_create, status_page_create, status_page_rotate
+from reporting.selectors.status import customer_services
+from reporting.services.status import incident_create, status_page_create, status_page_rotate
 from sla_portal.core.models import Organisation, Role, User
 
 PAGE_NAME = "Acme Logistics"

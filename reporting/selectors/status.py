@@ -21,16 +21,17 @@ from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
 
 from django.db import connection
-from django.db.models import Count, Prefetch, Q, QuerySet
+from django.db.models import Count, OuterRef, Prefetch, Q, QuerySet, Subquery
+from django.db.models.expressions import RawSQL
 
 from agreements.models import Service
 from agreements.terms import MONITORED_STATES
 from monitoring.models import MaintenanceWindow, Outage, UptimeCheck
 from monitoring.models.ownership import counted_for
 from monitoring.silence import clip_open_outages
-from monitoring.staleness import services_silence, stale_moments
+from monitoring.staleness import services_silence_each, stale_moments
 from reporting.models import Incident, IncidentUpdate, StatusPage, Subscriber
-from reporting.statuspage.bars import DayBar, daily_uptime, overall_uptime
+from reporting.status_bars import DayBar, daily_uptime, overall_uptime
 from sla_portal.core.models import User
 
 # The uptime bars cover this many days, today included.
@@ -49,18 +50,44 @@ def token_hash(token: str) -> str:
     return hashlib.sha256(token.encode("utf-8", "surrogatepass")).hexdigest()
 
 
+def in_force_services_sql(customer: str | None = None) -> str:
+    """SQL of the ids of the services named in the terms of the versions in force of agreements
+    being monitored (of the customer ``customer``, an SQL expression of its id, or of any).
+
+    The versions' snapshot, matched to services by their unique name, exactly as the SLA's
+    evaluation reads them (``monitoring.evaluation.periods``); never the agreements' live
+    service links, which during a renegotiation are the provider's unproposed working copy
+    (``monitoring.models.ownership``). Takes no parameters: the states are constants. The
+    one source of the status page's services, for the stamp, the page, the checks and forms.
+    """
+    states = ", ".join(f"'{state}'" for state in sorted(MONITORED_STATES))
+    of_customer = f" AND a.customer_id = {customer}" if customer is not None else ""
+    return f"""
+        SELECT v.id FROM agreements_service v WHERE v.name IN (
+            SELECT jsonb_array_elements_text(ver.snapshot -> 'terms' -> 'services')
+            FROM agreements_agreement a
+            JOIN agreements_agreementversion ver ON ver.id = a.in_force_version_id
+            WHERE a.status IN ({states}){of_customer})"""
+
+
 def _services_sql(customer: str, page: str) -> str:
     """SQL of the service ids a page shows (``customer`` and ``page`` are SQL expressions of
     the customer's and the page's ids)."""
     return f"""
-        SELECT DISTINCT s.service_id FROM agreements_agreement_services s
-        JOIN agreements_agreement a ON a.id = s.agreement_id
-        WHERE a.customer_id = {customer} AND a.status = ANY(%(monitored)s)
-          AND a.in_force_version_id IS NOT NULL
-          AND (NOT EXISTS (SELECT 1 FROM reporting_statuspage_services c
+        SELECT s.id AS service_id FROM ({in_force_services_sql(customer)}) s
+        WHERE (NOT EXISTS (SELECT 1 FROM reporting_statuspage_services c
                            WHERE c.statuspage_id = {page})
-               OR s.service_id IN (SELECT c.service_id FROM reporting_statuspage_services c
-                                   WHERE c.statuspage_id = {page}))"""
+               OR s.id IN (SELECT c.service_id FROM reporting_statuspage_services c
+                           WHERE c.statuspage_id = {page}))"""
+
+
+def services_in_force(customer_id: int | None = None) -> QuerySet[Service]:
+    """Services named by the versions in force of the customer's monitored agreements (of any
+    customer's with None), by name: what a status page may show and an incident may name."""
+    customer = None if customer_id is None else str(int(customer_id))
+    return Service.objects.filter(pk__in=RawSQL(in_force_services_sql(customer), [])).order_by(
+        "name"
+    )
 
 
 def _hash(sql: str) -> str:
@@ -117,7 +144,6 @@ def page_stamp(token: str, now: datetime) -> tuple[int, str] | None:
             STAMP_SQL,
             {
                 "hash": token_hash(token),
-                "monitored": list(MONITORED_STATES),
                 "bucket": bucket.isoformat(),
                 "since": now - timedelta(days=BAR_DAYS),
                 "now": now,
@@ -138,30 +164,18 @@ def page_for_token(token: str) -> StatusPage | None:
 
 
 def page_services(page: StatusPage) -> QuerySet[Service]:
-    """The services the page shows: those of the customer's agreements in force, narrowed to
+    """The services the page shows: those of the customer's versions in force, narrowed to
     the page's chosen ones when it has any."""
-    services = Service.objects.filter(
-        agreements__customer_id=page.customer_id,
-        agreements__status__in=MONITORED_STATES,
-        agreements__in_force_version__isnull=False,
-    )
+    services = services_in_force(page.customer_id)
     chosen = list(page.services.values_list("pk", flat=True))
     if chosen:
         services = services.filter(pk__in=chosen)
-    return services.distinct().order_by("name")
+    return services
 
 
 def customer_services(customer_id: int) -> QuerySet[Service]:
-    """Services a page of this customer may show (its agreements in force)."""
-    return (
-        Service.objects.filter(
-            agreements__customer_id=customer_id,
-            agreements__status__in=MONITORED_STATES,
-            agreements__in_force_version__isnull=False,
-        )
-        .distinct()
-        .order_by("name")
-    )
+    """Services a page of this customer may show (named by its versions in force)."""
+    return services_in_force(customer_id)
 
 
 # --- The page's content ------------------------------------------------------------------------
@@ -234,7 +248,12 @@ def page_incidents(page: StatusPage, service_ids: list[int], now: datetime) -> Q
                 queryset=IncidentUpdate.objects.order_by("-posted_at", "-id"),
                 to_attr="shown_updates",
             ),
-            Prefetch("services", queryset=Service.objects.order_by("name")),
+            # Only the page's services: a page limited to some services names no other.
+            Prefetch(
+                "services",
+                queryset=Service.objects.filter(pk__in=service_ids).order_by("name"),
+                to_attr="shown_services",
+            ),
         )
         .order_by("-started_at", "-id")
     )
@@ -254,7 +273,8 @@ def page_maintenance(
 
 
 def page_content(page: StatusPage, now: datetime | None = None) -> StatusContent:
-    """Everything the public page shows, read with a handful of queries."""
+    """Everything the public page shows, read with a fixed number of queries for any number
+    of services."""
     now = now or datetime.now(UTC)
     services = list(page_services(page))
     ids = [service.pk for service in services]
@@ -273,32 +293,31 @@ def page_content(page: StatusPage, now: datetime | None = None) -> StatusContent
     outages = {pk: clip_open_outages(rows, moments) for pk, rows in raw.items()}
     unmeasured: dict[int, list[tuple[datetime, datetime]]] = {pk: [] for pk in ids}
     silent_ids = set()
-    for service_id in ids:
-        silent = services_silence([service_id], now, page.customer_id)
-        if silent is None or silent.silence.since >= now:
+    silences = services_silence_each(ids, now, page.customer_id)
+    for service_id, silent in silences.items():
+        if silent.silence.since >= now:
             continue
         if silent.counts_as_down:
             outages[service_id].append((silent.silence.since, None))
         else:
             unmeasured[service_id].append((silent.silence.since, now))
             silent_ids.add(service_id)
-    for service_id in ids:
-        # One indexed walk per service: (service, checked_at, source) serves it.
-        first_check = (
-            UptimeCheck.objects.filter(counted, service_id=service_id)
-            .order_by("checked_at")
-            .values_list("checked_at", flat=True)
-            .first()
+    # Each service's first evidence: indexed walks per service, inside one query.
+    first_check = UptimeCheck.objects.filter(counted, service_id=OuterRef("pk")).order_by(
+        "checked_at"
+    )
+    first_outage = Outage.objects.filter(counted, service_id=OuterRef("pk")).order_by("started_at")
+    for service_id, *found in (
+        Service.objects.filter(pk__in=ids)
+        .annotate(
+            first_check=Subquery(first_check.values("checked_at")[:1]),
+            first_outage=Subquery(first_outage.values("started_at")[:1]),
         )
-        first_outage = (
-            Outage.objects.filter(counted, service_id=service_id)
-            .order_by("started_at")
-            .values_list("started_at", flat=True)
-            .first()
-        )
-        found = [moment for moment in (first_check, first_outage) if moment is not None]
-        if found:
-            first_evidence[service_id] = min(found)
+        .values_list("pk", "first_check", "first_outage")
+    ):
+        evidence = [moment for moment in found if moment is not None]
+        if evidence:
+            first_evidence[service_id] = min(evidence)
 
     incidents = list(page_incidents(page, ids, now))
     active = [incident for incident in incidents if incident.is_active]
@@ -315,7 +334,7 @@ def page_content(page: StatusPage, now: datetime | None = None) -> StatusContent
         ):
             states.append("maintenance")
         for incident in active:
-            if any(affected.pk == service.pk for affected in incident.services.all()):
+            if any(affected.pk == service.pk for affected in incident.shown_services):
                 states.append(incident.impact)
         if service.pk in silent_ids:
             states.append("unknown")
