@@ -27,9 +27,13 @@ class Migration(migrations.Migration):
         ),
         # Notices made before: they announced the window's times as they are now.
         migrations.RunSQL(
-            """UPDATE reporting_statusnotice n
-               SET maintenance_starts_at = m.starts_at, maintenance_ends_at = m.ends_at
-               FROM monitoring_maintenancewindow m WHERE n.maintenance_id = m.id""",
+            # Correlated subqueries rather than UPDATE ... FROM: the same on SQLite (make run).
+            """UPDATE reporting_statusnotice
+               SET maintenance_starts_at = (SELECT m.starts_at FROM monitoring_maintenancewindow m
+                                            WHERE m.id = reporting_statusnotice.maintenance_id),
+                   maintenance_ends_at = (SELECT m.ends_at FROM monitoring_maintenancewindow m
+                                          WHERE m.id = reporting_statusnotice.maintenance_id)
+               WHERE maintenance_id IS NOT NULL""",
             migrations.RunSQL.noop,
         ),
         migrations.AddConstraint(

@@ -17,6 +17,7 @@ from the sources that count for that customer (its own and the provider's shared
 from __future__ import annotations
 
 import hashlib
+import uuid
 from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
 
@@ -62,6 +63,15 @@ def in_force_services_sql(customer: str | None = None) -> str:
     """
     states = ", ".join(f"'{state}'" for state in sorted(MONITORED_STATES))
     of_customer = f" AND a.customer_id = {customer}" if customer is not None else ""
+    if connection.vendor != "postgresql":
+        # The embedded SQLite of `make run`: json_each over the same path.
+        return f"""
+        SELECT v.id FROM agreements_service v WHERE v.name IN (
+            SELECT j.value
+            FROM agreements_agreement a
+            JOIN agreements_agreementversion ver ON ver.id = a.in_force_version_id,
+            json_each(ver.snapshot, '$.terms.services') j
+            WHERE a.status IN ({states}){of_customer})"""
     return f"""
         SELECT v.id FROM agreements_service v WHERE v.name IN (
             SELECT jsonb_array_elements_text(ver.snapshot -> 'terms' -> 'services')
@@ -137,6 +147,11 @@ SELECT p.id, md5(concat_ws('#', p.name, p.updated_at, %(bucket)s,
 
 def page_stamp(token: str, now: datetime) -> tuple[int, str] | None:
     """The enabled page the token opens and the stamp of its content, or None: one query."""
+    if connection.vendor != "postgresql":
+        # The stamp query is PostgreSQL's. On the embedded SQLite of `make run` every stamp
+        # differs, so the page is built on each request (slower, never stale).
+        page = page_for_token(token)
+        return (page.pk, uuid.uuid4().hex) if page else None
     bucket = now.replace(second=0, microsecond=0)
     bucket -= timedelta(minutes=bucket.minute % STAMP_MINUTES)
     with connection.cursor() as cursor:
