@@ -605,7 +605,7 @@ def explain_queries(report: Report, world: World, per_service: int) -> None:
     from django.db.models import Count, Q
 
     from monitoring.models import Outage, Ticket, UptimeCheck
-    from monitoring.selectors import (
+    from monitoring.selectors.ingest import (
         outages_visible_to,
         tickets_visible_to,
         uptime_checks_visible_to,

@@ -9,10 +9,10 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
-from monitoring.evaluation.selectors import Delivery, alert_deliveries
 from monitoring.evaluation.timer_accounts import timer_accounts
 from monitoring.format import STATE_WORDS, duration, number, percent, state_word
 from monitoring.models import Alert, Level, PeriodResult, Status, TicketTimer
+from monitoring.selectors.evaluation import Delivery, alert_deliveries
 
 
 @dataclass(frozen=True)

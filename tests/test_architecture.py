@@ -78,15 +78,6 @@ def test_import_contracts_are_kept():
     assert result.returncode == 0, result.stdout[-4000:]
 
 
-# Area packages that still hold a layer-named module of their own; each is to move into the
-# app's layer package as reporting's status page did. Do not add to this list.
-AREA_LAYER_MODULES_TO_MOVE = {
-    "monitoring/evaluation/selectors.py",
-    "monitoring/experience/selectors.py",
-    "monitoring/experience/services.py",
-}
-
-
 @pytest.mark.parametrize("app", APPS)
 def test_area_packages_hold_no_second_services_or_selectors_room(app):
     """An area package holds domain code; its writes and reads live in the app's one
@@ -98,7 +89,7 @@ def test_area_packages_hold_no_second_services_or_selectors_room(app):
         and path.parent != ROOT / app
         and path.parent.name not in LAYER_NAMES
     }
-    assert offenders - AREA_LAYER_MODULES_TO_MOVE == set()
+    assert offenders == set()
 
 
 def test_status_bars_are_pure_arithmetic():

@@ -18,9 +18,9 @@ from agreements.models import Target
 from monitoring.evaluation.periods import evaluate_periods
 from monitoring.evaluation.tickets import evaluate_pending_tickets
 from monitoring.experience import tokens
-from monitoring.experience.services import survey_answer
 from monitoring.ingest.tickets import tickets_ingest
 from monitoring.models import PeriodResult, Survey, Ticket
+from monitoring.services.experience import survey_answer
 from sla_portal.core.models import Notification
 from tests.support.experience import sign_with_experience_targets
 

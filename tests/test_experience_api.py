@@ -9,9 +9,9 @@ from django.utils import timezone
 
 from monitoring.evaluation.periods import evaluate_periods
 from monitoring.evaluation.tickets import evaluate_pending_tickets
-from monitoring.experience.services import survey_answer
 from monitoring.ingest.tickets import tickets_ingest
 from monitoring.models import Survey
+from monitoring.services.experience import survey_answer
 from tests.support.experience import sign_with_experience_targets
 
 pytestmark = pytest.mark.django_db

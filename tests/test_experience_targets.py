@@ -12,9 +12,9 @@ from agreements.smart import TargetSpec, smart_errors
 from agreements.terms import measured_terms
 from monitoring.evaluation.periods import evaluate_periods
 from monitoring.evaluation.tickets import evaluate_pending_tickets
-from monitoring.experience.services import survey_answer
 from monitoring.ingest.tickets import tickets_ingest
 from monitoring.models import Survey, Ticket
+from monitoring.services.experience import survey_answer
 from reporting.models import Report
 from reporting.services.reports import issue_due_reports
 from tests.support.experience import sign_with_experience_targets

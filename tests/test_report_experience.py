@@ -16,9 +16,9 @@ from django.utils import timezone
 
 from monitoring.evaluation.periods import evaluate_periods
 from monitoring.evaluation.tickets import evaluate_pending_tickets
-from monitoring.experience.services import survey_answer
 from monitoring.ingest.tickets import tickets_ingest
 from monitoring.models import Survey, Ticket
+from monitoring.services.experience import survey_answer
 from reporting.models import Report
 from reporting.services.content import content_hash
 from reporting.services.rendering import report_csv_bytes

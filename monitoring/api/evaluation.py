@@ -25,12 +25,6 @@ from rest_framework.response import Response
 
 from agreements.api.common import NOT_FOUND
 from monitoring.evaluation.actions import alert_acknowledge, breach_root_cause_set
-from monitoring.evaluation.selectors import (
-    alerts_with_deliveries_visible_to,
-    breaches_visible_to,
-    period_results_visible_to,
-    timers_visible_to,
-)
 from monitoring.filters.evaluation import (
     AlertFilter,
     BreachFilter,
@@ -38,6 +32,12 @@ from monitoring.filters.evaluation import (
     TicketTimerFilter,
 )
 from monitoring.models import Alert, Breach, PeriodResult, TicketTimer
+from monitoring.selectors.evaluation import (
+    alerts_with_deliveries_visible_to,
+    breaches_visible_to,
+    period_results_visible_to,
+    timers_visible_to,
+)
 from monitoring.serializers.evaluation import (
     AlertSerializer,
     BreachSerializer,

@@ -26,8 +26,8 @@ from rest_framework.response import Response
 from agreements.api.common import FORBIDDEN, NOT_FOUND
 from agreements.selectors import agreements_visible_to
 from monitoring.experience.nps import nps_schedule_set
-from monitoring.experience.selectors import surveys_visible_to
 from monitoring.models import NpsSchedule, Survey
+from monitoring.selectors.experience import surveys_visible_to
 from monitoring.serializers.experience import NpsScheduleSerializer, SurveySerializer
 from sla_portal.core.api.people import ScopedViewSetMixin
 

@@ -23,7 +23,7 @@ from rest_framework.serializers import BaseSerializer
 from agreements.api.common import FORBIDDEN, IN_USE, NOT_FOUND, CatalogueDestroyMixin
 from monitoring.api.ingest import BulkIngestMixin
 from monitoring.models import Source
-from monitoring.selectors import sources_visible_to
+from monitoring.selectors.ingest import sources_visible_to
 from monitoring.serializers.ingest import (
     CustomerSourceSerializer,
     RotatedSecretSerializer,

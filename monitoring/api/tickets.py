@@ -10,7 +10,7 @@ from rest_framework.serializers import BaseSerializer
 
 from agreements.api.agreements import NOT_FOUND
 from monitoring.models import Ticket
-from monitoring.selectors import ticket_with_history, tickets_visible_to
+from monitoring.selectors.ingest import ticket_with_history, tickets_visible_to
 from monitoring.serializers.ingest import TicketDetailSerializer, TicketSerializer
 from sla_portal.core.api.people import ScopedViewSetMixin
 from sla_portal.core.filters import UtcIsoDateTimeFilter

@@ -42,8 +42,8 @@ from monitoring.compliance.timers import TimerInput, TimerResult, ticket_timer
 from monitoring.evaluation import alert_emails
 from monitoring.evaluation.bulk import upsert_rows
 from monitoring.evaluation.ticket_breaches import WITHDRAWN_REASON, record_outcomes
-from monitoring.experience.services import csat_invite_resolved
 from monitoring.models import Ticket, TicketPause, TicketStatusChange, TicketTimer
+from monitoring.services.experience import csat_invite_resolved
 
 logger = logging.getLogger(__name__)
 

@@ -25,7 +25,7 @@ from django.db.models.functions import Coalesce
 from monitoring.compliance.verdicts import Goal, Verdict
 from monitoring.experience import tokens
 from monitoring.experience.arithmetic import experience_verdict
-from monitoring.experience.services import INVITE_RESOLVED_WITHIN
+from monitoring.experience.contacts import INVITE_RESOLVED_WITHIN
 from monitoring.models import Survey, Ticket
 
 CSAT_GRACE: timedelta = INVITE_RESOLVED_WITHIN + tokens.MAX_AGE

@@ -20,7 +20,7 @@ from django.utils import timezone
 from agreements.models import Agreement
 from agreements.terms import MONITORED_STATES
 from monitoring.experience import tokens
-from monitoring.experience.services import NPS_KIND, has_experience_target, survey_contacts
+from monitoring.experience.contacts import NPS_KIND, has_experience_target, survey_contacts
 from monitoring.models import NpsSchedule, Survey
 from sla_portal.core.notifications import notify
 

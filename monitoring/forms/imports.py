@@ -11,7 +11,7 @@ from agreements.models import Agreement, Service
 from agreements.selectors import agreements_visible_to
 from monitoring.importers.servicenow import DEFAULT_PAUSING, DEFAULT_RESOLVING
 from monitoring.models import ImportJob
-from monitoring.selectors import sources_accepting_data
+from monitoring.selectors.ingest import sources_accepting_data
 from sla_portal.core.models import User
 
 CHECK_FORMATS = {

@@ -12,7 +12,7 @@ from monitoring.importers import event_log as el
 from monitoring.importers import generic_csv as gc
 from monitoring.importers.folding import ROLES
 from monitoring.models.imports import ColumnMapping
-from monitoring.selectors import TICKETS, mappings_visible_to, sources_accepting_data
+from monitoring.selectors.ingest import TICKETS, mappings_visible_to, sources_accepting_data
 from sla_portal.core.models import User
 
 FIELD_LABELS = {name: name.replace("_", " ").capitalize() for name in gc.TICKET_FIELDS}

@@ -4,7 +4,7 @@ A ``Survey`` row is the question, recorded before its email goes out, and later 
 one CSAT survey per ticket (however often the ticket is resolved again, whoever of the
 customer's contacts answers first) and one NPS survey per agreement, round and contact.
 The unique constraints make "asked once" a database fact; the conditional update of
-``monitoring.experience.services.survey_answer`` makes "answered once" one.
+``monitoring.services.experience.survey_answer`` makes "answered once" one.
 """
 
 from __future__ import annotations

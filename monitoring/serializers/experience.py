@@ -7,8 +7,8 @@ from datetime import date
 from django.utils import timezone
 from rest_framework import serializers
 
+from monitoring.experience.contacts import has_experience_target
 from monitoring.experience.nps import EARLIEST_START, LATEST_START_AHEAD, current_round
-from monitoring.experience.services import has_experience_target
 from monitoring.models import Survey
 
 

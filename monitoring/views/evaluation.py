@@ -1,9 +1,10 @@
 """Pages of the evaluation engine: alerts, breaches, per-period compliance and the escalation
 matrix.
 
-Views stay thin: login, a selector scoped to ``request.user`` (``evaluation.selectors``), a
-form, a service (``evaluation.actions``) and a template. Rows of other customers are never
-loaded, so asking for one answers 404 exactly like asking for a row that does not exist.
+Views stay thin: login, a selector scoped to ``request.user``
+(``monitoring.selectors.evaluation``), a form, a service (``evaluation.actions``) and a
+template. Rows of other customers are never loaded, so asking for one answers 404 exactly
+like asking for a row that does not exist.
 Figures are put into words by ``monitoring.presentation``.
 """
 
@@ -24,17 +25,6 @@ from django.views.decorators.http import require_POST
 
 from agreements.models import Agreement
 from monitoring.evaluation import ack, actions
-from monitoring.evaluation.selectors import (
-    TargetCompliance,
-    agreement_compliance,
-    agreement_visible,
-    alerts_visible_to,
-    breach_alerts,
-    breaches_visible_to,
-    escalation_contacts,
-    escalation_matrix,
-    open_breaches,
-)
 from monitoring.format import period_label
 from monitoring.forms.evaluation import AlertListFilter, EscalationContactForm, RootCauseForm
 from monitoring.models import Alert
@@ -46,6 +36,17 @@ from monitoring.presentation import (
     period_facts,
     period_value,
     status_badge,
+)
+from monitoring.selectors.evaluation import (
+    TargetCompliance,
+    agreement_compliance,
+    agreement_visible,
+    alerts_visible_to,
+    breach_alerts,
+    breaches_visible_to,
+    escalation_contacts,
+    escalation_matrix,
+    open_breaches,
 )
 from sla_portal.core.models import User
 from sla_portal.core.selectors import delivery_status

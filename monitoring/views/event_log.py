@@ -26,7 +26,7 @@ from monitoring.importers.folding import ROLES
 from monitoring.jobs import import_job_submit
 from monitoring.models import ImportJob, Source
 from monitoring.models.imports import ColumnMapping
-from monitoring.selectors import EVENT_LOG
+from monitoring.selectors.ingest import EVENT_LOG
 from monitoring.views.mapping import (
     PREVIEW_ROWS,
     SESSION_KEY,

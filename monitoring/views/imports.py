@@ -25,7 +25,7 @@ from monitoring.jobs import (
     import_job_submit,
 )
 from monitoring.models import ImportJob
-from monitoring.selectors import import_jobs_visible_to
+from monitoring.selectors.ingest import import_jobs_visible_to
 from monitoring.views.mapping import start_retry
 from sla_portal.core.permissions import require_drafter
 

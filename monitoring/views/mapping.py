@@ -30,7 +30,7 @@ from monitoring.importers import generic_csv as gc
 from monitoring.jobs import import_job_copy_file, import_job_submit
 from monitoring.models import ImportJob, Source
 from monitoring.models.imports import ColumnMapping
-from monitoring.selectors import (
+from monitoring.selectors.ingest import (
     EVENT_LOG,
     TICKETS,
     import_jobs_visible_to,

@@ -28,7 +28,7 @@ from django.views.decorators.http import require_POST
 from monitoring.format import duration
 from monitoring.forms.sources import SOURCE_GROUPS, SourceAlertsForm, SourceForm, time_zone_names
 from monitoring.models import ProbeState, Source
-from monitoring.selectors import import_jobs_visible_to, source_rows, sources_visible_to
+from monitoring.selectors.ingest import import_jobs_visible_to, source_rows, sources_visible_to
 from monitoring.sources import (
     SharingRefused,
     secret_overlap,

@@ -17,8 +17,9 @@ from django.views.decorators.cache import never_cache
 
 from monitoring.evaluation.trigger import request_evaluation
 from monitoring.experience import tokens
-from monitoring.experience.services import CSAT_CHOICES, survey_answer, survey_comment
+from monitoring.experience.contacts import CSAT_CHOICES
 from monitoring.models import Survey
+from monitoring.services.experience import survey_answer, survey_comment
 
 NPS_CHOICES = tuple((score, str(score)) for score in range(11))
 

@@ -19,11 +19,11 @@ from django.shortcuts import get_object_or_404, render
 from django.utils import timezone
 
 from agreements.calendars import business_calendar
-from monitoring.evaluation.selectors import ticket_timers
 from monitoring.filters.tickets import CheckHistoryFilter, TicketListFilter
 from monitoring.models import MaintenanceWindow, Outage, Ticket
 from monitoring.presentation import timer_rows
-from monitoring.selectors import (
+from monitoring.selectors.evaluation import ticket_timers
+from monitoring.selectors.ingest import (
     maintenance_visible_to,
     outages_visible_to,
     services_with_checks_visible_to,

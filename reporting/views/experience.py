@@ -11,11 +11,11 @@ from django.shortcuts import redirect, render
 from django.utils import timezone
 
 from agreements.models import Agreement
-from monitoring.evaluation.selectors import agreement_visible
 from monitoring.experience.nps import current_round, nps_schedule_set
-from monitoring.experience.selectors import surveys_visible_to
 from monitoring.forms.experience import NpsScheduleForm
 from monitoring.models import NpsSchedule
+from monitoring.selectors.evaluation import agreement_visible
+from monitoring.selectors.experience import surveys_visible_to
 from reporting.selectors.experience import experience_of
 
 SURVEYS_SHOWN = 50
