@@ -1,5 +1,9 @@
 """Demo monitoring data: Acme's Gold agreement in force, with tickets, checks and maintenance.
 
+The month shows an error budget partly used (the availability target's: one outage this
+month) and one run out (three failed transactions where Gold allows two), see
+``docs/budgets.md``.
+
 Everything goes in through the real paths (lifecycle services, ingest services), so the
 worker evaluates it like any other data: timers run, periods fill, alerts go to ``var/mail``.
 Times are relative to now, so a fresh demo always shows a live month.
@@ -12,6 +16,7 @@ from datetime import UTC, datetime, timedelta
 
 from agreements.models import Agreement, Service
 from agreements.services import lifecycle
+from monitoring.ingest.events import errors_ingest
 from monitoring.ingest.tickets import tickets_ingest
 from monitoring.ingest.uptime import checks_ingest, maintenance_ingest
 from monitoring.models import Source
@@ -51,6 +56,7 @@ def seed_demo_monitoring(now: datetime | None = None) -> Agreement | None:
         checks_ingest(monitor, service, demo_checks(service, now))
     portal = agreement.services.order_by("name").first()
     maintenance_ingest(monitor, demo_maintenance(portal.name, now))
+    errors_ingest(monitor, demo_errors(portal.name, now))
     return agreement
 
 
@@ -133,4 +139,21 @@ def demo_maintenance(service: str, now: datetime) -> list[dict]:
             "ends_at": (starts + timedelta(hours=1)).isoformat(),
             "announced_at": (starts - timedelta(days=14)).isoformat(),
         }
+    ]
+
+
+def demo_errors(service: str, now: datetime) -> list[dict]:
+    """Three failed transactions this month (Gold allows two, five at the threshold), at a
+    quarter, a half and three quarters of the month so far, so the third one runs the error
+    budget out whatever day the demo is loaded."""
+    month_start = now.replace(day=1, hour=0, minute=0)
+    so_far = now - month_start
+    return [
+        {
+            "external_id": f"TX-FAIL-{number}",
+            "service": service,
+            "category": "Failed transactions",
+            "occurred_at": (month_start + so_far * number / 4).isoformat(),
+        }
+        for number in (1, 2, 3)
     ]

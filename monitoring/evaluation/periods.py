@@ -33,7 +33,7 @@ from monitoring.compliance.verdicts import (
     ticket_share_verdict,
     value_verdict,
 )
-from monitoring.evaluation import alert_emails
+from monitoring.evaluation import alert_emails, budgets
 from monitoring.evaluation.period_breaches import record_outcome
 from monitoring.experience.measure import closes_at, experience_period
 from monitoring.models import (
@@ -160,11 +160,18 @@ def _evaluate_target(
     service_ids = (
         [services[target.service]] if target.service in services else list(services.values())
     )
+    # What the open periods' budgets said at their last evaluation: a run-out moment stays.
+    previous = dict(
+        PeriodResult.objects.filter(
+            agreement=agreement, target_key=target.key, period_start__gte=periods[0][0]
+        ).values_list("period_start", "details")
+    )
     for start, end in periods:
         window = (max(start, term_start), min(end, term_end) if term_end else end)
         # A CSAT period waits for its late ratings (monitoring.experience.measure).
         closed = now >= closes_at(target.metric, window[1])
         verdict, unit, goal = measure(agreement, terms, target, service_ids, window, now, closed)
+        verdict = budgets.keep_ran_out(verdict, previous.get(start))
         # While an outage is open, the next moment its budget is crossed is the period's
         # deadline: the deadline loop alerts then (``period_deadlines``).
         due = None if closed else next_crossing(verdict.crossings, verdict.status, now)
@@ -219,6 +226,12 @@ def measure(
         verdict = ticket_share_verdict(
             decided["met"], decided["missed"], pending["open"], pending["at_risk"], goal, closed
         )
+        misses = timers.filter(
+            decided_at__gte=start, decided_at__lt=end, state__in=[MISSED_TARGET, BREACHED]
+        )
+        verdict = budgets.with_ticket_budget(
+            verdict, agreement, target, misses, window, now, goal, closed
+        )
         return verdict, "percent", goal
 
     goal = _goal(target)
@@ -264,6 +277,7 @@ def measure(
         verdict = availability_verdict(
             target.calendar, window, now, found, list(maintenance), cap, goal, unmeasured
         )
+        verdict = budgets.with_availability_budget(verdict, now)
         if silent is not None:
             since = silent.silence.last_evidence
             verdict.details["no_data_since"] = since.isoformat()
@@ -283,15 +297,20 @@ def measure(
             # Zero errors from a feed that never sent any is not a measurement.
             reason = "No error events have ever been received for these services."
             return Verdict(None, NO_DATA, closed, {"reason": reason}), "count", goal
-        return count_verdict(count, goal, closed), "count", goal
+        return (
+            budgets.with_count_budget(count_verdict(count, goal, closed), events, goal),
+            "count",
+            goal,
+        )
     if target.data_source == "measurements":
         values = Measurement.objects.filter(
             counted, service_id__in=service_ids, measured_at__gte=start, measured_at__lt=end
         )
         if target.name:
             values = values.filter(name=target.name)
-        samples = list(values.order_by("measured_at").values_list("value", flat=True))
-        return value_verdict(samples, goal, closed), target.unit, goal
+        samples = list(values.order_by("measured_at", "pk").values_list("measured_at", "value"))
+        verdict = value_verdict([value for _, value in samples], goal, closed)
+        return budgets.with_value_budget(verdict, samples, goal, target.unit), target.unit, goal
     if target.data_source == "incidents":
         minutes = Goal(
             target.seconds(target.target_value) / 60,

@@ -10,9 +10,11 @@ from typing import Any
 
 from drf_spectacular.extensions import OpenApiSerializerFieldExtension
 from drf_spectacular.plumbing import ResolvedComponent
+from drf_spectacular.utils import extend_schema_field
 from rest_framework import serializers
 
 from agreements.serializers.common import StrictFieldsMixin
+from monitoring.compliance.budgets import DOWNTIME, ERRORS, EXCESS, TICKETS, Budget
 from monitoring.format import state_word
 from monitoring.models import Alert, Breach, PeriodResult, TicketTimer
 from monitoring.presentation import LEVEL_CHOICES, STATUS_CHOICES
@@ -127,15 +129,67 @@ class TicketTimerSerializer(serializers.ModelSerializer):
         return timer.threshold_seconds - timer.used_seconds
 
 
+class BudgetSerializer(serializers.Serializer):
+    """A period's error budget in the target's own unit (``docs/budgets.md``)."""
+
+    kind = NamedChoiceField(
+        component="BudgetKindEnum",
+        choices=[
+            (DOWNTIME, "Seconds of downtime in the counted service time"),
+            (TICKETS, "Tickets that may miss the time target"),
+            (ERRORS, "Errors"),
+            (EXCESS, "Excess of the slow samples over the target, in the value's unit"),
+        ],
+        read_only=True,
+    )
+    unit = serializers.CharField(
+        read_only=True, help_text="seconds, tickets, errors or the value's unit."
+    )
+    allowed = serializers.FloatField(
+        read_only=True, help_text="What the target allows in the period."
+    )
+    allowed_threshold = serializers.FloatField(
+        read_only=True, help_text="What the threshold allows in the period."
+    )
+    consumed = serializers.FloatField(read_only=True, help_text="What went wrong so far.")
+    remaining = serializers.FloatField(
+        read_only=True, help_text="`allowed - consumed`: what may still go wrong before the target."
+    )
+    remaining_threshold = serializers.FloatField(
+        read_only=True, help_text="`allowed_threshold - consumed`: before the threshold."
+    )
+    ran_out_at = serializers.DateTimeField(
+        read_only=True,
+        allow_null=True,
+        help_text="When the target's budget ran out (kept once reached).",
+    )
+    threshold_ran_out_at = serializers.DateTimeField(
+        read_only=True, allow_null=True, help_text="When the threshold's budget ran out."
+    )
+    basis = serializers.DictField(
+        read_only=True,
+        help_text="How the allowance was found: expected tickets, samples, counted seconds.",
+    )
+
+
 class PeriodResultSerializer(serializers.ModelSerializer):
     """A target's achieved value in one measurement period; frozen once ``closed_at`` is set."""
 
     agreement_reference = serializers.CharField(source="agreement.reference", read_only=True)
     status = status_field()
     status_text = word_field("status")
+    budget = serializers.SerializerMethodField(
+        help_text="The period's error budget; null for targets without one (CSAT, NPS, recovery)."
+    )
 
     def get_status_text(self, row: PeriodResult) -> str:
         return state_word(row.status)
+
+    @extend_schema_field(BudgetSerializer(allow_null=True))
+    def get_budget(self, row: PeriodResult) -> dict | None:
+        data = (row.details or {}).get("budget")
+        budget = Budget.from_dict(data) if isinstance(data, dict) else None
+        return BudgetSerializer(budget).data if budget is not None else None
 
     class Meta:
         model = PeriodResult
@@ -162,6 +216,7 @@ class PeriodResultSerializer(serializers.ModelSerializer):
             "status",
             "status_text",
             "final",
+            "budget",
             "details",
             "evaluated_at",
             "closed_at",
