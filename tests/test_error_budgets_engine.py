@@ -16,7 +16,7 @@ from rest_framework.test import APIClient
 from agreements.terms import measured_terms
 from monitoring.evaluation.periods import evaluate_periods
 from monitoring.evaluation.tickets import evaluate_pending_tickets
-from monitoring.ingest.events import errors_ingest
+from monitoring.ingest.events import errors_ingest, measurements_ingest
 from monitoring.ingest.tickets import tickets_ingest
 from monitoring.ingest.uptime import checks_ingest, maintenance_ingest
 from monitoring.models import PeriodResult, TicketTimer
@@ -130,6 +130,35 @@ def test_error_budget_runs_out_with_the_error_past_the_target(
     assert budget["remaining"] == -1
     assert budget["remaining_threshold"] == row.goal_threshold - 3
     assert moment(budget["ran_out_at"]) == utc(2026, 3, 4, 8)
+
+
+def test_performance_budget_from_the_measured_samples(active_acme_agreement, acme_desk, services):
+    """Gold p95 page load: target 800 ms, threshold 1500 ms. Hourly samples 600, 700, 1100,
+    1000 ms: the good ones bank 200 + 100 = 300 ms, the slow ones spend 300 + 200 = 500 ms,
+    -200 ms = 4 x (800 - 850) left; the running mean (600, 650, 800, 850) passes the target
+    with the fourth sample, at 03:00."""
+    key = key_of(active_acme_agreement, metric="performance")
+    name = next(t.name for t in measured_terms(active_acme_agreement).targets if t.key == key)
+    measurements_ingest(
+        acme_desk,
+        [
+            {
+                "service": services["portal"].name,
+                "name": name,
+                "measured_at": utc(2026, 3, 2, hour).isoformat(),
+                "value": value,
+            }
+            for hour, value in enumerate((600, 700, 1100, 1000))
+        ],
+    )
+    evaluate_periods(utc(2026, 3, 10))
+    budget = budget_of(active_acme_agreement, key, utc(2026, 3, 1))
+    assert (budget["kind"], budget["unit"]) == ("excess", "ms")
+    assert (budget["allowed"], budget["consumed"], budget["remaining"]) == (300, 500, -200)
+    assert budget["remaining_threshold"] == 4 * (1500 - 850)
+    assert budget["basis"] == {"samples": 4, "slow_samples": 2, "mean": 850}
+    assert moment(budget["ran_out_at"]) == utc(2026, 3, 2, 3)
+    assert budget["threshold_ran_out_at"] is None
 
 
 def p2_ticket(external_id: str, opened: datetime, answered_after: int) -> dict:

@@ -39,7 +39,9 @@ def _attach(verdict: Verdict, budget: Budget | None) -> Verdict:
 
 
 def with_availability_budget(verdict: Verdict, now: datetime) -> Verdict:
-    """The availability verdict with its downtime budget."""
+    """The availability verdict with its downtime budget (none while nothing is counted)."""
+    if verdict.value is None:
+        return verdict
     return _attach(verdict, availability_budget(verdict.details, verdict.crossings, now))
 
 
@@ -57,13 +59,10 @@ def with_ticket_budget(
     the period's missed timers)."""
     d = verdict.details
     met, missed, pending = d["met"], d["missed"], d["pending"]
-    expected = expected_tickets(
-        met + missed,
-        pending,
-        _service_share(target, window, now),
-        _earlier_mean(agreement, target.key, window[0]),
-        closed,
-    )
+    # A closed period decided what it decided: no extrapolation, no history to read.
+    share = 1.0 if closed else _service_share(target, window, now)
+    earlier = None if closed else _earlier_mean(agreement, target.key, window[0])
+    expected = expected_tickets(met + missed, pending, share, earlier, closed)
     ordered = decided_misses.order_by("decided_at", "pk").values_list("decided_at", flat=True)
     budget = ticket_budget(met, missed, expected, goal, lambda nth: _nth(ordered, nth))
     return _attach(verdict, budget)
