@@ -26,6 +26,7 @@ from reporting.formatting import money, percent
 
 MISSED_STATES = frozenset({"missed_target", "breached"})
 PERIOD_WORDS = {"month": "months", "quarter": "quarters", "year": "years"}
+UNIT_WORDS = {"count": "errors"}
 
 
 @dataclass(frozen=True)
@@ -51,6 +52,8 @@ class TargetLine:
     goal_threshold: float
     value_unit: str
     periods: tuple[PeriodLine, ...]
+    # A ticket target's time limit ("15 minutes"): its goal is the share of tickets within it.
+    within: str = ""
 
     def tally(self) -> dict[str, int]:
         """Periods per outcome; ``missed`` counts every period worse than the target, the
@@ -71,11 +74,17 @@ class TargetLine:
     def goal_text(self) -> str:
         """The target as a negotiator says it: ``99.95 %``, ``800 ms``, ``2 count``."""
         if self.value_unit == "percent":
-            return percent(_plain(self.goal_target))
-        return f"{_plain(self.goal_target)} {self.value_unit}"
+            text = percent(plain(self.goal_target))
+            return f"{text} within {self.within}" if self.within else text
+        unit = UNIT_WORDS.get(self.value_unit, self.value_unit)
+        return f"{plain(self.goal_target)} {unit}"
+
+    @property
+    def has_data(self) -> bool:
+        return any(line.status != "no_data" for line in self.periods)
 
 
-def _plain(value: float) -> str:
+def plain(value: float) -> str:
     """``120.0`` as ``120``, ``99.95`` as ``99.95`` (never ``1.2E+2``)."""
     text = format(Decimal(str(value)).normalize(), "f")
     return text.rstrip("0").rstrip(".") if "." in text else text
@@ -164,7 +173,10 @@ def sentences(
     """The summary of a replay: one sentence per proposed target, then the credits."""
     by_key = {line.key: line for line in current or ()}
     found = []
+    blind = [line.label for line in proposed if not line.has_data]
     for line in proposed:
+        if not line.has_data:
+            continue
         other = by_key.get(line.key)
         found.append(
             target_sentence(
@@ -176,6 +188,11 @@ def sentences(
                 else None,
                 currency,
             )
+        )
+    if blind:
+        found.append(
+            f"No history to judge {len(blind)} target{'s' if len(blind) > 1 else ''} on "
+            f"(no data in any period replayed): {', '.join(blind)}."
         )
     found.append(
         credit_sentence(

@@ -37,7 +37,7 @@ from monitoring.evaluation.replay import (
 from monitoring.models import Ticket
 from reporting.credits import schedule_from_snapshot
 from reporting.enqueue import replay_run_enqueue
-from reporting.replay.arithmetic import PeriodLine, TargetLine, month_credits, sentences
+from reporting.replay.arithmetic import PeriodLine, TargetLine, month_credits, plain, sentences
 from reporting.replay.arithmetic import total_amount as credits_total
 
 DRAFT = "draft"
@@ -181,6 +181,9 @@ def _lines(terms: MeasuredTerms, found: dict[str, list[ReplayedPeriod]]) -> list
                 goal_threshold=goal.threshold if goal else float(target.threshold_value),
                 value_unit=found[target.key][0].unit if found.get(target.key) else target.unit,
                 periods=periods,
+                within=f"{plain(target.target_value)} {target.unit}"
+                if target.is_ticket_timer
+                else "",
             )
         )
     return lines
@@ -293,12 +296,16 @@ def replay_for(user, agreement: Agreement, request: ReplayRequest) -> tuple[str,
     snapshot, label = proposed_snapshot(user, agreement, request.source)
     key = replay_key(agreement, snapshot, request)
     found = cached(key)
-    if found is not None:
-        return key, found
-    terms = terms_from_snapshot(0, snapshot)
-    if work_of(agreement, terms, request.periods) <= INLINE_WORK:
+    if found is None and work_of(agreement, terms_from_snapshot(0, snapshot), request.periods) <= (
+        INLINE_WORK
+    ):
         found = run_replay(agreement, snapshot, label, request)
         cache.set(key, found, CACHE_SECONDS)
+    if found is not None:
+        # One content, one result: the working copy and the version proposed from it
+        # share it, each under its own name.
+        found["source"] = request.source
+        found["proposed"]["label"] = label
         return key, found
     running = progress_of(key)
     if running is None or running["state"] == "failed":
