@@ -145,7 +145,7 @@ def test_a_large_replay_runs_in_the_background_with_progress(
     client, counter_proposal, alice_manager, monkeypatch
 ):
     queued = []
-    monkeypatch.setattr(runs, "INLINE_WORK", 0)
+    monkeypatch.setattr(runs, "INLINE_MS", 0)
     monkeypatch.setattr(runs, "replay_run_enqueue", lambda *args: queued.append(args))
     response = _api(client, alice_manager, counter_proposal)
     assert response.status_code == 202
