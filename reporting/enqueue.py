@@ -27,3 +27,13 @@ def replay_run_enqueue(
     current_app.send_task(
         REPLAY_RUN, args=[agreement_id, snapshot, label, source, periods, until, key]
     )
+
+
+REPLAY_UPLOAD = "reporting.replay_upload"
+
+
+def replay_upload_enqueue(
+    agreement_id: int, snapshot: dict, label: str, asked: list, export: list, key: str
+) -> None:
+    """Queue a replay on an uploaded export (``reporting.tasks.replay_upload``)."""
+    current_app.send_task(REPLAY_UPLOAD, args=[agreement_id, snapshot, label, asked, export, key])

@@ -22,10 +22,12 @@ from reporting.replay.runs import (
     progress_of,
     replay_for,
 )
+from reporting.replay.uploads import replay_upload_poll, replay_upload_start
 from reporting.serializers.replay import (
     ReplayProgressSerializer,
     ReplayQuerySerializer,
     ReplaySerializer,
+    ReplayUploadSerializer,
 )
 
 EXAMPLE = {
@@ -64,23 +66,78 @@ class AgreementReplayViewSet(viewsets.ViewSet):
         },
     )
     def list(self, request: Request, agreement_pk: str) -> Response:
+        agreement = self._agreement(request, agreement_pk)
+        query = ReplayQuerySerializer(data=request.query_params)
+        query.is_valid(raise_exception=True)
+        data = {k: str(v) for k, v in query.validated_data.items() if k != "upload"}
+        try:
+            replay = ReplayRequest.parse(data, timezone.localdate())
+            if query.validated_data.get("upload"):
+                key = query.validated_data["upload"]
+                result = replay_upload_poll(agreement, key)
+            else:
+                key, result = replay_for(request.user, agreement, replay)
+        except ReplayError as exc:
+            return _error(exc)
+        return _answer(key, result)
+
+    @extend_schema(
+        summary="Replay a proposal's targets on an uploaded export of uptime checks",
+        request={"multipart/form-data": ReplayUploadSerializer},
+        responses={
+            202: ReplayProgressSerializer,
+            400: bad_request_response(
+                OpenApiExample("Unknown format", value={"format": ["Choose one of: …"]})
+            ),
+            404: NOT_FOUND,
+        },
+    )
+    def create(self, request: Request, agreement_pk: str) -> Response:
+        """Queue a replay on the export; follow it with ``GET ...?upload=<upload>``."""
+        agreement = self._agreement(request, agreement_pk)
+        form = ReplayUploadSerializer(data=request.data)
+        form.is_valid(raise_exception=True)
+        given = form.validated_data
+        data = {k: str(v) for k, v in given.items() if k in {"version", "periods", "until"}}
+        try:
+            replay = ReplayRequest.parse(data, timezone.localdate())
+            key = replay_upload_start(
+                request.user,
+                agreement,
+                replay,
+                given["file"],
+                given["format"],
+                given.get("monitor", ""),
+                given["service"],
+            )
+            result = replay_upload_poll(agreement, key)
+        except ReplayError as exc:
+            return _error(exc)
+        answer = _answer(key, result)
+        answer.status_code = status.HTTP_202_ACCEPTED if result is None else status.HTTP_200_OK
+        return answer
+
+    def _agreement(self, request: Request, agreement_pk: str):
         if not may_replay(request.user):
             raise PermissionDenied("Only the provider's managers and the customer's approvers.")
         agreement = agreements_visible_to(request.user).filter(pk=agreement_pk).first()
         if agreement is None:
             raise NotFound("No Agreement matches the given query.")
-        query = ReplayQuerySerializer(data=request.query_params)
-        query.is_valid(raise_exception=True)
-        data = {k: str(v) for k, v in query.validated_data.items()}
-        try:
-            replay = ReplayRequest.parse(data, timezone.localdate())
-            key, result = replay_for(request.user, agreement, replay)
-        except ReplayError as exc:
-            if exc.status == 404:
-                raise NotFound(exc.reason) from exc
-            return Response({exc.field: [exc.reason]}, status=status.HTTP_400_BAD_REQUEST)
-        if result is None:
-            found = progress_of(key) or {"done": 0, "total": 1, "state": "queued", "error": ""}
-            found["percent"] = round(found["done"] * 100 / max(found["total"], 1))
-            return Response(ReplayProgressSerializer(found).data, status=status.HTTP_202_ACCEPTED)
-        return Response(ReplaySerializer(result).data)
+        return agreement
+
+
+def _error(exc: ReplayError) -> Response:
+    if exc.status == 404:
+        raise NotFound(exc.reason) from exc
+    return Response({exc.field: [exc.reason]}, status=status.HTTP_400_BAD_REQUEST)
+
+
+def _answer(key: str, result: dict | None) -> Response:
+    if result is None:
+        found = progress_of(key) or {"done": 0, "total": 1, "state": "queued", "error": ""}
+        found = found | {
+            "percent": round(found["done"] * 100 / max(found["total"], 1)),
+            "upload": key if ":" in key.removeprefix("replay:") else "",
+        }
+        return Response(ReplayProgressSerializer(found).data, status=status.HTTP_202_ACCEPTED)
+    return Response(ReplaySerializer(result).data)

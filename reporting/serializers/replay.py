@@ -6,6 +6,7 @@ from rest_framework import serializers
 
 from monitoring.evaluation.replay import MAX_REPLAY_PERIODS
 from reporting.replay.runs import DEFAULT_PERIODS
+from reporting.replay.uploads import FORMATS
 
 
 class ReplayQuerySerializer(serializers.Serializer):
@@ -26,6 +27,24 @@ class ReplayQuerySerializer(serializers.Serializer):
     until = serializers.DateField(
         required=False, help_text="The last day the replayed periods may end on (default today)."
     )
+    upload = serializers.CharField(
+        required=False,
+        help_text="Follow a replay on an uploaded export: the 'upload' its POST answered.",
+    )
+
+
+class ReplayUploadSerializer(ReplayQuerySerializer):
+    """A replay on an uploaded export of uptime checks (multipart form)."""
+
+    upload = None
+    file = serializers.FileField(help_text="The export: .csv, .csv.gz or .zip, at most 50 MB.")
+    format = serializers.ChoiceField(sorted(FORMATS), help_text="Which importer reads it.")
+    monitor = serializers.CharField(
+        required=False,
+        allow_blank=True,
+        help_text="The export's monitor (key, site) to replay on; by default its first.",
+    )
+    service = serializers.CharField(help_text="Which of the agreement's services it watched.")
 
 
 class ReplayPeriodSerializer(serializers.Serializer):
@@ -75,6 +94,12 @@ class ReplaySideSerializer(serializers.Serializer):
     credits = ReplayCreditsSerializer()
 
 
+class ReplayUploadedSerializer(serializers.Serializer):
+    format = serializers.CharField()
+    monitor = serializers.CharField()
+    service = serializers.CharField()
+
+
 class ReplaySerializer(serializers.Serializer):
     """A finished replay: the proposal, the version in force beside it, the summary."""
 
@@ -87,6 +112,9 @@ class ReplaySerializer(serializers.Serializer):
     summary = serializers.ListField(child=serializers.CharField())
     proposed = ReplaySideSerializer()
     current = ReplaySideSerializer(allow_null=True)
+    upload = ReplayUploadedSerializer(
+        required=False, help_text="Present when replayed on an uploaded export."
+    )
 
 
 class ReplayProgressSerializer(serializers.Serializer):
@@ -97,3 +125,6 @@ class ReplayProgressSerializer(serializers.Serializer):
     total = serializers.IntegerField()
     percent = serializers.IntegerField()
     error = serializers.CharField(allow_blank=True)
+    upload = serializers.CharField(
+        allow_blank=True, help_text="For a replay on an upload: ask GET ...?upload=<this>."
+    )
