@@ -4,9 +4,11 @@ and ``reporting.recompute``."""
 from celery import shared_task
 from django.utils import timezone
 
-from reporting.enqueue import RECOMPUTE_RUN
+from reporting.enqueue import RECOMPUTE_RUN, REPLAY_RUN, REPLAY_UPLOAD
 from reporting.recompute.runs import recompute_resume_stalled as resume
 from reporting.recompute.steps import recompute_step
+from reporting.replay.runs import replay_in_task
+from reporting.replay.uploads import replay_upload_in_task
 from reporting.services.reports import issue_due_reports as issue
 
 
@@ -51,3 +53,21 @@ def status_maintenance_notices() -> int:
     from reporting.services.status import maintenance_notices_send
 
     return maintenance_notices_send()
+
+
+@shared_task(name=REPLAY_RUN, ignore_result=True, acks_late=True, reject_on_worker_lost=True)
+def replay_run(
+    agreement_id: int, snapshot: dict, label: str, source: str, periods: int, until: str, key: str
+) -> None:
+    """A replay of proposed targets on history too large for the request; it reads only,
+    and a redelivery finds the result cached (``reporting.replay.runs``)."""
+    replay_in_task(agreement_id, snapshot, label, source, periods, until, key)
+
+
+@shared_task(name=REPLAY_UPLOAD, ignore_result=True, acks_late=True, reject_on_worker_lost=True)
+def replay_upload(
+    agreement_id: int, snapshot: dict, label: str, asked: list, export: list, key: str
+) -> None:
+    """A replay on an uploaded export: ingested inside a transaction that is rolled back
+    once the replay is done (``reporting.replay.uploads``)."""
+    replay_upload_in_task(agreement_id, snapshot, label, asked, export, key)

@@ -5,6 +5,7 @@ from reporting.views import experience as experience_views
 from reporting.views import inbox as inbox_views
 from reporting.views import incidents as incident_views
 from reporting.views import recompute as recompute_views
+from reporting.views import replay as replay_views
 from reporting.views import reports as report_views
 
 app_name = "reporting"
@@ -34,6 +35,8 @@ urlpatterns = [
     path("reports/<int:pk>/csv/", report_views.report_csv, name="report-csv"),
     path("reports/<int:pk>/issue/", report_views.report_issue, name="report-issue"),
     path("reports/<int:pk>/correct/", report_views.report_correct, name="report-correct"),
+    # Negotiating with evidence: proposed targets replayed on the history held
+    path("agreements/<int:pk>/replay/", replay_views.replay_panel, name="agreement-replay"),
     # Measuring again after a correction (a holiday learned late, data re-sent)
     path("recompute/", recompute_views.recompute_list, name="recompute-list"),
     path("recompute/<int:pk>/", recompute_views.recompute_detail, name="recompute-detail"),

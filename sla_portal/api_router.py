@@ -21,6 +21,7 @@ from monitoring.api.experience import SurveyViewSet
 from monitoring.api.sources import SourceViewSet
 from monitoring.api.tickets import TicketViewSet
 from reporting.api.recompute import RecomputeRunViewSet
+from reporting.api.replay import AgreementReplayViewSet
 from reporting.api.reports import ReportViewSet
 from reporting.api.status import IncidentViewSet, StatusPageViewSet
 from sla_portal.core.api.people import OrganisationViewSet, UserViewSet
@@ -43,6 +44,7 @@ router.register(f"{AGREEMENT}/versions", AgreementVersionViewSet, basename="agre
 router.register(f"{AGREEMENT}/comments", AgreementCommentViewSet, basename="agreement-comment")
 router.register(f"{AGREEMENT}/history", AgreementHistoryViewSet, basename="agreement-history")
 router.register(f"{AGREEMENT}/reviews", AgreementReviewViewSet, basename="agreement-review")
+router.register(f"{AGREEMENT}/replay", AgreementReplayViewSet, basename="agreement-replay")
 router.register(f"{AGREEMENT}/openslo", AgreementOpenSLOViewSet, basename="agreement-openslo")
 router.register("targets", TargetViewSet, basename="target")
 router.register("sources", SourceViewSet, basename="source")

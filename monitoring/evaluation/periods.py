@@ -12,6 +12,7 @@ from __future__ import annotations
 
 from collections.abc import Iterable
 from datetime import datetime, time, timedelta
+from typing import Protocol
 from zoneinfo import ZoneInfo
 
 from django.db import transaction
@@ -180,6 +181,40 @@ def _evaluate_target(
     return len(periods)
 
 
+class TicketCounts(Protocol):
+    """``(met, missed, pending, pending_at_risk)`` of a ticket target over a window."""
+
+    def __call__(
+        self,
+        agreement: Agreement,
+        target: MeasuredTarget,
+        window: tuple[datetime, datetime],
+        closed: bool,
+    ) -> tuple[int, int, int, int]: ...
+
+
+def stored_ticket_counts(
+    agreement: Agreement,
+    target: MeasuredTarget,
+    window: tuple[datetime, datetime],
+    closed: bool,
+) -> tuple[int, int, int, int]:
+    """The tickets decided in ``window`` (met, missed) and, while the period is open, those
+    still pending (open, at risk), from the timers the ticket evaluation stored."""
+    start, end = window
+    timers = TicketTimer.objects.filter(agreement=agreement, target_key=target.key)
+    decided = timers.filter(decided_at__gte=start, decided_at__lt=end).aggregate(
+        met=Count("pk", filter=Q(state="met")),
+        missed=Count("pk", filter=Q(state__in=[MISSED_TARGET, BREACHED])),
+    )
+    pending = {"open": 0, "at_risk": 0}
+    if not closed:
+        pending = timers.filter(decided_at__isnull=True, stopped_at__isnull=True).aggregate(
+            open=Count("pk"), at_risk=Count("pk", filter=Q(state=AT_RISK))
+        )
+    return decided["met"], decided["missed"], pending["open"], pending["at_risk"]
+
+
 def _goal(target: MeasuredTarget) -> Goal:
     return Goal(
         float(target.target_value),
@@ -197,12 +232,18 @@ def measure(
     window: tuple[datetime, datetime],
     now: datetime,
     closed: bool,
+    ticket_counts: TicketCounts | None = None,
 ) -> tuple[Verdict, str, Goal]:
     """The verdict of one target over ``window``, with the unit of its value and its goal.
 
     Only data of the sources that count for the agreement's customer is read (its own and
     the provider's shared ones, ``monitoring.models.ownership``): another customer's feed about a
-    shared service changes none of this agreement's figures."""
+    shared service changes none of this agreement's figures.
+
+    ``ticket_counts`` says how a ticket target's tickets are counted; by default from the
+    stored timers of the version in force (``stored_ticket_counts``). A replay of proposed
+    terms on history passes timers computed with the proposed target instead, so every
+    other input and the verdict itself come from this one function."""
     start, end = window
     counted = counted_for(agreement.customer_id)
     if target.is_ticket_timer:
@@ -213,25 +254,21 @@ def measure(
             True,
             float(target.warning_percent),
         )
-        timers = TicketTimer.objects.filter(agreement=agreement, target_key=target.key)
-        decided = timers.filter(decided_at__gte=start, decided_at__lt=end).aggregate(
-            met=Count("pk", filter=Q(state="met")),
-            missed=Count("pk", filter=Q(state__in=[MISSED_TARGET, BREACHED])),
-        )
-        pending = {"open": 0, "at_risk": 0}
-        if not closed:
-            pending = timers.filter(decided_at__isnull=True, stopped_at__isnull=True).aggregate(
-                open=Count("pk"), at_risk=Count("pk", filter=Q(state=AT_RISK))
+        counts = (ticket_counts or stored_ticket_counts)(agreement, target, window, closed)
+        verdict = ticket_share_verdict(*counts, goal, closed)
+        if ticket_counts is None:
+            # The budget's run-out moments are read from the stored timers; a replay's
+            # timers live in memory only, and a replay shows verdicts, not budgets.
+            misses = TicketTimer.objects.filter(
+                agreement=agreement,
+                target_key=target.key,
+                decided_at__gte=start,
+                decided_at__lt=end,
+                state__in=[MISSED_TARGET, BREACHED],
             )
-        verdict = ticket_share_verdict(
-            decided["met"], decided["missed"], pending["open"], pending["at_risk"], goal, closed
-        )
-        misses = timers.filter(
-            decided_at__gte=start, decided_at__lt=end, state__in=[MISSED_TARGET, BREACHED]
-        )
-        verdict = budgets.with_ticket_budget(
-            verdict, agreement, target, misses, window, now, goal, closed
-        )
+            verdict = budgets.with_ticket_budget(
+                verdict, agreement, target, misses, window, now, goal, closed
+            )
         return verdict, "percent", goal
 
     goal = _goal(target)

@@ -1,0 +1,175 @@
+"""Replaying on an uploaded export instead of (on top of) the history already held.
+
+The export is read by the importers the Sources pages use (``monitoring.importers``) and
+ingested by the same all-or-nothing ingest (``monitoring.imports.import_checks``) into a
+source of the customer's that exists only inside one transaction: the replay runs there,
+so ``measure`` sees the export as it would see any imported history, and the transaction is
+then rolled back. Nothing of the file stays in the database; the file itself is deleted
+once read. Parsing and ingesting take seconds for a large export, so an upload always runs
+as a Celery task with its progress in the cache.
+"""
+
+from __future__ import annotations
+
+import hashlib
+from datetime import date
+from pathlib import PurePath
+
+from django.core.cache import cache
+from django.core.files.storage import default_storage
+from django.core.files.uploadedfile import UploadedFile
+from django.db import transaction
+
+from agreements.models import Agreement, Service
+from monitoring.importers import ChecksResult, healthcheck, upptime
+from monitoring.imports import ImportRefused, import_checks
+from monitoring.models import Source
+from reporting.enqueue import replay_upload_enqueue
+from reporting.replay.runs import (
+    CACHE_SECONDS,
+    ReplayError,
+    ReplayRequest,
+    cached,
+    proposed_snapshot,
+    replay_key,
+    run_replay,
+    set_progress,
+)
+
+# Check exports a replay reads: the format, and its parser.
+FORMATS = {
+    "healthcheck": ("Health-check log (key, check_time_utc_minute, result)", healthcheck),
+    "upptime": ("Upptime status changes", upptime),
+}
+SUFFIXES = (".csv", ".csv.gz", ".gz", ".zip")
+MAX_UPLOAD_BYTES = 50 * 1024 * 1024
+
+
+def _parse(fmt: str, path: str) -> ChecksResult:
+    module = FORMATS[fmt][1]
+    if fmt == "healthcheck":
+        return module.parse_checks(path)
+    return module.parse_status_changes(path)
+
+
+def replay_upload_start(
+    user,
+    agreement: Agreement,
+    request: ReplayRequest,
+    upload: UploadedFile,
+    fmt: str,
+    monitor: str,
+    service: str,
+) -> str:
+    """Check what can be checked at once, store the file and queue the replay; return the
+    key to poll (``progress_of`` / ``cached``)."""
+    if fmt not in FORMATS:
+        raise ReplayError("format", f"Choose one of: {', '.join(sorted(FORMATS))}.")
+    name = upload.name or "export.csv"
+    if not name.lower().endswith(SUFFIXES):
+        raise ReplayError("file", "Upload a .csv, .csv.gz or .zip export.")
+    if upload.size > MAX_UPLOAD_BYTES:
+        raise ReplayError("file", "The export is larger than 50 MB.")
+    services = dict(agreement.services.values_list("name", "pk"))
+    if service not in services:
+        raise ReplayError("service", "Choose one of the agreement's services.")
+    snapshot, label = proposed_snapshot(user, agreement, request.source)
+    digest = hashlib.sha256()
+    for chunk in upload.chunks():
+        digest.update(chunk)
+    upload.seek(0)
+    key = (
+        replay_key(agreement, snapshot, request)
+        + ":"
+        + hashlib.sha256(f"{digest.hexdigest()}|{fmt}|{monitor}|{service}".encode()).hexdigest()[
+            :16
+        ]
+    )
+    if cached(key) is not None:
+        cache.set(key + ":agreement", agreement.pk, CACHE_SECONDS)
+        return key
+    suffix = "".join(PurePath(name).suffixes[-2:]) or ".csv"
+    path = default_storage.save(f"replay-uploads/{key.replace(':', '-')}{suffix}", upload)
+    set_progress(key, 0, 1, "queued")
+    cache.set(key + ":agreement", agreement.pk, CACHE_SECONDS)
+    replay_upload_enqueue(
+        agreement.pk,
+        snapshot,
+        label,
+        [request.source, request.periods, request.until.isoformat()],
+        [path, fmt, monitor, service],
+        key,
+    )
+    return key
+
+
+def replay_upload_poll(agreement: Agreement, key: str) -> dict | None:
+    """The result of the upload replay ``key`` of ``agreement`` (None while it runs); a key
+    of another agreement, or one long expired, is not found."""
+    if cache.get(key + ":agreement") != agreement.pk:
+        raise ReplayError("upload", "No such replay of an upload (it may have expired).", 404)
+    return cached(key)
+
+
+def replay_upload_in_task(
+    agreement_id: int, snapshot: dict, label: str, asked: list, export: list, key: str
+) -> None:
+    """The queued replay on an upload: parse, ingest in a transaction, replay, roll back."""
+    if cached(key) is not None:
+        return
+    path, fmt, monitor, service = export
+    request = ReplayRequest(asked[0], int(asked[1]), date.fromisoformat(asked[2]))
+    agreement = Agreement.objects.get(pk=agreement_id)
+    try:
+        parsed = _parse(fmt, default_storage.path(path))
+        keys = sorted(parsed.checks)
+        if not keys:
+            raise ImportRefused(["the export holds no checks"])
+        chosen = monitor or keys[0]
+        if chosen not in parsed.checks:
+            raise ImportRefused([f"no monitor {chosen!r} in the export (it has {', '.join(keys)})"])
+        parsed.checks = {chosen: parsed.checks[chosen]}
+        found = _replay_with(agreement, snapshot, label, request, parsed, chosen, service, key)
+    except ImportRefused as exc:
+        set_progress(key, 0, 1, "failed", "; ".join(exc.problems)[:300])
+        return
+    finally:
+        default_storage.delete(path)
+    found["upload"] = {"format": fmt, "monitor": chosen, "service": service}
+    cache.set(key, found, CACHE_SECONDS)
+    set_progress(key, 1, 1, "done")
+
+
+def _replay_with(
+    agreement: Agreement,
+    snapshot: dict,
+    label: str,
+    request: ReplayRequest,
+    parsed: ChecksResult,
+    monitor: str,
+    service: str,
+    key: str,
+) -> dict:
+    total = parsed.count
+    with transaction.atomic():
+        source = Source.objects.create(
+            customer_id=agreement.customer_id, name=f"Uploaded export {key[-8:]}", timezone="UTC"
+        )
+        target = Service.objects.get(name=service)
+        import_checks(
+            source,
+            parsed,
+            {monitor: target},
+            skip_invalid=True,
+            progress=lambda done, _all: set_progress(key, done, total * 2),
+        )
+        found = run_replay(
+            agreement,
+            snapshot,
+            label,
+            request,
+            lambda done, all_: set_progress(key, total + done * total // all_, total * 2),
+        )
+        # The export was only lent to the replay: nothing of it stays.
+        transaction.set_rollback(True)
+    return found
