@@ -16,6 +16,7 @@ from agreements.models import Agreement
 from monitoring.format import duration, number, percent, period_label
 from monitoring.models import PeriodResult
 from monitoring.presentation import goals
+from reporting.selectors.forecasts import ForecastView, forecast_of
 from reporting.selectors.gauges import Gauge, gauge_for, higher_is_better
 from reporting.selectors.states import State, state_of
 from sla_portal.core.models import User
@@ -46,6 +47,8 @@ class TargetPanel:
     # silence as down, so all of it is "measured").
     no_data_since: datetime | None = None
     measured_percent: float | None = None
+    # The period-end forecast (reporting.selectors.forecasts), while the period is open.
+    forecast: ForecastView | None = None
 
 
 def _remaining(row: PeriodResult) -> str:
@@ -138,6 +141,7 @@ def _panel(current: PeriodResult, history: list[PeriodResult]) -> TargetPanel:
         ],
         no_data_since=no_data_since,
         measured_percent=measured_percent,
+        forecast=forecast_of(current),
     )
 
 
