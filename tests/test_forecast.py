@@ -127,8 +127,8 @@ def test_hour_of_week_profile_needs_enough_history_and_finds_the_bad_hour():
     assert fc.weighted_seconds(monday_ten, profile, "UTC") == pytest.approx(3600 * profile[10])
 
 
-def trial(kind, actual, predicted, naive, value, low, high, left=10 * DAY, at=0.5):
-    return backtest.Trial(kind, at, actual, value, predicted, low, high, naive, left)
+def trial(kind, actual, predicted, naive, value, low, high, at=0.5):
+    return backtest.Trial(kind, at, actual, value, predicted, low, high, naive)
 
 
 def test_backtest_scores_forecast_against_current_value():
@@ -142,10 +142,9 @@ def test_backtest_scores_forecast_against_current_value():
     assert (row.periods, row.missed, row.right, row.naive_right) == (4, 2, 2, 2)
     assert (row.covered, row.warned, row.naive_warned) == (2, 2, 0)
     assert (row.false_alarms, row.naive_false_alarms) == (1, 0)
-    assert row.lead_days == pytest.approx(10) and row.naive_lead_days is None
     assert row.better
     table = backtest.markdown([row], "Synthetic")
-    assert "| availability | 50% | 4 | 2 | 2 (50%) | 2 (50%) | 2 (50%) | 2 / 0 | 1 / 0 " in table
+    assert "| availability | 50% | 4 | 2 | 2 (50%) | 2 (50%) | 2 (50%) | 2 / 0 | 1 / 0 |" in table
     assert "does no better" not in table
 
 
@@ -160,3 +159,31 @@ def test_backtest_says_when_the_forecast_does_no_better():
         "- error count at 50%: the forecast does no better than the current value "
         "(1 right against 2, 0 misses warned of against 0)."
     ) in backtest.markdown([row])
+
+
+def test_lead_time_of_first_warnings_against_the_current_value():
+    """Two missed periods: the forecast warned 12 and 5 days before the end, the current
+    value showed the misses 4 days and 1 day before; one met period had a false warning."""
+    leads = [
+        backtest.Lead("availability", "missed_target", 12 * DAY, 4 * DAY),
+        backtest.Lead("availability", "breached", 5 * DAY, 1 * DAY),
+        backtest.Lead("availability", "met", 20 * DAY, None),
+        backtest.Lead("availability", "met", None, None),
+    ]
+    (row,) = backtest.score_leads(leads)
+    assert (row.periods, row.missed, row.warned, row.naive_warned) == (4, 2, 2, 2)
+    assert (row.false_warnings, row.naive_false_warnings) == (1, 0)
+    assert row.lead_days == pytest.approx(8.5) and row.naive_lead_days == pytest.approx(2.5)
+    assert row.ahead_days == pytest.approx(6) and row.better
+    table = backtest.lead_markdown([row], 24)
+    assert "| availability | 4 | 2 | 2 / 2 | 1 / 0 | 8.5 / 2.5 | 6.0 |" in table
+    assert "no earlier" not in table
+
+
+def test_lead_time_says_when_the_forecast_warns_no_earlier():
+    leads = [backtest.Lead("ticket share", "missed_target", 3 * DAY, 3 * DAY)]
+    (row,) = backtest.score_leads(leads)
+    assert not row.better
+    assert "- ticket share: the forecast warns of misses no earlier than the current value" in (
+        backtest.lead_markdown([row], 24)
+    )

@@ -159,8 +159,60 @@ def test_backtest_command_over_the_closed_periods(history):
     assert "| availability | 75% | 2 | 0 | 2 (100%) | 2 (100%) |" in table
     # Right as often as the current value and no miss to warn of: it says so.
     assert "availability at 50%: the forecast does no better than the current value" in table
+    assert "| availability | 2 | 0 | 0 / 0 | 0 / 0 | – / – | – |" in table
 
 
 def test_backtest_command_refuses_an_unknown_agreement(db):
     with pytest.raises(CommandError, match="No agreement with the reference SLA-0000"):
         call_command("backtest_forecasts", "--agreement", "SLA-0000", stdout=StringIO())
+
+
+@pytest.fixture
+def missed_february(time_machine, active_acme_agreement, acme_desk, services):
+    """January 10 min down; February (28 days, a 40.3 min budget) 25 min on the 3rd and the
+    10th, 20 min on the 20th: 70 min, missed. Evaluated in April: both months closed."""
+    now = utc(2026, 4, 2)
+    time_machine.move_to(now, tick=False)
+    rows = [{"checked_at": utc(2026, 1, 1).isoformat(), "status": "up"}]
+    rows += down(utc(2026, 1, 12, 9), 10)
+    rows += down(utc(2026, 2, 3, 9), 25) + down(utc(2026, 2, 10, 9), 25)
+    rows += down(utc(2026, 2, 20, 9), 20)
+    rows.append({"checked_at": (now - timedelta(minutes=1)).isoformat(), "status": "up"})
+    checks_ingest(acme_desk, services["portal"], rows)
+    evaluate_periods(now)
+    return active_acme_agreement
+
+
+def test_backtest_on_a_synthetic_history_with_a_missed_month(missed_february):
+    """At 25 % of February (the 8th) 25 min are down, within the budget: the current value
+    says met, the forecast (that pace, blended with January's) says missed. The daily scan
+    finds the forecast's first warning on the 4th (25 days before the end), the current
+    value's on the 11th, after the second outage (18 days)."""
+    out = StringIO()
+    call_command("backtest_forecasts", "--agreement", missed_february.reference, stdout=out)
+    lines = out.getvalue().splitlines()
+    assert "| availability | 25% | 2 | 1 | 2 (100%) | 1 (50%) | 2 (100%) | 1 / 0 | 0 / 0 |" in lines
+    assert (
+        "| availability | 50% | 2 | 1 | 2 (100%) | 2 (100%) | 2 (100%) | 1 / 1 | 0 / 0 |" in lines
+    )
+    assert not any(line.startswith("- availability at 25%") for line in lines)
+    assert any(
+        line.startswith("- availability at 50%: the forecast does no better") for line in lines
+    )
+    assert "| availability | 2 | 1 | 1 / 1 | 0 / 0 | 25.0 / 18.0 | 7.0 |" in lines
+    assert not any("warns of misses no earlier" in line for line in lines)
+
+
+def test_backtest_without_the_lead_time_scan(missed_february):
+    out = StringIO()
+    call_command(
+        "backtest_forecasts",
+        "--agreement",
+        missed_february.reference,
+        "--step-hours",
+        "0",
+        stdout=out,
+    )
+    assert "| availability | 25% |" in out.getvalue() and "Lead time" not in out.getvalue()
+    with pytest.raises(CommandError, match="--step-hours"):
+        call_command("backtest_forecasts", "--step-hours", "-1", stdout=StringIO())

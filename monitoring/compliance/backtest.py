@@ -4,7 +4,9 @@ One ``Trial`` is a forecast made at a checkpoint (25, 50 or 75 % of a closed per
 the naive forecast "the current value" made at the same moment, and the period's real end.
 ``score`` sums them per target kind and checkpoint: how often each was right about met /
 missed / breached, how often the real value fell inside the forecast's 80 % band, and how
-long before the period's end a correct "predicted to miss" warning came. Pure: no Django.
+long before the period's end (and before the current value showed it) the first "predicted to
+miss" warning of a period that did miss came (``Lead``, from a scan at a regular step).
+Pure: no Django.
 """
 
 from __future__ import annotations
@@ -31,7 +33,6 @@ class Trial:
     low: float
     high: float
     naive: str  # the status of the value so far
-    seconds_left: float  # from the checkpoint to the period's end
 
 
 @dataclass(frozen=True)
@@ -49,8 +50,6 @@ class Row:
     naive_warned: int
     false_alarms: int  # met periods the forecast predicted to miss
     naive_false_alarms: int
-    lead_days: float | None  # mean time left at a correct warning of a miss
-    naive_lead_days: float | None
 
     @property
     def accuracy(self) -> float:
@@ -97,10 +96,6 @@ def score(trials: Iterable[Trial]) -> list[Row]:
                 naive_warned=len(naive_warned),
                 false_alarms=sum(t.predicted != MET for t in met),
                 naive_false_alarms=sum(t.naive != MET for t in met),
-                lead_days=fmean(t.seconds_left / 86400 for t in warned) if warned else None,
-                naive_lead_days=(
-                    fmean(t.seconds_left / 86400 for t in naive_warned) if naive_warned else None
-                ),
             )
         )
     return rows
@@ -116,17 +111,16 @@ def markdown(rows: list[Row], title: str = "") -> str:
     lines = [f"### {title}", ""] if title else []
     lines += [
         "| kind | at | periods | missed | right (forecast) | right (current value) "
-        "| band coverage | misses warned (forecast / current) | false alarms (forecast / current) "
-        "| lead days (forecast / current) |",
-        "| --- | ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: |",
+        "| band coverage | misses warned (forecast / current) "
+        "| false alarms (forecast / current) |",
+        "| --- | ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: |",
     ]
     for r in rows:
         lines.append(
             f"| {r.kind} | {r.checkpoint:.0%} | {r.periods} | {r.missed} "
             f"| {r.right} ({r.accuracy:.0%}) | {r.naive_right} ({r.naive_accuracy:.0%}) "
             f"| {r.covered} ({r.coverage:.0%}) | {r.warned} / {r.naive_warned} "
-            f"| {r.false_alarms} / {r.naive_false_alarms} "
-            f"| {_days(r.lead_days)} / {_days(r.naive_lead_days)} |"
+            f"| {r.false_alarms} / {r.naive_false_alarms} |"
         )
     lines.append("")
     for r in rows:
@@ -135,5 +129,102 @@ def markdown(rows: list[Row], title: str = "") -> str:
                 f"- {r.kind} at {r.checkpoint:.0%}: the forecast does no better than the "
                 f"current value ({r.right} right against {r.naive_right}, "
                 f"{r.warned} misses warned of against {r.naive_warned})."
+            )
+    return "\n".join(lines).rstrip() + "\n"
+
+
+# --- Lead time: when the first warning came --------------------------------------------------
+
+
+@dataclass(frozen=True)
+class Lead:
+    """One closed period scanned at a regular step from its start: when the forecast first
+    predicted a miss (or worse) and when the current value first showed one, as seconds
+    before the period's end (``None``: never)."""
+
+    kind: str
+    actual: str
+    forecast_first: float | None
+    naive_first: float | None
+
+
+@dataclass(frozen=True)
+class LeadRow:
+    """The lead-time figures of one target kind."""
+
+    kind: str
+    periods: int
+    missed: int
+    warned: int  # missed periods the forecast warned of before their end
+    naive_warned: int
+    false_warnings: int  # met periods the forecast warned of (an alert for nothing)
+    naive_false_warnings: int
+    lead_days: float | None  # mean, over the missed periods the forecast warned of
+    naive_lead_days: float | None  # mean, over the missed periods the current value showed
+    ahead_days: float | None  # mean of forecast lead minus current-value lead, missed periods
+
+    @property
+    def better(self) -> bool:
+        """Whether the forecast warned of misses earlier than the current value showed them
+        (and of at least as many)."""
+        return (
+            self.ahead_days is not None and self.ahead_days > 0 and self.warned >= self.naive_warned
+        )
+
+
+def score_leads(leads: Iterable[Lead]) -> list[LeadRow]:
+    """The lead-time figures per target kind."""
+    groups: dict[str, list[Lead]] = defaultdict(list)
+    for lead in leads:
+        groups[lead.kind].append(lead)
+    rows = []
+    for kind, group in sorted(groups.items()):
+        missed = [g for g in group if g.actual != MET]
+        met = [g for g in group if g.actual == MET]
+        warned = [g.forecast_first for g in missed if g.forecast_first is not None]
+        shown = [g.naive_first for g in missed if g.naive_first is not None]
+        ahead = [(g.forecast_first or 0.0) - (g.naive_first or 0.0) for g in missed]
+        rows.append(
+            LeadRow(
+                kind=kind,
+                periods=len(group),
+                missed=len(missed),
+                warned=len(warned),
+                naive_warned=len(shown),
+                false_warnings=sum(g.forecast_first is not None for g in met),
+                naive_false_warnings=sum(g.naive_first is not None for g in met),
+                lead_days=fmean(warned) / 86400 if warned else None,
+                naive_lead_days=fmean(shown) / 86400 if shown else None,
+                ahead_days=fmean(ahead) / 86400 if ahead else None,
+            )
+        )
+    return rows
+
+
+def lead_markdown(rows: list[LeadRow], step_hours: float) -> str:
+    """The lead-time rows as a Markdown table, with a sentence per kind where the forecast
+    warns no earlier than the current value shows a miss."""
+    lines = [
+        "",
+        f"Lead time, each period scanned every {step_hours:g} h:",
+        "",
+        "| kind | periods | missed | misses warned (forecast / current) "
+        "| met periods warned of (forecast / current) | lead days (forecast / current) "
+        "| days ahead of the current value |",
+        "| --- | ---: | ---: | ---: | ---: | ---: | ---: |",
+    ]
+    for r in rows:
+        lines.append(
+            f"| {r.kind} | {r.periods} | {r.missed} | {r.warned} / {r.naive_warned} "
+            f"| {r.false_warnings} / {r.naive_false_warnings} "
+            f"| {_days(r.lead_days)} / {_days(r.naive_lead_days)} | {_days(r.ahead_days)} |"
+        )
+    lines.append("")
+    for r in rows:
+        if r.missed and not r.better:
+            lines.append(
+                f"- {r.kind}: the forecast warns of misses no earlier than the current value "
+                f"shows them ({_days(r.ahead_days)} days ahead, {r.warned} against "
+                f"{r.naive_warned} warned of)."
             )
     return "\n".join(lines).rstrip() + "\n"

@@ -10,10 +10,12 @@ moment and the closed periods before it), beside "the current value" at the same
 from __future__ import annotations
 
 from collections.abc import Iterable
-from datetime import datetime
+from dataclasses import dataclass, field
+from datetime import datetime, timedelta
+from functools import partial
 
 from agreements.models import Agreement, Service
-from agreements.terms import measured_terms
+from agreements.terms import MeasuredTarget, MeasuredTerms, measured_terms
 from monitoring.compliance import backtest
 from monitoring.compliance import forecast as fc
 from monitoring.compliance.states import BREACHED, MET, MISSED_TARGET
@@ -24,12 +26,23 @@ from monitoring.models import PeriodResult
 VERDICTS = (MET, MISSED_TARGET, BREACHED)
 
 
+@dataclass
+class Outcome:
+    """The backtest's findings: forecasts at the checkpoints, and first warnings."""
+
+    trials: list[backtest.Trial] = field(default_factory=list)
+    leads: list[backtest.Lead] = field(default_factory=list)
+
+
 def run_backtest(
     agreement_ids: Iterable[int] | None = None,
     checkpoints: Iterable[float] = backtest.CHECKPOINTS,
-) -> list[backtest.Trial]:
-    """The trials of every closed period (of the given agreements), oldest first."""
+    step: timedelta | None = timedelta(days=1),
+) -> Outcome:
+    """The trials of every closed period (of the given agreements), oldest first, and, with
+    a ``step``, each period scanned from its start at that step for the first warnings."""
     checkpoints = tuple(checkpoints)
+    outcome = Outcome()
     rows = PeriodResult.objects.filter(
         closed_at__isnull=False, status__in=VERDICTS, value__isnull=False
     ).order_by("agreement_id", "target_key", "period_start")
@@ -42,7 +55,6 @@ def run_backtest(
         )
     }
     terms_of = {pk: measured_terms(a) for pk, a in agreements.items()}
-    trials = []
     for row in rows.iterator():
         agreement = agreements[row.agreement_id]
         terms = terms_of[row.agreement_id]
@@ -53,33 +65,72 @@ def run_backtest(
             continue
         service_ids = _service_ids(terms.services, target.service)
         period = (row.period_start, row.period_end)
+        history, profile = forecasts.history_of(agreement, target, service_ids, period[0])
+
+        at = partial(_made_at, agreement, terms, target, service_ids, period, history, profile)
+
+        kind = forecasts.target_kind_label(target)
         for share in checkpoints:
-            at = row.period_start + (row.period_end - row.period_start) * share
-            trial = _trial(agreement, terms, target, service_ids, period, at, share, row)
-            if trial is not None:
-                trials.append(trial)
-    return trials
+            moment = row.period_start + (row.period_end - row.period_start) * share
+            found = at(moment)
+            if found is not None:
+                made, naive = found
+                outcome.trials.append(
+                    backtest.Trial(
+                        kind=kind,
+                        checkpoint=share,
+                        actual=row.status,
+                        actual_value=row.value,
+                        predicted=made.status,
+                        low=made.low,
+                        high=made.high,
+                        naive=naive,
+                    )
+                )
+        if step is not None:
+            outcome.leads.append(_first_warnings(kind, row, at, step))
+    return outcome
+
+
+def _made_at(
+    agreement: Agreement,
+    terms: MeasuredTerms,
+    target: MeasuredTarget,
+    service_ids: list[int],
+    period: tuple[datetime, datetime],
+    history: fc.History,
+    profile: list[float] | None,
+    moment: datetime,
+) -> tuple[fc.Forecast, str] | None:
+    """The forecast and the current value's status at ``moment``."""
+    seen = forecasts.observe(
+        agreement, terms, target, service_ids, period, moment, measure, profile
+    )
+    if seen is None:
+        return None
+    made = fc.forecast(seen.observation, seen.goal, history)
+    naive = fc.naive_status(seen.observation, seen.goal) or MET
+    return (made, naive) if made is not None else None
+
+
+def _first_warnings(kind: str, row: PeriodResult, at, step: timedelta) -> backtest.Lead:
+    """Scan the period at ``step`` for the first forecast of a miss and the first moment
+    the current value shows one."""
+    first = naive_first = None
+    moment = row.period_start + step
+    while moment < row.period_end and (first is None or naive_first is None):
+        found = at(moment)
+        if found is not None:
+            made, naive = found
+            left = (row.period_end - moment).total_seconds()
+            if first is None and made.status != MET:
+                first = left
+            if naive_first is None and naive != MET:
+                naive_first = left
+        moment += step
+    return backtest.Lead(kind, row.status, first, naive_first)
 
 
 def _service_ids(names: Iterable[str], service: str) -> list[int]:
     found = dict(Service.objects.filter(name__in=list(names)).values_list("name", "pk"))
     return [found[service]] if service in found else list(found.values())
-
-
-def _trial(agreement, terms, target, service_ids, period, at: datetime, share, row):
-    made = forecasts.forecast_period(agreement, terms, target, service_ids, period, at, measure)
-    if made is None:
-        return None
-    forecast, seen = made
-    naive = fc.naive_status(seen.observation, seen.goal)
-    return backtest.Trial(
-        kind=forecasts.target_kind_label(target),
-        checkpoint=share,
-        actual=row.status,
-        actual_value=row.value,
-        predicted=forecast.status,
-        low=forecast.low,
-        high=forecast.high,
-        naive=naive or MET,
-        seconds_left=(period[1] - at).total_seconds(),
-    )

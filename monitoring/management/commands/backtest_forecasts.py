@@ -2,6 +2,8 @@
 every closed period in the database (``monitoring.evaluation.backtest``), as Markdown tables
 (``docs/forecasts.md``)."""
 
+from datetime import timedelta
+
 from django.core.management.base import BaseCommand, CommandError
 
 from agreements.models import Agreement
@@ -25,6 +27,12 @@ class Command(BaseCommand):
             help="Only this agreement's periods (repeat for more).",
         )
         parser.add_argument("--title", default="", help="A heading above the table.")
+        parser.add_argument(
+            "--step-hours",
+            type=float,
+            default=24.0,
+            help="Scan each period at this step for the first warnings (0: no lead-time scan).",
+        )
 
     def handle(self, *args, **options) -> None:
         ids = None
@@ -38,8 +46,15 @@ class Command(BaseCommand):
             if unknown:
                 raise CommandError(f"No agreement with the reference {', '.join(unknown)}.")
             ids = list(found.values())
-        rows = backtest.score(run_backtest(ids))
+        hours = options["step_hours"]
+        if hours < 0 or hours > 24 * 31:
+            raise CommandError("--step-hours takes 0 (no scan) to 744 hours.")
+        step = timedelta(hours=hours) if hours else None
+        outcome = run_backtest(ids, step=step)
+        rows = backtest.score(outcome.trials)
         if not rows:
             self.stdout.write("No closed period with a forecastable target and a verdict.")
             return
         self.stdout.write(backtest.markdown(rows, options["title"]))
+        if step is not None:
+            self.stdout.write(backtest.lead_markdown(backtest.score_leads(outcome.leads), hours))
