@@ -27,6 +27,8 @@ LEVEL_WORDS = {
     "missed_target": STATE_WORDS["missed_target"],
     "breached": STATE_WORDS["breached"],
     "closed": "Recovered",
+    "predicted_miss": "Predicted to miss",
+    "predicted_breach": "Predicted to breach",
 }
 # The same levels as a sentence about the target, for emails and screen-reader text.
 LEVEL_MEANINGS = {
@@ -34,6 +36,8 @@ LEVEL_MEANINGS = {
     "missed_target": "has missed its target (still within the threshold)",
     "breached": "has breached the threshold of unacceptable service",
     "closed": "has recovered: the breach is over",
+    "predicted_miss": "is forecast to miss its target by the end of the period",
+    "predicted_breach": "is forecast to breach the threshold by the end of the period",
 }
 
 

@@ -43,6 +43,8 @@ LEVEL_STYLE = {
     Level.MISSED_TARGET: STATUS_STYLE[Status.MISSED_TARGET],
     Level.BREACHED: STATUS_STYLE[Status.BREACHED],
     Level.CLOSED: ("state-ok", "bi-check-circle"),
+    Level.PREDICTED_MISS: ("state-warn", "bi-graph-down-arrow"),
+    Level.PREDICTED_BREACH: ("state-bad", "bi-graph-down-arrow"),
 }
 
 

@@ -110,6 +110,7 @@ PERIOD_EXAMPLE = {
     "details": {"met": 37, "missed": 3, "pending": 0, "pending_at_risk": 0},
     "evaluated_at": "2026-04-01T00:00:40Z",
     "closed_at": "2026-04-01T00:00:40Z",
+    "forecast": None,
 }
 BREACH_EXAMPLE = {
     "id": 18,

@@ -117,6 +117,8 @@ def _levels_covered(alert: Alert) -> list[str]:
     level = alert.level
     if level == Level.CLOSED:
         return [alert.breach.level if alert.breach_id else Level.WARNING]
+    if level not in RANK:  # a forecast's level: its own matrix row (alerts.recipients)
+        return [level]
     subject = (
         {"ticket_id": alert.ticket_id, "target_key": alert.target_key}
         if alert.ticket_id

@@ -20,6 +20,13 @@ from monitoring.models import Alert, Breach, EscalationContact, Level
 from sla_portal.core.models import Role, User
 
 RANK = {Level.WARNING: 1, Level.MISSED_TARGET: 2, Level.BREACHED: 3}
+# A forecast's levels escalate among themselves: "predicted to breach" raised, "predicted to
+# miss" is not raised after it. Whatever happens for real is alerted on its own ranks.
+FORECAST_RANK = {Level.PREDICTED_MISS: 1, Level.PREDICTED_BREACH: 2}
+# Who hears of a forecast when the agreement names nobody for its level: the people of the
+# level it warns of, one step down (a prediction is not yet a miss; the customer's
+# signatories are not paged on a forecast).
+FORECAST_MATRIX = {Level.PREDICTED_MISS: Level.WARNING, Level.PREDICTED_BREACH: Level.MISSED_TARGET}
 
 
 @dataclass(frozen=True)
@@ -103,6 +110,10 @@ def choose(existing: set[str], candidates: list[Candidate]) -> list[Candidate]:
     escalations = [c for c in candidates if RANK.get(c.level, 0) > top]
     chosen = [max(escalations, key=lambda c: RANK[c.level])] if escalations else []
     chosen += [c for c in candidates if c.level == Level.CLOSED and Level.CLOSED not in existing]
+    predicted = max((FORECAST_RANK.get(level, 0) for level in existing), default=0)
+    forecasts = [c for c in candidates if FORECAST_RANK.get(c.level, 0) > predicted]
+    if forecasts:
+        chosen.append(max(forecasts, key=lambda c: FORECAST_RANK[c.level]))
     return chosen
 
 
@@ -235,10 +246,13 @@ def default_recipients(agreement: Agreement, level: str) -> list[User | str]:
 
 
 def recipients(agreement: Agreement, level: str) -> list[User | str]:
-    """The agreement's escalation contacts for ``level``, or the default matrix."""
+    """The agreement's escalation contacts for ``level``, or the default matrix (a forecast's
+    level falls back to the contacts of the level it stands in for, ``FORECAST_MATRIX``)."""
     contacts = list(
         EscalationContact.objects.filter(agreement=agreement, level=level).select_related("user")
     )
     if contacts:
         return [c.user if c.user_id else c.email for c in contacts]
+    if level in FORECAST_MATRIX:
+        return recipients(agreement, FORECAST_MATRIX[level])
     return default_recipients(agreement, level)

@@ -34,7 +34,7 @@ from monitoring.compliance.verdicts import (
     ticket_share_verdict,
     value_verdict,
 )
-from monitoring.evaluation import alert_emails, budgets
+from monitoring.evaluation import alert_emails, budgets, forecasts
 from monitoring.evaluation.period_breaches import record_outcome
 from monitoring.experience.measure import closes_at, experience_period
 from monitoring.models import (
@@ -176,8 +176,14 @@ def _evaluate_target(
         # While an outage is open, the next moment its budget is crossed is the period's
         # deadline: the deadline loop alerts then (``period_deadlines``).
         due = None if closed else next_crossing(verdict.crossings, verdict.status, now)
+        if not closed:
+            _forecast_into(
+                agreement, terms, target, service_ids, (start, end), window, verdict, unit, now
+            )
         row = _store(agreement, terms, target, (start, end), verdict, unit, goal, closed, now, due)
         record_outcome(agreement, target, row, verdict, unit, goal, now)
+        if not closed:
+            forecasts.record_forecast(agreement, target, row, verdict, goal, now)
     return len(periods)
 
 
@@ -213,6 +219,31 @@ def stored_ticket_counts(
             open=Count("pk"), at_risk=Count("pk", filter=Q(state=AT_RISK))
         )
     return decided["met"], decided["missed"], pending["open"], pending["at_risk"]
+def _forecast_into(
+    agreement: Agreement,
+    terms: MeasuredTerms,
+    target: MeasuredTarget,
+    service_ids: list[int],
+    period: tuple[datetime, datetime],
+    window: tuple[datetime, datetime],
+    verdict: Verdict,
+    unit: str,
+    now: datetime,
+) -> None:
+    """Put the open period's forecast (``monitoring.evaluation.forecasts``) into its
+    details, keeping the moments it first crossed into a predicted level."""
+    made = forecasts.forecast_period(agreement, terms, target, service_ids, window, now, measure)
+    if made is None:
+        return
+    previous = (
+        PeriodResult.objects.filter(
+            agreement=agreement, target_key=target.key, period_start=period[0]
+        )
+        .values_list("details", flat=True)
+        .first()
+    )
+    before = (previous or {}).get("forecast")
+    verdict.details["forecast"] = forecasts.as_details(made[0], now, before, unit)
 
 
 def _goal(target: MeasuredTarget) -> Goal:

@@ -30,6 +30,10 @@ class Level(models.TextChoices):
     MISSED_TARGET = "missed_target", "Target missed"
     BREACHED = "breached", "Threshold breached"
     CLOSED = "closed", "Recovered / closed"
+    # A forecast's early warnings (monitoring.evaluation.forecasts): raised once per period
+    # and level, ranked apart from the levels reached.
+    PREDICTED_MISS = "predicted_miss", "Predicted to miss"
+    PREDICTED_BREACH = "predicted_breach", "Predicted to breach"
 
 
 class TicketTimer(models.Model):

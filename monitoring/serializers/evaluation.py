@@ -172,6 +172,40 @@ class BudgetSerializer(serializers.Serializer):
     )
 
 
+class ForecastSerializer(serializers.Serializer):
+    """The period-end forecast of an open period (``docs/forecasts.md``)."""
+
+    value = serializers.FloatField(help_text="Forecast value at the period's end, in `unit`.")
+    low = serializers.FloatField(help_text="Lower end of the 80 % band.")
+    high = serializers.FloatField(help_text="Upper end of the 80 % band.")
+    unit = serializers.CharField()
+    predicted = serializers.ChoiceField(
+        choices=["met", "predicted_miss", "predicted_breach"],
+        help_text="The state the forecast predicts for the period's end.",
+    )
+    confidence = serializers.FloatField(help_text="How likely the predicted state is, 0 to 1.")
+    chance_missed = serializers.FloatField(help_text="Chance of missing the target, 0 to 1.")
+    chance_breached = serializers.FloatField(help_text="Chance of breaching the threshold.")
+    progress = serializers.FloatField(help_text="Share of the period's counted time seen.")
+    seasonal = serializers.BooleanField(help_text="Whether an hour-of-week profile was used.")
+    made_at = serializers.DateTimeField()
+    crossed_at = serializers.DateTimeField(
+        allow_null=True,
+        help_text="When the forecast first crossed into the predicted state (null for met).",
+    )
+
+
+def forecast_data(row: PeriodResult) -> dict | None:
+    """The forecast stored with an open period, as ``ForecastSerializer`` shows it."""
+    made = (row.details or {}).get("forecast")
+    if not made or row.closed_at is not None:
+        return None
+    crossed = (made.get("crossed") or {}).get(made["predicted"])
+    fields = ForecastSerializer().fields
+    data = {name: made.get(name) for name in fields if name != "crossed_at"}
+    return ForecastSerializer({**data, "crossed_at": crossed}).data
+
+
 class PeriodResultSerializer(serializers.ModelSerializer):
     """A target's achieved value in one measurement period; frozen once ``closed_at`` is set."""
 
@@ -181,6 +215,7 @@ class PeriodResultSerializer(serializers.ModelSerializer):
     budget = serializers.SerializerMethodField(
         help_text="The period's error budget; null for targets without one (CSAT, NPS, recovery)."
     )
+    forecast = serializers.SerializerMethodField()
 
     def get_status_text(self, row: PeriodResult) -> str:
         return state_word(row.status)
@@ -190,6 +225,9 @@ class PeriodResultSerializer(serializers.ModelSerializer):
         data = (row.details or {}).get("budget")
         budget = Budget.from_dict(data) if isinstance(data, dict) else None
         return BudgetSerializer(budget).data if budget is not None else None
+    @extend_schema_field(ForecastSerializer(allow_null=True))
+    def get_forecast(self, row: PeriodResult) -> dict | None:
+        return forecast_data(row)
 
     class Meta:
         model = PeriodResult
@@ -220,6 +258,7 @@ class PeriodResultSerializer(serializers.ModelSerializer):
             "details",
             "evaluated_at",
             "closed_at",
+            "forecast",
         ]
         read_only_fields = fields
 

@@ -202,6 +202,7 @@ def provider_dashboard(user: User, now: datetime | None = None) -> ProviderDashb
             "period",
             "period_start",
             "period_end",
+            "closed_at",
         )
     )
     by_agreement: dict[int, list[TargetPanel]] = defaultdict(list)

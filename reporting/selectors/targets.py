@@ -17,6 +17,7 @@ from monitoring.format import duration, number, percent, period_label
 from monitoring.models import PeriodResult
 from monitoring.presentation import goals
 from reporting.selectors.budgets import BudgetView, budget_view
+from reporting.selectors.forecasts import ForecastView, forecast_of
 from reporting.selectors.gauges import Gauge, gauge_for, higher_is_better
 from reporting.selectors.states import State, state_of
 from sla_portal.core.models import User
@@ -49,6 +50,8 @@ class TargetPanel:
     measured_percent: float | None = None
     # The period's error budget (reporting.selectors.budgets); None where the target has none.
     budget: BudgetView | None = None
+    # The period-end forecast (reporting.selectors.forecasts), while the period is open.
+    forecast: ForecastView | None = None
 
 
 def _remaining(row: PeriodResult) -> str:
@@ -142,6 +145,7 @@ def _panel(current: PeriodResult, history: list[PeriodResult]) -> TargetPanel:
         no_data_since=no_data_since,
         measured_percent=measured_percent,
         budget=budget_view(current),
+        forecast=forecast_of(current),
     )
 
 

@@ -1,0 +1,341 @@
+"""Forecasts of the period's end: fed from the database, computed by
+``monitoring.compliance.forecast``, stored in the period result and alerted once.
+
+``observe`` reads what a period showed at a moment (the live evaluation's clock, or a
+moment inside a closed period for the backtest, ``monitoring.evaluation.backtest``), with the
+same ``measure`` the evaluation uses, so a forecast and a verdict never count differently.
+``history_of`` reads the earlier closed periods of the target, and the seasonal profile of
+their bad events by hour of the week. ``record_forecast`` keeps the forecast in the
+period's ``details["forecast"]`` with the moment it first crossed into "predicted to miss"
+or "predicted to breach", and raises that level's alert once (``monitoring.evaluation.alerts``).
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from dataclasses import dataclass
+from datetime import datetime
+from statistics import pvariance
+
+from django.db.models import Q
+
+from agreements.models import Agreement
+from agreements.terms import MeasuredTarget, MeasuredTerms
+from monitoring.compliance import forecast as fc
+from monitoring.compliance.intervals import merge_intervals, total_seconds
+from monitoring.compliance.states import AT_RISK, MET
+from monitoring.compliance.verdicts import Goal, Verdict
+from monitoring.evaluation import alerts
+from monitoring.evaluation.period_breaches import value_text
+from monitoring.models import ErrorEvent, Level, Measurement, Outage, PeriodResult
+from monitoring.models.ownership import counted_for
+
+# Earlier periods a forecast learns from (a year of months, four years of quarters).
+HISTORY_PERIODS = 12
+LEVEL_OF = {fc.PREDICTED_MISS: Level.PREDICTED_MISS, fc.PREDICTED_BREACH: Level.PREDICTED_BREACH}
+
+
+def kind_of(target: MeasuredTarget) -> str | None:
+    """The forecast's shape of a target (``monitoring.compliance.forecast``), or ``None``
+    for targets without one (the longest recovery, survey scores)."""
+    if target.is_ticket_timer:
+        return fc.RATIO
+    if target.is_experience:
+        return None
+    if target.metric == "availability" and target.data_source == "uptime":
+        return fc.RATIO
+    if target.data_source == "errors":
+        return fc.COUNT
+    if target.data_source == "measurements":
+        return fc.MEAN
+    return None
+
+
+def target_kind_label(target: MeasuredTarget) -> str:
+    """The kind of target as the backtest's tables name it."""
+    if target.is_ticket_timer:
+        return "ticket share"
+    if target.metric == "availability":
+        return "availability"
+    if target.data_source == "errors":
+        return "error count"
+    return "measured value"
+
+
+# monitoring.evaluation.periods.measure: (agreement, terms, target, service ids, window,
+# now, closed) -> (verdict, unit, goal).
+Measure = Callable[..., tuple[Verdict, str, Goal]]
+
+
+@dataclass(frozen=True)
+class Seen:
+    """A period as seen at one moment: the forecast's observation and the verdict then."""
+
+    observation: fc.Observation
+    verdict: Verdict
+    goal: Goal
+
+
+def observe(
+    agreement: Agreement,
+    terms: MeasuredTerms,
+    target: MeasuredTarget,
+    service_ids: list[int],
+    period: tuple[datetime, datetime],
+    at: datetime,
+    measure: Measure,
+    profile: list[float] | None = None,
+) -> Seen | None:
+    """What ``period`` showed at ``at``, for a forecast; ``None`` when its kind has none or
+    nothing was measured. ``measure`` is the evaluation's own
+    (``monitoring.evaluation.periods.measure``, passed in: that module calls this one)."""
+    kind = kind_of(target)
+    if kind is None:
+        return None
+    start, end = period
+    at = min(max(at, start), end)
+    calendar = target.calendar
+    if target.metric == "availability" and not target.is_ticket_timer:
+        verdict, _, goal = measure(agreement, terms, target, service_ids, period, at, False)
+        d = verdict.details
+        if verdict.value is None or "counted_seconds" not in d:
+            return None
+        events = Outage.objects.filter(
+            Q(ended_at__isnull=True) | Q(ended_at__gt=start),
+            counted_for(agreement.customer_id),
+            service_id__in=service_ids,
+            started_at__lt=at,
+        ).count()
+        elapsed = d["elapsed_seconds"]
+        remaining = max(d["counted_seconds"] - elapsed, 0.0)
+        obs = fc.Observation(
+            fc.RATIO,
+            bad=d["down_seconds"],
+            total=elapsed,
+            events=events,
+            elapsed=elapsed,
+            remaining=remaining,
+            sized_events=True,
+            season_factor=_season_factor(calendar, period, at, profile, target.zone),
+        )
+        return Seen(obs, verdict, goal)
+    verdict, _, goal = measure(agreement, terms, target, service_ids, (start, at), at, False)
+    elapsed = calendar.business_seconds(start, at)
+    remaining = calendar.business_seconds(at, end)
+    d = verdict.details
+    if target.is_ticket_timer:
+        met, missed = d.get("met", 0), d.get("missed", 0)
+        obs = fc.Observation(fc.RATIO, missed, met + missed, missed, elapsed, remaining)
+    elif kind == fc.COUNT:
+        if verdict.value is None:
+            return None
+        count = int(verdict.value)
+        factor = _season_factor(calendar, period, at, profile, target.zone)
+        obs = fc.Observation(fc.COUNT, count, 0, count, elapsed, remaining, season_factor=factor)
+    else:
+        samples = _samples(agreement, target, service_ids, (start, at))
+        if not samples:
+            return None
+        spread = pvariance(samples) if len(samples) > 1 else 0.0
+        obs = fc.Observation(
+            fc.MEAN, sum(samples), len(samples), 0, elapsed, remaining, sample_variance=spread
+        )
+    return Seen(obs, verdict, goal)
+
+
+def _samples(
+    agreement: Agreement,
+    target: MeasuredTarget,
+    service_ids: list[int],
+    window: tuple[datetime, datetime],
+) -> list[float]:
+    values = Measurement.objects.filter(
+        counted_for(agreement.customer_id),
+        service_id__in=service_ids,
+        measured_at__gte=window[0],
+        measured_at__lt=window[1],
+    )
+    if target.name:
+        values = values.filter(name=target.name)
+    return list(values.values_list("value", flat=True))
+
+
+def _season_factor(calendar, period, at, profile, zone) -> float:
+    """How much worse the rest of the period's service time usually goes than what was
+    seen (``hour_of_week_profile``); 1.0 without a profile."""
+    if profile is None:
+        return 1.0
+    start, end = period
+    seen = merge_intervals(calendar.intervals(start, at)) if at > start else []
+    left = merge_intervals(calendar.intervals(at, end)) if end > at else []
+    if not seen or not left:
+        return 1.0
+    seen_w = fc.weighted_seconds(seen, profile, zone) / total_seconds(seen)
+    left_w = fc.weighted_seconds(left, profile, zone) / total_seconds(left)
+    return left_w / seen_w if seen_w > 0 else 1.0
+
+
+def history_of(
+    agreement: Agreement,
+    target: MeasuredTarget,
+    service_ids: list[int],
+    before: datetime,
+) -> tuple[fc.History, list[float] | None]:
+    """The earlier closed periods of ``target`` (at most ``HISTORY_PERIODS``, ending by
+    ``before``) as the forecast's history, and the seasonal profile of their bad events
+    (availability and error counts, where there is enough of it)."""
+    rows = list(
+        PeriodResult.objects.filter(
+            agreement=agreement,
+            target_key=target.key,
+            closed_at__isnull=False,
+            period_end__lte=before,
+            value__isnull=False,
+        )
+        .order_by("-period_start")
+        .values("period_start", "period_end", "value", "details")[:HISTORY_PERIODS]
+    )
+    if not rows:
+        return fc.History(), None
+    calendar = target.calendar
+    rates, volumes, sizes = [], [], []
+    for row in rows:
+        d = row["details"] or {}
+        service = calendar.business_seconds(row["period_start"], row["period_end"])
+        if target.is_ticket_timer:
+            decided = d.get("met", 0) + d.get("missed", 0)
+            if decided:
+                rates.append(d.get("missed", 0) / decided)
+                volumes.append(decided / service if service else 0.0)
+        elif target.metric == "availability":
+            if d.get("counted_seconds"):
+                rates.append(d.get("down_seconds", 0.0) / d["counted_seconds"])
+        elif target.data_source == "errors":
+            if service:
+                rates.append(row["value"] / service)
+        else:
+            rates.append(row["value"])
+            if service and d.get("samples"):
+                volumes.append(d["samples"] / service)
+    first = min(row["period_start"] for row in rows)
+    last = max(row["period_end"] for row in rows)
+    counted = counted_for(agreement.customer_id)
+    events: list[tuple[datetime, float]] = []
+    if target.metric == "availability" and not target.is_ticket_timer:
+        for a, b in Outage.objects.filter(
+            counted,
+            service_id__in=service_ids,
+            started_at__gte=first,
+            started_at__lt=last,
+            ended_at__isnull=False,
+        ).values_list("started_at", "ended_at"):
+            length = (min(b, last) - a).total_seconds()
+            events.append((a, length))
+            sizes.append(length)
+    elif target.data_source == "errors":
+        errors = ErrorEvent.objects.filter(
+            counted, service_id__in=service_ids, occurred_at__gte=first, occurred_at__lt=last
+        )
+        if target.error_category:
+            errors = errors.filter(category=target.error_category)
+        events = [(moment, 1.0) for moment in errors.values_list("occurred_at", flat=True)]
+    profile = None
+    if events:
+        exposure = merge_intervals(calendar.intervals(first, last))
+        profile = fc.hour_of_week_profile(events, exposure, target.zone)
+    return fc.History(rates, volumes, sizes), profile
+
+
+def forecast_period(
+    agreement: Agreement,
+    terms: MeasuredTerms,
+    target: MeasuredTarget,
+    service_ids: list[int],
+    period: tuple[datetime, datetime],
+    at: datetime,
+    measure: Measure,
+) -> tuple[fc.Forecast, Seen] | None:
+    """The forecast of ``period``'s end as seen at ``at``, from its history up to its start."""
+    if kind_of(target) is None:
+        return None
+    history, profile = history_of(agreement, target, service_ids, period[0])
+    seen = observe(agreement, terms, target, service_ids, period, at, measure, profile)
+    if seen is None:
+        return None
+    made = fc.forecast(seen.observation, seen.goal, history)
+    return (made, seen) if made is not None else None
+
+
+def as_details(made: fc.Forecast, now: datetime, previous: dict | None, unit: str) -> dict:
+    """The forecast as stored in ``details["forecast"]``, keeping the moments it first
+    crossed into each predicted level (a forecast that recovers keeps its history)."""
+    crossed = dict((previous or {}).get("crossed", {}))
+    if made.predicted != fc.MET:
+        crossed.setdefault(made.predicted, now.isoformat())
+        if made.predicted == fc.PREDICTED_BREACH:
+            crossed.setdefault(fc.PREDICTED_MISS, now.isoformat())
+    return {
+        "value": made.value,
+        "low": made.low,
+        "high": made.high,
+        "band": fc.BAND,
+        "unit": unit,
+        "status": made.status,
+        "predicted": made.predicted,
+        "confidence": made.confidence,
+        "chance_missed": made.chance_missed,
+        "chance_breached": made.chance_breached,
+        "progress": made.progress,
+        "seasonal": made.seasonal,
+        "history_periods": made.details.get("history", 0),
+        "made_at": now.isoformat(),
+        "crossed": crossed,
+    }
+
+
+def forecast_text(made: dict, goal: Goal) -> str:
+    """ "Forecast 99.62 % (80 % band 99.41 % to 99.80 %) against target 99.90 % (threshold
+    99.50 %); 91 % likely to miss the target", for the alert's email."""
+    unit = made["unit"]
+    band = value_text(made["low"], unit, goal).split(" against ")[0]
+    high = value_text(made["high"], unit, goal).split(" against ")[0]
+    text = value_text(made["value"], unit, goal)
+    head, _, rest = text.partition(" against ")
+    chance = (
+        made["chance_breached"]
+        if made["predicted"] == fc.PREDICTED_BREACH
+        else made["chance_missed"]
+    )
+    what = "breach the threshold" if made["predicted"] == fc.PREDICTED_BREACH else "miss the target"
+    return (
+        f"Forecast {head} (80 % band {band} to {high}) against {rest}; "
+        f"{chance * 100:.0f} % likely to {what}"
+    )
+
+
+def record_forecast(
+    agreement: Agreement,
+    target: MeasuredTarget,
+    row: PeriodResult,
+    verdict: Verdict,
+    goal: Goal,
+    now: datetime,
+) -> int:
+    """Raise the predicted level's alert once for an open period that has not missed yet
+    (a miss that happened is alerted as such); return how many alerts were new."""
+    made = (row.details or {}).get("forecast")
+    if not made or row.is_closed or verdict.status not in (MET, AT_RISK):
+        return 0
+    level = LEVEL_OF.get(made["predicted"])
+    if level is None:
+        return 0
+    candidate = alerts.Candidate(level, now, row.period_end, forecast_text(made, goal))
+    return alerts.raise_alerts(
+        agreement=agreement,
+        target_key=target.key,
+        target_label=target.label[:200],
+        candidates=[candidate],
+        now=now,
+        zone=target.zone,
+        period_result_id=row.pk,
+    )

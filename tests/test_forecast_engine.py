@@ -1,0 +1,218 @@
+"""Forecasts computed with each open period's evaluation: stored in the period result, the
+date they crossed into "predicted to miss", one alert through the escalation matrix, shown on
+both dashboards and in the API, scoped to the customer; and the backtest command."""
+
+from datetime import UTC, datetime, timedelta
+from io import StringIO
+
+import pytest
+from django.core.management import CommandError, call_command
+from django.urls import reverse
+from rest_framework.test import APIClient
+
+from monitoring.evaluation.periods import evaluate_periods
+from monitoring.ingest.uptime import checks_ingest, maintenance_ingest
+from monitoring.models import Alert, Level, PeriodResult
+from reporting.selectors.dashboards import customer_dashboard, provider_dashboard
+from sla_portal.core.models import Notification
+
+# A quarter of March 2026 gone (Gold: 99.9 % target, 99.5 % threshold, 24x7 UTC).
+NOW = datetime(2026, 3, 8, 12, 0, tzinfo=UTC)
+
+
+def utc(*args) -> datetime:
+    return datetime(*args, tzinfo=UTC)
+
+
+def down(start: datetime, minutes: int) -> list[dict]:
+    """Checks around one outage of ``minutes``."""
+    end = start + timedelta(minutes=minutes)
+    return [
+        {"checked_at": (start - timedelta(minutes=1)).isoformat(), "status": "up"},
+        {"checked_at": start.isoformat(), "status": "down"},
+        {"checked_at": end.isoformat(), "status": "up"},
+    ]
+
+
+@pytest.fixture
+def history(time_machine, active_acme_agreement, acme_desk, services):
+    """January and February with 10 minutes down each; March with 40 minutes down on the
+    3rd (90 % of the month's 44.6 min budget): at the pace so far the month misses."""
+    time_machine.move_to(NOW, tick=False)
+    rows = [{"checked_at": utc(2026, 1, 1).isoformat(), "status": "up"}]
+    rows += down(utc(2026, 1, 12, 9), 10) + down(utc(2026, 2, 10, 9), 10)
+    rows += down(utc(2026, 3, 3, 9), 40)
+    rows.append({"checked_at": (NOW - timedelta(minutes=1)).isoformat(), "status": "up"})
+    checks_ingest(acme_desk, services["portal"], rows)
+    evaluate_periods(NOW)
+    return active_acme_agreement
+
+
+def march(agreement) -> PeriodResult:
+    return PeriodResult.objects.get(
+        agreement=agreement, metric="availability", period_start=utc(2026, 3, 1)
+    )
+
+
+def test_open_period_stores_its_forecast_and_the_moment_it_crossed(history):
+    row = march(history)
+    made = row.details["forecast"]
+    assert row.status == "at_risk"
+    assert made["predicted"] == "predicted_miss"
+    assert 99.5 < made["low"] < made["value"] < 99.9 < made["high"] <= 100
+    assert made["crossed"]["predicted_miss"] == NOW.isoformat()
+    assert made["history_periods"] == 2
+    # Closed periods keep no forecast.
+    january = PeriodResult.objects.get(
+        agreement=history, metric="availability", period_start=utc(2026, 1, 1)
+    )
+    assert "forecast" not in january.details
+
+    evaluate_periods(NOW + timedelta(hours=1))
+    row.refresh_from_db()
+    assert row.details["forecast"]["crossed"]["predicted_miss"] == NOW.isoformat()
+    assert row.details["forecast"]["made_at"] == (NOW + timedelta(hours=1)).isoformat()
+
+
+def test_predicted_miss_alerts_once_with_the_forecasts_confidence(history):
+    alerts = Alert.objects.filter(period_result=march(history), level=Level.PREDICTED_MISS)
+    assert alerts.count() == 1
+    text = alerts.get().value_text
+    assert text.startswith("Forecast 99.")
+    assert "80 % band" in text and "% likely to miss the target" in text
+    evaluate_periods(NOW + timedelta(hours=2))
+    assert alerts.count() == 1
+    # Through the escalation matrix: the row of warnings (the team) when the agreement
+    # names nobody for predictions; the email says what the forecast is and how sure.
+    emails = Notification.objects.filter(kind="alert.predicted_miss")
+    assert emails.exists()
+    body = emails.first().body_text
+    assert "Predicted to miss" in body and "is forecast to miss its target" in body
+    assert "likely to miss the target" in body
+
+
+def test_less_time_left_after_announced_maintenance_changes_the_forecast(
+    history, acme_desk, services
+):
+    """Announced maintenance is left out of the time still to come."""
+    before = march(history).details["forecast"]["value"]
+    maintenance_ingest(
+        acme_desk,
+        [
+            {
+                "external_id": "long-window",
+                "service": services["portal"].name,
+                "starts_at": utc(2026, 3, 20).isoformat(),
+                "ends_at": utc(2026, 3, 21).isoformat(),
+                "announced_at": utc(2026, 3, 1).isoformat(),
+            }
+        ],
+    )
+    evaluate_periods(NOW + timedelta(minutes=5))
+    row = march(history)
+    assert row.details["counted_seconds"] < 31 * 86400
+    assert row.details["forecast"]["value"] != before
+
+
+def test_both_dashboards_and_the_api_show_the_forecast(
+    history, client, carol_customer, alice_manager
+):
+    panel = customer_dashboard(carol_customer, NOW)[0]
+    target = next(t for t in panel.targets if t.metric == "availability")
+    assert target.forecast.predicted == "predicted_miss"
+    assert target.forecast.crossed_at == NOW
+    client.force_login(carol_customer)
+    page = client.get(reverse("reporting:dashboard")).content.decode()
+    assert "Predicted to miss the target" in page and "Forecast crossed on" in page
+    assert "80 % band" in page
+
+    board = provider_dashboard(alice_manager, NOW)
+    chip = next(
+        t for light in board.agreements for t in light.targets if t.metric == "availability"
+    )
+    assert chip.forecast.word == "Predicted to miss the target"
+    client.force_login(alice_manager)
+    page = client.get(reverse("reporting:dashboard")).content.decode()
+    assert 'data-forecast="predicted_miss"' in page
+
+    api = APIClient()
+    api.force_authenticate(carol_customer)
+    body = api.get(f"/api/compliance/{march(history).pk}/").json()
+    assert body["forecast"]["predicted"] == "predicted_miss"
+    assert body["forecast"]["crossed_at"].startswith("2026-03-08T12:00")
+    assert body["forecast"]["low"] < body["forecast"]["value"] < body["forecast"]["high"]
+
+
+def test_another_customer_sees_no_forecast(history, other_org_viewer):
+    api = APIClient()
+    api.force_authenticate(other_org_viewer)
+    assert api.get(f"/api/compliance/{march(history).pk}/").status_code == 404
+    assert customer_dashboard(other_org_viewer, NOW) == []
+
+
+def test_backtest_command_over_the_closed_periods(history):
+    """January and February are closed: each seen at 25/50/75 %, both met."""
+    out = StringIO()
+    call_command("backtest_forecasts", "--agreement", history.reference, stdout=out)
+    table = out.getvalue()
+    assert "| availability | 25% | 2 | 0 |" in table
+    assert "| availability | 75% | 2 | 0 | 2 (100%) | 2 (100%) |" in table
+    # Right as often as the current value and no miss to warn of: it says so.
+    assert "availability at 50%: the forecast does no better than the current value" in table
+    assert "| availability | 2 | 0 | 0 / 0 | 0 / 0 | – / – | – |" in table
+
+
+def test_backtest_command_refuses_an_unknown_agreement(db):
+    with pytest.raises(CommandError, match="No agreement with the reference SLA-0000"):
+        call_command("backtest_forecasts", "--agreement", "SLA-0000", stdout=StringIO())
+
+
+@pytest.fixture
+def missed_february(time_machine, active_acme_agreement, acme_desk, services):
+    """January 10 min down; February (28 days, a 40.3 min budget) 25 min on the 3rd and the
+    10th, 20 min on the 20th: 70 min, missed. Evaluated in April: both months closed."""
+    now = utc(2026, 4, 2)
+    time_machine.move_to(now, tick=False)
+    rows = [{"checked_at": utc(2026, 1, 1).isoformat(), "status": "up"}]
+    rows += down(utc(2026, 1, 12, 9), 10)
+    rows += down(utc(2026, 2, 3, 9), 25) + down(utc(2026, 2, 10, 9), 25)
+    rows += down(utc(2026, 2, 20, 9), 20)
+    rows.append({"checked_at": (now - timedelta(minutes=1)).isoformat(), "status": "up"})
+    checks_ingest(acme_desk, services["portal"], rows)
+    evaluate_periods(now)
+    return active_acme_agreement
+
+
+def test_backtest_on_a_synthetic_history_with_a_missed_month(missed_february):
+    """At 25 % of February (the 8th) 25 min are down, within the budget: the current value
+    says met, the forecast (that pace, blended with January's) says missed. The daily scan
+    finds the forecast's first warning on the 4th (25 days before the end), the current
+    value's on the 11th, after the second outage (18 days)."""
+    out = StringIO()
+    call_command("backtest_forecasts", "--agreement", missed_february.reference, stdout=out)
+    lines = out.getvalue().splitlines()
+    assert "| availability | 25% | 2 | 1 | 2 (100%) | 1 (50%) | 2 (100%) | 1 / 0 | 0 / 0 |" in lines
+    assert (
+        "| availability | 50% | 2 | 1 | 2 (100%) | 2 (100%) | 2 (100%) | 1 / 1 | 0 / 0 |" in lines
+    )
+    assert not any(line.startswith("- availability at 25%") for line in lines)
+    assert any(
+        line.startswith("- availability at 50%: the forecast does no better") for line in lines
+    )
+    assert "| availability | 2 | 1 | 1 / 1 | 0 / 0 | 25.0 / 18.0 | 7.0 |" in lines
+    assert not any("warns of misses no earlier" in line for line in lines)
+
+
+def test_backtest_without_the_lead_time_scan(missed_february):
+    out = StringIO()
+    call_command(
+        "backtest_forecasts",
+        "--agreement",
+        missed_february.reference,
+        "--step-hours",
+        "0",
+        stdout=out,
+    )
+    assert "| availability | 25% |" in out.getvalue() and "Lead time" not in out.getvalue()
+    with pytest.raises(CommandError, match="--step-hours"):
+        call_command("backtest_forecasts", "--step-hours", "-1", stdout=StringIO())
