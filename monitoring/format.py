@@ -27,6 +27,10 @@ LEVEL_WORDS = {
     "missed_target": STATE_WORDS["missed_target"],
     "breached": STATE_WORDS["breached"],
     "closed": "Recovered",
+    # Burn-rate alerts (docs/burn-rates.md).
+    "burn_page": "Budget burning fast",
+    "burn_warn": "Budget burning",
+    "burn_recovered": "Burn recovered",
 }
 # The same levels as a sentence about the target, for emails and screen-reader text.
 LEVEL_MEANINGS = {
@@ -34,6 +38,9 @@ LEVEL_MEANINGS = {
     "missed_target": "has missed its target (still within the threshold)",
     "breached": "has breached the threshold of unacceptable service",
     "closed": "has recovered: the breach is over",
+    "burn_page": "is spending its error budget fast enough to run out long before the period ends",
+    "burn_warn": "is spending its error budget faster than the period can afford",
+    "burn_recovered": "spends its error budget slowly enough again",
 }
 
 

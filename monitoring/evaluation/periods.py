@@ -15,13 +15,15 @@ from datetime import datetime, time, timedelta
 from zoneinfo import ZoneInfo
 
 from django.db import transaction
-from django.db.models import Count, F, Max, Q
+from django.db.models import Count, F, Max, Q, Value
+from django.db.models.functions import Least
 from django.utils import timezone
 
 from agreements.models import Agreement, Service
 from agreements.terms import MONITORED_STATES, MeasuredTarget, MeasuredTerms, measured_terms
 from monitoring import staleness
 from monitoring.budget import next_crossing
+from monitoring.compliance.burn import spends
 from monitoring.compliance.periods import periods_between
 from monitoring.compliance.states import AT_RISK, BREACHED, MISSED_TARGET, NO_DATA
 from monitoring.compliance.verdicts import (
@@ -169,6 +171,9 @@ def _evaluate_target(
         # deadline: the deadline loop alerts then (``period_deadlines``).
         due = None if closed else next_crossing(verdict.crossings, verdict.status, now)
         row = _store(agreement, terms, target, (start, end), verdict, unit, goal, closed, now, due)
+        if not closed and spends(verdict.details):
+            # The deadline loop computes its burn rates at its next tick (``burn_rates``).
+            PeriodResult.objects.filter(pk=row.pk).update(burn_due=Least(F("burn_due"), Value(now)))
         record_outcome(agreement, target, row, verdict, unit, goal, now)
     return len(periods)
 
