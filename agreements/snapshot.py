@@ -111,6 +111,9 @@ def build_snapshot(agreement: Agreement) -> dict:
         # Only experience targets have one: other rows keep the snapshot they always had.
         if target.min_responses is not None:
             row["min_responses"] = _text(target.min_responses)
+        # Likewise only targets with their own burn-rate rules (docs/burn-rates.md).
+        if target.burn_rules:
+            row["burn_rules"] = target.burn_rules
         calendar = effective[target.pk]
         row["calendar"] = calendar.name if calendar is not None else "24x7"
         # Whether the target named that calendar itself or took its section's: a customer

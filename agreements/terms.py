@@ -12,6 +12,7 @@ from dataclasses import dataclass
 from datetime import date, time
 from decimal import Decimal
 
+from agreements.burn_rules import BurnRule, parse_rules
 from agreements.clock import BusinessCalendar
 from agreements.public_holidays import public_holidays, years_around
 
@@ -43,6 +44,8 @@ class MeasuredTarget:
     calendar: BusinessCalendar
     # CSAT and NPS targets: responses a period needs before it gets a verdict.
     min_responses: int | None = None
+    # The target's own burn-rate rules; empty: the default set (docs/burn-rates.md).
+    burn_rules: tuple[BurnRule, ...] = ()
 
     @property
     def higher_is_better(self) -> bool:
@@ -147,6 +150,7 @@ def terms_from_snapshot(version_id: int, snapshot: dict) -> MeasuredTerms:
                 calendar_name=name if name in calendars else "24x7",
                 calendar=calendars.get(name, BusinessCalendar.always()),
                 min_responses=int(row["min_responses"]) if row.get("min_responses") else None,
+                burn_rules=parse_rules(row.get("burn_rules"))[0],
             )
         )
     terms = snapshot["terms"]

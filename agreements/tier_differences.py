@@ -24,12 +24,14 @@ TIER_FIELDS = (
     "maintenance_notice_days",
     "maintenance_excluded",
 )
-# The target's spec fields (the calendar by id) plus its place in the table.
+# The target's spec fields (the calendar by id) plus its place in the table and its
+# burn-rate rules (docs/burn-rates.md), which a tier's target hands on to the agreement.
 TARGET_COPY_FIELDS = (
     *(f"{f}_id" if f == "calendar" else f for f in TARGET_SPEC_FIELDS),
     "position",
+    "burn_rules",
 )
-TARGET_COMPARE_FIELDS = tuple(f for f in TARGET_COPY_FIELDS if f != "position")
+TARGET_COMPARE_FIELDS = tuple(f for f in TARGET_COPY_FIELDS if f not in ("position", "burn_rules"))
 
 
 @dataclass(frozen=True)

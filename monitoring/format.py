@@ -29,6 +29,10 @@ LEVEL_WORDS = {
     "closed": "Recovered",
     "predicted_miss": "Predicted to miss",
     "predicted_breach": "Predicted to breach",
+    # Burn-rate alerts (docs/burn-rates.md).
+    "burn_page": "Budget burning fast",
+    "burn_warn": "Budget burning",
+    "burn_recovered": "Burn recovered",
 }
 # The same levels as a sentence about the target, for emails and screen-reader text.
 LEVEL_MEANINGS = {
@@ -38,6 +42,9 @@ LEVEL_MEANINGS = {
     "closed": "has recovered: the breach is over",
     "predicted_miss": "is forecast to miss its target by the end of the period",
     "predicted_breach": "is forecast to breach the threshold by the end of the period",
+    "burn_page": "is spending its error budget fast enough to run out long before the period ends",
+    "burn_warn": "is spending its error budget faster than the period can afford",
+    "burn_recovered": "spends its error budget slowly enough again",
 }
 
 

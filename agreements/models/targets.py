@@ -142,6 +142,13 @@ class TargetFields(models.Model):
         blank=True,
         help_text="CSAT and NPS targets: responses a period needs before it gets a verdict.",
     )
+    # Multi-window burn-rate alert rules (docs/burn-rates.md); empty: the default set, scaled
+    # to the period. Validated by ``agreements.burn_rules``.
+    burn_rules = models.JSONField(
+        null=True,
+        blank=True,
+        help_text="Burn-rate alert rules; empty means the default set scaled to the period.",
+    )
     position = models.PositiveSmallIntegerField(default=0)
 
     class Meta:

@@ -17,7 +17,7 @@ from django.utils import timezone
 from monitoring.evaluation.ack import ack_url, can_receive_ack_link
 from monitoring.evaluation.alerts import RANK, recipients
 from monitoring.format import LEVEL_MEANINGS, duration, state_word
-from monitoring.models import Alert, DigestItem, Level, TicketTimer
+from monitoring.models import Alert, BurnLevel, DigestItem, Level, TicketTimer
 from sla_portal.core.models import User
 from sla_portal.core.notifications import notify
 
@@ -74,7 +74,21 @@ def alert_context(alert: Alert, now: datetime | None = None) -> dict:
         "url": alert_url(alert),
         "alerts_url": settings.SITE_URL + reverse("monitoring:alert-list"),
         "ack_url": "",
+        "burn": _burn_context(alert),
     }
+
+
+def _burn_context(alert: Alert) -> dict:
+    """A burn-rate alert's rule and rates, as the burn computation recorded them."""
+    if not alert.burn_rule or alert.period_result is None:
+        return {}
+    rules = alert.period_result.burn.get("rules", [])
+    found = next((r for r in rules if r.get("name") == alert.burn_rule), {})
+    context = {**found, "rule": alert.burn_rule}
+    if found.get("long_seconds"):
+        context["long_text"] = duration(found["long_seconds"])
+        context["short_text"] = duration(found["short_seconds"])
+    return context
 
 
 def deliver_all_new_alerts(now: datetime, limit: int = 500) -> int:
@@ -110,11 +124,30 @@ def deliver_new_alerts(now: datetime, limit: int = 500) -> int:
     return len(alerts)
 
 
+# The escalation matrix's level whose people hear of a burn-rate alert: a page goes to those
+# of a missed target (the budget is on course to run out), a warning to those of a warning.
+BURN_MATRIX_LEVEL = {BurnLevel.PAGE: Level.MISSED_TARGET, BurnLevel.WARN: Level.WARNING}
+
+
 def _levels_covered(alert: Alert) -> list[str]:
     """The levels whose recipients hear about ``alert``: its own, plus lower levels that were
     never raised for its subject because it passed them at once (their people must not be
-    left out when the escalation matrix names different people per level)."""
+    left out when the escalation matrix names different people per level). A burn-rate
+    alert goes to its matrix level's people; its recovery to those who heard it fire."""
     level = alert.level
+    if level in BURN_MATRIX_LEVEL:
+        return [BURN_MATRIX_LEVEL[level]]
+    if level == BurnLevel.RECOVERED:
+        fired = (
+            Alert.objects.filter(
+                period_result_id=alert.period_result_id,
+                burn_rule=alert.burn_rule,
+                level__in=list(BURN_MATRIX_LEVEL),
+            )
+            .values_list("level", flat=True)
+            .first()
+        )
+        return [BURN_MATRIX_LEVEL.get(fired, Level.WARNING)]
     if level == Level.CLOSED:
         return [alert.breach.level if alert.breach_id else Level.WARNING]
     if level not in RANK:  # a forecast's level: its own matrix row (alerts.recipients)
@@ -166,12 +199,13 @@ def _email(alert: Alert, people: list[User | str], now: datetime) -> None:
         if p not in personal and (p if isinstance(p, str) else p.email).strip().lower() not in taken
     ]
     kind = f"alert.{alert.level}"
+    template = "emails/burn_alert" if alert.burn_rule else "emails/alert"
     for user in personal:
         notify(
             kind,
             alert.notification_key,
             [user],
-            "emails/alert",
+            template,
             {**context, "ack_url": ack_url(alert, user)},
             agreement_id=alert.agreement_id,
         )
@@ -180,7 +214,7 @@ def _email(alert: Alert, people: list[User | str], now: datetime) -> None:
             kind,
             alert.notification_key,
             shared,
-            "emails/alert",
+            template,
             context,
             agreement_id=alert.agreement_id,
         )

@@ -15,7 +15,9 @@ down. Here nothing stands between a deadline and its alert but the database:
    tick (``period_deadlines``; their alerts' emails are recorded by that evaluation), after
    the ticket alerts, so a shared probe's outage that crosses many budgets at once does
    not hold them up;
-5. write the heartbeat ``deadlines`` that ``/healthz`` judges the loop by.
+5. compute the burn rates of the periods whose burn moment came (``burn_rates``), raising
+   multi-window burn-rate alerts at that second, and record their emails at once;
+6. write the heartbeat ``deadlines`` that ``/healthz`` judges the loop by.
 
 Each step runs whatever the others did: an error in one (a data bug) is logged with its
 traceback, at most once a minute for the same error, and the rest of the tick and the
@@ -50,6 +52,7 @@ from django.utils import timezone
 
 from monitoring.evaluation import tickets as ticket_evaluation
 from monitoring.evaluation.alert_emails import deliver_new_alerts
+from monitoring.evaluation.burn_rates import claim_burn_deadlines
 from monitoring.evaluation.deadlines import claim_due_timer_tickets
 from monitoring.evaluation.period_deadlines import TICK_BUDGET, claim_period_deadlines
 from sla_portal.core.models import WorkerHeartbeat
@@ -132,12 +135,17 @@ def run_tick(now: datetime) -> TickResult:
     moments, moments_behind = step(
         "availability moments", lambda: claim_period_deadlines(now, budget=TICK_BUDGET)
     )
+    burns, burns_behind = step("burn rates", lambda: claim_burn_deadlines(now))
+    # The burn alerts just raised are emailed in this tick, not the next.
+    if burns:
+        more, more_behind = step("alert emails", _record_emails)
+        notified, notify_behind = notified + more, notify_behind or more_behind
     write_heartbeat(timezone.now())
     return TickResult(
-        claimed={"ticket timers": timers, "availability moments": moments},
+        claimed={"ticket timers": timers, "availability moments": moments, "burn rates": burns},
         evaluated=evaluated,
         notified=notified,
-        behind=timers_behind or tickets_behind or notify_behind or moments_behind,
+        behind=timers_behind or tickets_behind or notify_behind or moments_behind or burns_behind,
         failed=tuple(failed),
     )
 

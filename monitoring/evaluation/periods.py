@@ -16,13 +16,15 @@ from typing import Protocol
 from zoneinfo import ZoneInfo
 
 from django.db import transaction
-from django.db.models import Count, F, Max, Q
+from django.db.models import Count, F, Max, Q, Value
+from django.db.models.functions import Least
 from django.utils import timezone
 
 from agreements.models import Agreement, Service
 from agreements.terms import MONITORED_STATES, MeasuredTarget, MeasuredTerms, measured_terms
 from monitoring import staleness
 from monitoring.budget import next_crossing
+from monitoring.compliance.burn import spends
 from monitoring.compliance.periods import periods_between
 from monitoring.compliance.states import AT_RISK, BREACHED, MISSED_TARGET, NO_DATA
 from monitoring.compliance.verdicts import (
@@ -181,6 +183,9 @@ def _evaluate_target(
                 agreement, terms, target, service_ids, (start, end), window, verdict, unit, now
             )
         row = _store(agreement, terms, target, (start, end), verdict, unit, goal, closed, now, due)
+        if not closed and spends(verdict.details):
+            # The deadline loop computes its burn rates at its next tick (``burn_rates``).
+            PeriodResult.objects.filter(pk=row.pk).update(burn_due=Least(F("burn_due"), Value(now)))
         record_outcome(agreement, target, row, verdict, unit, goal, now)
         if not closed:
             forecasts.record_forecast(agreement, target, row, verdict, goal, now)
@@ -219,6 +224,8 @@ def stored_ticket_counts(
             open=Count("pk"), at_risk=Count("pk", filter=Q(state=AT_RISK))
         )
     return decided["met"], decided["missed"], pending["open"], pending["at_risk"]
+
+
 def _forecast_into(
     agreement: Agreement,
     terms: MeasuredTerms,

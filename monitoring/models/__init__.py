@@ -1,5 +1,6 @@
 from monitoring.models.alerts import Alert, Breach, DigestItem, EscalationContact
 from monitoring.models.evaluation import (
+    BurnLevel,
     EvaluationRequest,
     Level,
     PeriodResult,
@@ -17,6 +18,7 @@ from monitoring.models.uptime import MaintenanceWindow, Outage, UptimeCheck
 __all__ = [
     "Alert",
     "Breach",
+    "BurnLevel",
     "ContinuityIncident",
     "DigestItem",
     "ErrorEvent",

@@ -11,7 +11,7 @@ from django.conf import settings
 from django.db import models
 from django.db.models import Q
 
-from monitoring.models.evaluation import Level, PeriodResult
+from monitoring.models.evaluation import BurnLevel, Level, PeriodResult
 from sla_portal.core.scoping import ScopedManager
 
 
@@ -177,7 +177,9 @@ class Alert(models.Model):
         related_name="alerts",
         db_index=False,
     )
-    level = models.CharField(max_length=16, choices=Level.choices)
+    level = models.CharField(max_length=16, choices=Level.choices + BurnLevel.choices)
+    # Burn-rate alerts only: the rule that fired or recovered (docs/burn-rates.md).
+    burn_rule = models.CharField(max_length=40, blank=True, default="", db_default="")
     reached_at = models.DateTimeField(help_text="The moment the level was reached.")
     raised_at = models.DateTimeField()
     due_at = models.DateTimeField(null=True, blank=True)
@@ -215,10 +217,12 @@ class Alert(models.Model):
             models.UniqueConstraint(
                 fields=["ticket", "target_key", "level"], name="alert_once_per_ticket_level"
             ),
+            # A burn-rate rule fires and recovers once per period: the rule is part of the
+            # key (empty for the period's own levels).
             models.UniqueConstraint(
-                fields=["period_result", "level"],
+                fields=["period_result", "level", "burn_rule"],
                 condition=Q(period_result__isnull=False),
-                name="alert_once_per_period_level",
+                name="alert_once_per_period_level_rule",
             ),
         ]
         indexes = [

@@ -36,6 +36,15 @@ class Level(models.TextChoices):
     PREDICTED_BREACH = "predicted_breach", "Predicted to breach"
 
 
+class BurnLevel(models.TextChoices):
+    """Levels of burn-rate alerts (docs/burn-rates.md): a rule fires once per period as a
+    page or a warning, and says once that it recovered."""
+
+    PAGE = "burn_page", "Budget burning fast (page)"
+    WARN = "burn_warn", "Budget burning (warning)"
+    RECOVERED = "burn_recovered", "Budget burn recovered"
+
+
 class TicketTimer(models.Model):
     """One time target (first response or resolution) running on one ticket."""
 
@@ -167,6 +176,12 @@ class PeriodResult(models.Model):
     # moment the period's downtime crosses the warning share, the target or the threshold
     # (``monitoring.budget``). Empty when nothing more can be crossed by time passing.
     next_due = models.DateTimeField(null=True, blank=True)
+    # The burn-rate deadline (docs/burn-rates.md): when the deadline loop next computes this
+    # period's burn rates. Set to the evaluation's time when new data may have changed them,
+    # and by the burn computation to the next moment a rule fires or recovers.
+    burn_due = models.DateTimeField(null=True, blank=True)
+    # The rules' rates at the last burn computation, and whether each fires.
+    burn = models.JSONField(default=dict, blank=True)
 
     scope_paths = ("customer",)
     objects = ScopedManager()
@@ -190,6 +205,9 @@ class PeriodResult(models.Model):
             # small as the outages going on.
             models.Index(
                 fields=["next_due"], condition=Q(next_due__isnull=False), name="period_next_due"
+            ),
+            models.Index(
+                fields=["burn_due"], condition=Q(burn_due__isnull=False), name="period_burn_due"
             ),
         ]
 

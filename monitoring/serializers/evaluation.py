@@ -225,6 +225,7 @@ class PeriodResultSerializer(serializers.ModelSerializer):
         data = (row.details or {}).get("budget")
         budget = Budget.from_dict(data) if isinstance(data, dict) else None
         return BudgetSerializer(budget).data if budget is not None else None
+
     @extend_schema_field(ForecastSerializer(allow_null=True))
     def get_forecast(self, row: PeriodResult) -> dict | None:
         return forecast_data(row)

@@ -1,0 +1,114 @@
+"""Burn-rate alert rules of a target: the SRE workbook's default set and a target's own.
+
+A rule says: alert ``severity`` when the error budget burns faster than ``factor`` over a
+long window and a short one at once (docs/burn-rates.md). The rules are part of what the
+parties sign (the target's ``burn_rules``, recorded in the version's snapshot), so they are
+parsed and validated here, below monitoring, with clear errors per rule and field; the rates
+themselves are computed by ``monitoring.compliance.burn``.
+
+Pure, no Django (house style point 2).
+"""
+
+from __future__ import annotations
+
+import math
+from dataclasses import dataclass
+
+__all__ = ["DEFAULT_RULES", "PAGE", "REFERENCE_SECONDS", "WARN", "BurnRule", "parse_rules"]
+
+PAGE = "page"
+WARN = "warn"
+SEVERITIES = (PAGE, WARN)
+# The workbook's rules are written for a 30-day window; default windows are this share of it.
+REFERENCE_SECONDS = 30 * 86400.0
+# A rule's window may be no shorter than this (a shorter one says nothing but noise).
+MIN_WINDOW_SECONDS = 1.0
+
+
+@dataclass(frozen=True)
+class BurnRule:
+    """Fire ``severity`` when the burn rate over both windows exceeds ``factor``.
+
+    ``long_seconds`` and ``short_seconds`` are seconds of counted time. ``scaled`` rules
+    (the default set) are written for a 30-day period of round-the-clock time and are
+    stretched to the period's counted time (``rules_for_period``); rules configured on a
+    target are taken as written."""
+
+    name: str
+    severity: str
+    long_seconds: float
+    short_seconds: float
+    factor: float
+    scaled: bool = False
+
+    def as_dict(self) -> dict:
+        return {
+            "name": self.name,
+            "severity": self.severity,
+            "long_seconds": self.long_seconds,
+            "short_seconds": self.short_seconds,
+            "factor": self.factor,
+        }
+
+
+DEFAULT_RULES = (
+    BurnRule("page-1h", PAGE, 3600.0, 300.0, 14.4, scaled=True),
+    BurnRule("page-6h", PAGE, 6 * 3600.0, 1800.0, 6.0, scaled=True),
+    BurnRule("warn-3d", WARN, 3 * 86400.0, 6 * 3600.0, 1.0, scaled=True),
+)
+
+
+def parse_rules(raw: object) -> tuple[tuple[BurnRule, ...], dict[str, str]]:
+    """Rules from a target's configuration (a list of objects, see ``BurnRule.as_dict``),
+    and the errors found, keyed ``"<index>.<field>"`` (empty when it is valid). ``None`` or
+    an empty list is no configuration: the default set applies."""
+    if raw in (None, []):
+        return (), {}
+    if not isinstance(raw, list):
+        return (), {"rules": "Expected a list of rules."}
+    rules, errors, names = [], {}, set()
+    for index, item in enumerate(raw):
+        if not isinstance(item, dict):
+            errors[f"{index}"] = "Each rule is an object with name, severity, windows and factor."
+            continue
+        unknown = set(item) - {"name", "severity", "long_seconds", "short_seconds", "factor"}
+        if unknown:
+            errors[f"{index}"] = f"Unknown field(s): {', '.join(sorted(unknown))}."
+        name = str(item.get("name") or "").strip()
+        if not name or len(name) > 40:
+            errors[f"{index}.name"] = "A name of 1 to 40 characters is required."
+        elif name in names:
+            errors[f"{index}.name"] = f"The name {name!r} is used twice."
+        names.add(name)
+        severity = item.get("severity")
+        if severity not in SEVERITIES:
+            errors[f"{index}.severity"] = "Severity is 'page' or 'warn'."
+        numbers = {}
+        for key in ("long_seconds", "short_seconds", "factor"):
+            value = item.get(key)
+            if isinstance(value, bool) or not isinstance(value, int | float):
+                errors[f"{index}.{key}"] = "A number is required."
+            elif not math.isfinite(value) or value <= 0:
+                errors[f"{index}.{key}"] = "Must be a positive number."
+            else:
+                numbers[key] = float(value)
+        if len(numbers) == 3:
+            if numbers["short_seconds"] < MIN_WINDOW_SECONDS:
+                errors[f"{index}.short_seconds"] = "The short window is at least 1 second."
+            if numbers["short_seconds"] >= numbers["long_seconds"]:
+                errors[f"{index}.short_seconds"] = "The short window is shorter than the long one."
+            if numbers["long_seconds"] > 366 * 86400:
+                errors[f"{index}.long_seconds"] = "The long window is at most a year."
+        if not any(key.startswith(f"{index}") for key in errors):
+            rules.append(
+                BurnRule(
+                    name,
+                    severity,
+                    numbers["long_seconds"],
+                    numbers["short_seconds"],
+                    numbers["factor"],
+                )
+            )
+    if len(raw) > 10:
+        errors["rules"] = "At most 10 rules per target."
+    return (tuple(rules) if not errors else ()), errors

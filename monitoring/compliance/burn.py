@@ -1,0 +1,297 @@
+"""Burn rates of an error budget over sliding windows, and the moments a rule fires or recovers.
+
+The SRE workbook's multi-window, multi-burn-rate alerts (docs/burn-rates.md): a rule fires when
+the budget is being spent ``factor`` times faster than a spend that would use exactly the
+period's budget by its end, over a long window *and* a short one (the long one proves the burn
+is significant, the short one that it is still going on). A rate of 1 spends the budget in
+exactly the period; 14.4 over 1/720 of the period spends 2 % of it.
+
+Windows are measured in the target's *counted* time (service hours of its calendar, minus
+excluded maintenance and unmeasured time), so "the last hour" of an office-hours target at
+09:30 on a Monday reaches back into Friday afternoon. They are clipped to the period's start:
+each period has a budget of its own and what happened before it spent none of it, so a
+window's denominator is always its full length (time before the period counts as no burn).
+
+Pure, no Django (house style point 2): the engine (``monitoring.evaluation.burn_rates``)
+reads outages and event counts from PostgreSQL and stores what this returns.
+"""
+
+from __future__ import annotations
+
+import math
+from collections.abc import Callable, Iterable, Sequence
+from dataclasses import dataclass, field
+from datetime import datetime, timedelta
+
+from agreements.burn_rules import (
+    DEFAULT_RULES,
+    PAGE,
+    REFERENCE_SECONDS,
+    WARN,
+    BurnRule,
+    parse_rules,
+)
+from monitoring.compliance.intervals import (
+    cap,
+    intersect,
+    merge_intervals,
+    subtract,
+    total_seconds,
+)
+from monitoring.compliance.states import Interval
+
+__all__ = [
+    "DEFAULT_RULES",
+    "PAGE",
+    "REFERENCE_SECONDS",
+    "WARN",
+    "BurnReport",
+    "BurnRule",
+    "RuleState",
+    "availability_burn",
+    "count_burn",
+    "counted_time",
+    "expected_tickets",
+    "parse_rules",
+    "rules_for_period",
+    "spends",
+    "window_start",
+]
+
+# Firing and recovery moments are found to this precision.
+PRECISION = timedelta(milliseconds=1)
+
+
+def rules_for_period(rules: Sequence[BurnRule], period_seconds: float) -> list[BurnRule]:
+    """The rules with their windows in this period's counted seconds: scaled ones keep the
+    share of the period they have in 30 days (1 h is 1/720 of the period: 3 h of a
+    round-the-clock quarter, about 15 min of an office-hours month), so a factor spends the
+    same share of the budget in a long window whatever the period and service hours."""
+    found = []
+    for rule in rules:
+        if rule.scaled:
+            share = period_seconds / REFERENCE_SECONDS
+            rule = BurnRule(
+                rule.name,
+                rule.severity,
+                rule.long_seconds * share,
+                rule.short_seconds * share,
+                rule.factor,
+            )
+        found.append(rule)
+    return found
+
+
+def counted_time(
+    service: Iterable[Interval],
+    excluded_maintenance: Iterable[Interval],
+    max_excluded_seconds: float | None,
+    unmeasured: Iterable[Interval],
+) -> list[Interval]:
+    """The period's counted time, as ``availability_verdict`` counts it: service hours,
+    minus announced maintenance (at most the allowed seconds), minus unmeasured time."""
+    service = merge_intervals(service)
+    maintenance = intersect(service, merge_intervals(excluded_maintenance))
+    if max_excluded_seconds is not None:
+        maintenance = cap(maintenance, max_excluded_seconds)
+    return subtract(subtract(service, maintenance), merge_intervals(unmeasured))
+
+
+def spends(details: dict) -> bool:
+    """Whether a period's verdict shows any spend of its budget (downtime, a missed
+    ticket, an error): only then can a burn rule fire, so only then is it computed."""
+    return bool(details.get("down_seconds") or details.get("missed") or details.get("count"))
+
+
+def window_start(counted: Sequence[Interval], now: datetime, seconds: float) -> datetime:
+    """The moment ``seconds`` of counted time before ``now`` (the period's first counted
+    moment when it holds less)."""
+    left = seconds
+    for a, b in reversed(counted):
+        if a >= now:
+            continue
+        b = min(b, now)
+        length = (b - a).total_seconds()
+        if length >= left:
+            return b - timedelta(seconds=left)
+        left -= length
+    return counted[0][0] if counted else now
+
+
+@dataclass(frozen=True)
+class RuleState:
+    """One rule's rates at a moment, and whether it fires."""
+
+    rule: BurnRule
+    long_rate: float
+    short_rate: float
+
+    @property
+    def firing(self) -> bool:
+        return self.long_rate > self.rule.factor and self.short_rate > self.rule.factor
+
+    def as_dict(self) -> dict:
+        return {
+            **self.rule.as_dict(),
+            "long_rate": _finite(self.long_rate),
+            "short_rate": _finite(self.short_rate),
+            "firing": self.firing,
+        }
+
+
+@dataclass(frozen=True)
+class BurnReport:
+    """The rules' states now, and for each rule the next moment it changes by time alone
+    (fires while an outage goes on, or recovers as old spend slides out of its windows)."""
+
+    states: list[RuleState]
+    moments: dict[str, datetime] = field(default_factory=dict)
+
+    @property
+    def next_moment(self) -> datetime | None:
+        return min(self.moments.values(), default=None)
+
+
+def _rate(spent: float, allowance_per_second: float, seconds: float) -> float:
+    allowed = allowance_per_second * seconds
+    if allowed <= 0:
+        return math.inf if spent > 0 else 0.0
+    return spent / allowed
+
+
+def _finite(value: float) -> float | None:
+    return value if math.isfinite(value) else None
+
+
+def _first_true(test: Callable[[datetime], bool], low: datetime, high: datetime) -> datetime | None:
+    """The first moment in ``(low, high]`` at which a monotone ``test`` holds (to
+    ``PRECISION``, rounded up so the moment itself shows it), or ``None``."""
+    if not test(high):
+        return None
+    while high - low > PRECISION:
+        middle = low + (high - low) / 2
+        if test(middle):
+            high = middle
+        else:
+            low = middle
+    return high
+
+
+def availability_burn(
+    counted: Sequence[Interval],
+    outages: Iterable[tuple[datetime, datetime | None]],
+    now: datetime,
+    target: float,
+    rules: Sequence[BurnRule],
+) -> BurnReport:
+    """Burn rates of an availability target::
+
+        rate = downtime in the window's counted time / (window x (100 - target) / 100)
+
+    ``counted`` is the period's counted time (sorted, disjoint), ``outages`` the period's
+    outages (an open one has no end). While an outage is open the downtime in every window
+    only grows, so each rule's firing moment is found by bisection up to the period's end;
+    once none is open the rates only fall, and a firing rule's recovery moment is found
+    the same way."""
+    counted = list(counted)
+    if not counted:
+        return BurnReport([])
+    period_end = counted[-1][1]
+    outages = list(outages)
+    is_open = any(b is None for _, b in outages)
+    spans = merge_intervals((a, period_end if b is None else b) for a, b in outages)
+    down = intersect(counted, spans)
+    fraction = (100 - target) / 100
+
+    def rates(rule: BurnRule, at: datetime) -> tuple[float, float]:
+        found = []
+        for seconds in (rule.long_seconds, rule.short_seconds):
+            start = window_start(counted, at, seconds)
+            spent = total_seconds(intersect(down, [(start, at)])) if at > start else 0.0
+            found.append(_rate(spent, fraction, seconds))
+        return found[0], found[1]
+
+    def firing(rule: BurnRule, at: datetime) -> bool:
+        return RuleState(rule, *rates(rule, at)).firing
+
+    states, moments = [], {}
+    horizon = max(now, period_end)
+    for rule in rules:
+        state = RuleState(rule, *rates(rule, now))
+        states.append(state)
+        if state.firing and not is_open:
+            moment = _first_true(lambda at, r=rule: not firing(r, at), now, horizon)
+        elif not state.firing and is_open:
+            moment = _first_true(lambda at, r=rule: firing(r, at), now, horizon)
+        else:
+            moment = None
+        if moment is not None and moment < period_end:
+            moments[rule.name] = moment
+    return BurnReport(states, moments)
+
+
+def count_burn(
+    counted: Sequence[Interval],
+    events: Sequence[datetime],
+    now: datetime,
+    budget: float,
+    rules: Sequence[BurnRule],
+) -> BurnReport:
+    """Burn rates of a budget of events (tickets that may miss, errors that may occur)::
+
+        period = the period's counted seconds
+        rate   = events in the window / (budget x window / period)
+
+    ``events`` are the moments of the spending events of the period so far (sorted; only
+    those inside the longest window matter). A window of counted time reaches back to its
+    start in wall time and counts every event since, in or out of service hours (the
+    period's verdict counts them all too). New events come with new data, which re-runs
+    this; by time alone the rates only fall, so the moment given is a firing rule's
+    recovery."""
+    counted = list(counted)
+    if not counted:
+        return BurnReport([])
+    period_seconds = total_seconds(counted)
+    per_second = budget / period_seconds if period_seconds > 0 else 0.0
+    events = sorted(events)
+    period_end = counted[-1][1]
+
+    def rates(rule: BurnRule, at: datetime) -> tuple[float, float]:
+        found = []
+        for seconds in (rule.long_seconds, rule.short_seconds):
+            start = window_start(counted, at, seconds)
+            spent = sum(1 for moment in events if start <= moment <= at)
+            found.append(_rate(spent, per_second, seconds))
+        return found[0], found[1]
+
+    states, moments = [], {}
+    for rule in rules:
+        state = RuleState(rule, *rates(rule, now))
+        states.append(state)
+        if state.firing:
+            moment = _first_true(
+                lambda at, r=rule: not RuleState(r, *rates(r, at)).firing,
+                now,
+                max(now, period_end),
+            )
+            if moment is not None and moment < period_end:
+                moments[rule.name] = moment
+    return BurnReport(states, moments)
+
+
+def expected_tickets(
+    decided: int,
+    pending: int,
+    elapsed_seconds: float,
+    period_seconds: float,
+    earlier_decided: Sequence[int] = (),
+) -> float:
+    """The tickets a period is expected to decide: the larger of what it holds so far
+    (decided and still pending) extrapolated over its service time, and the mean of the
+    decided counts of earlier periods (when there are any). Early in a period the
+    extrapolation of a handful of tickets would make every miss look like a fire; the
+    history steadies it. At least 1, so one miss is never a division by zero."""
+    so_far = decided + pending
+    extrapolated = so_far * period_seconds / elapsed_seconds if elapsed_seconds > 0 else so_far
+    history = sum(earlier_decided) / len(earlier_decided) if earlier_decided else 0.0
+    return max(extrapolated, history, 1.0)
