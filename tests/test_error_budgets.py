@@ -211,3 +211,18 @@ def test_a_moment_once_reached_is_kept_and_survives_the_round_trip():
     assert Budget.from_dict(kept.as_dict()) == kept
     assert Budget.from_dict({"kind": "tickets"}) is None
     assert carried(now, None) is now
+
+
+def test_a_crossing_whose_allowance_ends_on_a_whole_microsecond_is_past_it():
+    """24x7 March at 99.5 %, warning at 90 %: 12,052.8 s. 3,463 s down before, an outage open
+    from 00:58 crosses 8,589.8 s later; 8,589.8 x 10^6 rounds down in floating point, yet the
+    moment must be the first microsecond past the allowance, where the verdict warns."""
+    march = (datetime(2026, 3, 1, tzinfo=UTC), datetime(2026, 4, 1, tzinfo=UTC))
+    goal = Goal(99.5, 99.5, True, 90.0)
+    start = march[0]
+    outages = [(start + timedelta(minutes=58), None), (start, start + timedelta(seconds=3463))]
+    always = BusinessCalendar.always()
+    found = availability_verdict(always, march, start, outages, [], None, goal).crossings
+    assert found["warning"] == datetime(2026, 3, 1, 3, 21, 9, 800001, tzinfo=UTC)
+    at = availability_verdict(always, march, found["warning"], outages, [], None, goal)
+    assert at.status == "at_risk"

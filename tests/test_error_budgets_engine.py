@@ -7,12 +7,15 @@ instants, so each budget is hand-computable (the pure arithmetic is pinned in
 
 from __future__ import annotations
 
-from datetime import UTC, datetime, timedelta
+from datetime import UTC, date, datetime, timedelta
+from zoneinfo import ZoneInfo
 
 import pytest
 from django.urls import reverse
 from rest_framework.test import APIClient
 
+from agreements.services import lifecycle
+from agreements.services.drafting import agreement_create_from_tier
 from agreements.terms import measured_terms
 from monitoring.evaluation.periods import evaluate_periods
 from monitoring.evaluation.tickets import evaluate_pending_tickets
@@ -20,6 +23,7 @@ from monitoring.ingest.events import errors_ingest, measurements_ingest
 from monitoring.ingest.tickets import tickets_ingest
 from monitoring.ingest.uptime import checks_ingest, maintenance_ingest
 from monitoring.models import PeriodResult, TicketTimer
+from tests.support.agreements import complete_for_proposal
 
 pytestmark = pytest.mark.django_db
 
@@ -103,6 +107,82 @@ def test_availability_budget_is_stored_to_the_second_and_kept_once_the_period_cl
     closed = PeriodResult.objects.get(target_key=key, period_start=utc(2026, 3, 1))
     assert closed.closed_at is not None
     assert closed.details["budget"]["ran_out_at"] == budget["ran_out_at"]
+
+
+def berlin(*args: int) -> datetime:
+    return datetime(*args, tzinfo=ZoneInfo("Europe/Berlin")).astimezone(UTC)
+
+
+@pytest.fixture
+def bronze_for_acme(tiers, services, acme, alice_manager, carol_customer):
+    """Bronze for Acme, in force: availability 99 % / 98 % on Berlin office hours (Mon-Fri
+    08:00-18:00, Berlin public holidays), up to 480 min of maintenance announced 5 days ahead
+    excluded."""
+    agreement = agreement_create_from_tier(
+        tier=tiers["bronze"],
+        customer=acme,
+        title="Intranet – Bronze",
+        services=[services["portal"]],
+        effective_from=date(2026, 1, 1),
+        created_by=alice_manager,
+    )
+    complete_for_proposal(agreement)
+    version = lifecycle.propose(agreement, alice_manager)
+    lifecycle.accept(agreement, carol_customer, version.number)
+    lifecycle.sign(agreement, alice_manager)
+    lifecycle.sign(agreement, carol_customer)
+    agreement.refresh_from_db()
+    assert agreement.status == "active"
+    return agreement
+
+
+def test_availability_budget_on_office_hours_with_holidays_and_maintenance_to_the_second(
+    bronze_for_acme, acme_desk, services
+):
+    """April 2026 has 22 weekdays; Good Friday (3rd) and Easter Monday (6th) are holidays:
+    20 x 10 h = 720,000 s of service. Maintenance Tuesday 7 April 08:00-10:00 is excluded:
+    712,800 s counted. 99 % allows 7,128 s, 98 % allows 14,256 s.
+
+    Thursday 2 April 17:00-19:00 counts 17:00-18:00 (3,600 s); Good Friday 10:00-12:00 counts
+    nothing; Tuesday 7 April 09:00-11:00 counts 10:00-11:00, and the 3,528 s left run out at
+    10:58:48 Berlin time."""
+    portal = services["portal"]
+    spans = [
+        (berlin(2026, 4, 1, 0), "up"),
+        (berlin(2026, 4, 2, 17), "down"),
+        (berlin(2026, 4, 2, 19), "up"),
+        (berlin(2026, 4, 3, 10), "down"),
+        (berlin(2026, 4, 3, 12), "up"),
+        (berlin(2026, 4, 7, 9), "down"),
+        (berlin(2026, 4, 7, 11), "up"),
+    ]
+    checks_ingest(
+        acme_desk, portal, [{"checked_at": at.isoformat(), "status": st} for at, st in spans]
+    )
+    maintenance_ingest(
+        acme_desk,
+        [
+            {
+                "external_id": "db-upgrade",
+                "service": portal.name,
+                "starts_at": berlin(2026, 4, 7, 8).isoformat(),
+                "ends_at": berlin(2026, 4, 7, 10).isoformat(),
+                "announced_at": berlin(2026, 3, 20, 12).isoformat(),
+            }
+        ],
+    )
+    evaluate_periods(berlin(2026, 4, 8, 12))
+    key = key_of(bronze_for_acme, metric="availability")
+    budget = budget_of(bronze_for_acme, key, berlin(2026, 4, 1))
+    assert budget["basis"]["counted_seconds"] == 712_800
+    assert budget["allowed"] == pytest.approx(7_128)
+    assert budget["allowed_threshold"] == pytest.approx(14_256)
+    assert budget["consumed"] == 7_200
+    assert budget["remaining"] == pytest.approx(-72)
+    assert budget["remaining_threshold"] == pytest.approx(7_056)
+    ran_out = moment(budget["ran_out_at"])
+    assert ran_out.replace(microsecond=0) == berlin(2026, 4, 7, 10, 58, 48)
+    assert budget["threshold_ran_out_at"] is None
 
 
 def test_error_budget_runs_out_with_the_error_past_the_target(

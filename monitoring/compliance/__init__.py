@@ -1,8 +1,9 @@
 """Compliance arithmetic: ticket timers, measurement periods and per-period verdicts.
 
 One module per area: ``states`` (the statuses and the tolerance every comparison uses),
-``timers`` (a ticket's clock), ``periods`` (month, quarter, year bounds) and ``verdicts`` (a
-period's value against its target and threshold).
+``timers`` (a ticket's clock), ``periods`` (month, quarter, year bounds), ``verdicts`` (a
+period's value against its target and threshold) and ``budgets`` (the period's error budget:
+what may still go wrong before the target and the threshold, and when it ran out).
 
 Pure functions over plain values (datetimes, floats, lists) and a
 :class:`~agreements.clock.BusinessCalendar`; no Django. The evaluation services feed them from

@@ -219,7 +219,13 @@ def _runs_past(runs: list[Interval], allowance: float) -> datetime | None:
         length = (b - a).total_seconds()
         if used + length > allowance:
             left = max(0.0, allowance - used)
-            return min(b, a + timedelta(microseconds=math.floor(left * 1_000_000) + 1))
+            micro = math.floor(left * 1_000_000) + 1
+            # Floating point can land a whole microsecond short (allowance - used x 10^6 is
+            # 8,589,799,999.99... for 8,589.8 s): the moment is past the allowance, not on it,
+            # counted the way the verdict adds the downtime up.
+            while used + micro / 1_000_000 <= allowance:
+                micro += 1
+            return min(b, a + timedelta(microseconds=micro))
         used += length
     return None
 
