@@ -97,6 +97,8 @@ def test_only_negotiators_replay(client, counter_proposal, victor_viewer, tom_te
         ({"until": "31/03/2026"}, "until"),
         ({"until": "2999-01-01"}, "until"),
         ({"version": "v2"}, "version"),
+        ({"version": "12345678901234567890"}, "version"),
+        ({"until": "0001-01-01"}, "until"),
     ],
 )
 def test_bad_input_names_the_field(client, counter_proposal, alice_manager, query, field):

@@ -115,3 +115,27 @@ def test_an_unknown_upload_key_is_not_found(client, counter_proposal, alice_mana
     assert client.get(url, {"upload": "replay:nothing"}).status_code == 404
     api = f"/api/agreements/{counter_proposal.pk}/replay/"
     assert client.get(api, {"upload": "replay:nothing"}).status_code == 404
+
+
+def test_an_unreadable_export_says_why_and_stops(
+    client, counter_proposal, alice_manager, media, monkeypatch
+):
+    queued = []
+    monkeypatch.setattr(uploads, "replay_upload_enqueue", lambda *args: queued.append(args))
+    client.force_login(alice_manager)
+    url = f"/api/agreements/{counter_proposal.pk}/replay/"
+    data = QUERY | {
+        "file": SimpleUploadedFile("health.csv.gz", b"not gzip at all"),
+        "format": "healthcheck",
+        "service": "Customer Portal",
+    }
+    upload = client.post(url, data).json()["upload"]
+    uploads.replay_upload_in_task(*queued[0])
+    response = client.get(url, {"upload": upload})
+    assert response.status_code == 400 and "file" in response.json()
+    panel = client.get(
+        reverse("reporting:agreement-replay", args=[counter_proposal.pk]),
+        {"upload": upload},
+        HTTP_HX_REQUEST="true",
+    ).content.decode()
+    assert "The replay stopped" in panel and "every 1s" not in panel

@@ -41,6 +41,8 @@ from reporting.replay.arithmetic import PeriodLine, TargetLine, month_credits, p
 from reporting.replay.arithmetic import total_amount as credits_total
 
 DRAFT = "draft"
+# No portal holds history from before this year; earlier dates are typing mistakes.
+EARLIEST_YEAR = 2000
 DEFAULT_PERIODS = 12
 # What a replay may take in the request, in estimated milliseconds (``work_of``); more goes
 # to Celery with a progress bar. 15 targets x 12 months x 2 sides took 0.5 s when measured.
@@ -71,7 +73,7 @@ class ReplayRequest:
     def parse(cls, data: Any, today: date) -> ReplayRequest:
         """Read ``version``, ``periods`` and ``until`` from query parameters or a form."""
         source = (data.get("version") or DRAFT).strip()
-        if source != DRAFT and not (source.isdigit() and int(source) >= 1):
+        if source != DRAFT and not (source.isdigit() and len(source) <= 6 and int(source) >= 1):
             raise ReplayError("version", "Give a version number or 'draft'.")
         raw = data.get("periods") or str(DEFAULT_PERIODS)
         if not raw.isdigit() or not 1 <= int(raw) <= MAX_REPLAY_PERIODS:
@@ -84,6 +86,8 @@ class ReplayRequest:
                 raise ReplayError("until", "Give a date as YYYY-MM-DD.") from exc
             if until > today:
                 raise ReplayError("until", "A replay covers the past: give today or earlier.")
+            if until.year < EARLIEST_YEAR:
+                raise ReplayError("until", f"Give a date in {EARLIEST_YEAR} or later.")
         return cls(source, int(raw), until)
 
 

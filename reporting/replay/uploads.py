@@ -12,6 +12,7 @@ as a Celery task with its progress in the cache.
 from __future__ import annotations
 
 import hashlib
+import logging
 from datetime import date
 from pathlib import PurePath
 
@@ -35,6 +36,8 @@ from reporting.replay.runs import (
     run_replay,
     set_progress,
 )
+
+logger = logging.getLogger(__name__)
 
 # Check exports a replay reads: the format, and its parser.
 FORMATS = {
@@ -132,6 +135,10 @@ def replay_upload_in_task(
         found = _replay_with(agreement, snapshot, label, request, parsed, chosen, service, key)
     except ImportRefused as exc:
         set_progress(key, 0, 1, "failed", "; ".join(exc.problems)[:300])
+        return
+    except Exception as exc:  # an unreadable file: the person is told, the log keeps the rest
+        logger.exception("replay on upload %s failed", key)
+        set_progress(key, 0, 1, "failed", f"The export could not be read: {exc}"[:300])
         return
     finally:
         default_storage.delete(path)
