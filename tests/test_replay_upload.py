@@ -99,10 +99,15 @@ def test_an_upload_is_checked_field_by_field(client, counter_proposal, alice_man
 
 
 def test_another_customers_upload_replay_is_not_found(client, counter_proposal, globex, media):
+    from django.utils import timezone
+
+    from reporting.models import ReplayRun
     from sla_portal.core.models import Role
     from tests.support.actors import make_user
 
-    cache.set("replay:abc:def:agreement", counter_proposal.pk)
+    ReplayRun.objects.create(
+        key="replay:abc:def", agreement=counter_proposal, created_at=timezone.now()
+    )
     gina = make_user("gina_approver", globex, Role.CUSTOMER_APPROVER)
     client.force_login(gina)
     url = f"/api/agreements/{counter_proposal.pk}/replay/"
