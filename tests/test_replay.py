@@ -138,10 +138,14 @@ def test_compare_and_editor_offer_the_replay(client, counter_proposal, alice_man
     assert 'name="version" value="draft"' in editor.content.decode()
 
 
-def test_results_are_cached_per_content(client, counter_proposal, alice_manager, monkeypatch):
+def test_results_are_cached_per_content(
+    client, counter_proposal, alice_manager, monkeypatch, django_assert_max_num_queries
+):
     first = _api(client, alice_manager, counter_proposal).json()
     monkeypatch.setattr(runs, "run_replay", lambda *a, **k: pytest.fail("computed again"))
-    assert _api(client, alice_manager, counter_proposal).json() == first
+    url = f"/api/agreements/{counter_proposal.pk}/replay/"
+    with django_assert_max_num_queries(7):  # session, user, agreement, version, the run
+        assert client.get(url, QUERY).json() == first
 
 
 def test_a_large_replay_runs_in_the_background_with_progress(
