@@ -56,6 +56,11 @@ def test_editor_and_comparison_replay_the_proposal(new_page, counter_proposal):
     assert "99.9 % in 1, cost 600.00 EUR" in text
     assert_no_axe_violations(customer, "comparison of versions, replay")
     keep(customer, "replay-compare")
+    customer.set_viewport_size({"width": 390, "height": 844})  # a phone: the table scrolls
+    overflow = customer.evaluate(
+        "() => document.documentElement.scrollWidth - document.documentElement.clientWidth"
+    )
+    assert overflow <= 0
 
 
 @pytest.mark.worker
