@@ -56,3 +56,33 @@ def test_editor_and_comparison_replay_the_proposal(new_page, counter_proposal):
     assert "99.9 % in 1, cost 600.00 EUR" in text
     assert_no_axe_violations(customer, "comparison of versions, replay")
     keep(customer, "replay-compare")
+    customer.set_viewport_size({"width": 390, "height": 844})  # a phone: the table scrolls
+    overflow = customer.evaluate(
+        "() => document.documentElement.scrollWidth - document.documentElement.clientWidth"
+    )
+    assert overflow <= 0
+
+
+@pytest.mark.worker
+def test_a_large_replay_runs_on_the_worker_behind_a_progress_bar(
+    new_page, celery_worker, counter_proposal, monkeypatch
+):
+    """Over the in-request budget, the replay goes to the real worker; the page shows the
+    polling progress bar, then the evidence, without a reload."""
+    from reporting.models import ReplayRun
+    from reporting.replay import runs
+
+    monkeypatch.setattr(runs, "INLINE_MS", 0)
+    customer = new_page(DESKTOP)
+    login(customer, "carol_customer", PASSWORD)
+    customer.goto(reverse("agreements:compare", args=[counter_proposal.pk]) + "?a=1&b=2")
+    customer.get_by_label("Past periods").fill("12")
+    customer.get_by_label("Up to").fill("2026-03-31")
+    customer.get_by_role("button", name="Replay on history").click()
+    customer.locator("#replay-percent").wait_for()  # the bar, while the worker replays
+    customer.locator("#replay-summary").wait_for(timeout=60_000)
+    assert (
+        "would have been missed in 2 of the last 12 months"
+        in customer.locator("#replay-summary").inner_text()
+    )
+    assert ReplayRun.objects.get().state == "done"

@@ -99,10 +99,15 @@ def test_an_upload_is_checked_field_by_field(client, counter_proposal, alice_man
 
 
 def test_another_customers_upload_replay_is_not_found(client, counter_proposal, globex, media):
+    from django.utils import timezone
+
+    from reporting.models import ReplayRun
     from sla_portal.core.models import Role
     from tests.support.actors import make_user
 
-    cache.set("replay:abc:def:agreement", counter_proposal.pk)
+    ReplayRun.objects.create(
+        key="replay:abc:def", agreement=counter_proposal, created_at=timezone.now()
+    )
     gina = make_user("gina_approver", globex, Role.CUSTOMER_APPROVER)
     client.force_login(gina)
     url = f"/api/agreements/{counter_proposal.pk}/replay/"
@@ -115,3 +120,27 @@ def test_an_unknown_upload_key_is_not_found(client, counter_proposal, alice_mana
     assert client.get(url, {"upload": "replay:nothing"}).status_code == 404
     api = f"/api/agreements/{counter_proposal.pk}/replay/"
     assert client.get(api, {"upload": "replay:nothing"}).status_code == 404
+
+
+def test_an_unreadable_export_says_why_and_stops(
+    client, counter_proposal, alice_manager, media, monkeypatch
+):
+    queued = []
+    monkeypatch.setattr(uploads, "replay_upload_enqueue", lambda *args: queued.append(args))
+    client.force_login(alice_manager)
+    url = f"/api/agreements/{counter_proposal.pk}/replay/"
+    data = QUERY | {
+        "file": SimpleUploadedFile("health.csv.gz", b"not gzip at all"),
+        "format": "healthcheck",
+        "service": "Customer Portal",
+    }
+    upload = client.post(url, data).json()["upload"]
+    uploads.replay_upload_in_task(*queued[0])
+    response = client.get(url, {"upload": upload})
+    assert response.status_code == 400 and "file" in response.json()
+    panel = client.get(
+        reverse("reporting:agreement-replay", args=[counter_proposal.pk]),
+        {"upload": upload},
+        HTTP_HX_REQUEST="true",
+    ).content.decode()
+    assert "The replay stopped" in panel and "every 1s" not in panel

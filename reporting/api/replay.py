@@ -135,6 +135,9 @@ def _error(exc: ReplayError) -> Response:
 def _answer(key: str, result: dict | None) -> Response:
     if result is None:
         found = progress_of(key) or {"done": 0, "total": 1, "state": "queued", "error": ""}
+        if found["state"] == "failed" and ":" in key.removeprefix("replay:"):
+            # An upload that could not be read stays so: say why, do not keep them polling.
+            return Response({"file": [found["error"]]}, status=status.HTTP_400_BAD_REQUEST)
         found = found | {
             "percent": round(found["done"] * 100 / max(found["total"], 1)),
             "upload": key if ":" in key.removeprefix("replay:") else "",

@@ -1,6 +1,7 @@
 """The reporting app's models, one module per area; Django finds them through these names."""
 
 from reporting.models.recompute import PeriodCorrection, RecomputeRun
+from reporting.models.replay import ReplayRun
 from reporting.models.reports import Report
 from reporting.models.status import (
     Incident,
@@ -16,6 +17,7 @@ __all__ = [
     "IncidentUpdate",
     "PeriodCorrection",
     "RecomputeRun",
+    "ReplayRun",
     "Report",
     "StatusNotice",
     "StatusPage",

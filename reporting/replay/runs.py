@@ -2,12 +2,12 @@
 
 A replay takes the proposed terms (the provider's working copy, or a proposed version) and,
 beside them, the version in force, and judges both on the same past periods with the
-evaluation's own code (``monitoring.evaluation.replay``). Results are cached per content:
-the proposed snapshot's hash, the version in force, the periods asked for and the day, so
-asking again (the other side, the comparison page, the API) answers at once.
+evaluation's own code (``monitoring.evaluation.replay``). Results are kept per content in
+``ReplayRun`` rows: the proposed snapshot's hash, the version in force, the periods asked for
+and the day, so asking again (the other side, the comparison page, the API) answers at once.
 
 A replay small enough to finish while the person waits (``INLINE_MS``) runs in the
-request; a larger one runs as a Celery task that reports its progress in the cache, and the
+request; a larger one runs as a Celery task that reports its progress on its row, and the
 page polls it with a progress bar.
 """
 
@@ -20,7 +20,7 @@ from datetime import UTC, date, datetime, time, timedelta
 from typing import Any
 from zoneinfo import ZoneInfo
 
-from django.core.cache import cache
+from django.db import connection
 from django.utils import timezone
 
 from agreements.models import Agreement, AgreementVersion
@@ -37,17 +37,21 @@ from monitoring.evaluation.replay import (
 from monitoring.models import Ticket
 from reporting.credits import schedule_from_snapshot
 from reporting.enqueue import replay_run_enqueue
+from reporting.models import ReplayRun
 from reporting.replay.arithmetic import PeriodLine, TargetLine, month_credits, plain, sentences
 from reporting.replay.arithmetic import total_amount as credits_total
 
 DRAFT = "draft"
+# No portal holds history from before this year; earlier dates are typing mistakes.
+EARLIEST_YEAR = 2000
 DEFAULT_PERIODS = 12
 # What a replay may take in the request, in estimated milliseconds (``work_of``); more goes
 # to Celery with a progress bar. 15 targets x 12 months x 2 sides took 0.5 s when measured.
 INLINE_MS = 1000
 PERIOD_MS = 1.5
 TIMER_MS = 0.1
-CACHE_SECONDS = 3600
+# Replays of past days are pruned (their keys hold the day, so nobody asks for them again).
+KEEP_RUNS = timedelta(days=2)
 Progress = Callable[[int, int], None]
 
 
@@ -71,7 +75,7 @@ class ReplayRequest:
     def parse(cls, data: Any, today: date) -> ReplayRequest:
         """Read ``version``, ``periods`` and ``until`` from query parameters or a form."""
         source = (data.get("version") or DRAFT).strip()
-        if source != DRAFT and not (source.isdigit() and int(source) >= 1):
+        if source != DRAFT and not (source.isdigit() and len(source) <= 6 and int(source) >= 1):
             raise ReplayError("version", "Give a version number or 'draft'.")
         raw = data.get("periods") or str(DEFAULT_PERIODS)
         if not raw.isdigit() or not 1 <= int(raw) <= MAX_REPLAY_PERIODS:
@@ -84,6 +88,8 @@ class ReplayRequest:
                 raise ReplayError("until", "Give a date as YYYY-MM-DD.") from exc
             if until > today:
                 raise ReplayError("until", "A replay covers the past: give today or earlier.")
+            if until.year < EARLIEST_YEAR:
+                raise ReplayError("until", f"Give a date in {EARLIEST_YEAR} or later.")
         return cls(source, int(raw), until)
 
 
@@ -140,20 +146,64 @@ def work_of(agreement: Agreement, terms: MeasuredTerms, periods: int) -> float:
 
 
 def cached(key: str) -> dict | None:
-    return cache.get(key)
+    """The result of the finished replay ``key`` (None while it runs or when unknown)."""
+    return (
+        ReplayRun.objects.filter(key=key, state=ReplayRun.State.DONE)
+        .values_list("result", flat=True)
+        .first()
+    )
 
 
 def progress_of(key: str) -> dict | None:
     """``{"done", "total", "state", "error"}`` of a queued replay, or None."""
-    return cache.get(key + ":progress")
+    return ReplayRun.objects.filter(key=key).values("done", "total", "state", "error").first()
 
 
-def set_progress(key: str, done: int, total: int, state: str = "running", error: str = "") -> None:
-    cache.set(
-        key + ":progress",
-        {"done": done, "total": total, "state": state, "error": error},
-        CACHE_SECONDS,
+def run_started(key: str, agreement: Agreement) -> None:
+    """Record a replay as queued (again, after a failure), pruning the rows of past days."""
+    now = timezone.now()
+    ReplayRun.objects.filter(created_at__lt=now - KEEP_RUNS).delete()
+    ReplayRun.objects.update_or_create(
+        key=key,
+        defaults={
+            "agreement": agreement,
+            "state": ReplayRun.State.QUEUED,
+            "done": 0,
+            "total": 1,
+            "error": "",
+            "result": None,
+            "created_at": now,
+        },
     )
+
+
+def run_finished(key: str, agreement: Agreement, result: dict) -> None:
+    ReplayRun.objects.update_or_create(
+        key=key,
+        defaults={
+            "agreement": agreement,
+            "state": ReplayRun.State.DONE,
+            "done": 1,
+            "total": 1,
+            "error": "",
+            "result": result,
+            "created_at": timezone.now(),
+        },
+    )
+
+
+def set_progress(
+    key: str, done: int, total: int, state: str = "running", error: str = "", side=None
+) -> None:
+    """Write a replay's progress; ``side``: a second connection, for progress written from
+    inside a transaction (an upload's) that the page polling the row would not see."""
+    values = [done, total, state, error[:300], key]
+    sql = (
+        f"UPDATE {ReplayRun._meta.db_table} SET done = %s, total = %s, state = %s, "
+        "error = %s WHERE key = %s"
+    )
+    with (side or connection).cursor() as cursor:
+        cursor.execute(sql, values)
 
 
 def _until_instant(until: date) -> datetime:
@@ -304,7 +354,7 @@ def replay_for(user, agreement: Agreement, request: ReplayRequest) -> tuple[str,
     terms = terms_from_snapshot(0, snapshot)
     if found is None and work_of(agreement, terms, request.periods) <= INLINE_MS:
         found = run_replay(agreement, snapshot, label, request)
-        cache.set(key, found, CACHE_SECONDS)
+        run_finished(key, agreement, found)
     if found is not None:
         # One content, one result: the working copy and the version proposed from it
         # share it, each under its own name.
@@ -313,7 +363,7 @@ def replay_for(user, agreement: Agreement, request: ReplayRequest) -> tuple[str,
         return key, found
     running = progress_of(key)
     if running is None or running["state"] == "failed":
-        set_progress(key, 0, 1, "queued")
+        run_started(key, agreement)
         replay_run_enqueue(
             agreement.pk,
             snapshot,
@@ -342,5 +392,4 @@ def replay_in_task(
     except Exception as exc:
         set_progress(key, 0, 1, "failed", str(exc)[:300])
         raise
-    cache.set(key, found, CACHE_SECONDS)
-    set_progress(key, 1, 1, "done")
+    run_finished(key, agreement, found)

@@ -6,35 +6,39 @@ source of the customer's that exists only inside one transaction: the replay run
 so ``measure`` sees the export as it would see any imported history, and the transaction is
 then rolled back. Nothing of the file stays in the database; the file itself is deleted
 once read. Parsing and ingesting take seconds for a large export, so an upload always runs
-as a Celery task with its progress in the cache.
+as a Celery task with its progress on its ``ReplayRun`` row.
 """
 
 from __future__ import annotations
 
 import hashlib
+import logging
 from datetime import date
 from pathlib import PurePath
 
-from django.core.cache import cache
 from django.core.files.storage import default_storage
 from django.core.files.uploadedfile import UploadedFile
-from django.db import transaction
+from django.db import DEFAULT_DB_ALIAS, connection, connections, transaction
 
 from agreements.models import Agreement, Service
 from monitoring.importers import ChecksResult, healthcheck, upptime
 from monitoring.imports import ImportRefused, import_checks
 from monitoring.models import Source
 from reporting.enqueue import replay_upload_enqueue
+from reporting.models import ReplayRun
 from reporting.replay.runs import (
-    CACHE_SECONDS,
     ReplayError,
     ReplayRequest,
     cached,
     proposed_snapshot,
     replay_key,
+    run_finished,
     run_replay,
+    run_started,
     set_progress,
 )
+
+logger = logging.getLogger(__name__)
 
 # Check exports a replay reads: the format, and its parser.
 FORMATS = {
@@ -86,12 +90,10 @@ def replay_upload_start(
         ]
     )
     if cached(key) is not None:
-        cache.set(key + ":agreement", agreement.pk, CACHE_SECONDS)
         return key
     suffix = "".join(PurePath(name).suffixes[-2:]) or ".csv"
     path = default_storage.save(f"replay-uploads/{key.replace(':', '-')}{suffix}", upload)
-    set_progress(key, 0, 1, "queued")
-    cache.set(key + ":agreement", agreement.pk, CACHE_SECONDS)
+    run_started(key, agreement)
     replay_upload_enqueue(
         agreement.pk,
         snapshot,
@@ -106,7 +108,7 @@ def replay_upload_start(
 def replay_upload_poll(agreement: Agreement, key: str) -> dict | None:
     """The result of the upload replay ``key`` of ``agreement`` (None while it runs); a key
     of another agreement, or one long expired, is not found."""
-    if cache.get(key + ":agreement") != agreement.pk:
+    if not ReplayRun.objects.filter(key=key, agreement=agreement).exists():
         raise ReplayError("upload", "No such replay of an upload (it may have expired).", 404)
     return cached(key)
 
@@ -133,11 +135,14 @@ def replay_upload_in_task(
     except ImportRefused as exc:
         set_progress(key, 0, 1, "failed", "; ".join(exc.problems)[:300])
         return
+    except Exception as exc:  # an unreadable file: the person is told, the log keeps the rest
+        logger.exception("replay on upload %s failed", key)
+        set_progress(key, 0, 1, "failed", f"The export could not be read: {exc}"[:300])
+        return
     finally:
         default_storage.delete(path)
     found["upload"] = {"format": fmt, "monitor": chosen, "service": service}
-    cache.set(key, found, CACHE_SECONDS)
-    set_progress(key, 1, 1, "done")
+    run_finished(key, agreement, found)
 
 
 def _replay_with(
@@ -151,25 +156,38 @@ def _replay_with(
     key: str,
 ) -> dict:
     total = parsed.count
-    with transaction.atomic():
-        source = Source.objects.create(
-            customer_id=agreement.customer_id, name=f"Uploaded export {key[-8:]}", timezone="UTC"
-        )
-        target = Service.objects.get(name=service)
-        import_checks(
-            source,
-            parsed,
-            {monitor: target},
-            skip_invalid=True,
-            progress=lambda done, _all: set_progress(key, done, total * 2),
-        )
-        found = run_replay(
-            agreement,
-            snapshot,
-            label,
-            request,
-            lambda done, all_: set_progress(key, total + done * total // all_, total * 2),
-        )
-        # The export was only lent to the replay: nothing of it stays.
-        transaction.set_rollback(True)
+    # The progress is written on a second connection: the replay's own is inside a
+    # transaction nobody else sees (and that is rolled back).
+    side = None
+    if connection.vendor == "postgresql" and not connection.in_atomic_block:
+        side = connections.create_connection(DEFAULT_DB_ALIAS)
+    try:
+        with transaction.atomic():
+            source = Source.objects.create(
+                customer_id=agreement.customer_id,
+                name=f"Uploaded export {key[-8:]}",
+                timezone="UTC",
+            )
+            target = Service.objects.get(name=service)
+            import_checks(
+                source,
+                parsed,
+                {monitor: target},
+                skip_invalid=True,
+                progress=lambda done, _all: set_progress(key, done, total * 2, side=side),
+            )
+            found = run_replay(
+                agreement,
+                snapshot,
+                label,
+                request,
+                lambda done, all_: set_progress(
+                    key, total + done * total // all_, total * 2, side=side
+                ),
+            )
+            # The export was only lent to the replay: nothing of it stays.
+            transaction.set_rollback(True)
+    finally:
+        if side is not None:
+            side.close()
     return found

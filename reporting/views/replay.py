@@ -70,7 +70,8 @@ def replay_panel(request: HttpRequest, pk: int) -> HttpResponse:
     if result is None:
         context["progress"] = _progress(progress_of(key))
     else:
-        context.update(result=result, rows=display_rows(result))
+        rows = display_rows(result)
+        context.update(result=result, rows=rows, credit_cells=credit_cells(result, rows))
     return render(request, template, context)
 
 
@@ -101,6 +102,7 @@ def display_rows(result: dict) -> list[dict]:
                 {
                     # The month whose report would show the period (a quarter: its last).
                     "month": datetime.strptime(period["month"], "%Y-%m").strftime("%b %Y"),
+                    "month_key": period["month"],
                     "badge": status_badge(period["status"]),
                     "value": value_text(period["value"], target["value_unit"]),
                     "current": status_badge(theirs["status"]) if theirs else None,
@@ -111,6 +113,13 @@ def display_rows(result: dict) -> list[dict]:
             )
         rows.append({"target": target, "current": other, "cells": cells})
     return rows
+
+
+def credit_cells(result: dict, rows: list[dict]) -> list[dict | None]:
+    """The proposal's credits under the table's columns (the first target's periods): a
+    column whose month has no credit computation (a quarter's first months) stays empty."""
+    months = {m["month"]: m for m in result["proposed"]["credits"]["months"]}
+    return [months.get(cell["month_key"]) for cell in rows[0]["cells"]] if rows else []
 
 
 def value_text(value: float | None, unit: str) -> str:
