@@ -14,7 +14,15 @@ from __future__ import annotations
 import math
 from dataclasses import dataclass
 
-__all__ = ["DEFAULT_RULES", "PAGE", "REFERENCE_SECONDS", "WARN", "BurnRule", "parse_rules"]
+__all__ = [
+    "DEFAULT_RULES",
+    "PAGE",
+    "REFERENCE_SECONDS",
+    "WARN",
+    "BurnRule",
+    "burn_rule_messages",
+    "parse_rules",
+]
 
 PAGE = "page"
 WARN = "warn"
@@ -112,3 +120,14 @@ def parse_rules(raw: object) -> tuple[tuple[BurnRule, ...], dict[str, str]]:
     if len(raw) > 10:
         errors["rules"] = "At most 10 rules per target."
     return (tuple(rules) if not errors else ()), errors
+
+
+def burn_rule_messages(errors: dict[str, str]) -> list[str]:
+    """``parse_rules``' errors as sentences that name the rule and field: "Rule 1, factor:
+    Must be a positive number." """
+    found = []
+    for key, reason in errors.items():
+        index, _, name = key.partition(".")
+        where = f"Rule {int(index) + 1}" if index.isdigit() else "Rules"
+        found.append(f"{where}{f', {name}' if name else ''}: {reason}")
+    return found
