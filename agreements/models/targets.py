@@ -146,6 +146,7 @@ class TargetFields(models.Model):
     # Multi-window burn-rate alert rules (docs/burn-rates.md); empty: the default set, scaled
     # to the period. Validated by ``agreements.burn_rules``.
     burn_rules = models.JSONField(
+        "burn-rate rules",
         null=True,
         blank=True,
         help_text="Burn-rate alert rules; empty means the default set scaled to the period.",
