@@ -96,10 +96,15 @@ def parse_rules(raw: object) -> tuple[tuple[BurnRule, ...], dict[str, str]]:
             value = item.get(key)
             if isinstance(value, bool) or not isinstance(value, int | float):
                 errors[f"{index}.{key}"] = "A number is required."
-            elif not math.isfinite(value) or value <= 0:
-                errors[f"{index}.{key}"] = "Must be a positive number."
+                continue
+            try:
+                number = float(value)
+            except OverflowError:  # an integer past any float
+                number = math.inf
+            if not math.isfinite(number) or number <= 0:
+                errors[f"{index}.{key}"] = "Must be a positive finite number."
             else:
-                numbers[key] = float(value)
+                numbers[key] = number
         if len(numbers) == 3:
             if numbers["short_seconds"] < MIN_WINDOW_SECONDS:
                 errors[f"{index}.short_seconds"] = "The short window is at least 1 second."

@@ -166,3 +166,72 @@ def test_rules_are_set_through_the_api_and_bad_ones_refused_per_field(
     assert worse.status_code == 400 and "burn_rules" in worse.json()
     cleared = api.patch(url, {"burn_rules": None}, format="json")
     assert cleared.status_code == 200 and cleared.json()["burn_rules"] is None
+
+
+def test_errors_burn_their_budget_and_recover_when_the_window_passes(
+    active_acme_agreement, acme_desk, services
+):
+    """Gold allows 2 failed transactions a month: two errors in the last minute burn it
+    hundreds of times too fast; the page recovers when the 310 s window holds none."""
+    from monitoring.ingest.events import errors_ingest
+
+    rows = [
+        {
+            "external_id": f"E{i}",
+            "service": services["portal"].name,
+            "category": "Failed transactions",
+            "occurred_at": (OPENED - timedelta(seconds=s)).isoformat(),
+        }
+        for i, s in enumerate((60, 30))
+    ]
+    errors_ingest(acme_desk, rows)
+    evaluate_periods(OPENED, [active_acme_agreement.pk])
+    claim_burn_deadlines(OPENED)
+    row = PeriodResult.objects.get(
+        agreement=active_acme_agreement,
+        target_label__contains="Failed transactions",
+        period_start=datetime(2026, 3, 1, tzinfo=UTC),
+    )
+    rates = {r["name"]: r for r in row.burn["rules"]}
+    # 2 errors against 2 x 3,720 / 2,678,400 allowed in the long window: rate 720.
+    assert rates["page-1h"]["long_rate"] == pytest.approx(720)
+    assert ("page-1h", "burn_page") in burn_alerts(row)
+    recovers = OPENED - timedelta(seconds=30) + timedelta(seconds=310)
+    assert abs(row.burn_due - recovers) < CLOSE
+    claim_burn_deadlines(row.burn_due)
+    assert ("page-1h", "burn_recovered") in burn_alerts(row)
+
+
+def test_a_missed_ticket_burns_the_ticket_budget(active_acme_agreement, acme_desk):
+    """Gold answers 95 % of P1 tickets within 15 min. One P1 opened 20 min before, missed at
+    its due time: with no history, expected = 1 ticket so far extrapolated over the month
+    (1 x 31 d / 9.5 d = 3.26), budget 5 % of it; the miss burns the hour far past 14.4."""
+    from monitoring.evaluation.tickets import evaluate_pending_tickets
+    from monitoring.ingest.tickets import tickets_ingest
+
+    tickets_ingest(
+        acme_desk,
+        [
+            {
+                "external_id": "P1-LATE",
+                "agreement": active_acme_agreement.reference,
+                "priority": "P1",
+                "opened_at": (OPENED - timedelta(minutes=20)).isoformat(),
+            }
+        ],
+    )
+    evaluate_pending_tickets(OPENED)
+    evaluate_periods(OPENED, [active_acme_agreement.pk])
+    claim_burn_deadlines(OPENED)
+    row = PeriodResult.objects.get(
+        agreement=active_acme_agreement,
+        target_label="Response time (P1)",
+        period_start=datetime(2026, 3, 1, tzinfo=UTC),
+    )
+    assert row.details["missed"] == 1
+    elapsed = (OPENED - datetime(2026, 3, 1, tzinfo=UTC)).total_seconds()
+    expected = 1 * 2678400 / elapsed
+    budget = expected * 0.05
+    rates = {r["name"]: r for r in row.burn["rules"]}
+    assert rates["page-1h"]["long_rate"] == pytest.approx(1 / (budget * 3720 / 2678400))
+    assert ("page-1h", "burn_page") in burn_alerts(row)

@@ -96,9 +96,9 @@ def claim_burn_deadlines(
                 pk,
                 RETRY_AFTER.total_seconds(),
             )
-            PeriodResult.objects.filter(pk=pk, burn_due__isnull=True).update(
-                burn_due=now + RETRY_AFTER
-            )
+            PeriodResult.objects.filter(
+                pk=pk, burn_due__isnull=True, closed_at__isnull=True
+            ).update(burn_due=now + RETRY_AFTER)
     return claimed, len(due) > limit
 
 
