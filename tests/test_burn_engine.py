@@ -85,6 +85,22 @@ def test_the_tick_stores_the_moment_the_fast_page_fires_and_fires_it_then_once(o
     assert burn_alerts(march(outage)) == [("page-1h", "burn_page")]
 
 
+def test_an_evaluation_without_new_spend_keeps_the_stored_moment(outage, acme_desk, services):
+    ended = OPENED + timedelta(seconds=100)
+    send(acme_desk, services["portal"], (ended, "up"))
+    evaluate_periods(ended, [outage.pk])
+    claim_burn_deadlines(ended)
+    planned = march(outage).burn_due
+    assert planned > ended + timedelta(seconds=60)
+    # The minute's evaluation: the same downtime, so no new burn computation is asked for.
+    evaluate_periods(ended + timedelta(seconds=60), [outage.pk])
+    assert march(outage).burn_due == planned
+    # New downtime asks for one at once.
+    send(acme_desk, services["portal"], (ended + timedelta(seconds=70), "down"))
+    evaluate_periods(ended + timedelta(seconds=80), [outage.pk])
+    assert march(outage).burn_due == ended + timedelta(seconds=80)
+
+
 def test_a_page_recovers_once_after_the_outage_ends_with_its_email(outage, acme_desk, services):
     ended = OPENED + timedelta(seconds=100)
     claim_burn_deadlines(FIRES)

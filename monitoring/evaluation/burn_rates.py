@@ -34,6 +34,7 @@ from monitoring.compliance.burn import (
     counted_time,
     expected_tickets,
     rules_for_period,
+    spend_key,
     window_start,
 )
 from monitoring.compliance.intervals import intersect, total_seconds
@@ -117,6 +118,7 @@ def evaluate_burn(row: PeriodResult, now: datetime) -> BurnReport | None:
     moments = {name: moment.isoformat() for name, moment in report.moments.items()}
     state = {
         "computed_at": now.isoformat(),
+        "spend": spend_key(row.details or {}),
         "rules": [s.as_dict() for s in report.states],
         "moments": moments,
     }
