@@ -14,7 +14,15 @@ from __future__ import annotations
 import math
 from dataclasses import dataclass
 
-__all__ = ["DEFAULT_RULES", "PAGE", "REFERENCE_SECONDS", "WARN", "BurnRule", "parse_rules"]
+__all__ = [
+    "DEFAULT_RULES",
+    "PAGE",
+    "REFERENCE_SECONDS",
+    "WARN",
+    "BurnRule",
+    "burn_rule_messages",
+    "parse_rules",
+]
 
 PAGE = "page"
 WARN = "warn"
@@ -88,10 +96,15 @@ def parse_rules(raw: object) -> tuple[tuple[BurnRule, ...], dict[str, str]]:
             value = item.get(key)
             if isinstance(value, bool) or not isinstance(value, int | float):
                 errors[f"{index}.{key}"] = "A number is required."
-            elif not math.isfinite(value) or value <= 0:
-                errors[f"{index}.{key}"] = "Must be a positive number."
+                continue
+            try:
+                number = float(value)
+            except OverflowError:  # an integer past any float
+                number = math.inf
+            if not math.isfinite(number) or number <= 0:
+                errors[f"{index}.{key}"] = "Must be a positive finite number."
             else:
-                numbers[key] = float(value)
+                numbers[key] = number
         if len(numbers) == 3:
             if numbers["short_seconds"] < MIN_WINDOW_SECONDS:
                 errors[f"{index}.short_seconds"] = "The short window is at least 1 second."
@@ -112,3 +125,14 @@ def parse_rules(raw: object) -> tuple[tuple[BurnRule, ...], dict[str, str]]:
     if len(raw) > 10:
         errors["rules"] = "At most 10 rules per target."
     return (tuple(rules) if not errors else ()), errors
+
+
+def burn_rule_messages(errors: dict[str, str]) -> list[str]:
+    """``parse_rules``' errors as sentences that name the rule and field: "Rule 1, factor:
+    Must be a positive number." """
+    found = []
+    for key, reason in errors.items():
+        index, _, name = key.partition(".")
+        where = f"Rule {int(index) + 1}" if index.isdigit() else "Rules"
+        found.append(f"{where}{f', {name}' if name else ''}: {reason}")
+    return found

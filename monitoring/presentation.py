@@ -11,7 +11,7 @@ from dataclasses import dataclass
 
 from monitoring.evaluation.timer_accounts import timer_accounts
 from monitoring.format import STATE_WORDS, duration, number, percent, state_word
-from monitoring.models import Alert, Level, PeriodResult, Status, TicketTimer
+from monitoring.models import Alert, BurnLevel, Level, PeriodResult, Status, TicketTimer
 from monitoring.selectors.evaluation import Delivery, alert_deliveries
 
 
@@ -26,7 +26,7 @@ class Badge:
 
 # Choices for forms, filters and the API schema, in the words of the pages.
 STATUS_CHOICES = [(status.value, state_word(status.value)) for status in Status]
-LEVEL_CHOICES = [(level.value, state_word(level.value)) for level in Level]
+LEVEL_CHOICES = [(level.value, state_word(level.value)) for level in (*Level, *BurnLevel)]
 
 STATUS_STYLE = {
     Status.RUNNING: ("text-body-secondary", "bi-play-circle"),
@@ -45,6 +45,10 @@ LEVEL_STYLE = {
     Level.CLOSED: ("state-ok", "bi-check-circle"),
     Level.PREDICTED_MISS: ("state-warn", "bi-graph-down-arrow"),
     Level.PREDICTED_BREACH: ("state-bad", "bi-graph-down-arrow"),
+    # Burn-rate alerts (docs/burn-rates.md).
+    BurnLevel.PAGE: ("state-bad", "bi-fire"),
+    BurnLevel.WARN: STATUS_STYLE[Status.AT_RISK],
+    BurnLevel.RECOVERED: ("state-ok", "bi-check-circle"),
 }
 
 
@@ -189,3 +193,30 @@ def timer_rows(timers: list[TicketTimer]) -> list[dict]:
         }
         for timer in timers
     ]
+
+
+def burn_rows(row: PeriodResult) -> list[dict]:
+    """An open period's burn-rate rules as its last burn computation left them: windows in
+    service time, each window's rate, the factor and whether the rule fires
+    (docs/burn-rates.md). Empty for a closed period or one that never burned."""
+    if row.closed_at is not None:
+        return []
+    found = []
+    for rule in (row.burn or {}).get("rules", []):
+        rates = []
+        for key in ("long_rate", "short_rate"):
+            rate = rule.get(key)
+            rates.append("∞" if rate is None else f"{rate:.1f}")
+        found.append(
+            {
+                "name": rule["name"],
+                "severity": "page" if rule["severity"] == "page" else "warning",
+                "windows": " and ".join(
+                    duration(rule[key]) for key in ("long_seconds", "short_seconds")
+                ),
+                "rates": f"{rates[0]} and {rates[1]}",
+                "factor": f"{rule['factor']:g}",
+                "firing": rule.get("firing", False),
+            }
+        )
+    return found

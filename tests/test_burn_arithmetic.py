@@ -225,6 +225,14 @@ def test_bad_rules_are_refused_with_the_field_and_reason(raw, field, reason) -> 
     assert field in errors and reason in errors[field]
 
 
+def test_absurd_numbers_are_refused_not_crashed_on() -> None:
+    huge = {"name": "a", "severity": "page", "long_seconds": 10**400, "short_seconds": 5}
+    _rules, errors = parse_rules([{**huge, "factor": float("nan")}])
+    assert "positive finite" in errors["0.long_seconds"] and "0.factor" in errors
+    _rules, errors = parse_rules([None, [], {"name": {"x": 1}}])
+    assert set(errors) >= {"0", "1"}
+
+
 def test_good_rules_parse_and_empty_means_the_default_set() -> None:
     rules, errors = parse_rules(
         [{"name": "fast", "severity": "page", "long_seconds": 60, "short_seconds": 5, "factor": 9}]

@@ -52,6 +52,7 @@ TARGET_EXAMPLE = {
     "data_source": "uptime",
     "min_responses": None,
     "position": 1,
+    "burn_rules": None,
 }
 RESPONSE_TARGET = {
     **{key: TARGET_EXAMPLE[key] for key in TARGET_EXAMPLE if key not in ("agreement", "section")},

@@ -19,6 +19,8 @@ from agreements.smart import (
 
 # A tuple: inline formsets append their foreign key to a list of fields, in place.
 ROW_FIELDS = TARGET_SPEC_FIELDS
+# What a row edits: its spec, and in its "advanced" part the burn-rate rules.
+EDITED_FIELDS = (*ROW_FIELDS, "burn_rules")
 SMALL = {"class": "form-control form-control-sm"}
 DECIMAL_FIELDS = (
     "target_value",
@@ -49,14 +51,35 @@ def mark_invalid(form: forms.BaseForm) -> None:
             attrs["aria-describedby"] = f"{form[name].auto_id}_error"
 
 
+class BurnRulesField(forms.JSONField):
+    """The rules as JSON text; no rules show as an empty box, not ``null``."""
+
+    def prepare_value(self, value):
+        if value in (None, "null", []):
+            return ""
+        return super().prepare_value(value)
+
+
 class TargetRowForm(forms.ModelForm):
     """One target row. Unit, direction and data source default from the metric when left
     empty; every SMART rule that fails is shown on its own field."""
 
     class Meta:
         model = Target
-        fields = ROW_FIELDS
+        # Burn-rate rules sit in the row's "advanced" part (docs/burn-rates.md).
+        fields = EDITED_FIELDS
+        field_classes = {"burn_rules": BurnRulesField}
         widgets = {
+            "burn_rules": forms.Textarea(
+                attrs={
+                    **SMALL,
+                    "rows": 3,
+                    "spellcheck": "false",
+                    "class": "form-control form-control-sm font-monospace",
+                    "placeholder": '[{"name": "fast", "severity": "page", "long_seconds": 3600, '
+                    '"short_seconds": 300, "factor": 14.4}]',
+                }
+            ),
             "name": forms.TextInput(attrs={**SMALL, "placeholder": "label"}),
             "error_category": forms.TextInput(attrs={**SMALL, "placeholder": "category"}),
             "target_value": forms.NumberInput(attrs={**SMALL, "step": "any"}),
@@ -170,7 +193,7 @@ def agreement_targets_formset(metrics: tuple[str, ...], inherited: str = "As its
         Target,
         form=TargetRowForm,
         formset=OrderedFormSet,
-        fields=ROW_FIELDS,
+        fields=EDITED_FIELDS,
         extra=1,
         can_delete=True,
     )
@@ -197,7 +220,7 @@ TierTargetFormSet = inlineformset_factory(
     TierTarget,
     form=TierTargetRowForm,
     formset=OrderedFormSet,
-    fields=ROW_FIELDS,
+    fields=EDITED_FIELDS,
     extra=1,
     can_delete=True,
 )

@@ -13,11 +13,11 @@ class Migration(migrations.Migration):
         migrations.AddField(
             model_name='target',
             name='burn_rules',
-            field=models.JSONField(blank=True, help_text='Burn-rate alert rules; empty means the default set scaled to the period.', null=True),
+            field=models.JSONField(verbose_name='burn-rate rules', blank=True, help_text='Burn-rate alert rules; empty means the default set scaled to the period.', null=True),
         ),
         migrations.AddField(
             model_name='tiertarget',
             name='burn_rules',
-            field=models.JSONField(blank=True, help_text='Burn-rate alert rules; empty means the default set scaled to the period.', null=True),
+            field=models.JSONField(verbose_name='burn-rate rules', blank=True, help_text='Burn-rate alert rules; empty means the default set scaled to the period.', null=True),
         ),
     ]

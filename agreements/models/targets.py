@@ -8,6 +8,7 @@ from django.core.exceptions import ValidationError
 from django.db import models
 from django.db.models import F, Q
 
+from agreements.burn_rules import burn_rule_messages, parse_rules
 from agreements.choices import DataSource, Direction, Metric, Period, Priority, Unit
 from agreements.smart import TargetSpec, smart_errors
 from sla_portal.core.scoping import ScopedManager
@@ -145,6 +146,7 @@ class TargetFields(models.Model):
     # Multi-window burn-rate alert rules (docs/burn-rates.md); empty: the default set, scaled
     # to the period. Validated by ``agreements.burn_rules``.
     burn_rules = models.JSONField(
+        "burn-rate rules",
         null=True,
         blank=True,
         help_text="Burn-rate alert rules; empty means the default set scaled to the period.",
@@ -191,6 +193,9 @@ class TargetFields(models.Model):
     def clean(self) -> None:
         super().clean()
         errors = smart_errors(self.spec())
+        _rules, burn_errors = parse_rules(self.burn_rules)
+        if burn_errors:
+            errors = {**errors, "burn_rules": burn_rule_messages(burn_errors)}
         if errors:
             raise ValidationError(errors)
 

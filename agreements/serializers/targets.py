@@ -8,6 +8,7 @@ from typing import Any
 from django.db import transaction
 from rest_framework import serializers
 
+from agreements.burn_rules import burn_rule_messages, parse_rules
 from agreements.models import Agreement, Target, TierCreditBand, TierTarget
 from agreements.models.targets import TARGET_SPEC_FIELDS
 from agreements.sections import section_for_metric
@@ -30,7 +31,7 @@ class TierTargetSerializer(serializers.ModelSerializer):
 
     class Meta:
         model = TierTarget
-        fields = ["id", *TARGET_FIELDS]
+        fields = ["id", *TARGET_FIELDS, "burn_rules"]
         read_only_fields = fields
 
 
@@ -50,7 +51,7 @@ class SectionTargetSerializer(serializers.ModelSerializer):
 
     class Meta:
         model = Target
-        fields = ["id", "label", "service", *TARGET_FIELDS]
+        fields = ["id", "label", "service", *TARGET_FIELDS, "burn_rules"]
         read_only_fields = fields
 
 
@@ -78,10 +79,19 @@ class TargetSerializer(StrictFieldsMixin, serializers.ModelSerializer):
     )
     section = serializers.SerializerMethodField(help_text="Key of the section the metric is in.")
     label = serializers.CharField(read_only=True)
+    burn_rules = serializers.JSONField(
+        required=False,
+        allow_null=True,
+        help_text=(
+            "Burn-rate alert rules (docs/burn-rates.md): a list of objects with name, severity "
+            "(page or warn), long_seconds, short_seconds (of service time) and factor. Empty "
+            "or null: the default set, scaled to the period."
+        ),
+    )
 
     class Meta:
         model = Target
-        fields = ["id", "agreement", "section", "label", "service", *TARGET_FIELDS]
+        fields = ["id", "agreement", "section", "label", "service", *TARGET_FIELDS, "burn_rules"]
         extra_kwargs = {
             "unit": {"required": False, "allow_blank": True},
             "direction": {"required": False, "allow_blank": True},
@@ -91,6 +101,12 @@ class TargetSerializer(StrictFieldsMixin, serializers.ModelSerializer):
 
     def get_section(self, target: Target) -> str:
         return section_for_metric(target.metric).key
+
+    def validate_burn_rules(self, value: object) -> object:
+        _rules, errors = parse_rules(value)
+        if errors:
+            raise serializers.ValidationError(burn_rule_messages(errors))
+        return value or None
 
     def validate(self, attrs: dict) -> dict:
         instance = self.instance

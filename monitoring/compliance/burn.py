@@ -54,6 +54,7 @@ __all__ = [
     "expected_tickets",
     "parse_rules",
     "rules_for_period",
+    "spend_key",
     "spends",
     "window_start",
 ]
@@ -101,6 +102,13 @@ def spends(details: dict) -> bool:
     """Whether a period's verdict shows any spend of its budget (downtime, a missed
     ticket, an error): only then can a burn rule fire, so only then is it computed."""
     return bool(details.get("down_seconds") or details.get("missed") or details.get("count"))
+
+
+def spend_key(details: dict) -> list:
+    """What a period's verdict says was spent (downtime, decided and pending tickets,
+    errors): a burn computation records it, and an evaluation whose figures still match
+    need not ask for another (the stored next moment stands)."""
+    return [details.get(key) for key in ("down_seconds", "missed", "pending", "count")]
 
 
 def window_start(counted: Sequence[Interval], now: datetime, seconds: float) -> datetime:

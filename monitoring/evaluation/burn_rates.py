@@ -34,6 +34,7 @@ from monitoring.compliance.burn import (
     counted_time,
     expected_tickets,
     rules_for_period,
+    spend_key,
     window_start,
 )
 from monitoring.compliance.intervals import intersect, total_seconds
@@ -96,9 +97,9 @@ def claim_burn_deadlines(
                 pk,
                 RETRY_AFTER.total_seconds(),
             )
-            PeriodResult.objects.filter(pk=pk, burn_due__isnull=True).update(
-                burn_due=now + RETRY_AFTER
-            )
+            PeriodResult.objects.filter(
+                pk=pk, burn_due__isnull=True, closed_at__isnull=True
+            ).update(burn_due=now + RETRY_AFTER)
     return claimed, len(due) > limit
 
 
@@ -117,6 +118,7 @@ def evaluate_burn(row: PeriodResult, now: datetime) -> BurnReport | None:
     moments = {name: moment.isoformat() for name, moment in report.moments.items()}
     state = {
         "computed_at": now.isoformat(),
+        "spend": spend_key(row.details or {}),
         "rules": [s.as_dict() for s in report.states],
         "moments": moments,
     }

@@ -24,7 +24,7 @@ from agreements.models import Agreement, Service
 from agreements.terms import MONITORED_STATES, MeasuredTarget, MeasuredTerms, measured_terms
 from monitoring import staleness
 from monitoring.budget import next_crossing
-from monitoring.compliance.burn import spends
+from monitoring.compliance.burn import spend_key, spends
 from monitoring.compliance.periods import periods_between
 from monitoring.compliance.states import AT_RISK, BREACHED, MISSED_TARGET, NO_DATA
 from monitoring.compliance.verdicts import (
@@ -183,8 +183,13 @@ def _evaluate_target(
                 agreement, terms, target, service_ids, (start, end), window, verdict, unit, now
             )
         row = _store(agreement, terms, target, (start, end), verdict, unit, goal, closed, now, due)
-        if not closed and spends(verdict.details):
-            # The deadline loop computes its burn rates at its next tick (``burn_rates``).
+        if (
+            not closed
+            and spends(verdict.details)
+            and spend_key(verdict.details) != (row.burn or {}).get("spend")
+        ):
+            # New spend: the deadline loop computes its burn rates at its next tick
+            # (``burn_rates``); unchanged figures keep the next moment it stored.
             PeriodResult.objects.filter(pk=row.pk).update(burn_due=Least(F("burn_due"), Value(now)))
         record_outcome(agreement, target, row, verdict, unit, goal, now)
         if not closed:

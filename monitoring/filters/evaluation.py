@@ -11,7 +11,7 @@ import django_filters
 from django.db.models import F, QuerySet
 
 from monitoring.format import state_word
-from monitoring.models import Alert, Breach, Level, PeriodResult, Status, TicketTimer
+from monitoring.models import Alert, Breach, BurnLevel, Level, PeriodResult, Status, TicketTimer
 from sla_portal.core.filters import UtcIsoDateTimeFilter
 
 
@@ -127,7 +127,10 @@ class AlertFilter(django_filters.FilterSet):
     agreement = django_filters.NumberFilter(
         field_name="agreement", help_text="Id of the agreement."
     )
-    level = django_filters.ChoiceFilter(choices=Level.choices, help_text="Alert level.")
+    level = django_filters.ChoiceFilter(
+        choices=Level.choices + BurnLevel.choices,
+        help_text="Alert level; burn_page, burn_warn and burn_recovered are burn-rate alerts.",
+    )
     acknowledged = django_filters.BooleanFilter(
         field_name="acknowledged_at",
         lookup_expr="isnull",

@@ -257,11 +257,19 @@ class PeriodResultSerializer(serializers.ModelSerializer):
             "final",
             "budget",
             "details",
+            "burn",
             "evaluated_at",
             "closed_at",
             "forecast",
         ]
         read_only_fields = fields
+        extra_kwargs = {
+            "burn": {
+                "help_text": "Burn-rate rules at the last computation (docs/burn-rates.md): "
+                "`rules` with each one's windows, rates, factor and `firing`; `moments`, when "
+                "a rule next fires or recovers by time alone."
+            }
+        }
 
 
 class BreachSerializer(StrictFieldsMixin, serializers.ModelSerializer):
@@ -364,6 +372,7 @@ class AlertSerializer(serializers.ModelSerializer):
             "breach",
             "level",
             "level_text",
+            "burn_rule",
             "reached_at",
             "raised_at",
             "due_at",

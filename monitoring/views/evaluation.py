@@ -31,6 +31,7 @@ from monitoring.models import Alert
 from monitoring.presentation import (
     alert_rows,
     availability_figures,
+    burn_rows,
     goal_text,
     level_badge,
     period_facts,
@@ -217,6 +218,7 @@ def _target_view(target: TargetCompliance, now: datetime) -> dict:
         "facts": period_facts(current),
         "availability": availability_figures(current),
         "tickets": current.details if "met" in (current.details or {}) else None,
+        "burn": burn_rows(current),
         "past": [
             {
                 "row": row,
