@@ -88,10 +88,13 @@ def observe(
     at: datetime,
     measure: Measure,
     profile: list[float] | None = None,
+    known: tuple[Verdict, Goal] | None = None,
 ) -> Seen | None:
     """What ``period`` showed at ``at``, for a forecast; ``None`` when its kind has none or
     nothing was measured. ``measure`` is the evaluation's own
-    (``monitoring.evaluation.periods.measure``, passed in: that module calls this one)."""
+    (``monitoring.evaluation.periods.measure``, passed in: that module calls this one);
+    ``known`` is its verdict at ``at`` when the caller has just measured it (the live
+    evaluation), so it is not measured twice."""
     kind = kind_of(target)
     if kind is None:
         return None
@@ -99,7 +102,9 @@ def observe(
     at = min(max(at, start), end)
     calendar = target.calendar
     if target.metric == "availability" and not target.is_ticket_timer:
-        verdict, _, goal = measure(agreement, terms, target, service_ids, period, at, False)
+        verdict, goal = known or _measured(
+            measure, agreement, terms, target, service_ids, period, at
+        )
         d = verdict.details
         if verdict.value is None or "counted_seconds" not in d:
             return None
@@ -126,7 +131,8 @@ def observe(
             season_factor=_season_factor(calendar, period, at, profile, target.zone),
         )
         return Seen(obs, verdict, goal)
-    verdict, _, goal = measure(agreement, terms, target, service_ids, (start, at), at, False)
+    window = (start, at)
+    verdict, goal = known or _measured(measure, agreement, terms, target, service_ids, window, at)
     elapsed = calendar.business_seconds(start, at)
     remaining = calendar.business_seconds(at, end)
     d = verdict.details
@@ -148,6 +154,12 @@ def observe(
             fc.MEAN, sum(samples), len(samples), 0, elapsed, remaining, sample_variance=spread
         )
     return Seen(obs, verdict, goal)
+
+
+def _measured(measure: Measure, agreement, terms, target, service_ids, window, at):
+    """The verdict and goal of ``window`` at ``at``, as the evaluation measures it."""
+    verdict, _unit, goal = measure(agreement, terms, target, service_ids, window, at, False)
+    return verdict, goal
 
 
 def _samples(
@@ -261,12 +273,14 @@ def forecast_period(
     period: tuple[datetime, datetime],
     at: datetime,
     measure: Measure,
+    known: tuple[Verdict, Goal] | None = None,
 ) -> tuple[fc.Forecast, Seen] | None:
-    """The forecast of ``period``'s end as seen at ``at``, from its history up to its start."""
+    """The forecast of ``period``'s end as seen at ``at``, from its history up to its start
+    (``known``: see ``observe``)."""
     if kind_of(target) is None:
         return None
     history, profile = history_of(agreement, target, service_ids, period[0])
-    seen = observe(agreement, terms, target, service_ids, period, at, measure, profile)
+    seen = observe(agreement, terms, target, service_ids, period, at, measure, profile, known)
     if seen is None:
         return None
     made = fc.forecast(seen.observation, seen.goal, history)
