@@ -440,6 +440,9 @@ CELERY_BEAT_SCHEDULE = {
 # Alerts whose moment lies further back than this (history imported late) are recorded on
 # the alerts page but not emailed: nobody should be woken for last year's breaches.
 SLA_ALERT_MAX_AGE_MINUTES = int(os.environ.get("SLA_ALERT_MAX_AGE_MINUTES", "1440"))
+# A period-end forecast alerts ("predicted to miss / breach") only when at least this likely
+# (0..1): a coin toss is shown on the dashboards but wakes nobody (docs/forecasts.md).
+SLA_FORECAST_ALERT_CONFIDENCE = float(os.environ.get("SLA_FORECAST_ALERT_CONFIDENCE", "0.6"))
 # Days a finished import job keeps its uploaded file (the imported rows stay for good).
 SLA_IMPORT_FILE_RETENTION_DAYS = int(os.environ.get("SLA_IMPORT_FILE_RETENTION_DAYS", "30"))
 # How long a source may stay silent before it is stale (monitoring.staleness), in minutes

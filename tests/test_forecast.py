@@ -165,9 +165,9 @@ def test_lead_time_of_first_warnings_against_the_current_value():
     """Two missed periods: the forecast warned 12 and 5 days before the end, the current
     value showed the misses 4 days and 1 day before; one met period had a false warning."""
     leads = [
-        backtest.Lead("availability", "missed_target", 12 * DAY, 4 * DAY),
+        backtest.Lead("availability", "missed_target", 12 * DAY, 4 * DAY, alerted=True),
         backtest.Lead("availability", "breached", 5 * DAY, 1 * DAY),
-        backtest.Lead("availability", "met", 20 * DAY, None),
+        backtest.Lead("availability", "met", 20 * DAY, None, alerted=True),
         backtest.Lead("availability", "met", None, None),
     ]
     (row,) = backtest.score_leads(leads)
@@ -176,7 +176,8 @@ def test_lead_time_of_first_warnings_against_the_current_value():
     assert row.lead_days == pytest.approx(8.5) and row.naive_lead_days == pytest.approx(2.5)
     assert row.ahead_days == pytest.approx(6) and row.better
     table = backtest.lead_markdown([row], 24)
-    assert "| availability | 4 | 2 | 2 / 2 | 1 / 0 | 8.5 / 2.5 | 6.0 |" in table
+    assert (row.alerts_for_misses, row.alerts_for_met) == (1, 1)
+    assert "| availability | 4 | 2 | 2 / 2 | 1 / 0 | 8.5 / 2.5 | 6.0 | 1 / 1 |" in table
     assert "no earlier" not in table
 
 

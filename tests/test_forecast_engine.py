@@ -12,7 +12,8 @@ from rest_framework.test import APIClient
 
 from monitoring.evaluation.periods import evaluate_periods
 from monitoring.ingest.uptime import checks_ingest, maintenance_ingest
-from monitoring.models import Alert, Level, PeriodResult
+from monitoring.models import Alert, EscalationContact, Level, PeriodResult
+from monitoring.selectors.evaluation import escalation_matrix
 from reporting.selectors.dashboards import customer_dashboard, provider_dashboard
 from sla_portal.core.models import Notification
 
@@ -34,16 +35,20 @@ def down(start: datetime, minutes: int) -> list[dict]:
     ]
 
 
-@pytest.fixture
-def history(time_machine, active_acme_agreement, acme_desk, services):
+def ingest_history(source, service) -> None:
     """January and February with 10 minutes down each; March with 40 minutes down on the
     3rd (90 % of the month's 44.6 min budget): at the pace so far the month misses."""
-    time_machine.move_to(NOW, tick=False)
     rows = [{"checked_at": utc(2026, 1, 1).isoformat(), "status": "up"}]
     rows += down(utc(2026, 1, 12, 9), 10) + down(utc(2026, 2, 10, 9), 10)
     rows += down(utc(2026, 3, 3, 9), 40)
     rows.append({"checked_at": (NOW - timedelta(minutes=1)).isoformat(), "status": "up"})
-    checks_ingest(acme_desk, services["portal"], rows)
+    checks_ingest(source, service, rows)
+
+
+@pytest.fixture
+def history(time_machine, active_acme_agreement, acme_desk, services):
+    time_machine.move_to(NOW, tick=False)
+    ingest_history(acme_desk, services["portal"])
     evaluate_periods(NOW)
     return active_acme_agreement
 
@@ -89,6 +94,28 @@ def test_predicted_miss_alerts_once_with_the_forecasts_confidence(history):
     body = emails.first().body_text
     assert "Predicted to miss" in body and "is forecast to miss its target" in body
     assert "likely to miss the target" in body
+
+
+def test_predictions_have_their_own_row_of_the_escalation_matrix(
+    time_machine, active_acme_agreement, acme_desk, services, alice_manager
+):
+    """Contacts named for "predicted to miss" get its email instead of the warning row; the
+    matrix page lists both forecast levels."""
+    time_machine.move_to(NOW, tick=False)
+    EscalationContact.objects.create(
+        agreement=active_acme_agreement, level=Level.PREDICTED_MISS, email="oncall@acme.example"
+    )
+    ingest_history(acme_desk, services["portal"])
+    evaluate_periods(NOW)
+    emails = Notification.objects.filter(kind="alert.predicted_miss")
+    assert list(emails.values_list("recipient", flat=True)) == ["oncall@acme.example"]
+    matrix = escalation_matrix(alice_manager, active_acme_agreement)
+    rows = {row.level: row for row in matrix}
+    assert [e.email for e in rows[Level.PREDICTED_MISS].entries] == ["oncall@acme.example"]
+    # Without contacts of its own, "predicted to breach" goes to the target-missed row.
+    missed = [e.email for e in rows[Level.MISSED_TARGET].entries]
+    assert [e.email for e in rows[Level.PREDICTED_BREACH].entries] == missed
+    assert rows[Level.PREDICTED_BREACH].label == "Predicted to breach"
 
 
 def test_less_time_left_after_announced_maintenance_changes_the_forecast(
@@ -159,7 +186,7 @@ def test_backtest_command_over_the_closed_periods(history):
     assert "| availability | 75% | 2 | 0 | 2 (100%) | 2 (100%) |" in table
     # Right as often as the current value and no miss to warn of: it says so.
     assert "availability at 50%: the forecast does no better than the current value" in table
-    assert "| availability | 2 | 0 | 0 / 0 | 0 / 0 | – / – | – |" in table
+    assert "| availability | 2 | 0 | 0 / 0 | 0 / 0 | – / – | – | 0 / 0 |" in table
 
 
 def test_backtest_command_refuses_an_unknown_agreement(db):
@@ -187,7 +214,8 @@ def test_backtest_on_a_synthetic_history_with_a_missed_month(missed_february):
     """At 25 % of February (the 8th) 25 min are down, within the budget: the current value
     says met, the forecast (that pace, blended with January's) says missed. The daily scan
     finds the forecast's first warning on the 4th (25 days before the end), the current
-    value's on the 11th, after the second outage (18 days)."""
+    value's on the 11th, after the second outage (18 days). Its alert would not have gone
+    out: never 60 % sure before the second outage made the miss real."""
     out = StringIO()
     call_command("backtest_forecasts", "--agreement", missed_february.reference, stdout=out)
     lines = out.getvalue().splitlines()
@@ -199,7 +227,7 @@ def test_backtest_on_a_synthetic_history_with_a_missed_month(missed_february):
     assert any(
         line.startswith("- availability at 50%: the forecast does no better") for line in lines
     )
-    assert "| availability | 2 | 1 | 1 / 1 | 0 / 0 | 25.0 / 18.0 | 7.0 |" in lines
+    assert "| availability | 2 | 1 | 1 / 1 | 0 / 0 | 25.0 / 18.0 | 7.0 | 0 / 0 |" in lines
     assert not any("warns of misses no earlier" in line for line in lines)
 
 

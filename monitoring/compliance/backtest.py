@@ -140,12 +140,14 @@ def markdown(rows: list[Row], title: str = "") -> str:
 class Lead:
     """One closed period scanned at a regular step from its start: when the forecast first
     predicted a miss (or worse) and when the current value first showed one, as seconds
-    before the period's end (``None``: never)."""
+    before the period's end (``None``: never), and whether the forecast's alert would have
+    gone out (its rule: predicted before the miss happened, likely enough)."""
 
     kind: str
     actual: str
     forecast_first: float | None
     naive_first: float | None
+    alerted: bool = False
 
 
 @dataclass(frozen=True)
@@ -155,13 +157,15 @@ class LeadRow:
     kind: str
     periods: int
     missed: int
-    warned: int  # missed periods the forecast warned of before their end
+    warned: int  # missed periods the forecast predicted to miss before their end
     naive_warned: int
-    false_warnings: int  # met periods the forecast warned of (an alert for nothing)
+    false_warnings: int  # met periods the forecast predicted to miss at some moment
     naive_false_warnings: int
     lead_days: float | None  # mean, over the missed periods the forecast warned of
     naive_lead_days: float | None  # mean, over the missed periods the current value showed
     ahead_days: float | None  # mean of forecast lead minus current-value lead, missed periods
+    alerts_for_misses: int = 0  # missed periods whose forecast alert went out
+    alerts_for_met: int = 0  # met periods whose forecast alert went out (for nothing)
 
     @property
     def better(self) -> bool:
@@ -196,6 +200,8 @@ def score_leads(leads: Iterable[Lead]) -> list[LeadRow]:
                 lead_days=fmean(warned) / 86400 if warned else None,
                 naive_lead_days=fmean(shown) / 86400 if shown else None,
                 ahead_days=fmean(ahead) / 86400 if ahead else None,
+                alerts_for_misses=sum(g.alerted for g in missed),
+                alerts_for_met=sum(g.alerted for g in met),
             )
         )
     return rows
@@ -210,14 +216,15 @@ def lead_markdown(rows: list[LeadRow], step_hours: float) -> str:
         "",
         "| kind | periods | missed | misses warned (forecast / current) "
         "| met periods warned of (forecast / current) | lead days (forecast / current) "
-        "| days ahead of the current value |",
-        "| --- | ---: | ---: | ---: | ---: | ---: | ---: |",
+        "| days ahead of the current value | forecast alerts (missed / met periods) |",
+        "| --- | ---: | ---: | ---: | ---: | ---: | ---: | ---: |",
     ]
     for r in rows:
         lines.append(
             f"| {r.kind} | {r.periods} | {r.missed} | {r.warned} / {r.naive_warned} "
             f"| {r.false_warnings} / {r.naive_false_warnings} "
-            f"| {_days(r.lead_days)} / {_days(r.naive_lead_days)} | {_days(r.ahead_days)} |"
+            f"| {_days(r.lead_days)} / {_days(r.naive_lead_days)} | {_days(r.ahead_days)} "
+            f"| {r.alerts_for_misses} / {r.alerts_for_met} |"
         )
     lines.append("")
     for r in rows:

@@ -74,7 +74,7 @@ def run_backtest(
             moment = row.period_start + (row.period_end - row.period_start) * share
             found = at(moment)
             if found is not None:
-                made, naive = found
+                made, naive, _alerts = found
                 outcome.trials.append(
                     backtest.Trial(
                         kind=kind,
@@ -87,8 +87,9 @@ def run_backtest(
                         naive=naive,
                     )
                 )
-        if step is not None:
-            outcome.leads.append(_first_warnings(kind, row, at, step))
+        lead = _first_warnings(kind, row, at, step) if step is not None else None
+        if lead is not None:
+            outcome.leads.append(lead)
     return outcome
 
 
@@ -101,34 +102,43 @@ def _made_at(
     history: fc.History,
     profile: list[float] | None,
     moment: datetime,
-) -> tuple[fc.Forecast, str] | None:
-    """The forecast and the current value's status at ``moment``."""
+) -> tuple[fc.Forecast, str, bool] | None:
+    """The forecast, the current value's status and whether the forecast would alert
+    (``forecasts.alert_level``) at ``moment``."""
     seen = forecasts.observe(
         agreement, terms, target, service_ids, period, moment, measure, profile
     )
     if seen is None:
         return None
     made = fc.forecast(seen.observation, seen.goal, history)
+    if made is None:
+        return None
     naive = fc.naive_status(seen.observation, seen.goal) or MET
-    return (made, naive) if made is not None else None
+    stored = {"predicted": made.predicted, "confidence": made.confidence}
+    return made, naive, forecasts.alert_level(stored, seen.verdict) is not None
 
 
-def _first_warnings(kind: str, row: PeriodResult, at, step: timedelta) -> backtest.Lead:
-    """Scan the period at ``step`` for the first forecast of a miss and the first moment
-    the current value shows one."""
+def _first_warnings(kind: str, row: PeriodResult, at, step: timedelta) -> backtest.Lead | None:
+    """Scan the period at ``step`` for the first forecast of a miss (or worse), the first
+    moment the current value shows one, and whether the forecast's alert rule
+    (``forecasts.alert_level``) would have fired; ``None`` when no moment had a forecast
+    (nothing measured)."""
     first = naive_first = None
+    seen = alerted = False
     moment = row.period_start + step
-    while moment < row.period_end and (first is None or naive_first is None):
+    while moment < row.period_end and (first is None or naive_first is None or not alerted):
         found = at(moment)
         if found is not None:
-            made, naive = found
+            seen = True
+            made, naive, alerts = found
+            alerted = alerted or alerts
             left = (row.period_end - moment).total_seconds()
             if first is None and made.status != MET:
                 first = left
             if naive_first is None and naive != MET:
                 naive_first = left
         moment += step
-    return backtest.Lead(kind, row.status, first, naive_first)
+    return backtest.Lead(kind, row.status, first, naive_first, alerted) if seen else None
 
 
 def _service_ids(names: Iterable[str], service: str) -> list[int]:

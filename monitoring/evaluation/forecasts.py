@@ -17,13 +17,14 @@ from dataclasses import dataclass
 from datetime import datetime
 from statistics import pvariance
 
+from django.conf import settings
 from django.db.models import Q
 
 from agreements.models import Agreement
 from agreements.terms import MeasuredTarget, MeasuredTerms
 from monitoring.compliance import forecast as fc
 from monitoring.compliance.intervals import merge_intervals, total_seconds
-from monitoring.compliance.states import AT_RISK, MET
+from monitoring.compliance.states import AT_RISK, BREACHED, MET, MISSED_TARGET
 from monitoring.compliance.verdicts import Goal, Verdict
 from monitoring.evaluation import alerts
 from monitoring.evaluation.period_breaches import value_text
@@ -33,6 +34,8 @@ from monitoring.models.ownership import counted_for
 # Earlier periods a forecast learns from (a year of months, four years of quarters).
 HISTORY_PERIODS = 12
 LEVEL_OF = {fc.PREDICTED_MISS: Level.PREDICTED_MISS, fc.PREDICTED_BREACH: Level.PREDICTED_BREACH}
+# The crossing (``Verdict.crossings``) of the level each prediction is about.
+CROSSING_OF = {Level.PREDICTED_MISS: MISSED_TARGET, Level.PREDICTED_BREACH: BREACHED}
 
 
 def kind_of(target: MeasuredTarget) -> str | None:
@@ -85,10 +88,13 @@ def observe(
     at: datetime,
     measure: Measure,
     profile: list[float] | None = None,
+    known: tuple[Verdict, Goal] | None = None,
 ) -> Seen | None:
     """What ``period`` showed at ``at``, for a forecast; ``None`` when its kind has none or
     nothing was measured. ``measure`` is the evaluation's own
-    (``monitoring.evaluation.periods.measure``, passed in: that module calls this one)."""
+    (``monitoring.evaluation.periods.measure``, passed in: that module calls this one);
+    ``known`` is its verdict at ``at`` when the caller has just measured it (the live
+    evaluation), so it is not measured twice."""
     kind = kind_of(target)
     if kind is None:
         return None
@@ -96,9 +102,15 @@ def observe(
     at = min(max(at, start), end)
     calendar = target.calendar
     if target.metric == "availability" and not target.is_ticket_timer:
-        verdict, _, goal = measure(agreement, terms, target, service_ids, period, at, False)
+        verdict, goal = known or _measured(
+            measure, agreement, terms, target, service_ids, period, at
+        )
         d = verdict.details
         if verdict.value is None or "counted_seconds" not in d:
+            return None
+        if d.get("no_data_since") and not d.get("silence_counts_as_down"):
+            # The data stopped arriving: the rest of the period is nobody's measurement,
+            # and a forecast of it would be a guess (the page says "no data since").
             return None
         events = Outage.objects.filter(
             Q(ended_at__isnull=True) | Q(ended_at__gt=start),
@@ -119,7 +131,8 @@ def observe(
             season_factor=_season_factor(calendar, period, at, profile, target.zone),
         )
         return Seen(obs, verdict, goal)
-    verdict, _, goal = measure(agreement, terms, target, service_ids, (start, at), at, False)
+    window = (start, at)
+    verdict, goal = known or _measured(measure, agreement, terms, target, service_ids, window, at)
     elapsed = calendar.business_seconds(start, at)
     remaining = calendar.business_seconds(at, end)
     d = verdict.details
@@ -141,6 +154,12 @@ def observe(
             fc.MEAN, sum(samples), len(samples), 0, elapsed, remaining, sample_variance=spread
         )
     return Seen(obs, verdict, goal)
+
+
+def _measured(measure: Measure, agreement, terms, target, service_ids, window, at):
+    """The verdict and goal of ``window`` at ``at``, as the evaluation measures it."""
+    verdict, _unit, goal = measure(agreement, terms, target, service_ids, window, at, False)
+    return verdict, goal
 
 
 def _samples(
@@ -254,12 +273,14 @@ def forecast_period(
     period: tuple[datetime, datetime],
     at: datetime,
     measure: Measure,
+    known: tuple[Verdict, Goal] | None = None,
 ) -> tuple[fc.Forecast, Seen] | None:
-    """The forecast of ``period``'s end as seen at ``at``, from its history up to its start."""
+    """The forecast of ``period``'s end as seen at ``at``, from its history up to its start
+    (``known``: see ``observe``)."""
     if kind_of(target) is None:
         return None
     history, profile = history_of(agreement, target, service_ids, period[0])
-    seen = observe(agreement, terms, target, service_ids, period, at, measure, profile)
+    seen = observe(agreement, terms, target, service_ids, period, at, measure, profile, known)
     if seen is None:
         return None
     made = fc.forecast(seen.observation, seen.goal, history)
@@ -313,6 +334,24 @@ def forecast_text(made: dict, goal: Goal) -> str:
     )
 
 
+def alert_level(made: dict, verdict: Verdict) -> str | None:
+    """The predicted level a stored forecast alerts about, or ``None``.
+
+    Only while the period has not missed yet (a miss that happened is alerted as such), only
+    at ``SLA_FORECAST_ALERT_CONFIDENCE`` or more (a coin toss wakes nobody), and not when
+    an open outage already has the moment of that very level scheduled
+    (``Verdict.crossings``): the deadline loop raises the real level then, if the outage
+    goes on."""
+    if verdict.status not in (MET, AT_RISK):
+        return None
+    level = LEVEL_OF.get(made["predicted"])
+    if level is None or made["confidence"] < settings.SLA_FORECAST_ALERT_CONFIDENCE:
+        return None
+    if CROSSING_OF[level] in verdict.crossings:
+        return None
+    return level
+
+
 def record_forecast(
     agreement: Agreement,
     target: MeasuredTarget,
@@ -321,12 +360,12 @@ def record_forecast(
     goal: Goal,
     now: datetime,
 ) -> int:
-    """Raise the predicted level's alert once for an open period that has not missed yet
-    (a miss that happened is alerted as such); return how many alerts were new."""
+    """Raise the predicted level's alert once for an open period (``alert_level``); return
+    how many alerts were new."""
     made = (row.details or {}).get("forecast")
-    if not made or row.is_closed or verdict.status not in (MET, AT_RISK):
+    if not made or row.is_closed:
         return 0
-    level = LEVEL_OF.get(made["predicted"])
+    level = alert_level(made, verdict)
     if level is None:
         return 0
     candidate = alerts.Candidate(level, now, row.period_end, forecast_text(made, goal))

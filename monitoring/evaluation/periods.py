@@ -180,7 +180,16 @@ def _evaluate_target(
         due = None if closed else next_crossing(verdict.crossings, verdict.status, now)
         if not closed:
             _forecast_into(
-                agreement, terms, target, service_ids, (start, end), window, verdict, unit, now
+                agreement,
+                terms,
+                target,
+                service_ids,
+                (start, end),
+                window,
+                verdict,
+                unit,
+                goal,
+                now,
             )
         row = _store(agreement, terms, target, (start, end), verdict, unit, goal, closed, now, due)
         if (
@@ -240,11 +249,14 @@ def _forecast_into(
     window: tuple[datetime, datetime],
     verdict: Verdict,
     unit: str,
+    goal: Goal,
     now: datetime,
 ) -> None:
     """Put the open period's forecast (``monitoring.evaluation.forecasts``) into its
     details, keeping the moments it first crossed into a predicted level."""
-    made = forecasts.forecast_period(agreement, terms, target, service_ids, window, now, measure)
+    made = forecasts.forecast_period(
+        agreement, terms, target, service_ids, window, now, measure, (verdict, goal)
+    )
     if made is None:
         return
     previous = (

@@ -18,7 +18,7 @@ from django.db.models.functions import Cast, Coalesce, Concat
 from agreements.models import Agreement
 from agreements.selectors import agreements_visible_to
 from agreements.terms import measured_terms
-from monitoring.evaluation.alerts import default_recipients
+from monitoring.evaluation.alerts import FORECAST_MATRIX, default_recipients, recipients
 from monitoring.format import state_word
 from monitoring.models import (
     Alert,
@@ -206,7 +206,13 @@ class MatrixLevel:
     explicit: bool
 
 
-ESCALATION_LEVELS = (Level.WARNING, Level.MISSED_TARGET, Level.BREACHED)
+ESCALATION_LEVELS = (
+    Level.WARNING,
+    Level.MISSED_TARGET,
+    Level.BREACHED,
+    Level.PREDICTED_MISS,
+    Level.PREDICTED_BREACH,
+)
 
 
 def escalation_contacts(user: User, agreement: Agreement) -> QuerySet[EscalationContact]:
@@ -238,6 +244,10 @@ def escalation_matrix(user: User, agreement: Agreement) -> list[MatrixLevel]:
                 )
                 for c in explicit
             ]
+        elif level in FORECAST_MATRIX:
+            # A forecast's level without contacts of its own goes to the people of the level
+            # it stands in for, explicit or default (``alerts.recipients``).
+            entries = _unique_entries(recipients(agreement, level))
         else:
             entries = _unique_entries(default_recipients(agreement, level))
         matrix.append(MatrixLevel(level, state_word(level), entries, bool(explicit)))
