@@ -107,6 +107,16 @@ class Budget:
         base = self.basis.get("counted_seconds") or self.basis.get("expected") or 1.0
         return max(abs(float(base)) * TOLERANCE / 100, TOLERANCE)
 
+    @property
+    def samples_left(self) -> int | None:
+        """For a performance budget: how many more samples exactly at the threshold still
+        fit before the target is missed, ``floor(remaining / |threshold - target|)`` (each
+        spends that much excess). ``None`` for other kinds or where the two levels are one."""
+        step = self.basis.get("excess_per_threshold_sample")
+        if self.kind != EXCESS or not step:
+            return None
+        return max(math.floor(max(self.remaining, 0.0) / float(step) + TOLERANCE), 0)
+
     def as_dict(self) -> dict:
         """JSON for ``PeriodResult.details["budget"]`` (moments as ISO 8601; a remainder
         within the verdict's slack of zero is stored as zero, not as "overspent by 0 s")."""
@@ -120,6 +130,7 @@ class Budget:
             "remaining_threshold": _snap(self.remaining_threshold, self.within_threshold),
             "ran_out_at": _iso(self.ran_out_at),
             "threshold_ran_out_at": _iso(self.threshold_ran_out_at),
+            "samples_left": self.samples_left,
             "basis": dict(self.basis),
         }
 
@@ -358,5 +369,6 @@ def value_budget(samples: Sequence[tuple[datetime, float]], goal: Goal, unit: st
             "samples": n,
             "slow_samples": sum(1 for e in excess if e > 0),
             "mean": total / n,
+            "excess_per_threshold_sample": abs(goal.threshold - goal.target),
         },
     )
