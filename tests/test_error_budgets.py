@@ -172,7 +172,13 @@ def test_performance_budget_is_the_excess_the_slow_samples_may_add():
     assert budget.remaining == pytest.approx(-20)
     assert budget.allowed_threshold == pytest.approx(580)
     assert budget.remaining_threshold == pytest.approx(480)
-    assert budget.basis == {"samples": 5, "slow_samples": 2, "mean": 204}
+    assert budget.basis == {
+        "samples": 5,
+        "slow_samples": 2,
+        "mean": 204,
+        "excess_per_threshold_sample": 100,
+    }
+    assert budget.samples_left == 0  # overspent: no sample at 300 ms fits
     assert budget.ran_out_at == samples[3][0]
     assert budget.threshold_ran_out_at is None
     # Exactly where value_verdict stops meeting the target.

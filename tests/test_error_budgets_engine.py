@@ -236,10 +236,12 @@ def test_performance_budget_from_the_measured_samples(active_acme_agreement, acm
     assert (budget["kind"], budget["unit"]) == ("excess", "ms")
     assert (budget["allowed"], budget["consumed"], budget["remaining"]) == (300, 500, -200)
     assert budget["remaining_threshold"] == 4 * (1500 - 850)
+    assert budget["samples_left"] == 0  # overspent: no sample at 1.5 s fits
     assert budget["basis"] == {
         "samples": 4,
         "slow_samples": 2,
         "mean": 850,
+        "excess_per_threshold_sample": 700,
         # What ran it out and under which goal: the next evaluation judges the moment by it.
         "ran_out_consumed": 500,
         "goal": [800, 1500],

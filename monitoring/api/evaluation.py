@@ -73,6 +73,27 @@ TIMER_EXAMPLE = {
     "threshold_remaining_seconds": 1080.0,
     "evaluated_at": "2026-03-02T08:26:00Z",
 }
+BUDGET_EXAMPLE = {
+    "kind": "tickets",
+    "unit": "tickets",
+    "allowed": 2.0,
+    "allowed_threshold": 4.0,
+    "consumed": 3.0,
+    "remaining": -1.0,
+    "remaining_threshold": 1.0,
+    "ran_out_at": "2026-03-24T10:32:00Z",
+    "threshold_ran_out_at": None,
+    "samples_left": None,
+    "basis": {
+        "expected": 40.0,
+        "met": 37,
+        "missed": 3,
+        "ran_out_n": 3,
+        "threshold_ran_out_n": None,
+        "ran_out_consumed": 3.0,
+        "goal": [95.0, 90.0],
+    },
+}
 PERIOD_EXAMPLE = {
     "id": 95,
     "agreement": 7,
@@ -95,19 +116,15 @@ PERIOD_EXAMPLE = {
     "goal_threshold": 90.0,
     "status": "missed_target",
     "final": True,
-    "budget": {
-        "kind": "tickets",
-        "unit": "tickets",
-        "allowed": 2.0,
-        "allowed_threshold": 4.0,
-        "consumed": 3.0,
-        "remaining": -1.0,
-        "remaining_threshold": 1.0,
-        "ran_out_at": "2026-03-24T10:32:00Z",
-        "threshold_ran_out_at": None,
-        "basis": {"expected": 40.0, "met": 37, "missed": 3},
+    "budget": BUDGET_EXAMPLE,
+    # The evaluation stores the budget with what the value was computed from.
+    "details": {
+        "met": 37,
+        "missed": 3,
+        "pending": 0,
+        "pending_at_risk": 0,
+        "budget": BUDGET_EXAMPLE,
     },
-    "details": {"met": 37, "missed": 3, "pending": 0, "pending_at_risk": 0},
     "evaluated_at": "2026-04-01T00:00:40Z",
     "closed_at": "2026-04-01T00:00:40Z",
 }

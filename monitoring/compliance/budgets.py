@@ -108,6 +108,16 @@ class Budget:
         return max(abs(float(base)) * TOLERANCE / 100, TOLERANCE)
 
     @property
+    def left(self) -> float:
+        """``remaining`` as shown: within the verdict's slack of zero it is zero."""
+        return _snap(self.remaining, self.within)
+
+    @property
+    def left_threshold(self) -> float:
+        """``remaining_threshold`` as shown, likewise."""
+        return _snap(self.remaining_threshold, self.within_threshold)
+
+    @property
     def samples_left(self) -> int | None:
         """For a performance budget: how many more samples exactly at the threshold still
         fit before the target is missed, ``floor(remaining / |threshold - target|)`` (each
@@ -126,8 +136,8 @@ class Budget:
             "allowed": self.allowed,
             "allowed_threshold": self.allowed_threshold,
             "consumed": self.consumed,
-            "remaining": _snap(self.remaining, self.within),
-            "remaining_threshold": _snap(self.remaining_threshold, self.within_threshold),
+            "remaining": self.left,
+            "remaining_threshold": self.left_threshold,
             "ran_out_at": _iso(self.ran_out_at),
             "threshold_ran_out_at": _iso(self.threshold_ran_out_at),
             "samples_left": self.samples_left,
