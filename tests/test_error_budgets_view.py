@@ -62,6 +62,11 @@ def test_ticket_budget_overspent_is_amber_and_dated():
     assert "of 1,234,567 tickets expected this period" in page and "e+" not in page
 
 
+def test_one_expected_ticket_is_singular():
+    b = Budget("tickets", "tickets", 0.05, 0.1, 0, basis={"expected": 1.0})
+    assert view(b).note == "of 1 ticket expected this period"
+
+
 def test_past_the_threshold_is_red():
     b = Budget("errors", "errors", 2, 5, 7, ran_out_at=RAN_OUT, threshold_ran_out_at=RAN_OUT)
     v = view(b)

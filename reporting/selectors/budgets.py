@@ -144,7 +144,8 @@ def _sayer(budget: Budget):
 def _note(budget: Budget) -> str:
     basis = budget.basis
     if budget.kind == TICKETS and "expected" in basis:
-        return f"of {amount(basis['expected'])} tickets expected this period"
+        expected = amount(basis["expected"])
+        return f"of {expected} ticket{'' if expected == '1' else 's'} expected this period"
     if budget.kind == EXCESS and "samples" in basis:
         return f"{basis['slow_samples']:,} of {basis['samples']:,} samples worse than the target"
     if budget.kind == DOWNTIME and "counted_seconds" in basis:
