@@ -445,3 +445,36 @@ def test_evaluation_does_not_look_up_a_known_moment_again(
     assert len(more) == len(again)
     budget = budget_of(active_acme_agreement, key, utc(2026, 3, 1))
     assert budget["consumed"] == 33 and budget["ran_out_at"] == ran_out
+
+
+def test_a_run_out_ticket_budget_is_not_looked_up_again_by_each_evaluation(
+    active_acme_agreement, acme_desk
+):
+    """Once the P2 budget ran out, evaluating again (as the deadline loop does every tick)
+    does not read the n-th missed timer again: the moment and its n are stored."""
+    from django.db import connection
+    from django.test.utils import CaptureQueriesContext
+
+    from monitoring.evaluation.periods import evaluate_agreement_periods
+
+    reference = active_acme_agreement.reference
+    rows = [p2_ticket(f"LATE-{i}", utc(2026, 3, 2, 9 + i), 45) for i in range(3)]
+    tickets_ingest(acme_desk, [dict(row, agreement=reference) for row in rows])
+    evaluate_pending_tickets(utc(2026, 3, 10))
+    evaluate_agreement_periods(active_acme_agreement, utc(2026, 3, 10))
+    key = key_of(active_acme_agreement, metric="response_time", priority="P2")
+    budget = budget_of(active_acme_agreement, key, utc(2026, 3, 1))
+    assert budget["ran_out_at"] is not None and budget["basis"]["ran_out_n"] == 1
+
+    with CaptureQueriesContext(connection) as seen:
+        evaluate_agreement_periods(active_acme_agreement, utc(2026, 3, 10, 0, 1))
+    # The n-th miss is read as ORDER BY decided_at LIMIT 1 OFFSET n - 1 (no OFFSET for n = 1).
+    scans = [
+        q["sql"]
+        for q in seen
+        if "tickettimer" in q["sql"] and "ORDER BY" in q["sql"] and "LIMIT" in q["sql"]
+    ]
+    assert scans == []
+    assert (
+        budget_of(active_acme_agreement, key, utc(2026, 3, 1))["ran_out_at"] == budget["ran_out_at"]
+    )
