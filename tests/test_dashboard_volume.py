@@ -148,7 +148,9 @@ def test_unchanged_poll_is_204_from_one_query_without_rendering(
 
 
 @pytest.mark.parametrize("who", ["carol_customer", "alice_manager"])
-def test_poll_stays_204_while_only_time_passes(client, request, two_customers, who):
+def test_poll_stays_204_while_only_time_passes(mid_month, client, request, two_customers, who):
+    """From a fixed mid-morning (``mid_month``): two hours later is still the same day, so
+    the provider's fingerprint (which holds today's date) cannot change under the test."""
     client.force_login(request.getfixturevalue(who))
     version = _version(client)
     now = timezone.now()

@@ -220,10 +220,13 @@ def test_availability_gauge_turns_amber_then_red_with_downtime(
     month = target.current
     budget = (month.period_end - month.period_start).total_seconds() * 0.001
     assert month.details["down_seconds"] == 59 * 60
-    assert target.remaining == (
-        f"Error budget spent: {duration(59 * 60 - budget)} over the {duration(budget)} allowed"
-    )
+    # Said once, by the error budget's lines: used, allowed and how far over.
+    assert target.remaining == ""
+    assert target.budget.used == f"{duration(59 * 60)} of {duration(budget)} downtime used"
+    assert target.budget.left == f"overspent by {duration(59 * 60 - budget)}"
     page = client.get(DASHBOARD).content.decode()
+    assert target.budget.used in page and target.budget.left in page
+    assert "Error budget left" not in page and "Error budget spent" not in page
     assert 'aria-label="Availability: ' in page and "Target missed" in page
 
     checks_ingest(

@@ -107,9 +107,10 @@ def test_a_crossing_still_to_come_has_not_run_out_yet():
 
 
 def test_expected_tickets_extrapolate_over_the_service_time_or_follow_earlier_periods():
-    """By Friday 13 March 17:00, 10 of March's 21 office days have passed. 18 decided and 2
-    pending tickets extrapolate to 20 / (10/21) = 42; an earlier mean of 50 is larger."""
-    assert expected_tickets(18, 2, 10 / 21, 30.0, closed=False) == pytest.approx(42)
+    """By Friday 13 March 17:00, 10 of March's 21 office days have passed. The flow, 18
+    decided tickets, extrapolates to 18 / (10/21) = 37.8; the 2 pending are added as they
+    are: 39.8. An earlier mean of 50 is larger."""
+    assert expected_tickets(18, 2, 10 / 21, 30.0, closed=False) == pytest.approx(39.8)
     assert expected_tickets(18, 2, 10 / 21, 50.0, closed=False) == 50
     assert expected_tickets(18, 2, 0.0, None, closed=False) == 20
     # A closed period decided what it decided.
@@ -171,7 +172,13 @@ def test_performance_budget_is_the_excess_the_slow_samples_may_add():
     assert budget.remaining == pytest.approx(-20)
     assert budget.allowed_threshold == pytest.approx(580)
     assert budget.remaining_threshold == pytest.approx(480)
-    assert budget.basis == {"samples": 5, "slow_samples": 2, "mean": 204}
+    assert budget.basis == {
+        "samples": 5,
+        "slow_samples": 2,
+        "mean": 204,
+        "excess_per_threshold_sample": 100,
+    }
+    assert budget.samples_left == 0  # overspent: no sample at 300 ms fits
     assert budget.ran_out_at == samples[3][0]
     assert budget.threshold_ran_out_at is None
     # Exactly where value_verdict stops meeting the target.
@@ -197,20 +204,97 @@ def test_performance_budget_for_a_higher_is_better_value():
     assert value_verdict([120.0, 30.0], goal, True).status == BREACHED
 
 
-def test_a_moment_once_reached_is_kept_and_survives_the_round_trip():
-    """An evaluation that no longer finds the moment (more tickets expected now) keeps the
-    one found before; an earlier moment wins over a later one."""
-    earlier = datetime(2026, 3, 10, 10, 19, 48, tzinfo=UTC)
-    before = Budget("tickets", "tickets", 2.1, 4.2, 3, ran_out_at=earlier)
+GOAL = (95.0, 90.0)
+FOUND = datetime(2026, 3, 10, 10, 19, 48, tzinfo=UTC)
+
+
+def first_found() -> dict:
+    """3 misses against 2.1 allowed: ran out at FOUND, as the first evaluation stores it."""
+    fresh = Budget("tickets", "tickets", 2.1, 4.2, 3, ran_out_at=FOUND)
+    return carried(fresh, None, goal=GOAL).as_dict()
+
+
+def test_a_moment_once_reached_is_kept_as_it_was_while_its_cause_stands():
+    """An evaluation that finds no moment (more tickets expected now), a later one or an
+    earlier one (a late miss sorted before) keeps the one found first: no min(), no move."""
+    before = first_found()
+    assert before["basis"]["ran_out_consumed"] == 3
     now = Budget("tickets", "tickets", 3.5, 7.0, 3)
-    kept = carried(now, before.as_dict())
-    assert kept.ran_out_at == earlier
-    assert kept.allowed == 3.5
-    later = Budget("tickets", "tickets", 2.1, 4.2, 4, ran_out_at=earlier + timedelta(days=1))
-    assert carried(later, before.as_dict()).ran_out_at == earlier
+    kept = carried(now, before, goal=GOAL)
+    assert kept.ran_out_at == FOUND
+    assert kept.allowed == 3.5 and kept.within
+    for other in (FOUND + timedelta(days=1), FOUND - timedelta(days=1)):
+        moved = Budget("tickets", "tickets", 2.1, 4.2, 4, ran_out_at=other)
+        assert carried(moved, before, goal=GOAL).ran_out_at == FOUND
     assert Budget.from_dict(kept.as_dict()) == kept
     assert Budget.from_dict({"kind": "tickets"}) is None
-    assert carried(now, None) is now
+    assert carried(now, None).ran_out_at is None
+
+
+def test_a_retracted_cause_drops_the_moment():
+    """The misses that ran it out are fewer now (a timer deleted when a priority was
+    corrected): within budget the moment goes; still out, the current moment is taken."""
+    before = first_found()
+    fewer = Budget("tickets", "tickets", 2.1, 4.2, 2)
+    assert carried(fewer, before, goal=GOAL).ran_out_at is None
+    later = FOUND + timedelta(hours=5)
+    still_out = Budget("tickets", "tickets", 0.5, 4.2, 2, ran_out_at=later)
+    taken = carried(still_out, before, goal=GOAL)
+    assert taken.ran_out_at == later
+    assert taken.basis["ran_out_consumed"] == 2
+
+
+def test_a_relaxed_target_drops_the_moment():
+    """Same 3 misses, the target relaxed from 95 % to 90 %: 4.2 allowed, nothing ran out."""
+    relaxed = Budget("tickets", "tickets", 4.2, 8.4, 3)
+    kept = carried(relaxed, first_found(), goal=(90.0, 80.0))
+    assert kept.ran_out_at is None
+    assert "ran_out_consumed" not in kept.basis
+
+
+def test_a_closed_period_that_met_the_level_never_ran_out():
+    """Kept while open (back within budget), dropped when the period closes within it."""
+    now = Budget("tickets", "tickets", 3.5, 7.0, 3)
+    assert carried(now, first_found(), closed=False, goal=GOAL).ran_out_at == FOUND
+    assert carried(now, first_found(), closed=True, goal=GOAL).ran_out_at is None
+    out = Budget("tickets", "tickets", 2.1, 4.2, 3, ran_out_at=FOUND + timedelta(days=2))
+    assert carried(out, first_found(), closed=True, goal=GOAL).ran_out_at == FOUND
+
+
+def test_usage_exactly_at_the_allowance_is_within_it_not_overspent():
+    """30 days of 24x7 at 99.9 %: 2,592 s allowed, 2,592 s down meets the target. Floating
+    point makes the allowance 2,591.99999999985; the budget is within it and stores 0 left."""
+    always = BusinessCalendar.always()
+    month = (datetime(2026, 4, 1, tzinfo=UTC), datetime(2026, 5, 1, tzinfo=UTC))
+    goal = Goal(99.9, 99.0, True, 75.0)
+    start = month[0] + timedelta(days=3)
+    outages = [(start, start + timedelta(seconds=2592))]
+    verdict = availability_verdict(always, month, month[1], outages, [], None, goal)
+    assert verdict.status == MET
+    budget = availability_budget(verdict.details, verdict.crossings, month[1])
+    assert budget is not None
+    fake = Budget("downtime", "seconds", 2591.99999999985, 25920.0, 2592.0, basis=budget.basis)
+    for each in (budget, fake):
+        assert each.within
+        assert each.as_dict()["remaining"] == 0
+        assert each.ran_out_at is None
+
+
+def test_early_in_a_period_the_backlog_is_not_extrapolated():
+    """5 minutes into March (share 0.0002): 2 decided and 40 pending from February would
+    "expect" 210,000 tickets if divided by the share. The flow is not extrapolated below
+    10 % of the service time: 42, or the history's 30 where larger; no jump at share 0."""
+    assert expected_tickets(2, 40, 0.0002, 30.0, closed=False) == 42
+    assert expected_tickets(2, 0, 0.0002, 30.0, closed=False) == 30
+    assert expected_tickets(2, 40, 0.0, 30.0, closed=False) == 42
+    assert expected_tickets(2, 40, 0.0999, None, closed=False) == 42
+    # From 10 % on the flow is extrapolated, the backlog still added once: 2 / 0.1 + 40.
+    assert expected_tickets(2, 40, 0.1, None, closed=False) == pytest.approx(60)
+
+
+def test_a_period_without_tickets_has_no_budget():
+    goal = Goal(95.0, 90.0, True, 75.0)
+    assert ticket_budget(0, 0, 0.0, goal, lambda n: None) is None
 
 
 def test_a_crossing_whose_allowance_ends_on_a_whole_microsecond_is_past_it():

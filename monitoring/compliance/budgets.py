@@ -16,9 +16,11 @@ excess         the value  headroom the good samples bank against the target (see
 slow samples); ``remaining = allowed - consumed`` and the budget has run out once it is
 below zero, exactly where the period's verdict stops meeting the level (the verdict
 functions of ``monitoring.compliance.verdicts`` decide, this module only restates their
-figures as a budget). ``ran_out_at`` is the moment it happened, kept once reached
-(``carried``): a budget that ran out on 14 March says so for the rest of the period and
-after it is closed, even where later data could make it look regained.
+figures as a budget). ``ran_out_at`` is the moment it happened, kept as it was first found
+(``carried``) while its cause stands: the consumption that ran it out (stored in ``basis``)
+is still there and the goal is unchanged. Where the cause is retracted (an outage rebuilt
+from late "up" checks, a timer deleted, a relaxed target) the moment goes, or becomes the
+one the current figures give; a closed period that met the level never says it ran out.
 
 Pure, no Django (house style point 2): the evaluation engine feeds it plain values and
 stores ``Budget.as_dict()`` in the period result's details under ``"budget"``.
@@ -44,6 +46,7 @@ __all__ = [
     "carried",
     "count_budget",
     "expected_tickets",
+    "past_index",
     "ticket_budget",
     "value_budget",
 ]
@@ -88,18 +91,56 @@ class Budget:
             return None if self.consumed <= 0 else math.inf
         return self.consumed / self.allowed * 100
 
+    @property
+    def within(self) -> bool:
+        """Within the target's allowance, with the verdict's slack (``Goal.status``)."""
+        return self.remaining >= -self._slack()
+
+    @property
+    def within_threshold(self) -> bool:
+        """Within the threshold's allowance, with the same slack."""
+        return self.remaining_threshold >= -self._slack()
+
+    def _slack(self) -> float:
+        # The verdicts compare percentages with TOLERANCE; in the budget's unit that is
+        # TOLERANCE percent of what the allowance is a share of (at least TOLERANCE itself).
+        base = self.basis.get("counted_seconds") or self.basis.get("expected") or 1.0
+        return max(abs(float(base)) * TOLERANCE / 100, TOLERANCE)
+
+    @property
+    def left(self) -> float:
+        """``remaining`` as shown: within the verdict's slack of zero it is zero."""
+        return _snap(self.remaining, self.within)
+
+    @property
+    def left_threshold(self) -> float:
+        """``remaining_threshold`` as shown, likewise."""
+        return _snap(self.remaining_threshold, self.within_threshold)
+
+    @property
+    def samples_left(self) -> int | None:
+        """For a performance budget: how many more samples exactly at the threshold still
+        fit before the target is missed, ``floor(remaining / |threshold - target|)`` (each
+        spends that much excess). ``None`` for other kinds or where the two levels are one."""
+        step = self.basis.get("excess_per_threshold_sample")
+        if self.kind != EXCESS or not step:
+            return None
+        return max(math.floor(max(self.remaining, 0.0) / float(step) + TOLERANCE), 0)
+
     def as_dict(self) -> dict:
-        """JSON for ``PeriodResult.details["budget"]`` (moments as ISO 8601)."""
+        """JSON for ``PeriodResult.details["budget"]`` (moments as ISO 8601; a remainder
+        within the verdict's slack of zero is stored as zero, not as "overspent by 0 s")."""
         return {
             "kind": self.kind,
             "unit": self.unit,
             "allowed": self.allowed,
             "allowed_threshold": self.allowed_threshold,
             "consumed": self.consumed,
-            "remaining": self.remaining,
-            "remaining_threshold": self.remaining_threshold,
+            "remaining": self.left,
+            "remaining_threshold": self.left_threshold,
             "ran_out_at": _iso(self.ran_out_at),
             "threshold_ran_out_at": _iso(self.threshold_ran_out_at),
+            "samples_left": self.samples_left,
             "basis": dict(self.basis),
         }
 
@@ -121,6 +162,10 @@ class Budget:
             return None
 
 
+def _snap(amount: float, within: bool) -> float:
+    return 0.0 if within and amount < 0 else amount
+
+
 def _iso(moment: datetime | None) -> str | None:
     return moment.isoformat() if moment is not None else None
 
@@ -129,23 +174,52 @@ def _moment(text: object) -> datetime | None:
     return datetime.fromisoformat(text) if isinstance(text, str) and text else None
 
 
-def carried(budget: Budget, previous: Mapping | None) -> Budget:
-    """``budget`` with the run-out moments an earlier evaluation of the same period found:
-    once a budget ran out it stays run out at that moment (the earlier of the two)."""
+# Where ``basis`` keeps what was consumed when each moment was found, and the goal.
+AT = {"ran_out_at": "ran_out_consumed", "threshold_ran_out_at": "threshold_ran_out_consumed"}
+
+
+def carried(
+    budget: Budget,
+    previous: Mapping | None,
+    closed: bool = False,
+    goal: tuple[float, float] | None = None,
+) -> Budget:
+    """``budget`` with the run-out moments an earlier evaluation of the same period found.
+
+    A moment found before is kept as it is (not moved to an earlier or later one) while its
+    cause stands: the goal (``(target, threshold)``) is the same and at least as much is
+    consumed as when it was found. Otherwise it is dropped, and the moment the current
+    figures give (if any) is taken. A closed period within its allowance has no moment: it
+    met the level, whatever it looked like while open. ``basis`` records the consumption at
+    each moment and the goal, for the next evaluation to judge."""
     before = Budget.from_dict(previous) if previous else None
-    if before is None:
-        return budget
-    return replace(
-        budget,
-        ran_out_at=_earliest(budget.ran_out_at, before.ran_out_at),
-        threshold_ran_out_at=_earliest(budget.threshold_ran_out_at, before.threshold_ran_out_at),
+    same_goal = (
+        before is not None and goal is not None and before.basis.get("goal") == [goal[0], goal[1]]
     )
-
-
-def _earliest(a: datetime | None, b: datetime | None) -> datetime | None:
-    if a is None or b is None:
-        return a or b
-    return min(a, b)
+    basis = dict(budget.basis)
+    if goal is not None:
+        basis["goal"] = [goal[0], goal[1]]
+    moments = {}
+    for name, consumed_key in AT.items():
+        fresh = getattr(budget, name)
+        inside = budget.within if name == "ran_out_at" else budget.within_threshold
+        old = getattr(before, name) if before is not None else None
+        old_consumed = before.basis.get(consumed_key) if before is not None else None
+        stands = (
+            same_goal
+            and old is not None
+            and old_consumed is not None
+            and budget.consumed >= float(old_consumed) - budget._slack()
+        )
+        moment, at = (old, old_consumed) if stands else (fresh, budget.consumed)
+        if inside and (closed or not stands):
+            moment = None
+        moments[name] = moment
+        if moment is None:
+            basis.pop(consumed_key, None)
+        else:
+            basis[consumed_key] = at
+    return replace(budget, basis=basis, **moments)
 
 
 def availability_budget(
@@ -172,18 +246,26 @@ def _come(moment: datetime | None, now: datetime) -> datetime | None:
     return moment if moment is not None and moment <= now else None
 
 
+# Below this share of the period's service time, the flow so far says too little to
+# extrapolate (5 minutes into a month, 2 decided tickets would "forecast" thousands).
+MIN_SHARE = 0.1
+
+
 def expected_tickets(
     decided: int, pending: int, service_share: float, earlier_mean: float | None, closed: bool
 ) -> float:
-    """How many tickets the period will decide: the larger of what it has so far
-    (decided and pending) extrapolated over its service time, and the mean of earlier
-    periods. A closed period decided what it decided, so there it is exactly that."""
+    """How many tickets the period will decide: the larger of what it has so far and, where
+    earlier periods exist, their mean. "So far" extrapolates only the flow (the tickets
+    decided in the period) over its service time and adds the pending ones as they are (a
+    backlog, partly from last month, does not recur); until ``MIN_SHARE`` of the service
+    time has passed the flow is not extrapolated at all. A closed period decided what it
+    decided, so there it is exactly that."""
     if closed:
         return float(decided)
-    so_far = float(decided + pending)
-    if 0 < service_share < 1:
-        so_far /= service_share
-    return max(so_far, earlier_mean or 0.0)
+    flow = float(decided)
+    if MIN_SHARE <= service_share < 1:
+        flow /= service_share
+    return max(flow + pending, float(decided + pending), earlier_mean or 0.0)
 
 
 def ticket_budget(
@@ -192,10 +274,13 @@ def ticket_budget(
     expected: float,
     goal: Goal,
     moment_of_miss: MomentOf,
-) -> Budget:
+) -> Budget | None:
     """Tickets that may still miss: ``expected x (100 - compliance target) / 100`` of them,
     less those that already missed. It runs out with the miss that takes the count above
-    the allowance (``moment_of_miss(k)``: when the k-th miss of the period was decided)."""
+    the allowance (``moment_of_miss(k)``: when the k-th miss of the period was decided).
+    ``None`` where no ticket is expected: nothing to budget."""
+    if expected <= 0:
+        return None
     allowed = expected * (100 - goal.target) / 100
     allowed_threshold = expected * (100 - goal.threshold) / 100
     return Budget(
@@ -206,7 +291,12 @@ def ticket_budget(
         consumed=float(missed),
         ran_out_at=_nth_past(allowed, missed, moment_of_miss),
         threshold_ran_out_at=_nth_past(allowed_threshold, missed, moment_of_miss),
-        basis={"expected": expected, "met": met, "missed": missed},
+        basis={
+            "expected": expected,
+            "met": met,
+            "missed": missed,
+            **_indices(allowed, allowed_threshold, missed),
+        },
     )
 
 
@@ -222,13 +312,29 @@ def count_budget(count: int, goal: Goal, moment_of_event: MomentOf) -> Budget:
         consumed=float(count),
         ran_out_at=_nth_past(goal.target, count, moment_of_event),
         threshold_ran_out_at=_nth_past(goal.threshold, count, moment_of_event),
+        basis=_indices(goal.target, goal.threshold, count),
     )
+
+
+def past_index(allowance: float, count: int) -> int | None:
+    """Which event (1-based) took ``count`` above ``allowance``, ``None`` if none did yet."""
+    nth = math.floor(allowance + TOLERANCE) + 1
+    return nth if 0 < nth <= count else None
 
 
 def _nth_past(allowance: float, count: int, moment_of: MomentOf) -> datetime | None:
     """The moment of the event that takes ``count`` above ``allowance``, if it happened."""
-    nth = math.floor(allowance + TOLERANCE) + 1
-    return moment_of(nth) if 0 < nth <= count else None
+    nth = past_index(allowance, count)
+    return moment_of(nth) if nth is not None else None
+
+
+def _indices(allowed: float, allowed_threshold: float, count: int) -> dict:
+    """The event numbers the moments are of, kept in ``basis`` so the next evaluation
+    need not look up a moment it already knows."""
+    return {
+        "ran_out_n": past_index(allowed, count),
+        "threshold_ran_out_n": past_index(allowed_threshold, count),
+    }
 
 
 def value_budget(samples: Sequence[tuple[datetime, float]], goal: Goal, unit: str) -> Budget | None:
@@ -273,5 +379,6 @@ def value_budget(samples: Sequence[tuple[datetime, float]], goal: Goal, unit: st
             "samples": n,
             "slow_samples": sum(1 for e in excess if e > 0),
             "mean": total / n,
+            "excess_per_threshold_sample": abs(goal.threshold - goal.target),
         },
     )

@@ -9,6 +9,7 @@ carries a moment an earlier evaluation found, so a budget that ran out stays run
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from datetime import datetime
 
 from django.db.models import QuerySet
@@ -21,15 +22,19 @@ from monitoring.compliance.budgets import (
     carried,
     count_budget,
     expected_tickets,
+    past_index,
     ticket_budget,
     value_budget,
 )
 from monitoring.compliance.intervals import intersect, total_seconds
+from monitoring.compliance.states import NO_DATA
 from monitoring.compliance.verdicts import Goal, Verdict
 from monitoring.models import ErrorEvent, PeriodResult, TicketTimer
 
 # The ticket volume a period is expected to reach looks back at most this many closed periods.
 EARLIER_PERIODS = 12
+# Two moments this close (in events) come from one slice; farther apart, from two rows.
+SLICE = 200
 
 
 def _attach(verdict: Verdict, budget: Budget | None) -> Verdict:
@@ -54,26 +59,39 @@ def with_ticket_budget(
     now: datetime,
     goal: Goal,
     closed: bool,
+    previous: dict | None = None,
 ) -> Verdict:
     """The ticket-share verdict with the tickets that may still miss (``decided_misses``:
-    the period's missed timers)."""
+    the period's missed timers; ``previous``: the period's details at its last evaluation).
+    A period that expects no ticket has no budget."""
     d = verdict.details
     met, missed, pending = d["met"], d["missed"], d["pending"]
+    if closed and met + missed == 0:
+        return verdict
     # A closed period decided what it decided: no extrapolation, no history to read.
     share = 1.0 if closed else _service_share(target, window, now)
     earlier = None if closed else _earlier_mean(agreement, target.key, window[0])
     expected = expected_tickets(met + missed, pending, share, earlier, closed)
+    if expected <= 0:
+        return verdict
+    allowances = (
+        expected * (100 - goal.target) / 100,
+        expected * (100 - goal.threshold) / 100,
+    )
     ordered = decided_misses.order_by("decided_at", "pk").values_list("decided_at", flat=True)
-    budget = ticket_budget(met, missed, expected, goal, lambda nth: _nth(ordered, nth))
-    return _attach(verdict, budget)
+    moment_of = _moments(ordered, allowances, missed, previous)
+    return _attach(verdict, ticket_budget(met, missed, expected, goal, moment_of))
 
 
-def with_count_budget(verdict: Verdict, events: QuerySet[ErrorEvent], goal: Goal) -> Verdict:
+def with_count_budget(
+    verdict: Verdict, events: QuerySet[ErrorEvent], goal: Goal, previous: dict | None = None
+) -> Verdict:
     """The error-count verdict with the errors that may still happen (``events``: the
     period's counted errors)."""
     ordered = events.order_by("occurred_at", "pk").values_list("occurred_at", flat=True)
     count = int(verdict.details["count"])
-    return _attach(verdict, count_budget(count, goal, lambda nth: _nth(ordered, nth)))
+    moment_of = _moments(ordered, (goal.target, goal.threshold), count, previous)
+    return _attach(verdict, count_budget(count, goal, moment_of))
 
 
 def with_value_budget(
@@ -83,16 +101,57 @@ def with_value_budget(
     return _attach(verdict, value_budget(samples, goal, unit))
 
 
-def keep_ran_out(verdict: Verdict, previous: dict | None) -> Verdict:
-    """The verdict with the run-out moments of the period's previous evaluation kept."""
+def keep_ran_out(verdict: Verdict, previous: dict | None, closed: bool, goal: Goal) -> Verdict:
+    """The verdict with the run-out moments of the period's previous evaluation kept where
+    their cause stands (``monitoring.compliance.budgets.carried``).
+
+    An open period whose verdict has no figures for a while (a silence not counted as
+    down) keeps the budget it had, moments and all: nothing retracted them, the data is
+    just not there. A closed one, or one whose ticket figures fell below what ran it out,
+    lets them go."""
+    before = (previous or {}).get("budget")
+    levels = (goal.target, goal.threshold)
     now_budget = Budget.from_dict(verdict.details.get("budget") or {})
-    if now_budget is None or not previous or "budget" not in previous:
+    if now_budget is not None:
+        return _attach(verdict, carried(now_budget, before, closed, levels))
+    kept = Budget.from_dict(before) if isinstance(before, dict) else None
+    if (
+        kept is None
+        or closed
+        or verdict.status != NO_DATA
+        or kept.ran_out_at is None
+        or kept.basis.get("goal") != list(levels)
+        or "missed" in verdict.details
+    ):
         return verdict
-    return _attach(verdict, carried(now_budget, previous["budget"]))
+    return _attach(verdict, kept)
 
 
-def _nth(ordered: QuerySet, nth: int) -> datetime | None:
-    return ordered[nth - 1 : nth].first()
+def _moments(
+    ordered: QuerySet, allowances: tuple[float, float], count: int, previous: dict | None
+) -> Callable[[int], datetime | None]:
+    """When the n-th event was, for the moments the budget needs: the ones the last
+    evaluation stored for the same n (while no event was taken away) are not looked up
+    again, the others come from one slice of the ordered events."""
+    known: dict[int, datetime] = {}
+    before = Budget.from_dict((previous or {}).get("budget") or {})
+    if before is not None and count >= before.consumed:
+        for name in ("ran_out", "threshold_ran_out"):
+            n, at = before.basis.get(f"{name}_n"), getattr(before, f"{name}_at")
+            if n is not None and at is not None:
+                known[int(n)] = at
+    wanted = sorted(
+        {n for n in (past_index(a, count) for a in allowances) if n is not None} - set(known)
+    )
+    if wanted:
+        first, last = wanted[0], wanted[-1]
+        if last - first > SLICE:
+            for n in wanted:
+                known[n] = ordered[n - 1 : n].first()
+        else:
+            rows = list(ordered[first - 1 : last])
+            known.update({n: rows[n - first] for n in wanted if n - first < len(rows)})
+    return known.get
 
 
 def _service_share(

@@ -118,10 +118,18 @@ def evaluate_agreement_periods(agreement: Agreement, now: datetime | None = None
             .annotate(end=Max("period_end"))
             .values_list("target_key", "end")
         )
+        # What the open periods' budgets said at their last evaluation, read once for all
+        # targets: a run-out moment stays while its cause does.
+        previous = {
+            (key, start): details
+            for key, start, details in PeriodResult.objects.filter(
+                agreement=agreement, closed_at__isnull=True
+            ).values_list("target_key", "period_start", "details")
+        }
         count = 0
         for target in terms.targets:
             count += _evaluate_target(
-                agreement, terms, target, services, last_closed.get(target.key), now
+                agreement, terms, target, services, last_closed.get(target.key), now, previous
             )
         alert_emails.deliver_new_alerts(now)
     return count
@@ -153,6 +161,7 @@ def _evaluate_target(
     services: dict[str, int],
     closed_until: datetime | None,
     now: datetime,
+    previous: dict[tuple[str, datetime], dict],
 ) -> int:
     term_start, term_end = _term_bounds(terms, target.zone)
     first = max(term_start, closed_until) if closed_until else term_start
@@ -163,18 +172,15 @@ def _evaluate_target(
     service_ids = (
         [services[target.service]] if target.service in services else list(services.values())
     )
-    # What the open periods' budgets said at their last evaluation: a run-out moment stays.
-    previous = dict(
-        PeriodResult.objects.filter(
-            agreement=agreement, target_key=target.key, period_start__gte=periods[0][0]
-        ).values_list("period_start", "details")
-    )
     for start, end in periods:
         window = (max(start, term_start), min(end, term_end) if term_end else end)
         # A CSAT period waits for its late ratings (monitoring.experience.measure).
         closed = now >= closes_at(target.metric, window[1])
-        verdict, unit, goal = measure(agreement, terms, target, service_ids, window, now, closed)
-        verdict = budgets.keep_ran_out(verdict, previous.get(start))
+        before = previous.get((target.key, start))
+        verdict, unit, goal = measure(
+            agreement, terms, target, service_ids, window, now, closed, previous=before
+        )
+        verdict = budgets.keep_ran_out(verdict, before, closed, goal)
         # While an outage is open, the next moment its budget is crossed is the period's
         # deadline: the deadline loop alerts then (``period_deadlines``).
         due = None if closed else next_crossing(verdict.crossings, verdict.status, now)
@@ -288,8 +294,10 @@ def measure(
     now: datetime,
     closed: bool,
     ticket_counts: TicketCounts | None = None,
+    previous: dict | None = None,
 ) -> tuple[Verdict, str, Goal]:
-    """The verdict of one target over ``window``, with the unit of its value and its goal.
+    """The verdict of one target over ``window``, with the unit of its value and its goal
+    (``previous``: the period's details at its last evaluation, for the budget's moments).
 
     Only data of the sources that count for the agreement's customer is read (its own and
     the provider's shared ones, ``monitoring.models.ownership``): another customer's feed about a
@@ -322,7 +330,7 @@ def measure(
                 state__in=[MISSED_TARGET, BREACHED],
             )
             verdict = budgets.with_ticket_budget(
-                verdict, agreement, target, misses, window, now, goal, closed
+                verdict, agreement, target, misses, window, now, goal, closed, previous
             )
         return verdict, "percent", goal
 
@@ -390,7 +398,7 @@ def measure(
             reason = "No error events have ever been received for these services."
             return Verdict(None, NO_DATA, closed, {"reason": reason}), "count", goal
         return (
-            budgets.with_count_budget(count_verdict(count, goal, closed), events, goal),
+            budgets.with_count_budget(count_verdict(count, goal, closed), events, goal, previous),
             "count",
             goal,
         )

@@ -153,15 +153,27 @@ class BudgetSerializer(serializers.Serializer):
     )
     consumed = serializers.FloatField(read_only=True, help_text="What went wrong so far.")
     remaining = serializers.FloatField(
-        read_only=True, help_text="`allowed - consumed`: what may still go wrong before the target."
+        source="left",
+        read_only=True,
+        help_text="`allowed - consumed`: what may still go wrong before the target "
+        "(0 where usage is at the allowance within the verdict's slack).",
     )
     remaining_threshold = serializers.FloatField(
-        read_only=True, help_text="`allowed_threshold - consumed`: before the threshold."
+        source="left_threshold",
+        read_only=True,
+        help_text="`allowed_threshold - consumed`: before the threshold.",
+    )
+    samples_left = serializers.IntegerField(
+        read_only=True,
+        allow_null=True,
+        help_text="Performance budgets: how many more samples exactly at the threshold still "
+        "fit before the target is missed; null for other kinds.",
     )
     ran_out_at = serializers.DateTimeField(
         read_only=True,
         allow_null=True,
-        help_text="When the target's budget ran out (kept once reached).",
+        help_text="When the target's budget ran out: kept as first found while its cause "
+        "stands; null for a closed period that met the target.",
     )
     threshold_ran_out_at = serializers.DateTimeField(
         read_only=True, allow_null=True, help_text="When the threshold's budget ran out."

@@ -12,7 +12,7 @@ from dataclasses import dataclass
 from datetime import datetime
 
 from monitoring.compliance.budgets import DOWNTIME, ERRORS, EXCESS, TICKETS, Budget
-from monitoring.format import duration
+from monitoring.format import TIME_UNITS, duration
 from monitoring.models import PeriodResult
 
 # How the consumed part reads for each kind: "{used} of {allowed} ..." in the budget's unit.
@@ -20,8 +20,12 @@ USED = {
     DOWNTIME: "{used} of {allowed} downtime used",
     TICKETS: "{used} missed of {allowed} tickets allowed to miss",
     ERRORS: "{used} of {allowed} errors allowed",
-    EXCESS: "{used} of {allowed} headroom used",
+    EXCESS: "{used} of {allowed} allowed excess over the target used",
 }
+# Units a performance figure is said in; another unit (a custom "other") goes unsaid.
+SAID_UNITS = {"percent": "points", "count": "", "score": ""}
+# Milliseconds read as seconds or minutes from this many on.
+MS_AS_DURATION = 10_000
 
 
 @dataclass(frozen=True)
@@ -39,6 +43,10 @@ class BudgetView:
     bar_used: float | None
     bar_target: float | None
     note: str = ""  # how the allowance was found
+    # A moment it ran out is kept while its cause stands, even once more is allowed (more
+    # tickets expected): then it is back within budget, and the page says so.
+    back_within: bool = False
+    short: str = ""  # "budget 45% left", for the provider's chips
 
     @property
     def summary(self) -> str:
@@ -54,8 +62,11 @@ def budget_view(row: PeriodResult) -> BudgetView | None:
         return None
     say = _sayer(budget)
     pattern = USED.get(budget.kind, USED[EXCESS])
-    left, left_threshold = budget.remaining, budget.remaining_threshold
-    rag = "red" if left_threshold < 0 else "amber" if left < 0 else "green"
+    # Compared with the verdict's slack: usage exactly at the allowance is within it.
+    within, within_threshold = budget.within, budget.within_threshold
+    left = max(budget.remaining, 0.0) if within else budget.remaining
+    left_threshold = max(budget.remaining_threshold, 0.0) if within_threshold else None
+    rag = "red" if not within_threshold else "amber" if not within else "green"
     scale = budget.allowed_threshold
     bar_used = bar_target = None
     if scale > 0:
@@ -64,11 +75,15 @@ def budget_view(row: PeriodResult) -> BudgetView | None:
     return BudgetView(
         kind=budget.kind,
         used=pattern.format(used=say(budget.consumed), allowed=say(budget.allowed)),
-        left=f"{say(left)} left before the target" if left >= 0 else f"overspent by {say(-left)}",
+        left=(
+            f"{say(left)} left before the target{_fit(budget)}"
+            if within
+            else f"overspent by {say(-left)}"
+        ),
         threshold_left=(
             f"{say(left_threshold)} before the threshold"
-            if left_threshold >= 0
-            else f"{say(-left_threshold)} past the threshold"
+            if left_threshold is not None
+            else f"{say(-budget.remaining_threshold)} past the threshold"
         ),
         ran_out_at=budget.ran_out_at,
         threshold_ran_out_at=budget.threshold_ran_out_at,
@@ -76,25 +91,63 @@ def budget_view(row: PeriodResult) -> BudgetView | None:
         bar_used=bar_used,
         bar_target=bar_target,
         note=_note(budget),
+        back_within=budget.ran_out_at is not None and within,
+        short=_short(budget, within, within_threshold),
     )
+
+
+def _fit(budget: Budget) -> str:
+    """ " (3 more samples at the threshold)" for a performance budget."""
+    fit = budget.samples_left
+    if fit is None:
+        return ""
+    return f" ({fit:,} more sample{'' if fit == 1 else 's'} at the threshold)"
+
+
+def _short(budget: Budget, within: bool, within_threshold: bool) -> str:
+    """The chip's one line: "budget 45% left", "budget overspent", "threshold overspent"."""
+    if not within_threshold:
+        return "budget past the threshold"
+    if not within:
+        return "budget overspent"
+    used = budget.used_percent
+    if used is None:
+        return "budget: none allowed, none used"
+    return f"budget {max(100 - used, 0):.0f}% left"
+
+
+def amount(value: float) -> str:
+    """A figure with thousands separators and at most one decimal, never in scientific
+    notation: 1,234,567 and 2.1, not 1.23457e+06."""
+    text = f"{value:,.1f}"
+    return text[:-2] if text.endswith(".0") else text
 
 
 def _sayer(budget: Budget):
     if budget.kind == DOWNTIME:
         return duration
     if budget.kind == ERRORS:
-        return lambda amount: f"{amount:,.0f}"
+        return lambda value: f"{value:,.0f}"
     if budget.kind == TICKETS:
-        return lambda amount: f"{round(amount, 1):,g}"
-    return lambda amount: f"{round(amount, 1):,g} {budget.unit}"
+        return amount
+    unit = budget.unit
+    if unit in TIME_UNITS:
+        return lambda value: duration(value * TIME_UNITS[unit])
+    if unit == "ms":
+        return lambda value: (
+            duration(value / 1000) if abs(value) >= MS_AS_DURATION else f"{amount(value)} ms"
+        )
+    said = SAID_UNITS.get(unit, unit if unit.isalpha() and unit != "other" else "")
+    return lambda value: f"{amount(value)} {said}".rstrip()
 
 
 def _note(budget: Budget) -> str:
     basis = budget.basis
     if budget.kind == TICKETS and "expected" in basis:
-        return f"of {round(basis['expected'], 1):g} tickets expected this period"
+        expected = amount(basis["expected"])
+        return f"of {expected} ticket{'' if expected == '1' else 's'} expected this period"
     if budget.kind == EXCESS and "samples" in basis:
-        return f"{basis['slow_samples']} of {basis['samples']} samples worse than the target"
+        return f"{basis['slow_samples']:,} of {basis['samples']:,} samples worse than the target"
     if budget.kind == DOWNTIME and "counted_seconds" in basis:
         return f"of {duration(basis['counted_seconds'])} counted service time"
     return ""

@@ -56,6 +56,8 @@ class TargetPanel:
 
 def _remaining(row: PeriodResult) -> str:
     d = row.details or {}
+    if "budget" in d and "budget_left_seconds" in d:
+        return ""  # the error budget's own lines say it (reporting/_budget.html)
     if "budget_left_seconds" in d:
         left = d["budget_left_seconds"]
         allowed = duration(d["budget_seconds"])
