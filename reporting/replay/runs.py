@@ -52,6 +52,11 @@ PERIOD_MS = 1.5
 TIMER_MS = 0.1
 # Replays of past days are pruned (their keys hold the day, so nobody asks for them again).
 KEEP_RUNS = timedelta(days=2)
+# A queued or running replay older than this is taken as lost (a worker that died, a queue
+# nobody reads): it fails with a reason instead of leaving the page polling for ever. Longer
+# than the tasks' hard time limit (``reporting.tasks``).
+RUN_TIMEOUT = timedelta(minutes=15)
+LOST = "the worker did not answer within 15 minutes"
 Progress = Callable[[int, int], None]
 
 
@@ -70,6 +75,8 @@ class ReplayRequest:
     source: str
     periods: int
     until: date
+    # Queue again a replay that failed (an explicit "Try again"); never implied by a poll.
+    retry: bool = False
 
     @classmethod
     def parse(cls, data: Any, today: date) -> ReplayRequest:
@@ -90,7 +97,8 @@ class ReplayRequest:
                 raise ReplayError("until", "A replay covers the past: give today or earlier.")
             if until.year < EARLIEST_YEAR:
                 raise ReplayError("until", f"Give a date in {EARLIEST_YEAR} or later.")
-        return cls(source, int(raw), until)
+        retry = str(data.get("retry") or "").strip().lower() in {"1", "true", "yes", "on"}
+        return cls(source, int(raw), until, retry)
 
 
 def may_replay(user) -> bool:
@@ -155,8 +163,18 @@ def cached(key: str) -> dict | None:
 
 
 def progress_of(key: str) -> dict | None:
-    """``{"done", "total", "state", "error"}`` of a queued replay, or None."""
-    return ReplayRun.objects.filter(key=key).values("done", "total", "state", "error").first()
+    """``{"done", "total", "state", "error"}`` of a queued replay, or None. A queued or
+    running row older than ``RUN_TIMEOUT`` is failed here (the watchdog): its worker is lost."""
+    found = ReplayRun.objects.filter(key=key).values("done", "total", "state", "error").first()
+    if found is not None and found["state"] in (ReplayRun.State.QUEUED, ReplayRun.State.RUNNING):
+        lost = ReplayRun.objects.filter(
+            key=key,
+            state__in=(ReplayRun.State.QUEUED, ReplayRun.State.RUNNING),
+            created_at__lt=timezone.now() - RUN_TIMEOUT,
+        ).update(state=ReplayRun.State.FAILED, error=LOST)
+        if lost:
+            found |= {"state": ReplayRun.State.FAILED, "error": LOST}
+    return found
 
 
 def run_started(key: str, agreement: Agreement) -> None:
@@ -362,7 +380,10 @@ def replay_for(user, agreement: Agreement, request: ReplayRequest) -> tuple[str,
         found["proposed"]["label"] = label
         return key, found
     running = progress_of(key)
-    if running is None or running["state"] == "failed":
+    if running is not None and running["state"] == ReplayRun.State.FAILED and not request.retry:
+        # A failure is shown, not retried behind the person's back on every poll.
+        raise ReplayError("replay", f"The replay failed: {running['error']}", 409)
+    if running is None or running["state"] == ReplayRun.State.FAILED:
         run_started(key, agreement)
         replay_run_enqueue(
             agreement.pk,

@@ -31,12 +31,19 @@ class ReplayQuerySerializer(serializers.Serializer):
         required=False,
         help_text="Follow a replay on an uploaded export: the 'upload' its POST answered.",
     )
+    retry = serializers.BooleanField(
+        required=False,
+        default=False,
+        help_text="Queue again a background replay that failed (a failure is otherwise "
+        "answered with 409 and its reason).",
+    )
 
 
 class ReplayUploadSerializer(ReplayQuerySerializer):
     """A replay on an uploaded export of uptime checks (multipart form)."""
 
     upload = None
+    retry = None
     file = serializers.FileField(help_text="The export: .csv, .csv.gz or .zip, at most 50 MB.")
     format = serializers.ChoiceField(sorted(FORMATS), help_text="Which importer reads it.")
     monitor = serializers.CharField(

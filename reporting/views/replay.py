@@ -39,7 +39,10 @@ def replay_panel(request: HttpRequest, pk: int) -> HttpResponse:
         raise PermissionDenied("Only the provider's managers and the customer's approvers.")
     agreement = get_object_or_404(agreements_visible_to(request.user), pk=pk)
     partial = bool(request.headers.get("HX-Request"))
-    context = {"agreement": agreement, "query": request.GET.urlencode(), "partial": partial}
+    # The polling URL never carries ``retry``: a "Try again" queues once, its polls only watch.
+    polled = request.GET.copy()
+    polled.pop("retry", None)
+    context = {"agreement": agreement, "query": polled.urlencode(), "partial": partial}
     template = "reporting/replay/_panel.html" if partial else "reporting/replay/page.html"
     data = request.POST if request.method == "POST" else request.GET
     try:
