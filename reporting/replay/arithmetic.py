@@ -38,6 +38,8 @@ class PeriodLine:
     month: str  # "YYYY-MM" in the target's zone: the month whose report would show it
     value: float | None
     status: str
+    # False while the evaluation would still hold the period open (a CSAT period's grace).
+    closed: bool = True
 
 
 @dataclass(frozen=True)

@@ -16,7 +16,7 @@ from __future__ import annotations
 import hashlib
 from collections.abc import Callable
 from dataclasses import dataclass
-from datetime import UTC, date, datetime, time, timedelta
+from datetime import date, timedelta
 from typing import Any
 from zoneinfo import ZoneInfo
 
@@ -224,11 +224,6 @@ def set_progress(
         cursor.execute(sql, values)
 
 
-def _until_instant(until: date) -> datetime:
-    """The end of the ``until`` day in UTC: periods ending by then count as past."""
-    return datetime.combine(until + timedelta(days=1), time(0), tzinfo=UTC)
-
-
 def _lines(terms: MeasuredTerms, found: dict[str, list[ReplayedPeriod]]) -> list[TargetLine]:
     lines = []
     for target in terms.targets:
@@ -240,6 +235,7 @@ def _lines(terms: MeasuredTerms, found: dict[str, list[ReplayedPeriod]]) -> list
                 (row.end - timedelta(microseconds=1)).astimezone(zone).strftime("%Y-%m"),
                 row.verdict.value,
                 row.verdict.status,
+                row.closed,
             )
             for row in found.get(target.key, [])
         )
@@ -284,6 +280,7 @@ def _side(label: str, lines: list[TargetLine], credits: dict, currency: str) -> 
                         "month": p.month,
                         "value": p.value,
                         "status": p.status,
+                        "closed": p.closed,
                     }
                     for p in line.periods
                 ],
@@ -311,7 +308,7 @@ def run_replay(
     """Replay ``snapshot``'s targets and those of the version in force on the same periods;
     return the result as plain JSON."""
     now = timezone.now()
-    until = _until_instant(request.until)
+    until = request.until
     proposed = terms_from_snapshot(0, snapshot)
     current_version = (
         AgreementVersion.objects.filter(pk=agreement.in_force_version_id)
@@ -332,8 +329,21 @@ def run_replay(
         if progress is not None:
             progress(done[0], total)
 
-    timers = ProposedTimers(agreement, list(service_ids_of(proposed).values()), now)
-    found = replay_terms(agreement, proposed, until, request.periods, now, step, timers)
+    # A proposal identical to the version in force is the version in force: held to its
+    # term as the evaluation holds it, so it gives the stored verdicts. Any other proposal
+    # is judged as if it had been in force over every period replayed (docs/replay.md).
+    as_in_force = current_version is not None and content_hash(snapshot) == content_hash(
+        current_version["snapshot"]
+    )
+    timers = ProposedTimers(
+        agreement,
+        list(service_ids_of(proposed).values()),
+        now,
+        proposed if as_in_force else None,
+    )
+    found = replay_terms(
+        agreement, proposed, until, request.periods, now, step, timers, in_force=as_in_force
+    )
     schedule = schedule_from_snapshot(snapshot)
     lines = _lines(proposed, found)
     credits = month_credits(schedule, lines)
@@ -349,7 +359,9 @@ def run_replay(
     }
     current_lines = current_credits = None
     if current is not None and current_version is not None:
-        current_found = replay_terms(agreement, current, until, request.periods, now, step)
+        current_found = replay_terms(
+            agreement, current, until, request.periods, now, step, in_force=True
+        )
         current_lines = _lines(current, current_found)
         current_schedule = schedule_from_snapshot(current_version["snapshot"])
         current_credits = month_credits(current_schedule, current_lines)

@@ -60,6 +60,11 @@ class ReplayPeriodSerializer(serializers.Serializer):
     month = serializers.CharField(help_text="YYYY-MM: the month whose report shows the period.")
     value = serializers.FloatField(allow_null=True)
     status = serializers.ChoiceField(["met", "at_risk", "missed_target", "breached", "no_data"])
+    closed = serializers.BooleanField(
+        default=True,
+        help_text="False while the evaluation would still hold the period open (late "
+        "satisfaction ratings are still counted): its verdict may change.",
+    )
 
 
 class ReplayTallySerializer(serializers.Serializer):

@@ -92,15 +92,17 @@ def _progress(found: dict | None) -> dict:
 
 
 def display_rows(result: dict) -> list[dict]:
-    """Per proposed target, its periods beside the version in force's (matched by key)."""
+    """Per proposed target, its periods beside the version in force's (matched by key and
+    by the month that reports the period: a term starting mid-month clips its first period,
+    and the zones of the two sides may differ, so their starts need not be equal)."""
     current = {t["key"]: t for t in (result["current"] or {}).get("targets", [])}
     rows = []
     for target in result["proposed"]["targets"]:
         other = current.get(target["key"])
-        other_periods = {p["start"]: p for p in other["periods"]} if other else {}
+        other_periods = {p["month"]: p for p in other["periods"]} if other else {}
         cells = []
         for period in target["periods"]:
-            theirs = other_periods.get(period["start"])
+            theirs = other_periods.get(period["month"])
             cells.append(
                 {
                     # The month whose report would show the period (a quarter: its last).
