@@ -75,3 +75,33 @@ def test_the_api_answers_with_a_format_suffix(client, counter_proposal, alice_ma
     response = client.get(f"/api/agreements/{counter_proposal.pk}/replay.json", QUERY)
     assert response.status_code == 200, response.content
     assert response.json()["periods"] == 3
+
+
+def test_new_history_gives_a_new_replay(client, counter_proposal, alice_manager, services):
+    """Replayed once (January met); then a five-hour outage of 20 January arrives: the
+    next replay is computed again on it, not answered from the morning's result."""
+    from datetime import UTC, datetime
+
+    from monitoring.models import Outage, Source
+
+    first = _api(client, alice_manager, counter_proposal).json()
+    assert (
+        next(t for t in first["proposed"]["targets"] if t["metric"] == "availability")["periods"][
+            0
+        ]["status"]
+        == "met"
+    )
+    again = _api(client, alice_manager, counter_proposal).json()
+    assert again["computed_at"] == first["computed_at"]  # nothing new: the cached one
+    down = datetime(2026, 1, 20, 8, 0, tzinfo=UTC)
+    Outage.objects.create(
+        service=services["portal"],
+        source=Source.objects.get(name="Portal monitor"),
+        started_at=down,
+        ended_at=down + timedelta(hours=5),
+    )
+    after = _api(client, alice_manager, counter_proposal).json()
+    availability = next(t for t in after["proposed"]["targets"] if t["metric"] == "availability")
+    assert availability["periods"][0]["status"] in {"missed_target", "breached"}
+    current = next(t for t in after["current"]["targets"] if t["metric"] == "availability")
+    assert current["periods"][0]["status"] in {"missed_target", "breached"}

@@ -40,6 +40,7 @@ from reporting.enqueue import replay_run_enqueue
 from reporting.models import ReplayRun
 from reporting.replay.arithmetic import PeriodLine, TargetLine, month_credits, plain, sentences
 from reporting.replay.arithmetic import total_amount as credits_total
+from reporting.selectors.replay_watermark import history_watermark
 
 DRAFT = "draft"
 # No portal holds history from before this year; earlier dates are typing mistakes.
@@ -125,10 +126,15 @@ def proposed_snapshot(user, agreement: Agreement, source: str) -> tuple[dict, st
 
 
 def replay_key(agreement: Agreement, snapshot: dict, request: ReplayRequest) -> str:
-    """The cache key of a replay: same content, same comparison, same periods, same day."""
+    """The cache key of a replay: same content, same comparison, same periods, same day,
+    same history (``history_watermark``)."""
+    # The history's watermark: new data (an outage ingested, a ticket changed, a correction)
+    # gives a new key, so a cached replay is never older than what it was computed from.
+    services = [str(name) for name in (snapshot.get("terms") or {}).get("services") or []]
     parts = [
         str(agreement.pk),
         content_hash(snapshot),
+        history_watermark(agreement, services),
         str(agreement.in_force_version_id or "-"),
         str(request.periods),
         request.until.isoformat(),
