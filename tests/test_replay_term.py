@@ -145,3 +145,50 @@ def test_until_is_the_end_of_that_day_in_the_targets_zone():
     berlin = until_instant(date(2026, 3, 31), "Europe/Berlin")
     assert berlin == datetime(2026, 3, 31, 22, 0, tzinfo=UTC)
     assert until_instant(date(2026, 3, 31), "UTC") == datetime(2026, 4, 1, tzinfo=UTC)
+
+
+def test_targets_of_different_lengths_share_one_span_of_months(counter_proposal, client):
+    """A quarterly target replayed over 12 months gives 4 quarters (not 12 quarters, three
+    years); the sentence says so; the credit row has a cell per month adding up to the
+    total."""
+    from decimal import Decimal
+
+    from reporting.views.replay import credit_cells
+
+    agreement = counter_proposal
+    quarterly = agreement.targets.get(metric="availability")
+    quarterly.period = "quarter"
+    quarterly.target_value = Decimal("99.99")
+    quarterly.save()
+    from agreements.snapshot import build_snapshot
+
+    request = ReplayRequest("draft", 12, date(2026, 3, 31))
+    replay = run_replay(agreement, build_snapshot(agreement), "Working copy", request)
+    assert replay["months"] == [f"2025-{m:02d}" for m in range(4, 13)] + [
+        "2026-01",
+        "2026-02",
+        "2026-03",
+    ]
+    quarters = [t for t in replay["proposed"]["targets"] if t["period"] == "quarter"]
+    assert quarters and all(len(t["periods"]) == 4 for t in quarters)
+    assert [p["month"] for p in quarters[0]["periods"]] == [
+        "2025-06",
+        "2025-09",
+        "2025-12",
+        "2026-03",
+    ]
+    months = [t for t in replay["proposed"]["targets"] if t["period"] == "month"]
+    assert all(len(t["periods"]) == 12 for t in months)
+    sentence = next(s for s in replay["summary"] if "99.99 %" in s)
+    assert "of the 4 quarters of the last 12 months" in sentence
+    assert (
+        replay["summary"][-1].startswith("The proposed credit schedule would have paid")
+        and "over the 12 months replayed" in replay["summary"][-1]
+    )
+    cells = credit_cells(replay)
+    assert len(cells) == 12
+    total = sum(Decimal(c["amount"]) for c in cells if c)
+    assert total == Decimal(replay["proposed"]["credits"]["total"]) > 0
+    rows = display_rows(replay)
+    quarter_row = next(r for r in rows if r["target"]["period"] == "quarter")
+    assert [c is not None for c in quarter_row["cells"]] == [False, False, True] * 4

@@ -48,7 +48,7 @@ from monitoring.models import Ticket, TicketPause
 
 logger = logging.getLogger(__name__)
 
-# How many past periods a replay may cover per target (three years of months).
+# How many past months a replay may span (three years).
 MAX_REPLAY_PERIODS = 36
 Progress = Callable[[int, int], None]
 
@@ -73,6 +73,24 @@ def past_periods(period: str, until: datetime, count: int, zone: str) -> list:
     found = []
     end = period_bounds(period, until, zone)[0]
     while len(found) < count:
+        start = period_bounds(period, end - timedelta(microseconds=1), zone)[0]
+        found.append((start, end))
+        end = start
+    return found[::-1]
+
+
+def span_periods(period: str, until: datetime, months: int, zone: str) -> list:
+    """A target's periods in the replayed span: the ``months`` whole months ending by
+    ``until``, and for a quarter or a year those that end inside that span. Every target is
+    replayed over the same span of time (12 quarters would be three years), so the credits
+    and the sentences of targets of different lengths add up."""
+    span = past_periods("month", until, months, zone)
+    if period == "month":
+        return span
+    span_start, span_end = span[0][0], span[-1][1]
+    found = []
+    end = period_bounds(period, span_end, zone)[0]
+    while end > span_start:
         start = period_bounds(period, end - timedelta(microseconds=1), zone)[0]
         found.append((start, end))
         end = start
@@ -204,8 +222,8 @@ def replay_terms(
     timers: ProposedTimers | None = None,
     in_force: bool = False,
 ) -> dict[str, list[ReplayedPeriod]]:
-    """Per target key, the last ``count`` periods ended by the end of the day ``until`` (in
-    each target's zone, ``until_instant``) as ``terms`` would have
+    """Per target key, its periods in the last ``count`` months ended by the end of the day
+    ``until`` (in each target's zone, ``until_instant``; ``span_periods``) as ``terms`` would have
     judged them. ``progress`` is told ``(periods done, periods in all)``; ``timers`` lets
     replays of one agreement share the tickets read. ``in_force``: held to their term as the
     evaluation holds them (periods outside it are left out, those it cuts are clipped)."""
@@ -218,7 +236,7 @@ def replay_terms(
     plan = [
         (
             target,
-            past_periods(
+            span_periods(
                 target.period, min(until_instant(until, target.zone), now), count, target.zone
             ),
         )

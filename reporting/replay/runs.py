@@ -230,6 +230,15 @@ def set_progress(
         cursor.execute(sql, values)
 
 
+def span_months(until: date, months: int) -> list[str]:
+    """The replayed span as "YYYY-MM" labels, oldest first: the ``months`` whole months that
+    end by the end of the day ``until`` (the table's columns; a quarter shows under the
+    month it ends in)."""
+    first_after = (until + timedelta(days=1)).replace(day=1)
+    index = first_after.year * 12 + first_after.month - 1
+    return [f"{(index - n) // 12:04d}-{(index - n) % 12 + 1:02d}" for n in range(months, 0, -1)]
+
+
 def _lines(terms: MeasuredTerms, found: dict[str, list[ReplayedPeriod]]) -> list[TargetLine]:
     lines = []
     for target in terms.targets:
@@ -377,7 +386,16 @@ def run_replay(
             current_credits,
             current_schedule.currency,
         )
-    result["summary"] = sentences(lines, credits, current_lines, current_credits, schedule.currency)
+    result["months"] = span_months(request.until, request.periods)
+    result["summary"] = sentences(
+        lines,
+        credits,
+        current_lines,
+        current_credits,
+        schedule.currency,
+        months=request.periods,
+        current_currency=result["current"]["credits"]["currency"] if result["current"] else None,
+    )
     return result
 
 

@@ -22,7 +22,8 @@ class ReplayQuerySerializer(serializers.Serializer):
         default=DEFAULT_PERIODS,
         min_value=1,
         max_value=MAX_REPLAY_PERIODS,
-        help_text="How many past periods of each target.",
+        help_text="How many past months to replay; a quarterly or yearly target is judged on "
+        "its periods that end inside them.",
     )
     until = serializers.DateField(
         required=False, help_text="The last day the replayed periods may end on (default today)."
@@ -118,8 +119,15 @@ class ReplaySerializer(serializers.Serializer):
     agreement = serializers.IntegerField()
     source = serializers.CharField()
     content_hash = serializers.CharField(help_text="SHA-256 of the replayed terms.")
-    periods = serializers.IntegerField()
+    periods = serializers.IntegerField(
+        help_text="The span replayed, in months: every target's periods ending inside it."
+    )
     until = serializers.DateField()
+    months = serializers.ListField(
+        child=serializers.CharField(),
+        required=False,
+        help_text="The span's months (YYYY-MM), oldest first.",
+    )
     computed_at = serializers.DateTimeField()
     summary = serializers.ListField(child=serializers.CharField())
     proposed = ReplaySideSerializer()
