@@ -58,6 +58,7 @@ KEEP_RUNS = timedelta(days=2)
 # than the tasks' hard time limit (``reporting.tasks``).
 RUN_TIMEOUT = timedelta(minutes=15)
 LOST = "the worker did not answer within 15 minutes"
+CRASHED = "the replay stopped its worker before it finished; try again"
 Progress = Callable[[int, int], None]
 
 
@@ -201,7 +202,25 @@ def run_started(key: str, agreement: Agreement) -> None:
     )
 
 
+def claim_run(key: str, crashed: str = "") -> bool:
+    """Take the queued replay ``key`` for this task (queued -> running). False when it is
+    not queued: done, or failed, or already running, i.e. a delivery again after the worker
+    running it died (acks_late): the replay is then failed with ``crashed`` rather than
+    tried again and again."""
+    claimed = ReplayRun.objects.filter(key=key, state=ReplayRun.State.QUEUED).update(
+        state=ReplayRun.State.RUNNING
+    )
+    if not claimed:
+        ReplayRun.objects.filter(key=key, state=ReplayRun.State.RUNNING).update(
+            state=ReplayRun.State.FAILED, error=(crashed or CRASHED)[:300]
+        )
+    return bool(claimed)
+
+
 def run_finished(key: str, agreement: Agreement, result: dict) -> None:
+    """Store a replay's result (and prune rows of past days, as a start does: replays
+    answered in the request never start one)."""
+    ReplayRun.objects.filter(created_at__lt=timezone.now() - KEEP_RUNS).delete()
     ReplayRun.objects.update_or_create(
         key=key,
         defaults={
@@ -437,8 +456,9 @@ def replay_in_task(
     agreement_id: int, snapshot: dict, label: str, source: str, periods: int, until: str, key: str
 ) -> None:
     """The queued replay: computes, reports progress, caches the result (idempotent: a
-    redelivered task finds the result cached and stops)."""
-    if cached(key) is not None:
+    redelivered task finds the result cached and stops; one delivered again after its
+    worker died fails instead of running again, ``claim_run``)."""
+    if cached(key) is not None or not claim_run(key):
         return
     agreement = Agreement.objects.get(pk=agreement_id)
     request = ReplayRequest(source, periods, date.fromisoformat(until))
