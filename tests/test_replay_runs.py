@@ -105,3 +105,32 @@ def test_new_history_gives_a_new_replay(client, counter_proposal, alice_manager,
     assert availability["periods"][0]["status"] in {"missed_target", "breached"}
     current = next(t for t in after["current"]["targets"] if t["metric"] == "availability")
     assert current["periods"][0]["status"] in {"missed_target", "breached"}
+
+
+def test_a_period_still_in_its_grace_is_not_judged_closed(
+    client, counter_proposal, alice_manager, monkeypatch
+):
+    """Periods close as the evaluation closes them (``closes_at``): one whose grace (a CSAT
+    period's late ratings) is still running is replayed open, and says so."""
+    from monitoring.evaluation import replay as engine_replay
+
+    seen = []
+    real_measure = engine_replay.measure
+
+    def measure(*args, **kwargs):
+        seen.append((args[2].metric, args[6]))
+        return real_measure(*args, **kwargs)
+
+    monkeypatch.setattr(
+        engine_replay,
+        "closes_at",
+        lambda metric, end: end + timedelta(days=3650) if metric == "availability" else end,
+    )
+    monkeypatch.setattr(engine_replay, "measure", measure)
+    replay = _api(client, alice_manager, counter_proposal).json()
+    for target in replay["proposed"]["targets"]:
+        closed = {p["closed"] for p in target["periods"]}
+        assert closed == {target["metric"] != "availability"}, target["key"]
+    assert ("availability", False) in seen and all(
+        closed for metric, closed in seen if metric != "availability"
+    )
