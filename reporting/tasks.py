@@ -55,7 +55,20 @@ def status_maintenance_notices() -> int:
     return maintenance_notices_send()
 
 
-@shared_task(name=REPLAY_RUN, ignore_result=True, acks_late=True, reject_on_worker_lost=True)
+# A replay past these limits is stopped and fails with the reason (the page and the API say
+# so); the watchdog (``runs.RUN_TIMEOUT``, 15 minutes) is longer than the hard limit.
+REPLAY_SOFT_LIMIT = 10 * 60
+REPLAY_HARD_LIMIT = 11 * 60
+
+
+@shared_task(
+    name=REPLAY_RUN,
+    ignore_result=True,
+    acks_late=True,
+    reject_on_worker_lost=True,
+    soft_time_limit=REPLAY_SOFT_LIMIT,
+    time_limit=REPLAY_HARD_LIMIT,
+)
 def replay_run(
     agreement_id: int, snapshot: dict, label: str, source: str, periods: int, until: str, key: str
 ) -> None:
@@ -64,7 +77,14 @@ def replay_run(
     replay_in_task(agreement_id, snapshot, label, source, periods, until, key)
 
 
-@shared_task(name=REPLAY_UPLOAD, ignore_result=True, acks_late=True, reject_on_worker_lost=True)
+@shared_task(
+    name=REPLAY_UPLOAD,
+    ignore_result=True,
+    acks_late=True,
+    reject_on_worker_lost=True,
+    soft_time_limit=REPLAY_SOFT_LIMIT,
+    time_limit=REPLAY_HARD_LIMIT,
+)
 def replay_upload(
     agreement_id: int, snapshot: dict, label: str, asked: list, export: list, key: str
 ) -> None:

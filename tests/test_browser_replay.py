@@ -28,7 +28,7 @@ def keep(page, name: str) -> None:
 
 
 def replay(page) -> None:
-    page.get_by_label("Past periods").fill("3")
+    page.get_by_label("Past months").fill("3")
     page.get_by_label("Up to").fill("2026-03-31")
     page.get_by_role("button", name="Replay on history").click()
     page.locator("#replay-summary").wait_for()
@@ -76,7 +76,7 @@ def test_a_large_replay_runs_on_the_worker_behind_a_progress_bar(
     customer = new_page(DESKTOP)
     login(customer, "carol_customer", PASSWORD)
     customer.goto(reverse("agreements:compare", args=[counter_proposal.pk]) + "?a=1&b=2")
-    customer.get_by_label("Past periods").fill("12")
+    customer.get_by_label("Past months").fill("12")
     customer.get_by_label("Up to").fill("2026-03-31")
     customer.get_by_role("button", name="Replay on history").click()
     customer.locator("#replay-percent").wait_for()  # the bar, while the worker replays

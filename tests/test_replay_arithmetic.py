@@ -133,3 +133,21 @@ def test_targets_without_history_are_named_once():
         "The proposed credit schedule would have paid 0.00 EUR over the 3 months replayed.",
     ]
     assert blind.goal_text == "2 errors"
+
+
+def test_each_sides_credits_are_in_its_own_currency():
+    current = line(
+        "availability", "availability", 99.9, [100.0, 99.926, 99.3], ["met", "met", "breached"]
+    )
+    found = sentences(
+        [AVAILABILITY],
+        month_credits(SCHEDULE, [AVAILABILITY]),
+        [current],
+        month_credits(IN_FORCE, [current]),
+        "EUR",
+        months=3,
+        current_currency="CHF",
+    )
+    assert found[0].endswith("99.9 % in 1 (1 beyond the threshold), cost 600.00 CHF.")
+    assert "960.00 EUR" in found[0]
+    assert found[-1].endswith("; the terms in force 600.00 CHF.")

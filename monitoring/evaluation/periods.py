@@ -11,7 +11,7 @@ at period close. The arithmetic is in ``monitoring.compliance``; this module onl
 from __future__ import annotations
 
 from collections.abc import Iterable
-from datetime import datetime, time, timedelta
+from datetime import datetime, timedelta
 from typing import Protocol
 from zoneinfo import ZoneInfo
 
@@ -38,6 +38,7 @@ from monitoring.compliance.verdicts import (
 )
 from monitoring.evaluation import alert_emails, budgets, forecasts
 from monitoring.evaluation.period_breaches import record_outcome
+from monitoring.evaluation.tickets import term_bounds
 from monitoring.experience.measure import closes_at, experience_period
 from monitoring.models import (
     ContinuityIncident,
@@ -145,13 +146,14 @@ def _not_before_latest(agreement: Agreement, now: datetime | None) -> datetime:
     return max(now, latest) if latest is not None else now
 
 
-def _term_bounds(terms: MeasuredTerms, zone: str) -> tuple[datetime, datetime | None]:
-    tz = ZoneInfo(zone)
-    start = datetime.combine(terms.effective_from, time(0), tzinfo=tz)
-    end = None
-    if terms.effective_to is not None:
-        end = datetime.combine(terms.effective_to + timedelta(days=1), time(0), tzinfo=tz)
-    return start, end
+def term_window(
+    period: tuple[datetime, datetime], bounds: tuple[datetime, datetime | None]
+) -> tuple[datetime, datetime] | None:
+    """The part of ``period`` inside a version's term (``tickets.term_bounds``): a term that
+    starts or ends mid-period is measured over its own days only; None when they do not meet."""
+    term_start, term_end = bounds
+    window = (max(period[0], term_start), min(period[1], term_end) if term_end else period[1])
+    return window if window[0] < window[1] else None
 
 
 def _evaluate_target(
@@ -163,7 +165,7 @@ def _evaluate_target(
     now: datetime,
     previous: dict[tuple[str, datetime], dict],
 ) -> int:
-    term_start, term_end = _term_bounds(terms, target.zone)
+    term_start, term_end = term_bounds(terms, target.zone)
     first = max(term_start, closed_until) if closed_until else term_start
     last = min(now, term_end - timedelta(microseconds=1)) if term_end else now
     if first > last:
@@ -173,7 +175,9 @@ def _evaluate_target(
         [services[target.service]] if target.service in services else list(services.values())
     )
     for start, end in periods:
-        window = (max(start, term_start), min(end, term_end) if term_end else end)
+        window = term_window((start, end), (term_start, term_end))
+        if window is None:  # periods_between gives periods inside the term only
+            continue
         # A CSAT period waits for its late ratings (monitoring.experience.measure).
         closed = now >= closes_at(target.metric, window[1])
         before = previous.get((target.key, start))

@@ -238,7 +238,7 @@ def _evaluate(
                 continue
             key = (terms.version_id, target.zone)
             if key not in bounds:
-                bounds[key] = _term_bounds(terms, target.zone)
+                bounds[key] = term_bounds(terms, target.zone)
             begin, end = bounds[key]
             if ticket.opened_at < begin or (end is not None and ticket.opened_at >= end):
                 continue
@@ -279,10 +279,12 @@ def _ticket_facts(ids: list[int]) -> list[TicketFacts]:
     ]
 
 
-def _term_bounds(terms: MeasuredTerms, zone: str) -> tuple[datetime, datetime | None]:
+def term_bounds(terms: MeasuredTerms, zone: str) -> tuple[datetime, datetime | None]:
     """From when and until when (exclusive) tickets are measured: the version's effective
     dates read as local dates in the target calendar's zone, like the measurement periods (a
-    ticket opened on 1 January at 00:30 in Berlin is in a term that starts on 1 January)."""
+    ticket opened on 1 January at 00:30 in Berlin is in a term that starts on 1 January).
+    The period evaluation clips its windows to the same bounds, and a replay of terms in
+    force applies both (``monitoring.evaluation.replay``)."""
     tz = ZoneInfo(zone)
     begin = datetime.combine(terms.effective_from, time(0), tzinfo=tz)
     end = None

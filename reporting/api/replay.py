@@ -63,13 +63,24 @@ class AgreementReplayViewSet(viewsets.ViewSet):
                 OpenApiExample("Too many periods", value={"periods": ["Give 1 to 36."]})
             ),
             404: NOT_FOUND,
+            409: OpenApiResponse(
+                description="The background replay failed (the reason under 'replay'); "
+                "ask again with retry=1 to queue it anew.",
+                examples=[
+                    OpenApiExample(
+                        "Failed",
+                        value={"replay": ["The replay failed: the worker did not answer."]},
+                    )
+                ],
+            ),
         },
     )
-    def list(self, request: Request, agreement_pk: str) -> Response:
+    def list(self, request: Request, agreement_pk: str, format: str | None = None) -> Response:
         agreement = self._agreement(request, agreement_pk)
         query = ReplayQuerySerializer(data=request.query_params)
         query.is_valid(raise_exception=True)
         data = {k: str(v) for k, v in query.validated_data.items() if k != "upload"}
+        data["retry"] = "1" if query.validated_data.get("retry") else ""
         try:
             replay = ReplayRequest.parse(data, timezone.localdate())
             if query.validated_data.get("upload"):
@@ -92,7 +103,7 @@ class AgreementReplayViewSet(viewsets.ViewSet):
             404: NOT_FOUND,
         },
     )
-    def create(self, request: Request, agreement_pk: str) -> Response:
+    def create(self, request: Request, agreement_pk: str, format: str | None = None) -> Response:
         """Queue a replay on the export; follow it with ``GET ...?upload=<upload>``."""
         agreement = self._agreement(request, agreement_pk)
         form = ReplayUploadSerializer(data=request.data)
@@ -129,7 +140,8 @@ class AgreementReplayViewSet(viewsets.ViewSet):
 def _error(exc: ReplayError) -> Response:
     if exc.status == 404:
         raise NotFound(exc.reason) from exc
-    return Response({exc.field: [exc.reason]}, status=status.HTTP_400_BAD_REQUEST)
+    # 409: a replay that failed stays failed until asked again with ``retry=1``.
+    return Response({exc.field: [exc.reason]}, status=exc.status)
 
 
 def _answer(key: str, result: dict | None) -> Response:

@@ -38,6 +38,8 @@ class PeriodLine:
     month: str  # "YYYY-MM" in the target's zone: the month whose report would show it
     value: float | None
     status: str
+    # False while the evaluation would still hold the period open (a CSAT period's grace).
+    closed: bool = True
 
 
 @dataclass(frozen=True)
@@ -125,19 +127,30 @@ def _outcome(tally: dict[str, int]) -> str:
     return text
 
 
+def _span(tally: dict[str, int], period: str, months: int | None) -> str:
+    """ "the last 12 months", or for a longer period "the 4 quarters of the last 12 months":
+    every target is replayed over the same span of months, whatever its period's length."""
+    words = PERIOD_WORDS.get(period, "periods")
+    if period == "month" or months is None:
+        return f"the last {tally['periods']} {words}"
+    return f"the {tally['periods']} {words} of the last {months} months"
+
+
 def target_sentence(
     proposed: TargetLine,
     proposed_cost: Decimal,
     current: TargetLine | None,
     current_cost: Decimal | None,
     currency: str,
+    months: int | None = None,
+    current_currency: str | None = None,
 ) -> str:
-    """One target's evidence in a sentence, the current terms beside the proposed ones."""
+    """One target's evidence in a sentence, the current terms beside the proposed ones;
+    each side's credits in its own schedule's currency."""
     tally = proposed.tally()
-    words = PERIOD_WORDS.get(proposed.period, "periods")
     text = (
         f"{proposed.label}: {proposed.goal_text} would have been missed "
-        f"{_outcome(tally)} of the last {tally['periods']} {words}"
+        f"{_outcome(tally)} of {_span(tally, proposed.period, months)}"
     )
     if tally["missed"] and proposed_cost:
         text += f" and cost {money(proposed_cost, currency)} in credits"
@@ -148,19 +161,26 @@ def target_sentence(
     current_tally = current.tally()
     text += f"; {current.goal_text} {_outcome(current_tally)}"
     if current_tally["missed"] and current_cost:
-        text += f", cost {money(current_cost, currency)}"
+        text += f", cost {money(current_cost, current_currency or currency)}"
     return text + "."
 
 
-def credit_sentence(proposed: Decimal, current: Decimal | None, currency: str, months: int) -> str:
-    """The whole credit schedule's bill over the replayed months, both sides."""
+def credit_sentence(
+    proposed: Decimal,
+    current: Decimal | None,
+    currency: str,
+    months: int,
+    current_currency: str | None = None,
+) -> str:
+    """The whole credit schedule's bill over the replayed months, both sides (each in its
+    own schedule's currency)."""
     text = (
         f"The proposed credit schedule would have paid {money(proposed, currency)} "
         f"over the {months} months replayed"
     )
     if current is None:
         return text + "."
-    return text + f"; the terms in force {money(current, currency)}."
+    return text + f"; the terms in force {money(current, current_currency or currency)}."
 
 
 def sentences(
@@ -169,8 +189,12 @@ def sentences(
     current: Sequence[TargetLine] | None,
     current_credits: dict[str, CreditResult] | None,
     currency: str,
+    months: int | None = None,
+    current_currency: str | None = None,
 ) -> list[str]:
-    """The summary of a replay: one sentence per proposed target, then the credits."""
+    """The summary of a replay: one sentence per proposed target, then the credits.
+    ``months``: the span replayed (every target's periods end inside it); by default the
+    months that had a credit computation."""
     by_key = {line.key: line for line in current or ()}
     found = []
     blind = [line.label for line in proposed if not line.has_data]
@@ -187,6 +211,8 @@ def sentences(
                 if other is not None and current_credits is not None
                 else None,
                 currency,
+                months,
+                current_currency,
             )
         )
     if blind:
@@ -199,7 +225,8 @@ def sentences(
             total_amount(proposed_credits),
             total_amount(current_credits) if current_credits is not None else None,
             currency,
-            len(proposed_credits),
+            months if months is not None else len(proposed_credits),
+            current_currency,
         )
     )
     return found

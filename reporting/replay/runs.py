@@ -16,7 +16,7 @@ from __future__ import annotations
 import hashlib
 from collections.abc import Callable
 from dataclasses import dataclass
-from datetime import UTC, date, datetime, time, timedelta
+from datetime import date, timedelta
 from typing import Any
 from zoneinfo import ZoneInfo
 
@@ -40,6 +40,7 @@ from reporting.enqueue import replay_run_enqueue
 from reporting.models import ReplayRun
 from reporting.replay.arithmetic import PeriodLine, TargetLine, month_credits, plain, sentences
 from reporting.replay.arithmetic import total_amount as credits_total
+from reporting.selectors.replay_watermark import history_watermark
 
 DRAFT = "draft"
 # No portal holds history from before this year; earlier dates are typing mistakes.
@@ -52,6 +53,12 @@ PERIOD_MS = 1.5
 TIMER_MS = 0.1
 # Replays of past days are pruned (their keys hold the day, so nobody asks for them again).
 KEEP_RUNS = timedelta(days=2)
+# A queued or running replay older than this is taken as lost (a worker that died, a queue
+# nobody reads): it fails with a reason instead of leaving the page polling for ever. Longer
+# than the tasks' hard time limit (``reporting.tasks``).
+RUN_TIMEOUT = timedelta(minutes=15)
+LOST = "the worker did not answer within 15 minutes"
+CRASHED = "the replay stopped its worker before it finished; try again"
 Progress = Callable[[int, int], None]
 
 
@@ -70,6 +77,8 @@ class ReplayRequest:
     source: str
     periods: int
     until: date
+    # Queue again a replay that failed (an explicit "Try again"); never implied by a poll.
+    retry: bool = False
 
     @classmethod
     def parse(cls, data: Any, today: date) -> ReplayRequest:
@@ -90,7 +99,8 @@ class ReplayRequest:
                 raise ReplayError("until", "A replay covers the past: give today or earlier.")
             if until.year < EARLIEST_YEAR:
                 raise ReplayError("until", f"Give a date in {EARLIEST_YEAR} or later.")
-        return cls(source, int(raw), until)
+        retry = str(data.get("retry") or "").strip().lower() in {"1", "true", "yes", "on"}
+        return cls(source, int(raw), until, retry)
 
 
 def may_replay(user) -> bool:
@@ -117,10 +127,15 @@ def proposed_snapshot(user, agreement: Agreement, source: str) -> tuple[dict, st
 
 
 def replay_key(agreement: Agreement, snapshot: dict, request: ReplayRequest) -> str:
-    """The cache key of a replay: same content, same comparison, same periods, same day."""
+    """The cache key of a replay: same content, same comparison, same periods, same day,
+    same history (``history_watermark``)."""
+    # The history's watermark: new data (an outage ingested, a ticket changed, a correction)
+    # gives a new key, so a cached replay is never older than what it was computed from.
+    services = [str(name) for name in (snapshot.get("terms") or {}).get("services") or []]
     parts = [
         str(agreement.pk),
         content_hash(snapshot),
+        history_watermark(agreement, services),
         str(agreement.in_force_version_id or "-"),
         str(request.periods),
         request.until.isoformat(),
@@ -155,8 +170,18 @@ def cached(key: str) -> dict | None:
 
 
 def progress_of(key: str) -> dict | None:
-    """``{"done", "total", "state", "error"}`` of a queued replay, or None."""
-    return ReplayRun.objects.filter(key=key).values("done", "total", "state", "error").first()
+    """``{"done", "total", "state", "error"}`` of a queued replay, or None. A queued or
+    running row older than ``RUN_TIMEOUT`` is failed here (the watchdog): its worker is lost."""
+    found = ReplayRun.objects.filter(key=key).values("done", "total", "state", "error").first()
+    if found is not None and found["state"] in (ReplayRun.State.QUEUED, ReplayRun.State.RUNNING):
+        lost = ReplayRun.objects.filter(
+            key=key,
+            state__in=(ReplayRun.State.QUEUED, ReplayRun.State.RUNNING),
+            created_at__lt=timezone.now() - RUN_TIMEOUT,
+        ).update(state=ReplayRun.State.FAILED, error=LOST)
+        if lost:
+            found |= {"state": ReplayRun.State.FAILED, "error": LOST}
+    return found
 
 
 def run_started(key: str, agreement: Agreement) -> None:
@@ -177,7 +202,25 @@ def run_started(key: str, agreement: Agreement) -> None:
     )
 
 
+def claim_run(key: str, crashed: str = "") -> bool:
+    """Take the queued replay ``key`` for this task (queued -> running). False when it is
+    not queued: done, or failed, or already running, i.e. a delivery again after the worker
+    running it died (acks_late): the replay is then failed with ``crashed`` rather than
+    tried again and again."""
+    claimed = ReplayRun.objects.filter(key=key, state=ReplayRun.State.QUEUED).update(
+        state=ReplayRun.State.RUNNING
+    )
+    if not claimed:
+        ReplayRun.objects.filter(key=key, state=ReplayRun.State.RUNNING).update(
+            state=ReplayRun.State.FAILED, error=(crashed or CRASHED)[:300]
+        )
+    return bool(claimed)
+
+
 def run_finished(key: str, agreement: Agreement, result: dict) -> None:
+    """Store a replay's result (and prune rows of past days, as a start does: replays
+    answered in the request never start one)."""
+    ReplayRun.objects.filter(created_at__lt=timezone.now() - KEEP_RUNS).delete()
     ReplayRun.objects.update_or_create(
         key=key,
         defaults={
@@ -206,9 +249,13 @@ def set_progress(
         cursor.execute(sql, values)
 
 
-def _until_instant(until: date) -> datetime:
-    """The end of the ``until`` day in UTC: periods ending by then count as past."""
-    return datetime.combine(until + timedelta(days=1), time(0), tzinfo=UTC)
+def span_months(until: date, months: int) -> list[str]:
+    """The replayed span as "YYYY-MM" labels, oldest first: the ``months`` whole months that
+    end by the end of the day ``until`` (the table's columns; a quarter shows under the
+    month it ends in)."""
+    first_after = (until + timedelta(days=1)).replace(day=1)
+    index = first_after.year * 12 + first_after.month - 1
+    return [f"{(index - n) // 12:04d}-{(index - n) % 12 + 1:02d}" for n in range(months, 0, -1)]
 
 
 def _lines(terms: MeasuredTerms, found: dict[str, list[ReplayedPeriod]]) -> list[TargetLine]:
@@ -222,6 +269,7 @@ def _lines(terms: MeasuredTerms, found: dict[str, list[ReplayedPeriod]]) -> list
                 (row.end - timedelta(microseconds=1)).astimezone(zone).strftime("%Y-%m"),
                 row.verdict.value,
                 row.verdict.status,
+                row.closed,
             )
             for row in found.get(target.key, [])
         )
@@ -266,6 +314,7 @@ def _side(label: str, lines: list[TargetLine], credits: dict, currency: str) -> 
                         "month": p.month,
                         "value": p.value,
                         "status": p.status,
+                        "closed": p.closed,
                     }
                     for p in line.periods
                 ],
@@ -293,7 +342,7 @@ def run_replay(
     """Replay ``snapshot``'s targets and those of the version in force on the same periods;
     return the result as plain JSON."""
     now = timezone.now()
-    until = _until_instant(request.until)
+    until = request.until
     proposed = terms_from_snapshot(0, snapshot)
     current_version = (
         AgreementVersion.objects.filter(pk=agreement.in_force_version_id)
@@ -314,8 +363,21 @@ def run_replay(
         if progress is not None:
             progress(done[0], total)
 
-    timers = ProposedTimers(agreement, list(service_ids_of(proposed).values()), now)
-    found = replay_terms(agreement, proposed, until, request.periods, now, step, timers)
+    # A proposal identical to the version in force is the version in force: held to its
+    # term as the evaluation holds it, so it gives the stored verdicts. Any other proposal
+    # is judged as if it had been in force over every period replayed (docs/replay.md).
+    as_in_force = current_version is not None and content_hash(snapshot) == content_hash(
+        current_version["snapshot"]
+    )
+    timers = ProposedTimers(
+        agreement,
+        list(service_ids_of(proposed).values()),
+        now,
+        proposed if as_in_force else None,
+    )
+    found = replay_terms(
+        agreement, proposed, until, request.periods, now, step, timers, in_force=as_in_force
+    )
     schedule = schedule_from_snapshot(snapshot)
     lines = _lines(proposed, found)
     credits = month_credits(schedule, lines)
@@ -331,7 +393,9 @@ def run_replay(
     }
     current_lines = current_credits = None
     if current is not None and current_version is not None:
-        current_found = replay_terms(agreement, current, until, request.periods, now, step)
+        current_found = replay_terms(
+            agreement, current, until, request.periods, now, step, in_force=True
+        )
         current_lines = _lines(current, current_found)
         current_schedule = schedule_from_snapshot(current_version["snapshot"])
         current_credits = month_credits(current_schedule, current_lines)
@@ -341,7 +405,16 @@ def run_replay(
             current_credits,
             current_schedule.currency,
         )
-    result["summary"] = sentences(lines, credits, current_lines, current_credits, schedule.currency)
+    result["months"] = span_months(request.until, request.periods)
+    result["summary"] = sentences(
+        lines,
+        credits,
+        current_lines,
+        current_credits,
+        schedule.currency,
+        months=request.periods,
+        current_currency=result["current"]["credits"]["currency"] if result["current"] else None,
+    )
     return result
 
 
@@ -362,7 +435,10 @@ def replay_for(user, agreement: Agreement, request: ReplayRequest) -> tuple[str,
         found["proposed"]["label"] = label
         return key, found
     running = progress_of(key)
-    if running is None or running["state"] == "failed":
+    if running is not None and running["state"] == ReplayRun.State.FAILED and not request.retry:
+        # A failure is shown, not retried behind the person's back on every poll.
+        raise ReplayError("replay", f"The replay failed: {running['error']}", 409)
+    if running is None or running["state"] == ReplayRun.State.FAILED:
         run_started(key, agreement)
         replay_run_enqueue(
             agreement.pk,
@@ -380,8 +456,9 @@ def replay_in_task(
     agreement_id: int, snapshot: dict, label: str, source: str, periods: int, until: str, key: str
 ) -> None:
     """The queued replay: computes, reports progress, caches the result (idempotent: a
-    redelivered task finds the result cached and stops)."""
-    if cached(key) is not None:
+    redelivered task finds the result cached and stops; one delivered again after its
+    worker died fails instead of running again, ``claim_run``)."""
+    if cached(key) is not None or not claim_run(key):
         return
     agreement = Agreement.objects.get(pk=agreement_id)
     request = ReplayRequest(source, periods, date.fromisoformat(until))

@@ -11,8 +11,12 @@ as a Celery task with its progress on its ``ReplayRun`` row.
 
 from __future__ import annotations
 
+import gzip
 import hashlib
+import io
 import logging
+import zipfile
+import zlib
 from datetime import date
 from pathlib import PurePath
 
@@ -30,6 +34,7 @@ from reporting.replay.runs import (
     ReplayError,
     ReplayRequest,
     cached,
+    claim_run,
     proposed_snapshot,
     replay_key,
     run_finished,
@@ -47,13 +52,72 @@ FORMATS = {
 }
 SUFFIXES = (".csv", ".csv.gz", ".gz", ".zip")
 MAX_UPLOAD_BYTES = 50 * 1024 * 1024
+# What an export may hold once decompressed, checked while it is read (a 50 MB gzip of
+# repeated lines would otherwise inflate to gigabytes in the worker's memory): 128 MB and
+# two million rows (a year of minute checks of three monitors and more).
+MAX_TEXT_BYTES = 128 * 1024 * 1024
+MAX_ROWS = 2_000_000
+CHUNK = 1024 * 1024
+# A task that finds its replay already running was delivered again after its worker died
+# (acks_late): it is not tried a second time, the replay fails with this reason.
+CRASHED = (
+    "the replay stopped its worker (the export may be too large to replay); "
+    "try again with a smaller export"
+)
+
+
+def _limited(stream, what: str) -> bytes:
+    """Read ``stream`` up to the limits, refusing (with the reason) past them."""
+    parts, size, rows = [], 0, 0
+    while chunk := stream.read(CHUNK):
+        size += len(chunk)
+        rows += chunk.count(b"\n")
+        if size > MAX_TEXT_BYTES:
+            raise ImportRefused(
+                [f"{what} holds more than {MAX_TEXT_BYTES // (1024 * 1024)} MB once unpacked"]
+            )
+        if rows > MAX_ROWS:
+            raise ImportRefused([f"{what} holds more than {MAX_ROWS:,} rows"])
+        parts.append(chunk)
+    return b"".join(parts)
+
+
+def read_export(path: str) -> bytes:
+    """The export's text, unpacked from gzip or zip with the size and row limits applied
+    while reading; anything else (a damaged archive, a zip of several files) is left to the
+    importer, which says what is wrong with it."""
+    with open(path, "rb") as handle:
+        magic = handle.read(2)
+        handle.seek(0)
+        try:
+            if magic == b"\x1f\x8b":
+                with gzip.GzipFile(fileobj=handle) as unpacked:
+                    return _limited(unpacked, "The export")
+            if magic == b"PK":
+                with zipfile.ZipFile(handle) as archive:
+                    names = [
+                        n
+                        for n in archive.namelist()
+                        if not n.startswith("__MACOSX/") and n.lower().endswith(".csv")
+                    ]
+                    if len(names) == 1:
+                        with archive.open(names[0]) as member:
+                            return _limited(member, f"The export's {names[0]}")
+                handle.seek(0)
+                return handle.read()
+        except (OSError, EOFError, zipfile.BadZipFile, zlib.error) as exc:
+            raise ImportRefused(
+                [f"the archive is damaged or truncated ({exc}): download or copy it again"]
+            ) from None
+        return _limited(handle, "The export")
 
 
 def _parse(fmt: str, path: str) -> ChecksResult:
     module = FORMATS[fmt][1]
+    text = io.BytesIO(read_export(path))
     if fmt == "healthcheck":
-        return module.parse_checks(path)
-    return module.parse_status_changes(path)
+        return module.parse_checks(text)
+    return module.parse_status_changes(text)
 
 
 def replay_upload_start(
@@ -91,6 +155,11 @@ def replay_upload_start(
     )
     if cached(key) is not None:
         return key
+    if ReplayRun.objects.filter(
+        key=key, state__in=(ReplayRun.State.QUEUED, ReplayRun.State.RUNNING)
+    ).exists():
+        # The same export is already being replayed: follow that run, store nothing more.
+        return key
     suffix = "".join(PurePath(name).suffixes[-2:]) or ".csv"
     path = default_storage.save(f"replay-uploads/{key.replace(':', '-')}{suffix}", upload)
     run_started(key, agreement)
@@ -116,13 +185,14 @@ def replay_upload_poll(agreement: Agreement, key: str) -> dict | None:
 def replay_upload_in_task(
     agreement_id: int, snapshot: dict, label: str, asked: list, export: list, key: str
 ) -> None:
-    """The queued replay on an upload: parse, ingest in a transaction, replay, roll back."""
-    if cached(key) is not None:
-        return
+    """The queued replay on an upload: parse, ingest in a transaction, replay, roll back.
+    The file is deleted whatever happens (done before, refused, failed, crashed before)."""
     path, fmt, monitor, service = export
-    request = ReplayRequest(asked[0], int(asked[1]), date.fromisoformat(asked[2]))
-    agreement = Agreement.objects.get(pk=agreement_id)
     try:
+        if cached(key) is not None or not claim_run(key, CRASHED):
+            return
+        request = ReplayRequest(asked[0], int(asked[1]), date.fromisoformat(asked[2]))
+        agreement = Agreement.objects.get(pk=agreement_id)
         parsed = _parse(fmt, default_storage.path(path))
         keys = sorted(parsed.checks)
         if not keys:

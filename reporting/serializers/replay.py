@@ -22,7 +22,8 @@ class ReplayQuerySerializer(serializers.Serializer):
         default=DEFAULT_PERIODS,
         min_value=1,
         max_value=MAX_REPLAY_PERIODS,
-        help_text="How many past periods of each target.",
+        help_text="How many past months to replay; a quarterly or yearly target is judged on "
+        "its periods that end inside them.",
     )
     until = serializers.DateField(
         required=False, help_text="The last day the replayed periods may end on (default today)."
@@ -31,12 +32,19 @@ class ReplayQuerySerializer(serializers.Serializer):
         required=False,
         help_text="Follow a replay on an uploaded export: the 'upload' its POST answered.",
     )
+    retry = serializers.BooleanField(
+        required=False,
+        default=False,
+        help_text="Queue again a background replay that failed (a failure is otherwise "
+        "answered with 409 and its reason).",
+    )
 
 
 class ReplayUploadSerializer(ReplayQuerySerializer):
     """A replay on an uploaded export of uptime checks (multipart form)."""
 
     upload = None
+    retry = None
     file = serializers.FileField(help_text="The export: .csv, .csv.gz or .zip, at most 50 MB.")
     format = serializers.ChoiceField(sorted(FORMATS), help_text="Which importer reads it.")
     monitor = serializers.CharField(
@@ -53,6 +61,11 @@ class ReplayPeriodSerializer(serializers.Serializer):
     month = serializers.CharField(help_text="YYYY-MM: the month whose report shows the period.")
     value = serializers.FloatField(allow_null=True)
     status = serializers.ChoiceField(["met", "at_risk", "missed_target", "breached", "no_data"])
+    closed = serializers.BooleanField(
+        default=True,
+        help_text="False while the evaluation would still hold the period open (late "
+        "satisfaction ratings are still counted): its verdict may change.",
+    )
 
 
 class ReplayTallySerializer(serializers.Serializer):
@@ -106,8 +119,15 @@ class ReplaySerializer(serializers.Serializer):
     agreement = serializers.IntegerField()
     source = serializers.CharField()
     content_hash = serializers.CharField(help_text="SHA-256 of the replayed terms.")
-    periods = serializers.IntegerField()
+    periods = serializers.IntegerField(
+        help_text="The span replayed, in months: every target's periods ending inside it."
+    )
     until = serializers.DateField()
+    months = serializers.ListField(
+        child=serializers.CharField(),
+        required=False,
+        help_text="The span's months (YYYY-MM), oldest first.",
+    )
     computed_at = serializers.DateTimeField()
     summary = serializers.ListField(child=serializers.CharField())
     proposed = ReplaySideSerializer()

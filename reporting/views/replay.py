@@ -39,7 +39,10 @@ def replay_panel(request: HttpRequest, pk: int) -> HttpResponse:
         raise PermissionDenied("Only the provider's managers and the customer's approvers.")
     agreement = get_object_or_404(agreements_visible_to(request.user), pk=pk)
     partial = bool(request.headers.get("HX-Request"))
-    context = {"agreement": agreement, "query": request.GET.urlencode(), "partial": partial}
+    # The polling URL never carries ``retry``: a "Try again" queues once, its polls only watch.
+    polled = request.GET.copy()
+    polled.pop("retry", None)
+    context = {"agreement": agreement, "query": polled.urlencode(), "partial": partial}
     template = "reporting/replay/_panel.html" if partial else "reporting/replay/page.html"
     data = request.POST if request.method == "POST" else request.GET
     try:
@@ -71,7 +74,12 @@ def replay_panel(request: HttpRequest, pk: int) -> HttpResponse:
         context["progress"] = _progress(progress_of(key))
     else:
         rows = display_rows(result)
-        context.update(result=result, rows=rows, credit_cells=credit_cells(result, rows))
+        context.update(
+            result=result,
+            rows=rows,
+            months=month_headers(result),
+            credit_cells=credit_cells(result),
+        )
     return render(request, template, context)
 
 
@@ -89,22 +97,30 @@ def _progress(found: dict | None) -> dict:
 
 
 def display_rows(result: dict) -> list[dict]:
-    """Per proposed target, its periods beside the version in force's (matched by key)."""
+    """Per proposed target, its periods beside the version in force's (matched by key and
+    by the month that reports the period: a term starting mid-month clips its first period,
+    and the zones of the two sides may differ, so their starts need not be equal). One cell
+    per month of the span replayed (``result["months"]``); a quarter or a year sits under
+    the month it ends in, the other months of a longer target stay empty (``None``)."""
     current = {t["key"]: t for t in (result["current"] or {}).get("targets", [])}
     rows = []
     for target in result["proposed"]["targets"]:
         other = current.get(target["key"])
-        other_periods = {p["start"]: p for p in other["periods"]} if other else {}
-        cells = []
-        for period in target["periods"]:
-            theirs = other_periods.get(period["start"])
+        other_periods = {p["month"]: p for p in other["periods"]} if other else {}
+        mine = {p["month"]: p for p in target["periods"]}
+        cells: list[dict | None] = []
+        for month in span_of(result):
+            period = mine.get(month)
+            if period is None:
+                cells.append(None)
+                continue
+            theirs = other_periods.get(month)
             cells.append(
                 {
-                    # The month whose report would show the period (a quarter: its last).
-                    "month": datetime.strptime(period["month"], "%Y-%m").strftime("%b %Y"),
-                    "month_key": period["month"],
+                    "month_key": month,
                     "badge": status_badge(period["status"]),
                     "value": value_text(period["value"], target["value_unit"]),
+                    "closed": period.get("closed", True),
                     "current": status_badge(theirs["status"]) if theirs else None,
                     "current_value": value_text(theirs["value"], other["value_unit"])
                     if theirs
@@ -115,11 +131,26 @@ def display_rows(result: dict) -> list[dict]:
     return rows
 
 
-def credit_cells(result: dict, rows: list[dict]) -> list[dict | None]:
-    """The proposal's credits under the table's columns (the first target's periods): a
-    column whose month has no credit computation (a quarter's first months) stays empty."""
+def span_of(result: dict) -> list[str]:
+    """The months of the span ("YYYY-MM"), oldest first (those of the periods for a result
+    computed before the span was stored)."""
+    if result.get("months"):
+        return list(result["months"])
+    return sorted({p["month"] for t in result["proposed"]["targets"] for p in t["periods"]})
+
+
+def month_headers(result: dict) -> list[dict]:
+    return [
+        {"key": month, "label": datetime.strptime(month, "%Y-%m").strftime("%b %Y")}
+        for month in span_of(result)
+    ]
+
+
+def credit_cells(result: dict) -> list[dict | None]:
+    """The proposal's credits under the table's columns, one per month of the span, so the
+    cells add up to the total beside them (a month without a credit computation is empty)."""
     months = {m["month"]: m for m in result["proposed"]["credits"]["months"]}
-    return [months.get(cell["month_key"]) for cell in rows[0]["cells"]] if rows else []
+    return [months.get(month) for month in span_of(result)]
 
 
 def value_text(value: float | None, unit: str) -> str:
