@@ -36,6 +36,7 @@ from monitoring.compliance.verdicts import (
     value_verdict,
 )
 from monitoring.evaluation import alert_emails
+from monitoring.evaluation.burn_alerts import close_burn
 from monitoring.evaluation.period_breaches import record_outcome
 from monitoring.experience.measure import closes_at, experience_period
 from monitoring.models import (
@@ -170,7 +171,10 @@ def _evaluate_target(
         # While an outage is open, the next moment its budget is crossed is the period's
         # deadline: the deadline loop alerts then (``period_deadlines``).
         due = None if closed else next_crossing(verdict.crossings, verdict.status, now)
-        row = _store(agreement, terms, target, (start, end), verdict, unit, goal, closed, now, due)
+        burn = _closing_burn(agreement, target, start, now) if closed else None
+        row = _store(
+            agreement, terms, target, (start, end), verdict, unit, goal, closed, now, due, burn
+        )
         if (
             not closed
             and spends(verdict.details)
@@ -181,6 +185,17 @@ def _evaluate_target(
             PeriodResult.objects.filter(pk=row.pk).update(burn_due=Least(F("burn_due"), Value(now)))
         record_outcome(agreement, target, row, verdict, unit, goal, now)
     return len(periods)
+
+
+def _closing_burn(
+    agreement: Agreement, target: MeasuredTarget, start: datetime, now: datetime
+) -> dict | None:
+    """The burn state an open period keeps as it closes (``burn_alerts.close_burn``: the
+    rules that fired recover at its end); ``None`` when it was never stored open."""
+    row = PeriodResult.objects.filter(
+        agreement=agreement, target_key=target.key, period_start=start, closed_at__isnull=True
+    ).first()
+    return close_burn(row, now, target.zone) if row is not None else None
 
 
 def _goal(target: MeasuredTarget) -> Goal:
@@ -374,7 +389,10 @@ def _store(
     closed: bool,
     now: datetime,
     next_due: datetime | None = None,
+    burn: dict | None = None,
 ) -> PeriodResult:
+    """Store a period's verdict; a closing one drops its burn moment and keeps ``burn``."""
+    closing = {"burn_due": None, "burn": burn if burn is not None else {}} if closed else {}
     row, _ = PeriodResult.objects.update_or_create(
         agreement=agreement,
         target_key=target.key,
@@ -402,6 +420,7 @@ def _store(
             "evaluated_at": now,
             "closed_at": now if closed else None,
             "next_due": next_due,
+            **closing,
         },
     )
     return row
