@@ -251,3 +251,22 @@ def test_a_missed_ticket_burns_the_ticket_budget(active_acme_agreement, acme_des
     rates = {r["name"]: r for r in row.burn["rules"]}
     assert rates["page-1h"]["long_rate"] == pytest.approx(1 / (budget * 3720 / 2678400))
     assert ("page-1h", "burn_page") in burn_alerts(row)
+
+
+def test_a_period_that_closes_while_a_rule_fires_recovers_at_its_end(outage):
+    claim_burn_deadlines(FIRES)
+    assert burn_alerts(march(outage)) == [("page-1h", "burn_page")]
+    assert march(outage).burn_due is not None
+    april = datetime(2026, 4, 1, tzinfo=UTC)
+    evaluate_periods(april + timedelta(minutes=1), [outage.pk])
+    row = march(outage)
+    assert row.is_closed
+    assert row.burn_due is None  # no stale moment left in the index
+    assert not any(rule["firing"] for rule in row.burn["rules"])
+    recovered = Alert.objects.get(period_result=row, level="burn_recovered", burn_rule="page-1h")
+    assert recovered.reached_at == april
+    assert "period ended" in recovered.value_text
+    # The loop's next tick computes April (the outage goes on) and leaves March alone.
+    claim_burn_deadlines(april + timedelta(minutes=2))
+    assert march(outage).burn == row.burn
+    assert len(burn_alerts(row)) == 2

@@ -39,8 +39,7 @@ from monitoring.compliance.burn import (
 )
 from monitoring.compliance.intervals import intersect, total_seconds
 from monitoring.compliance.states import BREACHED, MISSED_TARGET
-from monitoring.evaluation.alerts import max_age
-from monitoring.evaluation.bulk import upsert_rows
+from monitoring.evaluation.burn_alerts import alert_row, insert_alerts
 from monitoring.evaluation.periods import MONTHS_IN, _silence_applied
 from monitoring.format import duration
 from monitoring.models import (
@@ -84,7 +83,11 @@ def claim_burn_deadlines(
             return claimed, True
         try:
             with transaction.atomic():
-                if not PeriodResult.objects.filter(pk=pk, burn_due=seen).update(burn_due=None):
+                # A period closed meanwhile is left alone: its closing settled its burn
+                # state, and the closed row may not change (``0006_closed_periods_frozen``).
+                if not PeriodResult.objects.filter(
+                    pk=pk, burn_due=seen, closed_at__isnull=True
+                ).update(burn_due=None):
                     continue
                 claimed += 1
                 row = PeriodResult.objects.select_related("agreement").get(pk=pk)
@@ -259,7 +262,6 @@ def _raise(
         .values_list("burn_rule", "level")
     )
     fired_rules = {rule for rule, level in raised if level != BurnLevel.RECOVERED}
-    oldest = now - max_age()
     rows = []
     for state in report.states:
         name = state.rule.name
@@ -275,49 +277,5 @@ def _raise(
         if planned is not None:
             moment = datetime.fromisoformat(planned)
             reached = moment if moment <= now else now
-        loud = reached >= oldest
-        rows.append(
-            (
-                row.agreement_id,
-                row.customer_id,
-                row.target_key,
-                row.target_label,
-                None,
-                row.pk,
-                None,
-                level,
-                name,
-                reached,
-                now,
-                row.period_end,
-                target.zone,
-                _burn_text(state)[:300],
-                loud,
-                "" if loud else "Reached long before it was computed: recorded only.",
-                None if loud else now,
-            )
-        )
-    if not rows:
-        return 0
-    return upsert_rows(Alert, ALERT_COLUMNS, rows, conflict=())
-
-
-ALERT_COLUMNS = (
-    "agreement_id",
-    "customer_id",
-    "target_key",
-    "target_label",
-    "ticket_id",
-    "period_result_id",
-    "breach_id",
-    "level",
-    "burn_rule",
-    "reached_at",
-    "raised_at",
-    "due_at",
-    "zone",
-    "value_text",
-    "emailed",
-    "quiet_reason",
-    "notified_at",
-)
+        rows.append(alert_row(row, level, name, reached, now, target.zone, _burn_text(state)))
+    return insert_alerts(rows)

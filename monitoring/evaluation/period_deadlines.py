@@ -105,9 +105,14 @@ def _put_off(pk: int, seen: datetime, now: datetime) -> None:
 
 
 def _claim_one(pk: int, agreement_id: int, seen: datetime, now: datetime, done: set[int]) -> int:
-    """Claim one due period and evaluate its agreement (once a tick); 1 when claimed."""
+    """Claim one due period and evaluate its agreement (once a tick); 1 when claimed.
+
+    The agreement is locked FOR NO KEY UPDATE, as ``evaluate_agreement_periods`` locks it:
+    a burn computation that holds this agreement's period row (``burn_rates``) takes FOR
+    KEY SHARE on the agreement when its new alert's foreign key is checked at commit, and a
+    plain FOR UPDATE here, waiting in turn for that period row, would deadlock with it."""
     agreement = (
-        Agreement.objects.select_for_update(skip_locked=True, of=("self",))
+        Agreement.objects.select_for_update(no_key=True, skip_locked=True, of=("self",))
         .filter(pk=agreement_id)
         .select_related("in_force_version", "created_by")
         .first()

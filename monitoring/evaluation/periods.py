@@ -37,6 +37,7 @@ from monitoring.compliance.verdicts import (
     value_verdict,
 )
 from monitoring.evaluation import alert_emails, budgets, forecasts
+from monitoring.evaluation.burn_alerts import close_burn
 from monitoring.evaluation.period_breaches import record_outcome
 from monitoring.evaluation.tickets import term_bounds
 from monitoring.experience.measure import closes_at, experience_period
@@ -201,7 +202,10 @@ def _evaluate_target(
                 goal,
                 now,
             )
-        row = _store(agreement, terms, target, (start, end), verdict, unit, goal, closed, now, due)
+        burn = _closing_burn(agreement, target, start, now) if closed else None
+        row = _store(
+            agreement, terms, target, (start, end), verdict, unit, goal, closed, now, due, burn
+        )
         if (
             not closed
             and spends(verdict.details)
@@ -278,6 +282,17 @@ def _forecast_into(
     )
     before = (previous or {}).get("forecast")
     verdict.details["forecast"] = forecasts.as_details(made[0], now, before, unit)
+
+
+def _closing_burn(
+    agreement: Agreement, target: MeasuredTarget, start: datetime, now: datetime
+) -> dict | None:
+    """The burn state an open period keeps as it closes (``burn_alerts.close_burn``: the
+    rules that fired recover at its end); ``None`` when it was never stored open."""
+    row = PeriodResult.objects.filter(
+        agreement=agreement, target_key=target.key, period_start=start, closed_at__isnull=True
+    ).first()
+    return close_burn(row, now, target.zone) if row is not None else None
 
 
 def _goal(target: MeasuredTarget) -> Goal:
@@ -487,7 +502,10 @@ def _store(
     closed: bool,
     now: datetime,
     next_due: datetime | None = None,
+    burn: dict | None = None,
 ) -> PeriodResult:
+    """Store a period's verdict; a closing one drops its burn moment and keeps ``burn``."""
+    closing = {"burn_due": None, "burn": burn if burn is not None else {}} if closed else {}
     row, _ = PeriodResult.objects.update_or_create(
         agreement=agreement,
         target_key=target.key,
@@ -515,6 +533,7 @@ def _store(
             "evaluated_at": now,
             "closed_at": now if closed else None,
             "next_due": next_due,
+            **closing,
         },
     )
     return row
