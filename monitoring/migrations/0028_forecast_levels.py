@@ -6,14 +6,14 @@ from django.db import migrations, models
 class Migration(migrations.Migration):
 
     dependencies = [
-        ('monitoring', '0025_survey_nps_round_on'),
+        ('monitoring', '0027_burn_alerts'),
     ]
 
     operations = [
         migrations.AlterField(
             model_name='alert',
             name='level',
-            field=models.CharField(choices=[('warning', 'Warning'), ('missed_target', 'Target missed'), ('breached', 'Threshold breached'), ('closed', 'Recovered / closed'), ('predicted_miss', 'Predicted to miss'), ('predicted_breach', 'Predicted to breach')], max_length=16),
+            field=models.CharField(choices=[('warning', 'Warning'), ('missed_target', 'Target missed'), ('breached', 'Threshold breached'), ('closed', 'Recovered / closed'), ('predicted_miss', 'Predicted to miss'), ('predicted_breach', 'Predicted to breach'), ('burn_page', 'Budget burning fast (page)'), ('burn_warn', 'Budget burning (warning)'), ('burn_recovered', 'Budget burn recovered')], max_length=16),
         ),
         migrations.AlterField(
             model_name='breach',
