@@ -43,6 +43,10 @@ def _empty_cache() -> None:
 
 
 def pytest_configure(config: pytest.Config) -> None:
+    # Tests that commit end with DELETEs, not Django's TRUNCATE of every table (seconds each).
+    from tests.support import flush
+
+    flush.install()
     if os.environ.get("SLA_REQUIRE_SERVICES") != "1":
         return
     from tests.support.services import require_real_services
