@@ -18,6 +18,7 @@ from tests.support.browser import *  # noqa: F403  (fixtures)
 from tests.support.mailer import *  # noqa: F403  (fixtures)
 from tests.support.moments import *  # noqa: F403  (fixtures)
 from tests.support.monitoring import *  # noqa: F403  (fixtures)
+from tests.support.portal import *  # noqa: F403  (fixtures)
 from tests.support.smtp import *  # noqa: F403  (fixtures)
 from tests.support.status import *  # noqa: F403  (fixtures)
 from tests.support.worker import *  # noqa: F403  (fixtures)
@@ -43,6 +44,10 @@ def _empty_cache() -> None:
 
 
 def pytest_configure(config: pytest.Config) -> None:
+    # Tests that commit end with DELETEs, not Django's TRUNCATE of every table (seconds each).
+    from tests.support import flush
+
+    flush.install()
     if os.environ.get("SLA_REQUIRE_SERVICES") != "1":
         return
     from tests.support.services import require_real_services

@@ -2,8 +2,9 @@
 
 The rest of the suite runs on PostgreSQL, where several reads are written in its own SQL
 (``LATERAL``, arrays, ``jsonb`` functions). The demo a newcomer starts with `make run` runs on
-SQLite, so here a fresh SQLite file is migrated and seeded as `make run` does, and each demo
-user walks every link the pages offer (GET only, as far as the links go): none may answer 5xx.
+SQLite, so here a fresh SQLite file (a copy of the run's migrated one, tests/support/portal.py)
+is seeded as `make run` does, and each demo user walks every link the pages offer (GET only,
+as far as the links go): none may answer 5xx.
 """
 
 from __future__ import annotations
@@ -16,7 +17,7 @@ from pathlib import Path
 
 import pytest
 
-from tests.test_run_portal import portal_env
+from tests.support.portal import migrated_and_seeded, portal_env
 
 ROOT = Path(__file__).resolve().parents[1]
 
@@ -59,18 +60,9 @@ print(json.dumps(found))
 
 
 @pytest.mark.slow
-def test_every_demo_page_answers_on_the_embedded_sqlite(tmp_path):
+def test_every_demo_page_answers_on_the_embedded_sqlite(tmp_path, migrated_sqlite):
     env = portal_env(tmp_path, 8000)
-    seeded = ""
-    for command in (["migrate", "--noinput", "-v0"], ["seed_demo"]):
-        seeded = subprocess.run(
-            [sys.executable, "manage.py", *command],
-            cwd=ROOT,
-            env=env,
-            check=True,
-            capture_output=True,
-            text=True,
-        ).stdout
+    seeded = migrated_and_seeded(migrated_sqlite, env)
     # seed_demo prints the link of Acme's public status page.
     status_path = re.search(r"http://[^/\s]+(/status/[^\s]+)", seeded).group(1)
     users = ["manager", "team", "acme-approver", "acme-viewer", "globex-viewer"]

@@ -23,6 +23,7 @@ from pathlib import Path
 import pytest
 
 from sla_portal.core.demo import DEMO_PASSWORD, DEMO_USERS
+from tests.support.portal import migrated_and_seeded, portal_env
 
 ROOT = Path(__file__).resolve().parents[1]
 
@@ -33,36 +34,6 @@ def free_port() -> int:
     with socket.socket() as sock:
         sock.bind(("127.0.0.1", 0))
         return sock.getsockname()[1]
-
-
-def portal_env(var_dir: Path, port: int) -> dict[str, str]:
-    """The environment of `make run` on a clean clone: no services, DEBUG and demo on."""
-    env = {
-        key: value
-        for key, value in os.environ.items()
-        if key
-        not in {
-            "DATABASE_URL",
-            "REDIS_URL",
-            "CELERY_BROKER_URL",
-            "CELERY_QUEUE",
-            "LOG_LEVEL",
-            "REQUEST_LOG_LEVEL",
-            "SECRET_KEY",
-            "SLA_REQUIRE_SERVICES",
-        }
-    }
-    env.update(
-        {
-            "DJANGO_SETTINGS_MODULE": "sla_portal.settings",
-            "SLA_VAR_DIR": str(var_dir),
-            "DEBUG": "1",
-            "SLA_DEMO": "1",
-            "PORT": str(port),
-            "PYTHONUNBUFFERED": "1",
-        }
-    )
-    return env
 
 
 class Output:
@@ -97,17 +68,10 @@ class Output:
 
 
 @pytest.fixture
-def portal(tmp_path) -> Iterator[tuple[subprocess.Popen, Output, int, dict]]:
+def portal(tmp_path, migrated_sqlite) -> Iterator[tuple[subprocess.Popen, Output, int, dict]]:
     port = free_port()
     env = portal_env(tmp_path, port)
-    for command in (["migrate", "--noinput", "-v0"], ["seed_demo"]):
-        subprocess.run(
-            [sys.executable, "manage.py", *command],
-            cwd=ROOT,
-            env=env,
-            check=True,
-            capture_output=True,
-        )
+    migrated_and_seeded(migrated_sqlite, env)
     process = subprocess.Popen(
         [sys.executable, "manage.py", "run_portal"],
         cwd=ROOT,

@@ -7,7 +7,11 @@ from datetime import date
 import pytest
 
 from agreements.demo import seed_calendars, seed_services, seed_tiers
+from agreements.models import TierTarget
 from agreements.services.drafting import agreement_create_from_tier
+
+# Whether this run has seeded the demo tiers once with every check of ``full_clean``.
+_tiers_validated = False
 
 
 def complete_for_proposal(agreement):
@@ -37,7 +41,28 @@ def calendars(db) -> dict:
 
 @pytest.fixture
 def tiers(calendars) -> dict:
-    return seed_tiers(calendars)
+    """The demo tiers (Gold, Silver, Bronze) with their targets and credit bands.
+
+    ``seed_tiers`` runs ``full_clean`` on each of the 42 targets, and Django validates each of
+    their check and unique constraints with a query of its own: some 340 queries per seeding,
+    the costliest fixture of the suite (some 940 tests use it). The first seeding of a run
+    validates everything; the later ones, which save the same constant rows, leave those
+    constraints to PostgreSQL, which checks the very same constraints on every INSERT (a
+    violation still fails the test, as an IntegrityError). Field and model validation
+    (``clean_fields``, ``clean``) runs every time, and seeding through ``seed_demo`` is untouched.
+    """
+    global _tiers_validated
+    if not _tiers_validated:
+        seeded = seed_tiers(calendars)
+        _tiers_validated = True
+        return seeded
+    with pytest.MonkeyPatch.context() as patch:
+        patch.setattr(TierTarget, "validate_constraints", _constraints_left_to_postgresql)
+        return seed_tiers(calendars)
+
+
+def _constraints_left_to_postgresql(self, exclude=None) -> None:
+    """``Model.validate_constraints`` for rows whose constraints the database checks."""
 
 
 @pytest.fixture
