@@ -165,6 +165,7 @@ def test_error_budget_burns_with_errors_against_the_target_count() -> None:
 
 def test_spends_only_with_downtime_misses_or_errors() -> None:
     assert not spends({"down_seconds": 0.0, "counted_seconds": 10})
+    assert spends({"down_seconds": 0.0}, open_outage=True)
     assert spends({"down_seconds": 3.0}) and spends({"missed": 1}) and spends({"count": 2})
 
 

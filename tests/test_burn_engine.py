@@ -270,3 +270,20 @@ def test_a_period_that_closes_while_a_rule_fires_recovers_at_its_end(outage):
     claim_burn_deadlines(april + timedelta(minutes=2))
     assert march(outage).burn == row.burn
     assert len(burn_alerts(row)) == 2
+
+
+def test_an_outage_that_has_spent_nothing_yet_plans_its_page(
+    active_acme_agreement, acme_desk, services
+):
+    """An outage open outside service hours (here: opened this very second) has no
+    downtime yet; the fire moment is planned all the same, not found at a later spend."""
+    send(acme_desk, services["portal"], (datetime(2026, 3, 1, tzinfo=UTC), "up"), (OPENED, "down"))
+    evaluate_periods(OPENED, [active_acme_agreement.pk])
+    row = march(active_acme_agreement)
+    assert row.details["down_seconds"] == 0
+    assert row.burn_due == OPENED
+    claim_burn_deadlines(OPENED)
+    assert abs(march(active_acme_agreement).burn_due - FIRES) < CLOSE
+    # The next evaluation, still with nothing spent, keeps the planned moment.
+    evaluate_periods(OPENED, [active_acme_agreement.pk])
+    assert abs(march(active_acme_agreement).burn_due - FIRES) < CLOSE

@@ -98,17 +98,23 @@ def counted_time(
     return subtract(subtract(service, maintenance), merge_intervals(unmeasured))
 
 
-def spends(details: dict) -> bool:
+def spends(details: dict, open_outage: bool = False) -> bool:
     """Whether a period's verdict shows any spend of its budget (downtime, a missed
-    ticket, an error): only then can a burn rule fire, so only then is it computed."""
-    return bool(details.get("down_seconds") or details.get("missed") or details.get("count"))
+    ticket, an error) or an open outage that will spend it: only then can a burn rule
+    fire, so only then is it computed. An outage that opens outside service hours (or
+    this very second) has spent nothing yet, but the moment it fires is known now."""
+    return open_outage or bool(
+        details.get("down_seconds") or details.get("missed") or details.get("count")
+    )
 
 
-def spend_key(details: dict) -> list:
+def spend_key(details: dict, open_outage: bool = False) -> list:
     """What a period's verdict says was spent (downtime, decided and pending tickets,
-    errors): a burn computation records it, and an evaluation whose figures still match
-    need not ask for another (the stored next moment stands)."""
-    return [details.get(key) for key in ("down_seconds", "missed", "pending", "count")]
+    errors) and whether an outage is open: a burn computation records it, and an
+    evaluation whose figures still match need not ask for another (the stored next moment
+    stands)."""
+    keys = ("down_seconds", "missed", "pending", "count")
+    return [*(details.get(key) for key in keys), open_outage]
 
 
 def window_start(counted: Sequence[Interval], now: datetime, seconds: float) -> datetime:

@@ -121,7 +121,7 @@ def evaluate_burn(row: PeriodResult, now: datetime) -> BurnReport | None:
     moments = {name: moment.isoformat() for name, moment in report.moments.items()}
     state = {
         "computed_at": now.isoformat(),
-        "spend": spend_key(row.details or {}),
+        "spend": spend_key(row.details or {}, row.next_due is not None),
         "rules": [s.as_dict() for s in report.states],
         "moments": moments,
     }
