@@ -240,3 +240,21 @@ def test_good_rules_parse_and_empty_means_the_default_set() -> None:
     )
     assert errors == {} and rules == (BurnRule("fast", "page", 60.0, 5.0, 9.0),)
     assert parse_rules(None) == ((), {}) and parse_rules([]) == ((), {})
+
+
+def test_errors_learnt_late_give_the_moment_a_rule_fired_and_recovered() -> None:
+    # 720 errors a month: 1/12 per 5 min, so 2 errors in 5 min are rate 24 over the short
+    # window; 15 in the hour are 15 > 14.4 over the long one. The 15th fires the page.
+    now = START + timedelta(days=1)
+    burst = [now - timedelta(hours=2) + timedelta(seconds=10 * i) for i in range(20)]
+    own = BurnRule("fast", "page", 3600, 300, 14.4)
+    report = count_burn([MONTH], burst, now, 720.0, [own], since=now - timedelta(hours=3))
+    assert not report.states[0].firing
+    assert report.fired == {"fast": burst[14]}
+    # The short window holds one error (rate 12) 300 s after the last but one.
+    assert abs(report.recovered["fast"] - (burst[-2] + timedelta(seconds=300))) < timedelta(
+        milliseconds=2
+    )
+    # Without ``since`` (or nothing new since it) nothing is searched.
+    assert count_burn([MONTH], burst, now, 720.0, [own]).fired == {}
+    assert count_burn([MONTH], burst, now, 720.0, [own], since=now).fired == {}

@@ -184,6 +184,37 @@ def test_rules_are_set_through_the_api_and_bad_ones_refused_per_field(
     assert cleared.status_code == 200 and cleared.json()["burn_rules"] is None
 
 
+@pytest.fixture
+def two_errors(active_acme_agreement, acme_desk, services):
+    from monitoring.ingest.events import errors_ingest
+
+    rows = [
+        {
+            "external_id": f"E{i}",
+            "service": services["portal"].name,
+            "category": "Failed transactions",
+            "occurred_at": (OPENED - timedelta(seconds=s)).isoformat(),
+        }
+        for i, s in enumerate((60, 30))
+    ]
+    errors_ingest(acme_desk, rows)
+    return active_acme_agreement
+
+
+def test_errors_beyond_the_newest_read_one_by_one_still_count(two_errors, monkeypatch):
+    """Only the newest event is read one by one; the older one is counted per minute."""
+    monkeypatch.setattr("monitoring.evaluation.burn_rates.MAX_EVENTS", 1)
+    evaluate_periods(OPENED, [two_errors.pk])
+    claim_burn_deadlines(OPENED)
+    row = PeriodResult.objects.get(
+        agreement=two_errors,
+        target_label__contains="Failed transactions",
+        period_start=datetime(2026, 3, 1, tzinfo=UTC),
+    )
+    rates = {r["name"]: r for r in row.burn["rules"]}
+    assert rates["page-1h"]["long_rate"] == pytest.approx(720)
+
+
 def test_errors_burn_their_budget_and_recover_when_the_window_passes(
     active_acme_agreement, acme_desk, services
 ):
@@ -287,3 +318,48 @@ def test_an_outage_that_has_spent_nothing_yet_plans_its_page(
     # The next evaluation, still with nothing spent, keeps the planned moment.
     evaluate_periods(OPENED, [active_acme_agreement.pk])
     assert abs(march(active_acme_agreement).burn_due - FIRES) < CLOSE
+
+
+def test_an_outage_learnt_late_fires_and_recovers_at_its_real_moments(
+    active_acme_agreement, acme_desk, services, settings
+):
+    """The checks of a 100-second outage arrive in one batch 20 minutes on: at that tick
+    no rule fires any more, yet the page fired at 12:00:53.568 and recovered after."""
+    settings.SLA_ALERT_MAX_AGE_MINUTES = 60
+    ended = OPENED + timedelta(seconds=100)
+    send(
+        acme_desk,
+        services["portal"],
+        (datetime(2026, 3, 1, tzinfo=UTC), "up"),
+        (OPENED, "down"),
+        (ended, "up"),
+    )
+    late = OPENED + timedelta(minutes=20)
+    evaluate_periods(late, [active_acme_agreement.pk])
+    claim_burn_deadlines(late)
+    row = march(active_acme_agreement)
+    page = Alert.objects.get(period_result=row, level="burn_page", burn_rule="page-1h")
+    assert abs(page.reached_at - FIRES) < CLOSE
+    assert page.emailed  # within the alerts' maximum age: sent
+    recovered = Alert.objects.get(period_result=row, level="burn_recovered", burn_rule="page-1h")
+    recovers = ended - timedelta(seconds=4.464) + timedelta(seconds=310)
+    assert abs(recovered.reached_at - recovers) < CLOSE
+    assert not Alert.objects.filter(period_result=row, burn_rule="warn-3d").exists()
+
+
+def test_a_burn_learnt_later_than_the_alerts_maximum_age_is_recorded_quietly(
+    active_acme_agreement, acme_desk, services, settings
+):
+    settings.SLA_ALERT_MAX_AGE_MINUTES = 5
+    send(
+        acme_desk,
+        services["portal"],
+        (datetime(2026, 3, 1, tzinfo=UTC), "up"),
+        (OPENED, "down"),
+        (OPENED + timedelta(seconds=100), "up"),
+    )
+    late = OPENED + timedelta(minutes=20)
+    evaluate_periods(late, [active_acme_agreement.pk])
+    claim_burn_deadlines(late)
+    page = Alert.objects.get(period_result=march(active_acme_agreement), level="burn_page")
+    assert not page.emailed and page.quiet_reason

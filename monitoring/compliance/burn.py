@@ -19,6 +19,7 @@ reads outages and event counts from PostgreSQL and stores what this returns.
 from __future__ import annotations
 
 import math
+from bisect import bisect_left, bisect_right
 from collections.abc import Callable, Iterable, Sequence
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
@@ -160,6 +161,11 @@ class BurnReport:
 
     states: list[RuleState]
     moments: dict[str, datetime] = field(default_factory=dict)
+    # Rules that fired at a moment after the last computation (spend that came in late, or
+    # a loop that was down), with that first moment; and, for those no longer firing now,
+    # the moment they recovered.
+    fired: dict[str, datetime] = field(default_factory=dict)
+    recovered: dict[str, datetime] = field(default_factory=dict)
 
     @property
     def next_moment(self) -> datetime | None:
@@ -191,12 +197,39 @@ def _first_true(test: Callable[[datetime], bool], low: datetime, high: datetime)
     return high
 
 
+# Candidate moments checked for a late firing in one computation at most (the earliest).
+LATE_CANDIDATES = 1000
+
+
+def _late(
+    rules: Sequence[BurnRule],
+    firing: Callable[[BurnRule, datetime], bool],
+    segments: Sequence[Interval],
+    now: datetime,
+) -> tuple[dict[str, datetime], dict[str, datetime]]:
+    """The first moment each rule fired inside ``segments`` (each one a stretch in which
+    spend only grows, so firing is monotone in it: a downtime span, the instant of an
+    event), and when a rule that fired then no longer fires ``now``, its recovery."""
+    fired, recovered = {}, {}
+    for rule in rules:
+        for low, high in segments[:LATE_CANDIDATES]:
+            moment = _first_true(lambda at, r=rule: firing(r, at), low, high)
+            if moment is not None:
+                fired[rule.name] = moment
+                break
+        if rule.name in fired and not firing(rule, now):
+            back = _first_true(lambda at, r=rule: not firing(r, at), fired[rule.name], now)
+            recovered[rule.name] = back or now
+    return fired, recovered
+
+
 def availability_burn(
     counted: Sequence[Interval],
     outages: Iterable[tuple[datetime, datetime | None]],
     now: datetime,
     target: float,
     rules: Sequence[BurnRule],
+    since: datetime | None = None,
 ) -> BurnReport:
     """Burn rates of an availability target::
 
@@ -206,7 +239,8 @@ def availability_burn(
     outages (an open one has no end). While an outage is open the downtime in every window
     only grows, so each rule's firing moment is found by bisection up to the period's end;
     once none is open the rates only fall, and a firing rule's recovery moment is found
-    the same way."""
+    the same way. Downtime after ``since`` (the last computation) that was learnt late is
+    searched for the moments rules fired then (``BurnReport.fired``)."""
     counted = list(counted)
     if not counted:
         return BurnReport([])
@@ -241,7 +275,11 @@ def availability_burn(
             moment = None
         if moment is not None and moment < period_end:
             moments[rule.name] = moment
-    return BurnReport(states, moments)
+    fired, recovered = {}, {}
+    if since is not None and since < now:
+        segments = intersect(down, [(since, now)])
+        fired, recovered = _late(rules, firing, segments, now)
+    return BurnReport(states, moments, fired, recovered)
 
 
 def count_burn(
@@ -250,6 +288,8 @@ def count_burn(
     now: datetime,
     budget: float,
     rules: Sequence[BurnRule],
+    since: datetime | None = None,
+    weights: Sequence[int] | None = None,
 ) -> BurnReport:
     """Burn rates of a budget of events (tickets that may miss, errors that may occur)::
 
@@ -261,20 +301,29 @@ def count_burn(
     start in wall time and counts every event since, in or out of service hours (the
     period's verdict counts them all too). New events come with new data, which re-runs
     this; by time alone the rates only fall, so the moment given is a firing rule's
-    recovery."""
+    recovery. Events after ``since`` (the last computation) arrive late (checks come in
+    batches, the loop may have been down): each is a moment a rule may have fired at, and
+    the first one where it did is ``BurnReport.fired``. ``weights`` (one per event) stand
+    for several events at one moment (a per-minute rollup of older ones). Counting a window
+    is a binary search in the sorted events and a difference of running sums, not a scan."""
     counted = list(counted)
     if not counted:
         return BurnReport([])
     period_seconds = total_seconds(counted)
     per_second = budget / period_seconds if period_seconds > 0 else 0.0
-    events = sorted(events)
+    counts = weights if weights is not None else [1] * len(events)
+    pairs = sorted(zip(events, counts, strict=True))
+    events = [moment for moment, _ in pairs]
+    running = [0]
+    for _, weight in pairs:
+        running.append(running[-1] + weight)
     period_end = counted[-1][1]
 
     def rates(rule: BurnRule, at: datetime) -> tuple[float, float]:
         found = []
         for seconds in (rule.long_seconds, rule.short_seconds):
             start = window_start(counted, at, seconds)
-            spent = sum(1 for moment in events if start <= moment <= at)
+            spent = running[bisect_right(events, at)] - running[bisect_left(events, start)]
             found.append(_rate(spent, per_second, seconds))
         return found[0], found[1]
 
@@ -290,7 +339,14 @@ def count_burn(
             )
             if moment is not None and moment < period_end:
                 moments[rule.name] = moment
-    return BurnReport(states, moments)
+    fired, recovered = {}, {}
+    if since is not None and since < now:
+        late = events[bisect_right(events, since) : bisect_right(events, now)]
+        segments = [(moment - PRECISION, moment) for moment in late]
+        fired, recovered = _late(
+            rules, lambda r, at: RuleState(r, *rates(r, at)).firing, segments, now
+        )
+    return BurnReport(states, moments, fired, recovered)
 
 
 def expected_tickets(
