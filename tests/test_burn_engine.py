@@ -252,7 +252,8 @@ def test_errors_burn_their_budget_and_recover_when_the_window_passes(
 def test_a_missed_ticket_burns_the_ticket_budget(active_acme_agreement, acme_desk):
     """Gold answers 95 % of P1 tickets within 15 min. One P1 opened 20 min before, missed at
     its due time: with no history, expected = 1 ticket so far extrapolated over the month
-    (1 x 31 d / 9.5 d = 3.26), budget 5 % of it; the miss burns the hour far past 14.4."""
+    (1 x 31 d / 9.5 d = 3.26), budget 5 % of it; the miss burns the hour far past 14.4, yet
+    pages only with a second miss (``min_events``)."""
     from monitoring.evaluation.tickets import evaluate_pending_tickets
     from monitoring.ingest.tickets import tickets_ingest
 
@@ -281,6 +282,25 @@ def test_a_missed_ticket_burns_the_ticket_budget(active_acme_agreement, acme_des
     budget = expected * 0.05
     rates = {r["name"]: r for r in row.burn["rules"]}
     assert rates["page-1h"]["long_rate"] == pytest.approx(1 / (budget * 3720 / 2678400))
+    # Far past 14.4, but one miss is not a burn: a rule on a count waits for two.
+    assert rates["page-1h"]["events"] == 1 and not rates["page-1h"]["firing"]
+    assert burn_alerts(row) == []
+    # A second P1 misses in the same hour: that pages.
+    tickets_ingest(
+        acme_desk,
+        [
+            {
+                "external_id": "P1-LATE-2",
+                "agreement": active_acme_agreement.reference,
+                "priority": "P1",
+                "opened_at": (OPENED - timedelta(minutes=14)).isoformat(),
+            }
+        ],
+    )
+    later = OPENED + timedelta(minutes=2)
+    evaluate_pending_tickets(later)
+    evaluate_periods(later, [active_acme_agreement.pk])
+    claim_burn_deadlines(later)
     assert ("page-1h", "burn_page") in burn_alerts(row)
 
 

@@ -79,6 +79,7 @@ def rules_for_period(rules: Sequence[BurnRule], period_seconds: float) -> list[B
                 rule.long_seconds * share,
                 rule.short_seconds * share,
                 rule.factor,
+                min_events=rule.min_events,
             )
         found.append(rule)
     return found
@@ -140,18 +141,25 @@ class RuleState:
     rule: BurnRule
     long_rate: float
     short_rate: float
+    # Events in the long window, for a budget of events (``None``: downtime).
+    events: int | None = None
 
     @property
     def firing(self) -> bool:
+        if self.events is not None and self.events < self.rule.min_events:
+            return False
         return self.long_rate > self.rule.factor and self.short_rate > self.rule.factor
 
     def as_dict(self) -> dict:
-        return {
+        found = {
             **self.rule.as_dict(),
             "long_rate": _finite(self.long_rate),
             "short_rate": _finite(self.short_rate),
             "firing": self.firing,
         }
+        if self.events is not None:
+            found["events"] = self.events
+        return found
 
 
 @dataclass(frozen=True)
@@ -296,6 +304,9 @@ def count_burn(
         period = the period's counted seconds
         rate   = events in the window / (budget x window / period)
 
+    and a rule fires only once its long window holds ``min_events`` events (one missed
+    ticket against a small budget burns far past any factor, yet is not a burn).
+
     ``events`` are the moments of the spending events of the period so far (sorted; only
     those inside the longest window matter). A window of counted time reaches back to its
     start in wall time and counts every event since, in or out of service hours (the
@@ -319,13 +330,17 @@ def count_burn(
         running.append(running[-1] + weight)
     period_end = counted[-1][1]
 
-    def rates(rule: BurnRule, at: datetime) -> tuple[float, float]:
-        found = []
-        for seconds in (rule.long_seconds, rule.short_seconds):
-            start = window_start(counted, at, seconds)
-            spent = running[bisect_right(events, at)] - running[bisect_left(events, start)]
-            found.append(_rate(spent, per_second, seconds))
-        return found[0], found[1]
+    def held(at: datetime, seconds: float) -> int:
+        start = window_start(counted, at, seconds)
+        return running[bisect_right(events, at)] - running[bisect_left(events, start)]
+
+    def rates(rule: BurnRule, at: datetime) -> tuple[float, float, int]:
+        long, short = held(at, rule.long_seconds), held(at, rule.short_seconds)
+        return (
+            _rate(long, per_second, rule.long_seconds),
+            _rate(short, per_second, rule.short_seconds),
+            long,
+        )
 
     states, moments = [], {}
     for rule in rules:
@@ -349,6 +364,11 @@ def count_burn(
     return BurnReport(states, moments, fired, recovered)
 
 
+# Share of the period's service time before the decided flow is extrapolated at all
+# (as the error budgets count it, ``monitoring.compliance.budgets``).
+MIN_SHARE = 0.1
+
+
 def expected_tickets(
     decided: int,
     pending: int,
@@ -356,12 +376,17 @@ def expected_tickets(
     period_seconds: float,
     earlier_decided: Sequence[int] = (),
 ) -> float:
-    """The tickets a period is expected to decide: the larger of what it holds so far
-    (decided and still pending) extrapolated over its service time, and the mean of the
-    decided counts of earlier periods (when there are any). Early in a period the
-    extrapolation of a handful of tickets would make every miss look like a fire; the
-    history steadies it. At least 1, so one miss is never a division by zero."""
-    so_far = decided + pending
-    extrapolated = so_far * period_seconds / elapsed_seconds if elapsed_seconds > 0 else so_far
+    """The tickets a period is expected to decide, as its error budget counts them: the
+    larger of what it has so far and the mean decided count of earlier periods (when there
+    are any). "So far" extrapolates only the flow (tickets decided in the period) over its
+    service time and adds the pending ones as they are: a backlog, partly last period's,
+    does not recur. Until ``MIN_SHARE`` of the service time has passed the flow is not
+    extrapolated at all (a day's two tickets are no forecast of a month), so early in a
+    period the history sets the budget. At least 1, so one miss is never a division by
+    zero."""
+    share = elapsed_seconds / period_seconds if period_seconds > 0 else 0.0
+    flow = float(decided)
+    if MIN_SHARE <= share < 1:
+        flow /= share
     history = sum(earlier_decided) / len(earlier_decided) if earlier_decided else 0.0
-    return max(extrapolated, history, 1.0)
+    return max(flow + pending, float(decided + pending), history, 1.0)
