@@ -383,3 +383,22 @@ def test_a_burn_learnt_later_than_the_alerts_maximum_age_is_recorded_quietly(
     claim_burn_deadlines(late)
     page = Alert.objects.get(period_result=march(active_acme_agreement), level="burn_page")
     assert not page.emailed and page.quiet_reason
+
+
+def test_the_burn_counts_only_the_agreements_term(outage, monkeypatch):
+    """An agreement in force from the 10th: March counts 22 days of service time, so the
+    fast page's hour is 3,600 x 22 / 30 = 2,640 s, as the period's verdict counts it."""
+    import dataclasses
+    from datetime import date
+
+    from monitoring.evaluation import burn_rates
+
+    real = burn_rates.terms_of_version
+    monkeypatch.setattr(
+        burn_rates,
+        "terms_of_version",
+        lambda pk: dataclasses.replace(real(pk), effective_from=date(2026, 3, 10)),
+    )
+    claim_burn_deadlines(OPENED + timedelta(seconds=10))
+    rates = {r["name"]: r for r in march(outage).burn["rules"]}
+    assert rates["page-1h"]["long_seconds"] == pytest.approx(2640)

@@ -40,7 +40,7 @@ from monitoring.compliance.burn import (
 from monitoring.compliance.intervals import intersect, total_seconds
 from monitoring.compliance.states import BREACHED, MISSED_TARGET
 from monitoring.evaluation.burn_alerts import alert_row, insert_alerts
-from monitoring.evaluation.periods import MONTHS_IN, _silence_applied
+from monitoring.evaluation.periods import MONTHS_IN, _silence_applied, _term_bounds
 from monitoring.format import duration
 from monitoring.models import (
     Alert,
@@ -151,7 +151,13 @@ def burn_report(
     target without a budget that burns (experience, performance, recovery targets). Spend
     after ``last`` (the previous computation) is searched for rules that fired then."""
     agreement: Agreement = row.agreement
-    period = (row.period_start, row.period_end)
+    # Clipped to the agreement's term, as the period's verdict is (``periods.measure``):
+    # time before the term starts or after it ends is no service time of this agreement.
+    term_start, term_end = _term_bounds(terms, target.zone)
+    period = (
+        max(row.period_start, term_start),
+        min(row.period_end, term_end) if term_end else row.period_end,
+    )
     names = [target.service] if target.service else list(terms.services)
     service_ids = list(Service.objects.filter(name__in=names).values_list("pk", flat=True))
     counted_q = counted_for(agreement.customer_id)
