@@ -402,3 +402,29 @@ def test_the_burn_counts_only_the_agreements_term(outage, monkeypatch):
     claim_burn_deadlines(OPENED + timedelta(seconds=10))
     rates = {r["name"]: r for r in march(outage).burn["rules"]}
     assert rates["page-1h"]["long_seconds"] == pytest.approx(2640)
+
+
+def test_a_burn_recovery_asks_nobody_to_acknowledge_it(outage, acme_desk, services):
+    from monitoring.evaluation.ack import can_receive_ack_link
+    from reporting.selectors.inbox import inbox_for
+
+    ended = OPENED + timedelta(seconds=100)
+    claim_burn_deadlines(FIRES)
+    send(acme_desk, services["portal"], (ended, "up"))
+    evaluate_periods(ended, [outage.pk])
+    claim_burn_deadlines(ended)
+    run_tick(march(outage).burn_due)
+    row = march(outage)
+    page = Alert.objects.get(period_result=row, level="burn_page")
+    recovered = Alert.objects.get(period_result=row, level="burn_recovered")
+    people = [
+        n.user
+        for n in Notification.objects.filter(key=f"alert:{recovered.pk}").select_related("user")
+        if n.user is not None and n.user.is_provider
+    ]
+    assert people
+    for person in people:
+        assert not can_receive_ack_link(recovered, person)
+        titles = [item.title for item in inbox_for(person).items]
+        assert not any("recovered" in title.lower() for title in titles), titles
+    assert any(can_receive_ack_link(page, person) for person in people)
