@@ -31,6 +31,11 @@ SEVERITIES = (PAGE, WARN)
 REFERENCE_SECONDS = 30 * 86400.0
 # A rule's window may be no shorter than this (a shorter one says nothing but noise).
 MIN_WINDOW_SECONDS = 1.0
+# Events (missed tickets, errors) the long window must hold before a rule on a count fires:
+# a budget of a few dozen tickets makes a single miss burn far past 14.4, and one miss is
+# not yet a burn. Availability has no events and ignores it.
+DEFAULT_MIN_EVENTS = 2
+MAX_MIN_EVENTS = 100000
 
 
 @dataclass(frozen=True)
@@ -40,7 +45,8 @@ class BurnRule:
     ``long_seconds`` and ``short_seconds`` are seconds of counted time. ``scaled`` rules
     (the default set) are written for a 30-day period of round-the-clock time and are
     stretched to the period's counted time (``rules_for_period``); rules configured on a
-    target are taken as written."""
+    target are taken as written. On a count (tickets, errors) a rule fires only once its
+    long window holds ``min_events`` events."""
 
     name: str
     severity: str
@@ -48,6 +54,7 @@ class BurnRule:
     short_seconds: float
     factor: float
     scaled: bool = False
+    min_events: int = DEFAULT_MIN_EVENTS
 
     def as_dict(self) -> dict:
         return {
@@ -56,6 +63,7 @@ class BurnRule:
             "long_seconds": self.long_seconds,
             "short_seconds": self.short_seconds,
             "factor": self.factor,
+            "min_events": self.min_events,
         }
 
 
@@ -79,7 +87,8 @@ def parse_rules(raw: object) -> tuple[tuple[BurnRule, ...], dict[str, str]]:
         if not isinstance(item, dict):
             errors[f"{index}"] = "Each rule is an object with name, severity, windows and factor."
             continue
-        unknown = set(item) - {"name", "severity", "long_seconds", "short_seconds", "factor"}
+        fields = {"name", "severity", "long_seconds", "short_seconds", "factor", "min_events"}
+        unknown = set(item) - fields
         if unknown:
             errors[f"{index}"] = f"Unknown field(s): {', '.join(sorted(unknown))}."
         name = str(item.get("name") or "").strip()
@@ -112,6 +121,13 @@ def parse_rules(raw: object) -> tuple[tuple[BurnRule, ...], dict[str, str]]:
                 errors[f"{index}.short_seconds"] = "The short window is shorter than the long one."
             if numbers["long_seconds"] > 366 * 86400:
                 errors[f"{index}.long_seconds"] = "The long window is at most a year."
+        min_events = item.get("min_events", DEFAULT_MIN_EVENTS)
+        if (
+            isinstance(min_events, bool)
+            or not isinstance(min_events, int)
+            or not 1 <= min_events <= MAX_MIN_EVENTS
+        ):
+            errors[f"{index}.min_events"] = f"A whole number from 1 to {MAX_MIN_EVENTS}."
         if not any(key.startswith(f"{index}") for key in errors):
             rules.append(
                 BurnRule(
@@ -120,6 +136,7 @@ def parse_rules(raw: object) -> tuple[tuple[BurnRule, ...], dict[str, str]]:
                     numbers["long_seconds"],
                     numbers["short_seconds"],
                     numbers["factor"],
+                    min_events=min_events,
                 )
             )
     if len(raw) > 10:

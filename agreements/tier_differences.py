@@ -31,7 +31,25 @@ TARGET_COPY_FIELDS = (
     "position",
     "burn_rules",
 )
-TARGET_COMPARE_FIELDS = tuple(f for f in TARGET_COPY_FIELDS if f not in ("position", "burn_rules"))
+TARGET_COMPARE_FIELDS = tuple(f for f in TARGET_COPY_FIELDS if f != "position")
+
+
+def _compared(target: Target | TierTarget, field: str):
+    """A field's value as compared: no burn rules and an empty list both mean the default
+    set, and rules show as their names, windows and factors rather than raw JSON."""
+    value = getattr(target, field)
+    if field != "burn_rules":
+        return value
+    if not value:
+        return "default set"
+    return "; ".join(
+        f"{r.get('name')} ({r.get('severity')} above {r.get('factor')} over "
+        f"{r.get('long_seconds')} s and {r.get('short_seconds')} s"
+        f"{', at least ' + str(r['min_events']) + ' events' if 'min_events' in r else ''})"
+        if isinstance(r, dict)
+        else str(r)
+        for r in value
+    )
 
 
 @dataclass(frozen=True)
@@ -116,7 +134,7 @@ def _target_differences(
             diffs.append(TierDifference(section, f"{target.label}: added", None, "added"))
             continue
         for field in TARGET_COMPARE_FIELDS:
-            a, b = getattr(template, field), getattr(target, field)
+            a, b = _compared(template, field), _compared(target, field)
             if field == "calendar_id" and calendars is not None:
                 a, b = calendars(template), calendars(target)
             if a != b:
@@ -159,7 +177,7 @@ def differing_target_ids(agreement: Agreement) -> set[int]:
         if template is None or any(
             (calendars(template) != calendars(target))
             if f == "calendar_id"
-            else getattr(template, f) != getattr(target, f)
+            else _compared(template, f) != _compared(target, f)
             for f in TARGET_COMPARE_FIELDS
         ):
             result.add(target.pk)

@@ -131,8 +131,9 @@ def test_slow_burn_warns_without_paging() -> None:
 
 def test_ticket_burn_is_the_share_of_expected_tickets_that_missed_against_the_budget() -> None:
     # The worked example of docs/burn-rates.md: 95 % within target, a 30-day month, day 10:
-    # 120 decided and 30 pending extrapolate to 450 tickets; earlier months decided 400.
-    expected = expected_tickets(120, 30, 10 * 86400, 30 * 86400, [380, 420])
+    # 140 decided (the flow, extrapolated: 420) and 30 pending (as they are) make 450
+    # tickets; earlier months decided 400.
+    expected = expected_tickets(140, 30, 10 * 86400, 30 * 86400, [380, 420])
     assert expected == pytest.approx(450)
     budget = expected * (100 - 95) / 100  # 22.5 tickets may miss
     now = START + timedelta(days=10)
@@ -152,6 +153,39 @@ def test_ticket_burn_is_the_share_of_expected_tickets_that_missed_against_the_bu
 def test_expected_tickets_prefers_history_early_in_the_period() -> None:
     assert expected_tickets(2, 1, 86400, 30 * 86400, [400]) == 400
     assert expected_tickets(0, 0, 0, 30 * 86400) == 1
+    # Before 10 % of the period the flow is not extrapolated (2 decided in a day are not
+    # 60 a month); after it, only the flow is, and the backlog is added as it is.
+    assert expected_tickets(2, 5, 86400, 30 * 86400) == 7
+    assert expected_tickets(20, 5, 6 * 86400, 30 * 86400) == pytest.approx(105)
+
+
+def test_a_count_rule_fires_only_once_its_long_window_holds_min_events() -> None:
+    now = START + timedelta(days=10)
+    # A budget of 22.5 tickets: one miss a minute ago burns the hour at 32 and the five
+    # minutes at 384, far past 14.4, yet one miss is not a burn.
+    one = count_burn([MONTH], [now - timedelta(minutes=1)], now, 22.5, DEFAULT_RULES)
+    page = one.states[0]
+    assert page.long_rate == pytest.approx(32) and page.short_rate == pytest.approx(384)
+    assert page.events == 1 and not page.firing
+    two = count_burn(
+        [MONTH], [now - timedelta(minutes=30), now - timedelta(minutes=1)], now, 22.5, DEFAULT_RULES
+    )
+    assert two.states[0].firing
+    own = BurnRule("fast", "page", 3600, 300, 14.4, min_events=1)
+    assert count_burn([MONTH], [now - timedelta(minutes=1)], now, 22.5, [own]).states[0].firing
+    _rules, errors = parse_rules(
+        [
+            {
+                "name": "a",
+                "severity": "page",
+                "long_seconds": 60,
+                "short_seconds": 5,
+                "factor": 2,
+                "min_events": 0,
+            }
+        ]
+    )
+    assert errors == {"0.min_events": "A whole number from 1 to 100000."}
 
 
 def test_error_budget_burns_with_errors_against_the_target_count() -> None:
@@ -165,6 +199,7 @@ def test_error_budget_burns_with_errors_against_the_target_count() -> None:
 
 def test_spends_only_with_downtime_misses_or_errors() -> None:
     assert not spends({"down_seconds": 0.0, "counted_seconds": 10})
+    assert spends({"down_seconds": 0.0}, open_outage=True)
     assert spends({"down_seconds": 3.0}) and spends({"missed": 1}) and spends({"count": 2})
 
 
@@ -239,3 +274,21 @@ def test_good_rules_parse_and_empty_means_the_default_set() -> None:
     )
     assert errors == {} and rules == (BurnRule("fast", "page", 60.0, 5.0, 9.0),)
     assert parse_rules(None) == ((), {}) and parse_rules([]) == ((), {})
+
+
+def test_errors_learnt_late_give_the_moment_a_rule_fired_and_recovered() -> None:
+    # 720 errors a month: 1/12 per 5 min, so 2 errors in 5 min are rate 24 over the short
+    # window; 15 in the hour are 15 > 14.4 over the long one. The 15th fires the page.
+    now = START + timedelta(days=1)
+    burst = [now - timedelta(hours=2) + timedelta(seconds=10 * i) for i in range(20)]
+    own = BurnRule("fast", "page", 3600, 300, 14.4)
+    report = count_burn([MONTH], burst, now, 720.0, [own], since=now - timedelta(hours=3))
+    assert not report.states[0].firing
+    assert report.fired == {"fast": burst[14]}
+    # The short window holds one error (rate 12) 300 s after the last but one.
+    assert abs(report.recovered["fast"] - (burst[-2] + timedelta(seconds=300))) < timedelta(
+        milliseconds=2
+    )
+    # Without ``since`` (or nothing new since it) nothing is searched.
+    assert count_burn([MONTH], burst, now, 720.0, [own]).fired == {}
+    assert count_burn([MONTH], burst, now, 720.0, [own], since=now).fired == {}

@@ -90,3 +90,38 @@ def test_a_tier_targets_rules_reach_agreements_made_from_it(tiers, acme, service
         created_by=alice_manager,
     )
     assert agreement.targets.get(metric="availability").burn_rules == RULES
+
+
+def test_deeply_nested_or_huge_rules_are_refused_on_the_field(
+    client, alice_manager, acme_agreement
+):
+    client.force_login(alice_manager)
+    url = edit_url(acme_agreement, "availability")
+    response = client.get(url)
+    data = page_data(response)
+    index = availability_row(response)
+    data[f"targets-{index}-burn_rules"] = "[" * 5000 + "]" * 5000
+    response = client.post(url, data)
+    assert response.status_code == 400
+    assert "nested too deeply or malformed" in response.content.decode()
+    data[f"targets-{index}-burn_rules"] = "[" + " " * 30000 + "]"
+    response = client.post(url, data)
+    assert response.status_code == 400 and "At most 20000 characters" in response.content.decode()
+    assert Target.objects.get(agreement=acme_agreement, metric="availability").burn_rules is None
+
+
+def test_rules_that_differ_from_the_tiers_show_in_the_tier_comparison(acme_agreement):
+    from agreements.tier_differences import differing_target_ids, tier_differences
+
+    assert tier_differences(acme_agreement) == []
+    target = Target.objects.get(agreement=acme_agreement, metric="availability")
+    target.burn_rules = []  # empty: the default set, as the tier's None
+    target.save()
+    assert tier_differences(acme_agreement) == []
+    target.burn_rules = RULES
+    target.save()
+    diffs = {d.what: (d.tier_value, d.agreement_value) for d in tier_differences(acme_agreement)}
+    tier_value, ours = diffs[f"{target.label}: burn rules"]
+    assert tier_value == "default set"
+    assert ours == "fast (page above 10 over 600 s and 60 s)"
+    assert target.pk in differing_target_ids(acme_agreement)

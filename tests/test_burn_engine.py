@@ -184,6 +184,37 @@ def test_rules_are_set_through_the_api_and_bad_ones_refused_per_field(
     assert cleared.status_code == 200 and cleared.json()["burn_rules"] is None
 
 
+@pytest.fixture
+def two_errors(active_acme_agreement, acme_desk, services):
+    from monitoring.ingest.events import errors_ingest
+
+    rows = [
+        {
+            "external_id": f"E{i}",
+            "service": services["portal"].name,
+            "category": "Failed transactions",
+            "occurred_at": (OPENED - timedelta(seconds=s)).isoformat(),
+        }
+        for i, s in enumerate((60, 30))
+    ]
+    errors_ingest(acme_desk, rows)
+    return active_acme_agreement
+
+
+def test_errors_beyond_the_newest_read_one_by_one_still_count(two_errors, monkeypatch):
+    """Only the newest event is read one by one; the older one is counted per minute."""
+    monkeypatch.setattr("monitoring.evaluation.burn_rates.MAX_EVENTS", 1)
+    evaluate_periods(OPENED, [two_errors.pk])
+    claim_burn_deadlines(OPENED)
+    row = PeriodResult.objects.get(
+        agreement=two_errors,
+        target_label__contains="Failed transactions",
+        period_start=datetime(2026, 3, 1, tzinfo=UTC),
+    )
+    rates = {r["name"]: r for r in row.burn["rules"]}
+    assert rates["page-1h"]["long_rate"] == pytest.approx(720)
+
+
 def test_errors_burn_their_budget_and_recover_when_the_window_passes(
     active_acme_agreement, acme_desk, services
 ):
@@ -221,7 +252,8 @@ def test_errors_burn_their_budget_and_recover_when_the_window_passes(
 def test_a_missed_ticket_burns_the_ticket_budget(active_acme_agreement, acme_desk):
     """Gold answers 95 % of P1 tickets within 15 min. One P1 opened 20 min before, missed at
     its due time: with no history, expected = 1 ticket so far extrapolated over the month
-    (1 x 31 d / 9.5 d = 3.26), budget 5 % of it; the miss burns the hour far past 14.4."""
+    (1 x 31 d / 9.5 d = 3.26), budget 5 % of it; the miss burns the hour far past 14.4, yet
+    pages only with a second miss (``min_events``)."""
     from monitoring.evaluation.tickets import evaluate_pending_tickets
     from monitoring.ingest.tickets import tickets_ingest
 
@@ -250,6 +282,25 @@ def test_a_missed_ticket_burns_the_ticket_budget(active_acme_agreement, acme_des
     budget = expected * 0.05
     rates = {r["name"]: r for r in row.burn["rules"]}
     assert rates["page-1h"]["long_rate"] == pytest.approx(1 / (budget * 3720 / 2678400))
+    # Far past 14.4, but one miss is not a burn: a rule on a count waits for two.
+    assert rates["page-1h"]["events"] == 1 and not rates["page-1h"]["firing"]
+    assert burn_alerts(row) == []
+    # A second P1 misses in the same hour: that pages.
+    tickets_ingest(
+        acme_desk,
+        [
+            {
+                "external_id": "P1-LATE-2",
+                "agreement": active_acme_agreement.reference,
+                "priority": "P1",
+                "opened_at": (OPENED - timedelta(minutes=14)).isoformat(),
+            }
+        ],
+    )
+    later = OPENED + timedelta(minutes=2)
+    evaluate_pending_tickets(later)
+    evaluate_periods(later, [active_acme_agreement.pk])
+    claim_burn_deadlines(later)
     assert ("page-1h", "burn_page") in burn_alerts(row)
 
 
@@ -270,3 +321,110 @@ def test_a_period_that_closes_while_a_rule_fires_recovers_at_its_end(outage):
     claim_burn_deadlines(april + timedelta(minutes=2))
     assert march(outage).burn == row.burn
     assert len(burn_alerts(row)) == 2
+
+
+def test_an_outage_that_has_spent_nothing_yet_plans_its_page(
+    active_acme_agreement, acme_desk, services
+):
+    """An outage open outside service hours (here: opened this very second) has no
+    downtime yet; the fire moment is planned all the same, not found at a later spend."""
+    send(acme_desk, services["portal"], (datetime(2026, 3, 1, tzinfo=UTC), "up"), (OPENED, "down"))
+    evaluate_periods(OPENED, [active_acme_agreement.pk])
+    row = march(active_acme_agreement)
+    assert row.details["down_seconds"] == 0
+    assert row.burn_due == OPENED
+    claim_burn_deadlines(OPENED)
+    assert abs(march(active_acme_agreement).burn_due - FIRES) < CLOSE
+    # The next evaluation, still with nothing spent, keeps the planned moment.
+    evaluate_periods(OPENED, [active_acme_agreement.pk])
+    assert abs(march(active_acme_agreement).burn_due - FIRES) < CLOSE
+
+
+def test_an_outage_learnt_late_fires_and_recovers_at_its_real_moments(
+    active_acme_agreement, acme_desk, services, settings
+):
+    """The checks of a 100-second outage arrive in one batch 20 minutes on: at that tick
+    no rule fires any more, yet the page fired at 12:00:53.568 and recovered after."""
+    settings.SLA_ALERT_MAX_AGE_MINUTES = 60
+    ended = OPENED + timedelta(seconds=100)
+    send(
+        acme_desk,
+        services["portal"],
+        (datetime(2026, 3, 1, tzinfo=UTC), "up"),
+        (OPENED, "down"),
+        (ended, "up"),
+    )
+    late = OPENED + timedelta(minutes=20)
+    evaluate_periods(late, [active_acme_agreement.pk])
+    claim_burn_deadlines(late)
+    row = march(active_acme_agreement)
+    page = Alert.objects.get(period_result=row, level="burn_page", burn_rule="page-1h")
+    assert abs(page.reached_at - FIRES) < CLOSE
+    assert page.emailed  # within the alerts' maximum age: sent
+    recovered = Alert.objects.get(period_result=row, level="burn_recovered", burn_rule="page-1h")
+    recovers = ended - timedelta(seconds=4.464) + timedelta(seconds=310)
+    assert abs(recovered.reached_at - recovers) < CLOSE
+    assert not Alert.objects.filter(period_result=row, burn_rule="warn-3d").exists()
+
+
+def test_a_burn_learnt_later_than_the_alerts_maximum_age_is_recorded_quietly(
+    active_acme_agreement, acme_desk, services, settings
+):
+    settings.SLA_ALERT_MAX_AGE_MINUTES = 5
+    send(
+        acme_desk,
+        services["portal"],
+        (datetime(2026, 3, 1, tzinfo=UTC), "up"),
+        (OPENED, "down"),
+        (OPENED + timedelta(seconds=100), "up"),
+    )
+    late = OPENED + timedelta(minutes=20)
+    evaluate_periods(late, [active_acme_agreement.pk])
+    claim_burn_deadlines(late)
+    page = Alert.objects.get(period_result=march(active_acme_agreement), level="burn_page")
+    assert not page.emailed and page.quiet_reason
+
+
+def test_the_burn_counts_only_the_agreements_term(outage, monkeypatch):
+    """An agreement in force from the 10th: March counts 22 days of service time, so the
+    fast page's hour is 3,600 x 22 / 30 = 2,640 s, as the period's verdict counts it."""
+    import dataclasses
+    from datetime import date
+
+    from monitoring.evaluation import burn_rates
+
+    real = burn_rates.terms_of_version
+    monkeypatch.setattr(
+        burn_rates,
+        "terms_of_version",
+        lambda pk: dataclasses.replace(real(pk), effective_from=date(2026, 3, 10)),
+    )
+    claim_burn_deadlines(OPENED + timedelta(seconds=10))
+    rates = {r["name"]: r for r in march(outage).burn["rules"]}
+    assert rates["page-1h"]["long_seconds"] == pytest.approx(2640)
+
+
+def test_a_burn_recovery_asks_nobody_to_acknowledge_it(outage, acme_desk, services):
+    from monitoring.evaluation.ack import can_receive_ack_link
+    from reporting.selectors.inbox import inbox_for
+
+    ended = OPENED + timedelta(seconds=100)
+    claim_burn_deadlines(FIRES)
+    send(acme_desk, services["portal"], (ended, "up"))
+    evaluate_periods(ended, [outage.pk])
+    claim_burn_deadlines(ended)
+    run_tick(march(outage).burn_due)
+    row = march(outage)
+    page = Alert.objects.get(period_result=row, level="burn_page")
+    recovered = Alert.objects.get(period_result=row, level="burn_recovered")
+    people = [
+        n.user
+        for n in Notification.objects.filter(key=f"alert:{recovered.pk}").select_related("user")
+        if n.user is not None and n.user.is_provider
+    ]
+    assert people
+    for person in people:
+        assert not can_receive_ack_link(recovered, person)
+        titles = [item.title for item in inbox_for(person).items]
+        assert not any("recovered" in title.lower() for title in titles), titles
+    assert any(can_receive_ack_link(page, person) for person in people)

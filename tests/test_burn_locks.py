@@ -97,3 +97,49 @@ def test_a_burn_claim_and_an_availability_deadline_do_not_deadlock(
     assert errors == []
     assert Alert.objects.filter(period_result=row, burn_rule="page-1h").count() == 1
     assert Alert.objects.filter(period_result=row, level="warning").count() == 1
+
+
+@pytest.mark.django_db(transaction=True)
+def test_the_burn_migration_goes_back_after_two_rules_fired_at_one_level(
+    active_acme_agreement, acme_desk, services
+):
+    from django.db.migrations.executor import MigrationExecutor
+
+    def migrate(*targets: tuple[str, str]) -> None:
+        executor = MigrationExecutor(connection)
+        executor.migrate(list(targets) or executor.loader.graph.leaf_nodes())
+
+    checks_ingest(
+        acme_desk,
+        services["portal"],
+        [
+            {"checked_at": datetime(2026, 3, 1, tzinfo=UTC).isoformat(), "status": "up"},
+            {"checked_at": OPENED.isoformat(), "status": "down"},
+        ],
+    )
+    evaluate_periods(OPENED + timedelta(minutes=10), [active_acme_agreement.pk])
+    row = PeriodResult.objects.get(
+        agreement=active_acme_agreement,
+        metric="availability",
+        period_start=datetime(2026, 3, 1, tzinfo=UTC),
+    )
+    for rule in ("page-1h", "page-6h"):
+        Alert.objects.create(
+            agreement_id=row.agreement_id,
+            customer_id=row.customer_id,
+            target_key=row.target_key,
+            target_label=row.target_label,
+            period_result_id=row.pk,
+            level=BurnLevel.PAGE,
+            burn_rule=rule,
+            reached_at=OPENED,
+            raised_at=OPENED,
+            due_at=row.period_end,
+        )
+    try:
+        migrate(("monitoring", "0025_survey_nps_round_on"))
+        with connection.cursor() as cursor:
+            cursor.execute("SELECT count(*) FROM monitoring_alert WHERE level = 'burn_page'")
+            assert cursor.fetchone()[0] == 0
+    finally:
+        migrate()

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from django import forms
 from django.forms import BaseInlineFormSet, inlineformset_factory
+from django.forms.fields import InvalidJSONInput
 
 from agreements.models import Agreement, Calendar, Target, Tier, TierTarget
 from agreements.models.targets import TARGET_SPEC_FIELDS
@@ -52,7 +53,32 @@ def mark_invalid(form: forms.BaseForm) -> None:
 
 
 class BurnRulesField(forms.JSONField):
-    """The rules as JSON text; no rules show as an empty box, not ``null``."""
+    """The rules as JSON text; no rules show as an empty box, not ``null``. Text longer
+    than a generous set of rules, or nested too deep for the JSON parser (a
+    ``RecursionError``), is refused on the field rather than failing the page."""
+
+    MAX_LENGTH = 20000
+
+    def to_python(self, value):
+        if isinstance(value, str) and len(value) > self.MAX_LENGTH:
+            raise forms.ValidationError(
+                f"At most {self.MAX_LENGTH} characters of rules (this has {len(value)}).",
+                code="too_long",
+            )
+        try:
+            return super().to_python(value)
+        except (RecursionError, ValueError) as exc:
+            raise forms.ValidationError(
+                "Enter a valid JSON list of rules (it is nested too deeply or malformed).",
+                code="invalid",
+            ) from exc
+
+    def bound_data(self, data, initial):
+        # Shown back as typed (Django's own JSONField catches only JSONDecodeError).
+        try:
+            return super().bound_data(data, initial)
+        except RecursionError:
+            return InvalidJSONInput(data)
 
     def prepare_value(self, value):
         if value in (None, "null", []):

@@ -19,6 +19,7 @@ reads outages and event counts from PostgreSQL and stores what this returns.
 from __future__ import annotations
 
 import math
+from bisect import bisect_left, bisect_right
 from collections.abc import Callable, Iterable, Sequence
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
@@ -78,6 +79,7 @@ def rules_for_period(rules: Sequence[BurnRule], period_seconds: float) -> list[B
                 rule.long_seconds * share,
                 rule.short_seconds * share,
                 rule.factor,
+                min_events=rule.min_events,
             )
         found.append(rule)
     return found
@@ -98,17 +100,23 @@ def counted_time(
     return subtract(subtract(service, maintenance), merge_intervals(unmeasured))
 
 
-def spends(details: dict) -> bool:
+def spends(details: dict, open_outage: bool = False) -> bool:
     """Whether a period's verdict shows any spend of its budget (downtime, a missed
-    ticket, an error): only then can a burn rule fire, so only then is it computed."""
-    return bool(details.get("down_seconds") or details.get("missed") or details.get("count"))
+    ticket, an error) or an open outage that will spend it: only then can a burn rule
+    fire, so only then is it computed. An outage that opens outside service hours (or
+    this very second) has spent nothing yet, but the moment it fires is known now."""
+    return open_outage or bool(
+        details.get("down_seconds") or details.get("missed") or details.get("count")
+    )
 
 
-def spend_key(details: dict) -> list:
+def spend_key(details: dict, open_outage: bool = False) -> list:
     """What a period's verdict says was spent (downtime, decided and pending tickets,
-    errors): a burn computation records it, and an evaluation whose figures still match
-    need not ask for another (the stored next moment stands)."""
-    return [details.get(key) for key in ("down_seconds", "missed", "pending", "count")]
+    errors) and whether an outage is open: a burn computation records it, and an
+    evaluation whose figures still match need not ask for another (the stored next moment
+    stands)."""
+    keys = ("down_seconds", "missed", "pending", "count")
+    return [*(details.get(key) for key in keys), open_outage]
 
 
 def window_start(counted: Sequence[Interval], now: datetime, seconds: float) -> datetime:
@@ -133,18 +141,25 @@ class RuleState:
     rule: BurnRule
     long_rate: float
     short_rate: float
+    # Events in the long window, for a budget of events (``None``: downtime).
+    events: int | None = None
 
     @property
     def firing(self) -> bool:
+        if self.events is not None and self.events < self.rule.min_events:
+            return False
         return self.long_rate > self.rule.factor and self.short_rate > self.rule.factor
 
     def as_dict(self) -> dict:
-        return {
+        found = {
             **self.rule.as_dict(),
             "long_rate": _finite(self.long_rate),
             "short_rate": _finite(self.short_rate),
             "firing": self.firing,
         }
+        if self.events is not None:
+            found["events"] = self.events
+        return found
 
 
 @dataclass(frozen=True)
@@ -154,6 +169,11 @@ class BurnReport:
 
     states: list[RuleState]
     moments: dict[str, datetime] = field(default_factory=dict)
+    # Rules that fired at a moment after the last computation (spend that came in late, or
+    # a loop that was down), with that first moment; and, for those no longer firing now,
+    # the moment they recovered.
+    fired: dict[str, datetime] = field(default_factory=dict)
+    recovered: dict[str, datetime] = field(default_factory=dict)
 
     @property
     def next_moment(self) -> datetime | None:
@@ -185,12 +205,39 @@ def _first_true(test: Callable[[datetime], bool], low: datetime, high: datetime)
     return high
 
 
+# Candidate moments checked for a late firing in one computation at most (the earliest).
+LATE_CANDIDATES = 1000
+
+
+def _late(
+    rules: Sequence[BurnRule],
+    firing: Callable[[BurnRule, datetime], bool],
+    segments: Sequence[Interval],
+    now: datetime,
+) -> tuple[dict[str, datetime], dict[str, datetime]]:
+    """The first moment each rule fired inside ``segments`` (each one a stretch in which
+    spend only grows, so firing is monotone in it: a downtime span, the instant of an
+    event), and when a rule that fired then no longer fires ``now``, its recovery."""
+    fired, recovered = {}, {}
+    for rule in rules:
+        for low, high in segments[:LATE_CANDIDATES]:
+            moment = _first_true(lambda at, r=rule: firing(r, at), low, high)
+            if moment is not None:
+                fired[rule.name] = moment
+                break
+        if rule.name in fired and not firing(rule, now):
+            back = _first_true(lambda at, r=rule: not firing(r, at), fired[rule.name], now)
+            recovered[rule.name] = back or now
+    return fired, recovered
+
+
 def availability_burn(
     counted: Sequence[Interval],
     outages: Iterable[tuple[datetime, datetime | None]],
     now: datetime,
     target: float,
     rules: Sequence[BurnRule],
+    since: datetime | None = None,
 ) -> BurnReport:
     """Burn rates of an availability target::
 
@@ -200,7 +247,8 @@ def availability_burn(
     outages (an open one has no end). While an outage is open the downtime in every window
     only grows, so each rule's firing moment is found by bisection up to the period's end;
     once none is open the rates only fall, and a firing rule's recovery moment is found
-    the same way."""
+    the same way. Downtime after ``since`` (the last computation) that was learnt late is
+    searched for the moments rules fired then (``BurnReport.fired``)."""
     counted = list(counted)
     if not counted:
         return BurnReport([])
@@ -235,7 +283,11 @@ def availability_burn(
             moment = None
         if moment is not None and moment < period_end:
             moments[rule.name] = moment
-    return BurnReport(states, moments)
+    fired, recovered = {}, {}
+    if since is not None and since < now:
+        segments = intersect(down, [(since, now)])
+        fired, recovered = _late(rules, firing, segments, now)
+    return BurnReport(states, moments, fired, recovered)
 
 
 def count_burn(
@@ -244,33 +296,51 @@ def count_burn(
     now: datetime,
     budget: float,
     rules: Sequence[BurnRule],
+    since: datetime | None = None,
+    weights: Sequence[int] | None = None,
 ) -> BurnReport:
     """Burn rates of a budget of events (tickets that may miss, errors that may occur)::
 
         period = the period's counted seconds
         rate   = events in the window / (budget x window / period)
 
+    and a rule fires only once its long window holds ``min_events`` events (one missed
+    ticket against a small budget burns far past any factor, yet is not a burn).
+
     ``events`` are the moments of the spending events of the period so far (sorted; only
     those inside the longest window matter). A window of counted time reaches back to its
     start in wall time and counts every event since, in or out of service hours (the
     period's verdict counts them all too). New events come with new data, which re-runs
     this; by time alone the rates only fall, so the moment given is a firing rule's
-    recovery."""
+    recovery. Events after ``since`` (the last computation) arrive late (checks come in
+    batches, the loop may have been down): each is a moment a rule may have fired at, and
+    the first one where it did is ``BurnReport.fired``. ``weights`` (one per event) stand
+    for several events at one moment (a per-minute rollup of older ones). Counting a window
+    is a binary search in the sorted events and a difference of running sums, not a scan."""
     counted = list(counted)
     if not counted:
         return BurnReport([])
     period_seconds = total_seconds(counted)
     per_second = budget / period_seconds if period_seconds > 0 else 0.0
-    events = sorted(events)
+    counts = weights if weights is not None else [1] * len(events)
+    pairs = sorted(zip(events, counts, strict=True))
+    events = [moment for moment, _ in pairs]
+    running = [0]
+    for _, weight in pairs:
+        running.append(running[-1] + weight)
     period_end = counted[-1][1]
 
-    def rates(rule: BurnRule, at: datetime) -> tuple[float, float]:
-        found = []
-        for seconds in (rule.long_seconds, rule.short_seconds):
-            start = window_start(counted, at, seconds)
-            spent = sum(1 for moment in events if start <= moment <= at)
-            found.append(_rate(spent, per_second, seconds))
-        return found[0], found[1]
+    def held(at: datetime, seconds: float) -> int:
+        start = window_start(counted, at, seconds)
+        return running[bisect_right(events, at)] - running[bisect_left(events, start)]
+
+    def rates(rule: BurnRule, at: datetime) -> tuple[float, float, int]:
+        long, short = held(at, rule.long_seconds), held(at, rule.short_seconds)
+        return (
+            _rate(long, per_second, rule.long_seconds),
+            _rate(short, per_second, rule.short_seconds),
+            long,
+        )
 
     states, moments = [], {}
     for rule in rules:
@@ -284,7 +354,19 @@ def count_burn(
             )
             if moment is not None and moment < period_end:
                 moments[rule.name] = moment
-    return BurnReport(states, moments)
+    fired, recovered = {}, {}
+    if since is not None and since < now:
+        late = events[bisect_right(events, since) : bisect_right(events, now)]
+        segments = [(moment - PRECISION, moment) for moment in late]
+        fired, recovered = _late(
+            rules, lambda r, at: RuleState(r, *rates(r, at)).firing, segments, now
+        )
+    return BurnReport(states, moments, fired, recovered)
+
+
+# Share of the period's service time before the decided flow is extrapolated at all
+# (as the error budgets count it, ``monitoring.compliance.budgets``).
+MIN_SHARE = 0.1
 
 
 def expected_tickets(
@@ -294,12 +376,17 @@ def expected_tickets(
     period_seconds: float,
     earlier_decided: Sequence[int] = (),
 ) -> float:
-    """The tickets a period is expected to decide: the larger of what it holds so far
-    (decided and still pending) extrapolated over its service time, and the mean of the
-    decided counts of earlier periods (when there are any). Early in a period the
-    extrapolation of a handful of tickets would make every miss look like a fire; the
-    history steadies it. At least 1, so one miss is never a division by zero."""
-    so_far = decided + pending
-    extrapolated = so_far * period_seconds / elapsed_seconds if elapsed_seconds > 0 else so_far
+    """The tickets a period is expected to decide, as its error budget counts them: the
+    larger of what it has so far and the mean decided count of earlier periods (when there
+    are any). "So far" extrapolates only the flow (tickets decided in the period) over its
+    service time and adds the pending ones as they are: a backlog, partly last period's,
+    does not recur. Until ``MIN_SHARE`` of the service time has passed the flow is not
+    extrapolated at all (a day's two tickets are no forecast of a month), so early in a
+    period the history sets the budget. At least 1, so one miss is never a division by
+    zero."""
+    share = elapsed_seconds / period_seconds if period_seconds > 0 else 0.0
+    flow = float(decided)
+    if MIN_SHARE <= share < 1:
+        flow /= share
     history = sum(earlier_decided) / len(earlier_decided) if earlier_decided else 0.0
-    return max(extrapolated, history, 1.0)
+    return max(flow + pending, float(decided + pending), history, 1.0)

@@ -16,7 +16,7 @@ from django.conf import settings
 from django.core import signing
 from django.urls import reverse
 
-from monitoring.models import Alert, Level
+from monitoring.models import RECOVERY_LEVELS, Alert
 from sla_portal.core.models import User
 
 SALT = "monitoring.alert-ack"
@@ -44,7 +44,7 @@ def can_receive_ack_link(alert: Alert, person: User | str) -> bool:
         isinstance(person, User)
         and person.is_active
         and person.is_provider
-        and alert.level != Level.CLOSED
+        and alert.level not in RECOVERY_LEVELS
         and alert.acknowledged_at is None
     )
 

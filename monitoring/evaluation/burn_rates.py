@@ -21,8 +21,8 @@ import time
 from datetime import datetime, timedelta
 
 from django.db import InterfaceError, OperationalError, transaction
-from django.db.models import F, Q, Value
-from django.db.models.functions import Least
+from django.db.models import Count, F, Q, Value
+from django.db.models.functions import Least, Trunc
 
 from agreements.burn_rules import DEFAULT_RULES, PAGE, BurnRule
 from agreements.models import Agreement, Service
@@ -40,7 +40,7 @@ from monitoring.compliance.burn import (
 from monitoring.compliance.intervals import intersect, total_seconds
 from monitoring.compliance.states import BREACHED, MISSED_TARGET
 from monitoring.evaluation.burn_alerts import alert_row, insert_alerts
-from monitoring.evaluation.periods import MONTHS_IN, _silence_applied
+from monitoring.evaluation.periods import MONTHS_IN, _silence_applied, _term_bounds
 from monitoring.format import duration
 from monitoring.models import (
     Alert,
@@ -113,7 +113,9 @@ def evaluate_burn(row: PeriodResult, now: datetime) -> BurnReport | None:
     target = next((t for t in terms.targets if t.key == row.target_key), None)
     if target is None or row.is_closed:
         return None
-    report = burn_report(row, terms, target, now)
+    last = (row.burn or {}).get("computed_at")
+    since = datetime.fromisoformat(last) if last else row.period_start
+    report = burn_report(row, terms, target, now, min(max(since, row.period_start), now))
     if report is None:
         return None
     previous = row.burn.get("moments", {})
@@ -121,7 +123,7 @@ def evaluate_burn(row: PeriodResult, now: datetime) -> BurnReport | None:
     moments = {name: moment.isoformat() for name, moment in report.moments.items()}
     state = {
         "computed_at": now.isoformat(),
-        "spend": spend_key(row.details or {}),
+        "spend": spend_key(row.details or {}, row.next_due is not None),
         "rules": [s.as_dict() for s in report.states],
         "moments": moments,
     }
@@ -139,12 +141,23 @@ def target_rules(target: MeasuredTarget) -> tuple[BurnRule, ...]:
 
 
 def burn_report(
-    row: PeriodResult, terms: MeasuredTerms, target: MeasuredTarget, now: datetime
+    row: PeriodResult,
+    terms: MeasuredTerms,
+    target: MeasuredTarget,
+    now: datetime,
+    last: datetime | None = None,
 ) -> BurnReport | None:
     """The rules' rates for one period at ``now``, read from PostgreSQL; ``None`` for a
-    target without a budget that burns (experience, performance, recovery targets)."""
+    target without a budget that burns (experience, performance, recovery targets). Spend
+    after ``last`` (the previous computation) is searched for rules that fired then."""
     agreement: Agreement = row.agreement
-    period = (row.period_start, row.period_end)
+    # Clipped to the agreement's term, as the period's verdict is (``periods.measure``):
+    # time before the term starts or after it ends is no service time of this agreement.
+    term_start, term_end = _term_bounds(terms, target.zone)
+    period = (
+        max(row.period_start, term_start),
+        min(row.period_end, term_end) if term_end else row.period_end,
+    )
     names = [target.service] if target.service else list(terms.services)
     service_ids = list(Service.objects.filter(name__in=names).values_list("pk", flat=True))
     counted_q = counted_for(agreement.customer_id)
@@ -177,13 +190,15 @@ def burn_report(
         )
         counted = counted_time(service, maintenance, cap, unmeasured)
         rules = rules_for_period(target_rules(target), total_seconds(counted))
-        return availability_burn(counted, found, now, float(target.target_value), rules)
+        return availability_burn(counted, found, now, float(target.target_value), rules, last)
     counted = counted_time(service, [], None, [])
     period_seconds = total_seconds(counted)
     rules = rules_for_period(target_rules(target), period_seconds)
     if not rules or not counted:
         return None
-    since = window_start(counted, now, max(r.long_seconds for r in rules))
+    # Events from the longest window before the previous computation: a late one is judged
+    # with the windows as they were at its moment.
+    since = window_start(counted, min(last or now, now), max(r.long_seconds for r in rules))
     if target.is_ticket_timer:
         compliance = float(target.compliance_target or 100)
         events = list(
@@ -197,7 +212,7 @@ def burn_report(
         )
         expected = expected_for(row, counted, now, period_seconds)
         budget = expected * (100 - compliance) / 100
-        return count_burn(counted, events, now, budget, rules)
+        return count_burn(counted, events, now, budget, rules, last)
     if target.data_source == "errors":
         events = ErrorEvent.objects.filter(
             counted_q,
@@ -207,9 +222,28 @@ def burn_report(
         )
         if target.error_category:
             events = events.filter(category=target.error_category)
-        times = list(events.order_by("-occurred_at").values_list("occurred_at", flat=True))
-        return count_burn(counted, times[:MAX_EVENTS], now, row.goal_target, rules)
+        return _error_burn(events, counted, now, row.goal_target, rules, last)
     return None
+
+
+def _error_burn(events, counted: list, now: datetime, budget: float, rules, last) -> BurnReport:
+    """The error burn from the newest ``MAX_EVENTS`` events one by one (sliced in SQL, the
+    time index serves it) and, when the windows hold more, the older ones counted per minute
+    in SQL: every event counts, and only those beyond the newest are placed to the minute."""
+    times = list(events.order_by("-occurred_at").values_list("occurred_at", flat=True)[:MAX_EVENTS])
+    weights = [1] * len(times)
+    if len(times) == MAX_EVENTS:
+        older = (
+            events.filter(occurred_at__lt=times[-1])
+            .annotate(minute=Trunc("occurred_at", "minute"))
+            .values("minute")
+            .annotate(n=Count("pk"))
+            .values_list("minute", "n")
+        )
+        for minute, n in older:
+            times.append(minute)
+            weights.append(n)
+    return count_burn(counted, times, now, budget, rules, last, weights)
 
 
 def expected_for(row: PeriodResult, counted: list, now: datetime, period_seconds: float) -> float:
@@ -266,7 +300,8 @@ def _raise(
     for state in report.states:
         name = state.rule.name
         level = None
-        if state.firing and name not in fired_rules:
+        late = report.fired.get(name)
+        if (state.firing or late) and name not in fired_rules:
             level = BurnLevel.PAGE if state.rule.severity == PAGE else BurnLevel.WARN
         elif not state.firing and name in fired_rules and (name, BurnLevel.RECOVERED) not in raised:
             level = BurnLevel.RECOVERED
@@ -277,5 +312,13 @@ def _raise(
         if planned is not None:
             moment = datetime.fromisoformat(planned)
             reached = moment if moment <= now else now
+        if level != BurnLevel.RECOVERED and late is not None:
+            # Fired at a moment learnt only now: stamped then (quiet when too old).
+            reached = min(reached, late)
         rows.append(alert_row(row, level, name, reached, now, target.zone, _burn_text(state)))
+        if level != BurnLevel.RECOVERED and not state.firing:
+            back = report.recovered.get(name, now)
+            rows.append(
+                alert_row(row, BurnLevel.RECOVERED, name, back, now, target.zone, _burn_text(state))
+            )
     return insert_alerts(rows)

@@ -206,10 +206,12 @@ def _evaluate_target(
         row = _store(
             agreement, terms, target, (start, end), verdict, unit, goal, closed, now, due, burn
         )
+        # An open outage that will cross a level (``due``) spends the budget from now on,
+        # even while it has spent nothing yet (it opened outside service hours).
         if (
             not closed
-            and spends(verdict.details)
-            and spend_key(verdict.details) != (row.burn or {}).get("spend")
+            and spends(verdict.details, due is not None)
+            and spend_key(verdict.details, due is not None) != (row.burn or {}).get("spend")
         ):
             # New spend: the deadline loop computes its burn rates at its next tick
             # (``burn_rates``); unchanged figures keep the next moment it stored.

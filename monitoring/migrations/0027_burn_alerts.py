@@ -3,6 +3,18 @@
 from django.conf import settings
 from django.db import migrations, models
 
+BURN_LEVELS = ("burn_page", "burn_warn", "burn_recovered")
+
+
+def delete_burn_alerts(apps, schema_editor):
+    """Going back: burn alerts have no meaning without their rule, and two rules that
+    fired at one level would break the old constraint (one alert per period and level)."""
+    apps.get_model("monitoring", "Alert").objects.filter(level__in=BURN_LEVELS).delete()
+    if schema_editor.connection.vendor == "postgresql":
+        # The deletion's deferred foreign-key checks run now: PostgreSQL alters no table
+        # with trigger events pending.
+        schema_editor.execute("SET CONSTRAINTS ALL IMMEDIATE")
+
 
 class Migration(migrations.Migration):
 
@@ -46,4 +58,6 @@ class Migration(migrations.Migration):
             model_name='alert',
             constraint=models.UniqueConstraint(condition=models.Q(('period_result__isnull', False)), fields=('period_result', 'level', 'burn_rule'), name='alert_once_per_period_level_rule'),
         ),
+        # Last, so that going back it runs first, before the old constraint is restored.
+        migrations.RunPython(migrations.RunPython.noop, delete_burn_alerts),
     ]

@@ -1,5 +1,6 @@
 from monitoring.models.alerts import Alert, Breach, DigestItem, EscalationContact
 from monitoring.models.evaluation import (
+    RECOVERY_LEVELS,
     BurnLevel,
     EvaluationRequest,
     Level,
@@ -16,6 +17,7 @@ from monitoring.models.tickets import Ticket, TicketPause, TicketStatusChange
 from monitoring.models.uptime import MaintenanceWindow, Outage, UptimeCheck
 
 __all__ = [
+    "RECOVERY_LEVELS",
     "Alert",
     "Breach",
     "BurnLevel",

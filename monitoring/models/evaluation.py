@@ -45,6 +45,10 @@ class BurnLevel(models.TextChoices):
     RECOVERED = "burn_recovered", "Budget burn recovered"
 
 
+# Levels that say something is over: nobody acknowledges them and no inbox waits on them.
+RECOVERY_LEVELS = (Level.CLOSED.value, BurnLevel.RECOVERED.value)
+
+
 class TicketTimer(models.Model):
     """One time target (first response or resolution) running on one ticket."""
 

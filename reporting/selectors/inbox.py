@@ -40,7 +40,7 @@ from django.utils import timezone
 from agreements import lifecycle as machine
 from agreements.models import Acceptance, Agreement, AgreementVersion, Comment, Review
 from agreements.services.parties import accepted_by_both, signatory_row
-from monitoring.models import Alert, DigestItem, ImportJob, Level
+from monitoring.models import RECOVERY_LEVELS, Alert, DigestItem, ImportJob
 from sla_portal.core.models import Notification, Role, User
 
 # A refused or failed import stays in the inbox this long unless a later import of the same
@@ -356,7 +356,7 @@ def _alert_items(user: User) -> tuple[list[InboxItem], int]:
     alerts = (
         Alert.objects.visible_to(user)
         .filter(acknowledged_at__isnull=True)
-        .exclude(level=Level.CLOSED)
+        .exclude(level__in=RECOVERY_LEVELS)
         .filter(Exists(emailed_to_user) | Exists(digested_for_user))
         .select_related("agreement", "ticket", "period_result")
         .order_by("raised_at")
