@@ -38,7 +38,8 @@ def down(start: datetime, minutes: int) -> list[dict]:
 def ingest_history(source, service) -> None:
     """January and February with 10 minutes down each; March with 40 minutes down on the
     3rd (90 % of the month's 44.6 min budget): at the pace so far the month misses."""
-    rows = [{"checked_at": utc(2026, 1, 1).isoformat(), "status": "up"}]
+    # A check opens each month: a backtest sees only what was measured by its moment.
+    rows = [{"checked_at": utc(2026, m, 1).isoformat(), "status": "up"} for m in (1, 2, 3)]
     rows += down(utc(2026, 1, 12, 9), 10) + down(utc(2026, 2, 10, 9), 10)
     rows += down(utc(2026, 3, 3, 9), 40)
     rows.append({"checked_at": (NOW - timedelta(minutes=1)).isoformat(), "status": "up"})
@@ -214,8 +215,9 @@ def test_backtest_on_a_synthetic_history_with_a_missed_month(missed_february):
     """At 25 % of February (the 8th) 25 min are down, within the budget: the current value
     says met, the forecast (that pace, blended with January's) says missed. The daily scan
     finds the forecast's first warning on the 4th (25 days before the end), the current
-    value's on the 11th, after the second outage (18 days). Its alert would not have gone
-    out: never 60 % sure before the second outage made the miss real."""
+    value's on the 11th, after the second outage (18 days). Its alert goes out for
+    February and for no met month: each moment sees only what was known then (an outage
+    still going is open, a later one unknown), so a miss to come does not silence it."""
     out = StringIO()
     call_command("backtest_forecasts", "--agreement", missed_february.reference, stdout=out)
     lines = out.getvalue().splitlines()
@@ -227,7 +229,7 @@ def test_backtest_on_a_synthetic_history_with_a_missed_month(missed_february):
     assert any(
         line.startswith("- availability at 50%: the forecast does no better") for line in lines
     )
-    assert "| availability | 2 | 1 | 1 / 1 | 0 / 0 | 25.0 / 18.0 | 7.0 | 0 / 0 |" in lines
+    assert "| availability | 2 | 1 | 1 / 1 | 0 / 0 | 25.0 / 18.0 | 7.0 | 1 / 0 |" in lines
     assert not any("warns of misses no earlier" in line for line in lines)
 
 
@@ -244,3 +246,24 @@ def test_backtest_without_the_lead_time_scan(missed_february):
     assert "| availability | 25% |" in out.getvalue() and "Lead time" not in out.getvalue()
     with pytest.raises(CommandError, match="--step-hours"):
         call_command("backtest_forecasts", "--step-hours", "-1", stdout=StringIO())
+
+
+def test_a_past_moment_is_measured_with_only_what_was_known_then(history):
+    """The backtest's view of 3 March: at 09:20 the 40-minute outage is 20 minutes old and
+    open (its end unknown, so its crossing of the budget is still ahead); on the 2nd it
+    has not happened. Without the cut-off the later outage's real end leaks in."""
+    from agreements.models import Service
+    from agreements.terms import measured_terms
+    from monitoring.evaluation.periods import measure
+
+    terms = measured_terms(history)
+    target = next(t for t in terms.targets if t.metric == "availability")
+    ids = list(Service.objects.filter(name__in=terms.services).values_list("pk", flat=True))
+    month = (utc(2026, 3, 1), utc(2026, 4, 1))
+    during = utc(2026, 3, 3, 9, 20)
+    verdict, _, _ = measure(history, terms, target, ids, month, during, False, as_of=during)
+    assert verdict.details["down_seconds"] == 20 * 60
+    assert verdict.crossings  # open: the moment it would cross is scheduled, not known
+    before = utc(2026, 3, 2)
+    verdict, _, _ = measure(history, terms, target, ids, month, before, False, as_of=before)
+    assert verdict.details["down_seconds"] == 0 and not verdict.crossings

@@ -157,8 +157,11 @@ def observe(
 
 
 def _measured(measure: Measure, agreement, terms, target, service_ids, window, at):
-    """The verdict and goal of ``window`` at ``at``, as the evaluation measures it."""
-    verdict, _unit, goal = measure(agreement, terms, target, service_ids, window, at, False)
+    """The verdict and goal of ``window`` at ``at``, as the evaluation measures it with
+    only what was known at ``at`` (``as_of``: no later outage, end or announcement)."""
+    verdict, _unit, goal = measure(
+        agreement, terms, target, service_ids, window, at, False, as_of=at
+    )
     return verdict, goal
 
 

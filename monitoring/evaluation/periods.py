@@ -235,8 +235,15 @@ def measure(
     window: tuple[datetime, datetime],
     now: datetime,
     closed: bool,
+    as_of: datetime | None = None,
 ) -> tuple[Verdict, str, Goal]:
     """The verdict of one target over ``window``, with the unit of its value and its goal.
+
+    ``as_of`` reads the availability inputs as they were known at that moment (the
+    backtest's forecast at a moment of a closed period): outages started by then, those
+    still going then as open, maintenance announced by then and checks made by then, so no
+    later fact leaks into a verdict of the past. ``None``: everything recorded (the live
+    evaluation, where nothing later exists).
 
     Only data of the sources that count for the agreement's customer is read (its own and
     the provider's shared ones, ``monitoring.models.ownership``): another customer's feed about a
@@ -271,12 +278,18 @@ def measure(
         verdict = experience_period(agreement.pk, target, service_ids, window, goal, closed)
         return verdict, target.unit, goal
     if target.metric == "availability" and target.data_source == "uptime":
+        known_until = end if as_of is None else min(end, as_of)
         outages = Outage.objects.filter(
             Q(ended_at__isnull=True) | Q(ended_at__gt=start),
             counted,
             service_id__in=service_ids,
-            started_at__lt=end,
+            started_at__lt=known_until,
         ).values_list("started_at", "ended_at", "source_id")
+        if as_of is not None:
+            # An outage still going at ``as_of`` was open then: its end was not known.
+            outages = [
+                (a, b if b is not None and b <= as_of else None, source) for a, b, source in outages
+            ]
         maintenance = []
         cap = None
         if terms.maintenance_excluded:
@@ -287,7 +300,10 @@ def measure(
                 ends_at__gt=start,
                 announced_at__isnull=False,
                 announced_at__lte=F("starts_at") - timedelta(days=terms.maintenance_notice_days),
-            ).values_list("starts_at", "ends_at")
+            )
+            if as_of is not None:
+                maintenance = maintenance.filter(announced_at__lte=as_of)
+            maintenance = maintenance.values_list("starts_at", "ends_at")
             cap = terms.maintenance_max_minutes * 60 * MONTHS_IN.get(target.period, 1)
         found, unmeasured, silent = _silence_applied(
             list(outages), service_ids, window, now, agreement.customer_id
@@ -303,7 +319,7 @@ def measure(
                 "percent",
                 goal,
             )
-        if not found and not _has_checks(service_ids, window, counted):
+        if not found and not _has_checks(service_ids, (start, known_until), counted):
             reason = "No uptime checks or outages were recorded for this period."
             return Verdict(None, NO_DATA, closed, {"reason": reason}), "percent", goal
         verdict = availability_verdict(
