@@ -188,3 +188,48 @@ def test_lead_time_says_when_the_forecast_warns_no_earlier():
     assert "- ticket share: the forecast warns of misses no earlier than the current value" in (
         backtest.lead_markdown([row], 24)
     )
+
+
+def test_one_sample_is_never_a_certain_miss():
+    """One 260 ms sample against 200 ms, no history: no spread of its own, yet a band
+    (a share of the mean) and a chance short of 100 %; it says it rests on one sample."""
+    made = fc.forecast(fc.Observation(fc.MEAN, 260.0, 1, 0, DAY, 29 * DAY), Goal(200, 300, False))
+    assert made.low < 260 < made.high
+    assert made.chance_missed <= fc.CAP < 1 and made.details["samples"] == 1
+
+
+def test_equal_samples_with_one_period_of_history_keep_a_band():
+    obs = fc.Observation(fc.MEAN, 3 * 250.0, 3, 0, DAY, 29 * DAY, sample_variance=0.0)
+    made = fc.forecast(obs, Goal(200, 300, False), fc.History(rates=[250.0]))
+    assert made.low < made.value < made.high and made.confidence <= fc.CAP
+
+
+def test_an_outage_counted_zero_seconds_does_not_shrink_the_band_to_nothing():
+    """An outage that has just begun (0 s so far) is one event of no size: the outage size
+    comes from history, so the band is as wide as with no outage at all."""
+    fresh = fc.forecast(availability(0, MONTH / 2, MONTH / 2, 1), AVAILABILITY)
+    none = fc.forecast(availability(0, MONTH / 2, MONTH / 2, 0), AVAILABILITY)
+    assert fresh.low == pytest.approx(none.low) and fresh.low < 100
+
+
+def test_even_a_hopeless_period_is_at_most_99_percent_sure():
+    made = fc.forecast(availability(0.01 * MONTH, MONTH * 0.9, MONTH * 0.1, 5), AVAILABILITY)
+    assert made.predicted == fc.PREDICTED_BREACH and made.confidence == fc.CAP
+
+
+def test_the_season_ahead_scales_history_by_the_hours_left_not_by_their_ratio_to_the_seen():
+    """Early in a period, history dominates: its rate (an average over whole periods) is
+    scaled by how bad the hours left are against the average hour, not against the hours
+    seen. Seen hours twice as bad as the ones left (factor 0.5), hours left average (1.0):
+    history's part is unchanged."""
+    history = fc.History(rates=[0.001, 0.001])
+    base = fc.Observation(fc.RATIO, 0, DAY, 0, DAY, 29 * DAY, sized_events=True)
+    plain = fc.forecast(base, AVAILABILITY, history)
+    obs = fc.Observation(
+        fc.RATIO, 0, DAY, 0, DAY, 29 * DAY, sized_events=True, season_factor=0.5, season_left=1.0
+    )
+    assert fc.forecast(obs, AVAILABILITY, history).value == pytest.approx(plain.value)
+    worse = fc.Observation(
+        fc.RATIO, 0, DAY, 0, DAY, 29 * DAY, sized_events=True, season_factor=1.0, season_left=2.0
+    )
+    assert fc.forecast(worse, AVAILABILITY, history).value < plain.value

@@ -267,3 +267,21 @@ def test_a_past_moment_is_measured_with_only_what_was_known_then(history):
     before = utc(2026, 3, 2)
     verdict, _, _ = measure(history, terms, target, ids, month, before, False, as_of=before)
     assert verdict.details["down_seconds"] == 0 and not verdict.crossings
+
+
+def test_predicted_to_breach_still_alerts_once_the_target_is_missed():
+    """The period already missed the target: "predicted to miss" says nothing new, but
+    "predicted to breach" does, until it breaches."""
+    from monitoring.compliance.states import BREACHED, MISSED_TARGET
+    from monitoring.compliance.verdicts import Verdict
+    from monitoring.evaluation.forecasts import alert_level
+
+    breach = {"predicted": "predicted_breach", "confidence": 0.9}
+    miss = {"predicted": "predicted_miss", "confidence": 0.9}
+    missed = Verdict(99.8, MISSED_TARGET, False, {})
+    assert alert_level(breach, missed) == Level.PREDICTED_BREACH
+    assert alert_level(miss, missed) is None
+    assert alert_level(breach, Verdict(99.0, BREACHED, False, {})) is None
+    # A measured value needs two samples before it alerts.
+    assert alert_level({**breach, "samples": 1}, Verdict(250, "met", False, {})) is None
+    assert alert_level({**breach, "samples": 2}, Verdict(250, "met", False, {})) is not None

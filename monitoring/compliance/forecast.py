@@ -68,6 +68,14 @@ SEASON_MIN_DAYS = 28
 SEASON_MIN_EVENTS = 20
 # Half an event's worth of pseudo-evidence: a period with no event yet still has a band.
 _JEFFREYS = 0.5
+# No forecast is ever certain: a chance is kept within [1 - CAP, CAP], so one odd sample
+# or a quiet start cannot claim 100 %.
+CAP = 0.99
+# Measured values: the samples' spread is never taken as less than this share of their
+# mean (one sample, or equal samples, have no spread of their own to go on), and fewer
+# than MIN_SAMPLES samples never alert (``Forecast.details["samples"]``).
+MEAN_SD_SHARE = 0.1
+MIN_SAMPLES = 2
 
 
 @dataclass(frozen=True)
@@ -89,6 +97,10 @@ class Observation:
     # How much worse the hours still to come usually go than the hours seen (1.0: no
     # seasonal profile): weighted remaining / remaining over weighted elapsed / elapsed.
     season_factor: float = 1.0
+    # How much worse the hours still to come usually go than the average hour (1.0: no
+    # profile): weighted remaining / remaining. History's rate is an average over whole
+    # periods, so it is scaled by this, not by ``season_factor``.
+    season_left: float = 1.0
 
 
 @dataclass(frozen=True)
@@ -179,14 +191,23 @@ def forecast(obs: Observation, goal: Goal, history: History | None = None) -> Fo
     current_rate = obs.bad / total if total > 0 else 0.0
     if total <= 0:
         w = 0.0
-    rate = w * current_rate + (1 - w) * (fmean(rates) if has_history else 0.0)
     if obs.kind != MEAN:
-        rate *= obs.season_factor
+        rate = w * current_rate * obs.season_factor + (1 - w) * (
+            fmean(rates) * obs.season_left if has_history else 0.0
+        )
+    else:
+        rate = w * current_rate + (1 - w) * (fmean(rates) if has_history else 0.0)
 
     # Variance of the bad amount still to come.
     if obs.kind == MEAN:
         future_bad = rate * future_total
-        spread = obs.sample_variance or (pvariance(rates) if len(rates) > 1 else 0.0)
+        # One sample, or equal ones, say nothing of the spread: the floor is the spread of
+        # earlier periods' means or a share of the mean, whichever is larger.
+        spread = max(
+            obs.sample_variance if total >= MIN_SAMPLES else 0.0,
+            pvariance(rates) if len(rates) > 1 else 0.0,
+            (MEAN_SD_SHARE * abs(rate)) ** 2,
+        )
         var = future_total * spread
         if total > 0:
             var += (w * future_total) ** 2 * spread / total
@@ -196,7 +217,11 @@ def forecast(obs: Observation, goal: Goal, history: History | None = None) -> Fo
         size = 1.0
         if obs.sized_events:
             sizes = [s for s in history.sizes if s > 0]
-            size = obs.bad / obs.events if obs.events else (fmean(sizes) if sizes else 600.0)
+            # An outage counted 0 s so far says nothing of how long outages last.
+            if obs.events and obs.bad > 0:
+                size = obs.bad / obs.events
+            else:
+                size = fmean(sizes) if sizes else 600.0
         noise = 2 * size if obs.sized_events else 1.0
         future_bad = rate * future_total
         # The event noise of what is still to come, at no less than half an event's rate.
@@ -243,8 +268,8 @@ def forecast(obs: Observation, goal: Goal, history: History | None = None) -> Fo
         below = NormalDist(future_bad, sd).cdf(limit_bad)
         return 1 - below if worse_is_more_bad else below
 
-    missed = chance_beyond(goal.target)
-    breached = min(chance_beyond(goal.threshold), missed)
+    missed = min(max(chance_beyond(goal.target), 1 - CAP), CAP)
+    breached = min(max(chance_beyond(goal.threshold), 1 - CAP), missed)
     return Forecast(
         value=point,
         low=low,
@@ -253,9 +278,10 @@ def forecast(obs: Observation, goal: Goal, history: History | None = None) -> Fo
         chance_missed=missed,
         chance_breached=breached,
         progress=progress,
-        seasonal=obs.season_factor != 1.0,
+        seasonal=obs.season_factor != 1.0 or obs.season_left != 1.0,
         details={
             "history": len(rates),
+            "samples": int(obs.total) if obs.kind == MEAN else None,
             "rate": rate,
             "current_rate": current_rate,
             "weight": w,

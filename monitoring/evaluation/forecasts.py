@@ -128,13 +128,18 @@ def observe(
             elapsed=elapsed,
             remaining=remaining,
             sized_events=True,
-            season_factor=_season_factor(calendar, period, at, profile, target.zone),
+            **_season(calendar, period, at, profile, target.zone),
         )
         return Seen(obs, verdict, goal)
     window = (start, at)
     verdict, goal = known or _measured(measure, agreement, terms, target, service_ids, window, at)
-    elapsed = calendar.business_seconds(start, at)
-    remaining = calendar.business_seconds(at, end)
+    if kind == fc.COUNT:
+        # Every error counts, in service hours or not (``measure``): calendar time.
+        elapsed = (at - start).total_seconds()
+        remaining = (end - at).total_seconds()
+    else:
+        elapsed = calendar.business_seconds(start, at)
+        remaining = calendar.business_seconds(at, end)
     d = verdict.details
     if target.is_ticket_timer:
         met, missed = d.get("met", 0), d.get("missed", 0)
@@ -143,8 +148,8 @@ def observe(
         if verdict.value is None:
             return None
         count = int(verdict.value)
-        factor = _season_factor(calendar, period, at, profile, target.zone)
-        obs = fc.Observation(fc.COUNT, count, 0, count, elapsed, remaining, season_factor=factor)
+        season = _season(None, period, at, profile, target.zone)
+        obs = fc.Observation(fc.COUNT, count, 0, count, elapsed, remaining, **season)
     else:
         samples = _samples(agreement, target, service_ids, (start, at))
         if not samples:
@@ -182,19 +187,28 @@ def _samples(
     return list(values.values_list("value", flat=True))
 
 
-def _season_factor(calendar, period, at, profile, zone) -> float:
-    """How much worse the rest of the period's service time usually goes than what was
-    seen (``hour_of_week_profile``); 1.0 without a profile."""
+def _season(calendar, period, at, profile, zone) -> dict[str, float]:
+    """How much worse the rest of the period usually goes than what was seen
+    (``season_factor``) and than the average hour (``season_left``), from the profile
+    (``hour_of_week_profile``); 1.0 each without one. ``calendar`` ``None``: every hour
+    counts (error counts)."""
     if profile is None:
-        return 1.0
+        return {}
     start, end = period
-    seen = merge_intervals(calendar.intervals(start, at)) if at > start else []
-    left = merge_intervals(calendar.intervals(at, end)) if end > at else []
-    if not seen or not left:
-        return 1.0
-    seen_w = fc.weighted_seconds(seen, profile, zone) / total_seconds(seen)
+
+    def hours(a, b):
+        if b <= a:
+            return []
+        return merge_intervals(calendar.intervals(a, b)) if calendar is not None else [(a, b)]
+
+    seen, left = hours(start, at), hours(at, end)
+    if not left:
+        return {}
     left_w = fc.weighted_seconds(left, profile, zone) / total_seconds(left)
-    return left_w / seen_w if seen_w > 0 else 1.0
+    if not seen:
+        return {"season_left": left_w}
+    seen_w = fc.weighted_seconds(seen, profile, zone) / total_seconds(seen)
+    return {"season_factor": left_w / seen_w if seen_w > 0 else 1.0, "season_left": left_w}
 
 
 def history_of(
@@ -233,8 +247,10 @@ def history_of(
             if d.get("counted_seconds"):
                 rates.append(d.get("down_seconds", 0.0) / d["counted_seconds"])
         elif target.data_source == "errors":
-            if service:
-                rates.append(row["value"] / service)
+            # Errors per calendar second: every error counts (``measure``).
+            length = (row["period_end"] - row["period_start"]).total_seconds()
+            if length:
+                rates.append(row["value"] / length)
         else:
             rates.append(row["value"])
             if service and d.get("samples"):
@@ -312,6 +328,7 @@ def as_details(made: fc.Forecast, now: datetime, previous: dict | None, unit: st
         "progress": made.progress,
         "seasonal": made.seasonal,
         "history_periods": made.details.get("history", 0),
+        "samples": made.details.get("samples"),
         "made_at": now.isoformat(),
         "crossed": crossed,
     }
@@ -340,15 +357,24 @@ def forecast_text(made: dict, goal: Goal) -> str:
 def alert_level(made: dict, verdict: Verdict) -> str | None:
     """The predicted level a stored forecast alerts about, or ``None``.
 
-    Only while the period has not missed yet (a miss that happened is alerted as such), only
+    "Predicted to miss" only while the period has not missed yet, "predicted to breach"
+    only while it has not breached (a level that happened is alerted as such); a measured
+    value only from ``MIN_SAMPLES`` samples on; only
     at ``SLA_FORECAST_ALERT_CONFIDENCE`` or more (a coin toss wakes nobody), and not when
     an open outage already has the moment of that very level scheduled
     (``Verdict.crossings``): the deadline loop raises the real level then, if the outage
     goes on."""
-    if verdict.status not in (MET, AT_RISK):
-        return None
     level = LEVEL_OF.get(made["predicted"])
     if level is None or made["confidence"] < settings.SLA_FORECAST_ALERT_CONFIDENCE:
+        return None
+    # Each level only while it has not happened: a period that already missed may still
+    # be predicted to breach.
+    if level == Level.PREDICTED_MISS and verdict.status not in (MET, AT_RISK):
+        return None
+    if verdict.status == BREACHED:
+        return None
+    samples = made.get("samples")
+    if samples is not None and samples < fc.MIN_SAMPLES:
         return None
     if CROSSING_OF[level] in verdict.crossings:
         return None
