@@ -144,8 +144,13 @@ def test_backtest_scores_forecast_against_current_value():
     assert (row.false_alarms, row.naive_false_alarms) == (1, 0)
     assert row.better
     table = backtest.markdown([row], "Synthetic")
-    assert "| availability | 50% | 4 | 2 | 2 (50%) | 2 (50%) | 2 (50%) | 2 / 0 | 1 / 0 |" in table
+    assert (
+        "| availability | 50% | 4 | 2 | 2 (50%) | 2 (50%) | 2 (50%) | 2 (50%) | 2 / 0 | 1 / 0 |"
+        in table
+    )
     assert "does no better" not in table
+    # Saying "met" every time is right as often: the row says it is degenerate.
+    assert row.degenerate and "- availability at 50%: degenerate" in table
 
 
 def test_backtest_says_when_the_forecast_does_no_better():
@@ -157,8 +162,23 @@ def test_backtest_says_when_the_forecast_does_no_better():
     assert not row.better
     assert (
         "- error count at 50%: the forecast does no better than the current value "
-        "(1 right against 2, 0 misses warned of against 0)."
+        "(1 right against 2, 0 misses warned of against 0, 1 false alarms against 0)."
     ) in backtest.markdown([row])
+
+
+def test_false_alarms_cancel_the_misses_warned_of():
+    """As many right as the current value, one more miss warned of but two false alarms:
+    no better."""
+    trials = [
+        trial("availability", "missed_target", "missed_target", "met", 99.8, 99.7, 99.9),
+        trial("availability", "met", "missed_target", "met", 99.95, 99.7, 99.99),
+        trial("availability", "met", "missed_target", "met", 99.95, 99.7, 99.99),
+        trial("availability", "met", "met", "met", 99.95, 99.7, 99.99),
+    ]
+    (row,) = backtest.score(trials)
+    assert (row.right, row.naive_right, row.warned, row.false_alarms) == (2, 3, 1, 2)
+    tie = backtest.Row("availability", 0.5, 4, 1, 3, 3, 4, 1, 0, 2, 0, 3)
+    assert not tie.better and tie.degenerate
 
 
 def test_lead_time_of_first_warnings_against_the_current_value():

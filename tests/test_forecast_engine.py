@@ -184,7 +184,8 @@ def test_backtest_command_over_the_closed_periods(history):
     call_command("backtest_forecasts", "--agreement", history.reference, stdout=out)
     table = out.getvalue()
     assert "| availability | 25% | 2 | 0 |" in table
-    assert "| availability | 75% | 2 | 0 | 2 (100%) | 2 (100%) |" in table
+    assert "| availability | 75% | 2 | 0 | 2 (100%) | 2 (100%) | 2 (100%) |" in table
+    assert "availability at 75%: degenerate" in table
     # Right as often as the current value and no miss to warn of: it says so.
     assert "availability at 50%: the forecast does no better than the current value" in table
     assert "| availability | 2 | 0 | 0 / 0 | 0 / 0 | – / – | – | 0 / 0 |" in table
@@ -221,9 +222,13 @@ def test_backtest_on_a_synthetic_history_with_a_missed_month(missed_february):
     out = StringIO()
     call_command("backtest_forecasts", "--agreement", missed_february.reference, stdout=out)
     lines = out.getvalue().splitlines()
-    assert "| availability | 25% | 2 | 1 | 2 (100%) | 1 (50%) | 2 (100%) | 1 / 0 | 0 / 0 |" in lines
     assert (
-        "| availability | 50% | 2 | 1 | 2 (100%) | 2 (100%) | 2 (100%) | 1 / 1 | 0 / 0 |" in lines
+        "| availability | 25% | 2 | 1 | 2 (100%) | 1 (50%) | 1 (50%) | 2 (100%) | 1 / 0 | 0 / 0 |"
+        in lines
+    )
+    assert (
+        "| availability | 50% | 2 | 1 | 2 (100%) | 2 (100%) | 1 (50%) | 2 (100%) | 1 / 1 | 0 / 0 |"
+        in lines
     )
     assert not any(line.startswith("- availability at 25%") for line in lines)
     assert any(
