@@ -290,3 +290,20 @@ def test_predicted_to_breach_still_alerts_once_the_target_is_missed():
     # A measured value needs two samples before it alerts.
     assert alert_level({**breach, "samples": 1}, Verdict(250, "met", False, {})) is None
     assert alert_level({**breach, "samples": 2}, Verdict(250, "met", False, {})) is not None
+
+
+def test_a_forecast_falls_back_to_the_warning_contacts_without_the_customer(
+    active_acme_agreement, tom_team, victor_viewer, carol_customer
+):
+    """The warning level names a customer user, a customer's address and the team: a
+    forecast, which falls back to those contacts, pages only the team."""
+    from monitoring.evaluation.alerts import recipients
+
+    agreement = active_acme_agreement
+    for person in (victor_viewer, tom_team):
+        EscalationContact.objects.create(agreement=agreement, level="warning", user=person)
+    EscalationContact.objects.create(
+        agreement=agreement, level="warning", email=carol_customer.email.upper()
+    )
+    assert len(recipients(agreement, Level.WARNING)) == 3
+    assert recipients(agreement, Level.PREDICTED_MISS) == [tom_team]
