@@ -307,3 +307,42 @@ def test_a_forecast_falls_back_to_the_warning_contacts_without_the_customer(
     )
     assert len(recipients(agreement, Level.WARNING)) == 3
     assert recipients(agreement, Level.PREDICTED_MISS) == [tom_team]
+
+
+def test_history_is_read_once_per_period_and_the_deadline_tick_keeps_the_forecast(history):
+    """The first evaluation of March summed its history's outages per hour of the week in
+    the database and kept the result; later evaluations reuse it (no history query), and
+    the deadline loop's tick carries the forecast over without making it again."""
+    from django.db import connection
+    from django.test.utils import CaptureQueriesContext
+
+    from monitoring.evaluation.forecasts import HISTORY_KEY
+    from monitoring.evaluation.periods import evaluate_agreement_periods
+
+    kept = march(history).details[HISTORY_KEY]
+    assert kept["rates"] and len(kept["sizes"]) == 1
+    with CaptureQueriesContext(connection) as full:
+        evaluate_periods(NOW + timedelta(hours=1))
+    sql = " ".join(q["sql"] for q in full.captured_queries).upper()
+    assert "ISODOW" not in sql
+    assert march(history).details[HISTORY_KEY] == kept
+    with CaptureQueriesContext(connection) as tick:
+        evaluate_agreement_periods(history, NOW + timedelta(hours=2), forecast=False)
+    assert len(tick.captured_queries) < len(full.captured_queries)
+    made = march(history).details["forecast"]
+    assert made["made_at"] == (NOW + timedelta(hours=1)).isoformat()
+    assert march(history).details[HISTORY_KEY] == kept
+
+
+def test_the_first_evaluation_groups_the_history_in_the_database(
+    time_machine, active_acme_agreement, acme_desk, services
+):
+    from django.db import connection
+    from django.test.utils import CaptureQueriesContext
+
+    time_machine.move_to(NOW, tick=False)
+    ingest_history(acme_desk, services["portal"])
+    with CaptureQueriesContext(connection) as first:
+        evaluate_periods(NOW)
+    grouped = [q["sql"] for q in first.captured_queries if "ISODOW" in q["sql"].upper()]
+    assert len(grouped) == 1 and "GROUP BY" in grouped[0].upper()

@@ -49,6 +49,7 @@ __all__ = [
     "Observation",
     "forecast",
     "hour_of_week_profile",
+    "hour_of_week_profile_of",
     "naive_status",
     "weighted_seconds",
 ]
@@ -327,16 +328,32 @@ def hour_of_week_profile(
     hour's habit from chance. Each hour is shrunk toward the average by one average hour's
     worth of pseudo-evidence, so a quiet hour is not forecast as never failing."""
     tz = ZoneInfo(zone)
+    slots: dict[tuple[int, int], list[float]] = {}
+    for moment, amount in events:
+        local = moment.astimezone(tz)
+        slot = slots.setdefault((local.weekday(), local.hour), [0.0, 0])
+        slot[0] += amount
+        slot[1] += 1
+    return hour_of_week_profile_of(
+        [(day, hour, amount, n) for (day, hour), (amount, n) in slots.items()], exposure, zone
+    )
+
+
+def hour_of_week_profile_of(
+    slots: Iterable[tuple[int, int, float, int]], exposure: Iterable[Interval], zone: str
+) -> list[float] | None:
+    """``hour_of_week_profile`` from events already summed per local hour of the week:
+    (weekday 0-6, hour, amount, count), as the database groups them."""
+    tz = ZoneInfo(zone)
     seconds = [0.0] * 168
     for a, b in exposure:
         for slot, length in _hour_slots(a, b, tz):
             seconds[slot] += length
     amounts = [0.0] * 168
     count = 0
-    for moment, amount in events:
-        local = moment.astimezone(tz)
-        amounts[local.weekday() * 24 + local.hour] += amount
-        count += 1
+    for day, hour, amount, n in slots:
+        amounts[day * 24 + hour] += amount
+        count += n
     exposed = sum(seconds)
     if exposed < SEASON_MIN_DAYS * 86400 or count < SEASON_MIN_EVENTS:
         return None

@@ -14,11 +14,13 @@ from __future__ import annotations
 
 from collections.abc import Callable
 from dataclasses import dataclass
-from datetime import datetime
+from datetime import datetime, timedelta
 from statistics import pvariance
+from zoneinfo import ZoneInfo
 
 from django.conf import settings
-from django.db.models import Q
+from django.db.models import Count, DateTimeField, F, Q, Sum, Value
+from django.db.models.functions import ExtractHour, ExtractIsoWeekDay, Least
 
 from agreements.models import Agreement
 from agreements.terms import MeasuredTarget, MeasuredTerms
@@ -33,6 +35,9 @@ from monitoring.models.ownership import counted_for
 
 # Earlier periods a forecast learns from (a year of months, four years of quarters).
 HISTORY_PERIODS = 12
+# The open period's details keep what ``history_of`` found under this key: it changes only
+# when a period closes, so it is read once per period, not at every evaluation.
+HISTORY_KEY = "forecast_history"
 LEVEL_OF = {fc.PREDICTED_MISS: Level.PREDICTED_MISS, fc.PREDICTED_BREACH: Level.PREDICTED_BREACH}
 # The crossing (``Verdict.crossings``) of the level each prediction is about.
 CROSSING_OF = {Level.PREDICTED_MISS: MISSED_TARGET, Level.PREDICTED_BREACH: BREACHED}
@@ -258,30 +263,52 @@ def history_of(
     first = min(row["period_start"] for row in rows)
     last = max(row["period_end"] for row in rows)
     counted = counted_for(agreement.customer_id)
-    events: list[tuple[datetime, float]] = []
+    slots: list[tuple[int, int, float, int]] = []
     if target.metric == "availability" and not target.is_ticket_timer:
-        for a, b in Outage.objects.filter(
+        outages = Outage.objects.filter(
             counted,
             service_id__in=service_ids,
             started_at__gte=first,
             started_at__lt=last,
             ended_at__isnull=False,
-        ).values_list("started_at", "ended_at"):
-            length = (min(b, last) - a).total_seconds()
-            events.append((a, length))
-            sizes.append(length)
+        )
+        length = Least(F("ended_at"), Value(last, output_field=DateTimeField())) - F("started_at")
+        slots = _hour_counts(outages, "started_at", target.zone, Sum(length))
+        count = sum(n for *_, n in slots)
+        if count:
+            sizes.append(sum(amount for _, _, amount, _ in slots) / count)
+        exposure = merge_intervals(calendar.intervals(first, last))
     elif target.data_source == "errors":
         errors = ErrorEvent.objects.filter(
             counted, service_id__in=service_ids, occurred_at__gte=first, occurred_at__lt=last
         )
         if target.error_category:
             errors = errors.filter(category=target.error_category)
-        events = [(moment, 1.0) for moment in errors.values_list("occurred_at", flat=True)]
+        slots = _hour_counts(errors, "occurred_at", target.zone, None)
+        exposure = [(first, last)]  # every error counts, in service hours or not
     profile = None
-    if events:
-        exposure = merge_intervals(calendar.intervals(first, last))
-        profile = fc.hour_of_week_profile(events, exposure, target.zone)
+    if slots:
+        profile = fc.hour_of_week_profile_of(slots, exposure, target.zone)
     return fc.History(rates, volumes, sizes), profile
+
+
+def _hour_counts(rows, moment: str, zone: str, amount) -> list[tuple[int, int, float, int]]:
+    """(weekday 0-6, hour, amount, count) of ``rows`` by the local hour of ``moment``,
+    summed in PostgreSQL (``amount`` ``None``: one per row)."""
+    tz = ZoneInfo(zone)
+    grouped = (
+        rows.order_by()
+        .annotate(dow=ExtractIsoWeekDay(moment, tzinfo=tz), hour=ExtractHour(moment, tzinfo=tz))
+        .values("dow", "hour")
+        .annotate(n=Count("pk"), **({"amount": amount} if amount is not None else {}))
+    )
+    found = []
+    for row in grouped:
+        value = row.get("amount", row["n"])
+        if isinstance(value, timedelta):
+            value = value.total_seconds()
+        found.append((row["dow"] - 1, row["hour"], float(value or 0.0), row["n"]))
+    return found
 
 
 def forecast_period(
@@ -293,17 +320,38 @@ def forecast_period(
     at: datetime,
     measure: Measure,
     known: tuple[Verdict, Goal] | None = None,
-) -> tuple[fc.Forecast, Seen] | None:
+    stored: dict | None = None,
+) -> tuple[fc.Forecast, Seen, dict] | None:
     """The forecast of ``period``'s end as seen at ``at``, from its history up to its start
-    (``known``: see ``observe``)."""
+    (``known``: see ``observe``), and that history as kept in the details (``HISTORY_KEY``;
+    ``stored``: as kept before, reused when it is of the same terms)."""
     if kind_of(target) is None:
         return None
-    history, profile = history_of(agreement, target, service_ids, period[0])
+    version = terms.version_id
+    if stored and stored.get("version") == version:
+        kept = stored
+    else:
+        kept = {
+            "version": version,
+            **history_as_details(*history_of(agreement, target, service_ids, period[0])),
+        }
+    history = fc.History(kept["rates"], kept["volumes"], kept["sizes"])
+    profile = kept["profile"]
     seen = observe(agreement, terms, target, service_ids, period, at, measure, profile, known)
     if seen is None:
         return None
     made = fc.forecast(seen.observation, seen.goal, history)
-    return (made, seen) if made is not None else None
+    return (made, seen, kept) if made is not None else None
+
+
+def history_as_details(history: fc.History, profile: list[float] | None) -> dict:
+    """``history_of``'s answer as JSON for the period's details."""
+    return {
+        "rates": list(history.rates),
+        "volumes": list(history.volumes),
+        "sizes": list(history.sizes),
+        "profile": profile,
+    }
 
 
 def as_details(made: fc.Forecast, now: datetime, previous: dict | None, unit: str) -> dict:

@@ -85,14 +85,17 @@ def evaluate_periods_from(now: datetime | None, after: int, limit: int) -> tuple
     return count, (agreements[-1].pk if more else None)
 
 
-def evaluate_agreement_periods(agreement: Agreement, now: datetime | None = None) -> int:
+def evaluate_agreement_periods(
+    agreement: Agreement, now: datetime | None = None, forecast: bool = True
+) -> int:
     """Recompute the open periods of one agreement and close those that have ended.
 
     ``now`` is never older than the agreement's latest evaluation: a run that took its
     clock before waiting for the lock (a slice of a periodic pass, a long task) would
     otherwise undo what the deadline loop did in between at its crossing moment, closing
     a breach before it opened and telling its people so. ``None`` reads the clock once
-    the lock is held."""
+    the lock is held. ``forecast`` ``False`` (the deadline loop's tick) keeps each open
+    period's stored forecast instead of making it again."""
     terms = measured_terms(agreement)
     if terms is None:
         return 0
@@ -118,7 +121,7 @@ def evaluate_agreement_periods(agreement: Agreement, now: datetime | None = None
         count = 0
         for target in terms.targets:
             count += _evaluate_target(
-                agreement, terms, target, services, last_closed.get(target.key), now
+                agreement, terms, target, services, last_closed.get(target.key), now, forecast
             )
         alert_emails.deliver_new_alerts(now)
     return count
@@ -150,6 +153,7 @@ def _evaluate_target(
     services: dict[str, int],
     closed_until: datetime | None,
     now: datetime,
+    forecast: bool = True,
 ) -> int:
     term_start, term_end = _term_bounds(terms, target.zone)
     first = max(term_start, closed_until) if closed_until else term_start
@@ -176,10 +180,9 @@ def _evaluate_target(
                 service_ids,
                 (start, end),
                 window,
-                verdict,
-                unit,
-                goal,
+                (verdict, unit, goal),
                 now,
+                forecast,
             )
         row = _store(agreement, terms, target, (start, end), verdict, unit, goal, closed, now, due)
         record_outcome(agreement, target, row, verdict, unit, goal, now)
@@ -195,17 +198,19 @@ def _forecast_into(
     service_ids: list[int],
     period: tuple[datetime, datetime],
     window: tuple[datetime, datetime],
-    verdict: Verdict,
-    unit: str,
-    goal: Goal,
+    measured: tuple[Verdict, str, Goal],
     now: datetime,
+    make: bool = True,
 ) -> None:
     """Put the open period's forecast (``monitoring.evaluation.forecasts``) into its
-    details, keeping the moments it first crossed into a predicted level."""
-    made = forecasts.forecast_period(
-        agreement, terms, target, service_ids, window, now, measure, (verdict, goal)
-    )
-    if made is None:
+    details, keeping the moments it first crossed into a predicted level.
+
+    The period's stored details are read once: they hold the moments crossed and the
+    history the forecast learns from (``forecasts.HISTORY_KEY``), computed once per period
+    (earlier periods are closed and frozen). ``make`` ``False`` carries both over as
+    stored (the deadline loop's tick)."""
+    verdict, unit, goal = measured
+    if forecasts.kind_of(target) is None:
         return
     previous = (
         PeriodResult.objects.filter(
@@ -213,9 +218,27 @@ def _forecast_into(
         )
         .values_list("details", flat=True)
         .first()
+    ) or {}
+    if not make:
+        for key in ("forecast", forecasts.HISTORY_KEY):
+            if key in previous:
+                verdict.details[key] = previous[key]
+        return
+    made = forecasts.forecast_period(
+        agreement,
+        terms,
+        target,
+        service_ids,
+        window,
+        now,
+        measure,
+        (verdict, goal),
+        previous.get(forecasts.HISTORY_KEY),
     )
-    before = (previous or {}).get("forecast")
-    verdict.details["forecast"] = forecasts.as_details(made[0], now, before, unit)
+    if made is None:
+        return
+    verdict.details[forecasts.HISTORY_KEY] = made[2]
+    verdict.details["forecast"] = forecasts.as_details(made[0], now, previous.get("forecast"), unit)
 
 
 def _goal(target: MeasuredTarget) -> Goal:
