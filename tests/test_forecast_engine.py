@@ -346,3 +346,61 @@ def test_the_first_evaluation_groups_the_history_in_the_database(
         evaluate_periods(NOW)
     grouped = [q["sql"] for q in first.captured_queries if "ISODOW" in q["sql"].upper()]
     assert len(grouped) == 1 and "GROUP BY" in grouped[0].upper()
+
+
+def test_error_counts_are_projected_over_calendar_time_as_they_are_counted():
+    """The verdict counts every error, in service hours or not: a weekday-only calendar
+    must not shrink the time the forecast projects errors over."""
+    from types import SimpleNamespace
+
+    from monitoring.compliance.verdicts import Goal, Verdict
+    from monitoring.evaluation.forecasts import observe
+
+    class OfficeHours:
+        def business_seconds(self, a, b):
+            return (b - a).total_seconds() / 4
+
+    target = SimpleNamespace(
+        is_ticket_timer=False,
+        is_experience=False,
+        metric="errors",
+        data_source="errors",
+        calendar=OfficeHours(),
+        zone="UTC",
+    )
+    period = (utc(2026, 3, 1), utc(2026, 4, 1))
+    known = (Verdict(3, "met", False, {}), Goal(10, 20, False))
+    seen = observe(None, None, target, [], period, utc(2026, 3, 11), None, None, known)
+    assert seen.observation.elapsed == 10 * 86400
+    assert seen.observation.remaining == 21 * 86400
+
+
+def test_the_backtest_judges_a_period_by_its_own_terms(missed_february, monkeypatch):
+    """Today's terms with a lax 99 % target: February is still judged by the 99.9 % it was
+    judged by (the forecast calls the miss); periods of another version are left out."""
+    from dataclasses import replace
+    from decimal import Decimal
+
+    from monitoring.evaluation import backtest
+
+    real = backtest.measured_terms
+
+    def lax(agreement):
+        terms = real(agreement)
+        targets = tuple(
+            replace(t, target_value=Decimal("99.0"), threshold_value=Decimal("98.0"))
+            if t.metric == "availability"
+            else t
+            for t in terms.targets
+        )
+        return replace(terms, targets=targets)
+
+    monkeypatch.setattr(backtest, "measured_terms", lax)
+    out = StringIO()
+    call_command("backtest_forecasts", "--agreement", missed_february.reference, stdout=out)
+    assert "| availability | 75% | 2 | 1 | 2 (100%) |" in out.getvalue()
+
+    monkeypatch.setattr(backtest, "measured_terms", lambda a: replace(real(a), version_id=-1))
+    out = StringIO()
+    call_command("backtest_forecasts", "--agreement", missed_february.reference, stdout=out)
+    assert "| availability |" not in out.getvalue()
