@@ -72,11 +72,11 @@ def broken(monkeypatch):
     calls: list[int] = []
     real = period_deadlines.evaluate_agreement_periods
 
-    def evaluate(agreement, now):
+    def evaluate(agreement, now, **options):
         calls.append(agreement.pk)
         if agreement.pk in failing:
             raise RuntimeError(f"bad data in agreement {agreement.pk}")
-        return real(agreement, now)
+        return real(agreement, now, **options)
 
     monkeypatch.setattr(period_deadlines, "evaluate_agreement_periods", evaluate)
     return failing, calls

@@ -144,8 +144,13 @@ def test_backtest_scores_forecast_against_current_value():
     assert (row.false_alarms, row.naive_false_alarms) == (1, 0)
     assert row.better
     table = backtest.markdown([row], "Synthetic")
-    assert "| availability | 50% | 4 | 2 | 2 (50%) | 2 (50%) | 2 (50%) | 2 / 0 | 1 / 0 |" in table
+    assert (
+        "| availability | 50% | 4 | 2 | 2 (50%) | 2 (50%) | 2 (50%) | 2 (50%) | 2 / 0 | 1 / 0 |"
+        in table
+    )
     assert "does no better" not in table
+    # Saying "met" every time is right as often: the row says it is degenerate.
+    assert row.degenerate and "- availability at 50%: degenerate" in table
 
 
 def test_backtest_says_when_the_forecast_does_no_better():
@@ -157,8 +162,23 @@ def test_backtest_says_when_the_forecast_does_no_better():
     assert not row.better
     assert (
         "- error count at 50%: the forecast does no better than the current value "
-        "(1 right against 2, 0 misses warned of against 0)."
+        "(1 right against 2, 0 misses warned of against 0, 1 false alarms against 0)."
     ) in backtest.markdown([row])
+
+
+def test_false_alarms_cancel_the_misses_warned_of():
+    """As many right as the current value, one more miss warned of but two false alarms:
+    no better."""
+    trials = [
+        trial("availability", "missed_target", "missed_target", "met", 99.8, 99.7, 99.9),
+        trial("availability", "met", "missed_target", "met", 99.95, 99.7, 99.99),
+        trial("availability", "met", "missed_target", "met", 99.95, 99.7, 99.99),
+        trial("availability", "met", "met", "met", 99.95, 99.7, 99.99),
+    ]
+    (row,) = backtest.score(trials)
+    assert (row.right, row.naive_right, row.warned, row.false_alarms) == (2, 3, 1, 2)
+    tie = backtest.Row("availability", 0.5, 4, 1, 3, 3, 4, 1, 0, 2, 0, 3)
+    assert not tie.better and tie.degenerate
 
 
 def test_lead_time_of_first_warnings_against_the_current_value():
@@ -188,3 +208,48 @@ def test_lead_time_says_when_the_forecast_warns_no_earlier():
     assert "- ticket share: the forecast warns of misses no earlier than the current value" in (
         backtest.lead_markdown([row], 24)
     )
+
+
+def test_one_sample_is_never_a_certain_miss():
+    """One 260 ms sample against 200 ms, no history: no spread of its own, yet a band
+    (a share of the mean) and a chance short of 100 %; it says it rests on one sample."""
+    made = fc.forecast(fc.Observation(fc.MEAN, 260.0, 1, 0, DAY, 29 * DAY), Goal(200, 300, False))
+    assert made.low < 260 < made.high
+    assert made.chance_missed <= fc.CAP < 1 and made.details["samples"] == 1
+
+
+def test_equal_samples_with_one_period_of_history_keep_a_band():
+    obs = fc.Observation(fc.MEAN, 3 * 250.0, 3, 0, DAY, 29 * DAY, sample_variance=0.0)
+    made = fc.forecast(obs, Goal(200, 300, False), fc.History(rates=[250.0]))
+    assert made.low < made.value < made.high and made.confidence <= fc.CAP
+
+
+def test_an_outage_counted_zero_seconds_does_not_shrink_the_band_to_nothing():
+    """An outage that has just begun (0 s so far) is one event of no size: the outage size
+    comes from history, so the band is as wide as with no outage at all."""
+    fresh = fc.forecast(availability(0, MONTH / 2, MONTH / 2, 1), AVAILABILITY)
+    none = fc.forecast(availability(0, MONTH / 2, MONTH / 2, 0), AVAILABILITY)
+    assert fresh.low == pytest.approx(none.low) and fresh.low < 100
+
+
+def test_even_a_hopeless_period_is_at_most_99_percent_sure():
+    made = fc.forecast(availability(0.01 * MONTH, MONTH * 0.9, MONTH * 0.1, 5), AVAILABILITY)
+    assert made.predicted == fc.PREDICTED_BREACH and made.confidence == fc.CAP
+
+
+def test_the_season_ahead_scales_history_by_the_hours_left_not_by_their_ratio_to_the_seen():
+    """Early in a period, history dominates: its rate (an average over whole periods) is
+    scaled by how bad the hours left are against the average hour, not against the hours
+    seen. Seen hours twice as bad as the ones left (factor 0.5), hours left average (1.0):
+    history's part is unchanged."""
+    history = fc.History(rates=[0.001, 0.001])
+    base = fc.Observation(fc.RATIO, 0, DAY, 0, DAY, 29 * DAY, sized_events=True)
+    plain = fc.forecast(base, AVAILABILITY, history)
+    obs = fc.Observation(
+        fc.RATIO, 0, DAY, 0, DAY, 29 * DAY, sized_events=True, season_factor=0.5, season_left=1.0
+    )
+    assert fc.forecast(obs, AVAILABILITY, history).value == pytest.approx(plain.value)
+    worse = fc.Observation(
+        fc.RATIO, 0, DAY, 0, DAY, 29 * DAY, sized_events=True, season_factor=1.0, season_left=2.0
+    )
+    assert fc.forecast(worse, AVAILABILITY, history).value < plain.value

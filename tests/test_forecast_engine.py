@@ -38,7 +38,8 @@ def down(start: datetime, minutes: int) -> list[dict]:
 def ingest_history(source, service) -> None:
     """January and February with 10 minutes down each; March with 40 minutes down on the
     3rd (90 % of the month's 44.6 min budget): at the pace so far the month misses."""
-    rows = [{"checked_at": utc(2026, 1, 1).isoformat(), "status": "up"}]
+    # A check opens each month: a backtest sees only what was measured by its moment.
+    rows = [{"checked_at": utc(2026, m, 1).isoformat(), "status": "up"} for m in (1, 2, 3)]
     rows += down(utc(2026, 1, 12, 9), 10) + down(utc(2026, 2, 10, 9), 10)
     rows += down(utc(2026, 3, 3, 9), 40)
     rows.append({"checked_at": (NOW - timedelta(minutes=1)).isoformat(), "status": "up"})
@@ -183,7 +184,8 @@ def test_backtest_command_over_the_closed_periods(history):
     call_command("backtest_forecasts", "--agreement", history.reference, stdout=out)
     table = out.getvalue()
     assert "| availability | 25% | 2 | 0 |" in table
-    assert "| availability | 75% | 2 | 0 | 2 (100%) | 2 (100%) |" in table
+    assert "| availability | 75% | 2 | 0 | 2 (100%) | 2 (100%) | 2 (100%) |" in table
+    assert "availability at 75%: degenerate" in table
     # Right as often as the current value and no miss to warn of: it says so.
     assert "availability at 50%: the forecast does no better than the current value" in table
     assert "| availability | 2 | 0 | 0 / 0 | 0 / 0 | – / – | – | 0 / 0 |" in table
@@ -214,20 +216,25 @@ def test_backtest_on_a_synthetic_history_with_a_missed_month(missed_february):
     """At 25 % of February (the 8th) 25 min are down, within the budget: the current value
     says met, the forecast (that pace, blended with January's) says missed. The daily scan
     finds the forecast's first warning on the 4th (25 days before the end), the current
-    value's on the 11th, after the second outage (18 days). Its alert would not have gone
-    out: never 60 % sure before the second outage made the miss real."""
+    value's on the 11th, after the second outage (18 days). Its alert goes out for
+    February and for no met month: each moment sees only what was known then (an outage
+    still going is open, a later one unknown), so a miss to come does not silence it."""
     out = StringIO()
     call_command("backtest_forecasts", "--agreement", missed_february.reference, stdout=out)
     lines = out.getvalue().splitlines()
-    assert "| availability | 25% | 2 | 1 | 2 (100%) | 1 (50%) | 2 (100%) | 1 / 0 | 0 / 0 |" in lines
     assert (
-        "| availability | 50% | 2 | 1 | 2 (100%) | 2 (100%) | 2 (100%) | 1 / 1 | 0 / 0 |" in lines
+        "| availability | 25% | 2 | 1 | 2 (100%) | 1 (50%) | 1 (50%) | 2 (100%) | 1 / 0 | 0 / 0 |"
+        in lines
+    )
+    assert (
+        "| availability | 50% | 2 | 1 | 2 (100%) | 2 (100%) | 1 (50%) | 2 (100%) | 1 / 1 | 0 / 0 |"
+        in lines
     )
     assert not any(line.startswith("- availability at 25%") for line in lines)
     assert any(
         line.startswith("- availability at 50%: the forecast does no better") for line in lines
     )
-    assert "| availability | 2 | 1 | 1 / 1 | 0 / 0 | 25.0 / 18.0 | 7.0 | 0 / 0 |" in lines
+    assert "| availability | 2 | 1 | 1 / 1 | 0 / 0 | 25.0 / 18.0 | 7.0 | 1 / 0 |" in lines
     assert not any("warns of misses no earlier" in line for line in lines)
 
 
@@ -244,3 +251,156 @@ def test_backtest_without_the_lead_time_scan(missed_february):
     assert "| availability | 25% |" in out.getvalue() and "Lead time" not in out.getvalue()
     with pytest.raises(CommandError, match="--step-hours"):
         call_command("backtest_forecasts", "--step-hours", "-1", stdout=StringIO())
+
+
+def test_a_past_moment_is_measured_with_only_what_was_known_then(history):
+    """The backtest's view of 3 March: at 09:20 the 40-minute outage is 20 minutes old and
+    open (its end unknown, so its crossing of the budget is still ahead); on the 2nd it
+    has not happened. Without the cut-off the later outage's real end leaks in."""
+    from agreements.models import Service
+    from agreements.terms import measured_terms
+    from monitoring.evaluation.measure import measure
+
+    terms = measured_terms(history)
+    target = next(t for t in terms.targets if t.metric == "availability")
+    ids = list(Service.objects.filter(name__in=terms.services).values_list("pk", flat=True))
+    month = (utc(2026, 3, 1), utc(2026, 4, 1))
+    during = utc(2026, 3, 3, 9, 20)
+    verdict, _, _ = measure(history, terms, target, ids, month, during, False, as_of=during)
+    assert verdict.details["down_seconds"] == 20 * 60
+    assert verdict.crossings  # open: the moment it would cross is scheduled, not known
+    before = utc(2026, 3, 2)
+    verdict, _, _ = measure(history, terms, target, ids, month, before, False, as_of=before)
+    assert verdict.details["down_seconds"] == 0 and not verdict.crossings
+
+
+def test_predicted_to_breach_still_alerts_once_the_target_is_missed():
+    """The period already missed the target: "predicted to miss" says nothing new, but
+    "predicted to breach" does, until it breaches."""
+    from monitoring.compliance.states import BREACHED, MISSED_TARGET
+    from monitoring.compliance.verdicts import Verdict
+    from monitoring.evaluation.forecasts import alert_level
+
+    breach = {"predicted": "predicted_breach", "confidence": 0.9}
+    miss = {"predicted": "predicted_miss", "confidence": 0.9}
+    missed = Verdict(99.8, MISSED_TARGET, False, {})
+    assert alert_level(breach, missed) == Level.PREDICTED_BREACH
+    assert alert_level(miss, missed) is None
+    assert alert_level(breach, Verdict(99.0, BREACHED, False, {})) is None
+    # A measured value needs two samples before it alerts.
+    assert alert_level({**breach, "samples": 1}, Verdict(250, "met", False, {})) is None
+    assert alert_level({**breach, "samples": 2}, Verdict(250, "met", False, {})) is not None
+
+
+def test_a_forecast_falls_back_to_the_warning_contacts_without_the_customer(
+    active_acme_agreement, tom_team, victor_viewer, carol_customer
+):
+    """The warning level names a customer user, a customer's address and the team: a
+    forecast, which falls back to those contacts, pages only the team."""
+    from monitoring.evaluation.alerts import recipients
+
+    agreement = active_acme_agreement
+    for person in (victor_viewer, tom_team):
+        EscalationContact.objects.create(agreement=agreement, level="warning", user=person)
+    EscalationContact.objects.create(
+        agreement=agreement, level="warning", email=carol_customer.email.upper()
+    )
+    assert len(recipients(agreement, Level.WARNING)) == 3
+    assert recipients(agreement, Level.PREDICTED_MISS) == [tom_team]
+
+
+def test_history_is_read_once_per_period_and_the_deadline_tick_keeps_the_forecast(history):
+    """The first evaluation of March summed its history's outages per hour of the week in
+    the database and kept the result; later evaluations reuse it (no history query), and
+    the deadline loop's tick carries the forecast over without making it again."""
+    from django.db import connection
+    from django.test.utils import CaptureQueriesContext
+
+    from monitoring.evaluation.forecasts import HISTORY_KEY
+    from monitoring.evaluation.periods import evaluate_agreement_periods
+
+    kept = march(history).details[HISTORY_KEY]
+    assert kept["rates"] and len(kept["sizes"]) == 1
+    with CaptureQueriesContext(connection) as full:
+        evaluate_periods(NOW + timedelta(hours=1))
+    sql = " ".join(q["sql"] for q in full.captured_queries).upper()
+    assert "ISODOW" not in sql
+    assert march(history).details[HISTORY_KEY] == kept
+    with CaptureQueriesContext(connection) as tick:
+        evaluate_agreement_periods(history, NOW + timedelta(hours=2), forecast=False)
+    assert len(tick.captured_queries) < len(full.captured_queries)
+    made = march(history).details["forecast"]
+    assert made["made_at"] == (NOW + timedelta(hours=1)).isoformat()
+    assert march(history).details[HISTORY_KEY] == kept
+
+
+def test_the_first_evaluation_groups_the_history_in_the_database(
+    time_machine, active_acme_agreement, acme_desk, services
+):
+    from django.db import connection
+    from django.test.utils import CaptureQueriesContext
+
+    time_machine.move_to(NOW, tick=False)
+    ingest_history(acme_desk, services["portal"])
+    with CaptureQueriesContext(connection) as first:
+        evaluate_periods(NOW)
+    grouped = [q["sql"] for q in first.captured_queries if "ISODOW" in q["sql"].upper()]
+    assert len(grouped) == 1 and "GROUP BY" in grouped[0].upper()
+
+
+def test_error_counts_are_projected_over_calendar_time_as_they_are_counted():
+    """The verdict counts every error, in service hours or not: a weekday-only calendar
+    must not shrink the time the forecast projects errors over."""
+    from types import SimpleNamespace
+
+    from monitoring.compliance.verdicts import Goal, Verdict
+    from monitoring.evaluation.forecasts import observe
+
+    class OfficeHours:
+        def business_seconds(self, a, b):
+            return (b - a).total_seconds() / 4
+
+    target = SimpleNamespace(
+        is_ticket_timer=False,
+        is_experience=False,
+        metric="errors",
+        data_source="errors",
+        calendar=OfficeHours(),
+        zone="UTC",
+    )
+    period = (utc(2026, 3, 1), utc(2026, 4, 1))
+    known = (Verdict(3, "met", False, {}), Goal(10, 20, False))
+    seen = observe(None, None, target, [], period, utc(2026, 3, 11), None, None, known)
+    assert seen.observation.elapsed == 10 * 86400
+    assert seen.observation.remaining == 21 * 86400
+
+
+def test_the_backtest_judges_a_period_by_its_own_terms(missed_february, monkeypatch):
+    """Today's terms with a lax 99 % target: February is still judged by the 99.9 % it was
+    judged by (the forecast calls the miss); periods of another version are left out."""
+    from dataclasses import replace
+    from decimal import Decimal
+
+    from monitoring.evaluation import backtest
+
+    real = backtest.measured_terms
+
+    def lax(agreement):
+        terms = real(agreement)
+        targets = tuple(
+            replace(t, target_value=Decimal("99.0"), threshold_value=Decimal("98.0"))
+            if t.metric == "availability"
+            else t
+            for t in terms.targets
+        )
+        return replace(terms, targets=targets)
+
+    monkeypatch.setattr(backtest, "measured_terms", lax)
+    out = StringIO()
+    call_command("backtest_forecasts", "--agreement", missed_february.reference, stdout=out)
+    assert "| availability | 75% | 2 | 1 | 2 (100%) |" in out.getvalue()
+
+    monkeypatch.setattr(backtest, "measured_terms", lambda a: replace(real(a), version_id=-1))
+    out = StringIO()
+    call_command("backtest_forecasts", "--agreement", missed_february.reference, stdout=out)
+    assert "| availability |" not in out.getvalue()

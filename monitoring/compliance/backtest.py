@@ -50,6 +50,9 @@ class Row:
     naive_warned: int
     false_alarms: int  # met periods the forecast predicted to miss
     naive_false_alarms: int
+    # Right answers of always saying the most common real status of these periods: a
+    # forecast no better than that has learnt nothing a tally would not tell.
+    majority_right: int = 0
 
     @property
     def accuracy(self) -> float:
@@ -66,10 +69,16 @@ class Row:
     @property
     def better(self) -> bool:
         """Whether the forecast beat "the current value": more right, or as many right and
-        more misses warned of."""
+        more misses warned of net of false alarms (a warning of a met period costs what a
+        warned miss gains)."""
         if self.right != self.naive_right:
             return self.right > self.naive_right
-        return self.warned > self.naive_warned
+        return self.warned - self.false_alarms > self.naive_warned - self.naive_false_alarms
+
+    @property
+    def degenerate(self) -> bool:
+        """Whether always saying the most common status is right at least as often."""
+        return self.right <= self.majority_right
 
 
 def score(trials: Iterable[Trial]) -> list[Row]:
@@ -82,6 +91,9 @@ def score(trials: Iterable[Trial]) -> list[Row]:
         missed = [t for t in group if t.actual != MET]
         met = [t for t in group if t.actual == MET]
         warned = [t for t in missed if t.predicted != MET]
+        counts = defaultdict(int)
+        for t in group:
+            counts[t.actual] += 1
         naive_warned = [t for t in missed if t.naive != MET]
         rows.append(
             Row(
@@ -96,6 +108,7 @@ def score(trials: Iterable[Trial]) -> list[Row]:
                 naive_warned=len(naive_warned),
                 false_alarms=sum(t.predicted != MET for t in met),
                 naive_false_alarms=sum(t.naive != MET for t in met),
+                majority_right=max(counts.values()),
             )
         )
     return rows
@@ -111,14 +124,15 @@ def markdown(rows: list[Row], title: str = "") -> str:
     lines = [f"### {title}", ""] if title else []
     lines += [
         "| kind | at | periods | missed | right (forecast) | right (current value) "
-        "| band coverage | misses warned (forecast / current) "
+        "| right (majority class) | band coverage | misses warned (forecast / current) "
         "| false alarms (forecast / current) |",
-        "| --- | ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: |",
+        "| --- | ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: |",
     ]
     for r in rows:
         lines.append(
             f"| {r.kind} | {r.checkpoint:.0%} | {r.periods} | {r.missed} "
             f"| {r.right} ({r.accuracy:.0%}) | {r.naive_right} ({r.naive_accuracy:.0%}) "
+            f"| {r.majority_right} ({r.majority_right / r.periods:.0%}) "
             f"| {r.covered} ({r.coverage:.0%}) | {r.warned} / {r.naive_warned} "
             f"| {r.false_alarms} / {r.naive_false_alarms} |"
         )
@@ -128,7 +142,14 @@ def markdown(rows: list[Row], title: str = "") -> str:
             lines.append(
                 f"- {r.kind} at {r.checkpoint:.0%}: the forecast does no better than the "
                 f"current value ({r.right} right against {r.naive_right}, "
-                f"{r.warned} misses warned of against {r.naive_warned})."
+                f"{r.warned} misses warned of against {r.naive_warned}, "
+                f"{r.false_alarms} false alarms against {r.naive_false_alarms})."
+            )
+        if r.degenerate:
+            lines.append(
+                f"- {r.kind} at {r.checkpoint:.0%}: degenerate: always saying the most common "
+                f"status is right {r.majority_right} times, the forecast {r.right}; its "
+                "accuracy tells nothing here."
             )
     return "\n".join(lines).rstrip() + "\n"
 

@@ -49,6 +49,7 @@ __all__ = [
     "Observation",
     "forecast",
     "hour_of_week_profile",
+    "hour_of_week_profile_of",
     "naive_status",
     "weighted_seconds",
 ]
@@ -68,6 +69,14 @@ SEASON_MIN_DAYS = 28
 SEASON_MIN_EVENTS = 20
 # Half an event's worth of pseudo-evidence: a period with no event yet still has a band.
 _JEFFREYS = 0.5
+# No forecast is ever certain: a chance is kept within [1 - CAP, CAP], so one odd sample
+# or a quiet start cannot claim 100 %.
+CAP = 0.99
+# Measured values: the samples' spread is never taken as less than this share of their
+# mean (one sample, or equal samples, have no spread of their own to go on), and fewer
+# than MIN_SAMPLES samples never alert (``Forecast.details["samples"]``).
+MEAN_SD_SHARE = 0.1
+MIN_SAMPLES = 2
 
 
 @dataclass(frozen=True)
@@ -89,6 +98,10 @@ class Observation:
     # How much worse the hours still to come usually go than the hours seen (1.0: no
     # seasonal profile): weighted remaining / remaining over weighted elapsed / elapsed.
     season_factor: float = 1.0
+    # How much worse the hours still to come usually go than the average hour (1.0: no
+    # profile): weighted remaining / remaining. History's rate is an average over whole
+    # periods, so it is scaled by this, not by ``season_factor``.
+    season_left: float = 1.0
 
 
 @dataclass(frozen=True)
@@ -179,14 +192,23 @@ def forecast(obs: Observation, goal: Goal, history: History | None = None) -> Fo
     current_rate = obs.bad / total if total > 0 else 0.0
     if total <= 0:
         w = 0.0
-    rate = w * current_rate + (1 - w) * (fmean(rates) if has_history else 0.0)
     if obs.kind != MEAN:
-        rate *= obs.season_factor
+        rate = w * current_rate * obs.season_factor + (1 - w) * (
+            fmean(rates) * obs.season_left if has_history else 0.0
+        )
+    else:
+        rate = w * current_rate + (1 - w) * (fmean(rates) if has_history else 0.0)
 
     # Variance of the bad amount still to come.
     if obs.kind == MEAN:
         future_bad = rate * future_total
-        spread = obs.sample_variance or (pvariance(rates) if len(rates) > 1 else 0.0)
+        # One sample, or equal ones, say nothing of the spread: the floor is the spread of
+        # earlier periods' means or a share of the mean, whichever is larger.
+        spread = max(
+            obs.sample_variance if total >= MIN_SAMPLES else 0.0,
+            pvariance(rates) if len(rates) > 1 else 0.0,
+            (MEAN_SD_SHARE * abs(rate)) ** 2,
+        )
         var = future_total * spread
         if total > 0:
             var += (w * future_total) ** 2 * spread / total
@@ -196,7 +218,11 @@ def forecast(obs: Observation, goal: Goal, history: History | None = None) -> Fo
         size = 1.0
         if obs.sized_events:
             sizes = [s for s in history.sizes if s > 0]
-            size = obs.bad / obs.events if obs.events else (fmean(sizes) if sizes else 600.0)
+            # An outage counted 0 s so far says nothing of how long outages last.
+            if obs.events and obs.bad > 0:
+                size = obs.bad / obs.events
+            else:
+                size = fmean(sizes) if sizes else 600.0
         noise = 2 * size if obs.sized_events else 1.0
         future_bad = rate * future_total
         # The event noise of what is still to come, at no less than half an event's rate.
@@ -243,8 +269,8 @@ def forecast(obs: Observation, goal: Goal, history: History | None = None) -> Fo
         below = NormalDist(future_bad, sd).cdf(limit_bad)
         return 1 - below if worse_is_more_bad else below
 
-    missed = chance_beyond(goal.target)
-    breached = min(chance_beyond(goal.threshold), missed)
+    missed = min(max(chance_beyond(goal.target), 1 - CAP), CAP)
+    breached = min(max(chance_beyond(goal.threshold), 1 - CAP), missed)
     return Forecast(
         value=point,
         low=low,
@@ -253,9 +279,10 @@ def forecast(obs: Observation, goal: Goal, history: History | None = None) -> Fo
         chance_missed=missed,
         chance_breached=breached,
         progress=progress,
-        seasonal=obs.season_factor != 1.0,
+        seasonal=obs.season_factor != 1.0 or obs.season_left != 1.0,
         details={
             "history": len(rates),
+            "samples": int(obs.total) if obs.kind == MEAN else None,
             "rate": rate,
             "current_rate": current_rate,
             "weight": w,
@@ -301,16 +328,32 @@ def hour_of_week_profile(
     hour's habit from chance. Each hour is shrunk toward the average by one average hour's
     worth of pseudo-evidence, so a quiet hour is not forecast as never failing."""
     tz = ZoneInfo(zone)
+    slots: dict[tuple[int, int], list[float]] = {}
+    for moment, amount in events:
+        local = moment.astimezone(tz)
+        slot = slots.setdefault((local.weekday(), local.hour), [0.0, 0])
+        slot[0] += amount
+        slot[1] += 1
+    return hour_of_week_profile_of(
+        [(day, hour, amount, n) for (day, hour), (amount, n) in slots.items()], exposure, zone
+    )
+
+
+def hour_of_week_profile_of(
+    slots: Iterable[tuple[int, int, float, int]], exposure: Iterable[Interval], zone: str
+) -> list[float] | None:
+    """``hour_of_week_profile`` from events already summed per local hour of the week:
+    (weekday 0-6, hour, amount, count), as the database groups them."""
+    tz = ZoneInfo(zone)
     seconds = [0.0] * 168
     for a, b in exposure:
         for slot, length in _hour_slots(a, b, tz):
             seconds[slot] += length
     amounts = [0.0] * 168
     count = 0
-    for moment, amount in events:
-        local = moment.astimezone(tz)
-        amounts[local.weekday() * 24 + local.hour] += amount
-        count += 1
+    for day, hour, amount, n in slots:
+        amounts[day * 24 + hour] += amount
+        count += n
     exposed = sum(seconds)
     if exposed < SEASON_MIN_DAYS * 86400 or count < SEASON_MIN_EVENTS:
         return None

@@ -254,5 +254,31 @@ def recipients(agreement: Agreement, level: str) -> list[User | str]:
     if contacts:
         return [c.user if c.user_id else c.email for c in contacts]
     if level in FORECAST_MATRIX:
-        return recipients(agreement, FORECAST_MATRIX[level])
+        return provider_side(agreement, recipients(agreement, FORECAST_MATRIX[level]))
     return default_recipients(agreement, level)
+
+
+def provider_side(agreement: Agreement, people: list[User | str]) -> list[User | str]:
+    """``people`` without the customer's side: its users, and addresses that are a customer
+    user's or a customer signatory's. A forecast is the provider's early warning; the
+    customer hears of what happens, not of what might (docs/forecasts.md)."""
+    customer = agreement.customer_id
+    theirs = {
+        email.lower()
+        for email in User.objects.filter(organisation_id=customer).values_list("email", flat=True)
+        if email
+    }
+    theirs |= {
+        email.lower()
+        for email in agreement.signatories.filter(side="customer").values_list("email", flat=True)
+        if email
+    }
+    kept: list[User | str] = []
+    for person in people:
+        if isinstance(person, User):
+            if person.organisation_id == customer or person.is_customer:
+                continue
+        elif person.lower() in theirs:
+            continue
+        kept.append(person)
+    return kept

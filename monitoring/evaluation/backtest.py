@@ -10,7 +10,7 @@ moment and the closed periods before it), beside "the current value" at the same
 from __future__ import annotations
 
 from collections.abc import Iterable
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from datetime import datetime, timedelta
 from functools import partial
 
@@ -20,7 +20,7 @@ from monitoring.compliance import backtest
 from monitoring.compliance import forecast as fc
 from monitoring.compliance.states import BREACHED, MET, MISSED_TARGET
 from monitoring.evaluation import forecasts
-from monitoring.evaluation.periods import measure
+from monitoring.evaluation.measure import measure
 from monitoring.models import PeriodResult
 
 VERDICTS = (MET, MISSED_TARGET, BREACHED)
@@ -63,11 +63,17 @@ def run_backtest(
         target = next((t for t in terms.targets if t.key == row.target_key), None)
         if target is None or forecasts.kind_of(target) is None:
             continue
+        if row.version_id != terms.version_id:
+            # Judged by other terms than those in force now: today's target would misjudge it.
+            continue
         service_ids = _service_ids(terms.services, target.service)
         period = (row.period_start, row.period_end)
         history, profile = forecasts.history_of(agreement, target, service_ids, period[0])
 
-        at = partial(_made_at, agreement, terms, target, service_ids, period, history, profile)
+        goal = _goal_of(row)
+        at = partial(
+            _made_at, agreement, terms, target, service_ids, period, history, profile, goal
+        )
 
         kind = forecasts.target_kind_label(target)
         for share in checkpoints:
@@ -101,6 +107,7 @@ def _made_at(
     period: tuple[datetime, datetime],
     history: fc.History,
     profile: list[float] | None,
+    goal: tuple[float, float] | None,
     moment: datetime,
 ) -> tuple[fc.Forecast, str, bool] | None:
     """The forecast, the current value's status and whether the forecast would alert
@@ -110,11 +117,18 @@ def _made_at(
     )
     if seen is None:
         return None
-    made = fc.forecast(seen.observation, seen.goal, history)
+    judged = seen.goal
+    if goal is not None:
+        judged = replace(seen.goal, target=goal[0], threshold=goal[1])
+    made = fc.forecast(seen.observation, judged, history)
     if made is None:
         return None
-    naive = fc.naive_status(seen.observation, seen.goal) or MET
-    stored = {"predicted": made.predicted, "confidence": made.confidence}
+    naive = fc.naive_status(seen.observation, judged) or MET
+    stored = {
+        "predicted": made.predicted,
+        "confidence": made.confidence,
+        "samples": made.details.get("samples"),
+    }
     return made, naive, forecasts.alert_level(stored, seen.verdict) is not None
 
 
@@ -139,6 +153,14 @@ def _first_warnings(kind: str, row: PeriodResult, at, step: timedelta) -> backte
                 naive_first = left
         moment += step
     return backtest.Lead(kind, row.status, first, naive_first, alerted) if seen else None
+
+
+def _goal_of(row: PeriodResult) -> tuple[float, float] | None:
+    """The target and threshold the period was judged by (``None`` for a row stored
+    before they were kept)."""
+    if row.goal_target is None or row.goal_threshold is None:
+        return None
+    return float(row.goal_target), float(row.goal_threshold)
 
 
 def _service_ids(names: Iterable[str], service: str) -> list[int]:

@@ -40,7 +40,8 @@ from monitoring.compliance.burn import (
 from monitoring.compliance.intervals import intersect, total_seconds
 from monitoring.compliance.states import BREACHED, MISSED_TARGET
 from monitoring.evaluation.burn_alerts import alert_row, insert_alerts
-from monitoring.evaluation.periods import MONTHS_IN, _silence_applied, _term_bounds
+from monitoring.evaluation.measure import MONTHS_IN, silence_applied
+from monitoring.evaluation.tickets import term_bounds
 from monitoring.format import duration
 from monitoring.models import (
     Alert,
@@ -151,9 +152,9 @@ def burn_report(
     target without a budget that burns (experience, performance, recovery targets). Spend
     after ``last`` (the previous computation) is searched for rules that fired then."""
     agreement: Agreement = row.agreement
-    # Clipped to the agreement's term, as the period's verdict is (``periods.measure``):
+    # Clipped to the agreement's term, as the period's verdict is (``measure.measure``):
     # time before the term starts or after it ends is no service time of this agreement.
-    term_start, term_end = _term_bounds(terms, target.zone)
+    term_start, term_end = term_bounds(terms, target.zone)
     period = (
         max(row.period_start, term_start),
         min(row.period_end, term_end) if term_end else row.period_end,
@@ -185,7 +186,7 @@ def burn_report(
                 ).values_list("starts_at", "ends_at")
             )
             cap = terms.maintenance_max_minutes * 60 * MONTHS_IN.get(target.period, 1)
-        found, unmeasured, _silent = _silence_applied(
+        found, unmeasured, _silent = silence_applied(
             outages, service_ids, period, now, agreement.customer_id
         )
         counted = counted_time(service, maintenance, cap, unmeasured)

@@ -14,11 +14,13 @@ from __future__ import annotations
 
 from collections.abc import Callable
 from dataclasses import dataclass
-from datetime import datetime
+from datetime import datetime, timedelta
 from statistics import pvariance
+from zoneinfo import ZoneInfo
 
 from django.conf import settings
-from django.db.models import Q
+from django.db.models import Count, DateTimeField, F, Q, Sum, Value
+from django.db.models.functions import ExtractHour, ExtractIsoWeekDay, Least
 
 from agreements.models import Agreement
 from agreements.terms import MeasuredTarget, MeasuredTerms
@@ -33,6 +35,9 @@ from monitoring.models.ownership import counted_for
 
 # Earlier periods a forecast learns from (a year of months, four years of quarters).
 HISTORY_PERIODS = 12
+# The open period's details keep what ``history_of`` found under this key: it changes only
+# when a period closes, so it is read once per period, not at every evaluation.
+HISTORY_KEY = "forecast_history"
 LEVEL_OF = {fc.PREDICTED_MISS: Level.PREDICTED_MISS, fc.PREDICTED_BREACH: Level.PREDICTED_BREACH}
 # The crossing (``Verdict.crossings``) of the level each prediction is about.
 CROSSING_OF = {Level.PREDICTED_MISS: MISSED_TARGET, Level.PREDICTED_BREACH: BREACHED}
@@ -65,7 +70,7 @@ def target_kind_label(target: MeasuredTarget) -> str:
     return "measured value"
 
 
-# monitoring.evaluation.periods.measure: (agreement, terms, target, service ids, window,
+# monitoring.evaluation.measure.measure: (agreement, terms, target, service ids, window,
 # now, closed) -> (verdict, unit, goal).
 Measure = Callable[..., tuple[Verdict, str, Goal]]
 
@@ -92,7 +97,7 @@ def observe(
 ) -> Seen | None:
     """What ``period`` showed at ``at``, for a forecast; ``None`` when its kind has none or
     nothing was measured. ``measure`` is the evaluation's own
-    (``monitoring.evaluation.periods.measure``, passed in: that module calls this one);
+    (``monitoring.evaluation.measure.measure``, passed in: that module calls this one);
     ``known`` is its verdict at ``at`` when the caller has just measured it (the live
     evaluation), so it is not measured twice."""
     kind = kind_of(target)
@@ -128,13 +133,18 @@ def observe(
             elapsed=elapsed,
             remaining=remaining,
             sized_events=True,
-            season_factor=_season_factor(calendar, period, at, profile, target.zone),
+            **_season(calendar, period, at, profile, target.zone),
         )
         return Seen(obs, verdict, goal)
     window = (start, at)
     verdict, goal = known or _measured(measure, agreement, terms, target, service_ids, window, at)
-    elapsed = calendar.business_seconds(start, at)
-    remaining = calendar.business_seconds(at, end)
+    if kind == fc.COUNT:
+        # Every error counts, in service hours or not (``measure``): calendar time.
+        elapsed = (at - start).total_seconds()
+        remaining = (end - at).total_seconds()
+    else:
+        elapsed = calendar.business_seconds(start, at)
+        remaining = calendar.business_seconds(at, end)
     d = verdict.details
     if target.is_ticket_timer:
         met, missed = d.get("met", 0), d.get("missed", 0)
@@ -143,8 +153,8 @@ def observe(
         if verdict.value is None:
             return None
         count = int(verdict.value)
-        factor = _season_factor(calendar, period, at, profile, target.zone)
-        obs = fc.Observation(fc.COUNT, count, 0, count, elapsed, remaining, season_factor=factor)
+        season = _season(None, period, at, profile, target.zone)
+        obs = fc.Observation(fc.COUNT, count, 0, count, elapsed, remaining, **season)
     else:
         samples = _samples(agreement, target, service_ids, (start, at))
         if not samples:
@@ -157,8 +167,11 @@ def observe(
 
 
 def _measured(measure: Measure, agreement, terms, target, service_ids, window, at):
-    """The verdict and goal of ``window`` at ``at``, as the evaluation measures it."""
-    verdict, _unit, goal = measure(agreement, terms, target, service_ids, window, at, False)
+    """The verdict and goal of ``window`` at ``at``, as the evaluation measures it with
+    only what was known at ``at`` (``as_of``: no later outage, end or announcement)."""
+    verdict, _unit, goal = measure(
+        agreement, terms, target, service_ids, window, at, False, as_of=at
+    )
     return verdict, goal
 
 
@@ -179,19 +192,28 @@ def _samples(
     return list(values.values_list("value", flat=True))
 
 
-def _season_factor(calendar, period, at, profile, zone) -> float:
-    """How much worse the rest of the period's service time usually goes than what was
-    seen (``hour_of_week_profile``); 1.0 without a profile."""
+def _season(calendar, period, at, profile, zone) -> dict[str, float]:
+    """How much worse the rest of the period usually goes than what was seen
+    (``season_factor``) and than the average hour (``season_left``), from the profile
+    (``hour_of_week_profile``); 1.0 each without one. ``calendar`` ``None``: every hour
+    counts (error counts)."""
     if profile is None:
-        return 1.0
+        return {}
     start, end = period
-    seen = merge_intervals(calendar.intervals(start, at)) if at > start else []
-    left = merge_intervals(calendar.intervals(at, end)) if end > at else []
-    if not seen or not left:
-        return 1.0
-    seen_w = fc.weighted_seconds(seen, profile, zone) / total_seconds(seen)
+
+    def hours(a, b):
+        if b <= a:
+            return []
+        return merge_intervals(calendar.intervals(a, b)) if calendar is not None else [(a, b)]
+
+    seen, left = hours(start, at), hours(at, end)
+    if not left:
+        return {}
     left_w = fc.weighted_seconds(left, profile, zone) / total_seconds(left)
-    return left_w / seen_w if seen_w > 0 else 1.0
+    if not seen:
+        return {"season_left": left_w}
+    seen_w = fc.weighted_seconds(seen, profile, zone) / total_seconds(seen)
+    return {"season_factor": left_w / seen_w if seen_w > 0 else 1.0, "season_left": left_w}
 
 
 def history_of(
@@ -230,8 +252,10 @@ def history_of(
             if d.get("counted_seconds"):
                 rates.append(d.get("down_seconds", 0.0) / d["counted_seconds"])
         elif target.data_source == "errors":
-            if service:
-                rates.append(row["value"] / service)
+            # Errors per calendar second: every error counts (``measure``).
+            length = (row["period_end"] - row["period_start"]).total_seconds()
+            if length:
+                rates.append(row["value"] / length)
         else:
             rates.append(row["value"])
             if service and d.get("samples"):
@@ -239,30 +263,52 @@ def history_of(
     first = min(row["period_start"] for row in rows)
     last = max(row["period_end"] for row in rows)
     counted = counted_for(agreement.customer_id)
-    events: list[tuple[datetime, float]] = []
+    slots: list[tuple[int, int, float, int]] = []
     if target.metric == "availability" and not target.is_ticket_timer:
-        for a, b in Outage.objects.filter(
+        outages = Outage.objects.filter(
             counted,
             service_id__in=service_ids,
             started_at__gte=first,
             started_at__lt=last,
             ended_at__isnull=False,
-        ).values_list("started_at", "ended_at"):
-            length = (min(b, last) - a).total_seconds()
-            events.append((a, length))
-            sizes.append(length)
+        )
+        length = Least(F("ended_at"), Value(last, output_field=DateTimeField())) - F("started_at")
+        slots = _hour_counts(outages, "started_at", target.zone, Sum(length))
+        count = sum(n for *_, n in slots)
+        if count:
+            sizes.append(sum(amount for _, _, amount, _ in slots) / count)
+        exposure = merge_intervals(calendar.intervals(first, last))
     elif target.data_source == "errors":
         errors = ErrorEvent.objects.filter(
             counted, service_id__in=service_ids, occurred_at__gte=first, occurred_at__lt=last
         )
         if target.error_category:
             errors = errors.filter(category=target.error_category)
-        events = [(moment, 1.0) for moment in errors.values_list("occurred_at", flat=True)]
+        slots = _hour_counts(errors, "occurred_at", target.zone, None)
+        exposure = [(first, last)]  # every error counts, in service hours or not
     profile = None
-    if events:
-        exposure = merge_intervals(calendar.intervals(first, last))
-        profile = fc.hour_of_week_profile(events, exposure, target.zone)
+    if slots:
+        profile = fc.hour_of_week_profile_of(slots, exposure, target.zone)
     return fc.History(rates, volumes, sizes), profile
+
+
+def _hour_counts(rows, moment: str, zone: str, amount) -> list[tuple[int, int, float, int]]:
+    """(weekday 0-6, hour, amount, count) of ``rows`` by the local hour of ``moment``,
+    summed in PostgreSQL (``amount`` ``None``: one per row)."""
+    tz = ZoneInfo(zone)
+    grouped = (
+        rows.order_by()
+        .annotate(dow=ExtractIsoWeekDay(moment, tzinfo=tz), hour=ExtractHour(moment, tzinfo=tz))
+        .values("dow", "hour")
+        .annotate(n=Count("pk"), **({"amount": amount} if amount is not None else {}))
+    )
+    found = []
+    for row in grouped:
+        value = row.get("amount", row["n"])
+        if isinstance(value, timedelta):
+            value = value.total_seconds()
+        found.append((row["dow"] - 1, row["hour"], float(value or 0.0), row["n"]))
+    return found
 
 
 def forecast_period(
@@ -274,17 +320,38 @@ def forecast_period(
     at: datetime,
     measure: Measure,
     known: tuple[Verdict, Goal] | None = None,
-) -> tuple[fc.Forecast, Seen] | None:
+    stored: dict | None = None,
+) -> tuple[fc.Forecast, Seen, dict] | None:
     """The forecast of ``period``'s end as seen at ``at``, from its history up to its start
-    (``known``: see ``observe``)."""
+    (``known``: see ``observe``), and that history as kept in the details (``HISTORY_KEY``;
+    ``stored``: as kept before, reused when it is of the same terms)."""
     if kind_of(target) is None:
         return None
-    history, profile = history_of(agreement, target, service_ids, period[0])
+    version = terms.version_id
+    if stored and stored.get("version") == version:
+        kept = stored
+    else:
+        kept = {
+            "version": version,
+            **history_as_details(*history_of(agreement, target, service_ids, period[0])),
+        }
+    history = fc.History(kept["rates"], kept["volumes"], kept["sizes"])
+    profile = kept["profile"]
     seen = observe(agreement, terms, target, service_ids, period, at, measure, profile, known)
     if seen is None:
         return None
     made = fc.forecast(seen.observation, seen.goal, history)
-    return (made, seen) if made is not None else None
+    return (made, seen, kept) if made is not None else None
+
+
+def history_as_details(history: fc.History, profile: list[float] | None) -> dict:
+    """``history_of``'s answer as JSON for the period's details."""
+    return {
+        "rates": list(history.rates),
+        "volumes": list(history.volumes),
+        "sizes": list(history.sizes),
+        "profile": profile,
+    }
 
 
 def as_details(made: fc.Forecast, now: datetime, previous: dict | None, unit: str) -> dict:
@@ -309,6 +376,7 @@ def as_details(made: fc.Forecast, now: datetime, previous: dict | None, unit: st
         "progress": made.progress,
         "seasonal": made.seasonal,
         "history_periods": made.details.get("history", 0),
+        "samples": made.details.get("samples"),
         "made_at": now.isoformat(),
         "crossed": crossed,
     }
@@ -337,15 +405,24 @@ def forecast_text(made: dict, goal: Goal) -> str:
 def alert_level(made: dict, verdict: Verdict) -> str | None:
     """The predicted level a stored forecast alerts about, or ``None``.
 
-    Only while the period has not missed yet (a miss that happened is alerted as such), only
+    "Predicted to miss" only while the period has not missed yet, "predicted to breach"
+    only while it has not breached (a level that happened is alerted as such); a measured
+    value only from ``MIN_SAMPLES`` samples on; only
     at ``SLA_FORECAST_ALERT_CONFIDENCE`` or more (a coin toss wakes nobody), and not when
     an open outage already has the moment of that very level scheduled
     (``Verdict.crossings``): the deadline loop raises the real level then, if the outage
     goes on."""
-    if verdict.status not in (MET, AT_RISK):
-        return None
     level = LEVEL_OF.get(made["predicted"])
     if level is None or made["confidence"] < settings.SLA_FORECAST_ALERT_CONFIDENCE:
+        return None
+    # Each level only while it has not happened: a period that already missed may still
+    # be predicted to breach.
+    if level == Level.PREDICTED_MISS and verdict.status not in (MET, AT_RISK):
+        return None
+    if verdict.status == BREACHED:
+        return None
+    samples = made.get("samples")
+    if samples is not None and samples < fc.MIN_SAMPLES:
         return None
     if CROSSING_OF[level] in verdict.crossings:
         return None

@@ -12,52 +12,34 @@ from __future__ import annotations
 
 from collections.abc import Iterable
 from datetime import datetime, timedelta
-from typing import Protocol
-from zoneinfo import ZoneInfo
 
 from django.db import transaction
-from django.db.models import Count, F, Max, Q, Value
+from django.db.models import F, Max, Value
 from django.db.models.functions import Least
 from django.utils import timezone
 
 from agreements.models import Agreement, Service
 from agreements.terms import MONITORED_STATES, MeasuredTarget, MeasuredTerms, measured_terms
-from monitoring import staleness
 from monitoring.budget import next_crossing
 from monitoring.compliance.burn import spend_key, spends
 from monitoring.compliance.periods import periods_between
-from monitoring.compliance.states import AT_RISK, BREACHED, MISSED_TARGET, NO_DATA
 from monitoring.compliance.verdicts import (
     Goal,
     Verdict,
-    availability_verdict,
-    count_verdict,
-    recovery_verdict,
-    ticket_share_verdict,
-    value_verdict,
 )
 from monitoring.evaluation import alert_emails, budgets, forecasts
 from monitoring.evaluation.burn_alerts import close_burn
+from monitoring.evaluation.measure import measure
 from monitoring.evaluation.period_breaches import record_outcome
 from monitoring.evaluation.tickets import term_bounds
-from monitoring.experience.measure import closes_at, experience_period
+from monitoring.experience.measure import closes_at
 from monitoring.models import (
-    ContinuityIncident,
-    ErrorEvent,
-    MaintenanceWindow,
-    Measurement,
-    Outage,
     PeriodResult,
-    TicketTimer,
-    UptimeCheck,
 )
-from monitoring.models.ownership import counted_for
-from monitoring.silence import clip_open_outages
 
 # A first evaluation of an agreement that took effect long ago fills in at most this many
 # periods per target (ten years of months); older ones are out of any report's reach.
 MAX_BACKFILL_PERIODS = 120
-MONTHS_IN = {"month": 1, "quarter": 3, "year": 12}
 
 
 def evaluate_periods(now: datetime | None, agreement_ids: Iterable[int] | None = None) -> int:
@@ -90,14 +72,17 @@ def evaluate_periods_from(now: datetime | None, after: int, limit: int) -> tuple
     return count, (agreements[-1].pk if more else None)
 
 
-def evaluate_agreement_periods(agreement: Agreement, now: datetime | None = None) -> int:
+def evaluate_agreement_periods(
+    agreement: Agreement, now: datetime | None = None, forecast: bool = True
+) -> int:
     """Recompute the open periods of one agreement and close those that have ended.
 
     ``now`` is never older than the agreement's latest evaluation: a run that took its
     clock before waiting for the lock (a slice of a periodic pass, a long task) would
     otherwise undo what the deadline loop did in between at its crossing moment, closing
     a breach before it opened and telling its people so. ``None`` reads the clock once
-    the lock is held."""
+    the lock is held. ``forecast`` ``False`` (the deadline loop's tick) keeps each open
+    period's stored forecast instead of making it again."""
     terms = measured_terms(agreement)
     if terms is None:
         return 0
@@ -131,7 +116,14 @@ def evaluate_agreement_periods(agreement: Agreement, now: datetime | None = None
         count = 0
         for target in terms.targets:
             count += _evaluate_target(
-                agreement, terms, target, services, last_closed.get(target.key), now, previous
+                agreement,
+                terms,
+                target,
+                services,
+                last_closed.get(target.key),
+                now,
+                previous,
+                forecast,
             )
         alert_emails.deliver_new_alerts(now)
     return count
@@ -165,6 +157,7 @@ def _evaluate_target(
     closed_until: datetime | None,
     now: datetime,
     previous: dict[tuple[str, datetime], dict],
+    forecast: bool = True,
 ) -> int:
     term_start, term_end = term_bounds(terms, target.zone)
     first = max(term_start, closed_until) if closed_until else term_start
@@ -197,10 +190,9 @@ def _evaluate_target(
                 service_ids,
                 (start, end),
                 window,
-                verdict,
-                unit,
-                goal,
+                (verdict, unit, goal),
                 now,
+                forecast,
             )
         burn = _closing_burn(agreement, target, start, now) if closed else None
         row = _store(
@@ -222,40 +214,6 @@ def _evaluate_target(
     return len(periods)
 
 
-class TicketCounts(Protocol):
-    """``(met, missed, pending, pending_at_risk)`` of a ticket target over a window."""
-
-    def __call__(
-        self,
-        agreement: Agreement,
-        target: MeasuredTarget,
-        window: tuple[datetime, datetime],
-        closed: bool,
-    ) -> tuple[int, int, int, int]: ...
-
-
-def stored_ticket_counts(
-    agreement: Agreement,
-    target: MeasuredTarget,
-    window: tuple[datetime, datetime],
-    closed: bool,
-) -> tuple[int, int, int, int]:
-    """The tickets decided in ``window`` (met, missed) and, while the period is open, those
-    still pending (open, at risk), from the timers the ticket evaluation stored."""
-    start, end = window
-    timers = TicketTimer.objects.filter(agreement=agreement, target_key=target.key)
-    decided = timers.filter(decided_at__gte=start, decided_at__lt=end).aggregate(
-        met=Count("pk", filter=Q(state="met")),
-        missed=Count("pk", filter=Q(state__in=[MISSED_TARGET, BREACHED])),
-    )
-    pending = {"open": 0, "at_risk": 0}
-    if not closed:
-        pending = timers.filter(decided_at__isnull=True, stopped_at__isnull=True).aggregate(
-            open=Count("pk"), at_risk=Count("pk", filter=Q(state=AT_RISK))
-        )
-    return decided["met"], decided["missed"], pending["open"], pending["at_risk"]
-
-
 def _forecast_into(
     agreement: Agreement,
     terms: MeasuredTerms,
@@ -263,17 +221,19 @@ def _forecast_into(
     service_ids: list[int],
     period: tuple[datetime, datetime],
     window: tuple[datetime, datetime],
-    verdict: Verdict,
-    unit: str,
-    goal: Goal,
+    measured: tuple[Verdict, str, Goal],
     now: datetime,
+    make: bool = True,
 ) -> None:
     """Put the open period's forecast (``monitoring.evaluation.forecasts``) into its
-    details, keeping the moments it first crossed into a predicted level."""
-    made = forecasts.forecast_period(
-        agreement, terms, target, service_ids, window, now, measure, (verdict, goal)
-    )
-    if made is None:
+    details, keeping the moments it first crossed into a predicted level.
+
+    The period's stored details are read once: they hold the moments crossed and the
+    history the forecast learns from (``forecasts.HISTORY_KEY``), computed once per period
+    (earlier periods are closed and frozen). ``make`` ``False`` carries both over as
+    stored (the deadline loop's tick)."""
+    verdict, unit, goal = measured
+    if forecasts.kind_of(target) is None:
         return
     previous = (
         PeriodResult.objects.filter(
@@ -281,9 +241,27 @@ def _forecast_into(
         )
         .values_list("details", flat=True)
         .first()
+    ) or {}
+    if not make:
+        for key in ("forecast", forecasts.HISTORY_KEY):
+            if key in previous:
+                verdict.details[key] = previous[key]
+        return
+    made = forecasts.forecast_period(
+        agreement,
+        terms,
+        target,
+        service_ids,
+        window,
+        now,
+        measure,
+        (verdict, goal),
+        previous.get(forecasts.HISTORY_KEY),
     )
-    before = (previous or {}).get("forecast")
-    verdict.details["forecast"] = forecasts.as_details(made[0], now, before, unit)
+    if made is None:
+        return
+    verdict.details[forecasts.HISTORY_KEY] = made[2]
+    verdict.details["forecast"] = forecasts.as_details(made[0], now, previous.get("forecast"), unit)
 
 
 def _closing_burn(
@@ -295,202 +273,6 @@ def _closing_burn(
         agreement=agreement, target_key=target.key, period_start=start, closed_at__isnull=True
     ).first()
     return close_burn(row, now, target.zone) if row is not None else None
-
-
-def _goal(target: MeasuredTarget) -> Goal:
-    return Goal(
-        float(target.target_value),
-        float(target.threshold_value),
-        target.higher_is_better,
-        float(target.warning_percent),
-    )
-
-
-def measure(
-    agreement: Agreement,
-    terms: MeasuredTerms,
-    target: MeasuredTarget,
-    service_ids: list[int],
-    window: tuple[datetime, datetime],
-    now: datetime,
-    closed: bool,
-    ticket_counts: TicketCounts | None = None,
-    previous: dict | None = None,
-) -> tuple[Verdict, str, Goal]:
-    """The verdict of one target over ``window``, with the unit of its value and its goal
-    (``previous``: the period's details at its last evaluation, for the budget's moments).
-
-    Only data of the sources that count for the agreement's customer is read (its own and
-    the provider's shared ones, ``monitoring.models.ownership``): another customer's feed about a
-    shared service changes none of this agreement's figures.
-
-    ``ticket_counts`` says how a ticket target's tickets are counted; by default from the
-    stored timers of the version in force (``stored_ticket_counts``). A replay of proposed
-    terms on history passes timers computed with the proposed target instead, so every
-    other input and the verdict itself come from this one function."""
-    start, end = window
-    counted = counted_for(agreement.customer_id)
-    if target.is_ticket_timer:
-        goal_target = float(target.compliance_target or 100)
-        goal = Goal(
-            goal_target,
-            float(target.compliance_threshold or goal_target),
-            True,
-            float(target.warning_percent),
-        )
-        counts = (ticket_counts or stored_ticket_counts)(agreement, target, window, closed)
-        verdict = ticket_share_verdict(*counts, goal, closed)
-        if ticket_counts is None:
-            # The budget's run-out moments are read from the stored timers; a replay's
-            # timers live in memory only, and a replay shows verdicts, not budgets.
-            misses = TicketTimer.objects.filter(
-                agreement=agreement,
-                target_key=target.key,
-                decided_at__gte=start,
-                decided_at__lt=end,
-                state__in=[MISSED_TARGET, BREACHED],
-            )
-            verdict = budgets.with_ticket_budget(
-                verdict, agreement, target, misses, window, now, goal, closed, previous
-            )
-        return verdict, "percent", goal
-
-    goal = _goal(target)
-    if target.is_experience:  # CSAT, NPS: docs/experience.md
-        verdict = experience_period(agreement.pk, target, service_ids, window, goal, closed)
-        return verdict, target.unit, goal
-    if target.metric == "availability" and target.data_source == "uptime":
-        outages = Outage.objects.filter(
-            Q(ended_at__isnull=True) | Q(ended_at__gt=start),
-            counted,
-            service_id__in=service_ids,
-            started_at__lt=end,
-        ).values_list("started_at", "ended_at", "source_id")
-        maintenance = []
-        cap = None
-        if terms.maintenance_excluded:
-            maintenance = MaintenanceWindow.objects.filter(
-                counted,
-                service_id__in=service_ids,
-                starts_at__lt=end,
-                ends_at__gt=start,
-                announced_at__isnull=False,
-                announced_at__lte=F("starts_at") - timedelta(days=terms.maintenance_notice_days),
-            ).values_list("starts_at", "ends_at")
-            cap = terms.maintenance_max_minutes * 60 * MONTHS_IN.get(target.period, 1)
-        found, unmeasured, silent = _silence_applied(
-            list(outages), service_ids, window, now, agreement.customer_id
-        )
-        if (
-            silent is not None
-            and not silent.counts_as_down
-            and silent.silence.last_evidence < start
-        ):
-            # Nothing in this period was measured: no verdict, no 0 %, no breach.
-            return (
-                _no_data_since(silent.silence.last_evidence, closed, target.zone),
-                "percent",
-                goal,
-            )
-        if not found and not _has_checks(service_ids, window, counted):
-            reason = "No uptime checks or outages were recorded for this period."
-            return Verdict(None, NO_DATA, closed, {"reason": reason}), "percent", goal
-        verdict = availability_verdict(
-            target.calendar, window, now, found, list(maintenance), cap, goal, unmeasured
-        )
-        verdict = budgets.with_availability_budget(verdict, now)
-        if silent is not None:
-            since = silent.silence.last_evidence
-            verdict.details["no_data_since"] = since.isoformat()
-            verdict.details["silence_counts_as_down"] = silent.counts_as_down
-        return verdict, "percent", goal
-    if target.data_source == "errors":
-        events = ErrorEvent.objects.filter(
-            counted, service_id__in=service_ids, occurred_at__gte=start, occurred_at__lt=end
-        )
-        if target.error_category:
-            events = events.filter(category=target.error_category)
-        count = events.count()
-        if (
-            not count
-            and not ErrorEvent.objects.filter(counted, service_id__in=service_ids).exists()
-        ):
-            # Zero errors from a feed that never sent any is not a measurement.
-            reason = "No error events have ever been received for these services."
-            return Verdict(None, NO_DATA, closed, {"reason": reason}), "count", goal
-        return (
-            budgets.with_count_budget(count_verdict(count, goal, closed), events, goal, previous),
-            "count",
-            goal,
-        )
-    if target.data_source == "measurements":
-        values = Measurement.objects.filter(
-            counted, service_id__in=service_ids, measured_at__gte=start, measured_at__lt=end
-        )
-        if target.name:
-            values = values.filter(name=target.name)
-        samples = list(values.order_by("measured_at", "pk").values_list("measured_at", "value"))
-        verdict = value_verdict([value for _, value in samples], goal, closed)
-        return budgets.with_value_budget(verdict, samples, goal, target.unit), target.unit, goal
-    if target.data_source == "incidents":
-        minutes = Goal(
-            target.seconds(target.target_value) / 60,
-            target.seconds(target.threshold_value) / 60,
-            False,
-            float(target.warning_percent),
-        )
-        incidents = ContinuityIncident.objects.filter(
-            counted, service_id__in=service_ids, started_at__gte=start, started_at__lt=end
-        ).values_list("started_at", "recovered_at")
-        return recovery_verdict(list(incidents), min(now, end), minutes, closed), "minutes", minutes
-    reason = f"The portal has no data feed for {target.data_source or target.metric} targets yet."
-    return Verdict(None, NO_DATA, closed, {"reason": reason}), target.unit, goal
-
-
-def _silence_applied(
-    outages: list[tuple[datetime, datetime | None, int | None]],
-    service_ids: list[int],
-    window: tuple[datetime, datetime],
-    now: datetime,
-    customer_id: int,
-) -> tuple[
-    list[tuple[datetime, datetime | None]],
-    list[tuple[datetime, datetime]],
-    staleness.ServiceSilence | None,
-]:
-    """The outages and unmeasured time of a window once stale sources are accounted for
-    (``monitoring.silence``): open outages of stale sources end at the evidence's end, and
-    the services' silence is unmeasured, or down where the source says silence counts so."""
-    upto = min(max(now, window[0]), window[1])
-    silent = staleness.services_silence(service_ids, now, customer_id)
-    if silent is not None and silent.counts_as_down:
-        # The silence runs on as downtime: open outages run on too, and the silence is one
-        # more outage from the moment the data should have come.
-        found = [(a, b) for a, b, _ in outages]
-        if silent.silence.since < upto:
-            found.append((silent.silence.since, None))
-        return found, [], silent
-    moments = staleness.stale_moments((source for _, _, source in outages), now)
-    found = clip_open_outages(outages, moments)
-    unmeasured = []
-    if silent is not None and silent.silence.since < upto:
-        unmeasured = [(max(silent.silence.since, window[0]), upto)]
-    return found, unmeasured, silent
-
-
-def _no_data_since(since: datetime, closed: bool, zone: str) -> Verdict:
-    local = since.astimezone(ZoneInfo(zone))
-    reason = f"No data since {local:%-d %b %Y %H:%M} ({zone}): this period was not measured."
-    details = {"reason": reason, "no_data_since": since.isoformat(), "unmeasured": True}
-    return Verdict(None, NO_DATA, closed, details)
-
-
-def _has_checks(service_ids: list[int], window: tuple[datetime, datetime], counted: Q) -> bool:
-    """Whether any counted uptime check covers the window: without one, 100 % would be a
-    guess (another customer's checks of the service say nothing for this agreement)."""
-    return UptimeCheck.objects.filter(
-        counted, service_id__in=service_ids, checked_at__gte=window[0], checked_at__lt=window[1]
-    ).exists()
 
 
 def _store(

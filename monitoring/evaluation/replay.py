@@ -2,7 +2,7 @@
 verdicts over past periods, for terms that are not (yet) in force.
 
 Nothing here computes a figure of its own. Every period goes through
-``monitoring.evaluation.periods.measure`` (the function the period evaluation stores its
+``monitoring.evaluation.measure.measure`` (the function the period evaluation stores its
 results from), so outages, maintenance, silence, error events, measurements and incidents
 are read exactly as for the agreement in force. The one input that depends on the terms
 themselves is a ticket target's timers: the stored ones were computed with the targets in
@@ -36,7 +36,8 @@ from monitoring.compliance.periods import period_bounds
 from monitoring.compliance.states import BREACHED, MET, MISSED_TARGET
 from monitoring.compliance.timers import TimerResult, ticket_timer
 from monitoring.compliance.verdicts import Goal, Verdict
-from monitoring.evaluation.periods import measure, term_window
+from monitoring.evaluation.measure import measure
+from monitoring.evaluation.periods import term_window
 from monitoring.evaluation.tickets import (
     TicketFacts,
     resolution_history,
@@ -187,7 +188,7 @@ class ProposedTimers:
         window: tuple[datetime, datetime],
         closed: bool,
     ) -> tuple[int, int, int, int]:
-        """Like ``periods.stored_ticket_counts``, from the timers computed here."""
+        """Like ``measure.stored_ticket_counts``, from the timers computed here."""
         start, end = window
         met = missed = pending = at_risk = 0
         for timer in self.timers(target):

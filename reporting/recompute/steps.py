@@ -21,7 +21,8 @@ from agreements.terms import (
     forget_measured_terms,
     terms_from_snapshot,
 )
-from monitoring.evaluation.periods import evaluate_agreement_periods, measure
+from monitoring.evaluation.measure import measure
+from monitoring.evaluation.periods import evaluate_agreement_periods
 from monitoring.evaluation.tickets import evaluate_tickets
 from monitoring.models import PeriodResult, Ticket, TicketTimer
 from reporting.models import PeriodCorrection, RecomputeRun

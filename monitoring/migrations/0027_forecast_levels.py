@@ -6,7 +6,7 @@ from django.db import migrations, models
 class Migration(migrations.Migration):
 
     dependencies = [
-        ('monitoring', '0027_burn_alerts'),
+        ('monitoring', '0026_burn_alerts'),
     ]
 
     operations = [
