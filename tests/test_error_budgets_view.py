@@ -54,17 +54,37 @@ def test_ticket_budget_overspent_is_amber_and_dated():
         "tickets", "tickets", 2.1, 4.2, 3, ran_out_at=RAN_OUT, basis={"expected": 1_234_567.0}
     )
     v = view(b)
-    assert v.used == "3 missed of 2.1 tickets allowed to miss"
-    assert v.left == "overspent by 0.9"
+    assert v.used == "3 missed of 2 tickets allowed to miss"
+    assert v.left == "1 missed too many"
+    assert v.threshold_left == "1 before the threshold"
     assert v.rag == "amber"
     page = html(b)
     assert "budget-amber" in page and "ran out" in page and "1 Dec 17:37" in page
-    assert "of 1,234,567 tickets expected this period" in page and "e+" not in page
+    assert "2.1 of 1,234,567 tickets expected this period" in page and "e+" not in page
 
 
 def test_one_expected_ticket_is_singular():
     b = Budget("tickets", "tickets", 0.05, 0.1, 0, basis={"expected": 1.0})
-    assert view(b).note == "of 1 ticket expected this period"
+    assert view(b).note == "0.1 of 1 ticket expected this period"
+
+
+def test_a_fraction_of_a_ticket_allowed_means_none_may_miss():
+    """5 % of 14 expected tickets is 0.7: one miss already misses the target, so the page
+    says no ticket may miss, in whole tickets, and keeps the exact 0.7 in the note."""
+    b = Budget("tickets", "tickets", 0.7, 1.4, 1, basis={"expected": 14.0})
+    v = view(b)
+    assert v.used == "1 missed of 0 tickets allowed to miss"
+    assert (v.left, v.threshold_left, v.rag) == (
+        "1 missed too many",
+        "0 before the threshold",
+        "amber",
+    )
+    assert v.note == "0.7 of 14 tickets expected this period"
+    quiet = view(Budget("tickets", "tickets", 2.9999999, 5.0, 1, basis={"expected": 60.0}))
+    assert (quiet.used, quiet.left) == (
+        "1 missed of 3 tickets allowed to miss",
+        "2 more may miss before the target",
+    )
 
 
 def test_past_the_threshold_is_red():

@@ -8,6 +8,7 @@ with the moment it ran out. No query: it reads the row the panel already holds.
 
 from __future__ import annotations
 
+import math
 from dataclasses import dataclass
 from datetime import datetime
 
@@ -60,6 +61,8 @@ def budget_view(row: PeriodResult) -> BudgetView | None:
     budget = Budget.from_dict(data) if isinstance(data, dict) else None
     if budget is None:
         return None
+    if budget.kind == TICKETS:
+        return _ticket_view(budget)
     say = _sayer(budget)
     pattern = USED.get(budget.kind, USED[EXCESS])
     # Compared with the verdict's slack: usage exactly at the allowance is within it.
@@ -94,6 +97,53 @@ def budget_view(row: PeriodResult) -> BudgetView | None:
         back_within=budget.ran_out_at is not None and within,
         short=_short(budget, within, within_threshold),
     )
+
+
+def _ticket_view(budget: Budget) -> BudgetView:
+    """A ticket budget in whole tickets: a ticket misses or it does not, so an allowance of
+    0.7 (5 % of 14 expected) means no ticket may miss. The exact allowance stays in the note
+    and in the API."""
+    missed = round(budget.consumed)
+    allowed = _whole(budget.allowed)
+    allowed_threshold = _whole(budget.allowed_threshold)
+    within = missed <= allowed
+    within_threshold = missed <= allowed_threshold
+    scale = budget.allowed_threshold
+    bar_used = bar_target = None
+    if scale > 0:
+        bar_used = min(max(budget.consumed / scale * 100, 0.0), 100.0)
+        bar_target = min(max(budget.allowed / scale * 100, 0.0), 100.0)
+    return BudgetView(
+        kind=budget.kind,
+        used=f"{missed:,} missed of {_tickets(allowed)} allowed to miss",
+        left=(
+            f"{allowed - missed:,} more may miss before the target"
+            if within
+            else f"{missed - allowed:,} missed too many"
+        ),
+        threshold_left=(
+            f"{allowed_threshold - missed:,} before the threshold"
+            if within_threshold
+            else f"{missed - allowed_threshold:,} past the threshold"
+        ),
+        ran_out_at=budget.ran_out_at,
+        threshold_ran_out_at=budget.threshold_ran_out_at,
+        rag="red" if not within_threshold else "amber" if not within else "green",
+        bar_used=bar_used,
+        bar_target=bar_target,
+        note=_note(budget),
+        back_within=budget.ran_out_at is not None and within,
+        short=_short(budget, within, within_threshold),
+    )
+
+
+def _whole(allowance: float) -> int:
+    """The whole tickets an allowance lets miss (the verdict's slack: 2.9999999 is 3)."""
+    return max(math.floor(allowance + 1e-6), 0)
+
+
+def _tickets(count: int) -> str:
+    return f"{count:,} ticket{'' if count == 1 else 's'}"
 
 
 def _fit(budget: Budget) -> str:
@@ -145,7 +195,8 @@ def _note(budget: Budget) -> str:
     basis = budget.basis
     if budget.kind == TICKETS and "expected" in basis:
         expected = amount(basis["expected"])
-        return f"of {expected} ticket{'' if expected == '1' else 's'} expected this period"
+        plural = "" if expected == "1" else "s"
+        return f"{amount(budget.allowed)} of {expected} ticket{plural} expected this period"
     if budget.kind == EXCESS and "samples" in basis:
         return f"{basis['slow_samples']:,} of {basis['samples']:,} samples worse than the target"
     if budget.kind == DOWNTIME and "counted_seconds" in basis:
