@@ -404,3 +404,45 @@ def test_the_backtest_judges_a_period_by_its_own_terms(missed_february, monkeypa
     out = StringIO()
     call_command("backtest_forecasts", "--agreement", missed_february.reference, stdout=out)
     assert "| availability |" not in out.getvalue()
+
+
+def test_a_forecast_count_reads_to_one_decimal():
+    """An error count's forecast is an expectation: "5.3 (3 to 7.9)", never "5.32038"."""
+    from types import SimpleNamespace
+
+    from reporting.selectors.forecasts import forecast_of
+
+    made = {
+        "value": 5.32038,
+        "low": 3.0,
+        "high": 7.9201,
+        "unit": "count",
+        "predicted": "predicted_breach",
+        "confidence": 0.8,
+    }
+    row = SimpleNamespace(
+        details={"forecast": made},
+        closed_at=None,
+        value_unit="count",
+        goal_target=2.0,
+        goal_threshold=5.0,
+    )
+    view = forecast_of(row)
+    assert (view.value_text, view.low_text, view.high_text) == ("5.3", "3", "7.9")
+
+
+def test_a_forecast_count_in_the_email_reads_to_one_decimal():
+    from monitoring.compliance.verdicts import Goal
+    from monitoring.evaluation.forecasts import forecast_text
+
+    made = {
+        "value": 5.32038,
+        "low": 3.0,
+        "high": 7.9201,
+        "unit": "count",
+        "predicted": "predicted_breach",
+        "chance_breached": 0.8,
+        "chance_missed": 0.95,
+    }
+    text = forecast_text(made, Goal(2.0, 5.0, False))
+    assert text.startswith("Forecast 5.3 (80 % band 3 to 7.9) against target 2 (threshold 5)")

@@ -386,9 +386,13 @@ def forecast_text(made: dict, goal: Goal) -> str:
     """ "Forecast 99.62 % (80 % band 99.41 % to 99.80 %) against target 99.90 % (threshold
     99.50 %); 91 % likely to miss the target", for the alert's email."""
     unit = made["unit"]
-    band = value_text(made["low"], unit, goal).split(" against ")[0]
-    high = value_text(made["high"], unit, goal).split(" against ")[0]
-    text = value_text(made["value"], unit, goal)
+    # A forecast count is an expectation: "5.3 errors", not "5.32038".
+    low, value, top = (
+        round(made[key], 1) if unit == "count" else made[key] for key in ("low", "value", "high")
+    )
+    band = value_text(low, unit, goal).split(" against ")[0]
+    high = value_text(top, unit, goal).split(" against ")[0]
+    text = value_text(value, unit, goal)
     head, _, rest = text.partition(" against ")
     chance = (
         made["chance_breached"]

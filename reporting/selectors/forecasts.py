@@ -64,11 +64,20 @@ def forecast_of(row: PeriodResult) -> ForecastView | None:
         word=word,
         rag=rag,
         icon=icon,
-        value_text=number(made["value"], unit, held),
-        low_text=number(made["low"], unit, held),
-        high_text=number(made["high"], unit, held),
+        value_text=_say(made["value"], unit, held),
+        low_text=_say(made["low"], unit, held),
+        high_text=_say(made["high"], unit, held),
         confidence=made["confidence"],
         crossed_at=_moment((made.get("crossed") or {}).get(made["predicted"])),
         made_at=_moment(made.get("made_at")),
         seasonal=bool(made.get("seasonal")),
     )
+
+
+def _say(value: float, unit: str, held: tuple[float, float]) -> str:
+    """A forecast figure: a forecast count is an expectation, said to one decimal ("5.3
+    errors", not "5.32038"); other units as the period's own value reads."""
+    if unit == "count":
+        text = f"{value:,.1f}"
+        return text[:-2] if text.endswith(".0") else text
+    return number(value, unit, held)
