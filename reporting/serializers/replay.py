@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from drf_spectacular.utils import extend_schema_serializer
 from rest_framework import serializers
 
 from monitoring.evaluation.replay import MAX_REPLAY_PERIODS
@@ -113,6 +114,9 @@ class ReplayUploadedSerializer(serializers.Serializer):
     service = serializers.CharField()
 
 
+# One replay per agreement: the endpoint is the viewset's list action, but it answers one
+# object, not an array (drf-spectacular would otherwise document a list).
+@extend_schema_serializer(many=False)
 class ReplaySerializer(serializers.Serializer):
     """A finished replay: the proposal, the version in force beside it, the summary."""
 
@@ -137,6 +141,9 @@ class ReplaySerializer(serializers.Serializer):
     )
 
 
+# One replay per agreement: the endpoint is the viewset's list action, but it answers one
+# object, not an array (drf-spectacular would otherwise document a list).
+@extend_schema_serializer(many=False)
 class ReplayProgressSerializer(serializers.Serializer):
     """A replay still running in the background: ask the same URL again."""
 
