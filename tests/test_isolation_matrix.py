@@ -173,6 +173,10 @@ GROUPS: list[tuple[str, str]] = [
     ("status-page-list", "provider"),
     ("status-page-detail", "provider"),
     ("status-page-rotate", "manager"),
+    # A replay on history is for the two sides that negotiate: the provider's managers and
+    # the customer's approvers (not its viewers, not the provider's team).
+    ("reporting:agreement-replay", "negotiators"),
+    ("agreement-replay-list", "negotiators"),
     # Lists under one agreement are that agreement's; every other list is scoped.
     ("agreement-*-list", "acme"),
     ("*-list", "signed_in"),
@@ -208,6 +212,7 @@ def expected(group: str, identity: str) -> set[str] | None:
         "acme_write": PROVIDERS | ACME_CUSTOMERS,
         "provider": PROVIDERS,
         "manager": MANAGERS,
+        "negotiators": MANAGERS | {"carol_customer"},
         "people_admin": {"ada_admin"},
         "own_tokens": {"ada_admin", "victor_viewer"},
     }[group]
