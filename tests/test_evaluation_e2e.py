@@ -74,8 +74,10 @@ def sign_with_fast_p1_response(
     target.warning_percent = Decimal(50)
     target.calendar = None
     target.save()
-    # In force from today: the engine then has one month of periods to compute, not eleven.
-    agreement.effective_from = timezone.localdate()
+    # In force from yesterday: the engine then has a month or two of periods to compute, not
+    # eleven, and a ticket opened an hour ago is inside the term even just after midnight (the
+    # engine times only tickets opened within the version's term).
+    agreement.effective_from = timezone.localdate() - timedelta(days=1)
     agreement.service_description = "Operation of the customer portal."
     agreement.change_policy = "Normal changes go through the CAB."
     complete_for_proposal(agreement)
