@@ -9,6 +9,7 @@ from datetime import timedelta
 
 import pytest
 from django.utils import timezone
+from playwright.sync_api import expect
 
 from monitoring.models import MaintenanceWindow, Outage, UptimeCheck
 from reporting.models import Subscriber
@@ -89,7 +90,8 @@ def test_visitor_reads_the_page_and_subscribes_at_desktop_and_phone_width(
 
     page.get_by_label("Email address").fill("dana@example.com")
     page.get_by_role("button", name="Subscribe").click()
-    assert page.get_by_role("heading", name="Check your inbox").is_visible()
+    # The form posts and the next page loads: wait for it (is_visible() does not).
+    expect(page.get_by_role("heading", name="Check your inbox")).to_be_visible()
     screenshot(page, "status-page-subscribed-phone")
 
     (confirmation,) = _wait_for(smtp_server, "dana@example.com", 1)
@@ -97,7 +99,7 @@ def test_visitor_reads_the_page_and_subscribes_at_desktop_and_phone_width(
     path = re.search(r"https?://\S+?(/status/confirm/\S+/)", text).group(1)
     page.goto(path)
     page.get_by_role("button", name="Confirm subscription").click()
-    assert page.get_by_role("heading", name="Subscribed").is_visible()
+    expect(page.get_by_role("heading", name="Subscribed")).to_be_visible()
     assert Subscriber.objects.get(email="dana@example.com").is_active
 
 

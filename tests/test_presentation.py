@@ -14,7 +14,7 @@ from monitoring.format import (
     percent_places,
     state_word,
 )
-from monitoring.models import Level, Status
+from monitoring.models import BurnLevel, Level, Status
 from monitoring.presentation import level_badge, status_badge
 
 
@@ -60,7 +60,8 @@ def test_an_alert_level_reads_like_the_state_it_announces():
     assert level_badge(Level.WARNING).icon == status_badge(Status.AT_RISK).icon
     assert state_word("warning") == "At risk"
     assert "Warning" not in LEVEL_WORDS.values()
-    assert set(LEVEL_WORDS) == set(Level.values)
+    # Every alert level has its words: the levels reached and the burn-rate alerts'.
+    assert set(LEVEL_WORDS) == set(Level.values) | set(BurnLevel.values)
 
 
 def test_every_place_a_period_is_shown_uses_the_targets_decimals():
