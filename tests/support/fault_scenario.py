@@ -293,19 +293,22 @@ class Scenario:
         level, raised_at); (subject, level, recipient, status) of alert emails not sent. The
         subject is the ticket's external id, or ``period <id>`` for a period's alert."""
         subject = "COALESCE(t.external_id, 'period ' || a.period_result_id)"
+        # A period's burn-rate rules each raise their own alert at the same level (two rules
+        # paging on one outage are two alerts, two emails): the rule is part of the level.
+        level = "a.level || CASE WHEN a.burn_rule <> '' THEN ':' || a.burn_rule ELSE '' END"
         with (
             contextlib.closing(self.stack.pg.connect(self.database)) as connection,
             connection.cursor() as cursor,
         ):
             cursor.execute(
-                f"SELECT n.id, {subject}, a.level, n.recipient, n.status"
+                f"SELECT n.id, {subject}, {level}, n.recipient, n.status"
                 " FROM core_notification n"
                 " JOIN monitoring_alert a ON n.key = 'alert:' || a.id"
                 " LEFT JOIN monitoring_ticket t ON t.id = a.ticket_id"
             )
             rows = cursor.fetchall()
             cursor.execute(
-                f"SELECT {subject}, a.level, a.raised_at FROM monitoring_alert a"
+                f"SELECT {subject}, {level}, a.raised_at FROM monitoring_alert a"
                 " LEFT JOIN monitoring_ticket t ON t.id = a.ticket_id"
             )
             alerts = list(cursor.fetchall())
