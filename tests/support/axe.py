@@ -37,6 +37,15 @@ def axe_violations(page, *, exclude: list[str] | None = None) -> list[dict]:
     context = {"exclude": [[selector] for selector in exclude]} if exclude else None
     return page.evaluate(
         """async ([context, tags]) => {
+            // Judge the settled page: a colour still in its transition (a button just
+            // clicked) is neither its state before nor after. Finite animations only, at
+            // most a second (a spinner never finishes).
+            const running = document.getAnimations().filter(
+                a => a.effect && a.effect.getComputedTiming().endTime !== Infinity);
+            await Promise.race([
+                Promise.all(running.map(a => a.finished.catch(() => null))),
+                new Promise(done => setTimeout(done, 1000)),
+            ]);
             const options = {runOnly: {type: 'tag', values: tags}, resultTypes: ['violations']};
             const result = context ? await axe.run(context, options)
                                    : await axe.run(document, options);
