@@ -39,9 +39,9 @@ from monitoring.compliance.verdicts import Goal, Verdict
 from monitoring.evaluation.measure import measure
 from monitoring.evaluation.periods import term_window
 from monitoring.evaluation.tickets import (
-    TicketFacts,
     resolution_history,
     term_bounds,
+    ticket_facts,
     timer_input,
 )
 from monitoring.experience.measure import closes_at
@@ -124,22 +124,7 @@ class ProposedTimers:
                 customer_id=agreement.customer_id,
                 service_id__in=service_ids,
             )
-        rows = (
-            Ticket.objects.filter(claimed)
-            .order_by("pk")
-            .values_list(
-                "pk",
-                "agreement_id",
-                "service__name",
-                "priority",
-                "state",
-                "opened_at",
-                "first_response_at",
-                "resolved_at",
-                "closed_at",
-            )
-        )
-        self.facts = [TicketFacts(*row[:2], row[2] or "", *row[3:]) for row in rows]
+        self.facts = ticket_facts(Ticket.objects.filter(claimed))
         ids = [fact.pk for fact in self.facts]
         self.pauses: dict[int, list] = defaultdict(list)
         if ids:

@@ -27,7 +27,7 @@ from typing import NamedTuple
 from zoneinfo import ZoneInfo
 
 from django.db import connection, transaction
-from django.db.models import F, Q, Window
+from django.db.models import F, Q, QuerySet, Window
 from django.db.models.functions import Lag
 from django.utils import timezone
 
@@ -261,11 +261,15 @@ def _evaluate(
 
 
 def _ticket_facts(ids: list[int]) -> list[TicketFacts]:
+    return ticket_facts(Ticket.objects.filter(pk__in=ids))
+
+
+def ticket_facts(tickets: QuerySet[Ticket]) -> list[TicketFacts]:
+    """The facts a ticket's timers are computed from, in id order (the engine's batches and a
+    replay of proposed terms read them the same way)."""
     return [
         TicketFacts(*row[:2], row[2] or "", *row[3:])
-        for row in Ticket.objects.filter(pk__in=ids)
-        .order_by("pk")
-        .values_list(
+        for row in tickets.order_by("pk").values_list(
             "pk",
             "agreement_id",
             "service__name",
